@@ -1,0 +1,63 @@
+/**
+ * Protocol constants. Every limit a decoder enforces lives here so that the spec
+ * (docs/PROTOCOL.md) and the code cannot drift apart.
+ */
+
+/** Wire protocol version carried in `Hello`. A peer refuses any other major version. */
+export const PROTOCOL_VERSION = 1;
+
+/** Length in bytes of a command id (full SHA-256 of the command encoding). */
+export const ID_BYTES = 32;
+
+/** Length in bytes of an author fingerprint: the first 8 bytes of SHA-256(public key). */
+export const AUTHOR_BYTES = 8;
+
+/** Length in bytes of an ed25519 public key. */
+export const PUBLIC_KEY_BYTES = 32;
+
+/** Length in bytes of an ed25519 signature. */
+export const SIGNATURE_BYTES = 64;
+
+/** Length in bytes of the link-authentication nonce in `Hello`. */
+export const NONCE_BYTES = 16;
+
+/** Largest encoded command, signature included. Small so a UART peer can hold a few in RAM. */
+export const MAX_COMMAND_BYTES = 1024;
+
+/** Most parents one command may name (a merge joins at most this many heads). */
+export const MAX_PARENTS = 16;
+
+/** Most heads a `PollRequest` may carry. */
+export const MAX_HEADS = 10;
+
+/** Most addresses in a graph sample (`PollRequest.sample`, `Subscribe.sample`). */
+export const MAX_SAMPLE = 100;
+
+/** Most public keys in one `Keys` message. */
+export const MAX_KEYS = 64;
+
+/** Longest human-readable text in an `Error`. */
+export const MAX_ERROR_TEXT = 256;
+
+/** Largest frame (encoded message) any peer may send; a peer announces its own, smaller, limit in `Hello`. */
+export const MAX_FRAME_BYTES = 65536;
+
+/** Smallest frame limit a peer may announce: one full command plus the largest envelope. */
+export const MIN_FRAME_BYTES = MAX_COMMAND_BYTES + 128;
+
+/** Smallest `max_bytes` a poll may grant: a response must always fit at least one command. */
+export const MIN_POLL_BYTES = MIN_FRAME_BYTES;
+
+/** Default subscription table capacity (a power of two). */
+export const DEFAULT_SUBSCRIPTION_CAPACITY = 128;
+
+/** Capability bits announced in `Hello.caps`. */
+export const Capability = {
+  /** The peer answers `Subscribe` and pushes. */
+  Push: 1,
+  /** The peer accepts a bare command as a one-command push (saves the envelope on a UART). */
+  BareCommand: 2,
+} as const;
+
+/** Deepest CBOR nesting any message needs (envelope → list → command); deeper input is malformed. */
+export const MAX_CBOR_DEPTH = 4;

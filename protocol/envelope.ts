@@ -1,0 +1,77 @@
+/**
+ * Envelope: one message ↔ one CBOR array `[type, ...fields]`.
+ *
+ * A top-level array whose first element is itself an array is a *bare command*: the encoding of
+ * one command (see command.ts) sent as a one-command `Push` with no envelope at all, so a push on
+ * a UART costs the framing bytes and nothing else.
+ */
+import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES } from './constants.js';
+import { MalformedError } from './errors.js';
+import { fieldOrder, MessageType, validators, type Message, type MessageName, type Push } from './messages.js';
+
+const typeNames = new Map<number, MessageName>(
+  (Object.entries(MessageType) as [MessageName, number][]).map(([k, v]) => [v, k]),
+);
+
+/**
+ * Encode a message to its CBOR envelope. The message is validated first.
+ * @throws MalformedError when the message does not match its schema (a programming error).
+ */
+export function encodeMessage(msg: Message): Uint8Array {
+  assertValid(msg);
+  const fields = fieldOrder[msg.type];
+  const arr: CborValue[] = [MessageType[msg.type]];
+  const rec = msg as unknown as Record<string, CborValue>;
+  for (const f of fields) arr.push(rec[f]!);
+  return encodeCbor(arr);
+}
+
+/**
+ * Encode a one-command push without an envelope: the frame body is the command itself.
+ * Only for peers that announced `Capability.BareCommand`.
+ */
+export function encodeBarePush(command: Uint8Array): Uint8Array {
+  if (command.length === 0 || command.length > MAX_COMMAND_BYTES || (command[0]! & 0xe0) !== 0x80) {
+    throw new MalformedError('a bare push must carry exactly one encoded command');
+  }
+  return command;
+}
+
+/**
+ * Decode and validate one message.
+ * @param bytes one frame body (serial/TCP) or one MQTT payload.
+ * @param maxBytes cap on `bytes` (default {@link MAX_FRAME_BYTES}).
+ * @throws TooLargeError over the cap; MalformedError for bad CBOR, unknown type or a schema failure.
+ */
+export function decodeMessage(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Message {
+  const value = decodeCbor(bytes, maxBytes);
+  if (!Array.isArray(value) || value.length === 0) throw new MalformedError('message is not a non-empty array');
+  const head = value[0];
+  if (Array.isArray(head)) {
+    if (bytes.length > MAX_COMMAND_BYTES) throw new MalformedError('bare command exceeds the command size cap');
+    // Bare command: the bytes are the command; copy so the message owns them.
+    const push: Push = { type: 'Push', remaining: null, exhausted: false, commands: [Uint8Array.from(bytes)] };
+    return push;
+  }
+  if (typeof head !== 'number') throw new MalformedError('message type is not an integer');
+  const name = typeNames.get(head);
+  if (name === undefined) throw new MalformedError(`unknown message type ${head}`);
+  const fields = fieldOrder[name];
+  // Extra trailing fields are allowed (a newer minor version may append); missing ones are not.
+  if (value.length - 1 < fields.length) throw new MalformedError(`${name} has ${value.length - 1} fields, needs ${fields.length}`);
+  const obj: Record<string, unknown> = { type: name };
+  for (let i = 0; i < fields.length; i++) obj[fields[i]!] = value[i + 1];
+  assertValid(obj as unknown as Message);
+  return obj as unknown as Message;
+}
+
+function assertValid(msg: Message): void {
+  const name = (msg as { type?: unknown }).type;
+  const v = typeof name === 'string' ? validators[name as MessageName] : undefined;
+  if (v === undefined) throw new MalformedError(`unknown message type ${String(name)}`);
+  if (!v.Check(msg)) {
+    const first = v.Errors(msg).First();
+    throw new MalformedError(`${name}${first ? `${first.path}: ${first.message}` : ': invalid'}`);
+  }
+}
