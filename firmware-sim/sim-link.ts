@@ -1,0 +1,310 @@
+/**
+ * The shared wire model: a {@link SimLink} joins two named endpoints with one {@link SimLine} per
+ * direction, each endpoint owning a bounded receive buffer like a UART driver's. A
+ * {@link SimRegistry} maps paths to endpoints so a binding can open them; links register in the
+ * registry they are given, so tests can keep many independent links apart.
+ */
+import { type SimDirectionStats, type SimFaults, SimLine, mulberry32 } from './sim-line.js';
+import { unpluggedError } from './sim-errors.js';
+
+/** What an endpoint needs from the port currently open on it; implemented by the binding. */
+export interface SimPortHandle {
+  /** Baud rate the port is configured for; a mismatch with the line garbles its bytes. */
+  readonly baudRate: number;
+  /** The adapter was pulled: fail pending and future I/O with `error`. */
+  kill(error: Error): void;
+}
+
+interface PendingRead {
+  buffer: Buffer;
+  offset: number;
+  length: number;
+  resolve: (bytesRead: number) => void;
+  reject: (error: Error) => void;
+}
+
+/** One end of a {@link SimLink}, addressed by its path. */
+export class SimEndpoint {
+  /** The port open on this endpoint, or null; set and cleared by the binding. */
+  port: SimPortHandle | null = null;
+  /** Modem control lines driven by the open port (wired to the peer's CTS/DSR/DCD). */
+  dtr = false;
+  rts = false;
+  /** The other end; set once by the link. */
+  peer!: SimEndpoint;
+  private readonly rx: Buffer[] = [];
+  private reader: PendingRead | null = null;
+
+  constructor(
+    readonly link: SimLink,
+    readonly path: string,
+    /** The direction this endpoint transmits on. */
+    readonly outgoing: SimLine,
+    /** The direction this endpoint receives from. */
+    readonly incoming: SimLine,
+    private readonly rxBufferBytes: number,
+  ) {}
+
+  /** Accept bytes off the wire; the driver buffer is bounded, the excess is an overrun. */
+  receive(chunk: Buffer): void {
+    const stats = this.incoming.stats;
+    if (this.port === null) {
+      stats.discarded += chunk.length;
+      return;
+    }
+    if (this.port.baudRate !== this.link.baudRate || (this.peer.port?.baudRate ?? this.link.baudRate) !== this.link.baudRate) {
+      chunk = this.incoming.garble(chunk);
+    }
+    const room = Math.max(0, this.rxBufferBytes - stats.buffered);
+    if (chunk.length > room) {
+      stats.overrun += chunk.length - room;
+      chunk = chunk.subarray(0, room);
+    }
+    if (chunk.length === 0) return;
+    this.rx.push(chunk);
+    stats.buffered += chunk.length;
+    this.serve();
+  }
+
+  /**
+   * Resolve with 1..`length` bytes copied into `buffer` at `offset`, waiting until at least one
+   * byte is buffered. At most one read may be pending (the stream never issues two).
+   */
+  read(buffer: Buffer, offset: number, length: number): Promise<number> {
+    if (this.reader !== null) return Promise.reject(new Error(`read already pending on ${this.path}`));
+    return new Promise((resolve, reject) => {
+      this.reader = { buffer, offset, length, resolve, reject };
+      this.serve();
+    });
+  }
+
+  /** Reject the pending read, if any. */
+  cancelRead(error: Error): void {
+    const reader = this.reader;
+    this.reader = null;
+    reader?.reject(error);
+  }
+
+  /** Throw away the driver buffer (flush, close, unplug). */
+  clearRx(): void {
+    this.incoming.stats.discarded += this.incoming.stats.buffered;
+    this.incoming.stats.buffered = 0;
+    this.rx.length = 0;
+  }
+
+  private serve(): void {
+    const reader = this.reader;
+    if (reader === null || this.rx.length === 0 || reader.length <= 0) return;
+    this.reader = null;
+    let n = 0;
+    while (n < reader.length && this.rx.length > 0) {
+      const head = this.rx[0]!;
+      const k = Math.min(head.length, reader.length - n);
+      head.copy(reader.buffer, reader.offset + n, 0, k);
+      n += k;
+      if (k === head.length) this.rx.shift();
+      else this.rx[0] = head.subarray(k);
+    }
+    this.incoming.stats.buffered -= n;
+    this.incoming.stats.delivered += n;
+    reader.resolve(n);
+  }
+}
+
+/** Maps paths to endpoints for a binding; independent registries never see each other's links. */
+export class SimRegistry {
+  private readonly endpoints = new Map<string, SimEndpoint>();
+
+  /** Register an endpoint. @throws Error when its path is already taken. */
+  add(endpoint: SimEndpoint): void {
+    if (this.endpoints.has(endpoint.path)) throw new Error(`simulated port ${endpoint.path} already exists`);
+    this.endpoints.set(endpoint.path, endpoint);
+  }
+
+  /** Forget an endpoint (only if it is the one registered under its path). */
+  remove(endpoint: SimEndpoint): void {
+    if (this.endpoints.get(endpoint.path) === endpoint) this.endpoints.delete(endpoint.path);
+  }
+
+  /** The endpoint at `path`, plugged or not, or undefined. */
+  get(path: string): SimEndpoint | undefined {
+    return this.endpoints.get(path);
+  }
+
+  /** Endpoints currently plugged in, in registration order. */
+  plugged(): SimEndpoint[] {
+    return [...this.endpoints.values()].filter((e) => e.link.plugged);
+  }
+}
+
+/** The registry used when none is given; prefer a fresh one per test. */
+export const defaultSimRegistry = new SimRegistry();
+
+/** Options of {@link createSimLink}. */
+export interface SimLinkOptions extends Partial<SimFaults> {
+  /** Path of the first end, e.g. `/dev/simA`. */
+  pathA: string;
+  /** Path of the second end, e.g. `/dev/simB`. */
+  pathB: string;
+  /** Line rate in bit/s, 8N1 (10 bit times per byte). Ports must open at this rate. Default 115200. */
+  baudRate?: number;
+  /** Seed of the fault PRNG; the same seed and bytes give the same faults. Default 1. */
+  seed?: number;
+  /** Per-sender transmit buffer; `write()` waits while it is full. Default 4096. */
+  txBufferBytes?: number;
+  /** Per-receiver driver buffer; bytes beyond it are overrun. Default 65536. */
+  rxBufferBytes?: number;
+  /** How often the wire delivers while busy, in ms. Default 2. */
+  tickMs?: number;
+  /** Where the paths are registered. Default {@link defaultSimRegistry}. */
+  registry?: SimRegistry;
+}
+
+/** Counters of both directions of a link. */
+export interface SimLinkStats {
+  aToB: SimDirectionStats;
+  bToA: SimDirectionStats;
+}
+
+/** Two simulated serial ports joined by a null-modem cable. Create with {@link createSimLink}. */
+export class SimLink {
+  /** Line rate in bit/s. */
+  readonly baudRate: number;
+  /** The registry holding both paths. */
+  readonly registry: SimRegistry;
+  /** First end (`pathA`). */
+  readonly a: SimEndpoint;
+  /** Second end (`pathB`). */
+  readonly b: SimEndpoint;
+  private readonly faults: SimFaults;
+  private readonly tickMs: number;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private isPlugged = true;
+  private disposed = false;
+
+  constructor(options: SimLinkOptions) {
+    this.baudRate = options.baudRate ?? 115200;
+    if (!(this.baudRate > 0)) throw new RangeError(`baudRate must be positive: ${this.baudRate}`);
+    this.registry = options.registry ?? defaultSimRegistry;
+    this.tickMs = options.tickMs ?? 2;
+    this.faults = { bitErrorRate: 0, dropRate: 0, latencyMs: 0 };
+    checkFaults({ ...this.faults, ...pickFaults(options) });
+    Object.assign(this.faults, pickFaults(options));
+    const seed = options.seed ?? 1;
+    const tx = options.txBufferBytes ?? 4096;
+    const rx = options.rxBufferBytes ?? 65536;
+    // One PRNG per direction: each direction's faults depend only on its own byte stream.
+    const ab = new SimLine(this.baudRate, tx, this.faults, mulberry32(seed));
+    const ba = new SimLine(this.baudRate, tx, this.faults, mulberry32(seed ^ 0x5bd1e995));
+    this.a = new SimEndpoint(this, options.pathA, ab, ba, rx);
+    this.b = new SimEndpoint(this, options.pathB, ba, ab, rx);
+    this.a.peer = this.b;
+    this.b.peer = this.a;
+    this.registry.add(this.a);
+    try {
+      this.registry.add(this.b);
+    } catch (err) {
+      this.registry.remove(this.a);
+      throw err;
+    }
+  }
+
+  /** False between {@link unplug} and {@link replug}. */
+  get plugged(): boolean {
+    return this.isPlugged;
+  }
+
+  /** Current faults (a copy). */
+  getFaults(): SimFaults {
+    return { ...this.faults };
+  }
+
+  /** Change faults at runtime; bytes already on the wire keep the faults they got. @throws RangeError */
+  setFaults(faults: Partial<SimFaults>): void {
+    const next = { ...this.faults, ...pickFaults(faults) };
+    checkFaults(next);
+    Object.assign(this.faults, next);
+    this.a.outgoing.resetFaults();
+    this.b.outgoing.resetFaults();
+  }
+
+  /**
+   * Pull the adapter: open ports fail every pending and later read and write with `ENXIO`
+   * (the stream then closes with `disconnected: true`), bytes in buffers and on the wire are
+   * lost, and the paths vanish from `list()` and fail `open()` with `ENOENT`. Idempotent.
+   */
+  unplug(): void {
+    if (!this.isPlugged) return;
+    this.isPlugged = false;
+    for (const end of [this.a, this.b]) {
+      const port = end.port;
+      end.port = null;
+      end.dtr = end.rts = false;
+      const error = unpluggedError(end.path);
+      port?.kill(error);
+      end.cancelRead(error);
+      end.clearRx();
+      end.outgoing.discard(true);
+    }
+  }
+
+  /** Plug the adapter back in: the paths can be opened again. Ports from before stay dead. */
+  replug(): void {
+    if (this.disposed) throw new Error('simulated link was disposed');
+    this.isPlugged = true;
+  }
+
+  /** Snapshot of the counters of both directions. */
+  stats(): SimLinkStats {
+    return { aToB: { ...this.a.outgoing.stats }, bToA: { ...this.b.outgoing.stats } };
+  }
+
+  /** Unplug for good, stop the timer and free both paths in the registry. */
+  dispose(): void {
+    this.unplug();
+    this.disposed = true;
+    this.stop();
+    this.registry.remove(this.a);
+    this.registry.remove(this.b);
+  }
+
+  /** Start ticking if bytes are waiting; called by the binding after each write. */
+  kick(): void {
+    if (this.timer === null && (this.a.outgoing.busy || this.b.outgoing.busy)) {
+      this.timer = setInterval(this.tick, this.tickMs);
+    }
+  }
+
+  private readonly tick = (): void => {
+    const now = performance.now();
+    for (const end of [this.a, this.b]) {
+      for (const chunk of end.outgoing.advance(now)) end.peer.receive(chunk);
+    }
+    // Idle links hold no timer, so a finished test or program exits on its own.
+    if (!this.a.outgoing.busy && !this.b.outgoing.busy) this.stop();
+  };
+
+  private stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Create a link and register both of its paths (in `options.registry`, default the shared one). */
+export function createSimLink(options: SimLinkOptions): SimLink {
+  return new SimLink(options);
+}
+
+function pickFaults(f: Partial<SimFaults>): Partial<SimFaults> {
+  const out: Partial<SimFaults> = {};
+  if (f.bitErrorRate !== undefined) out.bitErrorRate = f.bitErrorRate;
+  if (f.dropRate !== undefined) out.dropRate = f.dropRate;
+  if (f.latencyMs !== undefined) out.latencyMs = f.latencyMs;
+  return out;
+}
+
+function checkFaults(f: SimFaults): void {
+  if (!(f.bitErrorRate >= 0 && f.bitErrorRate <= 1)) throw new RangeError(`bitErrorRate must be in [0, 1]: ${f.bitErrorRate}`);
+  if (!(f.dropRate >= 0 && f.dropRate <= 1)) throw new RangeError(`dropRate must be in [0, 1]: ${f.dropRate}`);
+  if (!(f.latencyMs >= 0 && Number.isFinite(f.latencyMs))) throw new RangeError(`latencyMs must be >= 0: ${f.latencyMs}`);
+}
