@@ -15,10 +15,11 @@
 import type {
   BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus, SetOptions, UpdateOptions,
 } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
-import { type SimEndpoint, type SimPortHandle, type SimRegistry, defaultSimRegistry } from './sim-link.js';
+import { type SimEndpoint, type SimPortHandle, type SimRegistry, defaultSimRegistry } from './sim-endpoint.js';
 import { busyError, canceledError, notFoundError, notOpenError } from './sim-errors.js';
 
 export * from './sim-link.js';
+export * from './sim-endpoint.js';
 export * from './sim-errors.js';
 export { BITS_PER_BYTE_8N1, type SimDirectionStats, type SimFaults } from './sim-line.js';
 
@@ -65,6 +66,8 @@ export class SimPort implements BindingPortInterface, SimPortHandle {
   /**
    * Close the port: the pending read and write reject with `canceled: true`. Bytes already in the
    * transmit buffer still go out on the wire (as a tty drains on close); received bytes are lost.
+   * Note: `SerialPortStream` passes a canceled write to its write callback, so closing a stream
+   * with a write in flight emits one `error` (`canceled: true`), exactly as with bindings-cpp.
    * @throws Error when already closed.
    */
   async close(): Promise<void> {
