@@ -1,0 +1,243 @@
+/**
+ * The engine: one agent's command graph and everything that keeps it in sync with peers.
+ * It owns the store, the key directory, the subscription table and one session per
+ * authenticated peer. It talks to the outside only through {@link Link}s.
+ */
+import { EventEmitter } from 'node:events';
+import { encodeCommand } from '../../protocol/command.js';
+import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES, MAX_PARENTS } from '../../protocol/constants.js';
+import { toHex, type Identity } from '../../protocol/keys.js';
+import type { Link } from '../link.js';
+import type { CommandStore } from '../store/command-store.js';
+import { deepestFirst } from './graph-walk.js';
+import { Ingest } from './ingest.js';
+import { ClientPacer, CommitRate, DEFAULT_BACKOFF, type BackoffPolicy } from './pacing.js';
+import { PeerSession } from './peer-session.js';
+import { PollResponder } from './poll-responder.js';
+import { planPush } from './push.js';
+import { SubscriptionTable } from './subscription-table.js';
+import { KeyDirectory, type TrustMode } from './trust.js';
+
+/** Minimal structured logger (pino-compatible subset). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Engine settings; every field but identity and store has a default. */
+export interface EngineOptions {
+  identity: Identity;
+  store: CommandStore;
+  /** Trust mode and trusted public keys. Default `{ mode: 'list', keys: [own key] }`. */
+  trust?: { mode: TrustMode; keys: Uint8Array[] };
+  /** Subscription table capacity, a power of two. Default 128. */
+  subscriptionCapacity?: number;
+  /** Longest subscription granted, seconds. Default 300. */
+  maxRemainOpenS?: number;
+  /** What this agent asks of peers that push: false to only poll. Default 120 s, 1 MiB. */
+  subscribe?: { remainOpenS: number; maxBytes: number } | false;
+  /** `max_bytes` of our polls. Default 64 KiB (clamped to the peer's frame size). */
+  pollMaxBytes?: number;
+  /** Largest frame body we accept (announced in Hello). Default 64 KiB. */
+  maxFrame?: number;
+  /** Seconds between anti-entropy polls while subscribed. Default 60. */
+  subscribedPollS?: number;
+  /** Next-poll hint bounds, ms. Default 1000..30000. */
+  pollHint?: { minMs: number; maxMs: number };
+  /** Token bucket for idle polls per peer. Default 10 tokens, 2 per second. */
+  pollBucket?: { capacity: number; perSecond: number };
+  /** Client wait policy. */
+  backoff?: BackoffPolicy;
+  logger?: Logger;
+  /** Clock, ms. Default Date.now. */
+  now?: () => number;
+  /** Random source. Default Math.random. */
+  random?: () => number;
+}
+
+/** Events the engine emits. */
+export interface EngineEvents {
+  /** Commands were added to the graph: `from` is a peer id, or 'self' for local commits. */
+  commands: [handles: number[], from: string];
+  /** A peer authenticated. */
+  'peer-up': [peerId: string];
+  /** A peer's link closed. */
+  'peer-down': [peerId: string];
+}
+
+/** Resolved settings (all defaults applied). */
+export type EngineSettings = Required<Omit<EngineOptions, 'identity' | 'store' | 'trust' | 'logger'>>;
+
+/** The sync engine. */
+export class Engine extends EventEmitter<EngineEvents> {
+  readonly identity: Identity;
+  readonly store: CommandStore;
+  readonly keys: KeyDirectory;
+  readonly table: SubscriptionTable;
+  readonly ingest: Ingest;
+  readonly responder: PollResponder;
+  readonly commitRate: CommitRate;
+  readonly settings: EngineSettings;
+  readonly log: Logger;
+  /** Sessions by authenticated peer id. */
+  readonly sessions = new Map<string, PeerSession>();
+  /** Sessions not yet authenticated. */
+  readonly pending = new Set<PeerSession>();
+  private readonly origin = new Map<number, string>();
+  private pushScheduled = false;
+  private nextSeq: number;
+  private closed = false;
+
+  constructor(opts: EngineOptions) {
+    super();
+    this.identity = opts.identity;
+    this.store = opts.store;
+    this.log = opts.logger ?? silent;
+    this.settings = {
+      subscriptionCapacity: opts.subscriptionCapacity ?? DEFAULT_SUBSCRIPTION_CAPACITY,
+      maxRemainOpenS: opts.maxRemainOpenS ?? 300,
+      subscribe: opts.subscribe ?? { remainOpenS: 120, maxBytes: 1 << 20 },
+      pollMaxBytes: opts.pollMaxBytes ?? 65536,
+      maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
+      subscribedPollS: opts.subscribedPollS ?? 60,
+      pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
+      pollBucket: opts.pollBucket ?? { capacity: 10, perSecond: 2 },
+      backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      now: opts.now ?? Date.now,
+      random: opts.random ?? Math.random,
+    };
+    this.table = new SubscriptionTable(this.settings.subscriptionCapacity);
+    const trust = opts.trust ?? { mode: 'list' as const, keys: [] };
+    this.keys = new KeyDirectory(trust.mode, [...trust.keys, this.identity.publicKey]);
+    this.ingest = new Ingest(this.store, this.keys, (handles, from) => this.added(handles, from));
+    this.responder = new PollResponder(this.store);
+    this.commitRate = new CommitRate(this.settings.pollHint, this.settings.now());
+    this.nextSeq = this.lastOwnSeq() + 1;
+  }
+
+  /** This agent's peer id (16 hex chars). */
+  get peerId(): string {
+    return this.identity.peerId;
+  }
+
+  /**
+   * Create, sign and store a command whose parents are the current heads (up to 16, deepest
+   * first: one command merges several heads). Resolves with its id once it is as durable as the
+   * store's durability promises; subscribers are pushed at once.
+   */
+  async commit(payload: Uint8Array): Promise<Uint8Array> {
+    if (this.closed) throw new Error('engine is closed');
+    const parents = deepestFirst(this.store, this.store.heads(), MAX_PARENTS).map((h) => Uint8Array.from(this.store.idOf(h)));
+    const cmd = encodeCommand({ parents, author: this.identity.author, seq: this.nextSeq++, payload }, this.identity.sign);
+    const h = this.store.append(cmd);
+    this.added([h], 'self');
+    await this.store.sync();
+    return cmd.id;
+  }
+
+  /** Attach a link: handshake, then sync with whoever is on the other end. */
+  attach(link: Link): PeerSession {
+    const s = new PeerSession(this, link, new ClientPacer(this.settings.backoff, this.settings.random));
+    this.pending.add(s);
+    return s;
+  }
+
+  /** Called by a session once the peer proved its key. Replaces an older session of that peer. */
+  authenticated(s: PeerSession): void {
+    this.pending.delete(s);
+    const old = this.sessions.get(s.peerId);
+    this.sessions.set(s.peerId, s);
+    if (old !== undefined && old !== s) void old.close();
+    this.log.info({ peer: s.peerId, link: s.link.description }, 'peer authenticated');
+    this.emit('peer-up', s.peerId);
+    for (const other of this.sessions.values()) if (other !== s) other.viaChanged();
+  }
+
+  /** Called by a session when its link closed. */
+  detached(s: PeerSession): void {
+    this.pending.delete(s);
+    if (this.sessions.get(s.peerId) === s) {
+      this.sessions.delete(s.peerId);
+      this.responder.forget(s.peerId);
+      this.emit('peer-down', s.peerId);
+      for (const other of this.sessions.values()) other.viaChanged();
+    }
+  }
+
+  /** Peer ids whose pushes we currently receive (sent as `via` in our Subscribe). */
+  upstreams(): string[] {
+    const out: string[] = [];
+    for (const [id, s] of this.sessions) if (s.client.upstream) out.push(id);
+    return out;
+  }
+
+  /** Mark every subscriber dirty and schedule one coalesced push pass. */
+  schedulePush(): void {
+    if (this.pushScheduled || this.closed) return;
+    this.pushScheduled = true;
+    setImmediate(() => {
+      this.pushScheduled = false;
+      this.flushPushes();
+    });
+  }
+
+  /** Which peer a recently added command came from ('self' for local commits). */
+  originOf(handle: number): string | undefined {
+    return this.origin.get(handle);
+  }
+
+  /** Close every session. The store is the caller's to close. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const all = [...this.sessions.values(), ...this.pending];
+    await Promise.all(all.map((s) => s.close()));
+    await this.ingest.idle();
+  }
+
+  private added(handles: number[], from: string): void {
+    for (const h of handles) {
+      this.origin.set(h, from);
+      if (this.origin.size > 65536) this.origin.delete(this.origin.keys().next().value as number);
+    }
+    this.commitRate.record(handles.length, this.settings.now());
+    this.table.forEach((slot) => (this.table.dirty[slot] = 1));
+    this.emit('commands', handles, from);
+    this.schedulePush();
+  }
+
+  /** One push pass over every dirty subscriber whose link can take more. */
+  flushPushes(): void {
+    const now = this.settings.now();
+    this.table.reap(now);
+    this.table.forEach((slot, peerId) => {
+      if (this.table.dirty[slot] === 0) return;
+      const s = this.sessions.get(peerId);
+      if (s === undefined || s.blocked) return; // stays dirty; drain or reconnect retries
+      this.table.dirty[slot] = 0;
+      const plan = planPush(this.store, this.table, slot, s.sendLimit, s.acceptsBare, (h) => {
+        const o = this.origin.get(h);
+        return o === peerId || (o !== undefined && o !== 'self' && this.table.hasVia(slot, o));
+      });
+      for (const f of plan.frames) s.sendFrame(f);
+      s.stats.pushedCommands += plan.commands;
+      if (plan.exhausted) {
+        this.table.remove(peerId);
+        s.sendError('BudgetExhausted', 'push budget exhausted; subscribe again', null);
+      }
+    });
+  }
+
+  private lastOwnSeq(): number {
+    const me = toHex(this.identity.author);
+    for (let h = this.store.size - 1; h >= 0; h--) {
+      const a = this.store.authorOf(h);
+      if (toHex(a.author) === me) return a.seq;
+    }
+    return 0;
+  }
+}

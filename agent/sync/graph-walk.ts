@@ -1,0 +1,125 @@
+/**
+ * Graph walks over the store's compact index.
+ *
+ * {@link missingFor} finds every command an agent holds that a peer lacks, given ids the peer is
+ * known to hold (each implies all its ancestors). It walks back from the agent's heads in
+ * decreasing depth (generation number) while painting the peer's known ids down the same way,
+ * the way git finds a merge base: a command's children all have greater depth, so when it is
+ * popped its paint is final, and the walk stops as soon as no unpainted-known command is left
+ * in the queue. Cost: O((k + b) log(k + b)) for k missing commands and a boundary of b known
+ * ones, never a scan of the graph.
+ */
+import type { CommandStore } from '../store/command-store.js';
+
+const KNOWN = 1;
+const MISSING = 2;
+
+/** Max-heap of store handles ordered by depth. */
+class DepthHeap {
+  private readonly items: number[] = [];
+  constructor(private readonly depth: (i: number) => number) {}
+  get length(): number {
+    return this.items.length;
+  }
+  push(x: number): void {
+    const a = this.items;
+    a.push(x);
+    let i = a.length - 1;
+    const d = this.depth(x);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (this.depth(a[p]!) >= d) break;
+      a[i] = a[p]!;
+      i = p;
+    }
+    a[i] = x;
+  }
+  pop(): number {
+    const a = this.items;
+    const top = a[0]!;
+    const last = a.pop()!;
+    if (a.length > 0) {
+      let i = 0;
+      const d = this.depth(last);
+      for (;;) {
+        let c = 2 * i + 1;
+        if (c >= a.length) break;
+        if (c + 1 < a.length && this.depth(a[c + 1]!) > this.depth(a[c]!)) c++;
+        if (this.depth(a[c]!) <= d) break;
+        a[i] = a[c]!;
+        i = c;
+      }
+      a[i] = last;
+    }
+    return top;
+  }
+}
+
+/**
+ * Handles of every command reachable from `from` (default: the store's heads) that is not an
+ * ancestor-or-self of any handle in `known`, in ascending handle order — which is a causal
+ * order, because a command is always appended after its parents.
+ */
+export function missingFor(store: CommandStore, known: readonly number[], from: readonly number[] = store.heads()): number[] {
+  const paint = new Map<number, number>();
+  const heap = new DepthHeap((i) => store.depthOf(i));
+  let open = 0;
+  for (const k of known) {
+    if (k < 0 || paint.has(k)) continue;
+    paint.set(k, KNOWN);
+    heap.push(k);
+  }
+  for (const h of from) {
+    if (paint.has(h)) continue;
+    paint.set(h, MISSING);
+    heap.push(h);
+    open++;
+  }
+  const missing: number[] = [];
+  while (open > 0 && heap.length > 0) {
+    const x = heap.pop();
+    const isKnown = paint.get(x) === KNOWN;
+    if (!isKnown) {
+      open--;
+      missing.push(x);
+    }
+    for (const p of store.parentsOf(x)) {
+      const s = paint.get(p);
+      if (s === undefined) {
+        paint.set(p, isKnown ? KNOWN : MISSING);
+        heap.push(p);
+        if (!isKnown) open++;
+      } else if (isKnown && s === MISSING) {
+        paint.set(p, KNOWN);
+        open--;
+      }
+    }
+  }
+  return missing.sort((a, b) => a - b);
+}
+
+/**
+ * A sample of this agent's graph for a request: up to `max` handles, first `preferred` ones (the
+ * peer's last known heads that we hold), then the newest commands at exponentially growing
+ * distances back in append order (1, 2, 4, 8, … from the end), so a responder finds a common
+ * point near the fork whether the requester is slightly or far behind or ahead.
+ */
+export function sampleOf(store: CommandStore, max: number, preferred: readonly number[] = []): number[] {
+  const out: number[] = [];
+  const seen = new Set<number>();
+  const add = (h: number): void => {
+    if (h >= 0 && h < store.size && !seen.has(h) && out.length < max) {
+      seen.add(h);
+      out.push(h);
+    }
+  };
+  for (const h of preferred) add(h);
+  for (let d = 1; d <= store.size && out.length < max; d *= 2) add(store.size - d);
+  if (store.size > 0) add(0);
+  return out;
+}
+
+/** Up to `max` of `handles`, deepest first (heads are sent deepest first). */
+export function deepestFirst(store: CommandStore, handles: readonly number[], max: number): number[] {
+  return [...handles].sort((a, b) => store.depthOf(b) - store.depthOf(a) || b - a).slice(0, max);
+}

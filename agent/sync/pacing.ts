@@ -1,0 +1,116 @@
+/**
+ * Pacing: the server tells clients when to come back (seed 004's Retry-After), and clients obey
+ * with jitter, caps and backoff.
+ */
+
+/** Per-peer token bucket: `capacity` tokens, refilled at `perSecond`. */
+export class TokenBucket {
+  private tokens: number;
+  private last: number;
+  /** Defaults: 10 tokens, 2 per second — ten quick idle polls, then one every 500 ms. */
+  constructor(
+    private readonly capacity = 10,
+    private readonly perSecond = 2,
+    now = Date.now(),
+  ) {
+    this.tokens = capacity;
+    this.last = now;
+  }
+  /** Take one token; returns 0 when granted, else the ms until one is available. */
+  take(now = Date.now()): number {
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+  }
+}
+
+/** Bounds of the `next_poll_ms` hint. */
+export interface PollHintBounds {
+  /** Hint when commits are frequent. Default 1000. */
+  minMs: number;
+  /** Hint when nothing happens. Default 30000. */
+  maxMs: number;
+}
+
+/**
+ * Tracks the recent commit rate (exponentially decaying, ~60 s window) and turns it into a
+ * `next_poll_ms` hint: poll about as often as a new command is expected, scaled up by load,
+ * within the bounds.
+ */
+export class CommitRate {
+  private rate = 0;
+  private last: number;
+  constructor(
+    private readonly bounds: PollHintBounds = { minMs: 1000, maxMs: 30000 },
+    now = Date.now(),
+  ) {
+    this.last = now;
+  }
+  /** Record `n` new commands. */
+  record(n: number, now = Date.now()): void {
+    this.decay(now);
+    this.rate += n / 60;
+  }
+  /** Commands per second, recent average. */
+  perSecond(now = Date.now()): number {
+    this.decay(now);
+    return this.rate;
+  }
+  /**
+   * The hint: `1000 / rate` ms clamped to the bounds, multiplied by `load` (≥ 1; e.g. active
+   * polling peers / 16) so a busy agent spreads its clients out.
+   */
+  hintMs(load = 1, now = Date.now()): number {
+    const r = this.perSecond(now);
+    const base = r > 0 ? 1000 / r : this.bounds.maxMs;
+    return Math.round(Math.min(this.bounds.maxMs, Math.max(this.bounds.minMs, base) * Math.max(1, load)));
+  }
+  private decay(now: number): void {
+    const dt = Math.max(0, now - this.last) / 1000;
+    this.rate *= Math.exp(-dt / 60);
+    this.last = now;
+  }
+}
+
+/** Client-side wait policy. */
+export interface BackoffPolicy {
+  /** First wait after a failure. Default 250 ms. */
+  baseMs: number;
+  /** Longest wait of any kind. Default 60000 ms. */
+  capMs: number;
+  /** Shortest wait between two polls. Default 50 ms. */
+  floorMs: number;
+  /** Relative jitter, ±. Default 0.2. */
+  jitter: number;
+}
+
+/** Default client wait policy. */
+export const DEFAULT_BACKOFF: BackoffPolicy = { baseMs: 250, capMs: 60000, floorMs: 50, jitter: 0.2 };
+
+/** Client pacing state: honours hints, backs off on failures, never spins. */
+export class ClientPacer {
+  private failures = 0;
+  constructor(
+    private readonly policy: BackoffPolicy = DEFAULT_BACKOFF,
+    private readonly random: () => number = Math.random,
+  ) {}
+  /** Wait before the next poll after a success that carried `hintMs`. Resets the backoff. */
+  afterSuccess(hintMs: number): number {
+    this.failures = 0;
+    return this.jittered(Math.max(this.policy.floorMs, hintMs));
+  }
+  /** Wait after a refusal or failure; at least `retryAfterMs` when the server gave one. */
+  afterFailure(retryAfterMs = 0): number {
+    const exp = this.policy.baseMs * 2 ** Math.min(this.failures, 20);
+    this.failures++;
+    return this.jittered(Math.max(this.policy.floorMs, retryAfterMs, exp));
+  }
+  private jittered(ms: number): number {
+    const j = 1 + (this.random() * 2 - 1) * this.policy.jitter;
+    return Math.round(Math.min(this.policy.capMs, Math.max(this.policy.floorMs, ms * j)));
+  }
+}

@@ -1,0 +1,285 @@
+/**
+ * One link to one peer: handshake (Hello + ed25519 challenge–response on both sides), then the
+ * responder role (answer polls, manage the peer's subscription) and, through {@link SyncClient},
+ * the requester role (poll, subscribe, renew, repair). Every frame is decoded, capped and
+ * schema-checked; a bad frame is counted, answered with a typed error, and never crashes.
+ */
+import { randomBytes } from 'node:crypto';
+import { Capability, MIN_FRAME_BYTES, MIN_POLL_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
+import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
+import { ReasonCode, SyncwireError, type ReasonName } from '../../protocol/errors.js';
+import { authTranscript, peerIdOf, toHex, verifySignature } from '../../protocol/keys.js';
+import type { Hello, Message, PollRequest, Subscribe } from '../../protocol/messages.js';
+import type { Link } from '../link.js';
+import type { Engine } from './engine.js';
+import { deepestFirst } from './graph-walk.js';
+import { MAX_KNOWN } from './subscription-table.js';
+import { TokenBucket, type ClientPacer } from './pacing.js';
+import { SyncClient } from './sync-client.js';
+
+/** Per-session counters (shown by `syncwire status`). */
+export interface SessionStats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  badFrames: number;
+  errorsIn: number;
+  pushedCommands: number;
+  polledCommands: number;
+}
+
+const HANDSHAKE_TIMEOUT_MS = 15000;
+
+/** A link's protocol session. */
+export class PeerSession {
+  peerId = '';
+  peerKey: Uint8Array | null = null;
+  peerMaxFrame = MIN_FRAME_BYTES;
+  peerCaps = 0;
+  authenticated = false;
+  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0 };
+  readonly client: SyncClient;
+  private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  private gotHello = false;
+  private readonly bucket: TokenBucket;
+  private handshakeTimer: NodeJS.Timeout | null;
+  private closing = false;
+  /** True while the link is above its high-water mark. */
+  blocked = false;
+
+  constructor(
+    readonly engine: Engine,
+    readonly link: Link,
+    pacer: ClientPacer,
+  ) {
+    const b = engine.settings.pollBucket;
+    this.bucket = new TokenBucket(b.capacity, b.perSecond, engine.settings.now());
+    this.client = new SyncClient(this, pacer);
+    link.on('frame', (body) => this.onFrame(body));
+    link.on('frame-error', () => this.stats.badFrames++);
+    link.on('drain', () => {
+      this.blocked = false;
+      engine.schedulePush();
+    });
+    link.once('close', () => this.onClose());
+    this.handshakeTimer = setTimeout(() => {
+      if (!this.authenticated) {
+        engine.log.warn({ link: link.description }, 'handshake timed out');
+        void this.close();
+      }
+    }, HANDSHAKE_TIMEOUT_MS);
+    this.handshakeTimer.unref();
+    const e = engine;
+    this.send({
+      type: 'Hello',
+      version: PROTOCOL_VERSION,
+      public_key: e.identity.publicKey,
+      max_frame: e.settings.maxFrame,
+      caps: Capability.Push | Capability.BareCommand,
+      nonce: this.nonce,
+    });
+  }
+
+  /** Largest frame body we may send this peer. */
+  get sendLimit(): number {
+    return Math.min(this.peerMaxFrame, this.link.maxFrame);
+  }
+
+  /** Whether the peer takes bare-command pushes. */
+  get acceptsBare(): boolean {
+    return (this.peerCaps & Capability.BareCommand) !== 0;
+  }
+
+  /** Whether we currently hold a push subscription with this peer. */
+  get subscribed(): boolean {
+    return this.client.subscribed;
+  }
+
+  /** Encode and send a message. */
+  send(msg: Message): void {
+    this.sendFrame(encodeMessage(msg));
+  }
+
+  /** Send an already-encoded frame body. */
+  sendFrame(body: Uint8Array): void {
+    if (!this.link.open) return;
+    this.stats.framesOut++;
+    this.stats.bytesOut += body.length;
+    if (!this.link.send(body)) this.blocked = true;
+  }
+
+  /** Send a typed error. */
+  sendError(reason: ReasonName, message: string, retryAfterMs: number | null): void {
+    this.send({ type: 'Error', code: ReasonCode[reason], message: message.slice(0, 256), retry_after_ms: retryAfterMs });
+  }
+
+  /** Our upstream set changed: tell this peer (re-subscribe with a new `via`). */
+  viaChanged(): void {
+    if (this.authenticated) this.client.resubscribeSoon();
+  }
+
+  /** Close the session and its link. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.client.stop();
+    await this.link.close();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
+    this.client.stop();
+    this.engine.detached(this);
+  }
+
+  private onFrame(body: Uint8Array): void {
+    this.stats.framesIn++;
+    this.stats.bytesIn += body.length;
+    let msg: Message;
+    try {
+      msg = decodeMessage(body, this.engine.settings.maxFrame);
+    } catch (err) {
+      this.stats.badFrames++;
+      const reason = err instanceof SyncwireError ? err.reason : 'Malformed';
+      this.engine.log.debug({ peer: this.peerId, reason, err: String(err) }, 'bad frame');
+      // Answer once per few bad frames at most, so garbage cannot make us flood the link.
+      if (this.stats.badFrames % 16 === 1) this.sendError(reason, String((err as Error).message ?? err), null);
+      return;
+    }
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      this.engine.log.error({ peer: this.peerId, err: String(err) }, 'message handling failed');
+      this.sendError('Internal', 'internal error', 1000);
+    }
+  }
+
+  private dispatch(msg: Message): void {
+    if (!this.authenticated) {
+      if (msg.type === 'Hello') return this.onHello(msg);
+      if (msg.type === 'Auth') return this.onAuth(msg.signature);
+      if (msg.type === 'Error') return this.onError(msg.code, msg.message, msg.retry_after_ms);
+      this.sendError('Unauthorized', 'authenticate first', null);
+      return;
+    }
+    switch (msg.type) {
+      case 'PollRequest':
+        return this.onPollRequest(msg);
+      case 'Subscribe':
+        return this.onSubscribe(msg);
+      case 'Unsubscribe':
+        this.engine.table.remove(this.peerId);
+        return;
+      case 'Keys':
+        for (const k of msg.keys) this.engine.keys.learn(k);
+        return;
+      case 'PollResponse':
+        return this.client.onPollResponse(msg);
+      case 'Push':
+        return this.client.onPush(msg);
+      case 'SubscribeAck':
+        return this.client.onSubscribeAck(msg.remain_open, msg.max_bytes);
+      case 'Error':
+        return this.onError(msg.code, msg.message, msg.retry_after_ms);
+      case 'Hello':
+      case 'Auth':
+        return; // a repeat after authentication changes nothing
+    }
+  }
+
+  private onHello(h: Hello): void {
+    if (this.gotHello) return;
+    this.gotHello = true;
+    if (h.version !== PROTOCOL_VERSION) {
+      this.sendError('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, null);
+      void this.close();
+      return;
+    }
+    if (!this.engine.keys.admits(h.public_key)) {
+      this.engine.log.warn({ peer: peerIdOf(h.public_key), link: this.link.description }, 'peer not in trust list');
+      this.sendError('Unauthorized', 'peer key not trusted', null);
+      void this.close();
+      return;
+    }
+    this.peerKey = Uint8Array.from(h.public_key);
+    this.peerId = peerIdOf(h.public_key);
+    this.peerMaxFrame = Math.max(MIN_FRAME_BYTES, h.max_frame);
+    this.peerCaps = h.caps;
+    const me = this.engine.identity;
+    this.send({ type: 'Auth', signature: me.sign(authTranscript(h.nonce, h.public_key, me.publicKey)) });
+  }
+
+  private onAuth(signature: Uint8Array): void {
+    if (this.peerKey === null) {
+      this.sendError('Unauthorized', 'Auth before Hello', null);
+      return;
+    }
+    const me = this.engine.identity;
+    if (!verifySignature(this.peerKey, authTranscript(this.nonce, me.publicKey, this.peerKey), signature)) {
+      this.engine.log.warn({ peer: this.peerId }, 'peer failed authentication');
+      this.sendError('Unauthorized', 'bad authentication signature', null);
+      void this.close();
+      return;
+    }
+    this.authenticated = true;
+    if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    this.engine.keys.learn(this.peerKey);
+    this.engine.authenticated(this);
+    this.send({ type: 'Keys', keys: this.engine.keys.announce() });
+    this.client.start();
+  }
+
+  private onPollRequest(req: PollRequest): void {
+    const e = this.engine;
+    if (req.max_bytes < MIN_POLL_BYTES) {
+      this.sendError('Malformed', `max_bytes below ${MIN_POLL_BYTES}`, null);
+      return;
+    }
+    const load = Math.max(1, e.sessions.size / 16);
+    const res = e.responder.answer(this.peerId, req, this.sendLimit, e.commitRate.hintMs(load, e.settings.now()));
+    // Only idle polls (nothing to send) spend tokens: a bootstrap is never throttled.
+    if (res.commands.length === 0) {
+      const wait = this.bucket.take(e.settings.now());
+      if (wait > 0) {
+        this.sendError('Busy', 'polling faster than the pacing hint', Math.max(wait, res.next_poll_ms));
+        return;
+      }
+    }
+    this.stats.polledCommands += res.commands.length;
+    this.send(res);
+  }
+
+  private onSubscribe(sub: Subscribe): void {
+    const e = this.engine;
+    const now = e.settings.now();
+    const remainOpen = Math.min(sub.remain_open, e.settings.maxRemainOpenS);
+    e.table.reap(now);
+    const slot = e.table.upsert(this.peerId, now + remainOpen * 1000, sub.max_bytes);
+    if (slot < 0) {
+      const retry = Math.max(1000, Math.ceil(e.table.earliestClose() - now));
+      this.sendError('MaximumSubscriptionsExceeded', `all ${e.table.capacity} subscription slots in use`, retry);
+      return;
+    }
+    // An update keeps what we already pushed as known: the subscriber's sample may predate it,
+    // and anything a lost push dropped is repaired by the subscriber's polls.
+    const known: number[] = e.table.knownOf(slot);
+    for (const id of sub.sample) {
+      const h = e.store.indexOf(id);
+      if (h >= 0) known.push(h);
+    }
+    e.table.setKnown(slot, deepestFirst(e.store, known, MAX_KNOWN));
+    e.table.setVia(slot, sub.via.map(toHex));
+    e.table.dirty[slot] = 1;
+    this.send({ type: 'SubscribeAck', remain_open: remainOpen, max_bytes: sub.max_bytes });
+    e.schedulePush();
+  }
+
+  private onError(code: number, message: string, retryAfterMs: number | null): void {
+    this.stats.errorsIn++;
+    this.engine.log.debug({ peer: this.peerId, code, message, retryAfterMs }, 'peer sent error');
+    this.client.onError(code, retryAfterMs);
+  }
+}

@@ -1,0 +1,242 @@
+/**
+ * The requester side of a session: poll until nothing is missing, subscribe for pushes, renew
+ * before expiry and on `BudgetExhausted`, repair gaps a lost push left, and obey every pacing
+ * hint with jitter and backoff. One poll is in flight at a time per peer; nothing spins.
+ */
+import { MAX_HEADS, MAX_SAMPLE, MAX_VIA } from '../../protocol/constants.js';
+import { ReasonCode } from '../../protocol/errors.js';
+import { fromHex } from '../../protocol/keys.js';
+import type { PollResponse, Push } from '../../protocol/messages.js';
+import { deepestFirst, sampleOf } from './graph-walk.js';
+import type { ClientPacer } from './pacing.js';
+import type { PeerSession } from './peer-session.js';
+
+const REPAIR_DELAY_MS = 200;
+
+/** Requester state for one peer. */
+export class SyncClient {
+  subscribed = false;
+  /** The peer refused our subscription (table full); until it grants one we only poll it. */
+  refused = false;
+  /** Push budget we believe is left. */
+  remaining = 0;
+  private session = Math.floor(Math.random() * 0x7fffffff);
+  private inFlight: number | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private timeoutTimer: NodeJS.Timeout | null = null;
+  private renewTimer: NodeJS.Timeout | null = null;
+  private subTimer: NodeJS.Timeout | null = null;
+  /** Peer cache: the heads the peer last reported (sent back as the first sample entries). */
+  private peerHeads: Uint8Array[] = [];
+  private waiters: (() => void)[] = [];
+  private stopped = true;
+  /** Polls completed with nothing left (`more` false). */
+  rounds = 0;
+
+  constructor(
+    private readonly s: PeerSession,
+    private readonly pacer: ClientPacer,
+  ) {}
+
+  /**
+   * Begin with a poll; once a round finds nothing missing, subscribe (when the peer pushes and
+   * we want pushes), so a bootstrap is never sent twice, by poll and by push.
+   */
+  start(): void {
+    this.stopped = false;
+    this.pollNow();
+  }
+
+  /** Stop every timer; forget the subscription. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of [this.pollTimer, this.timeoutTimer, this.renewTimer, this.subTimer]) if (t) clearTimeout(t);
+    this.pollTimer = this.timeoutTimer = this.renewTimer = this.subTimer = null;
+    this.inFlight = null;
+    this.subscribed = false;
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** Resolves after the next poll round that ends with nothing missing (or when stopped). */
+  syncOnce(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiters.push(resolve);
+      this.pollNow();
+    });
+  }
+
+  /** Send a poll now unless one is in flight. */
+  pollNow(): void {
+    if (this.stopped || this.inFlight !== null) return;
+    this.clearPollTimer();
+    const e = this.s.engine;
+    const store = e.store;
+    const heads = deepestFirst(store, store.heads(), MAX_HEADS);
+    const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((h) => h >= 0);
+    const headSet = new Set(heads);
+    const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((h) => !headSet.has(h)).slice(0, MAX_SAMPLE);
+    const maxBytes = Math.min(e.settings.pollMaxBytes, e.settings.maxFrame, this.s.link.maxFrame);
+    this.session = (this.session + 1) >>> 0;
+    this.inFlight = this.session;
+    this.s.send({
+      type: 'PollRequest',
+      session: this.session,
+      max_bytes: maxBytes,
+      heads: heads.map((h) => Uint8Array.from(store.idOf(h))),
+      sample: sample.map((h) => Uint8Array.from(store.idOf(h))),
+    });
+    // Generous: a full answer on a 115200-baud line takes ~6 s for 64 KiB.
+    this.timeoutTimer = setTimeout(() => {
+      this.inFlight = null;
+      e.log.debug({ peer: this.s.peerId }, 'poll timed out');
+      this.schedulePoll(this.pacer.afterFailure());
+    }, 10000 + maxBytes / 10);
+    this.timeoutTimer.unref();
+  }
+
+  /** A poll answer arrived. */
+  onPollResponse(res: PollResponse): void {
+    if (res.session !== this.inFlight) return; // stale answer to a timed-out poll
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.peerHeads = res.heads;
+    void this.s.engine.ingest.receive(res.commands, this.s.peerId).then((r) => {
+      this.inFlight = null;
+      if (this.stopped) return;
+      if (res.more) return this.pollNow();
+      if (r.orphaned > 0) return this.schedulePoll(this.pacer.afterFailure());
+      this.rounds++;
+      if (this.rounds === 1 && this.wantsPush()) this.subscribe();
+      const w = this.waiters;
+      this.waiters = [];
+      for (const f of w) f();
+      const anti = this.s.engine.settings.subscribedPollS * 1000;
+      this.schedulePoll(this.subscribed ? this.pacer.afterSuccess(Math.max(anti, res.next_poll_ms)) : this.pacer.afterSuccess(res.next_poll_ms));
+    });
+  }
+
+  /** A push arrived. */
+  onPush(p: Push): void {
+    if (p.remaining === null) this.remaining -= p.commands[0]?.length ?? 0;
+    else this.remaining = p.remaining;
+    void this.s.engine.ingest.receive(p.commands, this.s.peerId).then((r) => {
+      // A push whose parents we lack means an earlier push was lost: repair by polling, after
+      // a short wait in case the parent is still on its way from another peer.
+      if (r.orphaned > 0 && !this.stopped) this.schedulePoll(REPAIR_DELAY_MS);
+    });
+  }
+
+  /** The peer granted our subscription. */
+  onSubscribeAck(remainOpen: number, maxBytes: number): void {
+    const was = this.upstream;
+    this.subscribed = true;
+    this.refused = false;
+    this.remaining = maxBytes;
+    if (this.renewTimer) clearTimeout(this.renewTimer);
+    this.renewTimer = setTimeout(() => this.subscribe(), Math.max(1000, remainOpen * 800));
+    this.renewTimer.unref();
+    if (!was) this.upstreamsChanged();
+  }
+
+  /**
+   * Whether this peer pushes to us, or will as soon as our first poll round ends: such peers are
+   * named in `via` so other agents do not relay to us what this one sends anyway.
+   */
+  get upstream(): boolean {
+    return !this.stopped && this.wantsPush() && !this.refused;
+  }
+
+  /** The peer sent an error. */
+  onError(code: number, retryAfterMs: number | null): void {
+    const retry = retryAfterMs ?? 0;
+    switch (code) {
+      case ReasonCode.BudgetExhausted:
+        this.subscribed = false;
+        this.subscribe();
+        return;
+      case ReasonCode.MaximumSubscriptionsExceeded:
+        this.subscribed = false;
+        this.refused = true;
+        this.upstreamsChanged();
+        this.later('sub', this.pacer.afterFailure(retry), () => this.subscribe());
+        this.schedulePoll(Math.min(retry || 1000, 60000));
+        return;
+      case ReasonCode.Busy:
+        this.inFlight = null;
+        if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+        this.schedulePoll(this.pacer.afterFailure(retry));
+        return;
+      case ReasonCode.Unauthorized:
+      case ReasonCode.UnsupportedVersion:
+        this.stop();
+        return;
+      default:
+        if (this.inFlight !== null) {
+          this.inFlight = null;
+          if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+          this.schedulePoll(this.pacer.afterFailure(retry));
+        }
+    }
+  }
+
+  /** Our set of upstreams changed: re-send Subscribe (debounced) so `via` stays true. */
+  resubscribeSoon(): void {
+    if (!this.wantsPush() || this.stopped || this.rounds === 0) return;
+    this.later('sub', 50, () => this.subscribe());
+  }
+
+  private wantsPush(): boolean {
+    return this.s.engine.settings.subscribe !== false && (this.s.peerCaps & 1) !== 0;
+  }
+
+  private subscribe(): void {
+    const e = this.s.engine;
+    const want = e.settings.subscribe;
+    if (this.stopped || want === false) return;
+    const store = e.store;
+    const heads = deepestFirst(store, store.heads(), MAX_HEADS);
+    const sample = [...new Set([...heads, ...sampleOf(store, MAX_SAMPLE)])].slice(0, MAX_SAMPLE);
+    const via = e
+      .upstreams()
+      .filter((id) => id !== this.s.peerId)
+      .slice(0, MAX_VIA)
+      .map(fromHex);
+    this.s.send({
+      type: 'Subscribe',
+      remain_open: want.remainOpenS,
+      max_bytes: want.maxBytes,
+      sample: sample.map((h) => Uint8Array.from(store.idOf(h))),
+      via,
+    });
+  }
+
+  private upstreamsChanged(): void {
+    for (const other of this.s.engine.sessions.values()) if (other !== this.s) other.viaChanged();
+  }
+
+  private schedulePoll(ms: number): void {
+    if (this.stopped) return;
+    this.clearPollTimer();
+    this.pollTimer = setTimeout(() => {
+      this.pollTimer = null;
+      this.pollNow();
+    }, ms);
+    this.pollTimer.unref();
+  }
+
+  private clearPollTimer(): void {
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.pollTimer = null;
+  }
+
+  private later(_which: 'sub', ms: number, fn: () => void): void {
+    if (this.subTimer) clearTimeout(this.subTimer);
+    this.subTimer = setTimeout(() => {
+      this.subTimer = null;
+      fn();
+    }, ms);
+    this.subTimer.unref();
+  }
+}

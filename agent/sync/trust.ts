@@ -1,0 +1,55 @@
+/**
+ * Who may connect and whose commands are accepted. `list` mode (the default) admits only the
+ * configured public keys; `open` mode (labs) admits any peer that proves possession of its key
+ * and learns author keys from `Hello` and `Keys` messages.
+ */
+import { fingerprint } from '../../protocol/command.js';
+import { toHex } from '../../protocol/keys.js';
+import { MAX_KEYS } from '../../protocol/constants.js';
+
+/** Trust mode. */
+export type TrustMode = 'list' | 'open';
+
+/** Author keys by fingerprint, plus the admission rule. */
+export class KeyDirectory {
+  private readonly keys = new Map<string, Uint8Array>();
+  private readonly trusted = new Set<string>();
+  /** Most keys learnt in `open` mode, so a hostile lab peer cannot grow memory without bound. */
+  static readonly MAX_LEARNT = 4096;
+
+  /** @param mode `list` (default) or `open`. @param trusted raw 32-byte public keys. */
+  constructor(
+    readonly mode: TrustMode,
+    trusted: readonly Uint8Array[],
+  ) {
+    for (const k of trusted) {
+      const fp = toHex(fingerprint(k));
+      this.keys.set(fp, Uint8Array.from(k));
+      this.trusted.add(fp);
+    }
+  }
+
+  /** Whether a peer or author with this key may connect / author commands. */
+  admits(publicKey: Uint8Array): boolean {
+    return this.mode === 'open' || this.trusted.has(toHex(fingerprint(publicKey)));
+  }
+
+  /** Record a key (only admitted keys are kept). Returns true when it was new. */
+  learn(publicKey: Uint8Array): boolean {
+    if (publicKey.length !== 32 || !this.admits(publicKey)) return false;
+    const fp = toHex(fingerprint(publicKey));
+    if (this.keys.has(fp) || this.keys.size >= KeyDirectory.MAX_LEARNT) return false;
+    this.keys.set(fp, Uint8Array.from(publicKey));
+    return true;
+  }
+
+  /** Public key of an author fingerprint (hex), if known and admitted. */
+  keyOf(authorHex: string): Uint8Array | undefined {
+    return this.keys.get(authorHex);
+  }
+
+  /** Up to {@link MAX_KEYS} known keys, to announce in a `Keys` message. */
+  announce(): Uint8Array[] {
+    return [...this.keys.values()].slice(0, MAX_KEYS);
+  }
+}
