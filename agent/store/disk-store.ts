@@ -1,0 +1,176 @@
+/**
+ * The persistent {@link CommandStore}: one append-only, CRC-protected log file (`commands.log`,
+ * layout in `log-format.ts`) plus the compact in-memory index rebuilt by scanning it on open.
+ * Durability and group commit are the {@link LogWriter}'s job; recent encodings are served from
+ * a small LRU so pushes rarely touch the disk.
+ */
+import { closeSync, readSync } from 'node:fs';
+import type { Command } from '../../protocol/command.js';
+import { toHex } from '../../protocol/keys.js';
+import type { CommandIndex } from './command-index.js';
+import type { CommandStore, Durability, OpenReport } from './command-store.js';
+import { recordHead } from './log-format.js';
+import { openLog, releaseDir, type OpenedLog } from './log-open.js';
+import { LogWriter, type WriterStats } from './log-writer.js';
+import { RecordCache } from './record-cache.js';
+
+export { parseDurability, formatDurability } from './durability.js';
+
+/** Name of the log file inside the store directory. */
+export const LOG_FILE = 'commands.log';
+
+/** Structured logger the store reports repairs and I/O failures to. */
+export type StoreLogger = (msg: string, fields?: object) => void;
+
+/** Options of {@link DiskStore.open}. */
+export interface DiskStoreOptions {
+  /** When appended commands are fsynced (see {@link Durability}). */
+  durability: Durability;
+  /** Receives torn-tail repairs and background write failures. Default: discard. */
+  logger?: StoreLogger;
+  /** Budget of the recent-record LRU in bytes. Default 4 MiB; 0 disables it. */
+  cacheBytes?: number;
+}
+
+/** Counters of a disk store, for tests and benchmarks. */
+export interface DiskStoreStats extends WriterStats {
+  cacheHits: number;
+  cacheMisses: number;
+}
+
+/** {@link CommandStore} backed by an append-only log file. Create with {@link DiskStore.open}. */
+export class DiskStore implements CommandStore {
+  /** The index, exposed for walks that want {@link CommandIndex.parentAt} and for memory reports. */
+  readonly index: CommandIndex;
+  /** Absolute path of the log file. */
+  readonly file: string;
+  private readonly dir: string;
+  private readonly fd: number;
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    log: OpenedLog,
+    private readonly writer: LogWriter,
+    private readonly cache: RecordCache,
+    readonly openReport: OpenReport,
+  ) {
+    this.file = log.file;
+    this.dir = log.dir;
+    this.fd = log.fd;
+    this.index = log.index;
+  }
+
+  /**
+   * Open (creating if missing: directory mode 0o700, file 0o600) the store in `dir`, scan the log,
+   * and cut the file at the first torn, corrupt or undecodable record, or one whose parents are
+   * not before it. The cut is reported in `openReport.truncatedBytes` and to `opts.logger`.
+   * Signatures are not re-verified: the log is local and CRC-protected.
+   * @throws Error when the directory is already open in this process, the file is not a syncwire
+   *   log, or its version is unsupported (the file is then left untouched).
+   */
+  static async open(dir: string, opts: DiskStoreOptions): Promise<DiskStore> {
+    const logger = opts.logger ?? (() => {});
+    const log = openLog(dir, LOG_FILE, logger);
+    const writer = new LogWriter(log.fd, log.end, opts.durability, logger);
+    const cache = new RecordCache(opts.cacheBytes ?? 4 << 20);
+    return new DiskStore(log, writer, cache, { commands: log.index.size, truncatedBytes: log.truncatedBytes });
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  indexOf(id: Uint8Array): number {
+    return this.index.indexOf(id);
+  }
+
+  idOf(idx: number): Uint8Array {
+    return this.index.idOf(idx);
+  }
+
+  depthOf(idx: number): number {
+    return this.index.depthOf(idx);
+  }
+
+  parentsOf(idx: number): number[] {
+    return this.index.parentsOf(idx);
+  }
+
+  lengthOf(idx: number): number {
+    return this.index.lengthOf(idx);
+  }
+
+  authorOf(idx: number): { author: Uint8Array; seq: number } {
+    return this.index.authorOf(idx);
+  }
+
+  /**
+   * A fresh copy of the encoding: from the LRU, else the not-yet-written stage, else one
+   * positional read. @throws Error after close, or on a read error / short file.
+   */
+  bytesOf(idx: number): Uint8Array {
+    if (this.closing) throw new Error('disk store is closed');
+    const cached = this.cache.get(idx);
+    if (cached !== undefined) return cached.slice();
+    const offset = this.index.offsetOf(idx);
+    const len = this.index.lengthOf(idx);
+    const staged = this.writer.readStaged(offset, len);
+    if (staged !== null) return staged;
+    const out = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const n = readSync(this.fd, out, got, len - got, offset + got);
+      if (n === 0) throw new Error(`${this.file}: short read of command ${idx} at offset ${offset}`);
+      got += n;
+    }
+    this.cache.set(idx, out.slice());
+    return out;
+  }
+
+  heads(): number[] {
+    return this.index.heads();
+  }
+
+  /**
+   * Index `cmd` now (it is visible to readers at once) and stage its record; it reaches the
+   * file at the next event-loop turn and is durable once a later `sync()` resolves.
+   * @throws Error when a parent is missing or the store is closed.
+   */
+  append(cmd: Command): number {
+    if (this.closing) throw new Error('disk store is closed');
+    const have = this.index.indexOf(cmd.id);
+    if (have >= 0) return have;
+    const parents = this.index.resolveParents(cmd.parents);
+    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const head = recordHead(cmd.bytes);
+    const h = this.index.add(cmd.id, parents, cmd.bytes.length, this.writer.end + head.length, cmd.author, cmd.seq);
+    this.writer.append(head, cmd.bytes);
+    // Pushes read a new command right after its commit; caching a private copy spares a read.
+    this.cache.set(h, Uint8Array.from(cmd.bytes));
+    return h;
+  }
+
+  /**
+   * `always`: resolves after an fsync covering every append made before the call (shared with
+   * concurrent callers). `batch:<ms>` and `none`: resolves once written to the file.
+   * Rejects on a write error, or forever after a failed fsync.
+   */
+  sync(): Promise<void> {
+    if (this.closing) return Promise.reject(new Error('disk store is closed'));
+    return this.writer.sync();
+  }
+
+  /** Write, fsync, close the file and release the directory. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.writer.close().finally(() => {
+      closeSync(this.fd);
+      releaseDir(this.dir);
+    });
+    return this.closing;
+  }
+
+  /** I/O and cache counters since open. */
+  stats(): DiskStoreStats {
+    return { ...this.writer.stats, cacheHits: this.cache.hits, cacheMisses: this.cache.misses };
+  }
+}

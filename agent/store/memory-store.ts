@@ -1,0 +1,85 @@
+/**
+ * An in-memory {@link CommandStore} for tests and simulations: the shared compact index plus one
+ * growable byte buffer holding every encoding back to back. Nothing survives the process.
+ */
+import type { Command } from '../../protocol/command.js';
+import { toHex } from '../../protocol/keys.js';
+import { CommandIndex } from './command-index.js';
+import type { CommandStore, OpenReport } from './command-store.js';
+
+/** {@link CommandStore} held in memory; `sync()` resolves at once. */
+export class MemoryStore implements CommandStore {
+  /** Always empty: a memory store starts with nothing and has no log to repair. */
+  readonly openReport: OpenReport = { commands: 0, truncatedBytes: 0 };
+  /** The index, exposed for walks that want {@link CommandIndex.parentAt} and for memory reports. */
+  readonly index = new CommandIndex();
+  private buf = new Uint8Array(64 * 1024);
+  private used = 0;
+  private closed = false;
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  indexOf(id: Uint8Array): number {
+    return this.index.indexOf(id);
+  }
+
+  idOf(idx: number): Uint8Array {
+    return this.index.idOf(idx);
+  }
+
+  depthOf(idx: number): number {
+    return this.index.depthOf(idx);
+  }
+
+  parentsOf(idx: number): number[] {
+    return this.index.parentsOf(idx);
+  }
+
+  lengthOf(idx: number): number {
+    return this.index.lengthOf(idx);
+  }
+
+  authorOf(idx: number): { author: Uint8Array; seq: number } {
+    return this.index.authorOf(idx);
+  }
+
+  /** A fresh copy: callers may keep or mutate it. */
+  bytesOf(idx: number): Uint8Array {
+    const at = this.index.offsetOf(idx);
+    return this.buf.slice(at, at + this.index.lengthOf(idx));
+  }
+
+  heads(): number[] {
+    return this.index.heads();
+  }
+
+  /** @throws Error when a parent is missing or the store is closed. */
+  append(cmd: Command): number {
+    if (this.closed) throw new Error('memory store is closed');
+    const have = this.index.indexOf(cmd.id);
+    if (have >= 0) return have;
+    const parents = this.index.resolveParents(cmd.parents);
+    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const h = this.index.add(cmd.id, parents, cmd.bytes.length, this.used, cmd.author, cmd.seq);
+    if (this.used + cmd.bytes.length > this.buf.length) {
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.used + cmd.bytes.length));
+      next.set(this.buf.subarray(0, this.used));
+      this.buf = next;
+    }
+    this.buf.set(cmd.bytes, this.used);
+    this.used += cmd.bytes.length;
+    return h;
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Marks the store closed (appends then throw); reads keep working. Idempotent. */
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}

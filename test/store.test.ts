@@ -1,0 +1,381 @@
+import t, { type Test } from 'tap';
+import fc from 'fast-check';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import { randomFillSync } from 'node:crypto';
+import type { Command } from '../protocol/command.js';
+import { toHex } from '../protocol/keys.js';
+import { CommandIndex } from '../agent/store/command-index.js';
+import type { CommandStore } from '../agent/store/command-store.js';
+import { DiskStore, LOG_FILE, parseDurability, formatDurability } from '../agent/store/disk-store.js';
+import { HEADER_BYTES, LOG_MAGIC, RECORD_HEAD_BYTES } from '../agent/store/log-format.js';
+import { LogWriter } from '../agent/store/log-writer.js';
+import { MemoryStore } from '../agent/store/memory-store.js';
+import { randomDag, syntheticCommand } from '../agent/store/synthetic-commands.js';
+
+type Tap = Test;
+const payload = (s: string) => new TextEncoder().encode(s);
+const dirs: string[] = [];
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'syncwire-store-'));
+  dirs.push(d);
+  return d;
+};
+t.teardown(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const hexes = (s: CommandStore, hs: number[]) => hs.map((h) => toHex(s.idOf(h))).sort();
+
+/** Independent reference: depth, parents and heads computed from the commands alone. */
+function reference(cmds: Command[]) {
+  const depth = new Map<string, number>();
+  const heads = new Set<string>();
+  for (const c of cmds) {
+    const ps = c.parents.map(toHex);
+    depth.set(toHex(c.id), 1 + Math.max(0, ...ps.map((p) => depth.get(p)!)));
+    for (const p of ps) heads.delete(p);
+    heads.add(toHex(c.id));
+  }
+  return { depth, heads: [...heads].sort() };
+}
+
+/** Every field of every command matches `cmds` (appended in this order). */
+function checkAll(t: Tap, s: CommandStore, cmds: Command[]): void {
+  const ref = reference(cmds);
+  let bad = 0;
+  cmds.forEach((c, i) => {
+    const ok =
+      s.indexOf(c.id) === i &&
+      toHex(s.idOf(i)) === toHex(c.id) &&
+      s.depthOf(i) === ref.depth.get(toHex(c.id)) &&
+      hexes(s, s.parentsOf(i)).join() === c.parents.map(toHex).sort().join() &&
+      s.lengthOf(i) === c.bytes.length &&
+      toHex(s.authorOf(i).author) === toHex(c.author) &&
+      s.authorOf(i).seq === c.seq &&
+      toHex(s.bytesOf(i)) === toHex(c.bytes);
+    if (!ok && bad++ < 3) t.fail(`command ${i} differs`);
+  });
+  t.equal(bad, 0, `all ${cmds.length} commands match`);
+  t.equal(s.size, cmds.length);
+  t.same(hexes(s, s.heads()), ref.heads, 'heads match the reference');
+  t.same(s.heads(), [...s.heads()].sort((a, b) => a - b), 'heads ascending');
+}
+
+/** The contract suite every store must pass. */
+function contract(t: Tap, make: () => Promise<CommandStore>): void {
+  t.test('empty store', async (t) => {
+    const s = await make();
+    t.equal(s.size, 0);
+    t.same(s.heads(), []);
+    t.same(s.openReport, { commands: 0, truncatedBytes: 0 });
+    t.equal(s.indexOf(new Uint8Array(32)), -1);
+    t.equal(s.indexOf(new Uint8Array(5)), -1);
+    t.throws(() => s.depthOf(0), RangeError);
+    await s.close();
+  });
+
+  t.test('heads after appends and merges; depth; parents; duplicates', async (t) => {
+    const s = await make();
+    const a = syntheticCommand([], 0, payload('a'));
+    const b = syntheticCommand([a.id], 1, payload('b'));
+    const c = syntheticCommand([a.id], 2, payload('c'));
+    const m = syntheticCommand([c.id, b.id], 3, new Uint8Array(0));
+    t.equal(s.append(a), 0);
+    t.same(s.heads(), [0]);
+    t.equal(s.append(b), 1);
+    t.same(s.heads(), [1]);
+    t.equal(s.append(c), 2);
+    t.same(s.heads(), [1, 2], 'fork gives two heads');
+    t.equal(s.append(m), 3);
+    t.same(s.heads(), [3], 'merge joins them');
+    t.same([s.depthOf(0), s.depthOf(1), s.depthOf(2), s.depthOf(3)], [1, 2, 2, 3]);
+    t.same(s.parentsOf(3).sort(), [1, 2]);
+    t.same(s.parentsOf(0), []);
+    t.equal(s.append(b), 1, 'duplicate returns the existing handle');
+    t.equal(s.size, 4, 'and adds nothing');
+    const orphan = syntheticCommand([syntheticCommand([], 9, payload('x')).id], 10, payload('o'));
+    t.throws(() => s.append(orphan), /parent/);
+    t.equal(s.size, 4, 'failed append changes nothing');
+    t.same(s.heads(), [3]);
+    await s.sync();
+    checkAll(t, s, [a, b, c, m]);
+    const copy = s.bytesOf(3);
+    copy.fill(0);
+    t.equal(toHex(s.bytesOf(3)), toHex(m.bytes), 'bytesOf hands out a copy');
+    await s.close();
+    await s.close();
+    t.throws(() => s.append(syntheticCommand([], 5, payload('late'))), /closed/);
+  });
+
+  t.test('10k random DAG commands', async (t) => {
+    const s = await make();
+    const cmds = randomDag(10_000, 42);
+    for (const c of cmds) s.append(c);
+    await s.sync();
+    checkAll(t, s, cmds);
+    await s.close();
+  });
+}
+
+t.test('MemoryStore contract', async (t) => contract(t, async () => new MemoryStore()));
+t.test('DiskStore contract', async (t) => {
+  for (const durability of ['always', 'batch:5', 'none']) {
+    t.test(durability, async (t) => contract(t, () => DiskStore.open(tmp(), { durability: parseDurability(durability) })));
+  }
+});
+
+/** A closed disk store holding `cmds`; returns its directory and the log's bytes. */
+async function written(cmds: Command[]): Promise<{ dir: string; log: Buffer }> {
+  const dir = tmp();
+  const s = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  for (const c of cmds) s.append(c);
+  await s.close();
+  return { dir, log: readFileSync(join(dir, LOG_FILE)) };
+}
+
+/** File offset of record `i` of `cmds`. */
+const recordAt = (cmds: Command[], i: number) => HEADER_BYTES + cmds.slice(0, i).reduce((n, c) => n + RECORD_HEAD_BYTES + c.bytes.length, 0);
+
+t.test('DiskStore reopen gives an identical index', async (t) => {
+  const cmds = randomDag(3000, 7);
+  const { dir } = await written(cmds);
+  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, cacheBytes: 0 });
+  t.same(s.openReport, { commands: 3000, truncatedBytes: 0 });
+  checkAll(t, s, cmds);
+  t.equal(s.stats().cacheHits, 0, 'cache disabled: every read hits the file');
+  const next = syntheticCommand(s.heads().map((h) => s.idOf(h).slice()), 3000, payload('after reopen'));
+  s.append(next);
+  await s.sync();
+  await s.close();
+  const again = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  checkAll(t, again, [...cmds, next]);
+  await again.close();
+});
+
+t.test('torn tail or trailing garbage is truncated, reported, and the store accepts appends', async (t) => {
+  const cmds = randomDag(20, 3);
+  const { log } = await written(cmds);
+  const last = recordAt(cmds, 19);
+  const tail = fc.oneof(
+    fc.integer({ min: last + 1, max: log.length - 1 }).map((cut) => ({ cut, garbage: new Uint8Array(0) })),
+    fc.uint8Array({ minLength: 1, maxLength: 100 }).map((garbage) => ({ cut: log.length, garbage })),
+  );
+  await fc.assert(
+    fc.asyncProperty(tail, async ({ cut, garbage }) => {
+      const dir = tmp();
+      writeFileSync(join(dir, LOG_FILE), Buffer.concat([log.subarray(0, cut), garbage]));
+      const logged: string[] = [];
+      const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (m) => logged.push(m) });
+      const keep = cut < log.length ? 19 : 20;
+      const cutAt = cut < log.length ? last : log.length;
+      const ok = s.size === keep && s.openReport.truncatedBytes === cut + garbage.length - cutAt && logged.length === 1;
+      s.append(syntheticCommand([s.idOf(s.size - 1).slice()], 99, payload('after repair')));
+      await s.sync();
+      await s.close();
+      const again = await DiskStore.open(dir, { durability: { mode: 'none' } });
+      const reopened = again.size === keep + 1 && again.openReport.truncatedBytes === 0;
+      await again.close();
+      return ok && reopened;
+    }),
+    { numRuns: 40 },
+  );
+  t.pass('40 random torn tails repaired');
+});
+
+t.test('a corrupt record in the middle truncates from there', async (t) => {
+  const cmds = randomDag(20, 5);
+  const { dir, log } = await written(cmds);
+  const at = recordAt(cmds, 10);
+  log[at + RECORD_HEAD_BYTES + 3] ^= 0x40;
+  writeFileSync(join(dir, LOG_FILE), log);
+  const logged: Array<{ msg: string; fields?: object }> = [];
+  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields) => logged.push({ msg, fields }) });
+  t.same(s.openReport, { commands: 10, truncatedBytes: log.length - at });
+  t.match(logged, [{ msg: /truncated/, fields: { offset: at, reason: /CRC mismatch/ } }]);
+  t.equal(statSync(join(dir, LOG_FILE)).size, at, 'file cut at the bad record');
+  checkAll(t, s, cmds.slice(0, 10));
+  await s.close();
+});
+
+t.test('a record whose parent is missing or that does not decode ends the log', async (t) => {
+  const cmds = randomDag(5, 11);
+  const orphan = syntheticCommand([syntheticCommand([], 1, payload('never stored')).id], 2, payload('orphan'));
+  const junk = payload('not cbor at all');
+  const record = (b: Uint8Array) => {
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(b.length, 0);
+    h.writeUInt32LE(crc32(b), 4);
+    return Buffer.concat([h, b]);
+  };
+  for (const [body, reason] of [[orphan.bytes, /parent/], [junk, /undecodable/]] as const) {
+    const { dir, log } = await written(cmds);
+    appendFileSync(join(dir, LOG_FILE), record(body));
+    const reasons: unknown[] = [];
+    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (_m, f) => reasons.push(f) });
+    t.same(s.openReport, { commands: 5, truncatedBytes: RECORD_HEAD_BYTES + body.length });
+    t.match(reasons, [{ reason }]);
+    t.equal(statSync(join(dir, LOG_FILE)).size, log.length);
+    await s.close();
+  }
+});
+
+t.test('file header: wrong file refused, other version refused, torn header rewritten', async (t) => {
+  const dir = tmp();
+  writeFileSync(join(dir, LOG_FILE), 'hello, I am somebody else\'s file');
+  await t.rejects(DiskStore.open(dir, { durability: { mode: 'none' } }), /not a syncwire command log/);
+  t.equal(readFileSync(join(dir, LOG_FILE), 'utf8'), 'hello, I am somebody else\'s file', 'left untouched');
+  const v2 = Buffer.alloc(16);
+  LOG_MAGIC.copy(v2);
+  v2.writeUInt32LE(2, 8);
+  v2.writeUInt32LE(crc32(v2.subarray(0, 12)), 12);
+  writeFileSync(join(dir, LOG_FILE), v2);
+  await t.rejects(DiskStore.open(dir, { durability: { mode: 'none' } }), /version 2 is not supported/);
+  writeFileSync(join(dir, LOG_FILE), LOG_MAGIC.subarray(0, 5));
+  const s = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  t.same(s.openReport, { commands: 0, truncatedBytes: 5 });
+  await s.close();
+  t.equal(statSync(join(dir, LOG_FILE)).size, HEADER_BYTES);
+});
+
+t.test('directory: created private, refused when opened twice', async (t) => {
+  const dir = join(tmp(), 'nested', 'store');
+  const s = await DiskStore.open(dir, { durability: { mode: 'always' } });
+  t.equal(statSync(dir).mode & 0o777, 0o700);
+  t.equal(statSync(join(dir, LOG_FILE)).mode & 0o777, 0o600);
+  await t.rejects(DiskStore.open(dir, { durability: { mode: 'none' } }), /already open/);
+  await t.rejects(DiskStore.open(join(dir, '..', 'store'), { durability: { mode: 'none' } }), /already open/);
+  await s.close();
+  const again = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  await again.close();
+  await t.rejects(again.sync(), /closed/);
+  t.throws(() => again.bytesOf(0), /closed/);
+});
+
+t.test('group commit: concurrent callers share fsyncs', async (t) => {
+  const s = await DiskStore.open(tmp(), { durability: { mode: 'always' } });
+  const cmds = randomDag(400, 9);
+  const burst = cmds.slice(0, 100).map((c) => (s.append(c), s.sync()));
+  await Promise.all(burst);
+  t.ok(s.stats().fsyncs <= 2, `100 commits before awaiting: ${s.stats().fsyncs} fsync(s)`);
+  const before = s.stats().fsyncs;
+  let next = 100;
+  const committer = async () => {
+    while (next < cmds.length) {
+      s.append(cmds[next++]!);
+      await s.sync();
+    }
+  };
+  await Promise.all(Array.from({ length: 30 }, committer));
+  const used = s.stats().fsyncs - before;
+  t.ok(used < 100, `300 commits from 30 concurrent committers: ${used} fsyncs`);
+  await s.close();
+});
+
+t.test('durability modes: batch fsyncs on a timer, none never until close', async (t) => {
+  const cmds = randomDag(50, 13);
+  const batch = await DiskStore.open(tmp(), { durability: { mode: 'batch', ms: 20 } });
+  for (const c of cmds) batch.append(c);
+  await batch.sync();
+  t.equal(statSync(batch.file).size, recordAt(cmds, 50), 'sync() wrote everything');
+  t.equal(batch.stats().fsyncs, 0, 'but did not wait for an fsync');
+  await new Promise((r) => setTimeout(r, 80));
+  t.equal(batch.stats().fsyncs, 1, 'the batch timer fsynced once');
+  await batch.close();
+  const none = await DiskStore.open(tmp(), { durability: { mode: 'none' } });
+  for (const c of cmds) none.append(c);
+  await none.sync();
+  await new Promise((r) => setTimeout(r, 30));
+  t.equal(none.stats().fsyncs, 0);
+  await none.close();
+  t.equal(none.stats().fsyncs, 1, 'close is a checkpoint');
+});
+
+t.test('bytesOf serves staged, written and cached records', async (t) => {
+  const cmds = randomDag(30, 17);
+  const s = await DiskStore.open(tmp(), { durability: { mode: 'always' }, cacheBytes: 0 });
+  for (const c of cmds) s.append(c);
+  t.equal(statSync(s.file).size, HEADER_BYTES, 'nothing written yet');
+  t.equal(toHex(s.bytesOf(29)), toHex(cmds[29]!.bytes), 'from the stage');
+  await s.sync();
+  t.equal(toHex(s.bytesOf(29)), toHex(cmds[29]!.bytes), 'from the file');
+  await s.close();
+  const c = await DiskStore.open(tmp(), { durability: { mode: 'none' }, cacheBytes: 4096 });
+  for (const x of cmds) c.append(x);
+  await c.sync();
+  for (let i = 29; i >= 0; i--) t.equal(toHex(c.bytesOf(i)), toHex(cmds[i]!.bytes));
+  t.ok(c.stats().cacheHits > 0 && c.stats().cacheMisses > 0, 'a 4 KiB cache holds the newest, misses the oldest');
+  await c.close();
+});
+
+t.test('LogWriter: a failed write is retried and reported; a failed fsync is final', async (t) => {
+  const logged: string[] = [];
+  const log = (m: string) => logged.push(m);
+  const file = join(tmp(), 'ro');
+  writeFileSync(file, '');
+  const ro = openSync(file, 'r');
+  const w = new LogWriter(ro, 0, { mode: 'always' }, log);
+  w.append(payload('abc'), payload('def'));
+  await new Promise((r) => setImmediate(r));
+  t.match(logged, [/write failed/]);
+  await t.rejects(w.sync(), { code: 'EBADF' });
+  t.equal(toHex(w.readStaged(1, 4)!), toHex(payload('bcde')), 'unwritten bytes stay staged');
+  t.equal(w.end, 6);
+  closeSync(ro);
+  // /dev/null takes writes but refuses fdatasync (EINVAL): the stand-in for a failing disk.
+  const dn = openSync('/dev/null', 'r+');
+  const f = new LogWriter(dn, 0, { mode: 'always' }, log);
+  f.append(payload('x'));
+  await t.rejects(f.sync(), { code: 'EINVAL' });
+  t.match(logged, [/write failed/, /fsync failed/]);
+  f.append(payload('y'));
+  await t.rejects(f.sync(), { code: 'EINVAL' }, 'no later sync can succeed');
+  await t.rejects(f.close(), { code: 'EINVAL' });
+  closeSync(dn);
+});
+
+t.test('CommandIndex: memory per command, many authors, bad input', async (t) => {
+  const fill = (n: number, authors: number) => {
+    const ix = new CommandIndex();
+    const ids = randomFillSync(new Uint8Array(n * 32));
+    const author = new Uint8Array(8);
+    for (let i = 0; i < n; i++) {
+      new DataView(author.buffer).setUint32(0, i % authors);
+      ix.add(ids.subarray(i * 32, i * 32 + 32), i === 0 ? [] : [i - 1], 200, i * 208, author, i);
+    }
+    return ix;
+  };
+  // Memory, not time: a regression to per-command objects or careless growth shows here.
+  for (const n of [100_000, 123_000, 200_000]) {
+    const perCommand = fill(n, 16).byteSize() / n;
+    t.ok(perCommand <= 100, `${perCommand.toFixed(1)} bytes/command at ${n}`);
+  }
+  const n = 70_000;
+  const ix = fill(n, n);
+  t.equal(new DataView(ix.authorOf(n - 1).author.buffer).getUint32(0), n - 1, '70k distinct authors round-trip');
+  t.equal(ix.authorOf(65_537).seq, 65_537);
+  t.equal(ix.depthOf(n - 1), n);
+  t.same([ix.parentCount(0), ix.parentCount(5), ix.parentAt(5, 0)], [0, 1, 4], 'allocation-free parent walk');
+  t.same(ix.heads(), [n - 1]);
+  t.equal(ix.indexOf(ix.idOf(12345).slice()), 12345);
+  t.throws(() => ix.add(new Uint8Array(32), [n + 5], 10, 0, new Uint8Array(8), 0), RangeError);
+  t.throws(() => ix.add(new Uint8Array(32), [], 2000, 0, new Uint8Array(8), 0), RangeError);
+  t.throws(() => ix.add(new Uint8Array(31), [], 20, 0, new Uint8Array(8), 0), RangeError);
+  t.equal(ix.size, n, 'rejected adds change nothing');
+  t.same(ix.heads(), [n - 1]);
+});
+
+t.test('parseDurability', async (t) => {
+  t.same(parseDurability('always'), { mode: 'always' });
+  t.same(parseDurability(' none '), { mode: 'none' });
+  t.same(parseDurability('batch:250'), { mode: 'batch', ms: 250 });
+  for (const bad of ['', 'sometimes', 'batch', 'batch:', 'batch:0', 'batch:-5', 'batch:1.5', 'batch:abc', 'ALWAYS', 'batch:99999999999999999999']) {
+    let message = '';
+    try {
+      parseDurability(bad);
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    t.ok(message.startsWith(`invalid durability ${JSON.stringify(bad)}: expected`), `rejects ${JSON.stringify(bad)}`);
+  }
+  t.equal(formatDurability(parseDurability('batch:7')), 'batch:7');
+});
