@@ -44,6 +44,10 @@ export interface EngineOptions {
   pollMaxBytes?: number;
   /** Largest frame body we accept (announced in Hello). Default 64 KiB. */
   maxFrame?: number;
+  /** Poll answer timeout: this many ms plus `pollTimeoutMsPerByte` × max_bytes. Default 3000. */
+  pollTimeoutMs?: number;
+  /** Default 0.1 ms a byte (a line of ~10 KB/s, like 115200 baud). */
+  pollTimeoutMsPerByte?: number;
   /** Seconds between anti-entropy polls while subscribed. Default 60. */
   subscribedPollS?: number;
   /** Next-poll hint bounds, ms. Default 1000..30000. */
@@ -104,6 +108,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       pollMaxBytes: opts.pollMaxBytes ?? 65536,
       maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
       subscribedPollS: opts.subscribedPollS ?? 60,
+      pollTimeoutMs: opts.pollTimeoutMs ?? 3000,
+      pollTimeoutMsPerByte: opts.pollTimeoutMsPerByte ?? 0.1,
       pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
       pollBucket: opts.pollBucket ?? { capacity: 10, perSecond: 2 },
       backoff: opts.backoff ?? DEFAULT_BACKOFF,

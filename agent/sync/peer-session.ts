@@ -27,9 +27,14 @@ export interface SessionStats {
   errorsIn: number;
   pushedCommands: number;
   polledCommands: number;
+  droppedBeforeAuth: number;
 }
 
-const HANDSHAKE_TIMEOUT_MS = 15000;
+/** Give up on a peer that has not authenticated after this long (the transport redials). */
+const HANDSHAKE_TIMEOUT_MS = 60000;
+/** First Hello retransmission; doubles up to {@link HELLO_RETRY_MAX_MS}. Links may lose frames. */
+const HELLO_RETRY_MS = 500;
+const HELLO_RETRY_MAX_MS = 8000;
 
 /** A link's protocol session. */
 export class PeerSession {
@@ -38,12 +43,16 @@ export class PeerSession {
   peerMaxFrame = MIN_FRAME_BYTES;
   peerCaps = 0;
   authenticated = false;
-  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0 };
+  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0, droppedBeforeAuth: 0 };
   readonly client: SyncClient;
   private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   private gotHello = false;
+  private earlyAuth: Uint8Array | null = null;
+  private authFrame: Uint8Array | null = null;
+  private readonly helloFrame: Uint8Array;
   private readonly bucket: TokenBucket;
   private handshakeTimer: NodeJS.Timeout | null;
+  private helloTimer: NodeJS.Timeout | null = null;
   private closing = false;
   /** True while the link is above its high-water mark. */
   blocked = false;
@@ -70,15 +79,24 @@ export class PeerSession {
       }
     }, HANDSHAKE_TIMEOUT_MS);
     this.handshakeTimer.unref();
-    const e = engine;
-    this.send({
+    this.helloFrame = encodeMessage({
       type: 'Hello',
       version: PROTOCOL_VERSION,
-      public_key: e.identity.publicKey,
-      max_frame: e.settings.maxFrame,
+      public_key: engine.identity.publicKey,
+      max_frame: engine.settings.maxFrame,
       caps: Capability.Push | Capability.BareCommand,
       nonce: this.nonce,
     });
+    this.sendHello(HELLO_RETRY_MS);
+  }
+
+  /** Send Hello (and our Auth, once made) until the peer authenticates: either may be lost. */
+  private sendHello(nextMs: number): void {
+    if (this.authenticated || !this.link.open) return;
+    this.sendFrame(this.helloFrame);
+    if (this.authFrame !== null) this.sendFrame(this.authFrame);
+    this.helloTimer = setTimeout(() => this.sendHello(Math.min(nextMs * 2, HELLO_RETRY_MAX_MS)), nextMs);
+    this.helloTimer.unref();
   }
 
   /** Largest frame body we may send this peer. */
@@ -130,7 +148,8 @@ export class PeerSession {
 
   private onClose(): void {
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
-    this.handshakeTimer = null;
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.handshakeTimer = this.helloTimer = null;
     this.client.stop();
     this.engine.detached(this);
   }
@@ -162,7 +181,8 @@ export class PeerSession {
       if (msg.type === 'Hello') return this.onHello(msg);
       if (msg.type === 'Auth') return this.onAuth(msg.signature);
       if (msg.type === 'Error') return this.onError(msg.code, msg.message, msg.retry_after_ms);
-      this.sendError('Unauthorized', 'authenticate first', null);
+      // Our Auth may simply not have arrived yet (reordering): drop quietly, the requester retries.
+      this.stats.droppedBeforeAuth++;
       return;
     }
     switch (msg.type) {
@@ -185,13 +205,20 @@ export class PeerSession {
       case 'Error':
         return this.onError(msg.code, msg.message, msg.retry_after_ms);
       case 'Hello':
+        // The peer is still waiting for our Auth (lost on the way): send it again.
+        if (this.authFrame !== null) this.sendFrame(this.authFrame);
+        return;
       case 'Auth':
         return; // a repeat after authentication changes nothing
     }
   }
 
   private onHello(h: Hello): void {
-    if (this.gotHello) return;
+    if (this.gotHello) {
+      // Our Auth may have been lost: answer a repeated Hello again.
+      if (this.authFrame !== null) this.sendFrame(this.authFrame);
+      return;
+    }
     this.gotHello = true;
     if (h.version !== PROTOCOL_VERSION) {
       this.sendError('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, null);
@@ -209,12 +236,15 @@ export class PeerSession {
     this.peerMaxFrame = Math.max(MIN_FRAME_BYTES, h.max_frame);
     this.peerCaps = h.caps;
     const me = this.engine.identity;
-    this.send({ type: 'Auth', signature: me.sign(authTranscript(h.nonce, h.public_key, me.publicKey)) });
+    this.authFrame = encodeMessage({ type: 'Auth', signature: me.sign(authTranscript(h.nonce, h.public_key, me.publicKey)) });
+    this.sendFrame(this.authFrame);
+    if (this.earlyAuth !== null) this.onAuth(this.earlyAuth);
   }
 
   private onAuth(signature: Uint8Array): void {
     if (this.peerKey === null) {
-      this.sendError('Unauthorized', 'Auth before Hello', null);
+      // Frames may be reordered: keep the Auth until the Hello it answers arrives.
+      this.earlyAuth = Uint8Array.from(signature);
       return;
     }
     const me = this.engine.identity;
@@ -226,6 +256,9 @@ export class PeerSession {
     }
     this.authenticated = true;
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    // The peer may not have our Auth yet (lost); a last copy costs 70 bytes and saves a retry.
+    if (this.authFrame !== null) this.sendFrame(this.authFrame);
     this.engine.keys.learn(this.peerKey);
     this.engine.authenticated(this);
     this.send({ type: 'Keys', keys: this.engine.keys.announce() });

@@ -22,6 +22,7 @@ export class SyncClient {
   remaining = 0;
   private session = Math.floor(Math.random() * 0x7fffffff);
   private inFlight: number | null = null;
+  private answered: number | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private timeoutTimer: NodeJS.Timeout | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
@@ -88,18 +89,20 @@ export class SyncClient {
       heads: heads.map((h) => Uint8Array.from(store.idOf(h))),
       sample: sample.map((h) => Uint8Array.from(store.idOf(h))),
     });
-    // Generous: a full answer on a 115200-baud line takes ~6 s for 64 KiB.
+    // Generous by default: a full answer on a 115200-baud line takes ~6 s for 64 KiB.
     this.timeoutTimer = setTimeout(() => {
       this.inFlight = null;
       e.log.debug({ peer: this.s.peerId }, 'poll timed out');
       this.schedulePoll(this.pacer.afterFailure());
-    }, 10000 + maxBytes / 10);
+    }, e.settings.pollTimeoutMs + maxBytes * e.settings.pollTimeoutMsPerByte);
     this.timeoutTimer.unref();
   }
 
   /** A poll answer arrived. */
   onPollResponse(res: PollResponse): void {
-    if (res.session !== this.inFlight) return; // stale answer to a timed-out poll
+    // Ignore a stale answer to a timed-out poll, and a duplicated frame of one already handled.
+    if (res.session !== this.inFlight || res.session === this.answered) return;
+    this.answered = res.session;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.peerHeads = res.heads;
     void this.s.engine.ingest.receive(res.commands, this.s.peerId).then((r) => {
@@ -170,6 +173,7 @@ export class SyncClient {
         return;
       case ReasonCode.Unauthorized:
       case ReasonCode.UnsupportedVersion:
+        // The peer refuses us; it closes the link, and the transport decides whether to redial.
         this.stop();
         return;
       default:

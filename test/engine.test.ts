@@ -1,0 +1,178 @@
+import t from 'tap';
+import fc from 'fast-check';
+import { Engine } from '../agent/sync/engine.js';
+import { MemoryStore } from '../agent/store/memory-store.js';
+import { SubscriptionCapacityError } from '../agent/sync/subscription-table.js';
+import { createMemoryLinkPair } from '../agent/memory-link.js';
+import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { encodeCommand } from '../protocol/command.js';
+import { generateIdentity } from '../protocol/keys.js';
+import { ReasonCode } from '../protocol/errors.js';
+import type { Link } from '../agent/link.js';
+import { connect, converge, graphOf, makeEngines, seeded } from './helpers/engine-mesh.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+/** Wrap a link so every frame it sends is checked against the budgets the other side granted. */
+function auditBudgets(link: Link, peerLink: Link, violations: string[]): void {
+  let pollMax = Infinity;
+  let subBudget = Infinity;
+  let pushed = 0;
+  peerLink.on('frame', () => undefined);
+  const origSend = peerLink.send.bind(peerLink);
+  // Requests travel peerLink → link; answers link → peerLink.
+  peerLink.send = (body: Uint8Array): boolean => {
+    try {
+      const m = decodeMessage(body);
+      if (m.type === 'PollRequest') pollMax = m.max_bytes;
+      if (m.type === 'Subscribe') {
+        subBudget = m.max_bytes;
+        pushed = 0;
+      }
+    } catch {
+      /* the audit only reads valid frames */
+    }
+    return origSend(body);
+  };
+  const send = link.send.bind(link);
+  link.send = (body: Uint8Array): boolean => {
+    const m = decodeMessage(body);
+    if (m.type === 'PollResponse' && body.length > pollMax) violations.push(`poll response ${body.length} > ${pollMax}`);
+    if (m.type === 'Push') {
+      pushed += body.length;
+      if (pushed > subBudget) violations.push(`pushes ${pushed} > budget ${subBudget}`);
+    }
+    return send(body);
+  };
+}
+
+t.test('property: random topologies, concurrent writers and lossy links converge', async (t) => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 2, max: 4 }),
+      fc.integer({ min: 1, max: 1 << 30 }),
+      fc.constantFrom('poll', 'mixed'),
+      fc.record({ drop: fc.constantFrom(0, 0.05, 0.2), duplicate: fc.constantFrom(0, 0.1), delayMs: fc.constantFrom(0, 5) }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 400 })), { minLength: 5, maxLength: 40 }),
+      async (n, seed, mode, faults, writes) => {
+        const rnd = seeded(seed);
+        const engines = makeEngines(n, mode === 'poll' ? { subscribe: false } : { subscribe: { remainOpenS: 30, maxBytes: 4096 } });
+        const violations: string[] = [];
+        // A random spanning tree plus random extra edges keeps the graph connected.
+        for (let i = 1; i < n; i++) {
+          const j = Math.floor(rnd() * i);
+          const [a, b] = connect(engines[i]!, engines[j]!, { ...faults, random: rnd });
+          auditBudgets(a, b, violations);
+          auditBudgets(b, a, violations);
+        }
+        if (n > 2 && rnd() < 0.5) connect(engines[0]!, engines[n - 1]!, { ...faults, random: rnd });
+        for (const [who, size] of writes) {
+          await engines[who % n]!.commit(new Uint8Array(size).fill(who & 0xff));
+          if (rnd() < 0.3) await new Promise((r) => setTimeout(r, 2));
+        }
+        const ok = await converge(engines, 15000);
+        await Promise.all(engines.map((e) => e.close()));
+        if (!ok) throw new Error(`no convergence: sizes ${engines.map((e) => e.store.size).join(',')}`);
+        if (violations.length > 0) throw new Error(`budget violations: ${violations.slice(0, 3).join('; ')}`);
+        return engines.every((e) => e.store.size === writes.length);
+      },
+    ),
+    { numRuns: 12, seed: 42 },
+  );
+  t.pass('all runs converged within budgets');
+});
+
+t.test('a peer 10,000 commands behind catches up in one sync call', async (t) => {
+  const [a, b] = makeEngines(2, { subscribe: false });
+  for (let i = 0; i < 10000; i++) await a!.commit(enc(`c${i}`));
+  connect(a!, b!);
+  await new Promise<void>((resolve) => b!.once('peer-up', () => resolve()));
+  const session = b!.sessions.get(a!.peerId)!;
+  await session.client.syncOnce();
+  t.equal(b!.store.size, 10000);
+  t.same(graphOf(b!), graphOf(a!));
+  const rounds = a!.sessions.get(b!.peerId)!.stats.polledCommands;
+  t.equal(rounds, 10000, 'nothing was sent twice');
+  await Promise.all([a!.close(), b!.close()]);
+});
+
+t.test('the 129th subscriber is refused with a retry hint; capacity must be a power of two', async (t) => {
+  t.throws(() => makeEngines(1, { subscriptionCapacity: 100 }), SubscriptionCapacityError);
+  const hub = makeEngines(1)[0]!;
+  const ids = Array.from({ length: 129 }, () => generateIdentity());
+  const keys = [hub.identity.publicKey, ...ids.map((i) => i.publicKey)];
+  const hubTrusting = new Engine({ identity: hub.identity, store: new MemoryStore(), trust: { mode: 'list', keys } });
+  const errors: number[] = [];
+  const retry: (number | null)[] = [];
+  const clients = ids.map((identity) => new Engine({ identity, store: new MemoryStore(), trust: { mode: 'list', keys } }));
+  for (const c of clients) {
+    const [x, y] = createMemoryLinkPair();
+    hubTrusting.attach(x);
+    y.on('frame', (body) => {
+      const m = decodeMessage(body);
+      if (m.type === 'Error') {
+        errors.push(m.code);
+        retry.push(m.retry_after_ms);
+      }
+    });
+    c.attach(y);
+  }
+  const deadline = Date.now() + 10000;
+  while (hubTrusting.table.size < 128 || errors.length < 1) {
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  t.equal(hubTrusting.table.size, 128, 'exactly 128 slots held');
+  t.same(errors, [ReasonCode.MaximumSubscriptionsExceeded], 'one refusal');
+  t.ok((retry[0] ?? 0) > 0, 'refusal carries retry_after_ms');
+  const refused = clients.filter((c) => c.sessions.get(hubTrusting.peerId)?.client.refused);
+  t.equal(refused.length, 1, 'the refused peer knows and falls back to polling');
+  await Promise.all([hubTrusting.close(), ...clients.map((c) => c.close())]);
+});
+
+t.test('invalid commands are never stored', async (t) => {
+  const [a, b] = makeEngines(2);
+  const stranger = generateIdentity();
+  const [la, lb] = createMemoryLinkPair();
+  a!.attach(la);
+  b!.attach(lb);
+  await new Promise<void>((resolve) => a!.once('peer-up', () => resolve()));
+  const good = encodeCommand({ parents: [], author: b!.identity.author, seq: 1, payload: enc('ok') }, b!.identity.sign);
+  const forged = encodeCommand({ parents: [], author: b!.identity.author, seq: 2, payload: enc('forged') }, stranger.sign);
+  const unknownAuthor = encodeCommand({ parents: [], author: stranger.author, seq: 1, payload: enc('who') }, stranger.sign);
+  const tampered = Uint8Array.from(good.bytes);
+  tampered[tampered.length - 70] ^= 1;
+  // Pretend b pushes these to a (b's link sends frames to a).
+  lb.send(encodeMessage({ type: 'Push', remaining: 1000, exhausted: false, commands: [forged.bytes, unknownAuthor.bytes, tampered, good.bytes] }));
+  lb.send(Uint8Array.from([0xff, 0x00, 0x13]));
+  await new Promise((r) => setTimeout(r, 100));
+  await a!.ingest.idle();
+  t.equal(a!.store.indexOf(good.id) >= 0, true, 'the good command is stored');
+  t.equal(a!.store.indexOf(forged.id), -1, 'forged signature rejected');
+  t.equal(a!.store.indexOf(unknownAuthor.id), -1, 'unknown author rejected');
+  t.ok(a!.ingest.stats.rejected >= 3, 'rejections counted');
+  t.ok(a!.sessions.get(b!.peerId)!.stats.badFrames >= 1, 'garbage frame counted');
+  await Promise.all([a!.close(), b!.close()]);
+});
+
+t.test('a lost push is repaired by polling', async (t) => {
+  const [a, b] = makeEngines(2);
+  const [la] = connect(a!, b!);
+  await converge([a!, b!]);
+  await new Promise((r) => setTimeout(r, 300)); // let b subscribe
+  const send = la.send.bind(la);
+  let dropped = 0;
+  la.send = (body) => {
+    const m = decodeMessage(body);
+    if (m.type === 'Push' && dropped === 0) {
+      dropped++;
+      return true;
+    }
+    return send(body);
+  };
+  await a!.commit(enc('lost'));
+  await a!.commit(enc('after'));
+  t.ok(await converge([a!, b!]), 'converged after a lost push');
+  t.equal(dropped, 1);
+  await Promise.all([a!.close(), b!.close()]);
+});
