@@ -1,0 +1,362 @@
+/**
+ * A simulated constrained device: a second, minimal implementation of wire protocol v1 built on
+ * `protocol/` alone, written the way firmware would be — fixed buffers (frame decoder, a ring of
+ * the last N commands, a key table), no growth, no graph walk. It speaks over any byte stream:
+ * {@link SimDevice.connect} gives it a write function when the link opens, and
+ * {@link SimDevice.onBytes} feeds it what arrives, so it runs over the simulated serial port
+ * ({@link attachDeviceToSerialPort}), a socat PTY, or directly against another device.
+ *
+ * It announces only `Capability.BareCommand` (it takes no subscriptions), answers `PollRequest`s
+ * from its ring, subscribes to (or polls) its peer, commits telemetry, and counts the orders
+ * addressed to it.
+ */
+import { EventEmitter } from 'node:events';
+import {
+  MAX_FRAME_BYTES, MIN_FRAME_BYTES, MIN_POLL_BYTES, SerialFrameDecoder,
+  decodeMessage, encodeCbor, encodeCommand, encodeMessage, encodeSerialFrame, generateIdentity, identityFromSecret,
+  type Command, type Identity, type Message, type PollRequest,
+} from '../protocol/index.js';
+import { DeviceIntake } from './device-ingest.js';
+import { DeviceKeyTable } from './device-keys.js';
+import { RingResponder } from './device-poll.js';
+import { CommandRing, DEFAULT_RING_SIZE } from './device-ring.js';
+import { DeviceHandshake, errorMessage, type HandshakeState } from './device-session.js';
+import { DeviceSync } from './device-sync.js';
+import {
+  DEFAULT_DEVICE_MAX_FRAME, DEFAULT_HANDSHAKE_RETRY_MS, DEFAULT_TELEMETRY_MS,
+  type DeviceEvents, type DeviceOptions, type DeviceStats,
+} from './device-types.js';
+
+export {
+  attachDeviceToSerialPort, type DeviceSerialAttachment, type DeviceSerialOptions, type DeviceSerialPort,
+} from './device-serial.js';
+
+export * from './device-types.js';
+
+const LINK_OPEN = Uint8Array.of(0);
+
+/** The simulated device. */
+export class SimDevice extends EventEmitter<DeviceEvents> {
+  /** The device's key pair. */
+  readonly identity: Identity;
+  /** 16-hex-character peer id (the first element of telemetry payloads and of orders to it). */
+  readonly peerId: string;
+  /** The command ring (read it; the device writes it). */
+  readonly ring: CommandRing;
+  /** Largest frame body accepted. */
+  readonly maxFrame: number;
+  /** Telemetry period, ms. */
+  readonly telemetryMs: number;
+  /** Counters. */
+  readonly stats: DeviceStats = {
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, commits: 0, commandsReceived: 0,
+    orders: 0, rejectedCommands: 0, duplicates: 0, errorsIn: 0, pollsAnswered: 0,
+  };
+  /** Subscription and poll state of the current session. */
+  readonly sync: DeviceSync;
+  private readonly responder: RingResponder;
+  private readonly intake: DeviceIntake;
+  private readonly keys: DeviceKeyTable;
+  private readonly handshake: DeviceHandshake;
+  private readonly decoder: SerialFrameDecoder;
+  private readonly trustAny: boolean;
+  private readonly readSensor: (counter: number) => number;
+  private readonly retryBaseMs: number;
+  private writer: ((bytes: Uint8Array) => void) | null = null;
+  private telemetryTimer: NodeJS.Timeout | null = null;
+  private helloTimer: NodeJS.Timeout | null = null;
+  private retryMs: number;
+  private halted = false;
+  private seq = 0;
+  private counter = 0;
+
+  /** @throws RangeError on a bad `ringSize`, `maxFrame`, `telemetryMs` or `pollMs`. */
+  constructor(options: DeviceOptions = {}) {
+    super();
+    this.identity = options.identity ?? (options.secretKey ? identityFromSecret(options.secretKey) : generateIdentity());
+    this.peerId = this.identity.peerId;
+    this.ring = new CommandRing(options.ringSize ?? DEFAULT_RING_SIZE);
+    this.responder = new RingResponder(this.ring);
+    this.maxFrame = options.maxFrame ?? DEFAULT_DEVICE_MAX_FRAME;
+    if (!Number.isInteger(this.maxFrame) || this.maxFrame < MIN_FRAME_BYTES || this.maxFrame > MAX_FRAME_BYTES) {
+      throw new RangeError(`maxFrame must be an integer in ${MIN_FRAME_BYTES}..${MAX_FRAME_BYTES}: ${this.maxFrame}`);
+    }
+    this.telemetryMs = positive('telemetryMs', options.telemetryMs ?? DEFAULT_TELEMETRY_MS);
+    const pollMs = options.pollMs ?? 0;
+    if (pollMs !== 0) positive('pollMs', pollMs);
+    this.retryBaseMs = this.retryMs = positive('handshakeRetryMs', options.handshakeRetryMs ?? DEFAULT_HANDSHAKE_RETRY_MS);
+    this.trustAny = options.trustAny ?? false;
+    this.keys = new DeviceKeyTable(options.trustedKeys ?? []);
+    this.handshake = new DeviceHandshake(this.identity, this.maxFrame, (k) => this.trustAny || this.keys.isTrusted(k));
+    this.decoder = new SerialFrameDecoder(this.maxFrame);
+    this.readSensor = options.readSensor ?? ((n) => 2000 + Math.round(300 * Math.sin(n / 10)));
+    const onOrder = options.onOrder;
+    this.intake = new DeviceIntake(this.ring, this.keys, this.identity, this.stats, {
+      command: (cmd) => this.emit('command', cmd),
+      order: (payload, cmd) => {
+        this.emit('order', payload, cmd);
+        onOrder?.(payload, cmd);
+      },
+      rejected: (reason, detail) => this.emit('rejected', reason, detail),
+    });
+    this.sync = new DeviceSync(
+      {
+        send: (msg) => this.send(msg),
+        head: () => this.ring.newestId(),
+        has: (id) => this.ring.has(id),
+        sample: (max) => this.ring.sample(max),
+        maxFrame: this.maxFrame,
+      },
+      options.subscribe ?? true,
+      pollMs,
+    );
+  }
+
+  /** Handshake state of the current link. */
+  get state(): HandshakeState {
+    return this.handshake.state;
+  }
+
+  /** The newest command held (own or received), a copy, or null. */
+  get head(): Uint8Array | null {
+    return this.ring.newestId();
+  }
+
+  /** The link opened: reset the session, send a lone 0x00 (ends any partial frame) and `Hello`. */
+  connect(write: (bytes: Uint8Array) => void): void {
+    this.disconnect();
+    this.writer = write;
+    this.writeRaw(LINK_OPEN);
+    this.retryMs = this.retryBaseMs;
+    this.send(this.handshake.open());
+    this.armHelloRetry();
+  }
+
+  /** The link closed: forget the session (the ring and telemetry carry on). Idempotent. */
+  disconnect(): void {
+    const wasUp = this.handshake.state === 'up';
+    this.writer = null;
+    this.handshake.close();
+    this.decoder.reset();
+    this.sync.stop();
+    this.clearHelloRetry();
+    if (wasUp) this.emit('down');
+  }
+
+  /** Feed received bytes, in any chunking. Never throws. */
+  onBytes(chunk: Uint8Array): void {
+    this.stats.bytesIn += chunk.length;
+    const { frames, errors } = this.decoder.push(chunk);
+    for (const err of errors) this.badFrame(err);
+    for (const body of frames) {
+      this.stats.framesIn++;
+      try {
+        this.onFrame(body);
+      } catch (err) {
+        // A bug must not take the device down with it; the frame is lost, the link stays.
+        this.badFrame(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+  }
+
+  /** Start committing telemetry every `telemetryMs` (and resume link timers after {@link stop}). */
+  start(): void {
+    const resume = this.halted;
+    this.halted = false;
+    if (this.telemetryTimer === null) {
+      this.telemetryTimer = setInterval(() => this.telemetry(), this.telemetryMs);
+      this.telemetryTimer.unref();
+    }
+    if (resume && this.handshake.state === 'up') this.sync.start(this.handshake.peerCaps);
+    else if (resume && this.writer !== null) this.armHelloRetry();
+  }
+
+  /** Stop every timer (telemetry, subscription renewal, polling, handshake retry). The link stays. */
+  stop(): void {
+    this.halted = true;
+    if (this.telemetryTimer !== null) clearInterval(this.telemetryTimer);
+    this.telemetryTimer = null;
+    this.sync.stop();
+    this.clearHelloRetry();
+  }
+
+  /**
+   * Commit one own command: parents = the current head, next seq, signed, stored in the ring.
+   * @throws TooLargeError when the command would exceed MAX_COMMAND_BYTES.
+   */
+  commit(payload: Uint8Array): Command {
+    const head = this.ring.newestId();
+    const cmd = encodeCommand(
+      { parents: head === null ? [] : [head], author: this.identity.author, seq: (this.seq + 1) >>> 0, payload: Uint8Array.from(payload) },
+      this.identity.sign,
+    );
+    this.seq = cmd.seq;
+    this.ring.push(cmd.id, cmd.bytes);
+    this.stats.commits++;
+    this.emit('commit', cmd);
+    return cmd;
+  }
+
+  private telemetry(): void {
+    this.counter++;
+    let reading = 0;
+    try {
+      reading = this.readSensor(this.counter);
+    } catch {
+      // A failing sensor still produces a sample (0); the timer must not throw.
+    }
+    // The protocol's CBOR has no floats: keep readings integral.
+    if (!Number.isSafeInteger(reading)) reading = Number.isFinite(reading) ? Math.trunc(reading) : 0;
+    this.commit(encodeCbor([this.peerId, this.counter, reading]));
+  }
+
+  private onFrame(body: Uint8Array): void {
+    let msg: Message;
+    try {
+      msg = decodeMessage(body, this.maxFrame);
+    } catch (err) {
+      this.badFrame(err as Error);
+      if (this.handshake.state === 'up') this.send(errorMessage('Malformed', (err as Error).message.slice(0, 200)));
+      return;
+    }
+    switch (msg.type) {
+      case 'Hello': {
+        const wasUp = this.handshake.state === 'up';
+        const step = this.handshake.onHello(msg);
+        if (wasUp && this.handshake.state !== 'up') {
+          this.sync.stop();
+          this.emit('down');
+        }
+        for (const m of step.send) this.send(m);
+        if (this.handshake.state === 'refused') this.clearHelloRetry();
+        else if (step.send[0]?.type === 'Hello') this.armHelloRetry();
+        return;
+      }
+      case 'Auth': {
+        const step = this.handshake.onAuth(msg);
+        for (const m of step.send) this.send(m);
+        if (step.up) this.sessionUp();
+        else if (this.handshake.state === 'refused') this.clearHelloRetry();
+        return;
+      }
+      case 'Error':
+        this.stats.errorsIn++;
+        this.emit('peer-error', msg);
+        if (this.handshake.state === 'up') this.sync.onError(msg);
+        return;
+      default:
+        break;
+    }
+    // Before the peer proved its key, nothing else is heeded (PROTOCOL.md §7).
+    if (this.handshake.state !== 'up') {
+      this.send(errorMessage('Unauthorized', 'authenticate first'));
+      return;
+    }
+    switch (msg.type) {
+      case 'PollRequest':
+        this.answer(msg);
+        return;
+      case 'PollResponse':
+        if (!this.sync.expects(msg)) return; // stale (§8.2): not the poll in flight
+        this.intake.ingest(msg.commands, false);
+        this.sync.onPollResponse(msg);
+        return;
+      case 'Push':
+        if (this.intake.ingest(msg.commands, true)) this.sync.pollNow();
+        this.sync.onPush(msg);
+        return;
+      case 'SubscribeAck':
+        this.sync.onSubscribeAck(msg);
+        return;
+      case 'Subscribe':
+        // No subscription table on a device (it does not announce Push): send the peer to polling.
+        this.send(errorMessage('MaximumSubscriptionsExceeded', 'device takes no subscriptions; poll it', this.telemetryMs));
+        return;
+      case 'Keys':
+        if (this.trustAny) for (const k of msg.keys) this.keys.learn(k);
+        return;
+      default:
+        return; // Unsubscribe: there is nothing to close.
+    }
+  }
+
+  private sessionUp(): void {
+    this.clearHelloRetry();
+    this.retryMs = this.retryBaseMs;
+    const peerKey = this.handshake.peerKey!;
+    if (this.trustAny) this.keys.learn(peerKey);
+    this.emit('ready', Uint8Array.from(peerKey));
+    if (!this.halted) this.sync.start(this.handshake.peerCaps);
+  }
+
+  private answer(req: PollRequest): void {
+    if (req.max_bytes < MIN_POLL_BYTES) {
+      this.send(errorMessage('Malformed', `max_bytes ${req.max_bytes} is below the minimum ${MIN_POLL_BYTES}`));
+      return;
+    }
+    const limit = Math.min(req.max_bytes, this.handshake.peerMaxFrame, MAX_FRAME_BYTES);
+    this.stats.pollsAnswered++;
+    this.send(this.responder.answer(req, limit, this.telemetryMs));
+  }
+
+  private badFrame(err: Error): void {
+    this.stats.badFrames++;
+    this.emit('bad-frame', err);
+  }
+
+  private send(msg: Message): void {
+    if (this.writer === null) return;
+    let body: Uint8Array;
+    try {
+      body = encodeMessage(msg);
+    } catch {
+      return; // a message we built ourselves; never expected
+    }
+    // Never send the peer more than it said it takes (its limit is known after its Hello).
+    const peerLimit = this.handshake.peerMaxFrame;
+    if (peerLimit > 0 && body.length > peerLimit) return;
+    this.stats.framesOut++;
+    this.writeRaw(encodeSerialFrame(body));
+  }
+
+  private writeRaw(bytes: Uint8Array): void {
+    if (this.writer === null) return;
+    this.stats.bytesOut += bytes.length;
+    try {
+      this.writer(bytes);
+    } catch {
+      // The link failed under us; its owner reports that and calls disconnect().
+    }
+  }
+
+  /** Repeat `Hello` (same nonce) until the session is up: the first may have hit a closed port. */
+  private armHelloRetry(): void {
+    this.clearHelloRetry();
+    if (this.halted || this.writer === null) return;
+    const delay = this.retryMs * (1 + Math.random() / 4);
+    this.helloTimer = setTimeout(() => {
+      this.helloTimer = null;
+      const s = this.handshake.state;
+      if (this.writer === null || s === 'up' || s === 'refused') return;
+      this.retryMs = Math.min(this.retryMs * 2, 30_000);
+      this.send(this.handshake.hello());
+      this.armHelloRetry();
+    }, delay);
+    this.helloTimer.unref();
+  }
+
+  private clearHelloRetry(): void {
+    if (this.helloTimer !== null) clearTimeout(this.helloTimer);
+    this.helloTimer = null;
+  }
+}
+
+/** Create a {@link SimDevice}. */
+export function createDevice(options: DeviceOptions = {}): SimDevice {
+  return new SimDevice(options);
+}
+
+function positive(name: string, v: number): number {
+  if (!(Number.isFinite(v) && v > 0)) throw new RangeError(`${name} must be a positive number: ${v}`);
+  return v;
+}
