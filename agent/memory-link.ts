@@ -55,7 +55,9 @@ class MemoryLink extends EventEmitter<LinkEvents> implements Link {
     this.open = false;
     this.emit('close');
     const p = this.peer;
-    if (p?.open) await p.close();
+    // Close the far end after frames already queued to it (microtasks run in order), as a
+    // socket delivers what was written before FIN.
+    if (p?.open) await new Promise<void>((resolve) => queueMicrotask(() => void p.close().then(resolve)));
   }
 }
 

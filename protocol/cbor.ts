@@ -59,6 +59,9 @@ function normalize(v: unknown): CborValue {
     return v as CborValue[];
   }
   if (v instanceof Uint8Array && v.constructor !== Uint8Array) return new Uint8Array(v.buffer, v.byteOffset, v.length);
+  // cbor-x yields bigint for every 8-byte integer; scanCbor already bounded it to 2^53-1, so a
+  // number is exact and keeps the declared CborValue type honest.
+  if (typeof v === 'bigint') return Number(v);
   return v as CborValue;
 }
 

@@ -33,6 +33,9 @@ export const MAX_HEADS = 10;
 /** Most addresses in a graph sample (`PollRequest.sample`, `Subscribe.sample`). */
 export const MAX_SAMPLE = 100;
 
+/** Most peer ids in `Subscribe.via`. */
+export const MAX_VIA = 16;
+
 /** Most public keys in one `Keys` message. */
 export const MAX_KEYS = 64;
 
@@ -42,11 +45,20 @@ export const MAX_ERROR_TEXT = 256;
 /** Largest frame (encoded message) any peer may send; a peer announces its own, smaller, limit in `Hello`. */
 export const MAX_FRAME_BYTES = 65536;
 
-/** Smallest frame limit a peer may announce: one full command plus the largest envelope. */
-export const MIN_FRAME_BYTES = MAX_COMMAND_BYTES + 128;
+/**
+ * Smallest frame limit a peer may announce: one full command plus the largest envelope. The
+ * largest envelope is a `PollResponse` with 10 heads and 5-byte integers: 360 bytes, plus the
+ * command's 3-byte string head (1387 in all); the rest is room for appended fields.
+ */
+export const MIN_FRAME_BYTES = MAX_COMMAND_BYTES + 512;
 
-/** Smallest `max_bytes` a poll may grant: a response must always fit at least one command. */
-export const MIN_POLL_BYTES = MIN_FRAME_BYTES;
+/**
+ * Smallest `max_bytes` a poll may grant: room for the response envelope alone. A budget is
+ * exact, so when the next command does not fit, the answer carries no command and `more` is
+ * true: the requester must raise its budget. Small budgets are how a requester gets anything
+ * through a noisy line, where the chance that a frame survives falls with its length.
+ */
+export const MIN_POLL_BYTES = 64;
 
 /** Default subscription table capacity (a power of two). */
 export const DEFAULT_SUBSCRIPTION_CAPACITY = 128;

@@ -7,7 +7,7 @@
  */
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES } from './constants.js';
-import { MalformedError } from './errors.js';
+import { MalformedError, TooLargeError } from './errors.js';
 import { fieldOrder, MessageType, validators, type Message, type MessageName, type Push } from './messages.js';
 
 const typeNames = new Map<number, MessageName>(
@@ -17,6 +17,7 @@ const typeNames = new Map<number, MessageName>(
 /**
  * Encode a message to its CBOR envelope. The message is validated first.
  * @throws MalformedError when the message does not match its schema (a programming error).
+ * @throws TooLargeError when the encoding exceeds {@link MAX_FRAME_BYTES}.
  */
 export function encodeMessage(msg: Message): Uint8Array {
   assertValid(msg);
@@ -24,7 +25,10 @@ export function encodeMessage(msg: Message): Uint8Array {
   const arr: CborValue[] = [MessageType[msg.type]];
   const rec = msg as unknown as Record<string, CborValue>;
   for (const f of fields) arr.push(rec[f]!);
-  return encodeCbor(arr);
+  const bytes = encodeCbor(arr);
+  // Same cap as decodeMessage, so nothing this encodes is refused by a conforming receiver.
+  if (bytes.length > MAX_FRAME_BYTES) throw new TooLargeError(`${msg.type} of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
+  return bytes;
 }
 
 /**
@@ -32,7 +36,8 @@ export function encodeMessage(msg: Message): Uint8Array {
  * Only for peers that announced `Capability.BareCommand`.
  */
 export function encodeBarePush(command: Uint8Array): Uint8Array {
-  if (command.length === 0 || command.length > MAX_COMMAND_BYTES || (command[0]! & 0xe0) !== 0x80) {
+  // A command is always a 5-element array whose first element (the parents) is an array.
+  if (command.length < 2 || command.length > MAX_COMMAND_BYTES || command[0] !== 0x85 || (command[1]! & 0xe0) !== 0x80) {
     throw new MalformedError('a bare push must carry exactly one encoded command');
   }
   return command;

@@ -8,6 +8,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
+  AUTHOR_BYTES,
   ID_BYTES,
   MAX_COMMAND_BYTES,
   MAX_ERROR_TEXT,
@@ -15,6 +16,7 @@ import {
   MAX_HEADS,
   MAX_KEYS,
   MAX_SAMPLE,
+  MAX_VIA,
   NONCE_BYTES,
   PUBLIC_KEY_BYTES,
   SIGNATURE_BYTES,
@@ -92,12 +94,17 @@ export const PollResponse = Type.Object({
 });
 export type PollResponse = Static<typeof PollResponse>;
 
-/** Open or update this peer's push subscription. */
+/**
+ * Open or update this peer's push subscription. `via` lists the peer ids (8-byte fingerprints) of the other agents this subscriber also holds a push
+ * subscription with; the agent does not relay to it commands that arrived from one of those
+ * (they push them too), which keeps a mesh free of redundant pushes.
+ */
 export const Subscribe = Type.Object({
   type: Type.Literal('Subscribe'),
   remain_open: U32,
   max_bytes: U32,
   sample: Ids(MAX_SAMPLE),
+  via: Type.Array(Type.Uint8Array({ minByteLength: AUTHOR_BYTES, maxByteLength: AUTHOR_BYTES }), { maxItems: MAX_VIA }),
 });
 export type Subscribe = Static<typeof Subscribe>;
 

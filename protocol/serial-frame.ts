@@ -1,10 +1,11 @@
 /**
  * Serial stream framing: `COBS(body ‖ CRC-32(body) as 4 bytes little-endian) ‖ 0x00`.
  *
- * Overhead is 6 bytes (1 COBS + 4 CRC + 1 delimiter) while body + CRC fit in 254 bytes, then one
- * more byte per further 254. The decoder is pure and push-based: feed it whatever the UART
- * delivered, it returns whole frames and typed errors, resynchronises at the next 0x00 after
- * garbage, and never holds more than one maximum frame.
+ * Overhead is 6 bytes (1 COBS + 4 CRC + 1 delimiter) while body + CRC fit in 253 bytes, then at
+ * most one more byte per further 254 (none when the data has a zero byte at least every 254).
+ * The decoder is pure and push-based: feed it whatever the UART delivered, it returns whole
+ * frames and typed errors, resynchronises at the next 0x00 after garbage, and never holds more
+ * than one maximum frame.
  */
 import { crc32 } from 'node:zlib';
 import { cobsDecode, cobsEncodeInto, cobsMaxEncodedLength } from './cobs.js';
@@ -82,7 +83,11 @@ export class SerialFrameDecoder implements FrameDecoder {
       errors.push(new TooLargeError(`serial frame exceeds ${this.maxBody} bytes; discarded`));
     } else if (this.len > 0) {
       const r = decodeBlock(this.buf.subarray(0, this.len));
-      if (r instanceof Uint8Array) frames.push(r);
+      // The buffer is sized for the worst-case COBS overhead, so a zero-rich block can still
+      // decode to a body a few bytes over the cap: check the decoded length too.
+      if (r instanceof Uint8Array && r.length > this.maxBody) {
+        errors.push(new TooLargeError(`serial frame of ${r.length} bytes exceeds ${this.maxBody}; discarded`));
+      } else if (r instanceof Uint8Array) frames.push(r);
       else errors.push(r);
     }
     this.reset();

@@ -2,7 +2,7 @@ import t from 'tap';
 import { randomBytes } from 'node:crypto';
 import { SerialPortStream } from '@serialport/stream';
 import {
-  Capability, MIN_POLL_BYTES, PROTOCOL_VERSION, ReasonCode, SerialFrameDecoder,
+  Capability, MIN_FRAME_BYTES, MIN_POLL_BYTES, PROTOCOL_VERSION, ReasonCode, SerialFrameDecoder,
   authTranscript, decodeCbor, decodeCommand, decodeMessage, encodeBarePush, encodeCbor, encodeCommand,
   encodeMessage, encodeSerialFrame, generateIdentity, verifySignature,
   type Command, type Identity, type Message, type PollResponse,
@@ -197,7 +197,10 @@ t.test('poll answer: exact budget, oldest first, side branches not skipped', asy
   const req = (heads: Uint8Array[], sample: Uint8Array[] = [], max = 65536) => ({ type: 'PollRequest' as const, session: 9, max_bytes: max, heads, sample });
   const problems: string[] = [];
   let cuts = 0;
-  for (let limit = MIN_POLL_BYTES; limit < 20_000; limit += 173) {
+  // Below one command's size the answer is empty with `more` (the requester must raise its budget).
+  const tiny = responder.answer(req([]), MIN_POLL_BYTES, 1000);
+  tt.ok(encodeMessage(tiny).length <= MIN_POLL_BYTES && tiny.commands.length === 0 && tiny.more, 'a budget too small for any command: empty answer, more');
+  for (let limit = MIN_FRAME_BYTES; limit < 20_000; limit += 173) {
     const res = responder.answer(req([]), limit, 1000);
     const size = encodeMessage(res).length;
     if (size > limit) problems.push(`answer of ${size} over ${limit}`);
@@ -438,9 +441,9 @@ t.test('against a scripted agent: subscribe, renew, budget, fallback to polling,
   // The device answers polls from its ring, within the budget to the byte.
   for (let i = 0; i < 6; i++) D.commit(randomBytes(500));
   const total = D.ring.count;
-  agent.send({ type: 'PollRequest', session: 77, max_bytes: MIN_POLL_BYTES, heads: [], sample: [] });
+  agent.send({ type: 'PollRequest', session: 77, max_bytes: MIN_FRAME_BYTES, heads: [], sample: [] });
   const { msg: r1, size } = await agent.take('PollResponse');
-  tt.ok(size <= MIN_POLL_BYTES, `answer of ${size} bytes within ${MIN_POLL_BYTES}`);
+  tt.ok(size <= MIN_FRAME_BYTES, `answer of ${size} bytes within ${MIN_FRAME_BYTES}`);
   tt.match(r1, { session: 77, more: true, total, next_poll_ms: 700 });
   tt.ok(sameBytes(r1.heads[0]!, D.head));
   r1.commands.forEach((cmd, i) => tt.ok(Buffer.from(cmd).equals(Buffer.from(D.ring.bytesAt(i))), `command ${i} oldest first`));
@@ -448,9 +451,9 @@ t.test('against a scripted agent: subscribe, renew, budget, fallback to polling,
   const received = r1.commands.map((b) => decodeCommand(b).id);
   while (last.more) {
     // Like an agent: its newest command as head, what it holds as the sample.
-    agent.send({ type: 'PollRequest', session: 78, max_bytes: MIN_POLL_BYTES, heads: [received[received.length - 1]!], sample: received.slice(-100) });
+    agent.send({ type: 'PollRequest', session: 78, max_bytes: MIN_FRAME_BYTES, heads: [received[received.length - 1]!], sample: received.slice(-100) });
     const next = await agent.take('PollResponse');
-    tt.ok(next.size <= MIN_POLL_BYTES);
+    tt.ok(next.size <= MIN_FRAME_BYTES);
     tt.ok(next.msg.commands.length > 0, 'progress');
     received.push(...next.msg.commands.map((b) => decodeCommand(b).id));
     last = next.msg;
@@ -458,7 +461,7 @@ t.test('against a scripted agent: subscribe, renew, budget, fallback to polling,
   tt.equal(received.length, total, 'everything, in chunks, exactly once');
   tt.equal(new Set(received.map((id) => Buffer.from(id).toString('hex'))).size, total);
 
-  agent.send({ type: 'PollRequest', session: 79, max_bytes: 100, heads: [], sample: [] });
+  agent.send({ type: 'PollRequest', session: 79, max_bytes: MIN_POLL_BYTES - 1, heads: [], sample: [] });
   tt.equal((await agent.take('Error')).msg.code, ReasonCode.Malformed, 'a budget below the minimum is refused');
   agent.send({ type: 'Subscribe', remain_open: 60, max_bytes: 4096, sample: [], via: [] });
   const { msg: noSub } = await agent.take('Error');

@@ -48,12 +48,14 @@ export class PeerSession {
   private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   private gotHello = false;
   private earlyAuth: Uint8Array | null = null;
+  private peerNonce: Uint8Array | null = null;
   private authFrame: Uint8Array | null = null;
   private readonly helloFrame: Uint8Array;
   private readonly bucket: TokenBucket;
   private handshakeTimer: NodeJS.Timeout | null;
   private helloTimer: NodeJS.Timeout | null = null;
   private closing = false;
+  private lastFrameBytes = 0;
   /** True while the link is above its high-water mark. */
   blocked = false;
 
@@ -129,7 +131,9 @@ export class PeerSession {
 
   /** Send a typed error. */
   sendError(reason: ReasonName, message: string, retryAfterMs: number | null): void {
-    this.send({ type: 'Error', code: ReasonCode[reason], message: message.slice(0, 256), retry_after_ms: retryAfterMs });
+    // toWellFormed: a cut may split a surrogate pair, and lone surrogates are not valid UTF-8.
+    const text = message.slice(0, 256).toWellFormed();
+    this.send({ type: 'Error', code: ReasonCode[reason], message: text, retry_after_ms: retryAfterMs });
   }
 
   /** Our upstream set changed: tell this peer (re-subscribe with a new `via`). */
@@ -155,6 +159,7 @@ export class PeerSession {
   }
 
   private onFrame(body: Uint8Array): void {
+    this.lastFrameBytes = body.length;
     this.stats.framesIn++;
     this.stats.bytesIn += body.length;
     let msg: Message;
@@ -197,7 +202,7 @@ export class PeerSession {
         for (const k of msg.keys) this.engine.keys.learn(k);
         return;
       case 'PollResponse':
-        return this.client.onPollResponse(msg);
+        return this.client.onPollResponse(msg, this.lastFrameBytes);
       case 'Push':
         return this.client.onPush(msg);
       case 'SubscribeAck':
@@ -205,9 +210,8 @@ export class PeerSession {
       case 'Error':
         return this.onError(msg.code, msg.message, msg.retry_after_ms);
       case 'Hello':
-        // The peer is still waiting for our Auth (lost on the way): send it again.
-        if (this.authFrame !== null) this.sendFrame(this.authFrame);
-        return;
+        // Either our Auth was lost on the way, or the peer restarted: onHello tells which.
+        return this.onHello(msg);
       case 'Auth':
         return; // a repeat after authentication changes nothing
     }
@@ -215,11 +219,16 @@ export class PeerSession {
 
   private onHello(h: Hello): void {
     if (this.gotHello) {
-      // Our Auth may have been lost: answer a repeated Hello again.
-      if (this.authFrame !== null) this.sendFrame(this.authFrame);
-      return;
+      if (this.peerNonce !== null && equalBytes(h.nonce, this.peerNonce) && this.peerKey !== null && equalBytes(h.public_key, this.peerKey)) {
+        // Our Auth may have been lost: answer a repeated Hello again.
+        if (this.authFrame !== null) this.sendFrame(this.authFrame);
+        return;
+      }
+      // A new nonce on the same link: the peer restarted (a rebooted serial device). Start over.
+      this.restartHandshake();
     }
     this.gotHello = true;
+    this.peerNonce = Uint8Array.from(h.nonce);
     if (h.version !== PROTOCOL_VERSION) {
       this.sendError('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, null);
       void this.close();
@@ -239,6 +248,23 @@ export class PeerSession {
     this.authFrame = encodeMessage({ type: 'Auth', signature: me.sign(authTranscript(h.nonce, h.public_key, me.publicKey)) });
     this.sendFrame(this.authFrame);
     if (this.earlyAuth !== null) this.onAuth(this.earlyAuth);
+  }
+
+  private restartHandshake(): void {
+    this.engine.log.info({ peer: this.peerId, link: this.link.description }, 'peer restarted its handshake');
+    if (this.authenticated) {
+      this.authenticated = false;
+      this.client.stop();
+      this.engine.detached(this);
+      this.engine.pending.add(this);
+    }
+    this.gotHello = false;
+    this.peerKey = null;
+    this.peerNonce = null;
+    this.authFrame = null;
+    this.earlyAuth = null;
+    if (this.helloTimer) clearTimeout(this.helloTimer);
+    this.sendHello(HELLO_RETRY_MS);
   }
 
   private onAuth(signature: Uint8Array): void {
@@ -315,4 +341,8 @@ export class PeerSession {
     this.engine.log.debug({ peer: this.peerId, code, message, retryAfterMs }, 'peer sent error');
     this.client.onError(code, retryAfterMs);
   }
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -47,7 +47,12 @@ export class PollResponder {
       commands: [],
     };
     // Envelope size with an empty command list, whose 1-byte head fitWithin re-adds as it grows.
-    const envelope = encodeMessage(base).length - 1;
+    // Heads are advisory (the requester's peer cache): under a tiny budget they give way.
+    let envelope = encodeMessage(base).length - 1;
+    while (envelope + 1 > limit && base.heads.length > 0) {
+      base.heads = base.heads.slice(0, base.heads.length - 1);
+      envelope = encodeMessage(base).length - 1;
+    }
     const end = fitWithin(envelope, limit, (k) => store.lengthOf(list.list[k]!), list.pos, list.list.length);
     const commands: Uint8Array[] = [];
     for (let k = list.pos; k < end; k++) commands.push(store.bytesOf(list.list[k]!));

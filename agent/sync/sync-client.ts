@@ -6,9 +6,11 @@
 import { MAX_HEADS, MAX_SAMPLE, MAX_VIA } from '../../protocol/constants.js';
 import { ReasonCode } from '../../protocol/errors.js';
 import { fromHex } from '../../protocol/keys.js';
+import { encodeMessage } from '../../protocol/envelope.js';
 import type { PollResponse, Push } from '../../protocol/messages.js';
 import { deepestFirst, sampleOf } from './graph-walk.js';
 import type { ClientPacer } from './pacing.js';
+import { PollShaper } from './poll-shaper.js';
 import type { PeerSession } from './peer-session.js';
 
 const REPAIR_DELAY_MS = 200;
@@ -30,6 +32,11 @@ export class SyncClient {
   /** Peer cache: the heads the peer last reported (sent back as the first sample entries). */
   private peerHeads: Uint8Array[] = [];
   private waiters: (() => void)[] = [];
+  private shaper: PollShaper | null = null;
+  private sentAt = 0;
+  private requestBytes = 0;
+  /** `remain_open` of the Subscribe in flight, or null when none is (an unrequested ack is ignored). */
+  private subscribing: number | null = null;
   private stopped = true;
   /** Polls completed with nothing left (`more` false). */
   rounds = 0;
@@ -75,36 +82,44 @@ export class SyncClient {
     this.clearPollTimer();
     const e = this.s.engine;
     const store = e.store;
-    const heads = deepestFirst(store, store.heads(), MAX_HEADS);
+    const shaper = (this.shaper ??= new PollShaper(
+      Math.min(e.settings.pollMaxBytes, e.settings.maxFrame, this.s.link.maxFrame),
+      e.settings.pollTimeoutMs,
+      e.settings.pollTimeoutMsPerByte,
+    ));
+    const heads = deepestFirst(store, store.heads(), shaper.headsCap);
     const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((h) => h >= 0);
     const headSet = new Set(heads);
-    const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((h) => !headSet.has(h)).slice(0, MAX_SAMPLE);
-    const maxBytes = Math.min(e.settings.pollMaxBytes, e.settings.maxFrame, this.s.link.maxFrame);
+    const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((h) => !headSet.has(h)).slice(0, shaper.sampleCap);
     this.session = (this.session + 1) >>> 0;
     this.inFlight = this.session;
-    this.s.send({
+    const body = encodeMessage({
       type: 'PollRequest',
       session: this.session,
-      max_bytes: maxBytes,
+      max_bytes: shaper.budget,
       heads: heads.map((h) => Uint8Array.from(store.idOf(h))),
       sample: sample.map((h) => Uint8Array.from(store.idOf(h))),
     });
-    // Generous by default: a full answer on a 115200-baud line takes ~6 s for 64 KiB.
+    this.requestBytes = body.length;
+    this.sentAt = performance.now();
+    this.s.sendFrame(body);
     this.timeoutTimer = setTimeout(() => {
       this.inFlight = null;
-      e.log.debug({ peer: this.s.peerId }, 'poll timed out');
+      shaper.timedOut();
+      e.log.debug({ peer: this.s.peerId, budget: shaper.budget }, 'poll timed out');
       this.schedulePoll(this.pacer.afterFailure());
-    }, e.settings.pollTimeoutMs + maxBytes * e.settings.pollTimeoutMsPerByte);
+    }, shaper.timeoutMs(body.length));
     this.timeoutTimer.unref();
   }
 
-  /** A poll answer arrived. */
-  onPollResponse(res: PollResponse): void {
+  /** A poll answer arrived; `bytes` is its encoded size. */
+  onPollResponse(res: PollResponse, bytes: number): void {
     // Ignore a stale answer to a timed-out poll, and a duplicated frame of one already handled.
     if (res.session !== this.inFlight || res.session === this.answered) return;
     this.answered = res.session;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    this.peerHeads = res.heads;
+    this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
+    if (res.heads.length > 0) this.peerHeads = res.heads;
     void this.s.engine.ingest.receive(res.commands, this.s.peerId).then((r) => {
       this.inFlight = null;
       if (this.stopped) return;
@@ -116,7 +131,7 @@ export class SyncClient {
       this.waiters = [];
       for (const f of w) f();
       const anti = this.s.engine.settings.subscribedPollS * 1000;
-      this.schedulePoll(this.subscribed ? this.pacer.afterSuccess(Math.max(anti, res.next_poll_ms)) : this.pacer.afterSuccess(res.next_poll_ms));
+      this.schedulePoll(this.pacer.afterSuccess(this.subscribed ? Math.max(anti, res.next_poll_ms) : res.next_poll_ms));
     });
   }
 
@@ -132,7 +147,11 @@ export class SyncClient {
   }
 
   /** The peer granted our subscription. */
-  onSubscribeAck(remainOpen: number, maxBytes: number): void {
+  onSubscribeAck(granted: number, maxBytes: number): void {
+    if (this.subscribing === null) return; // not asked for: a confused or hostile peer
+    // Never trust the peer's figure beyond what we asked: it sets our renewal timer.
+    const remainOpen = Math.min(granted, this.subscribing);
+    this.subscribing = null;
     const was = this.upstream;
     this.subscribed = true;
     this.refused = false;
@@ -159,6 +178,11 @@ export class SyncClient {
         this.subscribed = false;
         this.subscribe();
         return;
+      case ReasonCode.Unauthorized:
+        // A refused peer closes the link; short of that this is our Auth still on its way.
+        this.subscribing = null;
+        if (this.inFlight !== null) this.fail(retry);
+        return;
       case ReasonCode.MaximumSubscriptionsExceeded:
         this.subscribed = false;
         this.refused = true;
@@ -167,22 +191,22 @@ export class SyncClient {
         this.schedulePoll(Math.min(retry || 1000, 60000));
         return;
       case ReasonCode.Busy:
-        this.inFlight = null;
-        if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-        this.schedulePoll(this.pacer.afterFailure(retry));
+        this.fail(retry);
         return;
-      case ReasonCode.Unauthorized:
       case ReasonCode.UnsupportedVersion:
-        // The peer refuses us; it closes the link, and the transport decides whether to redial.
+        // The peer cannot talk to us; it closes the link, and the transport decides whether to redial.
         this.stop();
         return;
       default:
-        if (this.inFlight !== null) {
-          this.inFlight = null;
-          if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-          this.schedulePoll(this.pacer.afterFailure(retry));
-        }
+        if (this.inFlight !== null) this.fail(retry);
     }
+  }
+
+  /** The poll in flight failed: back off and poll again. */
+  private fail(retryAfterMs: number): void {
+    this.inFlight = null;
+    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.schedulePoll(this.pacer.afterFailure(retryAfterMs));
   }
 
   /** Our set of upstreams changed: re-send Subscribe (debounced) so `via` stays true. */
@@ -207,6 +231,7 @@ export class SyncClient {
       .filter((id) => id !== this.s.peerId)
       .slice(0, MAX_VIA)
       .map(fromHex);
+    this.subscribing = want.remainOpenS;
     this.s.send({
       type: 'Subscribe',
       remain_open: want.remainOpenS,

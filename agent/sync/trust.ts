@@ -23,15 +23,16 @@ export class KeyDirectory {
     trusted: readonly Uint8Array[],
   ) {
     for (const k of trusted) {
-      const fp = toHex(fingerprint(k));
-      this.keys.set(fp, Uint8Array.from(k));
-      this.trusted.add(fp);
+      this.keys.set(toHex(fingerprint(k)), Uint8Array.from(k));
+      this.trusted.add(toHex(k));
     }
   }
 
   /** Whether a peer or author with this key may connect / author commands. */
   admits(publicKey: Uint8Array): boolean {
-    return this.mode === 'open' || this.trusted.has(toHex(fingerprint(publicKey)));
+    // Compare whole keys: a fingerprint is only 64 bits, and a key ground to collide with a
+    // trusted one must not pass for it.
+    return this.mode === 'open' || this.trusted.has(toHex(publicKey));
   }
 
   /** Record a key (only admitted keys are kept). Returns true when it was new. */
@@ -43,7 +44,7 @@ export class KeyDirectory {
     return true;
   }
 
-  /** Public key of an author fingerprint (hex), if known and admitted. */
+  /** Public key of an author fingerprint (hex), if known and admitted. The signature check against it is what authenticates a command. */
   keyOf(authorHex: string): Uint8Array | undefined {
     return this.keys.get(authorHex);
   }
