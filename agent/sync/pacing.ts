@@ -109,6 +109,17 @@ export class ClientPacer {
     this.failures++;
     return this.jittered(Math.max(this.policy.floorMs, retryAfterMs, exp));
   }
+  /**
+   * Wait after a poll timed out. The peer is not refusing us — the link lost a frame — and the
+   * poll shaper has already made the next one smaller, so the wait stays short: the backoff
+   * grows for three timeouts in a row and then holds (≤ 8 × base, about 2 s by default).
+   */
+  afterTimeout(): number {
+    const exp = this.policy.baseMs * 2 ** Math.min(this.failures, 3);
+    this.failures++;
+    return this.jittered(Math.max(this.policy.floorMs, exp));
+  }
+
   private jittered(ms: number): number {
     const j = 1 + (this.random() * 2 - 1) * this.policy.jitter;
     return Math.round(Math.min(this.policy.capMs, Math.max(this.policy.floorMs, ms * j)));

@@ -3,6 +3,7 @@
  * frame survives falls with its length (at 1 % byte loss a 200-byte frame arrives 13 % of the
  * time, a 4 KiB one practically never), and a timeout of seconds wastes the line. So:
  *
+ * - the budget starts at {@link START_BUDGET} and doubles with every answer (slow start);
  * - every timed-out poll quarters the answer budget (down to {@link MIN_BUDGET}) and the sample,
  *   and every answered one doubles them back toward the configured maximum — the requests and
  *   answers shrink until they get through, and grow again on a clean link;
@@ -14,6 +15,8 @@ import { MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
 
 /** Smallest answer budget the shaper asks for: one ~200-byte command and its envelope. */
 export const MIN_BUDGET = 320;
+/** First budget (slow start, as TCP's window): a clean link reaches 64 KiB in four answers. */
+export const START_BUDGET = 4096;
 /** Shortest poll timeout once the link has been measured. */
 export const MIN_TIMEOUT_MS = 250;
 /** Longest poll timeout. */
@@ -29,6 +32,7 @@ export class PollShaper {
   headsCap = MAX_HEADS;
   private latencyMs: number;
   private msPerByte: number;
+  private readonly maxLatencyMs: number;
 
   /**
    * @param maxBudget the configured `max_bytes` ceiling (already clamped to frame sizes).
@@ -40,8 +44,8 @@ export class PollShaper {
     initialTimeoutMs: number,
     initialMsPerByte: number,
   ) {
-    this.budget = maxBudget;
-    this.latencyMs = initialTimeoutMs / 2;
+    this.budget = Math.min(maxBudget, START_BUDGET);
+    this.latencyMs = this.maxLatencyMs = initialTimeoutMs / 2;
     this.msPerByte = initialMsPerByte;
   }
 
@@ -66,6 +70,8 @@ export class PollShaper {
     this.budget = Math.max(Math.min(MIN_BUDGET, this.maxBudget), Math.floor(this.budget / 4));
     this.sampleCap = Math.floor(this.sampleCap / 4);
     this.headsCap = Math.max(1, Math.floor(this.headsCap / 4));
-    this.latencyMs = Math.min(MAX_TIMEOUT_MS / 4, this.latencyMs * 1.5);
+    // Back the latency estimate off a little (a slow peer is not a lost frame), never beyond
+    // the unmeasured starting guess.
+    this.latencyMs = Math.min(this.maxLatencyMs, this.latencyMs * 1.5);
   }
 }

@@ -107,7 +107,7 @@ export class SyncClient {
       this.inFlight = null;
       shaper.timedOut();
       e.log.debug({ peer: this.s.peerId, budget: shaper.budget }, 'poll timed out');
-      this.schedulePoll(this.pacer.afterFailure());
+      this.schedulePoll(this.pacer.afterTimeout());
     }, shaper.timeoutMs(body.length));
     this.timeoutTimer.unref();
   }

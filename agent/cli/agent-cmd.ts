@@ -1,0 +1,53 @@
+/**
+ * `syncwire agent`: run one engine over a disk store with the configured links until
+ * SIGINT/SIGTERM (shared with `gateway`, which is the same with listeners; see gateway-cmd.ts).
+ */
+import { UsageError, type Command, type CommandSpec, type Flags } from './args.js';
+import { ConfigError } from './config.js';
+import { createLogger } from './logger.js';
+import { configFromFlags, NODE_FLAGS, printableConfig, URL_HELP } from './node-flags.js';
+import { startNode, untilSignal } from './run-node.js';
+
+/** `syncwire agent`. */
+export const agentSpec: CommandSpec = {
+  name: 'agent',
+  summary: 'run a sync agent with its links until SIGINT/SIGTERM',
+  usage: 'syncwire agent [--config FILE] [--link URL]... [options]',
+  flags: NODE_FLAGS,
+  details: `${URL_HELP}
+
+Logs are JSON lines on stderr (pino). The agent holds <data-dir>/syncwire.lock while running and
+answers \`syncwire status\` and \`syncwire commit\` on its status socket. Exit status: 0 after a
+clean shutdown, 1 on a runtime failure, 2 on a usage error, 78 on a bad config or key file.
+
+Example:
+  syncwire keygen --out /var/lib/syncwire/key.json
+  syncwire agent --data-dir /var/lib/syncwire --link serial:/dev/ttyAMA0 --trust-key <gateway key>`,
+};
+
+/** Start an agent or gateway from flags and run it until a signal; resolves to the exit status. */
+export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', extra: string[]): Promise<number> {
+  const cfg = configFromFlags(flags, extra);
+  if (flags['print-config'] === true) {
+    process.stdout.write(JSON.stringify(printableConfig(cfg), null, 2) + '\n');
+    return 0;
+  }
+  if (role === 'gateway' && cfg.links.length === 0) {
+    throw new UsageError('a gateway needs links to bridge: give --listen URL or --link URL (or "links" in the config)', 'gateway');
+  }
+  const log = createLogger(cfg.log.level, `syncwire-${role}`);
+  if (role === 'agent' && cfg.links.length === 0) log.warn({}, 'no links configured: this agent only keeps its own commands');
+  let node;
+  try {
+    node = await startNode(cfg, role, log);
+  } catch (err) {
+    // A link URL the registry refuses is a config mistake: exit 78 so systemd does not loop.
+    const kind = (err as { kind?: unknown }).kind;
+    if (kind === 'BadUrl' || kind === 'UnknownScheme' || kind === 'BadOptions') throw new ConfigError(`links: ${(err as Error).message}`);
+    throw err;
+  }
+  return untilSignal(node, log);
+}
+
+/** The `agent` subcommand. */
+export const agentCommand: Command = { spec: agentSpec, run: (flags) => runNodeCommand(flags, 'agent', []) };

@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * `syncwire`: the command-line entry. Subcommand modules are imported only when run, and they
+ * import transports (mqtt.js, serialport) and the embedded broker only when a link or the demo
+ * needs them, so `syncwire status` or a serial-only agent stays small.
+ *
+ * Exit status: 0 success; 1 runtime failure; 2 usage error (unknown command or flag);
+ * 78 bad config or key file (`EX_CONFIG`: the systemd unit does not restart on it).
+ */
+import { readFileSync } from 'node:fs';
+import { helpText, parseCommand, UsageError, type Command } from './args.js';
+
+/** Subcommands: one-line summary (for the top-level help) and a lazy loader. */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  agent: { summary: 'run a sync agent with its links (serial, TCP, MQTT)', load: async () => (await import('./agent-cmd.js')).agentCommand },
+  gateway: { summary: 'run one engine bridging many links and listeners', load: async () => (await import('./gateway-cmd.js')).gatewayCommand },
+  sim: { summary: 'run simulated devices on simulated (or real) serial links', load: async () => (await import('./sim-cmd.js')).simCommand },
+  keygen: { summary: 'create an ed25519 key file (mode 0600)', load: async () => (await import('./keys.js')).keygenCommand },
+  commit: { summary: 'commit one command (through a running agent or into its store)', load: async () => (await import('./commit-cmd.js')).commitCommand },
+  status: { summary: "show a running agent's links, peers, heads, subscriptions, traffic", load: async () => (await import('./status-cmd.js')).statusCommand },
+  demo: { summary: 'zero-setup demo: gateway + serial, MQTT and TCP agents converging', load: async () => (await import('./demo.js')).demoCommand },
+};
+
+function version(): string {
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      /* try the next layout (dist/ or source) */
+    }
+  }
+  return 'unknown';
+}
+
+function topHelp(): string {
+  const names = Object.keys(COMMANDS);
+  const w = Math.max(...names.map((n) => n.length)) + 2;
+  return [
+    'syncwire — sync agent for a replicated graph of signed commands over serial, MQTT and TCP',
+    '',
+    'Usage: syncwire <command> [options]      syncwire <command> --help',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${n.padEnd(w)}${COMMANDS[n]!.summary}`),
+    '',
+    'Options:',
+    '  -h, --help     show this help',
+    '  -v, --version  print the version',
+    '',
+    'Exit status: 0 ok, 1 failure, 2 usage error, 78 bad config or key file.',
+    '',
+  ].join('\n');
+}
+
+/** Run the CLI on `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+    if (first === 'help' && rest[0] !== undefined && COMMANDS[rest[0]] !== undefined) return main([rest[0], '--help']);
+    process.stdout.write(topHelp());
+    return first === undefined ? 2 : 0;
+  }
+  if (first === '--version' || first === '-v') {
+    process.stdout.write(`syncwire ${version()}\n`);
+    return 0;
+  }
+  const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (entry === undefined) {
+    const what = first.startsWith('-') ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`;
+    process.stderr.write(`syncwire: ${what}\nCommands: ${Object.keys(COMMANDS).join(', ')}. Run \`syncwire --help\`.\n`);
+    return 2;
+  }
+  const cmd = await entry.load();
+  try {
+    const { flags, positionals } = parseCommand(cmd.spec, rest, cmd.positionals === true);
+    if (flags.help === true) {
+      process.stdout.write(helpText(cmd.spec));
+      return 0;
+    }
+    return await cmd.run(flags, positionals);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`syncwire ${first}: ${err.message}\nRun \`syncwire ${first} --help\` for usage.\n`);
+      return err.exitCode;
+    }
+    const code = (err as { exitCode?: unknown }).exitCode;
+    process.stderr.write(`syncwire ${first}: ${(err as Error).message ?? String(err)}\n`);
+    return typeof code === 'number' ? code : 1;
+  }
+}
+
+// Set exitCode instead of calling exit(): pending stderr writes finish, and a dangling handle
+// shows up as a hang in tests instead of being hidden.
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`syncwire: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

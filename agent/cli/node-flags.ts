@@ -1,0 +1,83 @@
+/**
+ * Flags shared by `agent` and `gateway`, and how they override config fields. A flag replaces
+ * the config field it names (`--link` replaces `links`, `--trust-key` replaces `trust.keys`);
+ * `gateway --listen` is the one exception: it adds to the links.
+ */
+import type { FlagSpec, Flags } from './args.js';
+import { list, str } from './args.js';
+import { loadConfig, type Override, type ResolvedConfig } from './config.js';
+
+/** The shared flags. */
+export const NODE_FLAGS: Record<string, FlagSpec> = {
+  config: { type: 'string', short: 'c', arg: 'FILE', description: 'JSON config file (see docs; every field optional)' },
+  'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'command log directory (config dataDir; default ./syncwire-data)' },
+  key: { type: 'string', short: 'k', arg: 'FILE', description: 'key file from `syncwire keygen` (config keyFile; default <data-dir>/key.json)' },
+  link: { type: 'string', short: 'l', multiple: true, arg: 'URL', description: 'transport URL; replaces config links' },
+  durability: { type: 'string', arg: 'MODE', description: 'always | none | batch:<ms> (default always)' },
+  trust: { type: 'string', arg: 'MODE', description: 'list | open (default list: only trusted keys may connect)' },
+  'trust-key': { type: 'string', multiple: true, arg: 'HEX', description: 'trusted public key; replaces config trust.keys' },
+  capacity: { type: 'string', arg: 'N', description: 'subscription table capacity, a power of two (default 128)' },
+  'poll-only': { type: 'boolean', description: 'never subscribe to peers; only poll them (config subscribe: false)' },
+  'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default info); JSON logs on stderr' },
+  'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket for `syncwire status` (default <data-dir>/status.sock; "" = none)' },
+  'print-config': { type: 'boolean', description: 'print the resolved config (password redacted) and exit' },
+};
+
+/** Text shared by the help of both commands. */
+export const URL_HELP = `Link URLs (one transport each; a dialer reconnects with backoff):
+  serial:/dev/ttyUSB0[?baud=115200]        a UART (serialport loaded only for serial links)
+  tcp://host:port  tcp-listen://host:port  TCP dialer / listener
+  tls://host:port  tls-listen://host:port  TLS (?ca=&cert=&key= files)
+  mqtt://[user:pass@]host:port/<peer-id>   MQTT dialer to one peer (mqtt.js loaded only for MQTT)
+  mqtt-listen://host:port                  MQTT listener: one link per peer writing to our inbox
+  (mqtts:// and mqtts-listen:// add TLS; config "mqtt" supplies credentials and certificates)`;
+
+/** A number when the flag parses as one, else the raw text (so the schema error shows it). */
+function numeric(v: string): number | string {
+  const n = Number(v);
+  return v.trim() !== '' && Number.isFinite(n) ? n : v;
+}
+
+/** Config overrides named by the shared flags. */
+export function nodeOverrides(flags: Flags): Override[] {
+  const o: Override[] = [];
+  const set = (flag: string, path: string[], value: unknown): void => {
+    o.push({ path, value, flag });
+  };
+  const dataDir = str(flags, 'data-dir');
+  if (dataDir !== undefined) set('data-dir', ['dataDir'], dataDir);
+  const key = str(flags, 'key');
+  if (key !== undefined) set('key', ['keyFile'], key);
+  if (flags.link !== undefined) set('link', ['links'], list(flags, 'link'));
+  const durability = str(flags, 'durability');
+  if (durability !== undefined) set('durability', ['durability'], durability);
+  const trust = str(flags, 'trust');
+  if (trust !== undefined) set('trust', ['trust', 'mode'], trust);
+  if (flags['trust-key'] !== undefined) set('trust-key', ['trust', 'keys'], list(flags, 'trust-key'));
+  const capacity = str(flags, 'capacity');
+  if (capacity !== undefined) set('capacity', ['subscriptions', 'capacity'], numeric(capacity));
+  if (flags['poll-only'] === true) set('poll-only', ['subscribe'], false);
+  const level = str(flags, 'log-level');
+  if (level !== undefined) set('log-level', ['log', 'level'], level);
+  const sock = str(flags, 'status-socket');
+  if (sock !== undefined) set('status-socket', ['statusSocket'], sock);
+  return o;
+}
+
+/** Load the config named by `--config`, apply the flags, and add `extraLinks` (gateway `--listen`). */
+export function configFromFlags(flags: Flags, extraLinks: string[] = []): ResolvedConfig {
+  const cfg = loadConfig(str(flags, 'config'), nodeOverrides(flags));
+  cfg.links = [...cfg.links, ...extraLinks];
+  return cfg;
+}
+
+/** The resolved config as printed by `--print-config` (password redacted). */
+export function printableConfig(cfg: ResolvedConfig): object {
+  return {
+    ...cfg,
+    durability: cfg.durabilityText,
+    durabilityText: undefined,
+    mqtt: { ...cfg.mqtt, ...(cfg.mqtt.password !== undefined ? { password: '***' } : {}) },
+    links: cfg.links.map((l) => l.replace(/(\/\/[^/:@]*:)[^/@]*@/, '$1***@')),
+  };
+}

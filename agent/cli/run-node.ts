@@ -1,0 +1,188 @@
+/**
+ * Assembling a running agent from a resolved config: lock the data directory, load the key, open
+ * the disk store, build the engine, open every link URL (`openTransport`, loaded lazily per
+ * scheme) and attach each link it yields, serve the status socket, and shut all of it down in
+ * order on request. `agent` and `gateway` are both this; they differ in defaults and checks.
+ */
+import { mkdirSync } from 'node:fs';
+import { fromHex } from '../../protocol/keys.js';
+import type { Link } from '../link.js';
+import type { OpenedTransport, TransportOptions } from '../transport/registry.js';
+import { DiskStore } from '../store/disk-store.js';
+import { Engine } from '../sync/engine.js';
+import type { ResolvedConfig } from './config.js';
+import { loadKeyFile } from './keys.js';
+import { acquireLock, type Lock } from './lock.js';
+import type { PinoLogger } from './logger.js';
+import { BootstrapProgress } from './progress.js';
+import { takeSnapshot, type Snapshot } from './snapshot.js';
+import { startStatusServer, type StatusServer } from './status-server.js';
+
+/** A transport and the links it currently holds. */
+export interface RunningTransport {
+  url: string;
+  transport: OpenedTransport;
+  localPort: number | undefined;
+  links: Set<Link>;
+}
+
+/** A started agent. */
+export interface RunningNode {
+  engine: Engine;
+  store: DiskStore;
+  transports: RunningTransport[];
+  status: StatusServer | null;
+  snapshot(): Snapshot;
+  /** Close transports, engine, store (flush + fsync), status socket and lock. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Add `mqtt.username/password` to an `mqtt(s)[-listen]:` URL that has no credentials of its own,
+ * and return the TLS material for it. Other URLs pass through.
+ */
+export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: string; tls?: TransportOptions['tls'] } {
+  if (!/^mqtts?(-listen)?:/.test(url)) return { url };
+  const m = cfg.mqtt;
+  let out = url;
+  if (m.username !== undefined) {
+    try {
+      const u = new URL(url);
+      if (u.username === '') {
+        u.username = encodeURIComponent(m.username);
+        if (m.password !== undefined) u.password = encodeURIComponent(m.password);
+        out = u.href;
+      }
+    } catch {
+      /* openTransport reports the bad URL */
+    }
+  }
+  const tls = m.ca !== undefined || m.cert !== undefined || m.key !== undefined ? { ca: m.ca, cert: m.cert, key: m.key } : undefined;
+  return tls ? { url: out, tls } : { url: out };
+}
+
+/**
+ * Start an agent.
+ * @throws KeyFileError, LockedError, store open errors, TransportError (bad URL, address in use);
+ *   everything opened before the failure is closed again.
+ */
+export async function startNode(cfg: ResolvedConfig, role: string, log: PinoLogger): Promise<RunningNode> {
+  const identity = loadKeyFile(cfg.keyFile);
+  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
+  const lock: Lock = acquireLock(cfg.dataDir);
+  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
+  const unwind = async (): Promise<void> => {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch (err) {
+        log.error({ err: String(err) }, 'shutdown step failed');
+      }
+    }
+    cleanups.length = 0;
+  };
+  try {
+    const storeLog = log.child({ part: 'store' });
+    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields) => storeLog.warn(fields ?? {}, msg) });
+    cleanups.push(() => store.close());
+    if (store.openReport.truncatedBytes > 0) log.warn({ truncatedBytes: store.openReport.truncatedBytes }, 'command log had a torn tail; cut');
+    const engine = new Engine({
+      identity,
+      store,
+      trust: { mode: cfg.trust.mode, keys: cfg.trust.keys.map(fromHex) },
+      subscriptionCapacity: cfg.subscriptions.capacity,
+      maxRemainOpenS: cfg.subscriptions.maxRemainOpenS,
+      subscribe: cfg.subscribe,
+      pollMaxBytes: cfg.pollMaxBytes,
+      logger: log.child({ part: 'engine' }),
+    });
+    cleanups.push(() => engine.close());
+    engine.on('peer-up', (peer) => log.info({ peer }, 'peer up'));
+    engine.on('peer-down', (peer) => log.info({ peer }, 'peer down'));
+    engine.on('commands', (handles, from) => log.debug({ from, count: handles.length, total: store.size }, 'commands added'));
+    const progress = new BootstrapProgress(engine);
+    cleanups.push(() => progress.stop());
+    const startedAt = Date.now();
+    const transports: RunningTransport[] = [];
+    const snapshot = (): Snapshot =>
+      takeSnapshot({ engine, role, startedAt, dataDir: cfg.dataDir, durability: cfg.durabilityText, transports });
+    let status: StatusServer | null = null;
+    if (cfg.statusSocket !== '') {
+      status = await startStatusServer(cfg.statusSocket, engine, snapshot);
+      const s = status;
+      cleanups.push(() => s.close());
+    }
+    // The registry module itself is small; each scheme's builder (mqtt.js, serialport) is
+    // imported only when a URL of that scheme is opened.
+    const { openTransport } = await import('../transport/registry.js');
+    for (const raw of cfg.links) {
+      const { url, tls } = transportOptionsFor(raw, cfg);
+      const tlog = log.child({ transport: raw.replace(/\/\/[^/@]*@/, '//***@') });
+      const transport = await openTransport(url, { selfId: identity.peerId, logger: tlog, ...(tls ? { tls } : {}) });
+      const rt: RunningTransport = { url: transport.url, transport, localPort: transport.localPort, links: new Set() };
+      transports.push(rt);
+      cleanups.push(() => transport.close());
+      // Warnings reach the log through `logger`; the `warn` event would log them twice.
+      transport.on('link', (link) => {
+        rt.links.add(link);
+        link.once('close', (err) => {
+          rt.links.delete(link);
+          tlog.info({ link: link.description, ...(err ? { err: err.message } : {}) }, 'link down');
+        });
+        tlog.info({ link: link.description }, 'link up');
+        engine.attach(link);
+        progress.watch(link);
+      });
+      tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
+    }
+    log.info({ peer: identity.peerId, role, commands: store.size, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
+    let closing: Promise<void> | null = null;
+    return {
+      engine,
+      store,
+      transports,
+      status,
+      snapshot,
+      close: () => (closing ??= unwind()),
+    };
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+}
+
+/**
+ * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits
+ * at once with status 1, for a shutdown stuck on a dead device).
+ */
+export function untilSignal(node: RunningNode, log: PinoLogger): Promise<number> {
+  return new Promise((resolve) => {
+    // Listeners and sockets usually keep the process alive, but a serial-only agent waiting for
+    // its device may hold nothing but unref'd timers.
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    let stopping = false;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        log.warn({ signal: sig }, 'second signal: exiting without a clean shutdown');
+        process.exit(1);
+      }
+      stopping = true;
+      clearInterval(keepAlive);
+      log.info({ signal: sig }, 'shutting down');
+      void node.close().then(
+        () => {
+          process.off('SIGINT', onSignal);
+          process.off('SIGTERM', onSignal);
+          log.info({}, 'stopped');
+          resolve(0);
+        },
+        (err) => {
+          log.error({ err: String(err) }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+}

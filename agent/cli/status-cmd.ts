@@ -1,0 +1,106 @@
+/**
+ * `syncwire status`: ask a running agent for its snapshot over the status socket and print it
+ * (or the raw JSON with `--json`).
+ */
+import { join, resolve } from 'node:path';
+import { str, type Command, type CommandSpec, type Flags } from './args.js';
+import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from './config.js';
+import type { Snapshot } from './snapshot.js';
+import { askStatusSocket } from './status-server.js';
+
+/** `syncwire status`. */
+export const statusSpec: CommandSpec = {
+  name: 'status',
+  summary: "show a running agent's links, peers, heads, subscriptions, traffic and pacing",
+  usage: 'syncwire status [--socket PATH | --config FILE | --data-dir DIR] [--json]',
+  flags: {
+    socket: { type: 'string', short: 's', arg: 'PATH', description: "the agent's status socket (default <data-dir>/status.sock)" },
+    config: { type: 'string', short: 'c', arg: 'FILE', description: 'read statusSocket / dataDir from this config' },
+    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'data directory of the agent (default ./syncwire-data)' },
+    json: { type: 'boolean', description: 'print the snapshot as JSON' },
+  },
+  details: `Columns of the peer table: AUTH = handshake done; SUB = we hold a push subscription
+with the peer; SUBR = the peer holds one of our subscription slots; IN/OUT = frame bytes;
+FRAMES = frames in/out; BAD = frames dropped (CRC, size, schema). Exit status 1 when no agent
+answers on the socket.`,
+};
+
+/** The socket path the flags name. @throws ConfigError from a bad `--config`. */
+export function socketFromFlags(flags: Flags): string {
+  const s = str(flags, 'socket');
+  if (s !== undefined) return resolve(s);
+  const cfgFile = str(flags, 'config');
+  const dataDir = str(flags, 'data-dir');
+  if (cfgFile !== undefined) {
+    const cfg = loadConfig(cfgFile, dataDir !== undefined ? [{ path: ['dataDir'], value: dataDir, flag: 'data-dir' }] : []);
+    if (cfg.statusSocket === '') throw new ConfigError(`${cfgFile}: /statusSocket: the status socket is disabled ("")`);
+    return cfg.statusSocket;
+  }
+  return resolve(join(dataDir ?? DEFAULT_DATA_DIR, 'status.sock'));
+}
+
+const short = (hex: string): string => hex.slice(0, 8);
+
+function bytes(n: number): string {
+  if (n < 10_000) return `${n} B`;
+  if (n < 10_000_000) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+function table(rows: string[][]): string[] {
+  const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
+}
+
+/** Human-readable rendering of a snapshot. */
+export function formatSnapshot(s: Snapshot): string {
+  const out: string[] = [];
+  out.push(`syncwire ${s.role} ${s.peerId}  pid ${s.pid}  up ${s.uptimeS}s  durability ${s.durability}  data ${s.dataDir}`);
+  out.push(`commands:      ${s.commands}`);
+  out.push(`heads:         ${s.heads.length === 0 ? '(none)' : s.heads.map(short).join(' ')}`);
+  out.push(`subscriptions: ${s.subscriptions.used}/${s.subscriptions.capacity} in use`);
+  out.push(`pacing:        ${s.pacing.commitRatePerS.toFixed(2)} commits/s (recent average), next-poll hint ${s.pacing.nextPollHintMs} ms`);
+  out.push(`ingest:        ${s.ingest.appended} appended, ${s.ingest.duplicates} duplicate, ${s.ingest.orphaned} orphaned, ${s.ingest.rejected} rejected`);
+  out.push(`links (${s.transports.length} transport${s.transports.length === 1 ? '' : 's'}):`);
+  if (s.transports.length === 0) out.push('  (none)');
+  for (const t of s.transports) {
+    const port = t.localPort !== null ? ` (port ${t.localPort})` : '';
+    out.push(`  ${t.url}${port}: ${t.links.length === 0 ? 'no link up' : t.links.join(', ')}`);
+  }
+  out.push(`peers (${s.peers.length}):`);
+  if (s.peers.length === 0) out.push('  (none)');
+  else {
+    const rows = [['PEER', 'LINK', 'AUTH', 'SUB', 'SUBR', 'IN', 'OUT', 'FRAMES', 'BAD', 'PUSHED', 'POLLED']];
+    for (const p of s.peers) {
+      rows.push([
+        p.id, p.link, p.authenticated ? 'yes' : 'no', p.subscribed ? 'yes' : 'no', p.subscriber ? 'yes' : 'no',
+        bytes(p.bytesIn), bytes(p.bytesOut), `${p.framesIn}/${p.framesOut}`, String(p.badFrames), String(p.pushedCommands), String(p.polledCommands),
+      ]);
+    }
+    out.push(...table(rows));
+  }
+  out.push(`modules:       mqtt ${s.modules.mqtt ? 'loaded' : 'not loaded'}, serialport ${s.modules.serialport ? 'loaded' : 'not loaded'}`);
+  return out.join('\n') + '\n';
+}
+
+async function runStatus(flags: Flags): Promise<number> {
+  const path = socketFromFlags(flags);
+  let answer;
+  try {
+    answer = await askStatusSocket(path, { op: 'status' });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' || code === 'ECONNREFUSED' ? 'no agent is running there' : (err as Error).message;
+    process.stderr.write(`syncwire status: ${path}: ${why}\n`);
+    return 1;
+  }
+  if (!answer.ok || answer.status === undefined) {
+    process.stderr.write(`syncwire status: ${answer.error ?? 'bad answer'}\n`);
+    return 1;
+  }
+  process.stdout.write(flags.json === true ? JSON.stringify(answer.status, null, 2) + '\n' : formatSnapshot(answer.status));
+  return 0;
+}
+
+/** The `status` subcommand. */
+export const statusCommand: Command = { spec: statusSpec, run: runStatus };
