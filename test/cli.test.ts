@@ -19,8 +19,7 @@ import { commitSpec } from '../agent/cli/commit-cmd.js';
 import { statusSpec } from '../agent/cli/status-cmd.js';
 import { demoSpec } from '../agent/cli/demo.js';
 import { validate } from '../agent/cli/config.js';
-import { pollResponseHeader, renderBar } from '../agent/cli/progress.js';
-import { deliveryOf } from '../agent/cli/demo-node.js';
+import { BootstrapProgress, renderBar } from '../agent/cli/progress.js';
 import { askStatusSocket } from '../agent/cli/status-server.js';
 import { transportOptionsFor } from '../agent/cli/run-node.js';
 import { resolveConfig } from '../agent/cli/config.js';
@@ -319,16 +318,28 @@ t.test('transports load lazily: serial-only agent never loads mqtt.js', async (t
   t.equal(rm.code, 0, rm.stderr);
 });
 
-t.test('frame peeks used by the progress bar and the demo', async (t) => {
-  const res = encodeMessage({ type: 'PollResponse', session: 70000, more: true, total: 123456, next_poll_ms: 1500, heads: [], commands: [] });
-  t.same(pollResponseHeader(res), { more: true, total: 123456, nextPollMs: 1500 });
-  const last = encodeMessage({ type: 'PollResponse', session: 1, more: false, total: 3, next_poll_ms: 30000, heads: [], commands: [] });
-  t.same(pollResponseHeader(last), { more: false, total: 3, nextPollMs: 30000 });
-  t.equal(pollResponseHeader(encodeMessage({ type: 'Unsubscribe' })), null);
-  t.equal(deliveryOf(res), 'polled');
-  t.equal(deliveryOf(encodeMessage({ type: 'Push', remaining: 10, exhausted: false, commands: [] })), 'pushed');
+t.test('the bootstrap progress bar follows poll answers to the peer\'s total', async (t) => {
   t.equal(renderBar('bootstrap', 50, 200, 10), 'bootstrap [###.......] 50/200 commands 25%');
   t.equal(renderBar('bootstrap', 0, 0, 4), 'bootstrap [####] 0/0 commands 100%');
+  const { Engine } = await import('../agent/sync/engine.js');
+  const { MemoryStore } = await import('../agent/store/memory-store.js');
+  const { createMemoryLinkPair } = await import('../agent/memory-link.js');
+  const { generateIdentity } = await import('../protocol/keys.js');
+  const ids = [generateIdentity(), generateIdentity()];
+  const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
+  const a = new Engine({ identity: ids[0]!, store: new MemoryStore(), trust });
+  const b = new Engine({ identity: ids[1]!, store: new MemoryStore(), trust, pollMaxBytes: 2048 });
+  for (let i = 0; i < 300; i++) await a.commit(new Uint8Array(100).fill(i & 0xff));
+  let written = '';
+  const bar = new BootstrapProgress(b, { isTTY: true, columns: 100, write: (s: string) => (written += s) });
+  const [x, y] = createMemoryLinkPair();
+  a.attach(x);
+  b.attach(y);
+  while (b.store.size < 300 || !written.endsWith('\n')) await new Promise((r) => setTimeout(r, 20));
+  bar.stop();
+  t.match(written, /bootstrap from [0-9a-f]{16} \[#+\] 300\/300 commands 100%/, 'the bar ends at the peer total');
+  t.ok(written.split('\r').length > 2, 'drawn more than once while answers said more');
+  await Promise.all([a.close(), b.close()]);
 });
 
 t.test('config "mqtt" credentials and TLS apply to MQTT links only', async (t) => {

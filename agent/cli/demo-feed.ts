@@ -43,16 +43,14 @@ export class DemoFeed {
       this.line(node.name, `link up ⇄ ${this.nameOf(peer)} over ${link}`);
     });
     node.engine.on('peer-down', (peer) => this.line(node.name, `link down ⇄ ${this.nameOf(peer)}`));
-    node.engine.on('commands', (handles, from) => {
-      if (from === 'self') return;
-      const how = node.deliveryFrom(from);
+    node.engine.on('commands', (handles, from, how) => {
+      if (how === 'commit') return;
       const n = plural(handles.length, 'command');
-      if (how === 'pushed') this.line(this.nameOf(from), `pushed ${n} → ${node.name}   (${node.name} holds ${node.store.size})`);
-      else if (how === 'polled') {
+      if (how === 'push') this.line(this.nameOf(from), `pushed ${n} → ${node.name}   (${node.name} holds ${node.store.size})`);
+      else {
         const hint = node.pollHintFrom(from);
         this.line(node.name, `polled ${n} ← ${this.nameOf(from)}   (holds ${node.store.size}${hint !== undefined ? `; next poll hint ${hint} ms` : ''})`);
       }
-      else this.line(node.name, `received ${n} ← ${this.nameOf(from)}   (holds ${node.store.size})`);
     });
   }
 

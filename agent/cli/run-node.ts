@@ -131,7 +131,6 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: PinoLogg
         });
         tlog.info({ link: link.description }, 'link up');
         engine.attach(link);
-        progress.watch(link);
       });
       tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
     }

@@ -101,7 +101,7 @@ export function takeSnapshot(src: SnapshotSource): Snapshot {
       ...s.stats,
     })),
     subscriptions: { used: e.table.size, capacity: e.table.capacity },
-    pacing: { commitRatePerS: round(e.commitRate.perSecond(now)), nextPollHintMs: e.commitRate.hintMs(Math.max(1, e.sessions.size / 16), now) },
+    pacing: { commitRatePerS: round(e.commitRate.perSecond(now)), nextPollHintMs: e.pollHintMs() },
     ingest: { ...e.ingest.stats },
     modules: loadedModules(),
   };

@@ -10,7 +10,7 @@ import { toHex, type Identity } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import type { CommandStore } from '../store/command-store.js';
 import { deepestFirst } from './graph-walk.js';
-import { Ingest } from './ingest.js';
+import { Ingest, type Delivery } from './ingest.js';
 import { ClientPacer, CommitRate, DEFAULT_BACKOFF, type BackoffPolicy } from './pacing.js';
 import { PeerSession } from './peer-session.js';
 import { PollResponder } from './poll-responder.js';
@@ -66,11 +66,25 @@ export interface EngineOptions {
 /** Events the engine emits. */
 export interface EngineEvents {
   /** Commands were added to the graph: `from` is a peer id, or 'self' for local commits. */
-  commands: [handles: number[], from: string];
+  commands: [handles: number[], from: string, how: Delivery];
+  /** A poll answer from `peerId` was applied (drives progress bars and live views). */
+  'poll-answer': [peerId: string, answer: PollAnswer];
   /** A peer authenticated. */
   'peer-up': [peerId: string];
   /** A peer's link closed. */
   'peer-down': [peerId: string];
+}
+
+/** What a poll answer said, for observers. */
+export interface PollAnswer {
+  /** Commands in the answer. */
+  commands: number;
+  /** More is waiting at the peer. */
+  more: boolean;
+  /** Commands the peer holds (progress = our count / total). */
+  total: number;
+  /** The peer's pacing hint. */
+  nextPollMs: number;
 }
 
 /** Resolved settings (all defaults applied). */
@@ -119,7 +133,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.table = new SubscriptionTable(this.settings.subscriptionCapacity);
     const trust = opts.trust ?? { mode: 'list' as const, keys: [] };
     this.keys = new KeyDirectory(trust.mode, [...trust.keys, this.identity.publicKey]);
-    this.ingest = new Ingest(this.store, this.keys, (handles, from) => this.added(handles, from));
+    this.ingest = new Ingest(this.store, this.keys, (handles, from, how) => this.added(handles, from, how));
     this.responder = new PollResponder(this.store);
     this.commitRate = new CommitRate(this.settings.pollHint, this.settings.now());
     this.nextSeq = this.lastOwnSeq() + 1;
@@ -140,7 +154,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const parents = deepestFirst(this.store, this.store.heads(), MAX_PARENTS).map((h) => Uint8Array.from(this.store.idOf(h)));
     const cmd = encodeCommand({ parents, author: this.identity.author, seq: this.nextSeq++, payload }, this.identity.sign);
     const h = this.store.append(cmd);
-    this.added([h], 'self');
+    this.added([h], 'self', 'commit');
     await this.store.sync();
     return cmd.id;
   }
@@ -191,6 +205,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
+  /** The `next_poll_ms` hint this agent gives now: expected time to the next command, scaled by load. */
+  pollHintMs(): number {
+    const load = Math.max(1, this.sessions.size / 16);
+    return this.commitRate.hintMs(load, this.settings.now());
+  }
+
   /** Which peer a recently added command came from ('self' for local commits). */
   originOf(handle: number): string | undefined {
     return this.origin.get(handle);
@@ -205,14 +225,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     await this.ingest.idle();
   }
 
-  private added(handles: number[], from: string): void {
+  private added(handles: number[], from: string, how: Delivery): void {
     for (const h of handles) {
       this.origin.set(h, from);
       if (this.origin.size > 65536) this.origin.delete(this.origin.keys().next().value as number);
     }
     this.commitRate.record(handles.length, this.settings.now());
     this.table.forEach((slot) => (this.table.dirty[slot] = 1));
-    this.emit('commands', handles, from);
+    this.emit('commands', handles, from, how);
     this.schedulePush();
   }
 

@@ -12,6 +12,9 @@ import type { CommandStore } from '../store/command-store.js';
 import { OrphanBuffer } from './orphans.js';
 import type { KeyDirectory } from './trust.js';
 
+/** How commands reached the graph. */
+export type Delivery = 'commit' | 'push' | 'poll';
+
 /** What one batch did. */
 export interface IngestResult {
   /** Store handles appended (including released orphans), in append order. */
@@ -42,12 +45,12 @@ export class Ingest {
   constructor(
     private readonly store: CommandStore,
     private readonly keys: KeyDirectory,
-    /** Called after each batch with the appended handles and the peer they came from. */
-    private readonly onAppended: (handles: number[], from: string) => void,
+    /** Called after each batch with the appended handles, the peer they came from and how. */
+    private readonly onAppended: (handles: number[], from: string, how: Delivery) => void,
   ) {}
 
-  /** Verify and store a batch of encoded commands received from peer `from`. Never throws. */
-  receive(encoded: readonly Uint8Array[], from: string): Promise<IngestResult> {
+  /** Verify and store a batch of encoded commands received from peer `from` by `how`. Never throws. */
+  receive(encoded: readonly Uint8Array[], from: string, how: Delivery): Promise<IngestResult> {
     const result: IngestResult = { appended: [], duplicates: 0, orphaned: 0, rejected: {} };
     const reject = (reason: ReasonName): void => {
       result.rejected[reason] = (result.rejected[reason] ?? 0) + 1;
@@ -84,7 +87,7 @@ export class Ingest {
     const run = this.tail.then(async () => {
       const verified = await Promise.all(checks);
       for (const cmd of verified) if (cmd !== null) this.place(cmd, from, result);
-      if (result.appended.length > 0) this.onAppended(result.appended, from);
+      if (result.appended.length > 0) this.onAppended(result.appended, from, how);
       return result;
     });
     this.tail = run.catch(() => undefined);

@@ -297,8 +297,7 @@ export class PeerSession {
       this.sendError('Malformed', `max_bytes below ${MIN_POLL_BYTES}`, null);
       return;
     }
-    const load = Math.max(1, e.sessions.size / 16);
-    const res = e.responder.answer(this.peerId, req, this.sendLimit, e.commitRate.hintMs(load, e.settings.now()));
+    const res = e.responder.answer(this.peerId, req, this.sendLimit, e.pollHintMs());
     // Only idle polls (nothing to send) spend tokens: a bootstrap is never throttled.
     if (res.commands.length === 0) {
       const wait = this.bucket.take(e.settings.now());

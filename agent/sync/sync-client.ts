@@ -120,7 +120,11 @@ export class SyncClient {
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
     if (res.heads.length > 0) this.peerHeads = res.heads;
-    void this.s.engine.ingest.receive(res.commands, this.s.peerId).then((r) => {
+    const e = this.s.engine;
+    const applied = e.ingest.receive(res.commands, this.s.peerId, 'poll');
+    // After receive() queued the batch, so an observer awaiting ingest.idle() sees it applied.
+    e.emit('poll-answer', this.s.peerId, { commands: res.commands.length, more: res.more, total: res.total, nextPollMs: res.next_poll_ms });
+    void applied.then((r) => {
       this.inFlight = null;
       if (this.stopped) return;
       if (res.more) return this.pollNow();
@@ -139,7 +143,7 @@ export class SyncClient {
   onPush(p: Push): void {
     if (p.remaining === null) this.remaining -= p.commands[0]?.length ?? 0;
     else this.remaining = p.remaining;
-    void this.s.engine.ingest.receive(p.commands, this.s.peerId).then((r) => {
+    void this.s.engine.ingest.receive(p.commands, this.s.peerId, 'push').then((r) => {
       // A push whose parents we lack means an earlier push was lost: repair by polling, after
       // a short wait in case the parent is still on its way from another peer.
       if (r.orphaned > 0 && !this.stopped) this.schedulePoll(REPAIR_DELAY_MS);

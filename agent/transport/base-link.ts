@@ -1,0 +1,41 @@
+/** Base class of the transport links: holds early frames until someone listens. */
+import { EventEmitter } from 'node:events';
+import type { LinkEvents } from '../link.js';
+
+/** Most frames held for a link nobody listens to yet; later ones are dropped (the protocol repairs loss). */
+const MAX_HELD_FRAMES = 64;
+
+/**
+ * A link's event side. A frame can arrive before the consumer attached its `frame` listener
+ * (an MQTT listener's link exists because a frame arrived; a link held by its transport until
+ * someone listened). Such frames are held, up to {@link MAX_HELD_FRAMES}, and delivered as soon
+ * as a `frame` listener is attached.
+ */
+export abstract class BaseLink extends EventEmitter<LinkEvents> {
+  private held: Uint8Array[] = [];
+
+  constructor() {
+    super();
+    (this as EventEmitter).on('newListener', (event: string) => {
+      // `newListener` fires before the listener is added: deliver just after.
+      if (event === 'frame' && this.held.length > 0) queueMicrotask(() => this.flushHeld());
+    });
+  }
+
+  /** Emit `frame`, or hold it while nobody listens. */
+  protected deliverFrame(body: Uint8Array): void {
+    if (this.listenerCount('frame') > 0) this.emit('frame', body);
+    else if (this.held.length < MAX_HELD_FRAMES) this.held.push(body);
+  }
+
+  /** Forget held frames (the link closed). */
+  protected dropHeld(): void {
+    this.held = [];
+  }
+
+  private flushHeld(): void {
+    const frames = this.held;
+    this.held = [];
+    for (const f of frames) this.deliverFrame(f);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Options shared by every transport builder, and their defaults. Types only plus a resolver: no
+ * I/O module is imported here, so the registry can load it without pulling in a transport.
+ */
+// The package's `exports` map has no `types` condition: only its CommonJS entry carries typings.
+import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
+import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
+import type { Transport } from '../link.js';
+import { Backoff } from './backoff.js';
+
+/** A pino-compatible logger subset (`logger.warn({ err }, 'msg')`). */
+export interface TransportLogger {
+  warn(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
+}
+
+/**
+ * TLS material. A `string` is a file path, unless it contains `-----BEGIN` (then it is PEM text);
+ * a `Buffer` is PEM content.
+ */
+export interface TlsOptions {
+  /** Trusted CA(s). Dialers: verify the server against it (default: Node's root store). Listeners: when given, client certificates are requested and verified against it. */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Own certificate chain: required for listeners, optional client cert for dialers. */
+  cert?: string | Buffer;
+  /** Private key of `cert`. */
+  key?: string | Buffer;
+  /** Reject peers whose certificate does not verify. Default true; false only for experiments. */
+  rejectUnauthorized?: boolean;
+  /** SNI / name checked against the server certificate. Default: the URL host. */
+  servername?: string;
+}
+
+/** Options of {@link openTransport}; every field is optional except where a scheme needs it. */
+export interface TransportOptions {
+  /** This peer's id (16 lowercase hex chars). Required by MQTT unless the URL has `self=`. */
+  selfId?: string;
+  /** Where warnings and lifecycle debug lines go (in addition to the `warn` event). */
+  logger?: TransportLogger;
+  /** First reconnect delay in ms. Default 250. */
+  reconnectBaseMs?: number;
+  /** Largest reconnect delay in ms. Default 30000. Delays are jittered ±20 %. */
+  reconnectMaxMs?: number;
+  /** A connection that stayed up this long resets the backoff to its base. Default 5000 ms. */
+  stableAfterMs?: number;
+  /** Bytes queued on a link above which `send` returns false. Default 65536. */
+  highWaterMark?: number;
+  /** Largest frame body a link carries. Default and maximum {@link MAX_FRAME_BYTES}. */
+  maxFrame?: number;
+  /** TCP/TLS listeners: most simultaneous connections; extra sockets are destroyed. Default 256. */
+  maxConnections?: number;
+  /** MQTT listen mode: most virtual links; messages from further senders are dropped. Default 1024. */
+  maxLinks?: number;
+  /** TLS material for `tls:`, `tls-listen:` and `mqtts:`; URL `ca=`/`cert=`/`key=` override it. */
+  tls?: TlsOptions;
+  /** Serial: the serialport binding to use (tests inject `firmware-sim`). Default: the native one. */
+  binding?: BindingInterface;
+  /** Dialers: give up one connection attempt after this long (then back off). Default 10000 ms. */
+  connectTimeoutMs?: number;
+  /** MQTT keepalive in seconds. Default 30. */
+  mqttKeepaliveS?: number;
+  /** MQTT protocol version: 4 (3.1.1, works with aedes) or 5. Default 4. */
+  mqttProtocolVersion?: 4 | 5;
+  /** Random source for jitter, in [0,1). Default Math.random. */
+  random?: () => number;
+}
+
+/** {@link TransportOptions} with every default filled in. */
+export interface ResolvedOptions extends TransportOptions {
+  reconnectBaseMs: number;
+  reconnectMaxMs: number;
+  stableAfterMs: number;
+  highWaterMark: number;
+  maxFrame: number;
+  maxConnections: number;
+  maxLinks: number;
+  connectTimeoutMs: number;
+}
+
+/** What {@link openTransport} returns: a {@link Transport}, plus the bound port of a listener. */
+export interface OpenedTransport extends Transport {
+  /** The local port a listener bound (useful with port 0); undefined for dialers and MQTT. */
+  readonly localPort: number | undefined;
+}
+
+/** Fill in the defaults of {@link TransportOptions}. */
+export function resolveOptions(opts: TransportOptions): ResolvedOptions {
+  return {
+    ...opts,
+    reconnectBaseMs: opts.reconnectBaseMs ?? 250,
+    reconnectMaxMs: opts.reconnectMaxMs ?? 30_000,
+    stableAfterMs: opts.stableAfterMs ?? 5_000,
+    highWaterMark: opts.highWaterMark ?? 64 * 1024,
+    maxFrame: Math.min(opts.maxFrame ?? MAX_FRAME_BYTES, MAX_FRAME_BYTES),
+    maxConnections: opts.maxConnections ?? 256,
+    maxLinks: opts.maxLinks ?? 1024,
+    connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
+  };
+}
+
+/** A reconnect backoff configured from resolved options. */
+export function backoffFrom(o: ResolvedOptions): Backoff {
+  return new Backoff({ baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs, jitter: 0.2, random: o.random });
+}

@@ -1,0 +1,63 @@
+/**
+ * Opening a transport from a URL. The builder module of each scheme is imported lazily, so a
+ * serial-only agent never loads mqtt.js (≈20 MB resident) and a TCP-only one never loads the
+ * serialport native binding.
+ *
+ * URL grammar (query parameters not listed are rejected):
+ *
+ * | URL | transport |
+ * |---|---|
+ * | `serial:<device path>[?baud=<n>]` | serial dialer, default 115200 baud |
+ * | `tcp://host:port` | TCP dialer (reconnects) |
+ * | `tcp-listen://host:port` | TCP listener (port 0 = any free port; see `localPort`) |
+ * | `tls://host:port[?ca=&cert=&key=]` | TLS dialer; files override `opts.tls` |
+ * | `tls-listen://host:port[?ca=&cert=&key=]` | TLS listener (cert and key required) |
+ * | `mqtt[s]://[user:pass@]host[:port]/<remoteId>[?prefix=&self=&ca=&cert=&key=]` | MQTT dialer to one peer, default port 1883 (8883 for mqtts) |
+ * | `mqtt[s]-listen://[user:pass@]host[:port][?prefix=&self=&ca=&cert=&key=]` | MQTT listener, one link per sender |
+ */
+import { TransportError } from './errors.js';
+import { resolveOptions, type OpenedTransport, type ResolvedOptions, type TransportOptions } from './options.js';
+import { redactUrl } from './url.js';
+
+export { TransportError, TransportErrorKind } from './errors.js';
+export type { OpenedTransport, TlsOptions, TransportLogger, TransportOptions } from './options.js';
+export { redactUrl } from './url.js';
+
+type Builder = (url: URL, display: string, o: ResolvedOptions) => Promise<OpenedTransport>;
+
+const BUILDERS: Record<string, Builder> = {
+  'serial:': async (u, d, o) => (await import('./serial.js')).openSerial(u, d, o),
+  'tcp:': async (u, d, o) => (await import('./tcp.js')).openTcp(u, d, o, false),
+  'tcp-listen:': async (u, d, o) => (await import('./tcp.js')).openTcp(u, d, o, true),
+  'tls:': async (u, d, o) => (await import('./tls.js')).openTls(u, d, o, false),
+  'tls-listen:': async (u, d, o) => (await import('./tls.js')).openTls(u, d, o, true),
+  'mqtt:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, false, false),
+  'mqtts:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, true, false),
+  'mqtt-listen:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, false, true),
+  'mqtts-listen:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, true, true),
+};
+
+/** URL schemes {@link openTransport} understands, with their trailing colon. */
+export const TRANSPORT_SCHEMES: readonly string[] = Object.keys(BUILDERS);
+
+/**
+ * Start the transport `url` names. Dialers resolve at once and emit `link` when connected
+ * (listen for it right after the await); listeners resolve once bound.
+ * @throws TransportError `BadUrl` (unparsable URL, missing host/port/path, unknown parameter),
+ * `UnknownScheme`, `BadOptions` (e.g. MQTT without a self id, unreadable TLS file),
+ * `ListenFailed` (address in use).
+ */
+export async function openTransport(url: string, opts: TransportOptions = {}): Promise<OpenedTransport> {
+  const display = redactUrl(url);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (err) {
+    throw new TransportError('BadUrl', `not a URL: ${display}`, { cause: err });
+  }
+  const build = Object.hasOwn(BUILDERS, parsed.protocol) ? BUILDERS[parsed.protocol] : undefined;
+  if (build === undefined) {
+    throw new TransportError('UnknownScheme', `unknown transport scheme ${parsed.protocol} in ${display}; known: ${TRANSPORT_SCHEMES.join(' ')}`);
+  }
+  return build(parsed, display, resolveOptions(opts));
+}
