@@ -13,7 +13,6 @@ import { fitWithin } from './budget.js';
 import { deepestFirst, missingFor } from './graph-walk.js';
 
 interface Cursor {
-  session: number;
   list: number[];
   pos: number;
   storeSize: number;
@@ -75,7 +74,6 @@ export class PollResponder {
     const c = this.cursors.get(peer);
     if (
       c !== undefined &&
-      c.session === req.session &&
       c.storeSize === store.size &&
       c.lastSent >= 0 &&
       req.heads.some((id) => store.indexOf(id) === c.lastSent)
@@ -85,7 +83,7 @@ export class PollResponder {
     const known: number[] = [];
     for (const id of req.heads) known.push(store.indexOf(id));
     for (const id of req.sample) known.push(store.indexOf(id));
-    const fresh: Cursor = { session: req.session, list: missingFor(store, known), pos: 0, storeSize: store.size, lastSent: -1 };
+    const fresh: Cursor = { list: missingFor(store, known), pos: 0, storeSize: store.size, lastSent: -1 };
     this.cursors.delete(peer);
     if (this.cursors.size >= PollResponder.MAX_CURSORS) this.cursors.delete(this.cursors.keys().next().value as string);
     this.cursors.set(peer, fresh);

@@ -7,6 +7,7 @@ import { MAX_HEADS, MAX_SAMPLE, MAX_VIA } from '../../protocol/constants.js';
 import { ReasonCode } from '../../protocol/errors.js';
 import { fromHex } from '../../protocol/keys.js';
 import { encodeMessage } from '../../protocol/envelope.js';
+import { sha256 } from '../../protocol/command.js';
 import type { PollResponse, Push } from '../../protocol/messages.js';
 import { deepestFirst, sampleOf } from './graph-walk.js';
 import type { ClientPacer } from './pacing.js';
@@ -33,6 +34,14 @@ export class SyncClient {
   private peerHeads: Uint8Array[] = [];
   private waiters: (() => void)[] = [];
   private shaper: PollShaper | null = null;
+  /** Answers received whose commands are still being verified or applied. */
+  private backlog = 0;
+  /** Id of the last command of the newest answer (named as held by a pipelined poll). */
+  private frontier: Uint8Array | null = null;
+  /** The newest answer said `more`. */
+  private morePending = false;
+  /** Orphans seen since the round began: the round ends with a repair poll when any were. */
+  private roundOrphans = 0;
   private sentAt = 0;
   private requestBytes = 0;
   /** `remain_open` of the Subscribe in flight, or null when none is (an unrequested ack is ignored). */
@@ -91,13 +100,17 @@ export class SyncClient {
     const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((h) => h >= 0);
     const headSet = new Set(heads);
     const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((h) => !headSet.has(h)).slice(0, shaper.sampleCap);
+    const headIds: Uint8Array[] = heads.map((h) => Uint8Array.from(store.idOf(h)));
+    // Pipelining: the last command of an answer still being verified is named as held, so the
+    // responder continues where it stopped while we verify.
+    if (this.frontier !== null && store.indexOf(this.frontier) < 0) headIds.splice(Math.max(0, shaper.headsCap - 1), headIds.length, this.frontier);
     this.session = (this.session + 1) >>> 0;
     this.inFlight = this.session;
     const body = encodeMessage({
       type: 'PollRequest',
       session: this.session,
       max_bytes: shaper.budget,
-      heads: heads.map((h) => Uint8Array.from(store.idOf(h))),
+      heads: headIds,
       sample: sample.map((h) => Uint8Array.from(store.idOf(h))),
     });
     this.requestBytes = body.length;
@@ -112,29 +125,47 @@ export class SyncClient {
     this.timeoutTimer.unref();
   }
 
-  /** A poll answer arrived; `bytes` is its encoded size. */
+  /**
+   * A poll answer arrived; `bytes` is its encoded size. While `more` is set the next poll goes
+   * out at once — before this answer is verified — unless an earlier answer is still being
+   * verified too: at most two answers are ever held, whatever the link's speed.
+   */
   onPollResponse(res: PollResponse, bytes: number): void {
     // Ignore a stale answer to a timed-out poll, and a duplicated frame of one already handled.
     if (res.session !== this.inFlight || res.session === this.answered) return;
     this.answered = res.session;
+    this.inFlight = null;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
     if (res.heads.length > 0) this.peerHeads = res.heads;
     const e = this.s.engine;
+    const last = res.commands[res.commands.length - 1];
+    if (last !== undefined) this.frontier = sha256(last);
+    this.backlog++;
     const applied = e.ingest.receive(res.commands, this.s.peerId, 'poll');
     // After receive() queued the batch, so an observer awaiting ingest.idle() sees it applied.
     e.emit('poll-answer', this.s.peerId, { commands: res.commands.length, more: res.more, total: res.total, nextPollMs: res.next_poll_ms });
+    this.morePending = res.more;
+    if (res.more && this.backlog < 2) this.pollNow();
     void applied.then((r) => {
-      this.inFlight = null;
+      this.backlog--;
+      this.roundOrphans += r.orphaned;
       if (this.stopped) return;
-      if (res.more) return this.pollNow();
-      if (r.orphaned > 0) return this.schedulePoll(this.pacer.afterFailure());
+      if (res.more) {
+        if (this.morePending) this.pollNow(); // no-op when the pipelined poll is already out
+        return;
+      }
+      if (this.backlog > 0) return; // a newer answer is still being applied; it ends the round
+      this.frontier = null;
+      const orphans = this.roundOrphans;
+      this.roundOrphans = 0;
+      if (orphans > 0) return this.schedulePoll(this.pacer.afterFailure());
       this.rounds++;
       if (this.rounds === 1 && this.wantsPush()) this.subscribe();
       const w = this.waiters;
       this.waiters = [];
       for (const f of w) f();
-      const anti = this.s.engine.settings.subscribedPollS * 1000;
+      const anti = e.settings.subscribedPollS * 1000;
       this.schedulePoll(this.pacer.afterSuccess(this.subscribed ? Math.max(anti, res.next_poll_ms) : res.next_poll_ms));
     });
   }
