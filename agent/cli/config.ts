@@ -169,9 +169,9 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     links: c.links ?? [],
     subscriptions: {
       capacity: c.subscriptions?.capacity ?? DEFAULT_SUBSCRIPTION_CAPACITY,
-      maxRemainOpenS: c.subscriptions?.maxRemainOpenS ?? 300,
+      maxRemainOpenS: c.subscriptions?.maxRemainOpenS ?? 900,
     },
-    subscribe: c.subscribe ?? { remainOpenS: 120, maxBytes: 1 << 20 },
+    subscribe: c.subscribe ?? { remainOpenS: 600, maxBytes: 1 << 20 },
     pollMaxBytes: c.pollMaxBytes ?? 65536,
     log: { level: c.log?.level ?? 'info' },
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),

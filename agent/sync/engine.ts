@@ -36,9 +36,9 @@ export interface EngineOptions {
   trust?: { mode: TrustMode; keys: Uint8Array[] };
   /** Subscription table capacity, a power of two. Default 128. */
   subscriptionCapacity?: number;
-  /** Longest subscription granted, seconds. Default 300. */
+  /** Longest subscription granted, seconds. Default 900. */
   maxRemainOpenS?: number;
-  /** What this agent asks of peers that push: false to only poll. Default 120 s, 1 MiB. */
+  /** What this agent asks of peers that push: false to only poll. Default 600 s, 1 MiB (renewed at 80 %). */
   subscribe?: { remainOpenS: number; maxBytes: number } | false;
   /** `max_bytes` of our polls. Default 64 KiB (clamped to the peer's frame size). */
   pollMaxBytes?: number;
@@ -48,7 +48,7 @@ export interface EngineOptions {
   pollTimeoutMs?: number;
   /** Default 0.1 ms a byte (a line of ~10 KB/s, like 115200 baud). */
   pollTimeoutMsPerByte?: number;
-  /** Seconds between anti-entropy polls while subscribed. Default 60. */
+  /** Seconds between anti-entropy polls while subscribed. Default 300 (an idle link costs a few KB an hour). */
   subscribedPollS?: number;
   /** Next-poll hint bounds, ms. Default 1000..30000. */
   pollHint?: { minMs: number; maxMs: number };
@@ -117,11 +117,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.log = opts.logger ?? silent;
     this.settings = {
       subscriptionCapacity: opts.subscriptionCapacity ?? DEFAULT_SUBSCRIPTION_CAPACITY,
-      maxRemainOpenS: opts.maxRemainOpenS ?? 300,
-      subscribe: opts.subscribe ?? { remainOpenS: 120, maxBytes: 1 << 20 },
+      maxRemainOpenS: opts.maxRemainOpenS ?? 900,
+      subscribe: opts.subscribe ?? { remainOpenS: 600, maxBytes: 1 << 20 },
       pollMaxBytes: opts.pollMaxBytes ?? 65536,
       maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
-      subscribedPollS: opts.subscribedPollS ?? 60,
+      subscribedPollS: opts.subscribedPollS ?? 300,
       pollTimeoutMs: opts.pollTimeoutMs ?? 3000,
       pollTimeoutMsPerByte: opts.pollTimeoutMsPerByte ?? 0.1,
       pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
