@@ -1,0 +1,163 @@
+/**
+ * Benchmark runner (`make bench`; `BENCH_QUICK=1` for the short variant): runs the selected
+ * suites (`node dist/bench/run.js [suite...]`, default all), each bounded in time, merges their
+ * flat figures, prints a table with target and pass/miss columns, writes `bench/results.json`
+ * and regenerates `docs/BENCHMARKS.md` and `docs/bench/*.svg` (bench/report.ts). When only some
+ * suites run, figures of the others are kept from the previous results.json.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { benchAutomerge } from './automerge.js';
+import { benchBootstrap } from './bootstrap.js';
+import { benchFanout } from './fanout.js';
+import { benchIdle } from './idle.js';
+import { benchIndexMemory } from './index-memory.js';
+import { benchLatency } from './latency.js';
+import { benchMesh } from './mesh.js';
+import { benchMqttThroughput } from './mqtt-throughput.js';
+import { benchProtocol } from './protocol.js';
+import { benchRss } from './rss.js';
+import { benchSerial } from './serial.js';
+import { writeReport } from './report.js';
+import { QUICK, notes, plots } from './util.js';
+
+/** One benchmark: a name and a function returning its figures. */
+export interface Benchmark {
+  name: string;
+  run: () => Promise<Record<string, number>>;
+  /** Give up after this many seconds (full mode; quick mode gets a third). */
+  limitS: number;
+}
+
+/** Every benchmark `make bench` runs, in order. */
+export const benchmarks: Benchmark[] = [
+  { name: 'protocol', run: benchProtocol, limitS: 60 },
+  { name: 'index', run: benchIndexMemory, limitS: 60 },
+  { name: 'latency', run: benchLatency, limitS: 120 },
+  { name: 'fanout', run: benchFanout, limitS: 90 },
+  { name: 'mesh', run: benchMesh, limitS: 60 },
+  { name: 'idle', run: benchIdle, limitS: 60 },
+  { name: 'mqtt', run: benchMqttThroughput, limitS: 60 },
+  { name: 'rss', run: benchRss, limitS: 60 },
+  { name: 'automerge', run: benchAutomerge, limitS: 60 },
+  { name: 'bootstrap', run: benchBootstrap, limitS: 120 },
+  { name: 'serial', run: benchSerial, limitS: 150 },
+];
+
+/** Target of a figure: `>=` or `<=` a value. */
+export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
+  'serial.line_utilization': ['>=', 0.95],
+  'serial.link_efficiency': ['>=', 0.97],
+  'serial.frame_overhead_bytes': ['<=', 6],
+  'push_latency_ms.tcp.p99': ['<=', 2],
+  'push_latency_ms.mqtt_mosquitto.p99': ['<=', 5],
+  'fanout_128.p99_ms': ['<=', 25],
+  'idle.poll_1hz_vs_push_bytes_ratio': ['>=', 50],
+  'mesh3.redundant_ratio': ['<=', 0.01],
+  'bootstrap_100k.ratio': ['>=', 0.9],
+  'mqtt.vs_raw_ratio': ['>=', 0.8],
+  'rss_mb.idle_serial': ['<=', 55],
+  'rss_mb.idle_mqtt': ['<=', 68],
+  'index.bytes_per_command': ['<=', 100],
+};
+
+/** 'met', 'MISS' or '' (no target). */
+export function verdict(key: string, v: number): string {
+  const t = TARGETS[key];
+  if (t === undefined) return '';
+  return (t[0] === '>=' ? v >= t[1] : v <= t[1]) ? 'met' : 'MISS';
+}
+
+/** Run `list` in order, each bounded by its limit, and merge their figures. */
+export async function runAll(list: Benchmark[], errors: Record<string, string> = {}): Promise<Record<string, number>> {
+  const merged: Record<string, number> = {};
+  for (const b of list) {
+    const t0 = performance.now();
+    const limit = (QUICK ? b.limitS / 3 : b.limitS) * 1000;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const r = await Promise.race([
+        b.run(),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`time limit ${limit / 1000} s`)), limit))),
+      ]);
+      Object.assign(merged, r);
+    } catch (err) {
+      errors[b.name] = (err as Error).message;
+      console.error(`${b.name}: FAILED: ${(err as Error).stack ?? String(err)}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    const secs = (performance.now() - t0) / 1000;
+    merged[`runtime_s.${b.name}`] = Math.round(secs * 10) / 10;
+    console.error(`${b.name}: ${secs.toFixed(1)} s`);
+  }
+  return merged;
+}
+
+/** Figures as an aligned table with target and verdict columns. */
+export function formatTable(results: Record<string, number>): string {
+  const keys = Object.keys(results);
+  const w = Math.max(6, ...keys.map((k) => k.length));
+  const lines = [`${'figure'.padEnd(w)}  ${'value'.padStart(14)}  ${'target'.padEnd(8)}  result`, `${'-'.repeat(w)}  ${'-'.repeat(14)}  --------  ------`];
+  for (const k of keys) {
+    const t = TARGETS[k];
+    lines.push(`${k.padEnd(w)}  ${results[k]!.toLocaleString('en-US').padStart(14)}  ${(t ? `${t[0]} ${t[1]}` : '').padEnd(8)}  ${verdict(k, results[k]!)}`);
+  }
+  return lines.join('\n');
+}
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('package.json not found above bench/run');
+    dir = up;
+  }
+  return dir;
+}
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  const list = only.length === 0 ? benchmarks : benchmarks.filter((b) => only.includes(b.name));
+  if (list.length === 0) throw new Error(`no benchmark named ${only.join(', ')}; have ${benchmarks.map((b) => b.name).join(', ')}`);
+  const t0 = performance.now();
+  const errors: Record<string, string> = {};
+  const fresh = await runAll(list, errors);
+  const total = (performance.now() - t0) / 1000;
+  const out = join(repoRoot(), 'bench', 'results.json');
+  let results = fresh;
+  if (only.length > 0 && existsSync(out)) {
+    try {
+      results = { ...(JSON.parse(readFileSync(out, 'utf8')).results as Record<string, number>), ...fresh };
+    } catch {
+      /* a broken previous file is simply replaced */
+    }
+  }
+  console.log(formatTable(results));
+  mkdirSync(dirname(out), { recursive: true });
+  const meta = {
+    date: new Date().toISOString(),
+    quick: QUICK,
+    suites: list.map((b) => b.name),
+    total_runtime_s: Math.round(total),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memory_gb: Math.round(totalmem() / 2 ** 30),
+    errors,
+  };
+  writeFileSync(out, `${JSON.stringify({ meta, results }, null, 2)}\n`);
+  writeReport(repoRoot(), meta, results, plots, notes);
+  console.log(`wrote bench/results.json and docs/BENCHMARKS.md (${total.toFixed(0)} s)`);
+  // Lingering sockets or timers of a failed suite must not keep `make bench` alive.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

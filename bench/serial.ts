@@ -1,0 +1,91 @@
+/**
+ * Serial line use on the simulated 115200-baud UART (8N1: 11,520 bytes/s), through the real
+ * serial transport and engine:
+ * - bulk sync of N commands (100-byte payloads) by poll from a cold peer: line utilization
+ *   (A→B wire bytes / (elapsed × 11,520)) and link efficiency (command bytes / wire bytes, both
+ *   directions), with a utilization time series for the plot;
+ * - framing + envelope overhead of a push of one 50-byte command, from the link's byte counters.
+ */
+import type { Engine } from '../agent/sync/engine.js';
+import type { SimLink } from '../firmware-sim/sim-binding.js';
+import { QUICK, gotCommands, makeEngines, median, payload, plots, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
+
+const LINE_BPS = 11520;
+
+const idle = (sim: SimLink): boolean => {
+  const s = sim.stats();
+  return s.aToB.queued + s.aToB.inFlight + s.bToA.queued + s.bToA.inFlight === 0;
+};
+
+async function bulk(n: number, withOverhead: boolean): Promise<{ util: number; eff: number; secs: number; series: [number, number][]; overhead: number[] }> {
+  const [a, b] = makeEngines(2);
+  for (let i = 0; i < n; i++) await a!.commit(payload(100, i));
+  let cmdBytes = 0;
+  for (let h = 0; h < a!.store.size; h++) cmdBytes += a!.store.lengthOf(h);
+  const done = gotCommands(b!, n, 600000);
+  const { sim, close } = await serialPair(a!, b!);
+  try {
+    const s0 = sim.stats();
+    const t0 = performance.now();
+    const series: [number, number][] = [];
+    let last = { t: t0, bytes: s0.aToB.delivered };
+    const timer = setInterval(() => {
+      const now = performance.now();
+      const d = sim.stats().aToB.delivered;
+      series.push([(now - t0) / 1000, (d - last.bytes) / (((now - last.t) / 1000) * LINE_BPS)]);
+      last = { t: now, bytes: d };
+    }, 250);
+    const t1 = await done;
+    clearInterval(timer);
+    const s1 = sim.stats();
+    const secs = (t1 - t0) / 1000;
+    const ab = s1.aToB.delivered - s0.aToB.delivered;
+    const ba = s1.bToA.delivered - s0.bToA.delivered;
+    const overhead: number[] = [];
+    if (withOverhead) {
+      await subscribed(a!, b!, 30000);
+      for (let i = 0; i < 3; i++) overhead.push(await pushOverhead(a!, b!, sim, i));
+    }
+    return { util: ab / (secs * LINE_BPS), eff: cmdBytes / (ab + ba), secs, series, overhead };
+  } finally {
+    await teardown([a!, b!], [close]);
+  }
+}
+
+/** Wire bytes A→B for one pushed 50-byte command, minus the command's own encoding. */
+async function pushOverhead(a: Engine, b: Engine, sim: SimLink, i: number): Promise<number> {
+  await until(() => idle(sim), 10000, 'idle line');
+  await sleep(50);
+  const w0 = sim.stats().aToB.written;
+  const got = gotCommands(b, 1, 10000);
+  const id = await a.commit(payload(50, 900000 + i));
+  await got;
+  await until(() => idle(sim), 10000, 'idle line');
+  const bytes = sim.stats().aToB.written - w0;
+  return bytes - a.store.lengthOf(a.store.indexOf(id));
+}
+
+export async function benchSerial(): Promise<Record<string, number>> {
+  const n = QUICK ? 300 : 2000;
+  const runs = QUICK ? 1 : 2;
+  await bulk(50, false); // warm-up
+  const utils: number[] = [];
+  const effs: number[] = [];
+  const secs: number[] = [];
+  const overheads: number[] = [];
+  for (let r = 0; r < runs; r++) {
+    const res = await bulk(n, r === 0);
+    utils.push(res.util);
+    effs.push(res.eff);
+    secs.push(res.secs);
+    overheads.push(...res.overhead);
+    if (r === 0) plots.serial_utilization = res.series;
+  }
+  return {
+    'serial.line_utilization': round(median(utils), 4),
+    'serial.link_efficiency': round(median(effs), 4),
+    'serial.bulk_commands': n,
+    'serial.bulk_seconds': round(median(secs), 2),
+    'serial.frame_overhead_bytes': median(overheads),
+  };
+}
