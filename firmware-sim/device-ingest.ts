@@ -63,7 +63,7 @@ export class DeviceIntake {
         continue;
       }
       if (pushed && cmd.parents.length > 0 && !cmd.parents.some((p) => this.ring.has(p))) gap = true;
-      this.ring.push(cmd.id, cmd.bytes);
+      this.ring.push(cmd.id, cmd.bytes, false);
       this.stats.commandsReceived++;
       this.events.command(cmd);
       // Our own commands coming back carry our peer id too (telemetry): they are not orders.

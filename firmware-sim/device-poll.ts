@@ -47,11 +47,16 @@ export class RingResponder {
     for (let i = ring.count - 1; i >= 0; i--) {
       if (known[i] === 0) {
         const id = ring.idAt(i);
-        if (containsId(heads, id) || containsId(sample, id)) set(i);
+        // A device has one uplink: what it received, or saw named in an earlier poll, the
+        // requester holds — never send it back.
+        if (ring.isHeld(i) || containsId(heads, id) || containsId(sample, id)) set(i);
       }
       // Parents nearly always sit before their children (they arrived first), so one pass does;
       // a parent that arrived late is marked but not followed, which can only cause a resend.
-      if (known[i] === 1) ring.forEachParent(i, (p) => set(ring.indexOf(p)));
+      if (known[i] === 1) {
+        ring.markHeld(i); // the requester holds it: the ring may now overwrite it
+        ring.forEachParent(i, (p) => set(ring.indexOf(p)));
+      }
     }
     return lacking;
   }

@@ -2,10 +2,15 @@
  * The simulated device's command memory: a ring of the last N commands in fixed buffers, as
  * firmware would keep it. All storage is allocated once in the constructor (N slots of
  * {@link MAX_COMMAND_BYTES} plus N ids); pushing a command into a full ring overwrites the
- * oldest. Lookups are linear scans over N ids: cheap for the small N a microcontroller holds,
+ * oldest — except that a command the device wrote itself and no peer is known to hold yet is
+ * never overwritten by a *received* one: a busy graph must not push the device's own unsynced
+ * telemetry out of its memory before anyone has it. Lookups are linear scans over N ids: cheap for the small N a microcontroller holds,
  * and no index to grow.
  */
 import { ID_BYTES, MAX_COMMAND_BYTES } from '../protocol/index.js';
+
+const OWN = 1;
+const HELD = 2;
 
 /** Default ring capacity of a simulated device. */
 export const DEFAULT_RING_SIZE = 64;
@@ -20,6 +25,12 @@ export class CommandRing {
   private readonly data: Uint8Array;
   private readonly lengths: Uint16Array;
   private readonly ids: Uint8Array;
+  /** Per slot: bit 0 = written by this device, bit 1 = a peer is known to hold it. */
+  private readonly flags: Uint8Array;
+  /** Own commands overwritten before any peer was known to hold them (data lost to the ring size). */
+  lostOwn = 0;
+  /** Received commands not kept because the ring was full of unsynced own commands. */
+  refused = 0;
   /** Slot of the oldest entry. */
   private first = 0;
   private n = 0;
@@ -36,6 +47,7 @@ export class CommandRing {
     this.data = new Uint8Array(capacity * MAX_COMMAND_BYTES);
     this.lengths = new Uint16Array(capacity);
     this.ids = new Uint8Array(capacity * ID_BYTES);
+    this.flags = new Uint8Array(capacity);
   }
 
   /** Commands held, at most {@link capacity}. */
@@ -44,11 +56,13 @@ export class CommandRing {
   }
 
   /**
-   * Append a command (its id and exact encoding), evicting the oldest when full.
-   * @returns false, and changes nothing, when a command with this id is already held.
+   * Append a command (its id and exact encoding), evicting the oldest when full. `own` marks a
+   * command this device wrote (the default); false means received, and so held by the uplink.
+   * @returns false, and changes nothing, when a command with this id is already held, or when it
+   * is a received command and the oldest entry is an own command no peer is known to hold.
    * @throws RangeError when `bytes` exceeds {@link MAX_COMMAND_BYTES} or `id` is not 32 bytes.
    */
-  push(id: Uint8Array, bytes: Uint8Array): boolean {
+  push(id: Uint8Array, bytes: Uint8Array, own = true): boolean {
     if (id.length !== ID_BYTES) throw new RangeError('command id must be 32 bytes');
     if (bytes.length === 0 || bytes.length > MAX_COMMAND_BYTES) throw new RangeError(`command of ${bytes.length} bytes does not fit a slot`);
     if (this.indexOf(id) >= 0) return false;
@@ -58,8 +72,16 @@ export class CommandRing {
       this.n++;
     } else {
       slot = this.first;
+      if (this.flags[slot] === OWN) {
+        if (!own) {
+          this.refused++;
+          return false;
+        }
+        this.lostOwn++;
+      }
       this.first = (this.first + 1) % this.capacity;
     }
+    this.flags[slot] = own ? OWN : HELD;
     this.data.set(bytes, slot * MAX_COMMAND_BYTES);
     this.lengths[slot] = bytes.length;
     this.ids.set(id, slot * ID_BYTES);
@@ -73,6 +95,16 @@ export class CommandRing {
       if (this.idMatches(this.slotOf(i), id)) return i;
     }
     return -1;
+  }
+
+  /** Record that a peer holds the command at position `i` (it named it, or a descendant, in a poll). */
+  markHeld(i: number): void {
+    this.flags[this.slotOf(i)]! |= HELD;
+  }
+
+  /** Whether a peer is known to hold the command at position `i`. */
+  isHeld(i: number): boolean {
+    return (this.flags[this.slotOf(i)]! & HELD) !== 0;
   }
 
   /** Whether a command with this id is held. */

@@ -3,8 +3,20 @@
  * binding: the simulated one, a socat PTY, or a real UART. Received data goes to
  * `device.onBytes`, the device's writes go to `port.write`; each `open` of the port starts the
  * session over with `Hello`, each `close` (including an unplug) resets it.
+ *
+ * Link layer: the device itself speaks plain message frames (`device.onBytes` takes
+ * `COBS(message ‖ CRC) ‖ 0x00`, as before). This wiring adds the serial ARQ of
+ * `protocol/serial-arq.ts` between the device and the port, as the agent's serial transport does:
+ * link frames from the port are decoded here; ARQ frames go through an {@link ArqEndpoint} and
+ * the messages it delivers are handed to the device as plain frames; plain message frames (first
+ * byte 0x80–0x9f) pass straight through. In the other direction the device's frames are decoded
+ * and queued into the ARQ — in mode `'arq'` always, in mode `'auto'` (the default) once the peer
+ * has sent an ARQ frame on this connection (until then, as plain frames: a peer without ARQ, such
+ * as another device in `'auto'` or a scripted test peer, keeps working unchanged).
  */
 import type { SerialPortStream } from '@serialport/stream';
+import { ArqEndpoint, isArqFrame, type ArqOptions } from '../protocol/serial-arq.js';
+import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
 import type { SimDevice } from './device.js';
 
 /** The part of a `SerialPortStream` the wiring uses (any binding). */
@@ -24,6 +36,16 @@ export interface DeviceSerialAttachment {
 export interface DeviceSerialOptions {
   /** Port errors (a write canceled by close, an unplug). Default: ignored — `close` follows. */
   onError?: (err: Error) => void;
+  /**
+   * Link layer towards the port: `'auto'` (default) sends plain frames until the peer sends an
+   * ARQ frame, then ARQ; `'arq'` always ARQ; `'plain'` never (ARQ frames received are still
+   * understood).
+   */
+  linkLayer?: 'auto' | 'arq' | 'plain';
+  /** Line rate (bit/s) for the ARQ's RTT estimate. Default 115200. */
+  baudRate?: number;
+  /** ARQ tuning. */
+  arq?: ArqOptions;
 }
 
 /**
@@ -33,15 +55,79 @@ export interface DeviceSerialOptions {
 export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPort, options: DeviceSerialOptions = {}): DeviceSerialAttachment {
   let current: DeviceSerialPort | null = null;
   let unwire: (() => void) | null = null;
+  const mode = options.linkLayer ?? 'auto';
+  const arq = new ArqEndpoint({ bytesPerMs: (options.baudRate ?? 115200) / 10_000, maxMessage: device.maxFrame, ...options.arq });
+  // Link frames from the port (a chunk plus header, or a plain message up to the device's limit).
+  const inbound = new SerialFrameDecoder(device.maxFrame);
+  // The device's own output, split back into message bodies when it goes through the ARQ.
+  const outbound = new SerialFrameDecoder(device.maxFrame);
+  let useArq = mode === 'arq';
+  let timer: NodeJS.Timeout | null = null;
+
+  const resetLink = (): void => {
+    arq.reset();
+    inbound.reset();
+    outbound.reset();
+    useArq = mode === 'arq';
+    if (timer !== null) clearTimeout(timer);
+    timer = null;
+  };
 
   const wire = (p: DeviceSerialPort): void => {
-    const write = (bytes: Uint8Array): void => {
+    const rawWrite = (bytes: Uint8Array): void => {
       if (current === p && p.isOpen) p.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
     };
-    const onOpen = (): void => device.connect(write);
-    const onData = (chunk: Buffer): void => device.onBytes(chunk);
+    const pump = (): void => {
+      if (current !== p) return;
+      const now = performance.now();
+      for (const f of arq.poll(now)) rawWrite(encodeSerialFrame(f));
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      const w = arq.nextWakeup(performance.now());
+      if (w !== null) {
+        timer = setTimeout(pump, Math.max(1, Math.ceil(w)));
+        timer.unref();
+      }
+    };
+    const write = (bytes: Uint8Array): void => {
+      if (!useArq) return rawWrite(bytes);
+      for (const body of outbound.push(bytes).frames) {
+        try {
+          arq.send(body);
+        } catch {
+          // Queue full (the line is dead): the message is lost; the sync protocol repairs that.
+        }
+      }
+      pump();
+    };
+    const connect = (): void => {
+      resetLink();
+      // A lone 0x00 ends any partial frame at the receiver (the device's own is swallowed by
+      // `outbound` when the ARQ is on).
+      if (useArq) rawWrite(Uint8Array.of(0));
+      device.connect(write);
+    };
+    const onOpen = (): void => connect();
+    const onData = (chunk: Buffer): void => {
+      const r = inbound.push(chunk);
+      for (const err of r.errors) device.linkError(err);
+      let arqSeen = false;
+      for (const body of r.frames) {
+        if (!isArqFrame(body)) {
+          device.onBytes(encodeSerialFrame(body));
+          continue;
+        }
+        arqSeen = true;
+        if (mode === 'auto') useArq = true;
+        for (const m of arq.receive(body, performance.now())) device.onBytes(encodeSerialFrame(m));
+      }
+      if (arqSeen) pump();
+    };
     const onClose = (): void => {
-      if (current === p) device.disconnect();
+      if (current === p) {
+        resetLink();
+        device.disconnect();
+      }
     };
     const onError = (err: Error): void => options.onError?.(err);
     p.on('open', onOpen);
@@ -55,7 +141,7 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
       p.off('close', onClose);
       p.off('error', onError);
     };
-    if (p.isOpen) device.connect(write);
+    if (p.isOpen) connect();
   };
 
   const detach = (): void => {
@@ -63,6 +149,7 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
     unwire?.();
     unwire = null;
     current = null;
+    resetLink();
     device.disconnect();
   };
 

@@ -159,6 +159,11 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     }
   }
 
+  /** A link frame was lost below the device (CRC, COBS, size: the serial wiring decoded it). */
+  linkError(err: Error): void {
+    this.badFrame(err);
+  }
+
   /** Start committing telemetry every `telemetryMs` (and resume link timers after {@link stop}). */
   start(): void {
     const resume = this.halted;

@@ -162,6 +162,18 @@ t.test('ring: fixed capacity, dedupe, exponential sample; key table pins trusted
   }
   tt.equal(ring.count, 8);
   tt.equal(ring.push(cmds[19]!.id, cmds[19]!.bytes), false, 'duplicate refused');
+  {
+    // Own commands no peer holds yet are never pushed out by received ones.
+    const small = new CommandRing(2);
+    small.push(cmds[0]!.id, cmds[0]!.bytes);
+    small.push(cmds[1]!.id, cmds[1]!.bytes);
+    tt.equal(small.push(cmds[2]!.id, cmds[2]!.bytes, false), false, 'a received command does not evict an unsynced own one');
+    tt.equal(small.refused, 1);
+    small.markHeld(0);
+    tt.equal(small.push(cmds[2]!.id, cmds[2]!.bytes, false), true, 'once a peer holds it, it may go');
+    tt.equal(small.push(cmds[3]!.id, cmds[3]!.bytes), true, 'an own command always fits');
+    tt.equal(small.lostOwn, 1, 'evicting an unsynced own command is counted');
+  }
   tt.equal(ring.indexOf(cmds[11]!.id), -1, 'evicted');
   tt.equal(ring.indexOf(cmds[12]!.id), 0, 'oldest held');
   tt.ok(sameBytes(ring.newestId(), cmds[19]!.id));
@@ -223,7 +235,8 @@ t.test('poll answer: exact budget, oldest first, side branches not skipped', asy
   const after = responder.answer(req([chain[30]!.id]), 65536, 1000);
   tt.equal(after.commands.length, 9, 'a linear history: the entries after the named head');
   tt.equal(responder.answer(req([], [chain[35]!.id, chain[2]!.id]), 65536, 1000).commands.length, 4, 'a sample hit counts too');
-  tt.equal(responder.answer(req([randomBytes(32)]), 65536, 1000).commands.length, 40, 'nothing named: everything');
+  // The uplink named chain[35] once: the device remembers it holds 0..35 and never resends them.
+  tt.equal(responder.answer(req([randomBytes(32)]), 65536, 1000).commands.length, 4, 'nothing named: only what the uplink was never seen to hold');
 
   // A side branch: an order received after c39, then more of the peer's chain on top of c39.
   const peer = generateIdentity();
@@ -441,12 +454,17 @@ t.test('against a scripted agent: subscribe, renew, budget, fallback to polling,
   // The device answers polls from its ring, within the budget to the byte.
   for (let i = 0; i < 6; i++) D.commit(randomBytes(500));
   const total = D.ring.count;
+  // What the agent sent the device (and those commands' ring ancestors) it holds: only the
+  // device's own commands the agent was never seen to hold come back, oldest first.
+  const unheld = [...Array(total).keys()].filter((i) => !D.ring.isHeld(i)).map((i) => Buffer.from(D.ring.bytesAt(i)).toString('hex'));
+  const fresh = [...Array(6).keys()].map((k) => Buffer.from(D.ring.idAt(total - 6 + k)).toString('hex'));
   agent.send({ type: 'PollRequest', session: 77, max_bytes: MIN_FRAME_BYTES, heads: [], sample: [] });
   const { msg: r1, size } = await agent.take('PollResponse');
   tt.ok(size <= MIN_FRAME_BYTES, `answer of ${size} bytes within ${MIN_FRAME_BYTES}`);
   tt.match(r1, { session: 77, more: true, total, next_poll_ms: 700 });
   tt.ok(sameBytes(r1.heads[0]!, D.head));
-  r1.commands.forEach((cmd, i) => tt.ok(Buffer.from(cmd).equals(Buffer.from(D.ring.bytesAt(i))), `command ${i} oldest first`));
+  const order = r1.commands.map((cmd) => unheld.indexOf(Buffer.from(cmd).toString('hex')));
+  tt.ok(order.every((x, i) => x >= 0 && (i === 0 || x > order[i - 1]!)), 'only unheld own commands, oldest first');
   let last = r1 as PollResponse;
   const received = r1.commands.map((b) => decodeCommand(b).id);
   while (last.more) {
@@ -458,8 +476,9 @@ t.test('against a scripted agent: subscribe, renew, budget, fallback to polling,
     received.push(...next.msg.commands.map((b) => decodeCommand(b).id));
     last = next.msg;
   }
-  tt.equal(received.length, total, 'everything, in chunks, exactly once');
-  tt.equal(new Set(received.map((id) => Buffer.from(id).toString('hex'))).size, total);
+  const got = received.map((id) => Buffer.from(id).toString('hex'));
+  tt.ok(fresh.every((id) => got.includes(id)), 'every new own command arrived');
+  tt.equal(new Set(got).size, got.length, 'in chunks, exactly once');
 
   agent.send({ type: 'PollRequest', session: 79, max_bytes: MIN_POLL_BYTES - 1, heads: [], sample: [] });
   tt.equal((await agent.take('Error')).msg.code, ReasonCode.Malformed, 'a budget below the minimum is refused');

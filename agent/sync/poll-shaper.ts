@@ -19,8 +19,10 @@ export const MIN_BUDGET = 320;
 export const START_BUDGET = 4096;
 /** Shortest poll timeout once the link has been measured. */
 export const MIN_TIMEOUT_MS = 250;
-/** Longest poll timeout. */
-export const MAX_TIMEOUT_MS = 60000;
+/** Longest poll timeout: past it, shrinking the request is the better bet than waiting. */
+export const MAX_TIMEOUT_MS = 20000;
+/** Slowest per-byte time believed (~9600 baud); a slow answer on a lossy line must not teach more. */
+const MAX_MS_PER_BYTE = 1;
 
 /** Per-peer poll shaping state. */
 export class PollShaper {
@@ -59,7 +61,7 @@ export class PollShaper {
   answered(elapsedMs: number, bytes: number): void {
     // Small exchanges measure latency; large ones the per-byte time on top of it.
     if (bytes < 2048) this.latencyMs = 0.75 * this.latencyMs + 0.25 * elapsedMs;
-    else this.msPerByte = 0.75 * this.msPerByte + 0.25 * Math.max(0, (elapsedMs - this.latencyMs) / bytes);
+    else this.msPerByte = Math.min(MAX_MS_PER_BYTE, 0.75 * this.msPerByte + 0.25 * Math.max(0, (elapsedMs - this.latencyMs) / bytes));
     this.budget = Math.min(this.maxBudget, this.budget * 2);
     this.sampleCap = Math.min(MAX_SAMPLE, this.sampleCap * 2 + 1);
     this.headsCap = Math.min(MAX_HEADS, this.headsCap * 2);

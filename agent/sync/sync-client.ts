@@ -188,6 +188,7 @@ export class SyncClient {
     const remainOpen = Math.min(granted, this.subscribing);
     this.subscribing = null;
     const was = this.upstream;
+    const wasSubscribed = this.subscribed;
     this.subscribed = true;
     this.refused = false;
     this.remaining = maxBytes;
@@ -195,6 +196,11 @@ export class SyncClient {
     this.renewTimer = setTimeout(() => this.subscribe(), Math.max(1000, remainOpen * 800));
     this.renewTimer.unref();
     if (!was) this.upstreamsChanged();
+    // The poll after the first round was scheduled at the unsubscribed pace; pushes now carry
+    // new commands, so the next poll is only the slow anti-entropy one.
+    if (!wasSubscribed && this.inFlight === null && this.backlog === 0) {
+      this.schedulePoll(this.pacer.afterSuccess(this.s.engine.settings.subscribedPollS * 1000));
+    }
   }
 
   /**

@@ -1,6 +1,8 @@
 /**
  * Serial transport: `serial:/dev/ttyUSB0?baud=115200` (default 115200 baud, 8N1). Frames are
- * COBS + CRC-32 with a 0x00 delimiter (`protocol/serial-frame.ts`). The transport is a dialer
+ * COBS + CRC-32 with a 0x00 delimiter (`protocol/serial-frame.ts`), and messages travel in
+ * chunks under a selective-repeat ARQ (`protocol/serial-arq.ts`, `arq-link.ts`): a noisy line
+ * loses a chunk, not a whole message, and only the lost chunk is sent again. The transport is a dialer
  * over the device: when the port closes (`disconnected: true` on unplug) or errors, the link
  * closes and `open` is retried with backoff until the device returns, which yields a new link.
  *
@@ -12,7 +14,8 @@ import { SerialFrameDecoder, encodeSerialFrame } from '../../protocol/serial-fra
 import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { RedialTransport } from './redial.js';
-import { StreamLink } from './stream-link.js';
+import { ArqLink } from './arq-link.js';
+import type { StreamLink } from './stream-link.js';
 import { assertNoQuery, intParam } from './url.js';
 
 /** Written once on open: ends any partial frame the receiver holds from before (line noise, a reset). */
@@ -42,8 +45,9 @@ export async function openSerial(url: URL, display: string, o: ResolvedOptions):
       closePort(port);
       throw new TransportError('Closed', 'transport closed');
     }
-    return new StreamLink(port, {
+    return new ArqLink(port, {
       description,
+      baudRate,
       decoder: new SerialFrameDecoder(o.maxFrame),
       encode: encodeSerialFrame,
       maxFrame: o.maxFrame,

@@ -297,9 +297,13 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     for (let h = 0; h < n.store.size; h++) ids.push(toHex(n.store.idOf(h)));
     return ids.sort().join();
   };
+  // Converged = identical graphs that also hold every acknowledged commit, the devices' too
+  // (they are polled at their own pace, so equal engine graphs alone can come early).
+  const acked = (): Buffer[] => [...all.flatMap((n) => n.acked), ...deviceAcked].map((h) => Buffer.from(h, 'hex'));
   const converged = await until(() => {
     const s = all.map((n) => n.store.size);
     if (!s.every((x) => x === s[0])) return false;
+    if (!acked().every((id) => gw.store.indexOf(id) >= 0)) return false;
     const g = graphKey(gw);
     return all.every((n) => graphKey(n) === g);
   }, cfg.quick ? 45000 : 120000, 250);
@@ -316,7 +320,19 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
       }
     }
   }
-  if (!converged) cfg.log(`soak: NOT converged: sizes ${all.map((n) => `${n.name}=${n.store.size}`).join(' ')}, missing ${JSON.stringify(missingBy)}`);
+  if (!converged) {
+    cfg.log(`soak: NOT converged: sizes ${all.map((n) => `${n.name}=${n.store.size}`).join(' ')}, missing ${JSON.stringify(missingBy)}`);
+    const lostIds = [...all.map((n) => [n.name, n.acked] as const), ['devices', deviceAcked] as const].flatMap(([name, ids]) =>
+      ids.filter((h) => gw.store.indexOf(Buffer.from(h, 'hex')) < 0).map((h) => `${name}:${h.slice(0, 8)}`),
+    );
+    cfg.log(`soak: lost at the gateway: ${lostIds.join(' ')}; device rings lost own ${devices.map((d) => d.dev.ring.lostOwn).join('/')}`);
+    for (const { dev } of devices) {
+      const s = gw.engine.sessions.get(dev.peerId);
+      const c = s?.client as unknown as Record<string, unknown> | undefined;
+      const lacking = deviceAcked.filter((h) => gw.store.indexOf(Buffer.from(h, 'hex')) < 0 && dev.ring.has(Buffer.from(h, 'hex'))).length;
+      cfg.log(`soak: device ${dev.peerId}: state ${dev.state}, ring ${dev.ring.count}, in ring but not at gateway ${lacking}; gateway session ${s ? `up, rounds ${String(c?.rounds)}, inFlight ${String(c?.inFlight)}, stopped ${String(c?.stopped)}, timer ${String(c?.pollTimer !== null)}, backlog ${String(c?.backlog)}, more ${String(c?.morePending)}, budget ${String((c?.shaper as { budget?: number } | null)?.budget)}, auth ${String(s.authenticated)}, stats ${JSON.stringify(s.stats)}` : 'none'}`);
+    }
+  }
   const q = Math.max(1, Math.floor(rss.length / 4));
   const growth = rss.length >= 4 ? median(rss.slice(-q)) - median(rss.slice(q, 2 * q)) : 0;
   const step = Math.max(1, Math.floor(rss.length / 12));
