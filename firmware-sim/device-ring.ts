@@ -71,14 +71,18 @@ export class CommandRing {
       slot = (this.first + this.n) % this.capacity;
       this.n++;
     } else {
-      slot = this.first;
-      if (this.flags[slot] === OWN) {
+      if (this.flags[this.first] === OWN) {
         if (!own) {
           this.refused++;
           return false;
         }
-        this.lostOwn++;
+        // Make room by dropping the oldest entry a peer holds; only when every entry is an own
+        // command nobody holds yet is one of those lost.
+        const j = this.oldestHeld();
+        if (j < 0) this.lostOwn++;
+        else this.removeAt(j);
       }
+      slot = this.first;
       this.first = (this.first + 1) % this.capacity;
     }
     this.flags[slot] = own ? OWN : HELD;
@@ -95,6 +99,27 @@ export class CommandRing {
       if (this.idMatches(this.slotOf(i), id)) return i;
     }
     return -1;
+  }
+
+  /** Position of the oldest entry that is not an unheld own command, or -1. */
+  private oldestHeld(): number {
+    for (let i = 0; i < this.n; i++) if (this.flags[this.slotOf(i)] !== OWN) return i;
+    return -1;
+  }
+
+  /**
+   * Remove position `j` (0 < j < n) by moving every older entry one slot newer — a memmove of at
+   * most N slots, as firmware would do — so the oldest slot becomes the free one.
+   */
+  private removeAt(j: number): void {
+    for (let k = j; k > 0; k--) {
+      const to = this.slotOf(k);
+      const from = this.slotOf(k - 1);
+      this.data.copyWithin(to * MAX_COMMAND_BYTES, from * MAX_COMMAND_BYTES, from * MAX_COMMAND_BYTES + this.lengths[from]!);
+      this.lengths[to] = this.lengths[from]!;
+      this.ids.copyWithin(to * ID_BYTES, from * ID_BYTES, (from + 1) * ID_BYTES);
+      this.flags[to] = this.flags[from]!;
+    }
   }
 
   /** Record that a peer holds the command at position `i` (it named it, or a descendant, in a poll). */

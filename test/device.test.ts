@@ -171,8 +171,13 @@ t.test('ring: fixed capacity, dedupe, exponential sample; key table pins trusted
     tt.equal(small.refused, 1);
     small.markHeld(0);
     tt.equal(small.push(cmds[2]!.id, cmds[2]!.bytes, false), true, 'once a peer holds it, it may go');
+    // Ring: [own 1 (unheld), received 2]. A new own command drops the received one, not own 1.
     tt.equal(small.push(cmds[3]!.id, cmds[3]!.bytes), true, 'an own command always fits');
-    tt.equal(small.lostOwn, 1, 'evicting an unsynced own command is counted');
+    tt.ok(small.has(cmds[1]!.id) && small.has(cmds[3]!.id) && !small.has(cmds[2]!.id), 'the held entry made room');
+    tt.equal(small.lostOwn, 0);
+    tt.equal(small.push(cmds[4]!.id, cmds[4]!.bytes), true);
+    tt.equal(small.lostOwn, 1, 'with nothing held left, evicting an unsynced own command is counted');
+    tt.same([small.idAt(0), small.idAt(1)].map((x) => Buffer.from(x).toString('hex')), [cmds[3]!.id, cmds[4]!.id].map((x) => Buffer.from(x).toString('hex')), 'order kept');
   }
   tt.equal(ring.indexOf(cmds[11]!.id), -1, 'evicted');
   tt.equal(ring.indexOf(cmds[12]!.id), 0, 'oldest held');

@@ -48,6 +48,12 @@ export interface EngineOptions {
   pollTimeoutMs?: number;
   /** Default 0.1 ms a byte (a line of ~10 KB/s, like 115200 baud). */
   pollTimeoutMsPerByte?: number;
+  /**
+   * Close a link whose polls time out this many times in a row (0 = never): a link that carries
+   * nothing back is dead in a way its transport did not notice (a wedged UART, a half-open
+   * socket), and closing it makes the transport redial with fresh state. Default 8.
+   */
+  deadAfterTimeouts?: number;
   /** Seconds between anti-entropy polls while subscribed. Default 300 (an idle link costs a few KB an hour). */
   subscribedPollS?: number;
   /** Next-poll hint bounds, ms. Default 1000..30000. */
@@ -123,6 +129,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
       subscribedPollS: opts.subscribedPollS ?? 300,
       pollTimeoutMs: opts.pollTimeoutMs ?? 3000,
+      deadAfterTimeouts: opts.deadAfterTimeouts ?? 8,
       pollTimeoutMsPerByte: opts.pollTimeoutMsPerByte ?? 0.1,
       pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
       pollBucket: opts.pollBucket ?? { capacity: 10, perSecond: 2 },

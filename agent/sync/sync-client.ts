@@ -40,6 +40,8 @@ export class SyncClient {
   private frontier: Uint8Array | null = null;
   /** The newest answer said `more`. */
   private morePending = false;
+  /** Polls timed out in a row. */
+  private timeouts = 0;
   /** Orphans seen since the round began: the round ends with a repair poll when any were. */
   private roundOrphans = 0;
   private sentAt = 0;
@@ -118,6 +120,12 @@ export class SyncClient {
     this.s.sendFrame(body);
     this.timeoutTimer = setTimeout(() => {
       this.inFlight = null;
+      const dead = e.settings.deadAfterTimeouts;
+      if (dead > 0 && ++this.timeouts >= dead) {
+        e.log.warn({ peer: this.s.peerId, link: this.s.link.description, timeouts: this.timeouts }, 'peer answers no polls; closing the link');
+        void this.s.close();
+        return;
+      }
       shaper.timedOut();
       e.log.debug({ peer: this.s.peerId, budget: shaper.budget }, 'poll timed out');
       this.schedulePoll(this.pacer.afterTimeout());
@@ -135,6 +143,7 @@ export class SyncClient {
     if (res.session !== this.inFlight || res.session === this.answered) return;
     this.answered = res.session;
     this.inFlight = null;
+    this.timeouts = 0;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
     if (res.heads.length > 0) this.peerHeads = res.heads;

@@ -306,7 +306,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     if (!acked().every((id) => gw.store.indexOf(id) >= 0)) return false;
     const g = graphKey(gw);
     return all.every((n) => graphKey(n) === g);
-  }, cfg.quick ? 45000 : 120000, 250);
+  }, cfg.quick ? 90000 : 180000, 250);
   const settleMs = Date.now() - settleStart;
   const ackedAll = [...all.flatMap((n) => n.acked), ...deviceAcked];
   let lost = 0;

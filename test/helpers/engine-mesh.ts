@@ -8,6 +8,8 @@ import { generateIdentity, toHex, type Identity } from '../../protocol/keys.js';
 /** Fast pacing so property runs converge in well under a second of wall time. */
 export const FAST: Partial<EngineOptions> = {
   pollTimeoutMs: 150,
+  // Memory links never come back once closed; lossy property runs must not close them.
+  deadAfterTimeouts: 0,
   pollTimeoutMsPerByte: 0,
   pollHint: { minMs: 20, maxMs: 80 },
   subscribedPollS: 0.15,
