@@ -29,6 +29,9 @@ const FAST: Partial<EngineOptions> = {
   pollHint: { minMs: 20, maxMs: 100 },
   subscribedPollS: 0.3,
   backoff: { baseMs: 20, capMs: 500, floorMs: 5, jitter: 0.2 },
+  // The flood keeps the event loop so busy that 300 ms polls time out; the dead-link watchdog
+  // would then close the hostile links mid-run and frames sent to them would go uncounted.
+  deadAfterTimeouts: 0,
 };
 
 type Rnd = () => number;
@@ -306,6 +309,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
   const target = new Engine({ identity: targetId, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST });
   const good = new Engine({ identity: goodId, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST });
   const sessions: PeerSession[] = [];
+  let undecodable = 0;
   const [gt, gp] = createMemoryLinkPair();
   // Replay material: everything the good peer sends the target.
   const captured: Uint8Array[] = [];
@@ -319,15 +323,28 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
 
   // Authenticated hostile peers: real engines do the handshake; we then write to their link directly.
   const hostiles: { link: Link; engine: Engine }[] = [];
-  for (const hid of hostileIds) {
+  /** A fresh link between the target and a hostile engine (they handshake by themselves). */
+  const connectHostile = (engine: Engine): Link => {
     const [ht, hp] = createMemoryLinkPair();
     sessions.push(target.attach(ht));
-    const engine = new Engine({ identity: hid, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST, subscribe: false });
+    // Count undecodable frames where they arrive: a hostile Hello with a foreign key makes the
+    // agent close that link, and frames still in flight to it are then never delivered.
+    ht.on('frame', (b) => {
+      try {
+        decodeMessage(b);
+      } catch {
+        undecodable++;
+      }
+    });
     engine.attach(hp);
     hp.on('frame', (b) => {
       if (b[1] === 0x09) errorsAnswered++;
     });
-    hostiles.push({ link: hp, engine });
+    return hp;
+  };
+  for (const hid of hostileIds) {
+    const engine = new Engine({ identity: hid, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST, subscribe: false });
+    hostiles.push({ link: connectHostile(engine), engine });
   }
   await until(() => target.sessions.size === 1 + hostileIds.length, 5000);
 
@@ -384,7 +401,6 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
   })();
 
   let inputs = 0;
-  let undecodable = 0;
   let rawLinks = 0;
   let raw: { t: Link; r: Link } | null = null;
   const BATCH = 200;
@@ -403,13 +419,8 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
         raw.r.send(rnd() < 0.5 ? hostile(rnd, seeds) : semantic());
       } else {
         const h = pick(rnd, hostiles);
-        if (!h.link.open) continue;
+        if (!h.link.open) h.link = connectHostile(h.engine); // the agent closed it: come back
         const body = rnd() < 0.6 ? hostile(rnd, seeds) : semantic();
-        try {
-          decodeMessage(body);
-        } catch {
-          undecodable++;
-        }
         h.link.send(body);
       }
       inputs++;
