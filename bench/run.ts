@@ -6,7 +6,7 @@
  * suites run, figures of the others are kept from the previous results.json.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { benchAutomerge } from './automerge.js';
@@ -37,8 +37,8 @@ export const benchmarks: Benchmark[] = [
   { name: 'index', run: benchIndexMemory, limitS: 60 },
   { name: 'latency', run: benchLatency, limitS: 120 },
   { name: 'fanout', run: benchFanout, limitS: 90 },
-  { name: 'mesh', run: benchMesh, limitS: 60 },
-  { name: 'idle', run: benchIdle, limitS: 60 },
+  { name: 'mesh', run: benchMesh, limitS: 90 },
+  { name: 'idle', run: benchIdle, limitS: 150 },
   { name: 'mqtt', run: benchMqttThroughput, limitS: 60 },
   { name: 'rss', run: benchRss, limitS: 60 },
   { name: 'automerge', run: benchAutomerge, limitS: 60 },
@@ -122,6 +122,7 @@ async function main(): Promise<void> {
   const only = process.argv.slice(2);
   const list = only.length === 0 ? benchmarks : benchmarks.filter((b) => only.includes(b.name));
   if (list.length === 0) throw new Error(`no benchmark named ${only.join(', ')}; have ${benchmarks.map((b) => b.name).join(', ')}`);
+  const loadStart = loadavg().map((x) => Math.round(x * 100) / 100);
   const t0 = performance.now();
   const errors: Record<string, string> = {};
   const fresh = await runAll(list, errors);
@@ -146,6 +147,8 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
     memory_gb: Math.round(totalmem() / 2 ** 30),
+    load_start: loadStart,
+    load_end: loadavg().map((x) => Math.round(x * 100) / 100),
     errors,
   };
   writeFileSync(out, `${JSON.stringify({ meta, results }, null, 2)}\n`);

@@ -3,7 +3,8 @@
  * serial transport and engine:
  * - bulk sync of N commands (100-byte payloads) by poll from a cold peer: line utilization
  *   (A→B wire bytes / (elapsed × 11,520)) and link efficiency (command bytes / wire bytes, both
- *   directions), with a utilization time series for the plot;
+ *   directions), with a utilization time series for the plot; `serial.reverse_wire_share` is the
+ *   share of wire bytes going B→A (the cold peer's poll requests: heads and samples);
  * - framing + envelope overhead of a push of one 50-byte command, from the link's byte counters.
  */
 import type { Engine } from '../agent/sync/engine.js';
@@ -17,7 +18,7 @@ const idle = (sim: SimLink): boolean => {
   return s.aToB.queued + s.aToB.inFlight + s.bToA.queued + s.bToA.inFlight === 0;
 };
 
-async function bulk(n: number, withOverhead: boolean): Promise<{ util: number; eff: number; secs: number; series: [number, number][]; overhead: number[] }> {
+async function bulk(n: number, withOverhead: boolean): Promise<{ util: number; eff: number; reverse: number; secs: number; series: [number, number][]; overhead: number[] }> {
   const [a, b] = makeEngines(2);
   for (let i = 0; i < n; i++) await a!.commit(payload(100, i));
   let cmdBytes = 0;
@@ -46,7 +47,7 @@ async function bulk(n: number, withOverhead: boolean): Promise<{ util: number; e
       await subscribed(a!, b!, 30000);
       for (let i = 0; i < 3; i++) overhead.push(await pushOverhead(a!, b!, sim, i));
     }
-    return { util: ab / (secs * LINE_BPS), eff: cmdBytes / (ab + ba), secs, series, overhead };
+    return { util: ab / (secs * LINE_BPS), eff: cmdBytes / (ab + ba), reverse: ba / (ab + ba), secs, series, overhead };
   } finally {
     await teardown([a!, b!], [close]);
   }
@@ -71,12 +72,14 @@ export async function benchSerial(): Promise<Record<string, number>> {
   await bulk(50, false); // warm-up
   const utils: number[] = [];
   const effs: number[] = [];
+  const reverse: number[] = [];
   const secs: number[] = [];
   const overheads: number[] = [];
   for (let r = 0; r < runs; r++) {
     const res = await bulk(n, r === 0);
     utils.push(res.util);
     effs.push(res.eff);
+    reverse.push(res.reverse);
     secs.push(res.secs);
     overheads.push(...res.overhead);
     if (r === 0) plots.serial_utilization = res.series;
@@ -84,6 +87,7 @@ export async function benchSerial(): Promise<Record<string, number>> {
   return {
     'serial.line_utilization': round(median(utils), 4),
     'serial.link_efficiency': round(median(effs), 4),
+    'serial.reverse_wire_share': round(median(reverse), 4),
     'serial.bulk_commands': n,
     'serial.bulk_seconds': round(median(secs), 2),
     'serial.frame_overhead_bytes': median(overheads),

@@ -299,7 +299,8 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
       this.send(errorMessage('Malformed', `max_bytes ${req.max_bytes} is below the minimum ${MIN_POLL_BYTES}`));
       return;
     }
-    const limit = Math.min(req.max_bytes, this.handshake.peerMaxFrame, MAX_FRAME_BYTES);
+    // The device's frame buffers are maxFrame bytes, for what it sends as for what it receives.
+    const limit = Math.min(req.max_bytes, this.handshake.peerMaxFrame, this.maxFrame);
     this.stats.pollsAnswered++;
     this.send(this.responder.answer(req, limit, this.telemetryMs));
   }

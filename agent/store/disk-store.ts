@@ -12,6 +12,7 @@ import type { CommandStore, Durability, OpenReport } from './command-store.js';
 import { recordHead } from './log-format.js';
 import { openLog, releaseDir, type OpenedLog } from './log-open.js';
 import { LogWriter, type WriterStats } from './log-writer.js';
+import { IndexedStore } from './indexed-store.js';
 import { RecordCache } from './record-cache.js';
 
 export { parseDurability, formatDurability } from './durability.js';
@@ -39,9 +40,7 @@ export interface DiskStoreStats extends WriterStats {
 }
 
 /** {@link CommandStore} backed by an append-only log file. Create with {@link DiskStore.open}. */
-export class DiskStore implements CommandStore {
-  /** The index, exposed for walks that want {@link CommandIndex.parentAt} and for memory reports. */
-  readonly index: CommandIndex;
+export class DiskStore extends IndexedStore {
   /** Absolute path of the log file. */
   readonly file: string;
   private readonly dir: string;
@@ -54,10 +53,10 @@ export class DiskStore implements CommandStore {
     private readonly cache: RecordCache,
     readonly openReport: OpenReport,
   ) {
+    super(log.index);
     this.file = log.file;
     this.dir = log.dir;
     this.fd = log.fd;
-    this.index = log.index;
   }
 
   /**
@@ -74,34 +73,6 @@ export class DiskStore implements CommandStore {
     const writer = new LogWriter(log.fd, log.end, opts.durability, logger);
     const cache = new RecordCache(opts.cacheBytes ?? 4 << 20);
     return new DiskStore(log, writer, cache, { commands: log.index.size, truncatedBytes: log.truncatedBytes });
-  }
-
-  get size(): number {
-    return this.index.size;
-  }
-
-  indexOf(id: Uint8Array): number {
-    return this.index.indexOf(id);
-  }
-
-  idOf(idx: number): Uint8Array {
-    return this.index.idOf(idx);
-  }
-
-  depthOf(idx: number): number {
-    return this.index.depthOf(idx);
-  }
-
-  parentsOf(idx: number): number[] {
-    return this.index.parentsOf(idx);
-  }
-
-  lengthOf(idx: number): number {
-    return this.index.lengthOf(idx);
-  }
-
-  authorOf(idx: number): { author: Uint8Array; seq: number } {
-    return this.index.authorOf(idx);
   }
 
   /**
@@ -125,10 +96,6 @@ export class DiskStore implements CommandStore {
     }
     this.cache.set(idx, out.slice());
     return out;
-  }
-
-  heads(): number[] {
-    return this.index.heads();
   }
 
   /**

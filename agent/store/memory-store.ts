@@ -5,54 +5,25 @@
 import type { Command } from '../../protocol/command.js';
 import { toHex } from '../../protocol/keys.js';
 import { CommandIndex } from './command-index.js';
+import { IndexedStore } from './indexed-store.js';
 import type { CommandStore, OpenReport } from './command-store.js';
 
 /** {@link CommandStore} held in memory; `sync()` resolves at once. */
-export class MemoryStore implements CommandStore {
+export class MemoryStore extends IndexedStore {
   /** Always empty: a memory store starts with nothing and has no log to repair. */
   readonly openReport: OpenReport = { commands: 0, truncatedBytes: 0 };
-  /** The index, exposed for walks that want {@link CommandIndex.parentAt} and for memory reports. */
-  readonly index = new CommandIndex();
   private buf = new Uint8Array(64 * 1024);
   private used = 0;
   private closed = false;
 
-  get size(): number {
-    return this.index.size;
-  }
-
-  indexOf(id: Uint8Array): number {
-    return this.index.indexOf(id);
-  }
-
-  idOf(idx: number): Uint8Array {
-    return this.index.idOf(idx);
-  }
-
-  depthOf(idx: number): number {
-    return this.index.depthOf(idx);
-  }
-
-  parentsOf(idx: number): number[] {
-    return this.index.parentsOf(idx);
-  }
-
-  lengthOf(idx: number): number {
-    return this.index.lengthOf(idx);
-  }
-
-  authorOf(idx: number): { author: Uint8Array; seq: number } {
-    return this.index.authorOf(idx);
+  constructor() {
+    super(new CommandIndex());
   }
 
   /** A fresh copy: callers may keep or mutate it. */
   bytesOf(idx: number): Uint8Array {
     const at = this.index.offsetOf(idx);
     return this.buf.slice(at, at + this.index.lengthOf(idx));
-  }
-
-  heads(): number[] {
-    return this.index.heads();
   }
 
   /** @throws Error when a parent is missing or the store is closed. */

@@ -6,11 +6,12 @@
  * and when the tail was torn, truncate it and say so (openReport + one logged line).
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { randomFillSync } from 'node:crypto';
+import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DiskStore } from '../../agent/store/disk-store.js';
+import { DiskStore, LOG_FILE } from '../../agent/store/disk-store.js';
 import { fromHex } from '../../protocol/keys.js';
 import type { ChaosConfig, Figures } from './common.js';
 
@@ -57,6 +58,7 @@ export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
   let tornReported = 0;
   let truncatedBytes = 0;
   let notKilled = 0;
+  let powerCuts = 0;
   try {
     for (let i = 0; i < kills; i++) {
       // Random point: anywhere from just after open to ~400 ms of sustained commits.
@@ -67,6 +69,17 @@ export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
         cfg.log(`crash: child failed to open the store: ${run.stderr.slice(0, 300)}`);
       }
       for (const id of run.acked) acked.add(id);
+      // SIGKILL leaves the page cache intact, so the log never tears by itself here. Every fifth
+      // round, play a power cut in the middle of a write: a record head promising 200 bytes and
+      // only part of them (what a disk can hold after power loss), then reopen.
+      if (i % 5 === 4) {
+        const torn = Buffer.alloc(8 + 57);
+        torn.writeUInt32LE(200, 0);
+        torn.writeUInt32LE(0xdeadbeef, 4);
+        randomFillSync(torn, 8);
+        appendFileSync(join(dir, LOG_FILE), torn);
+        powerCuts++;
+      }
       const logged: string[] = [];
       let s: DiskStore;
       try {
@@ -92,6 +105,7 @@ export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
     acknowledged: acked.size,
     lost,
     reopen_failures: reopenFailures + childOpenFailures,
+    power_cuts_simulated: powerCuts,
     torn_tails_truncated: tornTails,
     torn_tails_reported: tornReported,
     truncated_bytes: truncatedBytes,

@@ -260,7 +260,10 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
         commitErrors++;
         if (!stopping) onCrash(err);
       }
-      await sleep(rand(50, 400));
+      // ~1 command/s per writer, 4/s in all (~0.8 kB/s): the lossy, often-unplugged UART moves
+      // 2–4 kB/s of messages, and a writer rate above the slowest link's capacity can only grow
+      // its backlog, whatever the protocol does.
+      await sleep(rand(500, 1500));
     }
   });
 
