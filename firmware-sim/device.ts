@@ -190,7 +190,10 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
    * @throws TooLargeError when the command would exceed MAX_COMMAND_BYTES.
    */
   commit(payload: Uint8Array): Command {
-    const head = this.ring.newestId();
+    // Build on the newest command the uplink is known to hold, not merely the newest one: if an
+    // own command is lost before anyone has it (ring full, power cut), later ones must not be
+    // orphans forever at the agent. Before anything is held, chain on the newest entry.
+    const head = this.ring.newestHeldId() ?? this.ring.newestId();
     const cmd = encodeCommand(
       { parents: head === null ? [] : [head], author: this.identity.author, seq: (this.seq + 1) >>> 0, payload: Uint8Array.from(payload) },
       this.identity.sign,
