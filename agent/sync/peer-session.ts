@@ -28,6 +28,7 @@ export interface SessionStats {
   pushedCommands: number;
   polledCommands: number;
   droppedBeforeAuth: number;
+  pollsDeferred: number;
 }
 
 /** Give up on a peer that has not authenticated after this long (the transport redials). */
@@ -43,7 +44,7 @@ export class PeerSession {
   peerMaxFrame = MIN_FRAME_BYTES;
   peerCaps = 0;
   authenticated = false;
-  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0, droppedBeforeAuth: 0 };
+  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0, droppedBeforeAuth: 0, pollsDeferred: 0 };
   readonly client: SyncClient;
   private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   private gotHello = false;
@@ -295,6 +296,13 @@ export class PeerSession {
     const e = this.engine;
     if (req.max_bytes < MIN_POLL_BYTES) {
       this.sendError('Malformed', `max_bytes below ${MIN_POLL_BYTES}`, null);
+      return;
+    }
+    if (this.blocked) {
+      // The link is above its high-water mark: an answer would queue behind what is already
+      // waiting and reach the requester after it gave up (bufferbloat on a slow lossy line). Let
+      // the poll time out; the requester retries smaller once the queue has drained.
+      this.stats.pollsDeferred++;
       return;
     }
     const res = e.responder.answer(this.peerId, req, this.sendLimit, e.pollHintMs());

@@ -237,7 +237,7 @@ export class SyncClient {
         this.subscribed = false;
         this.refused = true;
         this.upstreamsChanged();
-        this.later('sub', this.pacer.afterFailure(retry), () => this.subscribe());
+        this.subscribeLater(this.pacer.afterFailure(retry));
         this.schedulePoll(Math.min(retry || 1000, 60000));
         return;
       case ReasonCode.Busy:
@@ -262,7 +262,7 @@ export class SyncClient {
   /** Our set of upstreams changed: re-send Subscribe (debounced) so `via` stays true. */
   resubscribeSoon(): void {
     if (!this.wantsPush() || this.stopped || this.rounds === 0) return;
-    this.later('sub', 50, () => this.subscribe());
+    this.subscribeLater(50);
   }
 
   private wantsPush(): boolean {
@@ -310,11 +310,12 @@ export class SyncClient {
     this.pollTimer = null;
   }
 
-  private later(_which: 'sub', ms: number, fn: () => void): void {
+  /** (Re)send Subscribe after `ms`; a newer call replaces an older one (debounce). */
+  private subscribeLater(ms: number): void {
     if (this.subTimer) clearTimeout(this.subTimer);
     this.subTimer = setTimeout(() => {
       this.subTimer = null;
-      fn();
+      this.subscribe();
     }, ms);
     this.subTimer.unref();
   }

@@ -51,7 +51,9 @@ export async function openSerial(url: URL, display: string, o: ResolvedOptions):
       decoder: new SerialFrameDecoder(o.maxFrame),
       encode: encodeSerialFrame,
       maxFrame: o.maxFrame,
-      highWaterMark: o.highWaterMark,
+      // A UART drains ~11.5 kB/s at best (far less when lossy): a 64 KiB queue would hold
+      // seconds of stale answers. Keep it to ~1.5 s of a clean 115200-baud line.
+      highWaterMark: Math.min(o.highWaterMark, 16 * 1024),
       preamble: RESYNC,
       // Let queued frames reach the wire before closing; an unplugged port fails drain at once.
       shutdown: () => port.drain(() => closePort(port)),
