@@ -5,47 +5,16 @@
  * (`dist/agent/store/crash-writer.js`, built by `make test` before tap runs).
  */
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runAndKill } from '../agent/store/crash-run.js';
 import { fromHex } from '../protocol/keys.js';
 import { DiskStore } from '../agent/store/disk-store.js';
 
 const writer = fileURLToPath(new URL('../dist/agent/store/crash-writer.js', import.meta.url));
 const ROUNDS = 20;
-
-interface Run {
-  /** First line: `open <commands> <truncatedBytes>` as the child saw the store. */
-  opened: string;
-  /** Ids the child acknowledged (complete lines only: a line cut by the kill proves nothing). */
-  acked: string[];
-  signal: NodeJS.Signals | null;
-}
-
-/** Run the writer until it has been up for `ms` after opening, then SIGKILL it. */
-function runAndKill(dir: string, ms: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      if (timer === undefined && out.includes('\n')) timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      const lines = out.split('\n');
-      lines.pop(); // the unterminated remainder, if any
-      if (lines.length === 0) return reject(new Error(`writer died before opening the store: ${err}`));
-      resolve({ opened: lines[0]!, acked: lines.slice(1), signal });
-    });
-  });
-}
 
 t.test('SIGKILL during group-committed appends never loses an acknowledged commit', async (t) => {
   // Fail rather than skip: a silently skipped crash test hides exactly the regressions it exists for.
@@ -56,7 +25,7 @@ t.test('SIGKILL during group-committed appends never loses an acknowledged commi
   let truncations = 0;
   let lost = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    const run = await runAndKill(dir, 20 + Math.floor(Math.random() * 280));
+    const run = await runAndKill(writer, dir, 20 + Math.floor(Math.random() * 280));
     t.equal(run.signal, 'SIGKILL', `round ${round}: killed (${run.acked.length} acks)`);
     t.match(run.opened, /^open \d+ \d+$/, 'the child opened the store');
     if (run.opened.split(' ')[2] !== '0') truncations++;

@@ -5,45 +5,17 @@
  * kill the parent opens the store itself: it must open, hold every id any child acknowledged,
  * and when the tail was torn, truncate it and say so (openReport + one logged line).
  */
-import { spawn } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runAndKill } from '../../agent/store/crash-run.js';
 import { DiskStore, LOG_FILE } from '../../agent/store/disk-store.js';
 import { fromHex } from '../../protocol/keys.js';
 import type { ChaosConfig, Figures } from './common.js';
 
 const writer = fileURLToPath(new URL('../../agent/store/crash-writer.js', import.meta.url));
-
-interface Run {
-  opened: string;
-  acked: string[];
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-function runAndKill(dir: string, ms: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    let timer: NodeJS.Timeout | undefined;
-    child.stdout.setEncoding('utf8').on('data', (s: string) => {
-      out += s;
-      if (timer === undefined && out.includes('\n')) timer = setTimeout(() => child.kill('SIGKILL'), ms);
-    });
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
-    child.on('error', reject);
-    child.on('close', (_code, signal) => {
-      clearTimeout(timer);
-      const lines = out.split('\n');
-      lines.pop(); // a line cut by the kill proves nothing
-      resolve({ opened: lines[0] ?? '', acked: lines.slice(1), signal, stderr: err });
-    });
-  });
-}
 
 export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
   if (!existsSync(writer)) throw new Error(`${writer} missing: build first`);
@@ -62,7 +34,7 @@ export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
   try {
     for (let i = 0; i < kills; i++) {
       // Random point: anywhere from just after open to ~400 ms of sustained commits.
-      const run = await runAndKill(dir, Math.floor(Math.random() * 400));
+      const run = await runAndKill(writer, dir, Math.floor(Math.random() * 400));
       if (run.signal !== 'SIGKILL') notKilled++;
       if (!/^open \d+ \d+$/.test(run.opened)) {
         childOpenFailures++;
