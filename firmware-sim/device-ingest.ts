@@ -63,6 +63,9 @@ export class DeviceIntake {
         continue;
       }
       if (pushed && cmd.parents.length > 0 && !cmd.parents.some((p) => this.ring.has(p))) gap = true;
+      // The sender holds what it built on: own commands among the parents are synced (marked
+      // first, so a ring full of unsynced own commands can take this one).
+      this.ring.markHeldWithAncestors(cmd.parents);
       this.ring.push(cmd.id, cmd.bytes, false);
       this.stats.commandsReceived++;
       this.events.command(cmd);

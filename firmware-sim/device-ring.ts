@@ -7,7 +7,7 @@
  * telemetry out of its memory before anyone has it. Lookups are linear scans over N ids: cheap for the small N a microcontroller holds,
  * and no index to grow.
  */
-import { ID_BYTES, MAX_COMMAND_BYTES } from '../protocol/index.js';
+import { ID_BYTES, MAX_COMMAND_BYTES, SyncwireError } from '../protocol/index.js';
 
 const OWN = 1;
 const HELD = 2;
@@ -18,6 +18,17 @@ export const DEFAULT_RING_SIZE = 64;
 /** Largest ring a simulated device may ask for (keeps the fixed buffer at 4 MiB). */
 export const MAX_RING_SIZE = 4096;
 
+/**
+ * A device refused to commit: every ring slot holds an own command no peer holds yet (the uplink
+ * has been unreachable for longer than the ring lasts). Reason `Busy`; nothing accepted is lost.
+ */
+export class DeviceRingFullError extends SyncwireError {
+  constructor(capacity: number) {
+    super('Busy', `all ${capacity} ring slots hold own commands no peer holds yet; commit refused until the uplink catches up`);
+    this.name = 'DeviceRingFullError';
+  }
+}
+
 /** Fixed-capacity ring of encoded commands, oldest first, deduplicated by id. */
 export class CommandRing {
   /** Slots; never changes. */
@@ -27,6 +38,8 @@ export class CommandRing {
   private readonly ids: Uint8Array;
   /** Per slot: bit 0 = written by this device, bit 1 = a peer is known to hold it. */
   private readonly flags: Uint8Array;
+  /** Scratch marks for {@link markHeldWithAncestors}, allocated once. */
+  private readonly scratch: Uint8Array;
   /** Own commands overwritten before any peer was known to hold them (data lost to the ring size). */
   lostOwn = 0;
   /** Received commands not kept because the ring was full of unsynced own commands. */
@@ -48,6 +61,7 @@ export class CommandRing {
     this.lengths = new Uint16Array(capacity);
     this.ids = new Uint8Array(capacity * ID_BYTES);
     this.flags = new Uint8Array(capacity);
+    this.scratch = new Uint8Array(capacity);
   }
 
   /** Commands held, at most {@link capacity}. */
@@ -101,6 +115,14 @@ export class CommandRing {
     return -1;
   }
 
+  /**
+   * True when every slot holds an own command no peer is known to hold: one more own command
+   * could only be stored by losing one of those, so the device refuses it instead.
+   */
+  get fullOfUnsynced(): boolean {
+    return this.n === this.capacity && this.oldestHeld() < 0;
+  }
+
   /** Position of the oldest entry that is not an unheld own command, or -1. */
   private oldestHeld(): number {
     for (let i = 0; i < this.n; i++) if (this.flags[this.slotOf(i)] !== OWN) return i;
@@ -125,6 +147,30 @@ export class CommandRing {
   /** Record that a peer holds the command at position `i` (it named it, or a descendant, in a poll). */
   markHeld(i: number): void {
     this.flags[this.slotOf(i)]! |= HELD;
+  }
+
+  /**
+   * Record that a peer holds each of `ids` that is in the ring and every ring ancestor of them:
+   * the uplink named them as its heads, or sent commands built on them. One pass newest to
+   * oldest (parents nearly always sit before their children; one that arrived later is marked
+   * but not followed, which can only delay a mark).
+   */
+  markHeldWithAncestors(ids: readonly Uint8Array[]): void {
+    if (ids.length === 0) return;
+    const todo = this.scratch;
+    todo.fill(0);
+    for (const id of ids) {
+      const j = this.indexOf(id);
+      if (j >= 0) todo[j] = 1;
+    }
+    for (let i = this.n - 1; i >= 0; i--) {
+      if (todo[i] === 0) continue;
+      this.markHeld(i);
+      this.forEachParent(i, (p) => {
+        const j = this.indexOf(p);
+        if (j >= 0) todo[j] = 1;
+      });
+    }
   }
 
   /** Whether a peer is known to hold the command at position `i`. */

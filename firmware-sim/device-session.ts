@@ -16,6 +16,7 @@ import {
   type ErrorMessage, type Hello, type Identity, type Message, type ReasonName,
 } from '../protocol/index.js';
 import { randomFillSync } from 'node:crypto';
+import { equalBytes } from '../protocol/bytes.js';
 
 /** Where the handshake stands. */
 export type HandshakeState =
@@ -102,7 +103,7 @@ export class DeviceHandshake {
   onHello(h: Hello): HandshakeStep {
     if (this.state === 'idle') return NOTHING;
     const send: Message[] = [];
-    if (this.peerKey !== null && equal(h.public_key, this.peerKey) && equal(h.nonce, this.peerNonce)) {
+    if (this.peerKey !== null && equalBytes(h.public_key, this.peerKey) && equalBytes(h.nonce, this.peerNonce)) {
       // A repeat: our Auth (or our Hello) was lost on the way. Answer again, change nothing.
       if (this.state !== 'up') send.push(this.hello());
       send.push(this.authFor());
@@ -165,10 +166,4 @@ export class DeviceHandshake {
     this.peerMaxFrame = 0;
     this.peerNonce.fill(0);
   }
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -19,6 +19,7 @@ import {
   Capability, MAX_HEADS, ReasonCode,
   type ErrorMessage, type Message, type PollResponse, type Push, type SubscribeAck,
 } from '../protocol/index.js';
+import { equalBytes } from '../protocol/bytes.js';
 
 /** Seconds a device asks its subscriptions to stay open. */
 export const DEVICE_SUBSCRIBE_REMAIN_OPEN_S = 60;
@@ -119,10 +120,10 @@ export class DeviceSync {
     this.pollsSent++;
     const head = this.host.head();
     // The peer's last heads that we hold tell it our exact frontier; then our own spread.
-    const sample = this.peerHeads.filter((id) => this.host.has(id) && !same(id, head));
+    const sample = this.peerHeads.filter((id) => this.host.has(id) && !equalBytes(id, head));
     for (const id of this.host.sample(DEVICE_SAMPLE_IDS)) {
       if (sample.length >= DEVICE_SAMPLE_IDS) break;
-      if (!same(id, head) && !sample.some((s) => same(s, id))) sample.push(id);
+      if (!equalBytes(id, head) && !sample.some((s) => equalBytes(s, id))) sample.push(id);
     }
     this.host.send({
       type: 'PollRequest',
@@ -259,10 +260,4 @@ export class DeviceSync {
 /** A wait times a uniform factor in [0.8, 1.2], so peers that failed together retry apart. */
 function jitter(ms: number): number {
   return ms * (0.8 + Math.random() * 0.4);
-}
-
-function same(a: Uint8Array, b: Uint8Array | null): boolean {
-  if (b === null || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -52,6 +52,8 @@ export interface DeviceStats {
   badFrames: number;
   /** Own commands committed. */
   commits: number;
+  /** Own commands refused because the ring was full of own commands no peer holds yet. */
+  commitsRefused: number;
   /** Commands received, verified and stored (duplicates excluded). */
   commandsReceived: number;
   /** Received commands addressed to this device. */

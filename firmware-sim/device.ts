@@ -19,7 +19,7 @@ import {
 import { DeviceIntake } from './device-ingest.js';
 import { DeviceKeyTable } from './device-keys.js';
 import { RingResponder } from './device-poll.js';
-import { CommandRing, DEFAULT_RING_SIZE } from './device-ring.js';
+import { CommandRing, DEFAULT_RING_SIZE, DeviceRingFullError } from './device-ring.js';
 import { DeviceHandshake, errorMessage, type HandshakeState } from './device-session.js';
 import { DeviceSync } from './device-sync.js';
 import {
@@ -32,6 +32,7 @@ export {
 } from './device-serial.js';
 
 export * from './device-types.js';
+export { DeviceRingFullError } from './device-ring.js';
 
 const LINK_OPEN = Uint8Array.of(0);
 
@@ -49,7 +50,7 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
   readonly telemetryMs: number;
   /** Counters. */
   readonly stats: DeviceStats = {
-    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, commits: 0, commandsReceived: 0,
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, commits: 0, commitsRefused: 0, commandsReceived: 0,
     orders: 0, rejectedCommands: 0, duplicates: 0, errorsIn: 0, pollsAnswered: 0,
   };
   /** Subscription and poll state of the current session. */
@@ -186,14 +187,19 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
   }
 
   /**
-   * Commit one own command: parents = the current head, next seq, signed, stored in the ring.
+   * Commit one own command: parent = the newest command in the ring (own or received), next
+   * seq, signed, stored in the ring. Own commands form a chain, so the uplink naming the newest
+   * one it holds tells the device it holds every earlier one too.
+   * @throws DeviceRingFullError when every ring slot holds an own command no peer holds yet: a
+   * device with a bounded memory refuses new data rather than lose data it already accepted.
    * @throws TooLargeError when the command would exceed MAX_COMMAND_BYTES.
    */
   commit(payload: Uint8Array): Command {
-    // Build on the newest command the uplink is known to hold, not merely the newest one: if an
-    // own command is lost before anyone has it (ring full, power cut), later ones must not be
-    // orphans forever at the agent. Before anything is held, chain on the newest entry.
-    const head = this.ring.newestHeldId() ?? this.ring.newestId();
+    if (this.ring.fullOfUnsynced) {
+      this.stats.commitsRefused++;
+      throw new DeviceRingFullError(this.ring.capacity);
+    }
+    const head = this.ring.newestId();
     const cmd = encodeCommand(
       { parents: head === null ? [] : [head], author: this.identity.author, seq: (this.seq + 1) >>> 0, payload: Uint8Array.from(payload) },
       this.identity.sign,
@@ -215,7 +221,12 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     }
     // The protocol's CBOR has no floats: keep readings integral.
     if (!Number.isSafeInteger(reading)) reading = Number.isFinite(reading) ? Math.trunc(reading) : 0;
-    this.commit(encodeCbor([this.peerId, this.counter, reading]));
+    try {
+      this.commit(encodeCbor([this.peerId, this.counter, reading]));
+    } catch (err) {
+      // The sample is dropped at the source (counted in stats.commitsRefused); the timer goes on.
+      if (!(err instanceof DeviceRingFullError)) throw err;
+    }
   }
 
   private onFrame(body: Uint8Array): void {
@@ -266,6 +277,10 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
         return;
       case 'PollResponse':
         if (!this.sync.expects(msg)) return; // stale (§8.2): not the poll in flight
+        // The uplink holds its heads, and so their ancestors: own commands among them may now be
+        // overwritten, and commits resume on a ring that was full (the intake does the same with
+        // the parents of each command it receives).
+        this.ring.markHeldWithAncestors(msg.heads);
         this.intake.ingest(msg.commands, false);
         this.sync.onPollResponse(msg);
         return;

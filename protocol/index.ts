@@ -12,3 +12,4 @@ export * from './serial-frame.js';
 export * from './tcp-frame.js';
 export * from './mqtt-topics.js';
 export * from './fnv.js';
+export * from './bytes.js';

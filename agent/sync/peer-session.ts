@@ -16,6 +16,7 @@ import { deepestFirst } from './graph-walk.js';
 import { MAX_KNOWN } from './subscription-table.js';
 import { TokenBucket, type ClientPacer } from './pacing.js';
 import { SyncClient } from './sync-client.js';
+import { equalBytes } from '../../protocol/bytes.js';
 
 /** Per-session counters (shown by `syncwire status`). */
 export interface SessionStats {
@@ -348,8 +349,4 @@ export class PeerSession {
     this.engine.log.debug({ peer: this.peerId, code, message, retryAfterMs }, 'peer sent error');
     this.client.onError(code, retryAfterMs);
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

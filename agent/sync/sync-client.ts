@@ -13,8 +13,26 @@ import { deepestFirst, sampleOf } from './graph-walk.js';
 import type { ClientPacer } from './pacing.js';
 import { PollShaper } from './poll-shaper.js';
 import type { PeerSession } from './peer-session.js';
+import { equalBytes } from '../../protocol/bytes.js';
 
 const REPAIR_DELAY_MS = 200;
+
+/** What {@link SyncClient.snapshot} reports. */
+export interface SyncClientSnapshot {
+  stopped: boolean;
+  subscribed: boolean;
+  refused: boolean;
+  /** Poll rounds completed with nothing left. */
+  rounds: number;
+  pollInFlight: boolean;
+  pollScheduled: boolean;
+  timeoutsInARow: number;
+  /** Answers held for verification. */
+  backlog: number;
+  morePending: boolean;
+  /** Current poll budget, bytes (null before the first poll). */
+  budget: number | null;
+}
 
 /** Requester state for one peer. */
 export class SyncClient {
@@ -87,6 +105,22 @@ export class SyncClient {
     });
   }
 
+  /** A point-in-time view of the requester state (for `status` and diagnostics). */
+  snapshot(): SyncClientSnapshot {
+    return {
+      stopped: this.stopped,
+      subscribed: this.subscribed,
+      refused: this.refused,
+      rounds: this.rounds,
+      pollInFlight: this.inFlight !== null,
+      pollScheduled: this.pollTimer !== null,
+      timeoutsInARow: this.timeouts,
+      backlog: this.backlog,
+      morePending: this.morePending,
+      budget: this.shaper?.budget ?? null,
+    };
+  }
+
   /** Send a poll now unless one is in flight. */
   pollNow(): void {
     if (this.stopped || this.inFlight !== null) return;
@@ -103,9 +137,11 @@ export class SyncClient {
     const headSet = new Set(heads);
     const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((h) => !headSet.has(h)).slice(0, shaper.sampleCap);
     const headIds: Uint8Array[] = heads.map((h) => Uint8Array.from(store.idOf(h)));
-    // Pipelining: the last command of an answer still being verified is named as held, so the
-    // responder continues where it stopped while we verify.
-    if (this.frontier !== null && store.indexOf(this.frontier) < 0) headIds.splice(Math.max(0, shaper.headsCap - 1), headIds.length, this.frontier);
+    // Within a round the last command of the newest answer is named as held — before it is
+    // verified (pipelining) and after, when it need not be among our deepest heads (a device's
+    // commands, say, while other writers' heads are deeper) — so the responder continues from
+    // where it stopped instead of resending what did not fit in our heads.
+    if (this.frontier !== null && !headIds.some((id) => equalBytes(id, this.frontier!))) headIds.splice(Math.max(0, shaper.headsCap - 1), headIds.length, this.frontier);
     this.session = (this.session + 1) >>> 0;
     this.inFlight = this.session;
     const body = encodeMessage({

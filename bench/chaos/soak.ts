@@ -15,6 +15,7 @@ import { DiskStore } from '../../agent/store/disk-store.js';
 import { MemoryStore } from '../../agent/store/memory-store.js';
 import type { CommandStore } from '../../agent/store/command-store.js';
 import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
+import type { ArqEndpoint } from '../../protocol/serial-arq.js';
 import { openTransport, type OpenedTransport } from '../../agent/transport/registry.js';
 import { attachDeviceToSerialPort, createDevice, type SimDevice } from '../../firmware-sim/device.js';
 import { createSimBinding, createSimLink, SimRegistry, type SimLink } from '../../firmware-sim/sim-binding.js';
@@ -130,6 +131,16 @@ interface Node {
   store: CommandStore;
   transports: OpenedTransport[];
   acked: string[];
+}
+
+/** One line on a session and its link (the serial pair's state when something stalls). */
+function describeSession(engine: Engine, peerId: string): string {
+  const s = engine.sessions.get(peerId);
+  if (s === undefined) return 'no session';
+  const link = s.link as { arq?: ArqEndpoint; droppedMessages?: number; open?: boolean };
+  const arq = link.arq;
+  const arqText = arq ? ` arq{epoch ${arq.epoch}, queued ${arq.queuedBytes}, dropped ${link.droppedMessages ?? 0}, ${JSON.stringify(arq.stats)}}` : '';
+  return `auth ${String(s.authenticated)}, link open ${String(link.open)}, client ${JSON.stringify(s.client.snapshot())}, stats ${JSON.stringify(s.stats)}${arqText}`;
 }
 
 export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
@@ -274,9 +285,10 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   while (Date.now() - t0 < seconds * 1000) {
     await sleep(1000);
     rss.push(rssMb());
-    if (Date.now() - lastLog > 30000) {
+    if (Date.now() - lastLog > (process.env.SOAK_DEBUG === '1' ? 10000 : 30000)) {
       lastLog = Date.now();
       cfg.log(`soak: ${Math.round((Date.now() - t0) / 1000)} s, ${commands} commands, sizes ${all.map((n) => n.store.size).join('/')}, rss ${round(rss.at(-1)!)} MB`);
+      if (process.env.SOAK_DEBUG === '1') cfg.log(`soak: serial pair: gateway→agent ${describeSession(gw.engine, agents[0]!.engine.peerId)} | agent→gateway ${describeSession(agents[0]!.engine, gw.engine.peerId)}`);
     }
   }
 
@@ -328,12 +340,12 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     const lostIds = [...all.map((n) => [n.name, n.acked] as const), ['devices', deviceAcked] as const].flatMap(([name, ids]) =>
       ids.filter((h) => gw.store.indexOf(Buffer.from(h, 'hex')) < 0).map((h) => `${name}:${h.slice(0, 8)}`),
     );
-    cfg.log(`soak: lost at the gateway: ${lostIds.join(' ')}; device rings lost own ${devices.map((d) => d.dev.ring.lostOwn).join('/')}`);
+    cfg.log(`soak: lost at the gateway: ${lostIds.join(' ')}; device rings lost own ${devices.map((d) => d.dev.ring.lostOwn).join('/')}, refused commits ${devices.map((d) => d.dev.stats.commitsRefused).join('/')}`);
+    cfg.log(`soak: serial pair: gateway→agent ${describeSession(gw.engine, agents[0]!.engine.peerId)}`);
+    cfg.log(`soak: serial pair: agent→gateway ${describeSession(agents[0]!.engine, gw.engine.peerId)}`);
     for (const { dev } of devices) {
-      const s = gw.engine.sessions.get(dev.peerId);
-      const c = s?.client as unknown as Record<string, unknown> | undefined;
       const lacking = deviceAcked.filter((h) => gw.store.indexOf(Buffer.from(h, 'hex')) < 0 && dev.ring.has(Buffer.from(h, 'hex'))).length;
-      cfg.log(`soak: device ${dev.peerId}: state ${dev.state}, ring ${dev.ring.count}, in ring but not at gateway ${lacking}; gateway session ${s ? `up, rounds ${String(c?.rounds)}, inFlight ${String(c?.inFlight)}, stopped ${String(c?.stopped)}, timer ${String(c?.pollTimer !== null)}, backlog ${String(c?.backlog)}, more ${String(c?.morePending)}, budget ${String((c?.shaper as { budget?: number } | null)?.budget)}, auth ${String(s.authenticated)}, stats ${JSON.stringify(s.stats)}` : 'none'}`);
+      cfg.log(`soak: device ${dev.peerId}: state ${dev.state}, ring ${dev.ring.count}, in ring but not at gateway ${lacking}, stats ${JSON.stringify(dev.stats)}; gateway session: ${describeSession(gw.engine, dev.peerId)}`);
     }
   }
   const q = Math.max(1, Math.floor(rss.length / 4));
@@ -358,6 +370,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     uart_unplugs: unplugs,
     uart_stats: Object.fromEntries(uarts.flatMap((u, i) => { const s = u.stats(); return Object.entries(s.aToB).map(([k, v]) => [`uart${i}_${k}`, (v as number) + ((s.bToA as unknown as Record<string, number>)[k] ?? 0)]); })),
     device_bad_frames: devices.reduce((a, d) => a + d.dev.stats.badFrames, 0),
+    device_commits_refused: devices.reduce((a, d) => a + d.dev.stats.commitsRefused, 0),
     transport_warnings: warns,
     rss_start_mb: round(rss[0] ?? 0),
     rss_end_mb: round(rss.at(-1) ?? 0),
