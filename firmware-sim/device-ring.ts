@@ -217,12 +217,6 @@ export class CommandRing {
     }
   }
 
-  /** A copy of the newest id a peer is known to hold, or null when there is none. */
-  newestHeldId(): Uint8Array | null {
-    for (let i = this.n - 1; i >= 0; i--) if (this.isHeld(i)) return Uint8Array.from(this.idAt(i));
-    return null;
-  }
-
   /** A copy of the newest id (the device's head), or null when empty. */
   newestId(): Uint8Array | null {
     return this.n === 0 ? null : Uint8Array.from(this.idAt(this.n - 1));

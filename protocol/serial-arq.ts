@@ -206,6 +206,13 @@ const ACK_EVERY_CHUNKS = 8;
 const ACK_EVERY_BYTES = 4096;
 const RST_MIN_GAP_MS = 20;
 const TENTATIVE_MS = 200;
+/**
+ * With the line rate known, data frames are handed out only while less than this many ms of
+ * bytes are queued ahead of the line: an ACK or RST produced later then waits behind at most that
+ * much (plus one frame) instead of behind a whole window — the peer's RTT estimate and hole
+ * timers depend on it. Long enough that a late timer does not leave the line idle.
+ */
+const LEAD_MS = 25;
 const DEFAULT_MAX_QUEUED = 256 * 1024;
 
 /**
@@ -384,6 +391,7 @@ export class ArqEndpoint {
     // Retransmissions first: they hold the window back.
     const probe = this.probeChunk();
     for (const c of this.inflight) {
+      if (this.lineBusy(now)) return out;
       if (c.sacked) continue;
       if (c.fast) this.transmit(c, now, out);
       else if ((probe === null || c === probe) && now >= this.dueAt(c)) {
@@ -396,7 +404,7 @@ export class ArqEndpoint {
       }
     }
     // New chunks within the window.
-    while (this.cutIdx < this.msgs.length && this.inflight.length < this.window && this.inflightBytes < this.windowBytes) {
+    while (this.canCut() && !this.lineBusy(now)) {
       const m = this.msgs[this.cutIdx]!;
       const len = Math.min(this.chunkSize, m.bytes.length - m.off);
       const c: OutChunk = {
@@ -418,18 +426,32 @@ export class ArqEndpoint {
 
   /** Ms until `poll` has time-driven work (0: now), or null when nothing is pending. */
   nextWakeup(now: number): number | null {
-    let at = Infinity;
     if (this.rstEpoch !== null) return 0;
     const ackAt = this.ackAt();
-    if (ackAt !== null) at = ackAt;
+    // Data work: a fast retransmission or new chunks now, else the earliest retransmission.
+    let dataAt = this.canCut() ? now : Infinity;
     const probe = this.probeChunk();
     for (const c of this.inflight) {
       if (c.sacked) continue;
-      if (c.fast) return 0;
-      if (probe === null || c === probe) at = Math.min(at, this.dueAt(c));
+      if (c.fast) dataAt = now;
+      else if (probe === null || c === probe) dataAt = Math.min(dataAt, this.dueAt(c));
     }
-    if (this.cutIdx < this.msgs.length && this.inflight.length < this.window && this.inflightBytes < this.windowBytes) return 0;
+    // ...but no sooner than the line has room for it.
+    if (dataAt !== Infinity && this.bytesPerMs > 0) dataAt = Math.max(dataAt, this.lineFreeAt - LEAD_MS);
+    const at = Math.min(dataAt, ackAt ?? Infinity);
     return at === Infinity ? null : Math.max(0, at - now);
+  }
+
+  /** New chunks may be cut: a message is waiting and the window has room. */
+  private canCut(): boolean {
+    return this.cutIdx < this.msgs.length && this.inflight.length < this.window && this.inflightBytes < this.windowBytes;
+  }
+
+  /** More than {@link LEAD_MS} of bytes are queued ahead of the line (rate known). */
+  private lineBusy(now: number): boolean {
+    // The tolerance keeps a wake-up at exactly lineFreeAt − LEAD_MS (see nextWakeup) from
+    // finding the line busy by a rounding error and spinning.
+    return this.bytesPerMs > 0 && this.lineFreeAt - now > LEAD_MS + 1e-3;
   }
 
   // ---- sender -------------------------------------------------------------------------------
@@ -483,7 +505,8 @@ export class ArqEndpoint {
    */
   private dueAt(c: OutChunk): number {
     // A known hole is acknowledged at once on arrival (it fills a gap): no ACK delay to wait for.
-    if (c.hole && this.minRtt !== Infinity) return c.sentAt + Math.max(2 * this.minRtt + ACK_MIN_GAP_MS, 30);
+    // (The peer's ACK may wait behind up to LEAD_MS of its own data.)
+    if (c.hole && this.minRtt !== Infinity) return c.sentAt + Math.max(2 * this.minRtt + ACK_MIN_GAP_MS, 30) + LEAD_MS;
     return Math.max(c.deadline, this.lastProgressAt + this.rtoFor(c));
   }
 
@@ -546,7 +569,7 @@ export class ArqEndpoint {
     this.samples(covered, now);
     // Holes below the highest SACKed chunk are lost: resend each at most once per RTT (the
     // smallest seen: srtt also holds the receiver's ACK delays).
-    const gap = Math.max(1.5 * (this.minRtt === Infinity ? this.srtt : this.minRtt), ACK_MIN_GAP_MS);
+    const gap = Math.max(1.5 * (this.minRtt === Infinity ? this.srtt : this.minRtt), ACK_MIN_GAP_MS) + LEAD_MS;
     let lost = false;
     for (let j = 0; j < highest; j++) {
       const c = this.inflight[j]!;

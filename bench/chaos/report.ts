@@ -92,7 +92,9 @@ unplugged every 5–15 s for 0.3–2 s (the device side reopens its port on repl
 serial dialers redial by themselves). Concurrent writers throughout: the gateway and each agent
 commit a 32–160-byte payload every 0.5–1.5 s (about 4 commands/s in all: more than the lossy,
 unplugged UART can carry — it moves 2–4 kB/s of messages at 1 % byte loss — would only grow a
-backlog), the devices send telemetry every second.
+backlog), the devices send telemetry every second. A device whose 64-command ring holds only
+own commands the gateway does not have yet refuses further telemetry until it learns they
+arrived (\`device_commits_refused\`: samples dropped at the source, never acknowledged).
 
 At the end the chaos stops (cables replugged, broker up), writers stop, and the harness waits for
 the four engines to hold the identical graph. **No process crashed** is measured as: no
@@ -142,32 +144,44 @@ minus the 20 % client jitter) — \`pace_violations\`; untrusted peers get \`Una
 never appear in the table or the session map.
 
 ${table(sec(all, 'flood'))}
-## Findings (product bugs the harness found; fixes belong in agent/, not here)
+## Findings: what the harness found, and the fix in the product
 
-1. **Serial peers cannot converge on a UART with 1 % byte drops** (soak: \`serial-agent\` stays
-   far behind, its own commits never reach the gateway; \`soak.converged\` false, \`soak.lost\` > 0).
-   A serial frame survives only if every byte does: P = 0.99^n, so 13 % for a 200-byte frame and
-   ~5e-16 for the ~3.5 KB \`PollRequest\`/\`Subscribe\` the engine sends once its graph passes ~100
-   commands (heads + up to \`MAX_SAMPLE\` = 100 ids of 33 bytes), and ~2e-7 for a poll answer at
-   the \`MIN_POLL_BYTES\` = 1536 floor. Once a peer falls behind, neither poll nor subscribe can
-   cross the line again. Devices (own small frames, 2048-byte cap) mostly get through.
-   Proposed fix (agent/sync/sync-client.ts, protocol/constants.ts): size requests to the link —
-   cap sample + heads so a request fits a small frame on serial links (e.g. ≤ 8 sample ids when
-   \`link.maxFrame\` ≤ 4096), shrink sample and \`max_bytes\` geometrically after each poll
-   timeout (back to full size after a success), and allow a poll budget floor of one command
-   (\`MAX_COMMAND_BYTES\` + envelope) instead of 1536. Longer term, link-level fragmentation with
-   per-fragment acknowledgement for serial.
-2. **Unclamped timer from a peer-supplied \`remain_open\`** (fuzz prints
-   \`TimeoutOverflowWarning: 3435973836000 does not fit into a 32-bit signed integer\`):
-   \`SyncClient.onSubscribeAck\` arms \`setTimeout(subscribe, max(1000, remainOpen * 800))\`; with
-   \`remain_open\` = 0xffffffff Node clamps the delay to 1 ms, so the client re-subscribes at once
-   and, against a peer that keeps acking so, in a tight loop. Reproduction: authenticated session,
-   peer sends \`SubscribeAck{remain_open: 4294967295, max_bytes: 1}\` → a new \`Subscribe\` within
-   1 ms. Fix: \`Math.min(remainOpen, settings.subscribe.remainOpenS, 2_147_483) * 800\`, and ignore
-   an unsolicited \`SubscribeAck\`.
-3. **Memory links drop the frames sent just before \`close()\`** (agent/memory-link.ts): delivery is
-   a microtask that checks \`peer.open\`, and \`close()\` closes the peer synchronously, so the
-   \`Unauthorized\` error a session sends before closing never arrives over a memory link (it does
-   over TCP, which the flood uses for untrusted peers for that reason). Test-fidelity issue only.
+Each of these failed a chaos run; each is fixed in \`agent/\`, \`protocol/\` or \`firmware-sim/\`
+and has a regression test besides the harness.
+
+1. **A serial peer could not converge at 1 % byte loss**: a frame survives only if every byte
+   does (0.99^n: 13 % for 200 bytes, nothing for a 3.5 KB poll). → Selective-repeat ARQ link layer
+   under the serial transport and the device (\`protocol/serial-arq.ts\`, PROTOCOL.md §2.1.1),
+   poll shaping (budget, sample and heads quartered on timeouts, slow start, learned RTO).
+   Tests: \`test/serial-arq.test.ts\` (30 % frame loss, duplication, reordering, resets; the
+   simulated UART at 1 % byte loss).
+2. **Unclamped renewal timer from a peer's \`SubscribeAck.remain_open\`** (0xffffffff →
+   \`TimeoutOverflowWarning\`, a re-subscribe loop). → Clamped to what was asked; an unrequested
+   ack is ignored. Test: fuzz layer 3.
+3. **Memory links dropped frames sent just before \`close()\`** (test fidelity). → The far end closes
+   after queued deliveries.
+4. **Device ring overwrote its own unsynced telemetry** when the gateway pushed more than 64
+   commands between polls. → Received commands never displace own commands no peer holds.
+   Test: \`test/device.test.ts\` (ring).
+5. **Device answers larger than its own frame buffer were dropped by its link layer.** → Answers
+   are capped at the device's \`maxFrame\`. Test: \`test/device.test.ts\` (scripted agent).
+6. **A link that carries nothing back stayed stuck** (wedged after a reset, half-open). →
+   Dead-link watchdog: 8 poll timeouts in a row close the link; the transport redials.
+7. **Poll cursor never continued** (a session check), so a bootstrap re-walked the graph per
+   answer. → Fixed; 100k-command bootstrap 7.2k → ~20k commands/s (BENCHMARKS.md).
+8. **A device with more than ten unsynced commands stalled its gateway's poll round forever**
+   (240 s soak, 2026-11-22: device commands missing after 180 s of settling, the gateway's
+   session with the device at 0 completed rounds). Device telemetry was chained on the newest
+   command the uplink was *known* to hold, so commands written while the cable was out were
+   siblings; the gateway can name only 10 heads per poll, and the device — which answers "what
+   the requester does not name" — resent the same oldest siblings forever, never learning the
+   gateway had them, until its ring was full and it overwrote accepted telemetry. → Own commands
+   form a chain (each builds on the device's newest); a device whose ring holds only own commands
+   no peer has refuses a new commit with \`DeviceRingFullError\` (counted in
+   \`device_commits_refused\`: dropped at the source, never acknowledged) instead of overwriting;
+   it learns what the uplink holds from the heads of the answers to its own polls and from the
+   parents of commands it receives; a requester names the last command of the newest answer
+   while a round lasts. Test: \`test/device-engine.test.ts\` (40 commands written while
+   unplugged arrive once each and the round ends; a full ring refuses, then resumes).
 `;
 }
