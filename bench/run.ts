@@ -20,6 +20,7 @@ import { benchMqttThroughput } from './mqtt-throughput.js';
 import { benchProtocol } from './protocol.js';
 import { benchRss } from './rss.js';
 import { benchSerial } from './serial.js';
+import { benchSerialLossy } from './serial-lossy.js';
 import { writeReport } from './report.js';
 import { QUICK, notes, plots } from './util.js';
 
@@ -44,6 +45,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'automerge', run: benchAutomerge, limitS: 60 },
   { name: 'bootstrap', run: benchBootstrap, limitS: 120 },
   { name: 'serial', run: benchSerial, limitS: 150 },
+  { name: 'serial-lossy', run: benchSerialLossy, limitS: 90 },
 ];
 
 /** Target of a figure: `>=` or `<=` a value. */

@@ -57,8 +57,10 @@
  * timeout rounds without progress only the oldest outstanding chunk is retransmitted (a probe).
  * When the line rate is given (`bytesPerMs`), the send time of a frame is the estimated moment
  * its last byte leaves the UART (frames queue behind one another), so RTT and RTO never count
- * time spent queued locally. A SACK that shows holes retransmits each hole at most once per
- * RTT (1.5 × the smallest RTT sample), and a known hole times out after 2 × the smallest RTT
+ * time spent queued locally, and data frames are handed out only while less than 25 ms of bytes
+ * are queued ahead of the line, so an ACK never waits behind a window of data. A SACK that shows
+ * holes retransmits each hole at most once per RTT (1.5 × the smallest RTT sample, plus the 25 ms
+ * the peer's ACK may wait), and a known hole times out after 2 × the smallest RTT plus 25 ms
  * (the receiver acknowledges a chunk that fills a gap at once). Chunk size halves (≥ `minChunk`)
  * on a loss (at most once per 2 RTT and 100 ms), doubles
  * (≤ `maxChunk`) after `window / 8` chunks acknowledged without retransmission.
@@ -127,6 +129,12 @@ export interface ArqOptions {
   maxQueued?: number;
   /** Line rate in bytes per ms (baud / 10 / 1000 for 8N1), when known: see the module doc. */
   bytesPerMs?: number;
+  /**
+   * With `bytesPerMs` set: hand data to the line only while fewer than this many ms of bytes
+   * are queued ahead of it (ACKs and RSTs always go at once). Default 25; `Infinity` turns the
+   * pacing off (benchmarks compare).
+   */
+  leadMs?: number;
   /** Random source for epochs (tests inject a seeded one). Default `Math.random`. */
   random?: () => number;
 }
@@ -212,7 +220,7 @@ const TENTATIVE_MS = 200;
  * much (plus one frame) instead of behind a whole window — the peer's RTT estimate and hole
  * timers depend on it. Long enough that a late timer does not leave the line idle.
  */
-const LEAD_MS = 25;
+const DEFAULT_LEAD_MS = 25;
 const DEFAULT_MAX_QUEUED = 256 * 1024;
 
 /**
@@ -229,6 +237,7 @@ export class ArqEndpoint {
   readonly stats: ArqStats;
   private readonly initialChunk: number;
   private readonly bytesPerMs: number;
+  private readonly leadMs: number;
   private readonly random: () => number;
 
   // Sender.
@@ -287,6 +296,8 @@ export class ArqEndpoint {
     this.maxMessage = intIn('maxMessage', opts.maxMessage ?? MAX_FRAME_BYTES, 1, Number.MAX_SAFE_INTEGER);
     this.maxQueued = intIn('maxQueued', opts.maxQueued ?? DEFAULT_MAX_QUEUED, this.maxMessage, Number.MAX_SAFE_INTEGER);
     this.bytesPerMs = opts.bytesPerMs ?? 0;
+    this.leadMs = opts.leadMs ?? DEFAULT_LEAD_MS;
+    if (!(this.leadMs > 0)) throw new RangeError(`leadMs must be positive: ${this.leadMs}`);
     this.random = opts.random ?? Math.random;
     this.chunkSize = this.initialChunk;
     this.stats = {
@@ -437,7 +448,7 @@ export class ArqEndpoint {
       else if (probe === null || c === probe) dataAt = Math.min(dataAt, this.dueAt(c));
     }
     // ...but no sooner than the line has room for it.
-    if (dataAt !== Infinity && this.bytesPerMs > 0) dataAt = Math.max(dataAt, this.lineFreeAt - LEAD_MS);
+    if (dataAt !== Infinity && this.bytesPerMs > 0) dataAt = Math.max(dataAt, this.lineFreeAt - this.leadMs);
     const at = Math.min(dataAt, ackAt ?? Infinity);
     return at === Infinity ? null : Math.max(0, at - now);
   }
@@ -447,11 +458,11 @@ export class ArqEndpoint {
     return this.cutIdx < this.msgs.length && this.inflight.length < this.window && this.inflightBytes < this.windowBytes;
   }
 
-  /** More than {@link LEAD_MS} of bytes are queued ahead of the line (rate known). */
+  /** More than `leadMs` of bytes are queued ahead of the line (rate known). */
   private lineBusy(now: number): boolean {
-    // The tolerance keeps a wake-up at exactly lineFreeAt − LEAD_MS (see nextWakeup) from
+    // The tolerance keeps a wake-up at exactly lineFreeAt − leadMs (see nextWakeup) from
     // finding the line busy by a rounding error and spinning.
-    return this.bytesPerMs > 0 && this.lineFreeAt - now > LEAD_MS + 1e-3;
+    return this.bytesPerMs > 0 && this.lineFreeAt - now > this.leadMs + 1e-3;
   }
 
   // ---- sender -------------------------------------------------------------------------------
@@ -505,8 +516,8 @@ export class ArqEndpoint {
    */
   private dueAt(c: OutChunk): number {
     // A known hole is acknowledged at once on arrival (it fills a gap): no ACK delay to wait for.
-    // (The peer's ACK may wait behind up to LEAD_MS of its own data.)
-    if (c.hole && this.minRtt !== Infinity) return c.sentAt + Math.max(2 * this.minRtt + ACK_MIN_GAP_MS, 30) + LEAD_MS;
+    // (The peer's ACK may wait behind up to its lead of its own data: assume the default.)
+    if (c.hole && this.minRtt !== Infinity) return c.sentAt + Math.max(2 * this.minRtt + ACK_MIN_GAP_MS, 30) + DEFAULT_LEAD_MS;
     return Math.max(c.deadline, this.lastProgressAt + this.rtoFor(c));
   }
 
@@ -569,7 +580,7 @@ export class ArqEndpoint {
     this.samples(covered, now);
     // Holes below the highest SACKed chunk are lost: resend each at most once per RTT (the
     // smallest seen: srtt also holds the receiver's ACK delays).
-    const gap = Math.max(1.5 * (this.minRtt === Infinity ? this.srtt : this.minRtt), ACK_MIN_GAP_MS) + LEAD_MS;
+    const gap = Math.max(1.5 * (this.minRtt === Infinity ? this.srtt : this.minRtt), ACK_MIN_GAP_MS) + DEFAULT_LEAD_MS;
     let lost = false;
     for (let j = 0; j < highest; j++) {
       const c = this.inflight[j]!;
