@@ -25,6 +25,7 @@ chaos: build
 	node dist/bench/chaos.js
 
 vectors: build
+	node dist/scripts/gen-checks.js
 	node dist/scripts/gen-vectors.js
 
 clean:

@@ -1,68 +1,182 @@
 /**
- * CBOR codec settings and a strict well-formedness scan.
+ * The protocol's CBOR codec, written for its strict subset (PROTOCOL.md §3): unsigned and negative
+ * integers up to 2^53-1, byte and text strings, arrays, `false`, `true`, `null`; definite lengths,
+ * shortest (canonical) heads; no maps, tags or floats. Nothing else is needed, so no general
+ * CBOR library is loaded (one cost 7 MB of resident memory with its native accelerator).
  *
- * Encoding uses cbor-x configured for plain RFC 8949 output (no record extension, no tag 64 on
- * byte strings). Decoding first runs {@link scanCbor} over the input: it enforces the size cap,
- * the subset of CBOR the protocol uses, the nesting limit and the canonical (shortest) form of
- * every length and integer, and it proves that every declared length fits in the input before
- * cbor-x allocates anything. Only then does cbor-x build the values, copying byte strings out of
- * the input so no message pins a receive buffer.
+ * Decoding is one pass that validates as it builds: the size cap first, then for every item its
+ * head (canonical, supported), and every declared length is proven to fit in the input before
+ * anything is allocated for it. Byte strings are copied out, so no message pins a receive buffer.
  */
-import { Decoder, Encoder } from 'cbor-x';
 import { MAX_CBOR_DEPTH, MAX_FRAME_BYTES } from './constants.js';
 import { MalformedError, TooLargeError } from './errors.js';
 
 /** A value of the CBOR subset the protocol uses. */
 export type CborValue = number | boolean | null | string | Uint8Array | CborValue[];
 
-const encoder = new Encoder({ useRecords: false, tagUint8Array: false, mapsAsObjects: false, structuredClone: false });
-const decoder = new Decoder({ useRecords: false, mapsAsObjects: false, copyBuffers: true, structuredClone: false });
+const utf8Encoder = new TextEncoder();
 
 /**
- * Encode a value as plain RFC 8949 CBOR. Integers must stay below 2^32 (cbor-x writes larger ones
- * as floats, which the protocol forbids; schemas enforce the bound).
- * The result may share an ArrayBuffer with earlier results: copy it before keeping it long.
+ * Encode a value as canonical CBOR of the protocol's subset (shortest heads, definite lengths).
+ * Strings are UTF-8. The result is a fresh buffer.
+ * @throws MalformedError for a number that is not an integer within ±(2^53-1), or a value outside
+ * the subset.
  */
 export function encodeCbor(value: CborValue): Uint8Array {
-  return encoder.encode(value);
+  const texts: Uint8Array[] = [];
+  const out = new Uint8Array(sizeOf(value, texts));
+  const end = write(value, out, 0, texts, { next: 0 });
+  if (end !== out.length) throw new Error(`CBOR size mismatch: ${end} != ${out.length}`); // a bug here, not bad input
+  return out;
+}
+
+/** Bytes the head of an item with argument `n` takes. */
+function headSize(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
+}
+
+function sizeOf(v: CborValue, texts: Uint8Array[]): number {
+  if (typeof v === 'number') return headSize(intArg(v));
+  if (typeof v === 'boolean' || v === null) return 1;
+  if (typeof v === 'string') {
+    const t = utf8Encoder.encode(v);
+    texts.push(t);
+    return headSize(t.length) + t.length;
+  }
+  if (v instanceof Uint8Array) return headSize(v.length) + v.length;
+  if (Array.isArray(v)) {
+    let n = headSize(v.length);
+    for (const x of v) n += sizeOf(x, texts);
+    return n;
+  }
+  throw new MalformedError(`value of type ${typeof v} is outside the protocol's CBOR subset`);
+}
+
+/** The head argument of an integer (n for n ≥ 0, −1 − n below). */
+function intArg(v: number): number {
+  if (!Number.isSafeInteger(v)) throw new MalformedError(`number ${v} is not an integer within ±(2^53-1)`);
+  return v >= 0 ? v : -1 - v;
+}
+
+function writeHead(major: number, n: number, out: Uint8Array, pos: number): number {
+  const m = major << 5;
+  if (n < 24) {
+    out[pos] = m | n;
+    return pos + 1;
+  }
+  if (n < 0x100) {
+    out[pos] = m | 24;
+    out[pos + 1] = n;
+    return pos + 2;
+  }
+  if (n < 0x10000) {
+    out[pos] = m | 25;
+    out[pos + 1] = n >>> 8;
+    out[pos + 2] = n & 0xff;
+    return pos + 3;
+  }
+  if (n < 0x100000000) {
+    out[pos] = m | 26;
+    out[pos + 1] = n >>> 24;
+    out[pos + 2] = (n >>> 16) & 0xff;
+    out[pos + 3] = (n >>> 8) & 0xff;
+    out[pos + 4] = n & 0xff;
+    return pos + 5;
+  }
+  out[pos] = m | 27;
+  const hi = Math.floor(n / 0x100000000);
+  const lo = n >>> 0;
+  for (let i = 0; i < 4; i++) out[pos + 4 - i] = (hi >>> (8 * i)) & 0xff;
+  for (let i = 0; i < 4; i++) out[pos + 8 - i] = (lo >>> (8 * i)) & 0xff;
+  return pos + 9;
+}
+
+function write(v: CborValue, out: Uint8Array, pos: number, texts: Uint8Array[], t: { next: number }): number {
+  if (typeof v === 'number') return writeHead(v >= 0 ? 0 : 1, intArg(v), out, pos);
+  if (v === false || v === true || v === null) {
+    out[pos] = v === false ? 0xf4 : v === true ? 0xf5 : 0xf6;
+    return pos + 1;
+  }
+  if (typeof v === 'string') {
+    const bytes = texts[t.next++]!;
+    const p = writeHead(3, bytes.length, out, pos);
+    out.set(bytes, p);
+    return p + bytes.length;
+  }
+  if (v instanceof Uint8Array) {
+    const p = writeHead(2, v.length, out, pos);
+    out.set(v, p);
+    return p + v.length;
+  }
+  let p = writeHead(4, v.length, out, pos);
+  for (const x of v) p = write(x, out, p, texts, t);
+  return p;
 }
 
 /**
- * Check that `bytes` is exactly one well-formed, canonical CBOR item of the protocol's subset:
- * unsigned and negative integers up to 2^53-1, byte and text strings, arrays, `false`, `true`,
- * `null`; definite lengths only; no maps, tags or floats; nesting at most `maxDepth` arrays.
+ * Decode exactly one well-formed, canonical CBOR item of the protocol's subset. Byte strings are
+ * fresh copies; 8-byte integers are exact numbers (at most 2^53-1).
  * @throws TooLargeError when `bytes` is longer than `maxBytes` (default {@link MAX_FRAME_BYTES}).
- * @throws MalformedError for anything else that is wrong.
+ * @throws MalformedError for anything else: truncation, trailing bytes, non-canonical heads,
+ * indefinite lengths, maps, tags, floats, invalid UTF-8, nesting deeper than `maxDepth`.
  */
-export function scanCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDepth = MAX_CBOR_DEPTH): void {
+export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDepth = MAX_CBOR_DEPTH): CborValue {
   if (bytes.length > maxBytes) throw new TooLargeError(`CBOR item of ${bytes.length} bytes exceeds ${maxBytes}`);
   if (bytes.length === 0) throw new MalformedError('empty CBOR input');
-  const end = scanItem(bytes, 0, maxDepth);
-  if (end !== bytes.length) throw new MalformedError(`${bytes.length - end} trailing bytes after CBOR item`);
+  const r = { pos: 0 };
+  const v = readItem(bytes, r, maxDepth);
+  if (r.pos !== bytes.length) throw new MalformedError(`${bytes.length - r.pos} trailing bytes after CBOR item`);
+  return v;
 }
 
-/** Decode one CBOR item after {@link scanCbor} accepted it. Byte strings are fresh copies. */
-export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDepth = MAX_CBOR_DEPTH): CborValue {
-  scanCbor(bytes, maxBytes, maxDepth);
-  try {
-    return normalize(decoder.decode(bytes) as unknown);
-  } catch (err) {
-    throw new MalformedError('CBOR decode failed', { cause: err });
-  }
-}
+// ignoreBOM keeps a leading U+FEFF in the string (the default would strip it and re-encode differently).
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-// cbor-x returns Buffer for byte strings; expose plain Uint8Array views so equality checks in
-// tests and consumers do not depend on Buffer's prototype.
-function normalize(v: unknown): CborValue {
-  if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) v[i] = normalize(v[i]);
-    return v as CborValue[];
+function readItem(b: Uint8Array, r: { pos: number }, depthLeft: number): CborValue {
+  const pos = r.pos;
+  if (pos >= b.length) throw new MalformedError(`truncated CBOR at offset ${pos}`);
+  const head = b[pos]!;
+  const major = head >> 5;
+  const info = head & 31;
+  switch (major) {
+    case 0:
+    case 1: {
+      const [n, next] = readArg(b, pos, info);
+      r.pos = next;
+      return major === 0 ? n : -1 - n;
+    }
+    case 2:
+    case 3: {
+      const [len, start] = readArg(b, pos, info);
+      if (start + len > b.length) throw new MalformedError(`string of ${len} bytes overruns input at offset ${pos}`);
+      r.pos = start + len;
+      if (major === 2) return b.slice(start, start + len);
+      try {
+        return utf8.decode(b.subarray(start, start + len));
+      } catch {
+        throw new MalformedError(`invalid UTF-8 at offset ${pos}`);
+      }
+    }
+    case 4: {
+      if (depthLeft <= 0) throw new MalformedError(`nesting deeper than ${MAX_CBOR_DEPTH} at offset ${pos}`);
+      const [count, start] = readArg(b, pos, info);
+      // Every element takes at least one byte: a count beyond the input is a lie, refuse it
+      // before anything is allocated for it.
+      if (start + count > b.length) throw new MalformedError(`array of ${count} items overruns input at offset ${pos}`);
+      r.pos = start;
+      const arr: CborValue[] = new Array<CborValue>(count);
+      for (let i = 0; i < count; i++) arr[i] = readItem(b, r, depthLeft - 1);
+      return arr;
+    }
+    case 7:
+      r.pos = pos + 1;
+      if (info === 20) return false;
+      if (info === 21) return true;
+      if (info === 22) return null;
+      throw new MalformedError(`unsupported simple value or float 0x${head.toString(16)} at offset ${pos}`);
+    default:
+      throw new MalformedError(`unsupported CBOR major type ${major} at offset ${pos}`);
   }
-  if (v instanceof Uint8Array && v.constructor !== Uint8Array) return new Uint8Array(v.buffer, v.byteOffset, v.length);
-  // cbor-x yields bigint for every 8-byte integer; scanCbor already bounded it to 2^53-1, so a
-  // number is exact and keeps the declared CborValue type honest.
-  if (typeof v === 'bigint') return Number(v);
-  return v as CborValue;
 }
 
 /** Read the argument of an item head; returns [value, offset after head]. */
@@ -77,48 +191,4 @@ function readArg(b: Uint8Array, pos: number, info: number): [number, number] {
   const min = need === 1 ? 24 : need === 2 ? 0x100 : need === 4 ? 0x10000 : 0x100000000;
   if (v < min) throw new MalformedError(`non-canonical length or integer at offset ${pos}`);
   return [v, pos + 1 + need];
-}
-
-function scanItem(b: Uint8Array, pos: number, depthLeft: number): number {
-  if (pos >= b.length) throw new MalformedError(`truncated CBOR at offset ${pos}`);
-  const head = b[pos]!;
-  const major = head >> 5;
-  const info = head & 31;
-  switch (major) {
-    case 0:
-    case 1:
-      return readArg(b, pos, info)[1];
-    case 2:
-    case 3: {
-      const [len, start] = readArg(b, pos, info);
-      if (start + len > b.length) throw new MalformedError(`string of ${len} bytes overruns input at offset ${pos}`);
-      if (major === 3 && !isUtf8(b.subarray(start, start + len))) throw new MalformedError(`invalid UTF-8 at offset ${pos}`);
-      return start + len;
-    }
-    case 4: {
-      if (depthLeft <= 0) throw new MalformedError(`nesting deeper than ${MAX_CBOR_DEPTH} at offset ${pos}`);
-      const [count, start] = readArg(b, pos, info);
-      // Every element takes at least one byte: a count beyond the input is a lie, refuse it
-      // before anything is allocated for it.
-      if (start + count > b.length) throw new MalformedError(`array of ${count} items overruns input at offset ${pos}`);
-      let p = start;
-      for (let i = 0; i < count; i++) p = scanItem(b, p, depthLeft - 1);
-      return p;
-    }
-    case 7:
-      if (info === 20 || info === 21 || info === 22) return pos + 1;
-      throw new MalformedError(`unsupported simple value or float 0x${head.toString(16)} at offset ${pos}`);
-    default:
-      throw new MalformedError(`unsupported CBOR major type ${major} at offset ${pos}`);
-  }
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-function isUtf8(bytes: Uint8Array): boolean {
-  try {
-    utf8.decode(bytes);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -8,7 +8,9 @@
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { MAX_COMMAND_BYTES, MAX_FRAME_BYTES } from './constants.js';
 import { MalformedError, TooLargeError } from './errors.js';
-import { fieldOrder, MessageType, validators, type Message, type MessageName, type Push } from './messages.js';
+import { messageFields } from './message-checks.generated.js';
+import { MessageType, type MessageName } from './message-type.js';
+import type { Message, Push } from './messages.js';
 
 const typeNames = new Map<number, MessageName>(
   (Object.entries(MessageType) as [MessageName, number][]).map(([k, v]) => [v, k]),
@@ -21,10 +23,9 @@ const typeNames = new Map<number, MessageName>(
  */
 export function encodeMessage(msg: Message): Uint8Array {
   assertValid(msg);
-  const fields = fieldOrder[msg.type];
   const arr: CborValue[] = [MessageType[msg.type]];
   const rec = msg as unknown as Record<string, CborValue>;
-  for (const f of fields) arr.push(rec[f]!);
+  for (const f of messageFields[msg.type]) arr.push(rec[f.name]!);
   const bytes = encodeCbor(arr);
   // Same cap as decodeMessage, so nothing this encodes is refused by a conforming receiver.
   if (bytes.length > MAX_FRAME_BYTES) throw new TooLargeError(`${msg.type} of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
@@ -62,21 +63,22 @@ export function decodeMessage(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Me
   if (typeof head !== 'number') throw new MalformedError('message type is not an integer');
   const name = typeNames.get(head);
   if (name === undefined) throw new MalformedError(`unknown message type ${head}`);
-  const fields = fieldOrder[name];
+  const fields = messageFields[name];
   // Extra trailing fields are allowed (a newer minor version may append); missing ones are not.
   if (value.length - 1 < fields.length) throw new MalformedError(`${name} has ${value.length - 1} fields, needs ${fields.length}`);
   const obj: Record<string, unknown> = { type: name };
-  for (let i = 0; i < fields.length; i++) obj[fields[i]!] = value[i + 1];
+  for (let i = 0; i < fields.length; i++) obj[fields[i]!.name] = value[i + 1];
   assertValid(obj as unknown as Message);
   return obj as unknown as Message;
 }
 
+/** Check every field against the schema (generated checks, see message-checks.generated.ts). */
 function assertValid(msg: Message): void {
   const name = (msg as { type?: unknown }).type;
-  const v = typeof name === 'string' ? validators[name as MessageName] : undefined;
-  if (v === undefined) throw new MalformedError(`unknown message type ${String(name)}`);
-  if (!v.Check(msg)) {
-    const first = v.Errors(msg).First();
-    throw new MalformedError(`${name}${first ? `${first.path}: ${first.message}` : ': invalid'}`);
+  const fields = typeof name === 'string' && Object.hasOwn(messageFields, name) ? messageFields[name as MessageName] : undefined;
+  if (fields === undefined) throw new MalformedError(`unknown message type ${String(name)}`);
+  const rec = msg as unknown as Record<string, unknown>;
+  for (const f of fields) {
+    if (!f.check(rec[f.name])) throw new MalformedError(`${String(name)}/${f.name}: must be ${f.expect}`);
   }
 }

@@ -2,7 +2,9 @@
 export * from './constants.js';
 export * from './errors.js';
 export * from './cbor.js';
-export * from './messages.js';
+// Types only: the TypeBox schemas are not loaded at run time (see messages.ts).
+export type * from './messages.js';
+export * from './message-type.js';
 export * from './envelope.js';
 export * from './command.js';
 export * from './keys.js';

@@ -3,7 +3,10 @@
  *
  * These describe the decoded, readable form of a message. On the wire every message is a CBOR
  * array `[type, ...fields]` in the order the fields are declared here (see envelope.ts and
- * docs/PROTOCOL.md). Validators are compiled once, at load.
+ * docs/PROTOCOL.md). They are the source of truth for the checks a running agent applies, which
+ * `scripts/gen-checks.ts` generates from them into `message-checks.generated.ts` (so
+ * TypeBox, ~12 MB of resident memory, is never loaded at run time); the compiled `validators`
+ * below serve the generator and the tests, which cross-check the two.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
@@ -21,6 +24,7 @@ import {
   PUBLIC_KEY_BYTES,
   SIGNATURE_BYTES,
 } from './constants.js';
+import type { MessageName } from './message-type.js';
 
 const U32 = Type.Integer({ minimum: 0, maximum: 0xffffffff });
 const Id = Type.Uint8Array({ minByteLength: ID_BYTES, maxByteLength: ID_BYTES });
@@ -29,21 +33,7 @@ const CommandBytes = Type.Uint8Array({ minByteLength: 1, maxByteLength: MAX_COMM
 // A frame can hold at most MAX_FRAME_BYTES / (smallest command) commands; the frame cap is the real bound.
 const Commands = Type.Array(CommandBytes, { maxItems: MAX_FRAME_BYTES });
 
-/** Numeric message types: the first element of every envelope. Never renumber. */
-export const MessageType = {
-  Hello: 0,
-  Auth: 1,
-  Keys: 2,
-  PollRequest: 3,
-  PollResponse: 4,
-  Subscribe: 5,
-  SubscribeAck: 6,
-  Unsubscribe: 7,
-  Push: 8,
-  Error: 9,
-} as const;
-/** Name of a message type. */
-export type MessageName = keyof typeof MessageType;
+export { MessageType, type MessageName } from './message-type.js';
 
 /** First message on every link, both directions: who I am, what I can take, a challenge for you. */
 export const Hello = Type.Object({

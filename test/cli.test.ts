@@ -191,8 +191,13 @@ t.test('config validation names the exact JSON path and the expected value', asy
   t.equal(printed.mqtt.password, '***', 'password redacted');
 
   // The validator itself (what the messages are built from).
-  t.same(validate({ subscriptions: { capacity: 64 } }), []);
-  t.same(validate({ subscriptions: { capacity: 48 } }), [{ path: '/subscriptions/capacity', text: 'expected a power of two, got 48' }]);
+  t.same(await validate({ subscriptions: { capacity: 64 } }), []);
+  t.same(await validate({ subscriptions: { capacity: 48 } }), [{ path: '/subscriptions/capacity', text: 'expected a power of two, got 48' }]);
+  // The generated check and TypeBox agree: what the check accepts has no problems, and the
+  // example config (every field set) passes the fast path.
+  t.same(await validate(JSON.parse(readFileSync(new URL('../agent/cli/config.example.json', import.meta.url), 'utf8'))), [], 'the example config is valid');
+  const { configCheckSource } = await import('../scripts/gen-checks.js');
+  t.equal(readFileSync(new URL('../agent/cli/config-check.generated.ts', import.meta.url), 'utf8'), configCheckSource(), 'config-check.generated.ts matches the schema (run `make vectors`)');
 });
 
 t.test('keygen writes mode 0600, refuses to overwrite, agents refuse loose key files', async (t) => {

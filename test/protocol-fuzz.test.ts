@@ -31,12 +31,13 @@ import {
   SyncwireError,
   TcpFrameDecoder,
   toHex,
-  validators,
   type CborValue,
   type FrameDecoder,
   type Message,
   type MessageName,
 } from '../protocol/index.js';
+// The TypeBox validators the generated checks come from: an independent second opinion.
+import { validators } from '../protocol/messages.js';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 t.comment(`FUZZ_SEED=${SEED}`);

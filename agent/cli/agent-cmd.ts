@@ -16,7 +16,7 @@ export const agentSpec: CommandSpec = {
   flags: NODE_FLAGS,
   details: `${URL_HELP}
 
-Logs are JSON lines on stderr (pino). The agent holds <data-dir>/syncwire.lock while running and
+Logs are JSON lines on stderr (pino's format). The agent holds <data-dir>/syncwire.lock while running and
 answers \`syncwire status\` and \`syncwire commit\` on its status socket. Exit status: 0 after a
 clean shutdown, 1 on a runtime failure, 2 on a usage error, 78 on a bad config or key file.
 
@@ -27,7 +27,7 @@ Example:
 
 /** Start an agent or gateway from flags and run it until a signal; resolves to the exit status. */
 export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', extra: string[]): Promise<number> {
-  const cfg = configFromFlags(flags, extra);
+  const cfg = await configFromFlags(flags, extra);
   if (flags['print-config'] === true) {
     process.stdout.write(JSON.stringify(printableConfig(cfg), null, 2) + '\n');
     return 0;

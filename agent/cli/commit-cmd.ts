@@ -69,7 +69,7 @@ async function runCommit(flags: Flags): Promise<number> {
   if (keyFlag !== undefined) overrides.push({ path: ['keyFile'], value: keyFlag, flag: 'key' });
   const socket = str(flags, 'socket');
   if (socket !== undefined) overrides.push({ path: ['statusSocket'], value: socket, flag: 'socket' });
-  const cfg = loadConfig(str(flags, 'config'), overrides);
+  const cfg = await loadConfig(str(flags, 'config'), overrides);
 
   if (cfg.statusSocket !== '') {
     let status;

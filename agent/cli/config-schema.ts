@@ -4,6 +4,7 @@
  * validation errors (`/durability: expected "always", "none" or "batch:<ms>", got "sometimes"`).
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { LOG_LEVELS } from './log-levels.js';
 
 const HEX_KEY = '^[0-9a-fA-F]{64}$';
 const DURABILITY = '^(always|none|batch:[1-9][0-9]*)$';
@@ -61,9 +62,6 @@ export const MqttConfig = Type.Object(
   },
   { additionalProperties: false, expected: 'an object { "username", "password", "ca", "cert", "key" }' },
 );
-
-/** Log levels pino understands. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The whole config file. */
 export const ConfigFile = Type.Object(

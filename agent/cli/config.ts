@@ -1,21 +1,22 @@
 /**
  * Loading the config: read the JSON file, lay command-line overrides over it, validate the result
- * against {@link ConfigFile} (compiled once) and fill in defaults. Errors name the exact JSON path
- * (or the flag that set it) and the expected value:
+ * against the schema (config-schema.ts) and fill in defaults. Errors name the exact JSON path (or
+ * the flag that set it) and the expected value:
  *
  * `config.json: /subscriptions/capacity: expected a power of two (1..65536), got 100`
+ *
+ * A valid config is recognised by a check generated from the schema at build time
+ * (config-check.generated.ts), so a running agent never loads TypeBox; only an invalid one loads
+ * it (config-problems.ts) to say what is wrong.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { TypeCompiler } from '@sinclair/typebox/compiler';
-import type { TSchema } from '@sinclair/typebox';
-import type { ValueError } from '@sinclair/typebox/errors';
 import { DEFAULT_SUBSCRIPTION_CAPACITY } from '../../protocol/constants.js';
 import type { Durability } from '../store/command-store.js';
 import { parseDurability } from '../store/durability.js';
-import { ConfigFile, LOG_LEVELS } from './config-schema.js';
-
-export { ConfigFile, LOG_LEVELS } from './config-schema.js';
+import { checkConfig } from './config-check.generated.js';
+import type { ConfigFile } from './config-schema.js';
+import type { LogLevel } from './log-levels.js';
 
 /** A config that cannot be used. Exit status 78 (`EX_CONFIG`): systemd is told not to restart on it. */
 export class ConfigError extends Error {
@@ -34,7 +35,7 @@ export interface ResolvedConfig {
   subscriptions: { capacity: number; maxRemainOpenS: number };
   subscribe: { remainOpenS: number; maxBytes: number } | false;
   pollMaxBytes: number;
-  log: { level: (typeof LOG_LEVELS)[number] };
+  log: { level: LogLevel };
   /** Empty string: no status socket. */
   statusSocket: string;
   mqtt: { username?: string; password?: string; ca?: string; cert?: string; key?: string };
@@ -47,8 +48,6 @@ export interface Override {
   flag: string;
 }
 
-const validator = TypeCompiler.Compile(ConfigFile);
-
 /** Default data directory (relative to the working directory). */
 export const DEFAULT_DATA_DIR = './syncwire-data';
 
@@ -57,7 +56,7 @@ export const DEFAULT_DATA_DIR = './syncwire-data';
  * @param file config file path, or undefined for defaults plus flags only.
  * @throws ConfigError naming the file or flag, the JSON path and the expected value.
  */
-export function loadConfig(file: string | undefined, overrides: Override[] = []): ResolvedConfig {
+export async function loadConfig(file: string | undefined, overrides: Override[] = []): Promise<ResolvedConfig> {
   const source = file === undefined ? 'defaults' : basename(file);
   let raw: unknown = {};
   if (file !== undefined) {
@@ -80,7 +79,7 @@ export function loadConfig(file: string | undefined, overrides: Override[] = [])
     setPath(merged, o.path, o.value);
     flagOf.set('/' + o.path.join('/'), o.flag);
   }
-  const problems = validate(merged);
+  const problems = await validate(merged);
   if (problems.length > 0) {
     const lines = problems.map((p) => {
       const flag = [...flagOf].find(([path]) => p.path === path || p.path.startsWith(path + '/'))?.[1];
@@ -97,50 +96,18 @@ export interface Problem {
   text: string;
 }
 
-/** Schema problems of a config object, plus the checks a schema cannot express (power of two). */
-export function validate(value: unknown): Problem[] {
-  const out: Problem[] = [];
-  for (const e of validator.Errors(value)) explain(e, out);
-  const cap = (value as ConfigFile).subscriptions?.capacity;
-  if (out.length === 0 && cap !== undefined && (cap & (cap - 1)) !== 0) {
-    out.push({ path: '/subscriptions/capacity', text: `expected a power of two, got ${cap}` });
-  }
-  // Dedupe: a union reports once per branch.
-  return out.filter((p, i) => out.findIndex((q) => q.path === p.path && q.text === p.text) === i);
-}
-
-function explain(e: ValueError, out: Problem[]): void {
-  // An object given where "object or false" is allowed: report inside the object branch.
-  if (e.errors.length > 0 && typeof e.value === 'object' && e.value !== null && !Array.isArray(e.value)) {
-    for (const branch of e.errors) {
-      const inner = [...branch];
-      if (inner.length > 0 && inner.every((x) => x.path.startsWith(e.path + '/'))) {
-        for (const x of inner) explain(x, out);
-        return;
-      }
-    }
-  }
-  if (e.message === 'Unexpected property') {
-    out.push({ path: e.path, text: `unknown field (allowed: ${allowedAt(e.path).join(', ')})` });
-    return;
-  }
-  const expected = (e.schema as TSchema & { expected?: string }).expected ?? e.message.replace(/^Expected /, '');
-  out.push({ path: e.path, text: e.value === undefined ? `missing; expected ${expected}` : `expected ${expected}, got ${show(e.value)}` });
-}
-
-/** Field names allowed in the object holding `path` (for "unknown field" messages). */
-function allowedAt(path: string): string[] {
-  let schema: TSchema = ConfigFile;
-  for (const seg of path.split('/').slice(1, -1)) {
-    const next: TSchema | undefined = schema.properties?.[seg] ?? schema.anyOf?.find((s: TSchema) => s.properties)?.properties?.[seg];
-    if (next === undefined) return [];
-    schema = next.anyOf?.find((s: TSchema) => s.properties) ?? next;
-  }
-  return Object.keys(schema.properties ?? {});
+/**
+ * Problems of a config object: schema violations with their exact paths, plus the checks a
+ * schema cannot express (a power-of-two capacity). Empty when the config is valid.
+ */
+export async function validate(value: unknown): Promise<Problem[]> {
+  const cap = (value as ConfigFile | null)?.subscriptions?.capacity;
+  if (checkConfig(value) && (cap === undefined || (cap & (cap - 1)) === 0)) return [];
+  return (await import('./config-problems.js')).explainConfig(value);
 }
 
 /** Short rendering of a bad value for messages. */
-function show(v: unknown): string {
+export function show(v: unknown): string {
   if (v === undefined) return 'nothing';
   const s = JSON.stringify(v);
   return s.length > 60 ? s.slice(0, 57) + '...' : s;

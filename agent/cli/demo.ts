@@ -10,7 +10,7 @@
  */
 import { encodeCbor } from '../../protocol/cbor.js';
 import { posInt, str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
-import { LOG_LEVELS } from './config.js';
+import { LOG_LEVELS } from './log-levels.js';
 import { DemoFeed } from './demo-feed.js';
 import type { DemoNode } from './demo-node.js';
 import { DEMO_BAUD, buildWorld, type DemoWorld } from './demo-world.js';

@@ -1,13 +1,75 @@
 /**
- * The pino logger of the long-running commands: JSON lines on stderr (stdout stays free for
- * command output), synchronous writes so nothing is lost at exit or on a crash. Pretty output is
- * left to `pino-pretty` in a pipe: `syncwire agent ... 2>&1 | npx pino-pretty`.
+ * The logger of the long-running commands: one JSON object per line on stderr (stdout stays free
+ * for command output), written synchronously so nothing is lost at exit or on a crash. The line
+ * format is pino's — `level` as a number (10 trace … 60 fatal), `time` in ms since the epoch,
+ * `pid`, `hostname`, `name`, the bindings of `child()` loggers, the fields, then `msg` — so
+ * pino's tools read it (`syncwire agent … 2>&1 | npx pino-pretty`). Written here rather than
+ * loading pino: the agent's idle memory budget is tight (pino and its dependencies cost ~7 MB).
  */
-import { pino, type Logger as PinoLogger } from 'pino';
+import { writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import type { LogLevel } from './log-levels.js';
 
-export type { PinoLogger };
+const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
-/** A logger at `level` writing to fd 2, with `name` as the `name` field. */
-export function createLogger(level: string, name = 'syncwire'): PinoLogger {
-  return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
+/** A structured logger: fields first, then a message (pino's calling convention). */
+export interface JsonLogger {
+  trace(fields: object, msg?: string): void;
+  debug(fields: object, msg?: string): void;
+  info(fields: object, msg?: string): void;
+  warn(fields: object, msg?: string): void;
+  error(fields: object, msg?: string): void;
+  fatal(fields: object, msg?: string): void;
+  /** A logger that adds `bindings` to every line. */
+  child(bindings: object): JsonLogger;
+}
+
+/** Where lines go (tests capture them). Default: fd 2, synchronously. */
+export type LineSink = (line: string) => void;
+
+const toStderr: LineSink = (line) => {
+  try {
+    writeSync(2, line);
+  } catch {
+    // stderr closed or full: logging must never take the process down.
+  }
+};
+
+/**
+ * A logger writing lines at `level` and above. `silent` writes nothing.
+ * @throws RangeError for an unknown level (the config schema and the flags check it first).
+ */
+export function createLogger(level: string, name = 'syncwire', sink: LineSink = toStderr): JsonLogger {
+  const min = level === 'silent' ? Infinity : LEVELS[level as keyof typeof LEVELS];
+  if (min === undefined) throw new RangeError(`unknown log level ${JSON.stringify(level)}`);
+  const base = JSON.stringify({ pid: process.pid, hostname: hostname(), name }).slice(1, -1);
+  return make(min, base, sink);
+}
+
+function make(min: number, bindings: string, sink: LineSink): JsonLogger {
+  const at = (n: number) => (fields: object, msg?: string): void => {
+    if (n < min) return;
+    const own = JSON.stringify(fields, replacer);
+    const rest = own === '{}' || own === undefined ? '' : `,${own.slice(1, -1)}`;
+    sink(`{"level":${n},"time":${Date.now()},${bindings}${rest}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`);
+  };
+  return {
+    trace: at(LEVELS.trace),
+    debug: at(LEVELS.debug),
+    info: at(LEVELS.info),
+    warn: at(LEVELS.warn),
+    error: at(LEVELS.error),
+    fatal: at(LEVELS.fatal),
+    child(more: object): JsonLogger {
+      const extra = JSON.stringify(more, replacer).slice(1, -1);
+      return make(min, extra === '' ? bindings : `${bindings},${extra}`, sink);
+    },
+  };
+}
+
+/** Errors as `{type, message, stack}` (JSON.stringify would print `{}`); bigint as a string. */
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) return { type: value.name, message: value.message, stack: value.stack };
+  if (typeof value === 'bigint') return value.toString();
+  return value;
 }

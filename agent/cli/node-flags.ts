@@ -65,8 +65,8 @@ export function nodeOverrides(flags: Flags): Override[] {
 }
 
 /** Load the config named by `--config`, apply the flags, and add `extraLinks` (gateway `--listen`). */
-export function configFromFlags(flags: Flags, extraLinks: string[] = []): ResolvedConfig {
-  const cfg = loadConfig(str(flags, 'config'), nodeOverrides(flags));
+export async function configFromFlags(flags: Flags, extraLinks: string[] = []): Promise<ResolvedConfig> {
+  const cfg = await loadConfig(str(flags, 'config'), nodeOverrides(flags));
   cfg.links = [...cfg.links, ...extraLinks];
   return cfg;
 }

@@ -13,7 +13,7 @@ import { Engine } from '../sync/engine.js';
 import type { ResolvedConfig } from './config.js';
 import { loadKeyFile } from './keys.js';
 import { acquireLock, type Lock } from './lock.js';
-import type { PinoLogger } from './logger.js';
+import type { JsonLogger } from './logger.js';
 import { BootstrapProgress } from './progress.js';
 import { takeSnapshot, type Snapshot } from './snapshot.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
@@ -66,7 +66,7 @@ export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: st
  * @throws KeyFileError, LockedError, store open errors, TransportError (bad URL, address in use);
  *   everything opened before the failure is closed again.
  */
-export async function startNode(cfg: ResolvedConfig, role: string, log: PinoLogger): Promise<RunningNode> {
+export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogger): Promise<RunningNode> {
   const identity = loadKeyFile(cfg.keyFile);
   mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
   const lock: Lock = acquireLock(cfg.dataDir);
@@ -154,7 +154,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: PinoLogg
  * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits
  * at once with status 1, for a shutdown stuck on a dead device).
  */
-export function untilSignal(node: RunningNode, log: PinoLogger): Promise<number> {
+export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number> {
   return new Promise((resolve) => {
     // Listeners and sockets usually keep the process alive, but a serial-only agent waiting for
     // its device may hold nothing but unref'd timers.

@@ -26,13 +26,13 @@ answers on the socket.`,
 };
 
 /** The socket path the flags name. @throws ConfigError from a bad `--config`. */
-export function socketFromFlags(flags: Flags): string {
+export async function socketFromFlags(flags: Flags): Promise<string> {
   const s = str(flags, 'socket');
   if (s !== undefined) return resolve(s);
   const cfgFile = str(flags, 'config');
   const dataDir = str(flags, 'data-dir');
   if (cfgFile !== undefined) {
-    const cfg = loadConfig(cfgFile, dataDir !== undefined ? [{ path: ['dataDir'], value: dataDir, flag: 'data-dir' }] : []);
+    const cfg = await loadConfig(cfgFile, dataDir !== undefined ? [{ path: ['dataDir'], value: dataDir, flag: 'data-dir' }] : []);
     if (cfg.statusSocket === '') throw new ConfigError(`${cfgFile}: /statusSocket: the status socket is disabled ("")`);
     return cfg.statusSocket;
   }
@@ -84,7 +84,7 @@ export function formatSnapshot(s: Snapshot): string {
 }
 
 async function runStatus(flags: Flags): Promise<number> {
-  const path = socketFromFlags(flags);
+  const path = await socketFromFlags(flags);
   let answer;
   try {
     answer = await askStatusSocket(path, { op: 'status' });
