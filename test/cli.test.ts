@@ -257,6 +257,8 @@ t.test('gateway + agent over TCP: commit, status, clean shutdown', async (t) => 
   const peer = g.peers.find((p: any) => p.id === ak.peerId);
   t.ok(peer.bytesIn > 0 && peer.bytesOut > 0 && peer.framesIn > 0);
   t.equal(peer.badFrames, 0);
+  t.match(peer.sync, { stopped: false, timeoutsInARow: 0 }, 'per-peer poll state in the snapshot');
+  t.ok(peer.sync.rounds >= 1, `the gateway finished ${peer.sync.rounds} poll rounds with the agent`);
   t.equal(g.subscriptions.used, 1, 'the agent subscribed to the gateway');
   t.same(g.modules, { mqtt: false, serialport: false }, 'a TCP-only gateway loads neither mqtt nor serialport');
 

@@ -8,6 +8,7 @@ import { toHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import type { Engine } from '../sync/engine.js';
 import { deepestFirst } from '../sync/graph-walk.js';
+import type { SyncClientSnapshot } from '../sync/sync-client.js';
 
 /** One configured transport and the links it currently holds. */
 export interface TransportInfo {
@@ -33,6 +34,8 @@ export interface PeerInfo {
   badFrames: number;
   pushedCommands: number;
   polledCommands: number;
+  /** Our requester state towards this peer: rounds, poll in flight, timeouts in a row, budget. */
+  sync: SyncClientSnapshot;
 }
 
 /** What `syncwire status --json` prints. */
@@ -99,6 +102,7 @@ export function takeSnapshot(src: SnapshotSource): Snapshot {
       subscribed: s.subscribed,
       subscriber: s.authenticated && e.table.find(s.peerId) >= 0,
       ...s.stats,
+      sync: s.client.snapshot(),
     })),
     subscriptions: { used: e.table.size, capacity: e.table.capacity },
     pacing: { commitRatePerS: round(e.commitRate.perSecond(now)), nextPollHintMs: e.pollHintMs() },
