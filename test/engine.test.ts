@@ -85,6 +85,26 @@ t.test('property: random topologies, concurrent writers and lossy links converge
   t.pass('all runs converged within budgets');
 });
 
+t.test('a peer reached over two links keeps one, the same at both ends', async (t) => {
+  // Two links between the same two peers, frames lost and duplicated: the ends authenticate
+  // the links in different orders. Keeping "the newer one" at each end closed both links.
+  for (let seed = 1; seed <= 8; seed++) {
+    const rnd = seeded(seed * 7919);
+    const [a, b] = makeEngines(2, { subscribe: false });
+    const pairs = [0, 1].map(() => connect(a!, b!, { drop: 0.2, duplicate: 0.1, random: rnd }));
+    await a!.commit(enc(`a${seed}`));
+    await b!.commit(enc(`b${seed}`));
+    const ok = await converge([a!, b!], 10000);
+    const la = a!.sessions.get(b!.peerId)?.link;
+    const lb = b!.sessions.get(a!.peerId)?.link;
+    const kept = pairs.findIndex(([x]) => x === la);
+    t.ok(ok && kept >= 0 && pairs[kept]![1] === lb, `seed ${seed}: converged over one link, the same at both ends`);
+    await a!.commit(enc(`later${seed}`));
+    t.ok(await converge([a!, b!], 10000), `seed ${seed}: and it keeps syncing`);
+    await Promise.all([a!.close(), b!.close()]);
+  }
+});
+
 t.test('a peer 10,000 commands behind catches up in one sync call', async (t) => {
   const [a, b] = makeEngines(2, { subscribe: false });
   for (let i = 0; i < 10000; i++) await a!.commit(enc(`c${i}`));

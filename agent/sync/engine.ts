@@ -173,12 +173,24 @@ export class Engine extends EventEmitter<EngineEvents> {
     return s;
   }
 
-  /** Called by a session once the peer proved its key. Replaces an older session of that peer. */
+  /**
+   * Called by a session once the peer proved its key. A peer already connected over another link
+   * keeps one of the two, the same one at both ends (the smaller `linkKey`): were each end to keep
+   * its newer link, each could close the link the other kept and cut the peer off (found by the
+   * engine property test with two links between the same peers). A peer that restarted comes back
+   * under new nonces: when its new link loses the draw its dialer redials, and the old link closes
+   * once its polls time out.
+   */
   authenticated(s: PeerSession): void {
     this.pending.delete(s);
     const old = this.sessions.get(s.peerId);
+    if (old !== undefined && old !== s) {
+      const [keep, drop] = old.linkKey < s.linkKey ? [old, s] : [s, old];
+      this.log.info({ peer: s.peerId, kept: keep.link.description, closed: drop.link.description }, 'peer reached over two links; keeping one');
+      void drop.close();
+      if (keep === old) return;
+    }
     this.sessions.set(s.peerId, s);
-    if (old !== undefined && old !== s) void old.close();
     this.log.info({ peer: s.peerId, link: s.link.description }, 'peer authenticated');
     this.emit('peer-up', s.peerId);
     for (const other of this.sessions.values()) if (other !== s) other.viaChanged();

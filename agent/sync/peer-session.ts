@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Capability, MIN_FRAME_BYTES, MIN_POLL_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
 import { ReasonCode, SyncwireError, type ReasonName } from '../../protocol/errors.js';
+import { compareBytes } from '../../protocol/command.js';
 import { authTranscript, peerIdOf, toHex, verifySignature } from '../../protocol/keys.js';
 import type { Hello, Message, PollRequest, Subscribe } from '../../protocol/messages.js';
 import type { Link } from '../link.js';
@@ -101,6 +102,17 @@ export class PeerSession {
     if (this.authFrame !== null) this.sendFrame(this.authFrame);
     this.helloTimer = setTimeout(() => this.sendHello(Math.min(nextMs * 2, HELLO_RETRY_MAX_MS)), nextMs);
     this.helloTimer.unref();
+  }
+
+  /**
+   * The same value at both ends of this link: our nonce and the peer's, the smaller first. When a
+   * peer is reached over two links, both ends keep the link with the smaller key (engine.ts).
+   * Empty before the peer's Hello.
+   */
+  get linkKey(): string {
+    if (this.peerNonce === null) return '';
+    const [a, b] = compareBytes(this.nonce, this.peerNonce) <= 0 ? [this.nonce, this.peerNonce] : [this.peerNonce, this.nonce];
+    return toHex(a) + toHex(b);
   }
 
   /** Largest frame body we may send this peer. */
@@ -289,6 +301,7 @@ export class PeerSession {
     if (this.authFrame !== null) this.sendFrame(this.authFrame);
     this.engine.keys.learn(this.peerKey);
     this.engine.authenticated(this);
+    if (this.closing) return; // the peer's other link was kept
     this.send({ type: 'Keys', keys: this.engine.keys.announce() });
     this.client.start();
   }
