@@ -24,7 +24,7 @@ import { openTransport } from '../agent/transport/registry.js';
 import { signedBytesOf, type Command } from '../protocol/command.js';
 import { generateIdentity, toHex, verifySignatureAsync, type Identity } from '../protocol/keys.js';
 import { loadOrSign } from './bootstrap-cache.js';
-import { repoRoot } from './run.js';
+import { repoRoot } from '../scripts/repo-root.js';
 import { QUICK, attachAll, gotCommands, median, notes, peerUp, round, teardown } from './util.js';
 
 /** Verifies/s keeping `window` verifies outstanding at all times. */

@@ -8,7 +8,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from './run.js';
+import { repoRoot } from '../scripts/repo-root.js';
 import { QUICK, median, notes, round, sleep, startMosquitto } from './util.js';
 
 function vmRssMb(pid: number): number {

@@ -8,7 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { benchAutomerge } from './automerge.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchFanout } from './fanout.js';
@@ -22,6 +22,7 @@ import { benchRss } from './rss.js';
 import { benchSerial } from './serial.js';
 import { benchSerialLossy } from './serial-lossy.js';
 import { writeReport } from './report.js';
+import { repoRoot } from '../scripts/repo-root.js';
 import { QUICK, notes, plots } from './util.js';
 
 /** One benchmark: a name and a function returning its figures. */
@@ -108,16 +109,6 @@ export function formatTable(results: Record<string, number>): string {
     lines.push(`${k.padEnd(w)}  ${results[k]!.toLocaleString('en-US').padStart(14)}  ${(t ? `${t[0]} ${t[1]}` : '').padEnd(8)}  ${verdict(k, results[k]!)}`);
   }
   return lines.join('\n');
-}
-
-export function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above bench/run');
-    dir = up;
-  }
-  return dir;
 }
 
 async function main(): Promise<void> {

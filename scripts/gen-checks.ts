@@ -11,13 +11,14 @@
  *
  * Usage: `node dist/scripts/gen-checks.js` (writes both files in the source tree).
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigFile } from '../agent/cli/config-schema.js';
 import { schemas } from '../protocol/messages.js';
+import { repoRoot } from './repo-root.js';
 
 /** The schema fields this generator understands (all the message schemas use). */
 interface SchemaLike {
@@ -122,19 +123,8 @@ export function configCheckSource(): string {
   ].join('\n');
 }
 
-/** The project root this script belongs to (source or dist). */
-function projectRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('gen-checks: no package.json above this script');
-    dir = up;
-  }
-  return dir;
-}
-
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const root = projectRoot();
+  const root = repoRoot();
   for (const [path, text] of [
     [join(root, 'protocol', 'message-checks.generated.ts'), messageChecksSource()],
     [join(root, 'agent', 'cli', 'config-check.generated.ts'), configCheckSource()],

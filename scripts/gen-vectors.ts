@@ -10,9 +10,9 @@
  * other value is plain JSON (`null` for CBOR null). In `commands.json` the fields are known to be
  * bytes, so they are plain lowercase hex strings.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { crc32 } from 'node:zlib';
 import {
   authTranscript,
@@ -37,6 +37,7 @@ import {
   type Identity,
   type Message,
 } from '../protocol/index.js';
+import { repoRoot } from './repo-root.js';
 
 /** JSON form of a value with byte strings as `{"$hex": "…"}`. */
 export type Readable = null | boolean | number | string | { $hex: string } | Readable[] | { [k: string]: Readable };
@@ -400,16 +401,6 @@ export function buildVectors(): Record<string, unknown> {
     'messages.json': messagesFile(ids, cmds),
     'frames.json': framesFile(),
   };
-}
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the script');
-    dir = up;
-  }
-  return dir;
 }
 
 function main(): void {
