@@ -7,7 +7,7 @@
  * frames and typed errors, resynchronises at the next 0x00 after garbage, and never holds more
  * than one maximum frame.
  */
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 import { cobsDecode, cobsEncodeInto, cobsMaxEncodedLength } from './cobs.js';
 import { MAX_FRAME_BYTES } from './constants.js';
 import { CrcMismatchError, MalformedError, TooLargeError, type SyncwireError } from './errors.js';

@@ -10,7 +10,7 @@
  * device that reorders writes, garbage after the last fsynced one); the per-record CRC finds it.
  */
 import { closeSync, fsyncSync, openSync, readSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../../protocol/crc32.js';
 import { MAX_COMMAND_BYTES } from '../../protocol/constants.js';
 
 /** File magic: refuses any file that is not a syncwire command log. */
