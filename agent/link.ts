@@ -15,6 +15,8 @@ export interface LinkEvents {
   'frame-error': [err: Error];
   /** The link is gone (peer closed, cable pulled, broker lost, `close()` called). Emitted once. */
   close: [err?: Error];
+  /** {@link Link.markAuthenticated} was called (once): listeners move the link out of their pre-authentication pool. */
+  authenticated: [];
 }
 
 /** One bidirectional frame channel to one peer. */
@@ -33,6 +35,13 @@ export interface Link extends EventEmitter<LinkEvents> {
   send(body: Uint8Array): boolean;
   /** Close the link; idempotent; resolves when closed. */
   close(): Promise<void>;
+  /**
+   * The engine calls this once the peer on this link proved its key (PROTOCOL.md §7). A listening
+   * transport uses it to move the link out of its bounded pre-authentication pool (and off its
+   * handshake deadline); dialers and links without such a pool ignore it. Idempotent. Optional
+   * so that test doubles need not implement it.
+   */
+  markAuthenticated?(): void;
 }
 
 /**

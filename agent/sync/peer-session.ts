@@ -295,6 +295,7 @@ export class PeerSession {
       return;
     }
     this.authenticated = true;
+    this.link.markAuthenticated?.(); // a listener takes the link out of its pre-auth pool
     if (this.handshakeTimer) clearTimeout(this.handshakeTimer);
     if (this.helloTimer) clearTimeout(this.helloTimer);
     // The peer may not have our Auth yet (lost); a last copy costs 70 bytes and saves a retry.

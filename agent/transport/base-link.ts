@@ -13,6 +13,7 @@ const MAX_HELD_FRAMES = 64;
  */
 export abstract class BaseLink extends EventEmitter<LinkEvents> {
   private held: Uint8Array[] = [];
+  private authed = false;
 
   constructor() {
     super();
@@ -20,6 +21,18 @@ export abstract class BaseLink extends EventEmitter<LinkEvents> {
       // `newListener` fires before the listener is added: deliver just after.
       if (event === 'frame' && this.held.length > 0) queueMicrotask(() => this.flushHeld());
     });
+  }
+
+  /** True once {@link markAuthenticated} was called. */
+  get authenticated(): boolean {
+    return this.authed;
+  }
+
+  /** See {@link Link.markAuthenticated}: emits `authenticated` the first time. */
+  markAuthenticated(): void {
+    if (this.authed) return;
+    this.authed = true;
+    this.emit('authenticated');
   }
 
   /** Emit `frame`, or hold it while nobody listens. */
