@@ -38,6 +38,8 @@ import {
   type Message,
 } from '../protocol/index.js';
 import { repoRoot } from './repo-root.js';
+import { arqExchange, ARQ_EXCHANGE_OPTIONS, type ArqStep } from './arq-vectors.js';
+import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from './budget-vectors.js';
 
 /** JSON form of a value with byte strings as `{"$hex": "…"}`. */
 export type Readable = null | boolean | number | string | { $hex: string } | Readable[] | { [k: string]: Readable };
@@ -110,6 +112,7 @@ function commandsFile(ids: Record<'A' | 'B' | 'C', Identity>, cases: CommandCase
     { name: 'signature of 63 bytes', reason: 'Malformed', hex: hex(encodeCbor([[], ids.A.author, 0, new Uint8Array(0), fill(63, 1)])) },
     { name: 'author of 7 bytes', reason: 'Malformed', hex: hex(encodeCbor([[], fill(7, 1), 0, new Uint8Array(0), fill(64, 1)])) },
     { name: 'parent id of 31 bytes', reason: 'Malformed', hex: hex(encodeCbor([[fill(31, 1)], ids.A.author, 0, new Uint8Array(0), fill(64, 1)])) },
+    { name: '6-element array (an extra element after the signature)', reason: 'Malformed', hex: hex(concat(Uint8Array.of(0x86), x.bytes.subarray(1), Uint8Array.of(0x00))) },
     { name: '4-element array (signature missing)', reason: 'Malformed', hex: hex(encodeCbor([[], ids.A.author, 0, new Uint8Array(0)])) },
     { name: 'seq 2^32 (above uint32)', reason: 'Malformed', hex: hex(concat(Uint8Array.of(0x85, 0x80), encodeCbor(ids.A.author), Uint8Array.of(0x1b, 0, 0, 0, 1, 0, 0, 0, 0, 0x40), encodeCbor(fill(64, 1)))) },
     { name: 'indefinite-length array', reason: 'Malformed', hex: '9f' + hex(x.bytes.subarray(1)) + 'ff' },
@@ -197,6 +200,25 @@ function messagesFile(ids: Record<'A' | 'B' | 'C', Identity>, cmds: CommandCase[
       description: 'nothing missing; come back in 1500 ms',
       message: { type: 'PollResponse', session: 7, more: false, total: 5, next_poll_ms: 1500, heads: [c.merge3!.id], commands: [] },
     },
+    (() => {
+      const { request, response } = trimmedPoll(cmds.map((k) => k.cmd));
+      return {
+        name: 'poll_response_trimmed',
+        description: `the agent's answer to a bootstrap poll with max_bytes ${TRIMMED_POLL.max_bytes}: the first commands that fit, more = true (§8.1 step 5)`,
+        message: response,
+        extra: { answers: toReadable(request), limit: Math.min(TRIMMED_POLL.max_bytes, TRIMMED_POLL.frame_limit) },
+      };
+    })(),
+    (() => {
+      const r = exhaustingPush(cmds.map((k) => k.cmd));
+      if (r.pushes.length !== 1 || !r.exhausted) throw new Error('the exhausting push vector must be one exhausted Push');
+      return {
+        name: 'push_exhausting',
+        description: `the agent's push to a subscriber whose known head is genesis, with ${EXHAUSTING_PUSH.budget} bytes of budget left: trimmed at the first command that would break the budget, exhausted = true (§9.4); Error BudgetExhausted follows`,
+        message: r.pushes[0]!,
+        extra: { known_heads: [toReadable(c.genesis!.id)], budget_before: EXHAUSTING_PUSH.budget, budget_after: r.budget_after, frame_limit: EXHAUSTING_PUSH.frame_limit },
+      };
+    })(),
     {
       name: 'subscribe',
       description: 'subscribe for an hour with a 1 MB budget; known head merge3; also subscribed via one other agent',
@@ -392,7 +414,35 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** All three vector files, as JSON-ready objects keyed by file name. */
+function arqFile(): unknown {
+  const steps: ArqStep[] = arqExchange(
+    encodeMessage({ type: 'PollRequest', session: 2, max_bytes: MAX_FRAME_BYTES, heads: [fill(32, 0x01)], sample: [fill(32, 0x02)] }),
+    encodeMessage({ type: 'Unsubscribe' }),
+  );
+  const polls = steps.flatMap((s) => (s.call === 'poll' ? s.out : []));
+  const pick = (what: string, f: (x: (typeof polls)[number]) => boolean): unknown => {
+    const x = polls.find(f);
+    if (x === undefined) throw new Error(`the ARQ exchange has no ${what}`);
+    return { name: what, body: x.body, serial_frame: x.serial_frame, fields: x.fields };
+  };
+  return {
+    description:
+      'Serial link layer (docs/PROTOCOL.md §2.1.1). frames: one frame body of each kind with its fields (data as hex; sacked_seqs lists the seqs the sack bits name) and its serial frame. ' +
+      'exchange: a script of calls on two endpoints S and R (protocol/serial-arq.ts) at times in ms, built with `options` (epochs: the epochs each endpoint picks, in order); ' +
+      'poll lists the frame bodies the call returned (lost: the line dropped it, it is never received), receive lists the messages the call delivered. Replaying the calls on fresh endpoints must give the same outputs.',
+    frames: [
+      pick('data_start', (x) => x.fields.kind === 'DATA' && x.fields.start),
+      pick('data_last', (x) => x.fields.kind === 'DATA' && x.fields.last && !x.fields.start),
+      pick('frag', (x) => x.fields.kind === 'FRAG'),
+      pick('ack_sack', (x) => x.fields.kind === 'ACK' && x.fields.sack !== 0),
+      pick('ack', (x) => x.fields.kind === 'ACK' && x.fields.sack === 0),
+      pick('rst', (x) => x.fields.kind === 'RST'),
+    ],
+    exchange: { options: ARQ_EXCHANGE_OPTIONS, steps },
+  };
+}
+
+/** All four vector files, as JSON-ready objects keyed by file name. */
 export function buildVectors(): Record<string, unknown> {
   const ids = identities();
   const cmds = graph(ids);
@@ -400,6 +450,7 @@ export function buildVectors(): Record<string, unknown> {
     'commands.json': commandsFile(ids, cmds),
     'messages.json': messagesFile(ids, cmds),
     'frames.json': framesFile(),
+    'arq.json': arqFile(),
   };
 }
 

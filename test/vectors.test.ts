@@ -1,0 +1,130 @@
+/**
+ * The vectors added for the serial link layer and for budgets (docs/PROTOCOL.md §13), both ways:
+ * ARQ frames parse to their fields and their fields encode to the same bytes; the worked ARQ
+ * exchange replays on fresh endpoints with identical outputs and deliveries; the trimmed
+ * `PollResponse` and the exhausting `Push` are what the agent's responder and push planner still
+ * produce from the stated inputs. (Every `messages.json` case is also checked both ways by
+ * test/protocol.test.ts.)
+ */
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { decodeCommand } from '../protocol/command.js';
+import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { fromHex, toHex } from '../protocol/keys.js';
+import type { Message } from '../protocol/messages.js';
+import { isArqFrame } from '../protocol/serial-arq.js';
+import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
+import { ARQ_EXCHANGE_OPTIONS, readArqFrame, scriptedEndpoint, writeArqFrame, type ArqFrameFields, type ArqStep } from '../scripts/arq-vectors.js';
+import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from '../scripts/budget-vectors.js';
+import { toReadable, type Readable } from '../scripts/gen-vectors.js';
+
+const load = <T>(f: string): T => JSON.parse(readFileSync(new URL(`../docs/vectors/${f}`, import.meta.url), 'utf8')) as T;
+
+interface ArqFile {
+  frames: Array<{ name: string; body: string; serial_frame: string; fields: ArqFrameFields }>;
+  exchange: { options: typeof ARQ_EXCHANGE_OPTIONS; steps: ArqStep[] };
+}
+interface MessageCase {
+  name: string;
+  message: Readable;
+  cbor: string;
+  [extra: string]: unknown;
+}
+const arq = load<ArqFile>('arq.json');
+const messages = load<{ cases: MessageCase[] }>('messages.json');
+const commands = load<{ cases: Array<{ name: string; encoding: string }> }>('commands.json');
+
+t.test('ARQ frame vectors: bytes → fields and fields → bytes', async (t) => {
+  const kinds = new Set<string>();
+  for (const f of arq.frames) {
+    const body = fromHex(f.body);
+    t.ok(isArqFrame(body), `${f.name}: an ARQ frame, not a message`);
+    t.same(readArqFrame(body), f.fields, `${f.name}: decode`);
+    t.equal(toHex(writeArqFrame(f.fields)), f.body, `${f.name}: encode`);
+    t.equal(toHex(encodeSerialFrame(body)), f.serial_frame, `${f.name}: serial frame`);
+    t.same(new SerialFrameDecoder().push(fromHex(f.serial_frame)).frames.map(toHex), [f.body], `${f.name}: serial decode`);
+    kinds.add(f.fields.kind);
+  }
+  t.same([...kinds].sort(), ['ACK', 'DATA', 'FRAG', 'RST'], 'one vector per frame kind at least');
+  const sack = arq.frames.find((f) => f.fields.kind === 'ACK' && f.fields.sack !== 0);
+  t.ok(sack, 'an ACK with SACK bits');
+});
+
+t.test('ARQ worked exchange replays byte for byte on fresh endpoints', async (t) => {
+  const { options, steps } = arq.exchange;
+  t.same(options, ARQ_EXCHANGE_OPTIONS, 'endpoint options as documented');
+  const ends = { S: scriptedEndpoint(options.S), R: scriptedEndpoint(options.R) };
+  const seen = new Set<string>();
+  let delivered = 0;
+  for (const [i, s] of steps.entries()) {
+    const what = `step ${i} (${s.side} ${s.call} at ${s.at})`;
+    switch (s.call) {
+      case 'send':
+        ends[s.side].send(fromHex(s.message));
+        break;
+      case 'reset':
+        ends[s.side].reset();
+        break;
+      case 'poll': {
+        const out = ends[s.side].poll(s.at);
+        t.same(out.map(toHex), s.out.map((o) => o.body), `${what}: frames sent`);
+        for (const o of s.out) {
+          t.same(readArqFrame(fromHex(o.body)), o.fields, `${what}: fields`);
+          seen.add(o.fields.kind);
+        }
+        break;
+      }
+      case 'receive': {
+        const got = ends[s.side].receive(fromHex(s.body), s.at);
+        t.same(got.map(toHex), s.delivered, `${what}: delivered`);
+        for (const m of got) t.doesNotThrow(() => decodeMessage(m), `${what}: delivers a valid message`);
+        delivered += got.length;
+        break;
+      }
+    }
+  }
+  t.same([...seen].sort(), ['ACK', 'DATA', 'FRAG', 'RST'], 'the exchange shows every frame kind');
+  t.equal(delivered, 3, 'three messages delivered, each once');
+  t.ok(steps.some((s) => s.call === 'poll' && s.out.some((o) => o.lost)), 'a chunk is lost on the line');
+  t.equal(ends.S.queuedBytes, 0, 'nothing left unacknowledged');
+});
+
+const graph = commands.cases.map((c) => decodeCommand(fromHex(c.encoding)));
+const caseOf = (name: string): MessageCase => {
+  const c = messages.cases.find((k) => k.name === name);
+  if (c === undefined) throw new Error(`messages.json has no case ${name}`);
+  return c;
+};
+
+t.test('trimmed PollResponse: the agent still answers exactly the vector', async (t) => {
+  const c = caseOf('poll_response_trimmed');
+  const { request, response } = trimmedPoll(graph);
+  t.same(toReadable(request), c.answers, 'the request it answers');
+  t.same(toReadable(response), c.message, 'the responder gives this answer');
+  t.equal(toHex(encodeMessage(response)), c.cbor, 'encodes to the vector bytes');
+  t.same(toReadable(decodeMessage(fromHex(c.cbor))), c.message, 'decodes to the vector value');
+  const bytes = fromHex(c.cbor).length;
+  t.ok(bytes <= TRIMMED_POLL.max_bytes, `within max_bytes (${bytes} ≤ ${TRIMMED_POLL.max_bytes})`);
+  const r = response as Extract<Message, { type: 'PollResponse' }>;
+  t.ok(r.more && r.commands.length > 0 && r.commands.length < graph.length, 'a proper prefix, more = true');
+  // The next command would not have fitted: adding it breaks the budget.
+  const next = graph[r.commands.length]!.bytes;
+  const bigger = encodeMessage({ ...r, commands: [...r.commands, next] }).length;
+  t.ok(bigger > TRIMMED_POLL.max_bytes, `the next command does not fit (${bigger} > ${TRIMMED_POLL.max_bytes})`);
+});
+
+t.test('exhausting Push: the agent still pushes exactly the vector', async (t) => {
+  const c = caseOf('push_exhausting');
+  const r = exhaustingPush(graph);
+  t.equal(r.pushes.length, 1, 'one push');
+  t.ok(r.exhausted, 'the subscription is exhausted');
+  t.same(toReadable(r.pushes[0]), c.message, 'the planner gives this push');
+  t.equal(toHex(encodeMessage(r.pushes[0]!)), c.cbor, 'encodes to the vector bytes');
+  t.same(toReadable(decodeMessage(fromHex(c.cbor))), c.message, 'decodes to the vector value');
+  t.equal(r.budget_after, c.budget_after, 'budget left after it');
+  t.equal(c.budget_before, EXHAUSTING_PUSH.budget);
+  const size = fromHex(c.cbor).length;
+  t.equal(EXHAUSTING_PUSH.budget - size, r.budget_after, 'the budget fell by the push’s encoded length');
+  const p = r.pushes[0]!;
+  t.ok(p.remaining !== null && p.remaining <= r.budget_after && p.remaining >= r.budget_after - 4, `remaining ${p.remaining} is at most the truth (${r.budget_after}) and at most 4 below it`);
+});
