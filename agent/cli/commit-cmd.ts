@@ -3,19 +3,29 @@
  *
  * When an agent is running on the data directory (its status socket answers), the command is
  * sent through the socket: the agent signs it with its own key and pushes it to its subscribers
- * at once. Otherwise the store is opened directly (under the data directory's lock, so a running
- * agent without a status socket is detected and refused), the command is signed with the key
- * file and stored durably; peers receive it when an agent next runs.
+ * at once. Otherwise the store is opened directly under the data directory's lock (lock.ts: the
+ * same kernel-held lock an agent takes, so a direct commit never writes beside an agent or another
+ * commit), the command is signed with the key file and stored durably; peers receive it when an
+ * agent next runs. A lock held by another commit or by an agent still starting is waited for (up
+ * to 10 s); an agent that serves no status socket is refused at once (exit 78). A full disk
+ * refuses the commit (exit 75) and stores nothing.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../protocol/keys.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
 import { loadConfig, type Override } from './config.js';
 import { loadKeyFile } from './keys.js';
-import { acquireLock, lockHolder, LockedError } from './lock.js';
+import type { Durability } from '../store/command-store.js';
+import { StoreWriteError } from '../store/write-error.js';
+import { prepareDataDir, storeOpenFailure } from './data-dir.js';
+import { EXIT } from './exit-codes.js';
+import { acquireLock, LockedError } from './lock.js';
 import { askStatusSocket } from './status-server.js';
+
+/** How long a commit waits for a data directory locked by another commit or a starting agent. */
+const LOCK_WAIT_MS = 10_000;
 
 const PAYLOAD_FLAGS: Record<string, FlagSpec> = {
   text: { type: 'string', short: 't', arg: 'TEXT', description: 'payload: this text, UTF-8' },
@@ -39,8 +49,10 @@ export const commitSpec: CommandSpec = {
 
 If an agent answers on the status socket, the command goes through it: the agent signs it with
 its own key (a --key naming another identity is refused) and pushes it to subscribers at once.
-Otherwise the store is opened directly; this is refused while another process holds the data
-directory's lock (a running agent whose status socket is disabled).`,
+Otherwise the store is opened directly, under the data directory's lock; a lock held by another
+commit, or by an agent whose status socket is not up yet, is waited for (up to 10 s). Refused
+while an agent without a status socket holds the lock (exit 78). A full disk stores nothing and
+exits 75 (try again later); the running agent stays up and takes commits once space returns.`,
 };
 
 /** The payload the flags name. @throws UsageError unless exactly one payload flag is given. */
@@ -71,51 +83,77 @@ async function runCommit(flags: Flags): Promise<number> {
   if (socket !== undefined) overrides.push({ path: ['statusSocket'], value: socket, flag: 'socket' });
   const cfg = await loadConfig(str(flags, 'config'), overrides);
 
-  if (cfg.statusSocket !== '') {
-    let status;
-    try {
-      status = await askStatusSocket(cfg.statusSocket, { op: 'status' });
-    } catch {
-      status = undefined; // no agent there: commit directly below
+  // Until the deadline: through a running agent's socket, else straight into the store under the
+  // data directory's lock. A lock held by another `commit`, or by an agent still starting (its
+  // socket not up yet), is waited out; an agent that serves no socket is refused at once.
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let socketPath = cfg.statusSocket;
+  for (;;) {
+    if (socketPath !== '') {
+      const code = await commitThroughAgent(socketPath, payload, keyFlag !== undefined ? cfg.keyFile : undefined);
+      if (code !== undefined) return code;
     }
-    if (status?.ok && status.status) {
-      if (keyFlag !== undefined) {
-        const mine = loadKeyFile(cfg.keyFile).peerId;
-        if (mine !== status.status.peerId) {
-          process.stderr.write(`syncwire commit: the running agent signs as ${status.status.peerId}, but --key is ${mine}; stop the agent or drop --key\n`);
-          return 1;
-        }
-      }
-      const r = await askStatusSocket(cfg.statusSocket, { op: 'commit', payload: toHex(payload) });
-      if (!r.ok || r.id === undefined) {
-        process.stderr.write(`syncwire commit: the agent refused: ${r.error ?? 'no id'}\n`);
-        return 1;
-      }
-      process.stdout.write(r.id + '\n');
+    if (prepareDataDir(cfg.dataDir) === 'full') throw new StoreWriteError('disk-full', 'ENOSPC', `data directory ${cfg.dataDir}: the disk is full; the command was not stored`);
+    let lock;
+    try {
+      lock = await acquireLock(cfg.dataDir, { role: 'commit' });
+    } catch (err) {
+      if (!(err instanceof LockedError)) throw err;
+      const long = err.holder?.role === 'agent' || err.holder?.role === 'gateway';
+      if (long && err.holder?.statusSocket === undefined) throw err; // no socket to commit through
+      if (Date.now() >= deadline) throw err;
+      if (err.holder?.statusSocket !== undefined) socketPath = err.holder.statusSocket;
+      await new Promise((r) => setTimeout(r, 100));
+      continue;
+    }
+    try {
+      process.stdout.write(toHex(await commitIntoStore(cfg.dataDir, cfg.keyFile, cfg.durability, payload)) + '\n');
       return 0;
-    }
-  }
-
-  const holder = lockHolder(cfg.dataDir);
-  if (holder !== undefined) throw new LockedError(cfg.dataDir, holder);
-  const identity = loadKeyFile(cfg.keyFile);
-  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
-  const lock = acquireLock(cfg.dataDir);
-  try {
-    // close() flushes and fsyncs whatever the durability setting.
-    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability });
-    try {
-      const engine = new Engine({ identity, store });
-      const id = await engine.commit(payload);
-      await engine.close();
-      process.stdout.write(toHex(id) + '\n');
     } finally {
-      await store.close();
+      await lock.release();
     }
-  } finally {
-    lock.release();
   }
+}
+
+/** Commit through the agent at `socketPath`; undefined when no agent answers there. */
+async function commitThroughAgent(socketPath: string, payload: Uint8Array, keyFile: string | undefined): Promise<number | undefined> {
+  let status;
+  try {
+    status = await askStatusSocket(socketPath, { op: 'status' });
+  } catch {
+    return undefined; // no agent there
+  }
+  if (!status.ok || !status.status) return undefined;
+  if (keyFile !== undefined) {
+    const mine = loadKeyFile(keyFile).peerId;
+    if (mine !== status.status.peerId) {
+      process.stderr.write(`syncwire commit: the running agent signs as ${status.status.peerId}, but --key is ${mine}; stop the agent or drop --key\n`);
+      return 1;
+    }
+  }
+  const r = await askStatusSocket(socketPath, { op: 'commit', payload: toHex(payload) });
+  if (!r.ok || r.id === undefined) {
+    process.stderr.write(`syncwire commit: the agent refused: ${r.error ?? 'no id'}\n`);
+    // A full disk passes: 75 tells a script (or systemd) to try again later.
+    return r.reason === 'disk-full' ? EXIT.tempFail : EXIT.failure;
+  }
+  process.stdout.write(r.id + '\n');
   return 0;
+}
+
+/** Open the store (the caller holds the lock), commit, flush, fsync and close. */
+async function commitIntoStore(dataDir: string, keyFile: string, durability: Durability, payload: Uint8Array): Promise<Uint8Array> {
+  const identity = loadKeyFile(keyFile);
+  // close() flushes and fsyncs whatever the durability setting.
+  const store = await DiskStore.open(dataDir, { durability }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, dataDir)));
+  try {
+    const engine = new Engine({ identity, store });
+    const id = await engine.commit(payload);
+    await engine.close();
+    return id;
+  } finally {
+    await store.close();
+  }
 }
 
 /** The `commit` subcommand. */

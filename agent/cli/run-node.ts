@@ -4,7 +4,6 @@
  * scheme) and attach each link it yields, serve the status socket, and shut all of it down in
  * order on request. `agent` and `gateway` are both this; they differ in defaults and checks.
  */
-import { mkdirSync } from 'node:fs';
 import { fromHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import type { OpenedTransport, TransportOptions } from '../transport/registry.js';
@@ -12,11 +11,15 @@ import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import type { ResolvedConfig } from './config.js';
 import { loadKeyFile } from './keys.js';
+import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { BootstrapProgress } from './progress.js';
 import { takeSnapshot, type Snapshot } from './snapshot.js';
 import { startStatusServer, type StatusServer } from './status-server.js';
+
+/** How long a start waits for the data directory's lock while another process holds it. */
+const LOCK_WAIT_MS = 10_000;
 
 /** A transport and the links it currently holds. */
 export interface RunningTransport {
@@ -63,13 +66,14 @@ export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: st
 
 /**
  * Start an agent.
- * @throws KeyFileError, LockedError, store open errors, TransportError (bad URL, address in use);
+ * @throws KeyFileError, DataDirError, LockedError, StoreOpenError, TransportError (bad URL, address in use);
  *   everything opened before the failure is closed again.
  */
 export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogger): Promise<RunningNode> {
   const identity = loadKeyFile(cfg.keyFile);
-  mkdirSync(cfg.dataDir, { recursive: true, mode: 0o700 });
-  const lock: Lock = acquireLock(cfg.dataDir);
+  if (prepareDataDir(cfg.dataDir) === 'full') log.error({ dataDir: cfg.dataDir }, 'the disk is full: commits are refused until space is freed');
+  // Waits out a short-lived holder (a `syncwire commit`, an agent finishing its shutdown).
+  const lock: Lock = await acquireLock(cfg.dataDir, { role: role === 'gateway' ? 'gateway' : 'agent', waitMs: LOCK_WAIT_MS, statusSocket: cfg.statusSocket });
   const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
   const unwind = async (): Promise<void> => {
     for (const c of cleanups.reverse()) {
@@ -83,7 +87,9 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
   };
   try {
     const storeLog = log.child({ part: 'store' });
-    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields) => storeLog.warn(fields ?? {}, msg) });
+    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields) => storeLog.warn(fields ?? {}, msg) }).catch(
+      (err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)),
+    );
     cleanups.push(() => store.close());
     if (store.openReport.truncatedBytes > 0) log.warn({ truncatedBytes: store.openReport.truncatedBytes }, 'command log had a torn tail; cut');
     const engine = new Engine({

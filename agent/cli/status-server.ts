@@ -87,7 +87,9 @@ async function handle(line: string, engine: Engine, snapshot: () => Snapshot): P
       return { ok: true, id: toHex(id) };
     }
   } catch (err) {
-    return { ok: false, error: (err as Error).message };
+    // `reason` lets a client tell a full disk (try again later) from other refusals.
+    const reason = (err as { reason?: unknown }).reason;
+    return { ok: false, error: (err as Error).message, ...(typeof reason === 'string' ? { reason } : {}) };
   }
   return { ok: false, error: `unknown request ${JSON.stringify(req.op)}` };
 }
@@ -96,7 +98,7 @@ async function handle(line: string, engine: Engine, snapshot: () => Snapshot): P
  * Send one request to the socket at `path` and return the parsed answer.
  * @throws Error with code `ENOENT`/`ECONNREFUSED` when no agent listens there.
  */
-export function askStatusSocket(path: string, request: object, timeoutMs = 10000): Promise<{ ok: boolean; error?: string; status?: Snapshot; id?: string }> {
+export function askStatusSocket(path: string, request: object, timeoutMs = 10000): Promise<{ ok: boolean; error?: string; reason?: string; status?: Snapshot; id?: string }> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(path);
     let buf = '';

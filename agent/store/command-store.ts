@@ -50,6 +50,13 @@ export interface CommandStore {
    * @throws Error when a parent is missing (a programming error in the caller).
    */
   append(cmd: Command): number;
+  /**
+   * Append a command created here (a local commit). Unlike {@link append}, the command is indexed
+   * only after its record reached the file: when the write fails, the store is left exactly as it
+   * was (nothing indexed, nothing half-written in the log), so the commit can be refused cleanly.
+   * @throws StoreWriteError when the write fails (reason `disk-full` on a full disk).
+   */
+  appendWritten(cmd: Command): number;
   /** Resolves once everything appended so far is as durable as the store's durability setting promises. */
   sync(): Promise<void>;
   /** Flush, fsync and release files. Idempotent. */

@@ -16,6 +16,15 @@ export abstract class IndexedStore implements CommandStore {
   abstract bytesOf(idx: number): Uint8Array;
   abstract append(cmd: Command): number;
   abstract sync(): Promise<void>;
+
+  /**
+   * Append a command this agent created, so that a failed write leaves no trace (see
+   * {@link CommandStore.appendWritten}). Default: {@link append}, for stores whose appends
+   * cannot fail part-way (memory).
+   */
+  appendWritten(cmd: Command): number {
+    return this.append(cmd);
+  }
   abstract close(): Promise<void>;
 
   get size(): number {

@@ -7,9 +7,14 @@
  * Fsyncs (`fdatasync`) run on the thread pool. Group commit: a `sync()` waits for the first fsync
  * that *starts* after its records were written; while one fsync is in flight, every later caller
  * queues for the next one, which then covers all of them at once.
+ *
+ * Local commits take another path, {@link LogWriter.writeRecord}: the record is written at once
+ * and, should the write fail (a full disk), the file is cut back to where the record began, so
+ * the caller can leave the command out of the index and nothing half-written stays behind.
  */
-import { fdatasync, writeSync } from 'node:fs';
+import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
 import type { Durability } from './command-store.js';
+import { StoreWriteError } from './write-error.js';
 
 /** Stage size past which an append writes at once, bounding memory under a burst. */
 const EAGER_FLUSH_BYTES = 1 << 20;
@@ -92,6 +97,42 @@ export class LogWriter {
     return new Uint8Array(this.stage.subarray(at, at + length));
   }
 
+  /**
+   * Write everything staged, then `parts` (one record) right after it, now. Returns the offset
+   * the record starts at. On failure nothing of the record remains: bytes of it that reached the
+   * file are cut off again (ftruncate to the record's start), and `end` is unchanged.
+   * @throws StoreWriteError (`disk-full` on ENOSPC/EDQUOT) when the stage or the record cannot be
+   *   written; staged bytes then stay staged for a retry, as with {@link flush}.
+   */
+  writeRecord(file: string, ...parts: Uint8Array[]): number {
+    if (this.fatal) throw StoreWriteError.from(this.fatal, file);
+    try {
+      this.flush();
+    } catch (err) {
+      throw StoreWriteError.from(err, file);
+    }
+    const start = this.written;
+    let at = start;
+    try {
+      for (const p of parts) {
+        let done = 0;
+        while (done < p.length) {
+          done += writeSync(this.fd, p, done, p.length - done, at + done);
+          this.stats.writes++;
+        }
+        at += p.length;
+      }
+    } catch (err) {
+      // Part of a part may have reached the file even though `at` did not move past it.
+      this.cutBack(start, file);
+      throw StoreWriteError.from(err, file);
+    }
+    this.written = at;
+    this.stats.bytesWritten += at - start;
+    if (this.durability.mode === 'batch') this.armTimer();
+    return start;
+  }
+
   /** Write everything staged. @throws the write error (staged bytes are kept for a retry). */
   flush(): void {
     let done = 0;
@@ -129,6 +170,19 @@ export class LogWriter {
     this.flush();
     if (this.fatal) throw this.fatal;
     if (this.synced < this.written || this.fsyncing) await this.waitFsync();
+  }
+
+  /**
+   * Drop bytes of a failed record past `start`. If even that fails the file may keep a partial
+   * record, and later positional writes could leave its tail behind theirs: refuse all writes.
+   */
+  private cutBack(start: number, file: string): void {
+    try {
+      ftruncateSync(this.fd, start);
+    } catch (err) {
+      this.fatal = err as Error;
+      this.log('command log: cannot cut a failed record off; refusing further writes', { file, offset: start, error: String(err) });
+    }
   }
 
   private waitFsync(): Promise<void> {

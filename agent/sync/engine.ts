@@ -154,13 +154,24 @@ export class Engine extends EventEmitter<EngineEvents> {
   /**
    * Create, sign and store a command whose parents are the current heads (up to 16, deepest
    * first: one command merges several heads). Resolves with its id once it is as durable as the
-   * store's durability promises; subscribers are pushed at once.
+   * store's durability promises; subscribers are pushed once its record is in the log.
+   * @throws StoreWriteError when the record could not be written (a full disk): the command is
+   *   then not in the graph, not pushed, and its seq is used again by the next commit.
    */
   async commit(payload: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new Error('engine is closed');
     const parents = deepestFirst(this.store, this.store.heads(), MAX_PARENTS).map((h) => Uint8Array.from(this.store.idOf(h)));
-    const cmd = encodeCommand({ parents, author: this.identity.author, seq: this.nextSeq++, payload }, this.identity.sign);
-    const h = this.store.append(cmd);
+    const seq = this.nextSeq;
+    const cmd = encodeCommand({ parents, author: this.identity.author, seq, payload }, this.identity.sign);
+    let h: number;
+    try {
+      h = this.store.appendWritten(cmd);
+    } catch (err) {
+      this.log.error({ err: (err as Error).message, reason: (err as { reason?: string }).reason }, 'commit refused: command log write failed');
+      throw err;
+    }
+    // Advanced only now: a refused command was never seen, so its seq is free again.
+    this.nextSeq = seq + 1;
     this.added([h], 'self', 'commit');
     await this.store.sync();
     return cmd.id;

@@ -1,0 +1,85 @@
+/**
+ * Preparing the data directory at start: create it (mode 0700) and prove it can be written, so
+ * a directory the agent may never write is reported as what it is, a configuration problem
+ * (exit 78, which systemd does not restart), instead of failing later as a runtime error.
+ */
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { EXIT, isNoSpace, isUnwritable } from './exit-codes.js';
+
+/** The data directory cannot be created or written. Exit status 78. */
+export class DataDirError extends Error {
+  override readonly name = 'DataDirError';
+  readonly exitCode = EXIT.config;
+  constructor(
+    readonly dataDir: string,
+    /** The errno code: EACCES, EPERM, EROFS, ENOTDIR... */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What the probe found. `full`: writable, but the disk (or quota) is full right now. */
+export type DataDirState = 'ok' | 'full';
+
+/**
+ * Create `dir` if missing and probe a write (a small file, created and removed).
+ * @returns 'full' when only space is lacking: the agent starts anyway (a full disk passes) and
+ *   refuses commits until space returns.
+ * @throws DataDirError when the directory cannot be created or written (EACCES, EROFS, ...);
+ *   any other error as it is.
+ */
+export function prepareDataDir(dir: string): DataDirState {
+  const fail = (err: unknown, what: string): never => {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (isUnwritable(code)) {
+      throw new DataDirError(dir, code!, `data directory ${dir}: cannot ${what} (${code}); check its path, owner and mode, and that its file system is mounted read-write`);
+    }
+    throw err;
+  };
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    fail(err, 'create it');
+  }
+  const probe = join(dir, `.write-probe-${process.pid}`);
+  let fd = -1;
+  try {
+    fd = openSync(probe, 'w', 0o600);
+    writeSync(fd, 'x');
+    return 'ok';
+  } catch (err) {
+    if (isNoSpace((err as NodeJS.ErrnoException).code)) return 'full';
+    return fail(err, 'write in it');
+  } finally {
+    if (fd >= 0) closeSync(fd);
+    try {
+      unlinkSync(probe);
+    } catch {
+      /* never created */
+    }
+  }
+}
+
+/** The command log cannot be opened as it is (unreadable header, unknown version...). Exit 78. */
+export class StoreOpenError extends Error {
+  override readonly name = 'StoreOpenError';
+  readonly exitCode = EXIT.config;
+}
+
+/**
+ * What a failed `DiskStore.open` means for the exit status: an error that carries its own
+ * `exitCode` keeps it; an unwritable path is a {@link DataDirError} (78); a full disk keeps its
+ * errno (exit 1, restarted with back-off: freeing space fixes it); other I/O errors (EIO) stay as
+ * they are (1); an error without an errno is the log's content (a bad header, an unknown version)
+ * and becomes a {@link StoreOpenError} (78: restarting reads the same bytes again).
+ */
+export function storeOpenFailure(err: unknown, dir: string): Error {
+  if (typeof (err as { exitCode?: unknown }).exitCode === 'number') return err as Error;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (isUnwritable(code)) return new DataDirError(dir, code!, `data directory ${dir}: cannot open the command log (${code}): ${(err as Error).message}`);
+  if (typeof code === 'string') return err as Error;
+  return new StoreOpenError(`command log in ${dir}: ${(err as Error).message}; run \`syncwire store check --data-dir ${dir}\``);
+}
