@@ -169,19 +169,22 @@ t.test('tcp dialer: keeps retrying while nobody listens, connects once a listene
   tt.pass('link after the listener came up');
 });
 
-t.test('tcp listener: extra connections beyond maxConnections are refused with a warning', async (tt) => {
-  const tr = await openTransport('tcp-listen://127.0.0.1:0', { maxConnections: 1 });
+t.test('tcp listener: a full pre-auth pool evicts its oldest connection, with a summary warning', async (tt) => {
+  const tr = await openTransport('tcp-listen://127.0.0.1:0', { maxPreAuth: 1, refusalLogIntervalMs: 50 });
   tt.teardown(() => tr.close());
   const q = links(tr);
   const c1 = net.connect(tr.localPort!, '127.0.0.1');
+  c1.on('error', () => {});
   tt.teardown(() => c1.destroy());
   await q.next();
   const warned = once<TransportError>(tr, 'warn');
   const c2 = net.connect(tr.localPort!, '127.0.0.1');
-  c2.on('error', () => {});
-  await once(c2, 'close');
-  tt.pass('second socket was closed by the listener');
-  tt.equal((await warned).kind, 'TooManyLinks');
+  tt.teardown(() => c2.destroy());
+  await once(c1, 'close');
+  tt.pass('the older unauthenticated socket was closed by the listener');
+  const w = await warned;
+  tt.equal(w.kind, 'TooManyLinks');
+  tt.match(w.message, /evicted 1,/);
 });
 
 t.test('mqtt listener: at most maxLinks virtual links', async (tt) => {

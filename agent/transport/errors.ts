@@ -23,6 +23,8 @@ export const TransportErrorKind = {
   Closed: 'Closed',
   /** A bound on links or connections was reached; the extra one was refused. */
   TooManyLinks: 'TooManyLinks',
+  /** A listener closed a connection whose peer did not authenticate within the handshake deadline. */
+  HandshakeTimeout: 'HandshakeTimeout',
 } as const;
 
 /** Name of a {@link TransportErrorKind}. */
@@ -35,6 +37,7 @@ const WIRE_REASON: Partial<Record<TransportErrorKind, ReasonName>> = {
   Disconnected: 'Closed',
   Closed: 'Closed',
   TooManyLinks: 'Busy',
+  HandshakeTimeout: 'Closed',
 };
 
 /** An error raised or emitted (as `warn` / link `close`) by a transport; `name` is `TransportError`. */

@@ -47,8 +47,16 @@ export interface TransportOptions {
   highWaterMark?: number;
   /** Largest frame body a link carries. Default and maximum {@link MAX_FRAME_BYTES}. */
   maxFrame?: number;
-  /** TCP/TLS listeners: most simultaneous connections; extra sockets are destroyed. Default 256. */
+  /** TCP/TLS listeners: most authenticated links at once; a peer authenticating beyond it is closed. Default 256 (URL `max_conns=`). */
   maxConnections?: number;
+  /** TCP/TLS listeners: most connections not yet authenticated; a new one evicts the oldest (silent ones first). Default 64 (URL `max_preauth=`). */
+  maxPreAuth?: number;
+  /** TCP/TLS listeners: most unauthenticated connections from one source address; a new one evicts that address's oldest. Default 4 (URL `preauth_per_addr=`). */
+  maxPreAuthPerAddress?: number;
+  /** TCP/TLS listeners: a connection whose peer has not authenticated this long after accept is closed. Default 5000 ms (URL `handshake_ms=`); 0 = no deadline (tests driving raw links). */
+  handshakeTimeoutMs?: number;
+  /** TCP/TLS listeners: refused, evicted and timed-out connections are logged as one summary line per this interval. Default 10000 ms. */
+  refusalLogIntervalMs?: number;
   /** MQTT listen mode: most virtual links; messages from further senders are dropped. Default 1024. */
   maxLinks?: number;
   /** TLS material for `tls:`, `tls-listen:` and `mqtts:`; URL `ca=`/`cert=`/`key=` override it. */
@@ -73,6 +81,10 @@ export interface ResolvedOptions extends TransportOptions {
   highWaterMark: number;
   maxFrame: number;
   maxConnections: number;
+  maxPreAuth: number;
+  maxPreAuthPerAddress: number;
+  handshakeTimeoutMs: number;
+  refusalLogIntervalMs: number;
   maxLinks: number;
   connectTimeoutMs: number;
 }
@@ -93,6 +105,10 @@ export function resolveOptions(opts: TransportOptions): ResolvedOptions {
     highWaterMark: opts.highWaterMark ?? 64 * 1024,
     maxFrame: Math.min(opts.maxFrame ?? MAX_FRAME_BYTES, MAX_FRAME_BYTES),
     maxConnections: opts.maxConnections ?? 256,
+    maxPreAuth: opts.maxPreAuth ?? 64,
+    maxPreAuthPerAddress: opts.maxPreAuthPerAddress ?? 4,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
+    refusalLogIntervalMs: opts.refusalLogIntervalMs ?? 10_000,
     maxLinks: opts.maxLinks ?? 1024,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
   };

@@ -55,6 +55,7 @@ export class StreamLink extends BaseLink implements Link {
   private closing: Promise<void> | null = null;
   private closeTimer: NodeJS.Timeout | null = null;
   private readonly waiters: Array<() => void> = [];
+  private frames = 0;
 
   constructor(
     private readonly stream: Duplex,
@@ -91,6 +92,16 @@ export class StreamLink extends BaseLink implements Link {
     return true;
   }
 
+  /** Complete frames received so far (a listener evicts links that sent none first). */
+  get framesReceived(): number {
+    return this.frames;
+  }
+
+  /** Tear the link down at once, without flushing; `close` follows with `err`. Idempotent. */
+  abort(err: Error): void {
+    this.fail(err);
+  }
+
   /** Close the link (flushing queued frames where the stream allows); idempotent. */
   close(): Promise<void> {
     if (this.closing !== null) return this.closing;
@@ -114,6 +125,7 @@ export class StreamLink extends BaseLink implements Link {
   private readonly onData = (chunk: Buffer): void => {
     if (this.closed) return;
     const r = this.opts.decoder.push(chunk);
+    this.frames += r.frames.length;
     for (const f of r.frames) {
       // A listener may close the link while we deliver a batch.
       if (!this.isOpen) break;

@@ -5,20 +5,19 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Link } from '../link.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../../protocol/tcp-frame.js';
 import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { RedialTransport } from './redial.js';
 import { StreamLink } from './stream-link.js';
-import { StreamListenerTransport } from './stream-listener.js';
+import { LISTENER_PARAMS, StreamListenerTransport, listenerOptions } from './stream-listener.js';
 import { assertNoQuery, hostPort, type HostPort } from './url.js';
 
 /** TCP keepalive probe delay: long enough to cost nothing, short enough to beat NAT timeouts. */
 const KEEPALIVE_MS = 30_000;
 
 /** Configure a connected socket and wrap it in a length-prefixed {@link StreamLink}. */
-export function tcpStreamLink(socket: net.Socket, stream: Duplex, description: string, o: ResolvedOptions): Link {
+export function tcpStreamLink(socket: net.Socket, stream: Duplex, description: string, o: ResolvedOptions): StreamLink {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_MS);
   return new StreamLink(stream, {
@@ -73,9 +72,10 @@ export function connectSocket<S extends net.Socket>(
 
 /** Build a TCP dialer (`listen` false) or listener from a parsed URL. */
 export async function openTcp(url: URL, display: string, o: ResolvedOptions, listen: boolean): Promise<OpenedTransport> {
-  assertNoQuery(url, [], display);
+  assertNoQuery(url, listen ? LISTENER_PARAMS : [], display);
   const addr: HostPort = hostPort(url, { listen });
   if (listen) {
+    o = listenerOptions(url, o);
     const server = net.createServer();
     const t = new StreamListenerTransport(display, server, 'connection', (socket) => {
       return tcpStreamLink(socket, socket, `tcp://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o);

@@ -8,15 +8,16 @@ import tls from 'node:tls';
 import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { RedialTransport } from './redial.js';
-import { StreamListenerTransport } from './stream-listener.js';
+import { LISTENER_PARAMS, StreamListenerTransport, listenerOptions } from './stream-listener.js';
 import { connectSocket, formatAddr, tcpStreamLink } from './tcp.js';
 import { loadTls } from './tls-material.js';
 import { assertNoQuery, hostPort } from './url.js';
 
 /** Build a TLS dialer (`listen` false) or listener from a parsed URL. */
 export async function openTls(url: URL, display: string, o: ResolvedOptions, listen: boolean): Promise<OpenedTransport> {
-  assertNoQuery(url, ['ca', 'cert', 'key'], display);
+  assertNoQuery(url, listen ? ['ca', 'cert', 'key', ...LISTENER_PARAMS] : ['ca', 'cert', 'key'], display);
   const addr = hostPort(url, { listen });
+  if (listen) o = listenerOptions(url, o);
   const m = await loadTls(url, o.tls, display);
   if (listen) {
     if (m.cert === undefined || m.key === undefined) {
@@ -24,6 +25,8 @@ export async function openTls(url: URL, display: string, o: ResolvedOptions, lis
     }
     const server = tls.createServer({
       cert: m.cert, key: m.key, ca: m.ca, requestCert: m.ca !== undefined, rejectUnauthorized: m.rejectUnauthorized,
+      // The pre-auth pool's deadline covers the TLS handshake too; Node's own default is 120 s.
+      ...(o.handshakeTimeoutMs > 0 ? { handshakeTimeout: o.handshakeTimeoutMs } : {}),
     });
     const t = new StreamListenerTransport(display, server, 'secureConnection', (socket) => {
       return tcpStreamLink(socket, socket, `tls://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o);
