@@ -3,14 +3,14 @@ import fc from 'fast-check';
 import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../protocol/crc32.js';
 import { randomFillSync } from 'node:crypto';
 import type { Command } from '../protocol/command.js';
 import { toHex } from '../protocol/keys.js';
 import { CommandIndex } from '../agent/store/command-index.js';
 import type { CommandStore } from '../agent/store/command-store.js';
 import { DiskStore, LOG_FILE, parseDurability, formatDurability } from '../agent/store/disk-store.js';
-import { HEADER_BYTES, LOG_MAGIC, RECORD_HEAD_BYTES } from '../agent/store/log-format.js';
+import { HEADER_BYTES, LOG_MAGIC, RECORD_HEAD_BYTES, recordHead } from '../agent/store/log-format.js';
 import { LogWriter } from '../agent/store/log-writer.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { randomDag, syntheticCommand } from '../agent/store/synthetic-commands.js';
@@ -67,7 +67,7 @@ function contract(t: Tap, make: () => Promise<CommandStore>): void {
     const s = await make();
     t.equal(s.size, 0);
     t.same(s.heads(), []);
-    t.same(s.openReport, { commands: 0, truncatedBytes: 0 });
+    t.match(s.openReport, { commands: 0, truncatedBytes: 0 });
     t.equal(s.indexOf(new Uint8Array(32)), -1);
     t.equal(s.indexOf(new Uint8Array(5)), -1);
     t.throws(() => s.depthOf(0), RangeError);
@@ -140,7 +140,7 @@ t.test('DiskStore reopen gives an identical index', async (t) => {
   const cmds = randomDag(3000, 7);
   const { dir } = await written(cmds);
   const s = await DiskStore.open(dir, { durability: { mode: 'always' }, cacheBytes: 0 });
-  t.same(s.openReport, { commands: 3000, truncatedBytes: 0 });
+  t.same(s.openReport, { commands: 3000, truncatedBytes: 0, skippedBytes: 0, damagedRanges: 0, orphans: 0 });
   checkAll(t, s, cmds);
   t.equal(s.stats().cacheHits, 0, 'cache disabled: every read hits the file');
   const next = syntheticCommand(s.heads().map((h) => s.idOf(h).slice()), 3000, payload('after reopen'));
@@ -152,7 +152,7 @@ t.test('DiskStore reopen gives an identical index', async (t) => {
   await again.close();
 });
 
-t.test('torn tail or trailing garbage is truncated, reported, and the store accepts appends', async (t) => {
+t.test('a torn tail is truncated, trailing garbage quarantined; both reported, and the store accepts appends', async (t) => {
   const cmds = randomDag(20, 3);
   const { log } = await written(cmds);
   const last = recordAt(cmds, 19);
@@ -168,12 +168,14 @@ t.test('torn tail or trailing garbage is truncated, reported, and the store acce
       const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (m) => logged.push(m) });
       const keep = cut < log.length ? 19 : 20;
       const cutAt = cut < log.length ? last : log.length;
-      const ok = s.size === keep && s.openReport.truncatedBytes === cut + garbage.length - cutAt && logged.length === 1;
+      // An incomplete last record is cut; bytes that are no record at all are damage (quarantined).
+      const removed = s.openReport.truncatedBytes + s.openReport.skippedBytes;
+      const ok = s.size === keep && removed === cut + garbage.length - cutAt && logged.length === 1 && (garbage.length === 0) === (s.openReport.skippedBytes === 0);
       s.append(syntheticCommand([s.idOf(s.size - 1).slice()], 99, payload('after repair')));
       await s.sync();
       await s.close();
       const again = await DiskStore.open(dir, { durability: { mode: 'none' } });
-      const reopened = again.size === keep + 1 && again.openReport.truncatedBytes === 0;
+      const reopened = again.size === keep + 1 && again.openReport.truncatedBytes === 0 && again.openReport.skippedBytes === 0;
       await again.close();
       return ok && reopened;
     }),
@@ -182,38 +184,47 @@ t.test('torn tail or trailing garbage is truncated, reported, and the store acce
   t.pass('40 random torn tails repaired');
 });
 
-t.test('a corrupt record in the middle truncates from there', async (t) => {
+t.test('a corrupt record in the middle costs that record only: quarantined, the log rewritten without it', async (t) => {
   const cmds = randomDag(20, 5);
   const { dir, log } = await written(cmds);
   const at = recordAt(cmds, 10);
+  const len = RECORD_HEAD_BYTES + cmds[10]!.bytes.length;
   log[at + RECORD_HEAD_BYTES + 3] ^= 0x40;
   writeFileSync(join(dir, LOG_FILE), log);
-  const logged: Array<{ msg: string; fields?: object }> = [];
-  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields) => logged.push({ msg, fields }) });
-  t.same(s.openReport, { commands: 10, truncatedBytes: log.length - at });
-  t.match(logged, [{ msg: /truncated/, fields: { offset: at, reason: /CRC mismatch/ } }]);
-  t.equal(statSync(join(dir, LOG_FILE)).size, at, 'file cut at the bad record');
-  checkAll(t, s, cmds.slice(0, 10));
+  const logged: Array<{ msg: string; fields?: object; level?: string }> = [];
+  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields, level) => logged.push({ msg, fields, level }) });
+  t.match(s.openReport, { truncatedBytes: 0, skippedBytes: len, damagedRanges: 1 });
+  t.equal(s.size + s.orphanCount, 19, 'every other record kept (indexed, or an orphan when it descends from the lost one)');
+  t.match(logged[0], { level: 'error', msg: /DAMAGED/, fields: { ranges: [{ offset: at, length: len, reason: /CRC mismatch/ }] } });
+  t.equal(statSync(join(dir, LOG_FILE)).size, log.length - len, 'log rewritten without the bad record');
+  t.same(readFileSync(s.openReport.quarantine!), log.subarray(at, at + len), 'the damaged bytes are kept in the quarantine');
+  const before = cmds.slice(0, 10).filter((c, i) => s.indexOf(c.id) === i && toHex(s.bytesOf(i)) === toHex(c.bytes));
+  t.equal(before.length, 10, 'the records before it are intact, in order');
+  const after = cmds.slice(11).filter((c) => s.indexOf(c.id) >= 0 && toHex(s.bytesOf(s.indexOf(c.id))) === toHex(c.bytes));
+  t.equal(after.length, s.size - 10, 'the records after it that do not descend from it are indexed, intact');
   await s.close();
 });
 
-t.test('a record whose parent is missing or that does not decode ends the log', async (t) => {
+t.test('a record whose parent is missing is kept as an orphan; one that does not decode is quarantined', async (t) => {
   const cmds = randomDag(5, 11);
   const orphan = syntheticCommand([syntheticCommand([], 1, payload('never stored')).id], 2, payload('orphan'));
   const junk = payload('not cbor at all');
-  const record = (b: Uint8Array) => {
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(b.length, 0);
-    h.writeUInt32LE(crc32(b), 4);
-    return Buffer.concat([h, b]);
-  };
-  for (const [body, reason] of [[orphan.bytes, /parent/], [junk, /undecodable/]] as const) {
+  const record = (b: Uint8Array) => Buffer.concat([recordHead(b), b]);
+  {
     const { dir, log } = await written(cmds);
-    appendFileSync(join(dir, LOG_FILE), record(body));
+    appendFileSync(join(dir, LOG_FILE), record(orphan.bytes));
+    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: () => {} });
+    t.same(s.openReport, { commands: 5, truncatedBytes: 0, skippedBytes: 0, damagedRanges: 0, orphans: 1 });
+    t.equal(statSync(join(dir, LOG_FILE)).size, log.length + RECORD_HEAD_BYTES + orphan.bytes.length, 'the orphan stays in the log');
+    await s.close();
+  }
+  {
+    const { dir, log } = await written(cmds);
+    appendFileSync(join(dir, LOG_FILE), record(junk));
     const reasons: unknown[] = [];
     const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (_m, f) => reasons.push(f) });
-    t.same(s.openReport, { commands: 5, truncatedBytes: RECORD_HEAD_BYTES + body.length });
-    t.match(reasons, [{ reason }]);
+    t.match(s.openReport, { commands: 5, truncatedBytes: 0, skippedBytes: RECORD_HEAD_BYTES + junk.length });
+    t.match(reasons, [{ ranges: [{ reason: /undecodable/ }] }]);
     t.equal(statSync(join(dir, LOG_FILE)).size, log.length);
     await s.close();
   }
@@ -226,13 +237,13 @@ t.test('file header: wrong file refused, other version refused, torn header rewr
   t.equal(readFileSync(join(dir, LOG_FILE), 'utf8'), 'hello, I am somebody else\'s file', 'left untouched');
   const v2 = Buffer.alloc(16);
   LOG_MAGIC.copy(v2);
-  v2.writeUInt32LE(2, 8);
+  v2.writeUInt32LE(3, 8);
   v2.writeUInt32LE(crc32(v2.subarray(0, 12)), 12);
   writeFileSync(join(dir, LOG_FILE), v2);
-  await t.rejects(DiskStore.open(dir, { durability: { mode: 'none' } }), /version 2 is not supported/);
+  await t.rejects(DiskStore.open(dir, { durability: { mode: 'none' } }), /version 3 is not supported/);
   writeFileSync(join(dir, LOG_FILE), LOG_MAGIC.subarray(0, 5));
   const s = await DiskStore.open(dir, { durability: { mode: 'none' } });
-  t.same(s.openReport, { commands: 0, truncatedBytes: 5 });
+  t.match(s.openReport, { commands: 0, truncatedBytes: 5 });
   await s.close();
   t.equal(statSync(join(dir, LOG_FILE)).size, HEADER_BYTES);
 });

@@ -1,6 +1,7 @@
 /**
  * The persistent {@link CommandStore}: one append-only, CRC-protected log file (`commands.log`,
- * layout in `log-format.ts`) plus the compact in-memory index rebuilt by scanning it on open.
+ * layout in `log-format.ts`) plus the compact in-memory index rebuilt by scanning it on open
+ * (repairs in `log-open.ts`).
  * Durability and group commit are the {@link LogWriter}'s job; recent encodings are served from
  * a small LRU so pushes rarely touch the disk.
  */
@@ -10,18 +11,22 @@ import { toHex } from '../../protocol/keys.js';
 import type { CommandIndex } from './command-index.js';
 import type { CommandStore, Durability, OpenReport } from './command-store.js';
 import { recordHead } from './log-format.js';
-import { openLog, releaseDir, type OpenedLog } from './log-open.js';
+import type { OrphanRecord } from './log-index.js';
+import { openLog, releaseDir, type OpenedLog, type RepairReport, type StoreLogger } from './log-open.js';
 import { LogWriter, type WriterStats } from './log-writer.js';
 import { IndexedStore } from './indexed-store.js';
 import { RecordCache } from './record-cache.js';
+import { StoreWriteError } from './write-error.js';
 
 export { parseDurability, formatDurability } from './durability.js';
 
 /** Name of the log file inside the store directory. */
 export const LOG_FILE = 'commands.log';
 
-/** Structured logger the store reports repairs and I/O failures to. */
-export type StoreLogger = (msg: string, fields?: object) => void;
+export type { StoreLogger } from './log-open.js';
+
+/** What opening a disk store found: the {@link OpenReport} plus the repairs made. */
+export type DiskOpenReport = OpenReport & RepairReport;
 
 /** Options of {@link DiskStore.open}. */
 export interface DiskStoreOptions {
@@ -45,34 +50,40 @@ export class DiskStore extends IndexedStore {
   readonly file: string;
   private readonly dir: string;
   private readonly fd: number;
+  /** Records on disk whose parents were lost in damage, by id (hex): appended without a write once they resolve. */
+  private readonly orphans: Map<string, OrphanRecord>;
   private closing: Promise<void> | null = null;
 
   private constructor(
     log: OpenedLog,
     private readonly writer: LogWriter,
     private readonly cache: RecordCache,
-    readonly openReport: OpenReport,
+    readonly openReport: DiskOpenReport,
   ) {
     super(log.index);
     this.file = log.file;
     this.dir = log.dir;
     this.fd = log.fd;
+    this.orphans = log.orphans;
   }
 
   /**
-   * Open (creating if missing: directory mode 0o700, file 0o600) the store in `dir`, scan the log,
-   * and cut the file at the first torn, corrupt or undecodable record, or one whose parents are
-   * not before it. The cut is reported in `openReport.truncatedBytes` and to `opts.logger`.
+   * Open (creating if missing: directory mode 0o700, file 0o600) the store in `dir`, upgrade a
+   * v1 log, scan it and repair it (see `openLog`): an incomplete last record is cut
+   * (`openReport.truncatedBytes`); damaged records are quarantined and skipped, never the good
+   * ones after them (`skippedBytes`, `damagedRanges`, `quarantine`); records whose parents were
+   * lost are kept on disk as orphans (`orphans`) until the parents are appended.
    * Signatures are not re-verified: the log is local and CRC-protected.
-   * @throws Error when the directory is already open in this process, the file is not a syncwire
-   *   log, or its version is unsupported (the file is then left untouched).
+   * @throws StoreError (exit status 78) when the file is not a syncwire log, its header is
+   *   corrupt, its version unsupported or the directory unwritable (the file is left untouched);
+   *   Error when the directory is already open in this process.
    */
   static async open(dir: string, opts: DiskStoreOptions): Promise<DiskStore> {
     const logger = opts.logger ?? (() => {});
     const log = openLog(dir, LOG_FILE, logger);
     const writer = new LogWriter(log.fd, log.end, opts.durability, logger);
     const cache = new RecordCache(opts.cacheBytes ?? 4 << 20);
-    return new DiskStore(log, writer, cache, { commands: log.index.size, truncatedBytes: log.truncatedBytes });
+    return new DiskStore(log, writer, cache, { commands: log.index.size, ...log.report });
   }
 
   /**
@@ -109,10 +120,33 @@ export class DiskStore extends IndexedStore {
     if (have >= 0) return have;
     const parents = this.index.resolveParents(cmd.parents);
     if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const kept = this.indexOrphan(cmd, parents);
+    if (kept >= 0) return kept;
     const head = recordHead(cmd.bytes);
     const h = this.index.add(cmd.id, parents, cmd.bytes.length, this.writer.end + head.length, cmd.author, cmd.seq);
     this.writer.append(head, cmd.bytes);
     // Pushes read a new command right after its commit; caching a private copy spares a read.
+    this.cache.set(h, Uint8Array.from(cmd.bytes));
+    return h;
+  }
+
+  /**
+   * Store a command this agent just created: its record is written to the file first and only
+   * then indexed, so when the write fails (a full disk) the command is in neither the file nor
+   * the graph, and nothing was pushed. Durable once a later `sync()` resolves.
+   * @throws StoreWriteError (reason `disk-full` on ENOSPC/EDQUOT); Error when a parent is missing.
+   */
+  override appendWritten(cmd: Command): number {
+    if (this.closing) throw new StoreWriteError('closed', undefined, 'disk store is closed');
+    const have = this.index.indexOf(cmd.id);
+    if (have >= 0) return have;
+    const parents = this.index.resolveParents(cmd.parents);
+    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const kept = this.indexOrphan(cmd, parents);
+    if (kept >= 0) return kept;
+    const head = recordHead(cmd.bytes);
+    const start = this.writer.writeRecord(this.file, head, cmd.bytes);
+    const h = this.index.add(cmd.id, parents, cmd.bytes.length, start + head.length, cmd.author, cmd.seq);
     this.cache.set(h, Uint8Array.from(cmd.bytes));
     return h;
   }
@@ -134,6 +168,43 @@ export class DiskStore extends IndexedStore {
       releaseDir(this.dir);
     });
     return this.closing;
+  }
+
+  /**
+   * When `cmd` is a store orphan (on disk already; its parents were lost and have now arrived),
+   * index it where it lies and return its handle; else -1. Nothing is written.
+   */
+  private indexOrphan(cmd: Command, parents: number[]): number {
+    if (this.orphans.size === 0) return -1;
+    const hex = toHex(cmd.id);
+    const o = this.orphans.get(hex);
+    if (o === undefined || o.length !== cmd.bytes.length) return -1;
+    this.orphans.delete(hex);
+    return this.index.add(cmd.id, parents, o.length, o.offset, cmd.author, cmd.seq);
+  }
+
+  /** Number of store orphans still waiting for a parent. */
+  get orphanCount(): number {
+    return this.orphans.size;
+  }
+
+  /**
+   * Encodings of the store orphans (records kept on disk whose parents were lost), so the
+   * engine can hold them in its orphan buffer and place them as soon as a parent arrives.
+   */
+  orphanBytes(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const o of this.orphans.values()) {
+      const b = new Uint8Array(o.length);
+      let got = 0;
+      while (got < o.length) {
+        const n = readSync(this.fd, b, got, o.length - got, o.offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      if (got === o.length) out.push(b);
+    }
+    return out;
   }
 
   /** I/O and cache counters since open. */

