@@ -187,7 +187,7 @@ t.test('tcp listener: a full pre-auth pool evicts its oldest connection, with a 
   tt.match(w.message, /evicted 1,/);
 });
 
-t.test('mqtt listener: at most maxLinks virtual links', async (tt) => {
+t.test('mqtt listener: at most maxLinks authenticated virtual links', async (tt) => {
   const { Aedes } = await import('aedes');
   const broker = await Aedes.createBroker();
   const server = net.createServer(broker.handle);
@@ -213,6 +213,8 @@ t.test('mqtt listener: at most maxLinks virtual links', async (tt) => {
   (await l1).send(Uint8Array.of(1));
   const first = await q.next();
   tt.equal(first.description.endsWith('/1111111111111111'), true, 'first sender got a link');
+  // maxLinks counts authenticated links (unauthenticated ones have their own pool): play the engine.
+  first.markAuthenticated?.();
   const warned = once<TransportError>(listener, 'warn');
   (await l2).send(Uint8Array.of(2));
   tt.equal((await warned).kind, 'TooManyLinks', 'the second sender is dropped with a warning');

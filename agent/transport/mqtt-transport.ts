@@ -1,11 +1,25 @@
 /**
  * The running MQTT transport: one mqtt.js client, one virtual {@link MqttLink} per remote peer.
- * Built by `mqtt.ts`, which documents the behaviour; this file holds the state machine.
+ * Built by `mqtt.ts`, which documents the URLs; this file holds the state machine.
+ *
+ * - Presence is a hint, never a gate. A dialer keeps a link to its remote whenever it is
+ *   connected to the broker, whatever the remote's presence says; the engine sends `Hello` on it
+ *   with backoff until the peer authenticates (and closes it after 60 s; the dialer relinks
+ *   after a backoff). `online` (live or retained) only hurries things up: a link that has
+ *   waited ≥ 1 s without authenticating is replaced at once, so a fresh `Hello` goes out now.
+ *   `offline` (which anyone able to publish on the topic can forge) never closes a link.
+ * - A listener admits new senders through `mqtt-admission.ts` (small separate pool for
+ *   unauthenticated links, bounded creation rate).
+ * - Broker-connected for `mqttLinklessWarnMs` without an authenticated link: one warning.
+ * - Broker connection failures: one warn line per streak (`failure-log.ts`); reconnects use
+ *   full-jitter backoff capped at `mqttReconnectMaxMs` and rotate through the broker nodes.
  */
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { inboxFilter, inboxTopic, presenceTopic, senderOf } from '../../protocol/mqtt-topics.js';
 import { TransportError } from './errors.js';
+import { FailureLog } from './failure-log.js';
 import { LinkSource } from './link-source.js';
+import { Admission } from './mqtt-admission.js';
 import { backoffFrom, type OpenedTransport, type ResolvedOptions } from './options.js';
 import { MqttLink, type MqttLinkHost } from './mqtt-link.js';
 
@@ -14,6 +28,8 @@ export const OFFLINE = Buffer.from('offline');
 const ONLINE = Buffer.from('online');
 /** The close marker: an empty payload on an inbox topic. */
 const EMPTY = Buffer.alloc(0);
+/** A dial link unauthenticated this long is replaced when the remote announces `online`. */
+const KICK_AFTER_MS = 1000;
 
 /** Who talks to whom under which prefix. */
 export interface Topology {
@@ -27,26 +43,33 @@ export interface Topology {
 export class MqttTransport extends LinkSource implements OpenedTransport, MqttLinkHost {
   readonly localPort = undefined;
   private readonly links = new Map<string, MqttLink>();
+  private readonly admission: Admission<MqttLink>;
+  private readonly failures: FailureLog;
   private closed = false;
   private connectedAt: number | undefined;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private relinkTimer: NodeJS.Timeout | null = null;
+  private linklessTimer: NodeJS.Timeout | null = null;
   private readonly backoff;
   private readonly relinkBackoff;
-  /** Dial mode: the remote announced `offline`; wait for `online` (or a message) before relinking. */
-  private remoteOffline = false;
+  /** Links whose peer authenticated and that count against `maxLinks`. */
+  private readonly upLinks = new Set<MqttLink>();
   private linkUpAt = 0;
 
+  /** @param rotate points the client at the next broker node before a reconnect; returns its name. */
   constructor(
     readonly url: string,
     private readonly base: string,
     private readonly t: Topology,
     private readonly o: ResolvedOptions,
     private readonly client: MqttClient,
+    private readonly rotate: () => string = () => base,
   ) {
     super();
-    this.backoff = backoffFrom(o);
+    this.backoff = backoffFrom(o, o.mqttReconnectMaxMs);
     this.relinkBackoff = backoffFrom(o);
+    this.admission = new Admission(o.mqttMaxPendingLinks, o.mqttPendingLinksPerS, url, o.logger);
+    this.failures = new FailureLog(url, o.logger);
     client.on('connect', (connack) => this.onConnect(connack.sessionPresent));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('close', () => this.onClose());
@@ -63,6 +86,8 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
 
   released(link: MqttLink, notifyRemote: boolean): void {
     if (this.links.get(link.remote) === link) this.links.delete(link.remote);
+    if (this.admission.pending.get(link.remote) === link) this.admission.pending.delete(link.remote);
+    if (this.upLinks.delete(link) && this.upLinks.size === 0) this.armLinklessWarning();
     if (notifyRemote && this.client.connected) {
       this.client.publish(inboxTopic(this.t.prefix, link.remote, this.t.self), EMPTY, { qos: 1 });
     }
@@ -76,7 +101,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of [this.reconnectTimer, this.relinkTimer]) if (timer !== null) clearTimeout(timer);
+    for (const timer of [this.reconnectTimer, this.relinkTimer, this.linklessTimer]) if (timer !== null) clearTimeout(timer);
     for (const link of [...this.links.values()]) link.end(undefined, true);
     if (this.client.connected) {
       this.client.publish(presenceTopic(this.t.prefix, this.t.self), OFFLINE, { qos: 1, retain: true });
@@ -93,7 +118,9 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
 
   private onConnect(sessionPresent: boolean): void {
     this.connectedAt = performance.now();
+    this.failures.succeeded();
     this.o.logger?.debug?.({ url: this.url, sessionPresent }, 'broker connected');
+    this.armLinklessWarning();
     this.client.publish(presenceTopic(this.t.prefix, this.t.self), ONLINE, { qos: 1, retain: true });
     const subs: Record<string, { qos: 1 }> = { [inboxFilter(this.t.prefix, this.t.self)]: { qos: 1 } };
     if (this.t.remote !== undefined) subs[presenceTopic(this.t.prefix, this.t.remote)] = { qos: 1 };
@@ -106,11 +133,11 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     if (sessionPresent) this.openDialLink();
   }
 
-  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
+  private onMessage(topic: string, payload: Buffer, _packet: IPublishPacket): void {
     const remote = this.t.remote;
     if (remote !== undefined && topic === presenceTopic(this.t.prefix, remote)) {
-      // Retained copies describe the past; only live changes open or close the link.
-      if (!packet.retain) this.onRemotePresence(payload.toString());
+      // Retained or live, presence only hurries a relink along; it never closes a link.
+      if (payload.toString() === 'online') this.kickDialLink();
       return;
     }
     const from = senderOf(this.t.prefix, this.t.self, topic);
@@ -121,45 +148,68 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
       return;
     }
     if (link === undefined) {
-      if (remote !== undefined && from !== remote) {
+      if (remote !== undefined) {
         this.o.logger?.debug?.({ url: this.url, from }, 'message from a peer this dialer does not talk to; dropped');
         return;
       }
-      if (this.links.size >= this.o.maxLinks) {
-        this.warn(new TransportError('TooManyLinks', `${this.url}: ${this.o.maxLinks} links open; dropped a message from ${from}`));
-        return;
-      }
-      link = this.createLink(from);
+      const made = this.admit(from);
+      if (made === undefined) return;
+      link = made;
     }
     link.deliver(payload);
   }
 
-  private onRemotePresence(state: string): void {
-    const remote = this.t.remote!;
-    this.remoteOffline = state === 'offline';
-    if (this.remoteOffline) this.links.get(remote)?.end(new TransportError('Disconnected', `${remote} went offline`));
-    else this.openDialLink();
+  /** Listen mode: a link for a new sender, or undefined when admission refused it. */
+  private admit(from: string): MqttLink | undefined {
+    if (this.upLinks.size >= this.o.maxLinks) {
+      this.admission.refuse('full');
+      this.emit('warn', new TransportError('TooManyLinks', `${this.url}: ${this.o.maxLinks} links open; dropped a message from ${from}`));
+      return undefined;
+    }
+    const verdict = this.admission.admit(from);
+    if (typeof verdict === 'string') return undefined;
+    verdict.evict?.end(new TransportError('TooManyLinks', `${this.url}: evicted from the full pool of unauthenticated links`));
+    const link = this.createLink(from);
+    this.admission.pending.set(from, link);
+    return link;
+  }
+
+  /** Dial mode: the remote announced `online`; make sure a fresh `Hello` goes out now. */
+  private kickDialLink(): void {
+    const link = this.links.get(this.t.remote!);
+    if (link !== undefined && (this.upLinks.has(link) || performance.now() - this.linkUpAt < KICK_AFTER_MS)) return;
+    this.relinkBackoff.reset();
+    if (link !== undefined) link.end(new TransportError('Disconnected', `${this.t.remote} came online again; relinking`));
+    if (this.relinkTimer !== null) clearTimeout(this.relinkTimer);
+    this.relinkTimer = null;
+    this.openDialLink();
   }
 
   private onClose(): void {
     const was = this.connectedAt;
     this.connectedAt = undefined;
+    if (this.linklessTimer !== null) clearTimeout(this.linklessTimer);
+    this.linklessTimer = null;
     if (was !== undefined && performance.now() - was >= this.o.stableAfterMs) this.backoff.reset();
     if (this.relinkTimer !== null) clearTimeout(this.relinkTimer);
     this.relinkTimer = null;
     const err = new TransportError('Disconnected', `${this.url}: broker connection lost`);
+    if (was !== undefined && !this.closed) this.warn(err);
     for (const link of [...this.links.values()]) link.end(err);
     if (this.closed || this.reconnectTimer !== null) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
-      if (!this.closed) this.client.reconnect();
+      if (this.closed) return;
+      const node = this.rotate();
+      this.o.logger?.debug?.({ url: this.url, node }, 'reconnecting to the broker');
+      this.client.reconnect();
     }, this.backoff.next());
   }
 
   /** Dial mode: make sure a link to the remote exists while the broker session is up. */
   private openDialLink(): void {
     const remote = this.t.remote;
-    if (remote === undefined || this.closed || !this.client.connected || this.remoteOffline || this.links.has(remote)) return;
+    if (remote === undefined || this.closed || !this.client.connected || this.links.has(remote)) return;
     this.createLink(remote);
   }
 
@@ -172,21 +222,46 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   }
 
   private createLink(remote: string): MqttLink {
-    if (this.relinkTimer !== null && remote === this.t.remote) clearTimeout(this.relinkTimer);
     if (remote === this.t.remote) {
+      if (this.relinkTimer !== null) clearTimeout(this.relinkTimer);
       this.relinkTimer = null;
-      this.remoteOffline = false;
       this.linkUpAt = performance.now();
     }
     const topic = inboxTopic(this.t.prefix, remote, this.t.self);
     const link = new MqttLink(remote, `${this.base}/${remote}`, this.o.maxFrame, topic.length, this.o.highWaterMark, this);
+    link.once('authenticated', () => this.onAuthenticated(link));
     this.links.set(remote, link);
     this.offer(link);
     return link;
   }
 
+  private onAuthenticated(link: MqttLink): void {
+    if (!link.open) return;
+    if (this.t.remote === undefined) {
+      this.admission.authenticated(link.remote);
+      if (this.upLinks.size >= this.o.maxLinks) {
+        link.end(new TransportError('TooManyLinks', `${this.url}: ${this.o.maxLinks} authenticated links open`), true);
+        return;
+      }
+    }
+    this.upLinks.add(link);
+    if (this.linklessTimer !== null) clearTimeout(this.linklessTimer);
+    this.linklessTimer = null;
+  }
+
+  /** While broker-connected with no authenticated link, warn once after `mqttLinklessWarnMs`. */
+  private armLinklessWarning(): void {
+    if (this.closed || this.connectedAt === undefined || this.upLinks.size > 0 || this.linklessTimer !== null) return;
+    this.linklessTimer = setTimeout(() => {
+      const who = this.t.remote === undefined ? 'no peer has linked' : `no link up with ${this.t.remote} (is it running and connected to this broker?)`;
+      this.o.logger?.warn({ url: this.url, linklessMs: this.o.mqttLinklessWarnMs }, `connected to the broker for ${Math.round(this.o.mqttLinklessWarnMs / 1000)} s, ${who}`);
+      this.emit('warn', new TransportError('Disconnected', `${this.url}: broker-connected without a link for ${this.o.mqttLinklessWarnMs} ms`));
+    }, this.o.mqttLinklessWarnMs);
+    this.linklessTimer.unref();
+  }
+
   private warn(err: Error): void {
-    this.o.logger?.warn({ err, url: this.url }, err.message);
+    this.failures.failed(err);
     this.emit('warn', err);
   }
 }

@@ -8,12 +8,19 @@
  *   message arrives from it (at most `maxLinks`, default 1024; further senders are dropped with
  *   a warning).
  * - `mqtts:` / `mqtts-listen:` add TLS (client certificates from `opts.tls` or `ca=&cert=&key=`).
+ * - A comma-separated node list (`mqtt://h1:1883,h2:1883,h3:1883/<peer>`) names the nodes of one
+ *   clustered broker: the client starts at a random node (a fleet spreads over the cluster) and
+ *   moves to the next one on every failed attempt or lost connection. The rotation is ours, not
+ *   mqtt.js's `servers` option: that one always starts at the first node and, for `mqtts`, keeps
+ *   the first node's TLS server name for every later node.
  *
  * The session is persistent (`clean: false`, client id `syncwire-<self>`), so messages sent to
  * this peer while it was briefly away are queued by the broker. Presence `online` is retained on
  * `<prefix>/<self>/presence`, with a retained `offline` last will. An empty payload on an inbox
  * topic is the close marker: "the sender closed its link to you". Losing the broker closes every
- * link; reconnecting (jittered exponential backoff) creates new ones.
+ * link; reconnecting (full-jitter backoff capped at `mqttReconnectMaxMs`) creates new ones.
+ * Presence is a hint, never a gate; the unauthenticated-link pool and the rest of the state
+ * machine are described in `mqtt-transport.ts`.
  *
  * Load sharing: several gateways may share a clustered broker and split the traffic with a
  * shared subscription (`$share/<group>/<prefix>/<gateway-id>/in/+`, MQTT 5 or Mosquitto's
@@ -29,14 +36,17 @@ import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { MqttTransport, OFFLINE } from './mqtt-transport.js';
 import { loadTls } from './tls-material.js';
-import { assertNoQuery, hostPort } from './url.js';
+import { assertNoQuery, hostPorts, type HostPort } from './url.js';
 
 const PEER_ID = /^[0-9a-f]{16}$/;
 
 /** Build an MQTT transport from a parsed `mqtt:`/`mqtts:`/`*-listen:` URL. */
-export async function openMqtt(url: URL, display: string, o: ResolvedOptions, secure: boolean, listen: boolean): Promise<OpenedTransport> {
+export async function openMqtt(url: URL, display: string, o: ResolvedOptions, hostList: string[], secure: boolean, listen: boolean): Promise<OpenedTransport> {
   assertNoQuery(url, ['prefix', 'self', 'ca', 'cert', 'key'], display);
-  const { host, port } = hostPort(url, { listen: false, defaultPort: secure ? 8883 : 1883 });
+  const nodes = hostPorts(url.protocol, hostList, secure ? 8883 : 1883, display);
+  // Start at a random node so that a fleet spreads over the cluster.
+  const first = Math.min(nodes.length - 1, Math.floor((o.random ?? Math.random)() * nodes.length));
+  const { host, port } = nodes[first]!;
   const self = url.searchParams.get('self') ?? o.selfId;
   if (self === undefined || !PEER_ID.test(self)) throw new TransportError('BadOptions', `${display}: self id must be 16 lowercase hex chars (self= or opts.selfId)`);
   const prefix = url.searchParams.get('prefix') ?? DEFAULT_TOPIC_PREFIX;
@@ -59,8 +69,24 @@ export async function openMqtt(url: URL, display: string, o: ResolvedOptions, se
     ...(url.password !== '' ? { password: decodeURIComponent(url.password) } : {}),
   };
   if (secure) Object.assign(options, await loadTls(url, o.tls, display));
+  const fixedServername = options.servername !== undefined;
+  let at = first;
+  /** Point the client at the next node; mqtt.js reads these options on every reconnect. */
+  const rotate = (): string => {
+    if (nodes.length === 1) return nodeName(nodes[0]!);
+    at = (at + 1) % nodes.length;
+    const n = nodes[at]!;
+    Object.assign(options, { host: n.host, hostname: n.host, port: n.port });
+    // mqtt.js sets the TLS server name from the host only when unset: clear its last choice.
+    if (secure && !fixedServername) delete options.servername;
+    return nodeName(n);
+  };
   // Loaded here, not at the top: a serial- or TCP-only agent never pays for mqtt.js.
   const mqtt = await import('mqtt');
-  const base = `${secure ? 'mqtts' : 'mqtt'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote }, o, mqtt.connect(options));
+  const base = `${secure ? 'mqtts' : 'mqtt'}://${nodes.map(nodeName).join(',')}`;
+  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote }, o, mqtt.connect(options), rotate);
+}
+
+function nodeName(n: HostPort): string {
+  return `${n.host.includes(':') ? `[${n.host}]` : n.host}:${n.port}`;
 }

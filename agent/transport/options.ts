@@ -37,10 +37,16 @@ export interface TransportOptions {
   selfId?: string;
   /** Where warnings and lifecycle debug lines go (in addition to the `warn` event). */
   logger?: TransportLogger;
-  /** First reconnect delay in ms. Default 250. */
+  /** Ceiling of the first reconnect delay in ms. Default 250. Delays are drawn with full jitter (`backoff.ts`). */
   reconnectBaseMs?: number;
-  /** Largest reconnect delay in ms. Default 30000. Delays are jittered ±20 %. */
+  /** Largest reconnect delay ceiling in ms. Default 30000. */
   reconnectMaxMs?: number;
+  /**
+   * MQTT: largest ceiling of the broker reconnect delay in ms. Default 5000, so that pushes
+   * resume within seconds of a broker's return; 500 devices then spread over 5 s (≈100
+   * CONNECTs/s, well within one Mosquitto's capacity).
+   */
+  mqttReconnectMaxMs?: number;
   /** A connection that stayed up this long resets the backoff to its base. Default 5000 ms. */
   stableAfterMs?: number;
   /** Bytes queued on a link above which `send` returns false. Default 65536. */
@@ -57,8 +63,21 @@ export interface TransportOptions {
   handshakeTimeoutMs?: number;
   /** TCP/TLS listeners: refused, evicted and timed-out connections are logged as one summary line per this interval. Default 10000 ms. */
   refusalLogIntervalMs?: number;
-  /** MQTT listen mode: most virtual links; messages from further senders are dropped. Default 1024. */
+  /** MQTT listen mode: most authenticated virtual links; messages from further senders are dropped. Default 1024. */
   maxLinks?: number;
+  /**
+   * MQTT listen mode: most virtual links whose peer has not authenticated yet, kept apart from
+   * `maxLinks`; a new sender beyond it evicts the oldest such link. Default 64.
+   */
+  mqttMaxPendingLinks?: number;
+  /**
+   * MQTT listen mode: new unauthenticated virtual links created per second at most (a token
+   * bucket holding one second's worth); messages from further new senders are dropped. A sender
+   * that authenticated before on this transport is exempt. Default 50.
+   */
+  mqttPendingLinksPerS?: number;
+  /** MQTT: warn when broker-connected this long without an authenticated link. Default 60000 ms. */
+  mqttLinklessWarnMs?: number;
   /** TLS material for `tls:`, `tls-listen:` and `mqtts:`; URL `ca=`/`cert=`/`key=` override it. */
   tls?: TlsOptions;
   /** Serial: the serialport binding to use (tests inject `firmware-sim`). Default: the native one. */
@@ -77,6 +96,7 @@ export interface TransportOptions {
 export interface ResolvedOptions extends TransportOptions {
   reconnectBaseMs: number;
   reconnectMaxMs: number;
+  mqttReconnectMaxMs: number;
   stableAfterMs: number;
   highWaterMark: number;
   maxFrame: number;
@@ -86,6 +106,9 @@ export interface ResolvedOptions extends TransportOptions {
   handshakeTimeoutMs: number;
   refusalLogIntervalMs: number;
   maxLinks: number;
+  mqttMaxPendingLinks: number;
+  mqttPendingLinksPerS: number;
+  mqttLinklessWarnMs: number;
   connectTimeoutMs: number;
 }
 
@@ -101,6 +124,7 @@ export function resolveOptions(opts: TransportOptions): ResolvedOptions {
     ...opts,
     reconnectBaseMs: opts.reconnectBaseMs ?? 250,
     reconnectMaxMs: opts.reconnectMaxMs ?? 30_000,
+    mqttReconnectMaxMs: opts.mqttReconnectMaxMs ?? Math.min(5_000, opts.reconnectMaxMs ?? 30_000),
     stableAfterMs: opts.stableAfterMs ?? 5_000,
     highWaterMark: opts.highWaterMark ?? 64 * 1024,
     maxFrame: Math.min(opts.maxFrame ?? MAX_FRAME_BYTES, MAX_FRAME_BYTES),
@@ -110,11 +134,14 @@ export function resolveOptions(opts: TransportOptions): ResolvedOptions {
     handshakeTimeoutMs: opts.handshakeTimeoutMs ?? 5_000,
     refusalLogIntervalMs: opts.refusalLogIntervalMs ?? 10_000,
     maxLinks: opts.maxLinks ?? 1024,
+    mqttMaxPendingLinks: opts.mqttMaxPendingLinks ?? 64,
+    mqttPendingLinksPerS: opts.mqttPendingLinksPerS ?? 50,
+    mqttLinklessWarnMs: opts.mqttLinklessWarnMs ?? 60_000,
     connectTimeoutMs: opts.connectTimeoutMs ?? 10_000,
   };
 }
 
-/** A reconnect backoff configured from resolved options. */
-export function backoffFrom(o: ResolvedOptions): Backoff {
-  return new Backoff({ baseMs: o.reconnectBaseMs, maxMs: o.reconnectMaxMs, jitter: 0.2, random: o.random });
+/** A reconnect backoff configured from resolved options; `maxMs` overrides the cap. */
+export function backoffFrom(o: ResolvedOptions, maxMs = o.reconnectMaxMs): Backoff {
+  return new Backoff({ baseMs: o.reconnectBaseMs, maxMs, random: o.random });
 }

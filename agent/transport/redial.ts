@@ -4,6 +4,7 @@
  */
 import type { Link } from '../link.js';
 import { TransportError } from './errors.js';
+import { FailureLog } from './failure-log.js';
 import { LinkSource } from './link-source.js';
 import { backoffFrom, type OpenedTransport, type ResolvedOptions } from './options.js';
 
@@ -16,6 +17,11 @@ export type ConnectOnce = (signal: AbortSignal) => Promise<Link>;
  * connection is its job; only `Transport.close()` stops it. A link that stayed up for `stableAfterMs`
  * resets the backoff, so a flapping peer cannot make us reconnect in a tight loop while a
  * healthy one that drops after hours reconnects at once (after the base delay).
+ *
+ * Logging: the first failure of a streak (a lost link, a refused connect) is one warn line
+ * without a stack; further attempts are debug lines ("still unreachable after N attempts") until
+ * a link stays up for `stableAfterMs` or the cause changes (`failure-log.ts`). Every failure
+ * is still emitted as a `warn` event.
  */
 export class RedialTransport extends LinkSource implements OpenedTransport {
   readonly localPort = undefined;
@@ -24,6 +30,7 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
   private timer: NodeJS.Timeout | null = null;
   private readonly abort = new AbortController();
   private readonly backoff;
+  private readonly failures: FailureLog;
 
   /**
    * @param url redacted URL for {@link Transport.url}.
@@ -36,6 +43,7 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
   ) {
     super();
     this.backoff = backoffFrom(o);
+    this.failures = new FailureLog(url, o.logger);
   }
 
   /** Begin the first attempt on the next tick, so the caller can attach `link` listeners first. */
@@ -74,7 +82,10 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
     const upAt = performance.now();
     link.once('close', (err) => {
       this.current = null;
-      if (performance.now() - upAt >= this.o.stableAfterMs) this.backoff.reset();
+      if (performance.now() - upAt >= this.o.stableAfterMs) {
+        this.backoff.reset();
+        this.failures.succeeded();
+      }
       if (this.closed) return;
       if (err) this.warn(new TransportError('Disconnected', `${this.url}: ${err.message}`, { cause: err }));
       this.schedule();
@@ -89,7 +100,7 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
   }
 
   private warn(err: Error): void {
-    this.o.logger?.warn({ err, url: this.url }, err.message);
+    this.failures.failed(err);
     this.emit('warn', err);
   }
 }

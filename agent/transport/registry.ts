@@ -12,18 +12,18 @@
  * | `tcp-listen://host:port` | TCP listener (port 0 = any free port; see `localPort`) |
  * | `tls://host:port[?ca=&cert=&key=]` | TLS dialer; files override `opts.tls` |
  * | `tls-listen://host:port[?ca=&cert=&key=]` | TLS listener (cert and key required) |
- * | `mqtt[s]://[user:pass@]host[:port]/<remoteId>[?prefix=&self=&ca=&cert=&key=]` | MQTT dialer to one peer, default port 1883 (8883 for mqtts) |
- * | `mqtt[s]-listen://[user:pass@]host[:port][?prefix=&self=&ca=&cert=&key=]` | MQTT listener, one link per sender |
+ * | `mqtt[s]://[user:pass@]host[:port][,host2[:port2],…]/<remoteId>[?prefix=&self=&ca=&cert=&key=]` | MQTT dialer to one peer, default port 1883 (8883 for mqtts); a node list fails over |
+ * | `mqtt[s]-listen://[user:pass@]host[:port][,host2[:port2],…][?prefix=&self=&ca=&cert=&key=]` | MQTT listener, one link per sender |
  */
 import { TransportError } from './errors.js';
 import { resolveOptions, type OpenedTransport, type ResolvedOptions, type TransportOptions } from './options.js';
-import { redactUrl } from './url.js';
+import { parseMultiHostUrl, redactUrl } from './url.js';
 
 export { TransportError, TransportErrorKind } from './errors.js';
 export type { OpenedTransport, TlsOptions, TransportLogger, TransportOptions } from './options.js';
 export { redactUrl } from './url.js';
 
-type Builder = (url: URL, display: string, o: ResolvedOptions) => Promise<OpenedTransport>;
+type Builder = (url: URL, display: string, o: ResolvedOptions, hosts: string[]) => Promise<OpenedTransport>;
 
 const BUILDERS: Record<string, Builder> = {
   'serial:': async (u, d, o) => (await import('./serial.js')).openSerial(u, d, o),
@@ -31,10 +31,10 @@ const BUILDERS: Record<string, Builder> = {
   'tcp-listen:': async (u, d, o) => (await import('./tcp.js')).openTcp(u, d, o, true),
   'tls:': async (u, d, o) => (await import('./tls.js')).openTls(u, d, o, false),
   'tls-listen:': async (u, d, o) => (await import('./tls.js')).openTls(u, d, o, true),
-  'mqtt:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, false, false),
-  'mqtts:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, true, false),
-  'mqtt-listen:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, false, true),
-  'mqtts-listen:': async (u, d, o) => (await import('./mqtt.js')).openMqtt(u, d, o, true, true),
+  'mqtt:': async (u, d, o, h) => (await import('./mqtt.js')).openMqtt(u, d, o, h, false, false),
+  'mqtts:': async (u, d, o, h) => (await import('./mqtt.js')).openMqtt(u, d, o, h, true, false),
+  'mqtt-listen:': async (u, d, o, h) => (await import('./mqtt.js')).openMqtt(u, d, o, h, false, true),
+  'mqtts-listen:': async (u, d, o, h) => (await import('./mqtt.js')).openMqtt(u, d, o, h, true, true),
 };
 
 /** URL schemes {@link openTransport} understands, with their trailing colon. */
@@ -49,15 +49,11 @@ export const TRANSPORT_SCHEMES: readonly string[] = Object.keys(BUILDERS);
  */
 export async function openTransport(url: string, opts: TransportOptions = {}): Promise<OpenedTransport> {
   const display = redactUrl(url);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch (err) {
-    throw new TransportError('BadUrl', `not a URL: ${display}`, { cause: err });
-  }
+  const { url: parsed, hosts } = parseMultiHostUrl(url, display);
   const build = Object.hasOwn(BUILDERS, parsed.protocol) ? BUILDERS[parsed.protocol] : undefined;
   if (build === undefined) {
     throw new TransportError('UnknownScheme', `unknown transport scheme ${parsed.protocol} in ${display}; known: ${TRANSPORT_SCHEMES.join(' ')}`);
   }
-  return build(parsed, display, resolveOptions(opts));
+  if (hosts.length > 1 && !parsed.protocol.startsWith('mqtt')) throw new TransportError('BadUrl', `${display}: only MQTT URLs take a list of hosts`);
+  return build(parsed, display, resolveOptions(opts), hosts);
 }

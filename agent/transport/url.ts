@@ -63,3 +63,56 @@ export function redactUrl(url: string): string {
   for (const key of ['password', 'token']) if (u.searchParams.has(key)) u.searchParams.set(key, '***');
   return u.href;
 }
+
+/** A URL with its broker node list: the URL names the first node, `hosts` every node in order. */
+export interface MultiHostUrl {
+  url: URL;
+  /** Every `host:port` of a comma-separated authority (`mqtt://h1:1,h2:2/…`); one entry otherwise. */
+  hosts: string[];
+}
+
+const AUTHORITY = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is;
+
+/**
+ * Parse `raw`, accepting a comma-separated node list in the authority
+ * (`scheme://[user:pass@]host1[:port1],host2[:port2],…/path?query`). The returned URL names the
+ * first node; `hosts` lists the raw `host[:port]` of each (IPv6 in brackets). Userinfo applies to
+ * every node. Validation of each node (missing host, bad port) is the builder's job.
+ * @throws TransportError `BadUrl` when `raw` (with its first node) is not a URL, or a node is empty.
+ */
+export function parseMultiHostUrl(raw: string, display: string): MultiHostUrl {
+  const m = AUTHORITY.exec(raw);
+  let hosts: string[] = [];
+  let single = raw;
+  if (m !== null && m[2]!.includes(',')) {
+    const at = m[2]!.lastIndexOf('@');
+    const userinfo = at >= 0 ? m[2]!.slice(0, at + 1) : '';
+    hosts = m[2]!.slice(at + 1).split(',');
+    if (hosts.some((h) => h === '')) throw new TransportError('BadUrl', `${display}: empty host in the node list`);
+    single = `${m[1]}${userinfo}${hosts[0]}${m[3]}`;
+  }
+  let url: URL;
+  try {
+    url = new URL(single);
+  } catch (err) {
+    throw new TransportError('BadUrl', `not a URL: ${display}`, { cause: err });
+  }
+  return { url, hosts: hosts.length > 0 ? hosts : [url.host] };
+}
+
+/**
+ * Host and port of each node of a list from {@link parseMultiHostUrl}, checked like
+ * {@link hostPort} for a dialer, with `defaultPort` where a node has none.
+ * @throws TransportError `BadUrl` for a node without a host or with a bad port.
+ */
+export function hostPorts(scheme: string, hosts: readonly string[], defaultPort: number, display: string): HostPort[] {
+  return hosts.map((h) => {
+    let u: URL;
+    try {
+      u = new URL(`${scheme}//${h}`);
+    } catch (err) {
+      throw new TransportError('BadUrl', `${display}: bad broker node ${h}`, { cause: err });
+    }
+    return hostPort(u, { listen: false, defaultPort });
+  });
+}
