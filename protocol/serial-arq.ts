@@ -45,6 +45,11 @@
  * acknowledged, it retransmits everything in flight (seq 0 carries START); otherwise the receiver
  * was reset mid-stream, so it picks a new epoch and re-sends every message not yet fully
  * acknowledged from its first byte, from seq 0. ACKs and RSTs for another epoch are ignored.
+ * A peer that restarts may draw the epoch byte it had before (1 in 256); the receiver, still in
+ * the old stream, then takes the new chunks for its own. So a receiver acknowledges a chunk of
+ * its epoch that is neither in its window nor a duplicate, and a sender that gets an ACK of its
+ * epoch naming a `next` beyond what it sent, before any ACK of the stream made progress, restarts
+ * its stream under a new epoch as on RST.
  * So after either or both ends `reset()`, the two resynchronise by themselves; only messages in
  * flight at the reset may be lost or delivered twice (the sync protocol tolerates both).
  *
@@ -544,7 +549,14 @@ export class ArqEndpoint {
     const n = body[2]!;
     const sack = ((body[3]! << 24) | (body[4]! << 16) | (body[5]! << 8) | body[6]!) >>> 0;
     const adv = (n - this.base) & 0xff;
-    if (adv > this.inflight.length) return; // stale (behind base) or bogus
+    if (adv > this.inflight.length) {
+      // Behind base: a stale ACK (frames may be duplicated or reordered). But before anything of
+      // this stream was acknowledged no ACK can be stale: `next` names chunks never sent, so the
+      // receiver is in an older stream that had the same epoch byte (the peer's previous life
+      // drew it too, 1 in 256) and would take our chunks as its duplicates. Start a new stream.
+      if (!this.ackedAny && this.inflight.length > 0) this.restartStream();
+      return;
+    }
     // RTT samples (they include the receiver's ACK delay, which the RTO must cover): from every
     // chunk this ACK newly covers, unless one of them was retransmitted (Karn; and after a
     // repaired hole the others waited for it, not for the line).
@@ -666,6 +678,11 @@ export class ArqEndpoint {
       return;
     }
     // The peer was reset mid-stream: start a new stream with every unacknowledged message.
+    this.restartStream();
+  }
+
+  /** A new epoch from seq 0 (with START), every message not fully acknowledged from its first byte. */
+  private restartStream(): void {
     this.stats.restarts++;
     this.sendEpoch = this.freshEpoch(this.sendEpoch);
     for (const m of this.msgs) m.off = 0;
@@ -763,7 +780,12 @@ export class ArqEndpoint {
       if (d >= 128) {
         this.stats.duplicates++;
         this.ackImmediate = true; // our ACK was probably lost
-      } else this.stats.bad++;
+      } else {
+        // Never sent by a sender in step with us (its window is 64): tell it where we are, so a
+        // sender whose stream merely shares our epoch byte sees `next` ahead of it and restarts.
+        this.stats.bad++;
+        this.ackImmediate = true;
+      }
       return;
     }
     if (this.rxBuf.has(seq)) {

@@ -440,3 +440,49 @@ t.test('a device (serial wiring in auto mode) switches to ARQ when the peer spea
   tt.ok(link.arq.stats.delivered > 0, `device answered over ARQ (${link.arq.stats.delivered} messages; got ${types.join(', ')})`);
   tt.ok(types.includes('Auth'), 'the device authenticated to our Hello');
 });
+
+// ---- a restarted peer that draws the epoch it had before -------------------------------------
+
+t.test('a fresh sender that draws the epoch of the stream the receiver is in still gets through (no stall)', async (t) => {
+  // A device reboots and its new random epoch byte equals the old one (1 in 256). The receiver is
+  // 200 chunks into the old stream: the new seq 0 looks like an old duplicate or lands in its
+  // window, and the old code acknowledged "next = 200" forever while the sender ignored it.
+  for (const oldNext of [5, 60, 130, 200]) {
+    // Each sender draws 0x42 first, then other bytes (a restart needs a new one).
+    const epochs = (): (() => number) => {
+      let i = 0;
+      return () => ((i++ === 0 ? 0x42 : 0x10 + i) + 0.5) / 256;
+    };
+    const rx = new ArqEndpoint({ random: () => 0.9 });
+    const old = new ArqEndpoint({ random: epochs() });
+    let now = 0;
+    const pump = (a: ArqEndpoint, b: ArqEndpoint, got: Uint8Array[]): void => {
+      for (const f of a.poll(now)) got.push(...b.receive(f, now));
+    };
+    const sink: Uint8Array[] = [];
+    for (let i = 0; i < oldNext; i++) {
+      old.send(Uint8Array.of(0x81, 0x07));
+      pump(old, rx, sink);
+      now += 1;
+    }
+    for (let i = 0; i < 50 && old.busy; i++) {
+      now += 30;
+      pump(rx, old, []);
+      pump(old, rx, sink);
+    }
+    t.equal(sink.length, oldNext, `old stream delivered (${oldNext} chunks)`);
+    const fresh = new ArqEndpoint({ random: epochs() });
+    t.equal(fresh.epoch, old.epoch, 'the new sender drew the same epoch');
+    const msg = Uint8Array.of(0x82, 0x07, 0x01);
+    fresh.send(msg);
+    const got: Uint8Array[] = [];
+    for (let i = 0; i < 200 && got.length === 0; i++) {
+      pump(fresh, rx, got);
+      now += 20;
+      pump(rx, fresh, []);
+      const w = fresh.nextWakeup(now);
+      if (w !== null) now += w;
+    }
+    t.same(got.map((b) => Buffer.from(b).toString('hex')), ['820701'], `delivered after the receiver was at next = ${oldNext}`);
+  }
+});
