@@ -486,3 +486,27 @@ t.test('a fresh sender that draws the epoch of the stream the receiver is in sti
     t.same(got.map((b) => Buffer.from(b).toString('hex')), ['820701'], `delivered after the receiver was at next = ${oldNext}`);
   }
 });
+
+t.test('ArqLink reassembles nothing larger than its maxFrame', async (t) => {
+  const { Duplex } = await import('node:stream');
+  const stream = new Duplex({ read() {}, write(_c, _e, cb) { cb(); } });
+  const link = new ArqLink(stream, { description: 'cap', decoder: new SerialFrameDecoder(2000), encode: encodeSerialFrame, maxFrame: 2000 });
+  const got: number[] = [];
+  link.on('frame', (b: Uint8Array) => got.push(b.length));
+  const tx = new ArqEndpoint({ random: () => 0.3 });
+  const big = new Uint8Array(3000).fill(0x55);
+  big[0] = 0x82;
+  tx.send(big);
+  tx.send(Uint8Array.of(0x81, 0x07));
+  let now = 0;
+  while (tx.busy && now < 5000) {
+    for (const f of tx.poll(now)) stream.push(encodeSerialFrame(f));
+    now += 10;
+    await new Promise((r) => setImmediate(r));
+  }
+  await new Promise((r) => setImmediate(r));
+  t.same(got, [2], 'the 3000-byte message is dropped, the next one delivered');
+  t.ok(link.arq.stats.bad >= 1, 'the oversized message is counted');
+  t.equal(link.arq.maxMessage, 2000);
+  await link.close();
+});

@@ -17,6 +17,7 @@ import type { Duplex } from 'node:stream';
 import { ArqEndpoint, isArqFrame, type ArqOptions } from '../../protocol/serial-arq.js';
 import type { FrameDecoder, FrameDecodeResult } from '../../protocol/frame-decoder.js';
 import { TooLargeError } from '../../protocol/errors.js';
+import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
 import { StreamLink, type StreamLinkOptions } from './stream-link.js';
 
 /** Options of an {@link ArqLink}: those of a {@link StreamLink} plus the ARQ's. */
@@ -70,6 +71,9 @@ export class ArqLink extends StreamLink {
 
   constructor(stream: Duplex, opts: ArqLinkOptions) {
     const arq = new ArqEndpoint({
+      // Reassemble nothing larger than the link accepts: an oversized message is dropped chunk by
+      // chunk as it arrives instead of being buffered up to 64 KiB and refused afterwards.
+      maxMessage: Math.min(opts.maxFrame ?? MAX_FRAME_BYTES, MAX_FRAME_BYTES),
       ...(opts.baudRate !== undefined && opts.baudRate > 0 ? { bytesPerMs: opts.baudRate / 10 / 1000 } : {}),
       ...opts.arq,
     });
