@@ -1,0 +1,153 @@
+/**
+ * Running the compiled CLI (`dist/agent/cli/main.js`) as real child processes, for the store
+ * lock and disk-full tests: run to completion, start and stop, poll the status socket, keygen.
+ * Build first: `npx tsc -p tsconfig.json`.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { askStatusSocket } from '../../agent/cli/status-server.js';
+
+export const MAIN = resolve('dist/agent/cli/main.js');
+if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
+
+/** The children run without tap's per-process instrumentation (it costs ~300 ms a spawn). */
+export const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
+  Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_V8_COVERAGE' && !k.startsWith('_TAPJS_')),
+);
+
+/** How a process ended. */
+export interface Result {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** A long-running child: `stop()` sends SIGTERM (or `sig`) and resolves with how it ended. */
+export interface Started {
+  child: ChildProcess;
+  done: Promise<Result>;
+  stop(sig?: NodeJS.Signals): Promise<Result>;
+  /**
+   * Resolves once stderr matches `re` (an agent's "agent started" line: its signal handlers are
+   * installed from then on, while its status socket answers a little earlier).
+   * @throws Error when the process ends first or `timeoutMs` (default 30 s) passes.
+   */
+  waitStderr(re: RegExp, timeoutMs?: number): Promise<void>;
+}
+
+/** Processes and directories of one test file, cleaned up by {@link CliHarness.cleanup}. */
+export class CliHarness {
+  private readonly children = new Set<ChildProcess>();
+  private readonly dirs: string[] = [];
+
+  /** A fresh directory (short path: unix socket paths must stay under ~107 bytes). */
+  tmp(prefix = 'swt-'): string {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    this.dirs.push(d);
+    return d;
+  }
+
+  /** Run the CLI to completion (killed after `timeoutMs`, default 30 s, which rejects). */
+  run(args: string[], timeoutMs = 30000): Promise<Result> {
+    const s = this.start(args);
+    const timer = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
+    return s.done.then((r) => {
+      clearTimeout(timer);
+      if (r.signal === 'SIGKILL') throw new Error(`syncwire ${args.join(' ')} timed out\n${r.stderr}`);
+      return r;
+    });
+  }
+
+  /** Start a long-running command. */
+  start(args: string[]): Started {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.on('data', (d: Buffer) => (stdout += d));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d));
+    const done = new Promise<Result>((r) =>
+      child.on('close', (code, signal) => {
+        this.children.delete(child);
+        r({ code, signal, stdout, stderr });
+      }),
+    );
+    let ended = false;
+    void done.then(() => (ended = true));
+    return {
+      child,
+      done,
+      stop: (sig: NodeJS.Signals = 'SIGTERM') => {
+        child.kill(sig);
+        return done;
+      },
+      waitStderr: async (re, timeoutMs = 30000) => {
+        const by = Date.now() + timeoutMs;
+        while (!re.test(stderr)) {
+          if (ended || Date.now() > by) throw new Error(`stderr never matched ${re}:\n${stderr}`);
+          await sleep(50);
+        }
+      },
+    };
+  }
+
+  /** Kill what is still running and remove the directories. */
+  cleanup(): void {
+    for (const c of this.children) c.kill('SIGKILL');
+    for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
+  }
+
+  /** Create a key file; returns its peer id and public key. */
+  async keygen(file: string): Promise<{ peerId: string; publicKey: string }> {
+    const r = await this.run(['keygen', '--out', file, '--json']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    return JSON.parse(r.stdout) as { peerId: string; publicKey: string };
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Ask the status socket at `socket` until `ready(snapshot)` holds (generous default: 30 s, for a
+ * loaded 2-core machine). @throws Error with the last answer when it never does.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- snapshots are read loosely in tests
+export async function statusUntil(socket: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 30000): Promise<Record<string, any>> {
+  const by = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < by) {
+    try {
+      const r = await askStatusSocket(socket, { op: 'status' });
+      last = JSON.stringify(r);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
+      if (r.ok && ready(r.status as unknown as Record<string, any>)) return r.status as unknown as Record<string, any>;
+    } catch (err) {
+      last = String(err);
+    }
+    await sleep(100);
+  }
+  throw new Error(`status never ready: ${last}`);
+}
+
+/** True when we run as root and a `mount` binary exists (then a failing mount is a real failure). */
+export function canMount(): boolean {
+  return process.getuid?.() === 0 && spawnSync('mount', ['--version']).status === 0;
+}
+
+/**
+ * Mount a tmpfs of `size` (e.g. '256k') with extra `opts` on `dir`. Returns null on success,
+ * else the reason (the caller fails when {@link canMount}, else skips with it).
+ */
+export function mountTmpfs(dir: string, size: string, opts: string[] = []): string | null {
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', [`size=${size}`, ...opts].join(','), 'tmpfs', dir], { encoding: 'utf8' });
+  if (r.error) return `mount: ${r.error.message}`;
+  return r.status === 0 ? null : `mount exited ${r.status}: ${r.stderr.trim()}`;
+}
+
+/** Unmount `dir` (lazily, so a straggling child cannot keep it busy). */
+export function unmount(dir: string): void {
+  spawnSync('umount', ['-l', dir]);
+}
