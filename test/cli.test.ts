@@ -70,6 +70,20 @@ function run(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): P
   });
 }
 
+/** What stderr says: `agent` and `gateway` write JSON lines (fatal errors too); this is their `msg`s. */
+function said(r: Result): string {
+  return r.stderr
+    .split('\n')
+    .map((l) => {
+      try {
+        return String((JSON.parse(l) as { msg?: unknown }).msg);
+      } catch {
+        return l;
+      }
+    })
+    .join('\n');
+}
+
 /** Start a long-running command; `stop()` sends SIGTERM and resolves with the result. */
 function start(args: string[]): { child: ChildProcess; stop: () => Promise<Result> } {
   const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -174,14 +188,14 @@ t.test('config validation names the exact JSON path and the expected value', asy
   t.equal(flagCap.code, 78);
   t.match(flagCap.stderr, '--capacity: /subscriptions/capacity: expected a power of two, got 96');
   t.equal(many.code, 78);
-  t.match(many.stderr, 'many.json: /durability: expected "always", "none" or "batch:<ms>", got "sometimes"');
-  t.match(many.stderr, 'many.json: /trust/mode: expected "list" or "open", got "closed"');
-  t.match(many.stderr, 'many.json: /trust/keys/0: expected a 64-hex-char ed25519 public key, got "zz"');
-  t.match(many.stderr, 'many.json: /subscribe/remainOpenS: expected a positive integer number of seconds, got "x"');
-  t.match(many.stderr, 'many.json: /subscribe/maxBytes: missing');
-  t.match(many.stderr, 'many.json: /links/0: expected a transport URL');
-  t.match(many.stderr, 'many.json: /extra: unknown field (allowed: dataDir, keyFile');
-  t.match(subTrue.stderr, '/subscribe: expected { "remainOpenS": <s>, "maxBytes": <n> } or false, got true');
+  t.match(said(many), 'many.json: /durability: expected "always", "none" or "batch:<ms>", got "sometimes"');
+  t.match(said(many), 'many.json: /trust/mode: expected "list" or "open", got "closed"');
+  t.match(said(many), 'many.json: /trust/keys/0: expected a 64-hex-char ed25519 public key, got "zz"');
+  t.match(said(many), 'many.json: /subscribe/remainOpenS: expected a positive integer number of seconds, got "x"');
+  t.match(said(many), 'many.json: /subscribe/maxBytes: missing');
+  t.match(said(many), 'many.json: /links/0: expected a transport URL');
+  t.match(said(many), 'many.json: /extra: unknown field (allowed: dataDir, keyFile');
+  t.match(said(subTrue), '/subscribe: expected { "remainOpenS": <s>, "maxBytes": <n> } or false, got true');
   t.equal(broken.code, 78);
   t.match(broken.stderr, 'broken.json: not valid JSON');
   t.equal(ok.code, 0, ok.stderr);

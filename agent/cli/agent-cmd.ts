@@ -4,7 +4,7 @@
  */
 import { UsageError, type Command, type CommandSpec, type Flags } from './args.js';
 import { ConfigError } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, logFatal } from './logger.js';
 import { configFromFlags, NODE_FLAGS, printableConfig, URL_HELP } from './node-flags.js';
 import { startNode, untilSignal } from './run-node.js';
 
@@ -36,6 +36,11 @@ export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', ex
     throw new UsageError('a gateway needs links to bridge: give --listen URL or --link URL (or "links" in the config)', 'gateway');
   }
   const log = createLogger(cfg.log.level, `syncwire-${role}`);
+  // A crash mid-run is one fatal JSON line too, not node's multi-line stack trace.
+  process.on('uncaughtException', (err) => {
+    logFatal(role, err, 1);
+    process.exit(1);
+  });
   if (role === 'agent' && cfg.links.length === 0) log.warn({}, 'no links configured: this agent only keeps its own commands');
   let node;
   try {

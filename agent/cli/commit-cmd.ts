@@ -15,7 +15,7 @@ import { fromHex, toHex } from '../../protocol/keys.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
-import { loadConfig, type Override } from './config.js';
+import { configFileFor, loadConfig, type Override } from './config.js';
 import { loadKeyFile } from './keys.js';
 import type { Durability } from '../store/command-store.js';
 import { StoreWriteError } from '../store/write-error.js';
@@ -81,7 +81,7 @@ async function runCommit(flags: Flags): Promise<number> {
   if (keyFlag !== undefined) overrides.push({ path: ['keyFile'], value: keyFlag, flag: 'key' });
   const socket = str(flags, 'socket');
   if (socket !== undefined) overrides.push({ path: ['statusSocket'], value: socket, flag: 'socket' });
-  const cfg = await loadConfig(str(flags, 'config'), overrides);
+  const cfg = await loadConfig(configFileFor(str(flags, 'config')), overrides);
 
   // Until the deadline: through a running agent's socket, else straight into the store under the
   // data directory's lock. A lock held by another `commit`, or by an agent still starting (its

@@ -20,7 +20,9 @@ import type { LogLevel } from './log-levels.js';
 
 /** A config that cannot be used. Exit status 78 (`EX_CONFIG`): systemd is told not to restart on it. */
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
+  /** Reason code (in the fatal log line). */
+  readonly reason: string = 'BadConfig';
   readonly exitCode = 78;
 }
 
@@ -41,11 +43,27 @@ export interface ResolvedConfig {
   mqtt: { username?: string; password?: string; ca?: string; cert?: string; key?: string };
 }
 
-/** A value set from the command line: the JSON path it replaces and the flag that set it. */
+/** A value set from the command line or the environment: the JSON path it replaces and who set it. */
 export interface Override {
   path: string[];
   value: unknown;
+  /** The flag that set it (without `--`). */
   flag: string;
+  /** How messages name the source; default `--<flag>` (e.g. `SYNCWIRE_LOG_LEVEL` for the environment). */
+  source?: string;
+}
+
+/** The environment variable naming the config file when `--config` is not given. */
+export const CONFIG_ENV = 'SYNCWIRE_CONFIG';
+
+/**
+ * The config file a command uses: its `--config` value, else `$SYNCWIRE_CONFIG` (empty = unset),
+ * else none (defaults and flags only). Every command taking `--config` resolves it this way.
+ */
+export function configFileFor(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (flag !== undefined) return flag;
+  const v = env[CONFIG_ENV];
+  return v === undefined || v === '' ? undefined : v;
 }
 
 /** Default data directory (relative to the working directory). */
@@ -77,13 +95,13 @@ export async function loadConfig(file: string | undefined, overrides: Override[]
   const flagOf = new Map<string, string>();
   for (const o of overrides) {
     setPath(merged, o.path, o.value);
-    flagOf.set('/' + o.path.join('/'), o.flag);
+    flagOf.set('/' + o.path.join('/'), o.source ?? `--${o.flag}`);
   }
   const problems = await validate(merged);
   if (problems.length > 0) {
     const lines = problems.map((p) => {
       const flag = [...flagOf].find(([path]) => p.path === path || p.path.startsWith(path + '/'))?.[1];
-      return `${flag !== undefined ? `--${flag}` : source}: ${p.path || '/'}: ${p.text}`;
+      return `${flag ?? source}: ${p.path || '/'}: ${p.text}`;
     });
     throw new ConfigError(lines.join('\n'));
   }

@@ -73,3 +73,39 @@ function replacer(_key: string, value: unknown): unknown {
   if (typeof value === 'bigint') return value.toString();
   return value;
 }
+
+/** The `err` field of a fatal line: what a log shipper needs to alert on. */
+export interface FatalErrorFields {
+  /** The error class (`ConfigError`, `LockedError`, …). */
+  type: string;
+  message: string;
+  /** The error's reason code (its `reason`, `kind` or errno `code`, in that order), else its type. */
+  reason: string;
+  /** The process exit status this error leads to. */
+  exitCode: number;
+  /** Only with exit status 1 (a runtime failure, possibly a bug): 2, 75 and 78 are expected. */
+  stack?: string;
+}
+
+/**
+ * The fields of the one fatal line a command writes before it exits with `exitCode`: `err` as
+ * {@link FatalErrorFields} and `exitCode` at the top level too (for filters that do not descend).
+ */
+export function fatalFields(err: unknown, exitCode: number): { err: FatalErrorFields; exitCode: number } {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as Partial<Record<'name' | 'message' | 'stack' | 'reason' | 'kind' | 'code', unknown>>;
+  const type = typeof e.name === 'string' ? e.name : 'Error';
+  const reason = [e.reason, e.kind, e.code].find((v): v is string => typeof v === 'string' && v !== '') ?? type;
+  const stack = exitCode === 1 && typeof e.stack === 'string' ? { stack: e.stack } : {};
+  return { err: { type, message: typeof e.message === 'string' ? e.message : String(err), reason, exitCode, ...stack }, exitCode };
+}
+
+/**
+ * Write the fatal line of `command` (`syncwire-<command>` as `name`, like its other lines) to
+ * stderr and return `exitCode`. Written whatever the configured level, `silent` included: the
+ * level may not even be known yet (a bad config), and this is the line that says why it exited.
+ */
+export function logFatal(command: string, err: unknown, exitCode: number, msg?: string, sink?: LineSink): number {
+  const fields = fatalFields(err, exitCode);
+  createLogger('fatal', `syncwire-${command}`, sink).fatal(fields, msg ?? fields.err.message);
+  return exitCode;
+}

@@ -9,6 +9,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { helpText, parseCommand, UsageError, type Command } from './args.js';
+import { logFatal } from './logger.js';
+
+/**
+ * Commands whose stderr is a JSON log (pino's format, on a terminal too): their fatal errors,
+ * usage errors included, are one JSON line at level 60 like every other line they write.
+ */
+const JSON_LOG_COMMANDS = new Set(['agent', 'gateway']);
 
 /** Subcommands: one-line summary (for the top-level help) and a lazy loader. */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -79,6 +86,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await cmd.run(flags, positionals);
   } catch (err) {
+    if (JSON_LOG_COMMANDS.has(first)) {
+      const status = typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
+      return logFatal(first, err, status, err instanceof UsageError ? `${err.message}; run \`syncwire ${first} --help\` for usage` : undefined);
+    }
     if (err instanceof UsageError) {
       process.stderr.write(`syncwire ${first}: ${err.message}\nRun \`syncwire ${first} --help\` for usage.\n`);
       return err.exitCode;
@@ -96,7 +107,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`syncwire: ${(err as Error).stack ?? String(err)}\n`);
+    const command = process.argv[2] ?? '';
+    if (JSON_LOG_COMMANDS.has(command)) logFatal(command, err, 1);
+    else process.stderr.write(`syncwire: ${(err as Error).stack ?? String(err)}\n`);
     process.exitCode = 1;
   },
 );

@@ -5,11 +5,11 @@
  */
 import type { FlagSpec, Flags } from './args.js';
 import { list, str } from './args.js';
-import { loadConfig, type Override, type ResolvedConfig } from './config.js';
+import { CONFIG_ENV, configFileFor, loadConfig, type Override, type ResolvedConfig } from './config.js';
 
 /** The shared flags. */
 export const NODE_FLAGS: Record<string, FlagSpec> = {
-  config: { type: 'string', short: 'c', arg: 'FILE', description: 'JSON config file (see docs; every field optional)' },
+  config: { type: 'string', short: 'c', arg: 'FILE', description: 'JSON config file (see docs; every field optional; default $SYNCWIRE_CONFIG)' },
   'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'command log directory (config dataDir; default ./syncwire-data)' },
   key: { type: 'string', short: 'k', arg: 'FILE', description: 'key file from `syncwire keygen` (config keyFile; default <data-dir>/key.json)' },
   link: { type: 'string', short: 'l', multiple: true, arg: 'URL', description: 'transport URL; replaces config links' },
@@ -18,7 +18,7 @@ export const NODE_FLAGS: Record<string, FlagSpec> = {
   'trust-key': { type: 'string', multiple: true, arg: 'HEX', description: 'trusted public key; replaces config trust.keys' },
   capacity: { type: 'string', arg: 'N', description: 'subscription table capacity, a power of two (default 128)' },
   'poll-only': { type: 'boolean', description: 'never subscribe to peers; only poll them (config subscribe: false)' },
-  'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default info); JSON logs on stderr' },
+  'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default $SYNCWIRE_LOG_LEVEL, else config, else info); JSON logs on stderr' },
   'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket for `syncwire status` (default <data-dir>/status.sock; "" = none)' },
   'print-config': { type: 'boolean', description: 'print the resolved config (password redacted) and exit' },
 };
@@ -38,8 +38,22 @@ function numeric(v: string): number | string {
   return v.trim() !== '' && Number.isFinite(n) ? n : v;
 }
 
-/** Config overrides named by the shared flags. */
-export function nodeOverrides(flags: Flags): Override[] {
+/**
+ * Environment variables a daemon in a container is configured by. Each is used only when its
+ * flag is absent (the flag wins); an empty value counts as unset.
+ * - `SYNCWIRE_CONFIG`: the config file, when `--config` is not given.
+ * - `SYNCWIRE_LOG_LEVEL`: the log level, as `--log-level` (it overrides the config's `log.level`).
+ */
+export const ENV = { config: CONFIG_ENV, logLevel: 'SYNCWIRE_LOG_LEVEL' } as const;
+
+/** `name` from `env`, or undefined when unset or empty. */
+function fromEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
+/** Config overrides named by the shared flags (and by {@link ENV} where a flag is absent). */
+export function nodeOverrides(flags: Flags, env: NodeJS.ProcessEnv = process.env): Override[] {
   const o: Override[] = [];
   const set = (flag: string, path: string[], value: unknown): void => {
     o.push({ path, value, flag });
@@ -58,15 +72,20 @@ export function nodeOverrides(flags: Flags): Override[] {
   if (capacity !== undefined) set('capacity', ['subscriptions', 'capacity'], numeric(capacity));
   if (flags['poll-only'] === true) set('poll-only', ['subscribe'], false);
   const level = str(flags, 'log-level');
+  const envLevel = fromEnv(env, ENV.logLevel);
   if (level !== undefined) set('log-level', ['log', 'level'], level);
+  else if (envLevel !== undefined) o.push({ path: ['log', 'level'], value: envLevel, flag: 'log-level', source: ENV.logLevel });
   const sock = str(flags, 'status-socket');
   if (sock !== undefined) set('status-socket', ['statusSocket'], sock);
   return o;
 }
 
-/** Load the config named by `--config`, apply the flags, and add `extraLinks` (gateway `--listen`). */
-export async function configFromFlags(flags: Flags, extraLinks: string[] = []): Promise<ResolvedConfig> {
-  const cfg = await loadConfig(str(flags, 'config'), nodeOverrides(flags));
+/**
+ * Load the config named by `--config` (else `$SYNCWIRE_CONFIG`, else none), apply the flags and
+ * environment overrides, and add `extraLinks` (gateway `--listen`).
+ */
+export async function configFromFlags(flags: Flags, extraLinks: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+  const cfg = await loadConfig(configFileFor(str(flags, 'config'), env), nodeOverrides(flags, env));
   cfg.links = [...cfg.links, ...extraLinks];
   return cfg;
 }

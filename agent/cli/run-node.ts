@@ -106,7 +106,8 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     engine.on('peer-up', (peer) => log.info({ peer }, 'peer up'));
     engine.on('peer-down', (peer) => log.info({ peer }, 'peer down'));
     engine.on('commands', (handles, from) => log.debug({ from, count: handles.length, total: store.size }, 'commands added'));
-    const progress = new BootstrapProgress(engine);
+    // A bar on a terminal; off one (systemd, containers) start, progress and end are log lines.
+    const progress = new BootstrapProgress(engine, process.stderr, { log });
     cleanups.push(() => progress.stop());
     const startedAt = Date.now();
     const transports: RunningTransport[] = [];
@@ -140,7 +141,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
       });
       tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
     }
-    log.info({ peer: identity.peerId, role, commands: store.size, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
+    log.info({ self: identity.peerId, role, commands: store.size, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
     let closing: Promise<void> | null = null;
     return {
       engine,
@@ -158,7 +159,8 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
 
 /**
  * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits
- * at once with status 1, for a shutdown stuck on a dead device).
+ * at once with status 1, for a shutdown stuck on a dead device). SIGHUP logs one info line
+ * ("reload requested") and changes nothing.
  */
 export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number> {
   return new Promise((resolve) => {
@@ -178,6 +180,7 @@ export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number>
         () => {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
+          process.off('SIGHUP', onHangup);
           log.info({}, 'stopped');
           resolve(0);
         },
@@ -187,7 +190,10 @@ export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number>
         },
       );
     };
+    // SIGHUP (`systemctl reload`) would otherwise kill the process: acknowledge it and run on.
+    const onHangup = (): void => log.info({ signal: 'SIGHUP' }, 'reload requested: nothing to reload yet');
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    process.on('SIGHUP', onHangup);
   });
 }

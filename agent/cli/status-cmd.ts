@@ -4,7 +4,7 @@
  */
 import { join, resolve } from 'node:path';
 import { str, type Command, type CommandSpec, type Flags } from './args.js';
-import { ConfigError, DEFAULT_DATA_DIR, loadConfig } from './config.js';
+import { ConfigError, configFileFor, DEFAULT_DATA_DIR, loadConfig } from './config.js';
 import type { Snapshot } from './snapshot.js';
 import { askStatusSocket } from './status-server.js';
 
@@ -29,7 +29,7 @@ answers on the socket.`,
 export async function socketFromFlags(flags: Flags): Promise<string> {
   const s = str(flags, 'socket');
   if (s !== undefined) return resolve(s);
-  const cfgFile = str(flags, 'config');
+  const cfgFile = configFileFor(str(flags, 'config'));
   const dataDir = str(flags, 'data-dir');
   if (cfgFile !== undefined) {
     const cfg = await loadConfig(cfgFile, dataDir !== undefined ? [{ path: ['dataDir'], value: dataDir, flag: 'data-dir' }] : []);
