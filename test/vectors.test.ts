@@ -128,3 +128,26 @@ t.test('exhausting Push: the agent still pushes exactly the vector', async (t) =
   const p = r.pushes[0]!;
   t.ok(p.remaining !== null && p.remaining <= r.budget_after && p.remaining >= r.budget_after - 4, `remaining ${p.remaining} is at most the truth (${r.budget_after}) and at most 4 below it`);
 });
+
+t.test('serial receive buffer bound (PROTOCOL.md §2.1 rule 4): B = n + ⌊n / 254⌋ + 1 with n = M + 4', async (t) => {
+  const M = 65536;
+  const n = M + 4;
+  const B = n + Math.floor(n / 254) + 1;
+  t.equal(B, 65799, 'the figure the spec states');
+  // A body of M non-zero bytes whose CRC has no zero byte either is the worst case: exactly B.
+  let body = new Uint8Array(M);
+  for (let salt = 0; ; salt++) {
+    body = Uint8Array.from({ length: M }, (_, i) => ((i + salt) % 255) + 1);
+    const frame = encodeSerialFrame(body);
+    if (frame.length - 1 === B) break;
+    if (salt > 300) throw new Error('no zero-free CRC found');
+  }
+  const ok = new SerialFrameDecoder(M).push(encodeSerialFrame(body));
+  t.same([ok.frames.length, ok.errors.length], [1, 0], 'a candidate of exactly B bytes is accepted');
+  const over = new SerialFrameDecoder(M).push(new Uint8Array(B + 1).fill(0x01));
+  t.same(over.errors, [], 'nothing reported before the delimiter');
+  const end = new SerialFrameDecoder(M);
+  end.push(new Uint8Array(B + 1).fill(0x01));
+  const r = end.push(Uint8Array.of(0x00));
+  t.same(r.errors.map((e) => e.reason), ['TooLarge'], 'a candidate of B + 1 bytes is discarded as TooLarge');
+});
