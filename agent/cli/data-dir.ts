@@ -3,8 +3,8 @@
  * a directory the agent may never write is reported as what it is, a configuration problem
  * (exit 78, which systemd does not restart), instead of failing later as a runtime error.
  */
-import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { EXIT, isNoSpace, isUnwritable } from './exit-codes.js';
 
 /** The data directory cannot be created or written. Exit status 78. */
@@ -42,7 +42,13 @@ export function prepareDataDir(dir: string): DataDirState {
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    fail(err, 'create it');
+    // A recursive mkdir on a read-only mount reports ENOENT; one plain mkdir says EROFS.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !existsSync(dirname(dir))) fail(err, 'create it');
+    try {
+      mkdirSync(dir, { mode: 0o700 });
+    } catch (err2) {
+      fail(err2, 'create it');
+    }
   }
   const probe = join(dir, `.write-probe-${process.pid}`);
   let fd = -1;

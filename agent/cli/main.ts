@@ -4,11 +4,13 @@
  * import transports (mqtt.js, serialport) and the embedded broker only when a link or the demo
  * needs them, so `syncwire status` or a serial-only agent stays small.
  *
- * Exit status: 0 success; 1 runtime failure; 2 usage error (unknown command or flag);
- * 78 bad config or key file (`EX_CONFIG`: the systemd unit does not restart on it).
+ * Exit status: the table in exit-codes.ts (0 ok, 1 runtime failure, 2 usage error, 75 try again
+ * later, 78 bad config, key file, data directory or store: the systemd unit does not restart on it),
+ * read from the error's `exitCode`.
  */
 import { readFileSync } from 'node:fs';
 import { helpText, parseCommand, UsageError, type Command } from './args.js';
+import { EXIT_HELP, exitStatusOf } from './exit-codes.js';
 import { logFatal } from './logger.js';
 
 /**
@@ -54,7 +56,7 @@ function topHelp(): string {
     '  -h, --help     show this help',
     '  -v, --version  print the version',
     '',
-    'Exit status: 0 ok, 1 failure, 2 usage error, 78 bad config or key file.',
+    EXIT_HELP,
     '',
   ].join('\n');
 }
@@ -87,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     return await cmd.run(flags, positionals);
   } catch (err) {
     if (JSON_LOG_COMMANDS.has(first)) {
-      const status = typeof (err as { exitCode?: unknown }).exitCode === 'number' ? (err as { exitCode: number }).exitCode : 1;
+      const status = exitStatusOf(err);
       return logFatal(first, err, status, err instanceof UsageError ? `${err.message}; run \`syncwire ${first} --help\` for usage` : undefined);
     }
     if (err instanceof UsageError) {
@@ -96,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     const code = (err as { exitCode?: unknown }).exitCode;
     process.stderr.write(`syncwire ${first}: ${(err as Error).message ?? String(err)}\n`);
-    return typeof code === 'number' ? code : 1;
+    return exitStatusOf(err);
   }
 }
 
