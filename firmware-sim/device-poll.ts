@@ -85,7 +85,16 @@ export class RingResponder {
     };
     let lacking = this.mark(req.heads, req.sample);
     // Size with an empty command list, minus that list's 1-byte head (re-added below as it grows).
-    const envelope = encodeMessage(res).length - 1;
+    let envelope = encodeMessage(res).length - 1;
+    // The head is advisory: it gives way to the first command the budget could carry without it
+    // (PROTOCOL.md §8.1 step 6), or the answer of a tightly budgeted requester never moves.
+    let first = -1;
+    for (let i = 0; i < ring.count && lacking > 0 && first < 0; i++) if (this.known[i] === 0) first = ring.lengthAt(i);
+    const need = first < 0 ? 1 : 1 + cborHeadLength(first) + first;
+    if (envelope + need > limit && res.heads.length > 0) {
+      res.heads = [];
+      envelope = encodeMessage(res).length - 1;
+    }
     let body = 0;
     for (let i = 0; i < ring.count && lacking > 0; i++) {
       if (this.known[i] === 1) continue;

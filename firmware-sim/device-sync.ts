@@ -12,8 +12,10 @@
  * - It polls at once while a response says `more`, and when a push shows a gap.
  *
  * One poll is in flight at a time; a response with another session is stale and ignored; an
- * unanswered poll is repeated after {@link POLL_TIMEOUT_MS}. Waits carry ±20 % jitter. Every
- * timer is unref'd: a device never keeps the process alive by itself.
+ * unanswered poll is presumed lost after {@link POLL_TIMEOUT_MS} and repeated after an
+ * exponential backoff (250 ms doubling per timeout in a row, at most 60 s; §10.3). Waits carry
+ * ±20 % jitter, except that a `retry_after_ms` is only ever lengthened. Every timer is unref'd:
+ * a device never keeps the process alive by itself.
  */
 import {
   Capability, MAX_HEADS, ReasonCode,
@@ -31,6 +33,10 @@ export const DEVICE_SAMPLE_IDS = 16;
 export const SUBSCRIBE_RETRY_MS = 5000;
 /** A poll unanswered for this long is presumed lost and repeated, ms. */
 export const POLL_TIMEOUT_MS = 3000;
+/** First wait after a poll timed out, ms; doubles per timeout in a row (§10.3). */
+export const POLL_BACKOFF_BASE_MS = 250;
+/** Longest wait of any backoff, ms. */
+export const BACKOFF_CAP_MS = 60_000;
 /** Shortest fallback poll period after `MaximumSubscriptionsExceeded`, ms. */
 export const MIN_FALLBACK_POLL_MS = 1000;
 /** Anti-entropy poll period while subscribed (and not polling on `pollMs`), ms. */
@@ -67,6 +73,8 @@ export class DeviceSync {
   private subTimer: NodeJS.Timeout | null = null;
   private pollTimer: NodeJS.Timeout | null = null;
   private inFlight = false;
+  /** Polls timed out in a row (sets the backoff before the next one). */
+  private timeouts = 0;
   private pollSession = 0;
   private pollsSent = 0;
   /** The peer's heads from its last `PollResponse` (at most MAX_HEADS, copies). */
@@ -106,6 +114,7 @@ export class DeviceSync {
     this.budget = 0;
     this.setMode('off', 0);
     this.inFlight = false;
+    this.timeouts = 0;
     this.peerHeads = [];
     if (this.subTimer !== null) clearTimeout(this.subTimer);
     if (this.pollTimer !== null) clearTimeout(this.pollTimer);
@@ -134,7 +143,10 @@ export class DeviceSync {
     });
     this.armPoll(POLL_TIMEOUT_MS, () => {
       this.inFlight = false;
-      if (this.mode !== 'off') this.pollNow();
+      if (this.mode === 'off') return;
+      const backoff = Math.min(BACKOFF_CAP_MS, POLL_BACKOFF_BASE_MS * 2 ** Math.min(this.timeouts, 20));
+      this.timeouts++;
+      this.armPoll(Math.min(BACKOFF_CAP_MS, jitter(backoff)), () => this.pollNow());
     });
   }
 
@@ -146,6 +158,7 @@ export class DeviceSync {
   /** The expected `PollResponse` arrived, and its commands were ingested. */
   onPollResponse(res: PollResponse): void {
     this.inFlight = false;
+    this.timeouts = 0;
     this.peerHeads = res.heads.slice(0, MAX_HEADS).map((id) => Uint8Array.from(id));
     if (res.more) {
       this.pollNow();
@@ -196,7 +209,7 @@ export class DeviceSync {
         this.subscribed = false;
         this.fallBackToPolling(retry);
         // Try again once the earliest slot may have closed (§9.2).
-        this.armSubscribe(jitter(retry));
+        this.armSubscribe(jitterUp(retry));
         break;
       }
       case ReasonCode.Busy:
@@ -204,7 +217,9 @@ export class DeviceSync {
         // Our poll was refused, not lost: come back when told (the next poll carries the rest).
         if (this.inFlight) {
           this.inFlight = false;
-          this.armPoll(jitter(Math.max(err.retry_after_ms ?? 0, this.pollPeriod, MIN_FALLBACK_POLL_MS)), () => this.pollNow());
+          const wait = Math.max(this.pollPeriod, MIN_FALLBACK_POLL_MS);
+          const after = err.retry_after_ms ?? 0;
+          this.armPoll(after >= wait ? jitterUp(after) : Math.max(after, jitter(wait)), () => this.pollNow());
         }
         break;
       default:
@@ -260,4 +275,9 @@ export class DeviceSync {
 /** A wait times a uniform factor in [0.8, 1.2], so peers that failed together retry apart. */
 function jitter(ms: number): number {
   return ms * (0.8 + Math.random() * 0.4);
+}
+
+/** A peer's `retry_after_ms` times a factor in [1, 1.2]: jitter never shortens it (§10.3). */
+function jitterUp(ms: number): number {
+  return ms * (1 + Math.random() * 0.2);
 }

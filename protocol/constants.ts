@@ -60,6 +60,13 @@ export const MIN_FRAME_BYTES = MAX_COMMAND_BYTES + 512;
  */
 export const MIN_POLL_BYTES = 64;
 
+/**
+ * A poll budget that always fits one command of the maximum size, even with all ten heads in the
+ * answer (the 360-byte largest envelope, a 3-byte string head, 1,024 bytes). A requester whose
+ * answer fit no command raises `max_bytes` up to this, whatever its configured maximum (§8.2).
+ */
+export const POLL_FIT_ANY_BYTES = 1387;
+
 /** Default subscription table capacity (a power of two). */
 export const DEFAULT_SUBSCRIPTION_CAPACITY = 128;
 

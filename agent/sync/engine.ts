@@ -13,6 +13,7 @@ import { deepestFirst } from './graph-walk.js';
 import { Ingest, type Delivery } from './ingest.js';
 import { ClientPacer, CommitRate, DEFAULT_BACKOFF, type BackoffPolicy } from './pacing.js';
 import { PeerSession } from './peer-session.js';
+import { PollQueue } from './poll-queue.js';
 import { PollResponder } from './poll-responder.js';
 import { planPush } from './push.js';
 import { SubscriptionTable } from './subscription-table.js';
@@ -104,6 +105,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly table: SubscriptionTable;
   readonly ingest: Ingest;
   readonly responder: PollResponder;
+  /** Polls waiting for an answer: one per link, bounded work per event-loop turn. */
+  readonly polls = new PollQueue();
   readonly commitRate: CommitRate;
   readonly settings: EngineSettings;
   readonly log: Logger;
@@ -210,9 +213,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Called by a session when its link closed. */
   detached(s: PeerSession): void {
     this.pending.delete(s);
+    this.polls.drop(s);
     if (this.sessions.get(s.peerId) === s) {
       this.sessions.delete(s.peerId);
       this.responder.forget(s.peerId);
+      // The subscription ends with its link (§9.3): a slot held until expiry would let
+      // reconnecting peers with new identities fill the table.
+      this.table.remove(s.peerId);
       this.emit('peer-down', s.peerId);
       for (const other of this.sessions.values()) other.viaChanged();
     }
@@ -250,6 +257,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.polls.close();
     const all = [...this.sessions.values(), ...this.pending];
     await Promise.all(all.map((s) => s.close()));
     await this.ingest.idle();

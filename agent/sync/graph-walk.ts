@@ -56,46 +56,86 @@ class DepthHeap {
 }
 
 /**
+ * A resumable {@link missingFor}: the same walk, advanced a bounded number of steps at a time so
+ * a responder can yield to the event loop between chunks of a big graph (a bootstrap of a
+ * 20,000-command graph is tens of milliseconds in one piece on a Pi-class core).
+ */
+export class MissingWalk {
+  private readonly paint = new Map<number, number>();
+  private readonly heap: DepthHeap;
+  private readonly missing: number[] = [];
+  private open = 0;
+  private sorted: Uint32Array | null = null;
+  /** Commands popped so far: the work done, which a responder charges to the requester. */
+  visited = 0;
+
+  constructor(
+    private readonly store: CommandStore,
+    known: readonly number[],
+    from: readonly number[] = store.heads(),
+  ) {
+    this.heap = new DepthHeap((i) => store.depthOf(i));
+    for (const k of known) {
+      if (k < 0 || this.paint.has(k)) continue;
+      this.paint.set(k, KNOWN);
+      this.heap.push(k);
+    }
+    for (const h of from) {
+      if (this.paint.has(h)) continue;
+      this.paint.set(h, MISSING);
+      this.heap.push(h);
+      this.open++;
+    }
+  }
+
+  /** Whether the walk is complete. */
+  get done(): boolean {
+    return this.open === 0 || this.heap.length === 0;
+  }
+
+  /** Advance by at most `steps` commands; returns {@link done}. */
+  step(steps: number): boolean {
+    const { paint, heap, store } = this;
+    for (let n = 0; n < steps && !this.done; n++) {
+      const x = heap.pop();
+      this.visited++;
+      const isKnown = paint.get(x) === KNOWN;
+      if (!isKnown) {
+        this.open--;
+        this.missing.push(x);
+      }
+      for (const p of store.parentsOf(x)) {
+        const s = paint.get(p);
+        if (s === undefined) {
+          paint.set(p, isKnown ? KNOWN : MISSING);
+          heap.push(p);
+          if (!isKnown) this.open++;
+        } else if (isKnown && s === MISSING) {
+          paint.set(p, KNOWN);
+          this.open--;
+        }
+      }
+    }
+    return this.done;
+  }
+
+  /**
+   * The missing handles in ascending (causal) order. Completes the walk first if needed. A typed
+   * array: its native numeric sort takes a fraction of a comparator sort's time on big walks.
+   */
+  result(): Uint32Array {
+    this.step(Infinity);
+    return (this.sorted ??= Uint32Array.from(this.missing).sort());
+  }
+}
+
+/**
  * Handles of every command reachable from `from` (default: the store's heads) that is not an
  * ancestor-or-self of any handle in `known`, in ascending handle order — which is a causal
  * order, because a command is always appended after its parents.
  */
 export function missingFor(store: CommandStore, known: readonly number[], from: readonly number[] = store.heads()): number[] {
-  const paint = new Map<number, number>();
-  const heap = new DepthHeap((i) => store.depthOf(i));
-  let open = 0;
-  for (const k of known) {
-    if (k < 0 || paint.has(k)) continue;
-    paint.set(k, KNOWN);
-    heap.push(k);
-  }
-  for (const h of from) {
-    if (paint.has(h)) continue;
-    paint.set(h, MISSING);
-    heap.push(h);
-    open++;
-  }
-  const missing: number[] = [];
-  while (open > 0 && heap.length > 0) {
-    const x = heap.pop();
-    const isKnown = paint.get(x) === KNOWN;
-    if (!isKnown) {
-      open--;
-      missing.push(x);
-    }
-    for (const p of store.parentsOf(x)) {
-      const s = paint.get(p);
-      if (s === undefined) {
-        paint.set(p, isKnown ? KNOWN : MISSING);
-        heap.push(p);
-        if (!isKnown) open++;
-      } else if (isKnown && s === MISSING) {
-        paint.set(p, KNOWN);
-        open--;
-      }
-    }
-  }
-  return missing.sort((a, b) => a - b);
+  return Array.from(new MissingWalk(store, known, from).result());
 }
 
 /**

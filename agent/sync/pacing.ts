@@ -18,13 +18,27 @@ export class TokenBucket {
   }
   /** Take one token; returns 0 when granted, else the ms until one is available. */
   take(now = Date.now()): number {
-    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.perSecond);
+    const wait = this.wait(now);
+    if (wait === 0) this.tokens -= 1;
+    return wait;
+  }
+  /** Ms until a whole token is available (0: one is); takes nothing. */
+  wait(now = Date.now()): number {
+    this.refill(now);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+  }
+  /**
+   * Spend `n` tokens (fractions allowed) for work already done. The bucket may go into debt,
+   * down to `-capacity`: costly work makes the peer wait longer, but never more than
+   * `(capacity + 1) / perSecond` seconds.
+   */
+  spend(n: number, now = Date.now()): void {
+    this.refill(now);
+    this.tokens = Math.max(-this.capacity, this.tokens - n);
+  }
+  private refill(now: number): void {
+    this.tokens = Math.min(this.capacity, this.tokens + (Math.max(0, now - this.last) / 1000) * this.perSecond);
     this.last = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
   }
 }
 
@@ -98,26 +112,37 @@ export class ClientPacer {
     private readonly policy: BackoffPolicy = DEFAULT_BACKOFF,
     private readonly random: () => number = Math.random,
   ) {}
+  /** A request succeeded (a poll was answered): the next failure starts from `base` again. */
+  succeeded(): void {
+    this.failures = 0;
+  }
   /** Wait before the next poll after a success that carried `hintMs`. Resets the backoff. */
   afterSuccess(hintMs: number): number {
     this.failures = 0;
     return this.jittered(Math.max(this.policy.floorMs, hintMs));
   }
-  /** Wait after a refusal or failure; at least `retryAfterMs` when the server gave one. */
+  /**
+   * Wait after a refusal, a timeout or any other failure (PROTOCOL.md §10.3): exponential backoff
+   * `base × 2^failures`, jittered ±`jitter` and clamped to [floor, cap] — but never shorter than
+   * the server's `retryAfterMs`: that one is only ever lengthened, by up to `jitter`, and the cap
+   * does not apply to it (the server said "not before").
+   */
   afterFailure(retryAfterMs = 0): number {
-    const exp = this.policy.baseMs * 2 ** Math.min(this.failures, 20);
+    const { baseMs, floorMs, capMs, jitter } = this.policy;
+    const exp = baseMs * 2 ** Math.min(this.failures, 30);
     this.failures++;
-    return this.jittered(Math.max(this.policy.floorMs, retryAfterMs, exp));
+    const u = this.random();
+    const backoff = Math.min(capMs, Math.max(floorMs, Math.max(floorMs, exp) * (1 + (u * 2 - 1) * jitter)));
+    return Math.round(Math.max(backoff, retryAfterMs * (1 + u * jitter)));
   }
   /**
-   * Wait after a poll timed out. The peer is not refusing us — the link lost a frame — and the
-   * poll shaper has already made the next one smaller, so the wait stays short: the backoff
-   * grows for three timeouts in a row and then holds (≤ 8 × base, about 2 s by default).
+   * Wait after a poll timed out: a failure like any other, so consecutive timeouts back off
+   * exponentially up to the cap (a peer or line that answers nothing is not hammered every few
+   * seconds). The poll shaper has already made the next poll smaller, and a link whose polls
+   * keep timing out is closed after `deadAfterTimeouts` (engine.ts).
    */
   afterTimeout(): number {
-    const exp = this.policy.baseMs * 2 ** Math.min(this.failures, 3);
-    this.failures++;
-    return this.jittered(Math.max(this.policy.floorMs, exp));
+    return this.afterFailure(0);
   }
 
   private jittered(ms: number): number {

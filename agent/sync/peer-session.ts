@@ -16,6 +16,8 @@ import type { Engine } from './engine.js';
 import { deepestFirst } from './graph-walk.js';
 import { MAX_KNOWN } from './subscription-table.js';
 import { TokenBucket, type ClientPacer } from './pacing.js';
+import { WALK_COMMANDS_PER_TOKEN, type PollServer } from './poll-queue.js';
+import type { PollJob } from './poll-responder.js';
 import { SyncClient } from './sync-client.js';
 import { equalBytes } from '../../protocol/bytes.js';
 
@@ -31,6 +33,8 @@ export interface SessionStats {
   polledCommands: number;
   droppedBeforeAuth: number;
   pollsDeferred: number;
+  /** Polls replaced by a newer one from the same link before they were answered (one poll per link). */
+  pollsSuperseded: number;
 }
 
 /** Give up on a peer that has not authenticated after this long (the transport redials). */
@@ -40,20 +44,21 @@ const HELLO_RETRY_MS = 500;
 const HELLO_RETRY_MAX_MS = 8000;
 
 /** A link's protocol session. */
-export class PeerSession {
+export class PeerSession implements PollServer {
   peerId = '';
   peerKey: Uint8Array | null = null;
   peerMaxFrame = MIN_FRAME_BYTES;
   peerCaps = 0;
   authenticated = false;
-  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0, droppedBeforeAuth: 0, pollsDeferred: 0 };
+  readonly stats: SessionStats = { framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, errorsIn: 0, pushedCommands: 0, polledCommands: 0, droppedBeforeAuth: 0, pollsDeferred: 0, pollsSuperseded: 0 };
   readonly client: SyncClient;
-  private readonly nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  /** Our nonce: fresh for every handshake on this link, a restarted one included (§7). */
+  private nonce = new Uint8Array(randomBytes(NONCE_BYTES));
   private gotHello = false;
   private earlyAuth: Uint8Array | null = null;
   private peerNonce: Uint8Array | null = null;
   private authFrame: Uint8Array | null = null;
-  private readonly helloFrame: Uint8Array;
+  private helloFrame: Uint8Array;
   private readonly bucket: TokenBucket;
   private handshakeTimer: NodeJS.Timeout | null;
   private helloTimer: NodeJS.Timeout | null = null;
@@ -84,15 +89,19 @@ export class PeerSession {
       }
     }, HANDSHAKE_TIMEOUT_MS);
     this.handshakeTimer.unref();
-    this.helloFrame = encodeMessage({
+    this.helloFrame = this.encodeHello();
+    this.sendHello(HELLO_RETRY_MS);
+  }
+
+  private encodeHello(): Uint8Array {
+    return encodeMessage({
       type: 'Hello',
       version: PROTOCOL_VERSION,
-      public_key: engine.identity.publicKey,
-      max_frame: engine.settings.maxFrame,
+      public_key: this.engine.identity.publicKey,
+      max_frame: this.engine.settings.maxFrame,
       caps: Capability.Push | Capability.BareCommand,
       nonce: this.nonce,
     });
-    this.sendHello(HELLO_RETRY_MS);
   }
 
   /** Send Hello (and our Auth, once made) until the peer authenticates: either may be lost. */
@@ -277,6 +286,10 @@ export class PeerSession {
     this.peerNonce = null;
     this.authFrame = null;
     this.earlyAuth = null;
+    // A fresh nonce of our own: under the old one, an Auth recorded from the first handshake
+    // would authenticate whoever replays it as the "restarted" peer (§7).
+    this.nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+    this.helloFrame = this.encodeHello();
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.sendHello(HELLO_RETRY_MS);
   }
@@ -303,34 +316,61 @@ export class PeerSession {
     this.engine.keys.learn(this.peerKey);
     this.engine.authenticated(this);
     if (this.closing) return; // the peer's other link was kept
-    this.send({ type: 'Keys', keys: this.engine.keys.announce() });
+    for (const keys of this.engine.keys.announcements()) this.send({ type: 'Keys', keys });
     this.client.start();
   }
 
   private onPollRequest(req: PollRequest): void {
-    const e = this.engine;
     if (req.max_bytes < MIN_POLL_BYTES) {
       this.sendError('Malformed', `max_bytes below ${MIN_POLL_BYTES}`, null);
       return;
     }
+    // Answered from the engine's poll queue: one poll per link, bounded work per turn.
+    if (this.engine.polls.submit(this, req)) this.stats.pollsSuperseded++;
+  }
+
+  /** {@link PollServer}: admit a queued poll (the queue's turn has come). */
+  startPoll(req: PollRequest): PollJob | null {
+    const e = this.engine;
+    if (!this.authenticated || !this.link.open) return null;
     if (this.blocked) {
       // The link is above its high-water mark: an answer would queue behind what is already
       // waiting and reach the requester after it gave up (bufferbloat on a slow lossy line). Let
       // the poll time out; the requester retries smaller once the queue has drained.
       this.stats.pollsDeferred++;
-      return;
+      return null;
     }
-    const res = e.responder.answer(this.peerId, req, this.sendLimit, e.pollHintMs());
-    // Only idle polls (nothing to send) spend tokens: a bootstrap is never throttled.
-    if (res.commands.length === 0) {
-      const wait = this.bucket.take(e.settings.now());
+    const job = e.responder.begin(this.peerId, req);
+    // A poll that continues where the last answer stopped is progress and never refused; any
+    // other needs a token (it may be idle, or walk the graph), and is refused while in debt.
+    if (!job.continued) {
+      const wait = this.bucket.wait(e.settings.now());
       if (wait > 0) {
-        this.sendError('Busy', 'polling faster than the pacing hint', Math.max(wait, res.next_poll_ms));
-        return;
+        this.sendError('Busy', 'polling faster than the pacing hint', Math.max(wait, e.pollHintMs()));
+        return null;
       }
     }
+    return job;
+  }
+
+  /**
+   * {@link PollServer}: answer a job whose walk is done, and charge the work (§10.2): one token
+   * for an answer with nothing to send and nothing left out (an idle poll; an answer whose
+   * budget fit no command is not one), plus the fresh walk's size.
+   */
+  finishPoll(job: PollJob): void {
+    const e = this.engine;
+    if (!this.authenticated || !this.link.open) return;
+    const res = e.responder.finish(job, this.sendLimit, e.pollHintMs());
+    const idle = res.commands.length === 0 && !res.more;
+    this.bucket.spend((idle ? 1 : 0) + job.visited / WALK_COMMANDS_PER_TOKEN, e.settings.now());
     this.stats.polledCommands += res.commands.length;
     this.send(res);
+  }
+
+  /** {@link PollServer}: a newer poll replaced `job`; its walk so far is still charged. */
+  abandonPoll(job: PollJob): void {
+    this.bucket.spend(job.visited / WALK_COMMANDS_PER_TOKEN, this.engine.settings.now());
   }
 
   private onSubscribe(sub: Subscribe): void {

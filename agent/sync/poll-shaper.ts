@@ -11,7 +11,7 @@
  * - the timeout is learned, like TCP's RTO: latency and per-byte time are estimated from answered
  *   polls, and a poll times out after twice the time its request and largest answer should take.
  */
-import { MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
+import { MAX_HEADS, MAX_SAMPLE, POLL_FIT_ANY_BYTES } from '../../protocol/constants.js';
 
 /** Smallest answer budget the shaper asks for: one ~200-byte command and its envelope. */
 export const MIN_BUDGET = 320;
@@ -40,11 +40,13 @@ export class PollShaper {
    * @param maxBudget the configured `max_bytes` ceiling (already clamped to frame sizes).
    * @param initialTimeoutMs timeout before anything is measured (half of it is taken as latency).
    * @param initialMsPerByte assumed transfer time per byte before it is measured.
+   * @param frameLimit the largest answer the link and this agent take (default `maxBudget`).
    */
   constructor(
     private readonly maxBudget: number,
     initialTimeoutMs: number,
     initialMsPerByte: number,
+    private readonly frameLimit = maxBudget,
   ) {
     this.budget = Math.min(maxBudget, START_BUDGET);
     this.latencyMs = this.maxLatencyMs = initialTimeoutMs / 2;
@@ -65,6 +67,16 @@ export class PollShaper {
     this.budget = Math.min(this.maxBudget, this.budget * 2);
     this.sampleCap = Math.min(MAX_SAMPLE, this.sampleCap * 2 + 1);
     this.headsCap = Math.min(MAX_HEADS, this.headsCap * 2);
+  }
+
+  /**
+   * An answer carried no command and `more`: the next command did not fit the budget. Double it
+   * — beyond the configured maximum when that is below {@link POLL_FIT_ANY_BYTES}, which fits any
+   * command (PROTOCOL.md §8.2), but never beyond that on this account nor beyond `frameLimit`.
+   */
+  fitNothing(): void {
+    const ceiling = Math.min(this.frameLimit, Math.max(this.maxBudget, POLL_FIT_ANY_BYTES));
+    this.budget = Math.max(this.budget, Math.min(ceiling, this.budget * 2));
   }
 
   /** A poll timed out: shrink everything it sent and asked for. */

@@ -2,7 +2,7 @@
  * Push: turn a subscriber's coalesced pending work (known heads + dirty bit) into as few frames
  * as fit its budget and frame size. Budgets are exact: the encoded `Push` messages never add up
  * to more than the remaining bytes; when the next command does not fit, the last push says
- * `exhausted` and the subscription ends.
+ * `exhausted` and the subscription ends — and when not even the first does, no push is sent.
  */
 import { encodeBarePush, encodeMessage } from '../../protocol/envelope.js';
 import { MAX_HEADS } from '../../protocol/constants.js';
@@ -55,6 +55,12 @@ export function planPush(
     const cut = end < todo.length && end === fitWithin(EMPTY_PUSH, remaining, (k) => store.lengthOf(todo[k]!), pos, end + 1);
     // `cut`: the next command would break the budget itself, not just this frame.
     if (end === pos && !cut) break; // a command larger than a frame cannot happen (MIN_FRAME_BYTES)
+    if (end === pos) {
+      // Not even the next command fits the budget: no Push at all (an empty one could itself
+      // overrun the few bytes left); the caller's Error{BudgetExhausted} ends it (§9.4).
+      exhausted = true;
+      break;
+    }
     const commands: Uint8Array[] = [];
     for (let k = pos; k < end; k++) commands.push(store.bytesOf(todo[k]!));
     const msg: Push = { type: 'Push', remaining: 0, exhausted: cut, commands };

@@ -131,6 +131,7 @@ export class SyncClient {
       Math.min(e.settings.pollMaxBytes, e.settings.maxFrame, this.s.link.maxFrame),
       e.settings.pollTimeoutMs,
       e.settings.pollTimeoutMsPerByte,
+      Math.min(e.settings.maxFrame, this.s.link.maxFrame),
     ));
     const heads = deepestFirst(store, store.heads(), shaper.headsCap);
     const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((h) => h >= 0);
@@ -181,7 +182,10 @@ export class SyncClient {
     this.inFlight = null;
     this.timeouts = 0;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.pacer.succeeded();
     this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
+    // The next command did not fit: raise the budget, past the configured maximum if need be (§8.2).
+    if (res.more && res.commands.length === 0) this.shaper?.fitNothing();
     if (res.heads.length > 0) this.peerHeads = res.heads;
     const e = this.s.engine;
     const last = res.commands[res.commands.length - 1];

@@ -49,8 +49,14 @@ export class KeyDirectory {
     return this.keys.get(authorHex);
   }
 
-  /** Up to {@link MAX_KEYS} known keys, to announce in a `Keys` message. */
-  announce(): Uint8Array[] {
-    return [...this.keys.values()].slice(0, MAX_KEYS);
+  /**
+   * Every known key, in `Keys` messages of at most {@link MAX_KEYS} each (PROTOCOL.md §7): an
+   * `open`-mode peer can only verify commands whose author keys reach it. Empty when none.
+   */
+  announcements(): Uint8Array[][] {
+    const all = [...this.keys.values()];
+    const out: Uint8Array[][] = [];
+    for (let i = 0; i < all.length; i += MAX_KEYS) out.push(all.slice(i, i + MAX_KEYS));
+    return out;
   }
 }

@@ -1,0 +1,200 @@
+/**
+ * Event-loop stalls from polls (issue 11). One 27 KB TCP write of 2,000 `PollRequest`s used to
+ * freeze an agent holding a 20,000-command graph for 23 s: every poll was answered at once, each
+ * re-walking the graph. Here a trusted but hostile peer over a real TCP socket fires such bursts
+ * and the test measures the worst event-loop block with a setInterval-lag probe (cross-checked
+ * with `perf_hooks.monitorEventLoopDelay`), while a well-behaved second peer polls and the agent
+ * commits locally.
+ *
+ * The bound asserted — no block longer than 100 ms — is the issue's target. It is a timing
+ * assertion on purpose, kept honest on a loaded 2-core machine by what it measures: the queue
+ * spends at most ~8 ms of a turn, so even at several times the normal cost per step a turn stays
+ * far below 100 ms; the old code blocked for seconds. Building the graph is not measured.
+ */
+import t from 'tap';
+import net from 'node:net';
+import { loadavg } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MemoryStore } from '../agent/store/memory-store.js';
+import { randomDag } from '../agent/store/synthetic-commands.js';
+import { Engine } from '../agent/sync/engine.js';
+import { StreamLink } from '../agent/transport/stream-link.js';
+import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { authTranscript, generateIdentity, type Identity } from '../protocol/keys.js';
+import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
+import type { Message, PollResponse } from '../protocol/messages.js';
+
+const GRAPH = 20_000;
+const BURST = 2_000;
+/** The issue's target for the worst event-loop block, ms. */
+const MAX_BLOCK_MS = 100;
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = performance.now() + timeoutMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A raw protocol peer over TCP: does the handshake, then lets the test send frames at will. */
+class RawPeer {
+  readonly socket: net.Socket;
+  readonly received: Message[] = [];
+  private readonly decoder = new TcpFrameDecoder();
+  private readonly nonce = new Uint8Array(randomBytes(16));
+  up = false;
+
+  constructor(
+    port: number,
+    readonly id: Identity,
+  ) {
+    this.socket = net.connect({ host: '127.0.0.1', port });
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => {
+      for (const body of this.decoder.push(chunk).frames) this.onFrame(decodeMessage(body));
+    });
+    this.socket.on('error', () => undefined);
+    this.socket.once('connect', () => {
+      this.write([{ type: 'Hello', version: 1, public_key: this.id.publicKey, max_frame: 65536, caps: 0, nonce: this.nonce }]);
+    });
+  }
+
+  private onFrame(msg: Message): void {
+    this.received.push(msg);
+    if (msg.type === 'Hello' && !this.up) {
+      this.write([{ type: 'Auth', signature: this.id.sign(authTranscript(msg.nonce, msg.public_key, this.id.publicKey)) }]);
+    }
+    if (msg.type === 'Auth') this.up = true; // the agent verified ours and sent its own (last copy)
+  }
+
+  /** Send `msgs` in one TCP write. */
+  write(msgs: Message[] | Buffer): void {
+    this.socket.write(Buffer.isBuffer(msgs) ? msgs : RawPeer.encode(msgs));
+  }
+
+  /** `msgs` as one TCP write (encode before measuring: this process is the attacker too). */
+  static encode(msgs: Message[]): Buffer {
+    return Buffer.concat(msgs.map((m) => encodeTcpFrame(encodeMessage(m))));
+  }
+
+  answers(): PollResponse[] {
+    return this.received.filter((m): m is PollResponse => m.type === 'PollResponse');
+  }
+}
+
+/**
+ * Worst gap between ticks of a 2 ms interval, minus the interval: the longest block, in wall
+ * time (`wallMs`, cross-checked by `monitorEventLoopDelay`) and in CPU time spent by the process
+ * during the gap (`cpuMs`, never more than the gap). On a machine shared by many processes the
+ * wall figure includes time the OS gave to others; the CPU figure is the work that blocked us.
+ */
+function lagProbe(): { stop(): { wallMs: number; cpuMs: number; histogramMs: number } } {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  const cpuNow = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let last = performance.now();
+  let lastCpu = cpuNow();
+  let wall = 0;
+  let cpu = 0;
+  const tick = (): void => {
+    const now = performance.now();
+    const c = cpuNow();
+    wall = Math.max(wall, now - last - 2);
+    cpu = Math.max(cpu, Math.min(now - last, c - lastCpu) - 2);
+    last = now;
+    lastCpu = c;
+  };
+  const timer = setInterval(tick, 2);
+  return {
+    stop() {
+      clearInterval(timer);
+      tick();
+      h.disable();
+      return { wallMs: wall, cpuMs: cpu, histogramMs: h.max / 1e6 };
+    },
+  };
+}
+
+t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 100 ms', async (tt) => {
+  const store = new MemoryStore();
+  for (const c of randomDag(GRAPH, 11)) store.append(c);
+  const attacker = generateIdentity();
+  const polite = generateIdentity();
+  const own = generateIdentity();
+  const peers: RawPeer[] = [];
+  const engine = new Engine({
+    identity: own,
+    store,
+    trust: { mode: 'list', keys: [attacker.publicKey, polite.publicKey] },
+    subscribe: false,
+  });
+  const server = net.createServer((socket) => {
+    socket.setNoDelay(true);
+    engine.attach(new StreamLink(socket, { description: 'tcp://test', decoder: new TcpFrameDecoder(), encode: encodeTcpFrame, maxFrame: 65536 }));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  tt.teardown(async () => {
+    for (const p of peers) p.socket.destroy();
+    await engine.close();
+    await new Promise((r) => server.close(r));
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  const bad = new RawPeer(port, attacker);
+  const good = new RawPeer(port, polite);
+  peers.push(bad, good);
+  await until(() => engine.sessions.size === 2, 20_000, 'both peers authenticated');
+
+  const heads = store.heads().map((h) => Uint8Array.from(store.idOf(h)));
+  const ids = Array.from({ length: BURST }, (_, i) => Uint8Array.from(store.idOf((i * 7919) % GRAPH)));
+  // Bootstrap polls (empty heads: each a whole-graph walk) and polls naming scattered commands.
+  const bursts: Message[][] = [
+    Array.from({ length: BURST }, (_, i) => ({ type: 'PollRequest' as const, session: i + 1, max_bytes: 65536, heads: [], sample: [] })),
+    Array.from({ length: BURST }, (_, i) => ({ type: 'PollRequest' as const, session: BURST + i + 1, max_bytes: 65536, heads: [ids[i]!], sample: [] })),
+  ];
+  const writes = bursts.map((b) => RawPeer.encode(b));
+  tt.ok(writes[0]!.length > 20_000 && writes[0]!.length < 40_000, `the first burst is one write of ${writes[0]!.length} bytes (the issue's was 27 KB)`);
+
+  // The graph's construction garbage is the test's, not the agent's: collect it before measuring.
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+  const probe = lagProbe();
+  const commitMs: number[] = [];
+  const politeMs: number[] = [];
+  for (const [k, burst] of bursts.entries()) {
+    const before = bad.answers().length;
+    bad.write(writes[k]!);
+    // Meanwhile: a local commit, and a polite peer's poll that names our heads (nothing to send).
+    const c0 = performance.now();
+    const committed = engine.commit(new Uint8Array([1, 2, 3])).then(() => commitMs.push(performance.now() - c0));
+    const session = 900_000 + politeMs.length;
+    const p0 = performance.now();
+    good.write([{ type: 'PollRequest', session, max_bytes: 4096, heads, sample: [] }]);
+    await until(() => good.answers().some((a) => a.session === session), 20_000, 'the polite peer answered');
+    politeMs.push(performance.now() - p0);
+    await committed;
+    const last = (burst[burst.length - 1] as { session: number }).session;
+    await until(() => bad.answers().some((a) => a.session === last), 30_000, 'the burst answered');
+    const answered = bad.answers().slice(before);
+    tt.ok(answered.length <= 2, `one poll per link: ${answered.length} answers to ${BURST} polls in one write`);
+    tt.equal(answered[answered.length - 1]!.session, last, 'the newest poll is the one answered');
+    heads.splice(0, heads.length, ...store.heads().map((h) => Uint8Array.from(store.idOf(h))));
+  }
+  const { wallMs, cpuMs, histogramMs } = probe.stop();
+  tt.comment(`worst loop block: ${cpuMs.toFixed(1)} ms of CPU, ${wallMs.toFixed(1)} ms wall (monitorEventLoopDelay ${histogramMs.toFixed(1)} ms); load average ${loadavg()[0]!.toFixed(1)}; commit ${commitMs.map((x) => x.toFixed(1)).join(', ')} ms; polite poll ${politeMs.map((x) => x.toFixed(1)).join(', ')} ms`);
+  tt.ok(cpuMs <= MAX_BLOCK_MS, `worst loop block ${cpuMs.toFixed(1)} ms of CPU ≤ ${MAX_BLOCK_MS} ms`);
+  // Wall time on a shared 2-core machine includes other processes' turns: generous bound.
+  tt.ok(wallMs <= 10 * MAX_BLOCK_MS, `worst loop block ${wallMs.toFixed(1)} ms wall ≤ ${10 * MAX_BLOCK_MS} ms`);
+  // Generous: a local commit on a memory store takes well under a millisecond unloaded; what
+  // matters is that it is not queued behind the burst (it used to wait for all of it: seconds).
+  for (const ms of commitMs) tt.ok(ms < 1000, `a concurrent local commit completed in ${ms.toFixed(1)} ms`);
+  for (const ms of politeMs) tt.ok(ms < 1000, `another peer's poll was answered in ${ms.toFixed(1)} ms`);
+  const s = engine.sessions.get(bad.id.peerId);
+  tt.ok((s?.stats.pollsSuperseded ?? 0) >= 2 * BURST - 4, 'the superseded polls are counted');
+});
