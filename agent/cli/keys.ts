@@ -5,15 +5,17 @@
  * { "type": "syncwire-ed25519", "secretKey": "<64 hex>", "publicKey": "<64 hex>", "peerId": "<16 hex>" }
  * ```
  *
- * It is written with mode 0600 (atomically: temp file, fsync, rename). Loading **refuses** (an
- * error, not a warning) a key file that group or others may read or write: a leaked secret lets
- * anyone author commands every peer trusts, which no warning in a log undoes.
+ * It is written with mode 0600 (atomically: a temp file created exclusively and never through a
+ * symlink, fsync, rename). Loading **refuses** (an error, not a warning) a key file that group or
+ * others may read or write, or that is owned by a user other than the agent's (or root): a leaked
+ * secret lets anyone author commands every peer trusts, which no warning in a log undoes.
  */
-import { closeSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, readFileSync, mkdirSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync, readFileSync, mkdirSync, type Stats } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fromHex, generateIdentity, identityFromSecret, toHex, type Identity } from '../../protocol/keys.js';
 import { str, type Command, type CommandSpec, type Flags } from './args.js';
 import { ConfigError } from './config.js';
+import { assertPrivateFile } from './path-safety.js';
 
 /** The `type` field of a key file. */
 export const KEY_FILE_TYPE = 'syncwire-ed25519';
@@ -35,8 +37,12 @@ export function writeKeyFile(path: string, id: Identity, force = false): void {
   // Claim the name first so two concurrent keygens cannot both succeed.
   if (!force) closeSync(openSync(path, 'wx', 0o600));
   const tmp = `${path}.${process.pid}.tmp`;
+  let created = false;
   try {
-    const fd = openSync(tmp, 'w', 0o600);
+    // Exclusive and no-follow: a file or symlink someone placed at the temp name is never
+    // written through (it would receive the secret); keygen fails instead.
+    const fd = openTemp(tmp);
+    created = true;
     try {
       writeSync(fd, keyFileJson(id));
       fsyncSync(fd);
@@ -45,12 +51,28 @@ export function writeKeyFile(path: string, id: Identity, force = false): void {
     }
     renameSync(tmp, path);
   } catch (err) {
-    for (const f of force ? [tmp] : [tmp, path]) {
+    for (const f of [...(created ? [tmp] : []), ...(force ? [] : [path])]) {
       try {
         unlinkSync(f);
       } catch {
         /* already gone */
       }
+    }
+    throw err;
+  }
+}
+
+/** Temp file flags: create, exclusive, write-only, and never through a symlink (O_NOFOLLOW is POSIX; absent on Windows). */
+const TEMP_FLAGS = constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY | (constants.O_NOFOLLOW ?? 0);
+
+/** Open a new temp file for the secret. @throws KeyFileError when the name is already taken. */
+function openTemp(tmp: string): number {
+  try {
+    return openSync(tmp, TEMP_FLAGS, 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST' || code === 'ELOOP') {
+      throw new KeyFileError(`${tmp}: temp file already exists (a crashed keygen, or placed by someone else); not writing the secret through it. Check and remove it, then retry`);
     }
     throw err;
   }
@@ -62,17 +84,19 @@ export function writeKeyFile(path: string, id: Identity, force = false): void {
  *   its public key or peer id does not match its secret.
  */
 export function loadKeyFile(path: string): Identity {
-  let mode: number;
+  let st: Stats;
   try {
-    mode = statSync(path).mode;
+    st = statSync(path);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new KeyFileError(`${path}: no key file; create one with: syncwire keygen --out ${path}`);
     }
     throw new KeyFileError(`${path}: ${(err as Error).message}`);
   }
-  if ((mode & 0o077) !== 0) {
-    throw new KeyFileError(`${path}: key file mode is ${(mode & 0o777).toString(8).padStart(4, '0')}; it must not be accessible by group or others (chmod 600 ${path})`);
+  try {
+    assertPrivateFile(path, st, 'key file');
+  } catch (err) {
+    throw new KeyFileError((err as Error).message);
   }
   let j: Record<string, unknown>;
   try {

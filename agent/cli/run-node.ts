@@ -11,6 +11,7 @@ import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import type { ResolvedConfig } from './config.js';
 import { loadKeyFile } from './keys.js';
+import { assertPrivateDir } from './path-safety.js';
 import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { JsonLogger } from './logger.js';
@@ -71,6 +72,8 @@ export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: st
  */
 export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogger): Promise<RunningNode> {
   const identity = loadKeyFile(cfg.keyFile);
+  // Before anything (write probe, lock, store, status socket) is created in it.
+  assertPrivateDir(cfg.dataDir);
   if (prepareDataDir(cfg.dataDir) === 'full') log.error({ dataDir: cfg.dataDir }, 'the disk is full: commits are refused until space is freed');
   // Waits out a short-lived holder (a `syncwire commit`, an agent finishing its shutdown).
   const lock: Lock = await acquireLock(cfg.dataDir, { role: role === 'gateway' ? 'gateway' : 'agent', waitMs: LOCK_WAIT_MS, statusSocket: cfg.statusSocket });
@@ -130,13 +133,17 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
       transports.push(rt);
       cleanups.push(() => transport.close());
       // Warnings reach the log through `logger`; the `warn` event would log them twice.
+      // Per-link lines are debug until the peer authenticated (then "peer up" is logged): a flood
+      // of unauthenticated sockets must not become a flood of log lines; listeners summarise it.
       transport.on('link', (link) => {
         rt.links.add(link);
+        let authenticated = false;
+        link.once('authenticated', () => (authenticated = true));
         link.once('close', (err) => {
           rt.links.delete(link);
-          tlog.info({ link: link.description, ...(err ? { err: err.message } : {}) }, 'link down');
+          (authenticated ? tlog.info : tlog.debug)({ link: link.description, ...(err ? { err: err.message } : {}) }, 'link down');
         });
-        tlog.info({ link: link.description }, 'link up');
+        tlog.debug({ link: link.description }, 'link up');
         engine.attach(link);
       });
       tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
