@@ -204,3 +204,170 @@ t.test('header damage and unknown versions are StoreErrors with exit status 78; 
   writeFileSync(file, 'x');
   await t.rejects(DiskStore.open(join(file, 'data'), { durability: { mode: 'none' } }), { name: 'StoreError', reason: 'unwritable', exitCode: 78 });
 });
+
+// ---- real processes: the compiled CLI and the crash writer --------------------------------
+
+const MAIN = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
+const WRITER = fileURLToPath(new URL('../dist/agent/store/crash-writer.js', import.meta.url));
+const childEnv = { ...process.env, NODE_OPTIONS: '' };
+
+interface Ran {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI; with `untilLine`, SIGTERM it once stdout+stderr shows that line (an agent started). */
+function cli(args: string[], untilLine?: RegExp): Promise<Ran> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const seen = (): void => {
+      if (untilLine !== undefined && untilLine.test(stdout + stderr)) child.kill('SIGTERM');
+    };
+    child.stdout.setEncoding('utf8').on('data', (s: string) => ((stdout += s), seen()));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => ((stderr += s), seen()));
+    child.on('error', rej);
+    child.on('close', (code, signal) => {
+      clearTimeout(killer);
+      res({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+/** Id (hex) → record span of every record of a v2 log file. */
+async function spansOfFile(file: string): Promise<Map<string, [number, number]>> {
+  const { openSync, closeSync, statSync: st } = await import('node:fs');
+  const { scanRecords } = await import('../agent/store/log-scan.js');
+  const { FORMAT_V2 } = await import('../agent/store/log-format.js');
+  const { decodeCommand } = await import('../protocol/command.js');
+  const out = new Map<string, [number, number]>();
+  const fd = openSync(file, 'r');
+  scanRecords(fd, FORMAT_V2, HEADER_BYTES, st(file).size, (body, at) => {
+    out.set(toHex(decodeCommand(body).id), [at, at + RECORD_HEAD_BYTES + body.length]);
+    return null;
+  });
+  closeSync(fd);
+  return out;
+}
+
+t.test('real `syncwire commit`s, then damaged logs under real `syncwire agent` starts: starts or exits 78, nothing outside the damage lost', async (t) => {
+  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
+  const base = tmp();
+  t.equal((await cli(['keygen', '--out', join(base, 'key.json')])).code, 0, 'keygen');
+  const acked: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    const r = await cli(['commit', '-d', base, '--status-socket', '', '--text', `reading ${i} ${'x'.repeat(i * 37)}`].filter((a) => a !== '--status-socket' && a !== ''));
+    if (r.code !== 0) t.fail(`commit ${i}: ${r.stderr}`);
+    else acked.push(r.stdout.trim());
+  }
+  t.equal(acked.length, 16, '16 acknowledged commits');
+  const spans = await spansOfFile(join(base, LOG_FILE));
+  const log = readFileSync(join(base, LOG_FILE));
+  const key = readFileSync(join(base, 'key.json'));
+  const rand = seededRandom(77);
+  const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
+  let lost = 0;
+  let started = 0;
+  let exited78 = 0;
+  for (let trial = 0; trial < 24; trial++) {
+    const dir = tmp();
+    // Damage near the header too, every fourth trial, so the exit-78 path runs for real.
+    const { bytes, damage } = applyDamage(log, kinds[trial % 3]!, trial % 4 === 0 ? () => rand() * 0.02 : rand);
+    writeFileSync(join(dir, LOG_FILE), bytes);
+    writeFileSync(join(dir, 'key.json'), key, { mode: 0o600 });
+    const r = await cli(['agent', '-d', dir, '--status-socket', ''], /agent started/);
+    if (/agent started/.test(r.stdout + r.stderr)) {
+      started++;
+      const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+      const orphanIds = new Set(await orphanIdsOf(s));
+      for (const id of acked) {
+        const [a, b] = spans.get(id)!;
+        const hit = damage.start < damage.end && a < damage.end && damage.start < b;
+        if (!hit && s.indexOf(Buffer.from(id, 'hex')) < 0 && !orphanIds.has(id)) {
+          lost++;
+          t.fail(`trial ${trial} (${damage.kind} ${damage.start}..${damage.end}): acknowledged ${id.slice(0, 12)} lost`);
+        }
+      }
+      await s.close();
+    } else {
+      exited78 += r.code === 78 ? 1 : 0;
+      if (r.code !== 78 || damage.start >= HEADER_BYTES) t.fail(`trial ${trial}: agent exited ${r.code} (damage at ${damage.start}): ${r.stderr.slice(-400)}`);
+      t.match(r.stderr + r.stdout, /command log|store salvage/, `trial ${trial}: the refusal names the log and the way out`);
+    }
+  }
+  t.equal(lost, 0, 'no acknowledged command outside the damaged bytes lost');
+  t.equal(started + exited78, 24, `every agent started (${started}) or exited 78 (${exited78})`);
+});
+
+t.test('`syncwire store check` never writes; `store salvage` rebuilds a log with a bad header', async (t) => {
+  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
+  const cmds = randomDag(60, 9);
+  const { log, spans } = logOf(cmds);
+  const dir = tmp();
+  t.equal((await cli(['store', 'check', '-d', dir])).code, 66, 'no log: 66');
+  writeFileSync(join(dir, LOG_FILE), log);
+  const intact = await cli(['store', 'check', '-d', dir, '--json']);
+  t.equal(intact.code, 0, 'intact: 0');
+  t.match(JSON.parse(intact.stdout), { verdict: 'intact', records: 60, indexed: 60, orphans: 0, damaged: [] });
+  const bad = Buffer.from(log);
+  bad[13]! ^= 0xff; // header CRC
+  bad[spans[30]![0] + 5]! ^= 0x01; // a length byte of record 30
+  writeFileSync(join(dir, LOG_FILE), bad);
+  const refused = await cli(['agent', '-d', dir, '--status-socket', '']);
+  t.equal(refused.code, 78, 'the agent refuses a bad header with 78');
+  const check = await cli(['store', 'check', '-d', dir, '--json']);
+  t.equal(check.code, 65, 'damaged: 65');
+  const report = JSON.parse(check.stdout) as { header: string; records: number; damaged: Array<{ offset: number }> };
+  t.match(report, { header: 'bad-header', records: 59 });
+  t.same(report.damaged.map((d) => d.offset), [0, spans[30]![0]], 'damaged ranges: the header and record 30');
+  t.same(readFileSync(join(dir, LOG_FILE)), bad, 'check modified nothing');
+  t.same(readdirSync(dir).sort(), [LOG_FILE], 'check created nothing');
+  const salvage = await cli(['store', 'salvage', '-d', dir]);
+  t.equal(salvage.code, 0, `salvage: 0 (${salvage.stderr})`);
+  t.match(salvage.stdout, /59 records kept/);
+  const names = readdirSync(dir);
+  const backup = names.find((n) => n.startsWith(`${LOG_FILE}.salvage-backup-`));
+  t.ok(backup, 'original kept');
+  t.same(readFileSync(join(dir, backup!)), bad, 'backup is the damaged original');
+  t.ok(names.some((n) => /\.quarantine-.*\.json$/.test(n)), 'quarantine sidecar written');
+  const after = await cli(['store', 'check', '-d', dir, '--json']);
+  t.equal(after.code, 0, 'rebuilt log is intact');
+  const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+  t.equal(s.size + s.orphanCount, 59, 'every valid record is in the rebuilt log');
+  await s.close();
+  const v3 = tmp();
+  writeFileSync(join(v3, LOG_FILE), Buffer.concat([encodeHeader(3), log.subarray(16)]));
+  t.equal((await cli(['store', 'check', '-d', v3])).code, 78, 'newer layout: check 78');
+  t.equal((await cli(['store', 'salvage', '-d', v3])).code, 78, 'newer layout: salvage refuses with 78');
+  t.equal((await cli(['agent', '-d', v3, '--status-socket', ''])).code, 78, 'newer layout: agent 78');
+});
+
+t.test('SIGKILL in the middle of a v1 → v2 upgrade never loses a record', async (t) => {
+  if (!existsSync(WRITER)) return t.fail(`${WRITER} is missing: run \`make build\` first`);
+  const cmds = randomDag(8_000, 5);
+  const v1 = v1LogOf(cmds);
+  let v1Left = 0;
+  let upgraded = 0;
+  for (let round = 0; round < 8; round++) {
+    const dir = tmp();
+    writeFileSync(join(dir, LOG_FILE), v1);
+    await new Promise<void>((res) => {
+      const child = spawn(process.execPath, [WRITER, dir, '1'], { env: childEnv, stdio: 'ignore' });
+      // A sweep from early (before the rename) to late (after it, during the first appends).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 50 + round * 500 + Math.floor(Math.random() * 100));
+      child.on('close', () => (clearTimeout(timer), res()));
+    });
+    const head = readFileSync(join(dir, LOG_FILE)).subarray(0, HEADER_BYTES);
+    if (head.equals(encodeHeader(1))) v1Left++;
+    else upgraded++;
+    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+    const missing = cmds.filter((c) => s.indexOf(c.id) < 0).length;
+    if (missing > 0) t.fail(`round ${round}: ${missing} records lost`);
+    await s.close();
+  }
+  t.pass(`8 kills: ${v1Left} left the v1 log (upgrade redone on the next open), ${upgraded} after the rename; no record lost`);
+});

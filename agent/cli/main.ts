@@ -27,6 +27,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   keygen: { summary: 'create an ed25519 key file (mode 0600)', load: async () => (await import('./keys.js')).keygenCommand },
   commit: { summary: 'commit one command (through a running agent or into its store)', load: async () => (await import('./commit-cmd.js')).commitCommand },
   status: { summary: "show a running agent's links, peers, heads, subscriptions, traffic", load: async () => (await import('./status-cmd.js')).statusCommand },
+  store: { summary: 'check a command log, or salvage a damaged one (check never writes)', load: async () => (await import('./store-cmd.js')).storeCommand },
   demo: { summary: 'zero-setup demo: gateway + serial, MQTT and TCP agents converging', load: async () => (await import('./demo.js')).demoCommand },
 };
 
@@ -96,7 +97,6 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`syncwire ${first}: ${err.message}\nRun \`syncwire ${first} --help\` for usage.\n`);
       return err.exitCode;
     }
-    const code = (err as { exitCode?: unknown }).exitCode;
     process.stderr.write(`syncwire ${first}: ${(err as Error).message ?? String(err)}\n`);
     return exitStatusOf(err);
   }

@@ -40,25 +40,27 @@ export class LogIndexer {
     } catch (err) {
       return `undecodable command: ${(err as Error).message}`;
     }
-    const hex = toHex(cmd.id);
-    if (this.index.indexOf(cmd.id) >= 0 || this.pending.has(hex)) {
+    // Fast path (no orphans anywhere): no hex ids, no sets — this runs for every record on open.
+    if (this.index.indexOf(cmd.id) >= 0 || (this.pending.size > 0 && this.pending.has(toHex(cmd.id)))) {
       this.duplicates++;
       return null;
     }
-    const missing = new Set(cmd.parents.filter((p) => this.index.indexOf(p) < 0).map(toHex));
-    if (missing.size > 0) {
-      // The body is a view into the scan window: keep copies.
-      const p: Pending = { id: cmd.id.slice(), parents: cmd.parents.map((x) => x.slice()), author: cmd.author.slice(), seq: cmd.seq, offset: bodyOffset, length: body.length, missing: missing.size };
-      this.pending.set(hex, p);
-      for (const m of missing) {
-        const list = this.waiting.get(m);
-        if (list === undefined) this.waiting.set(m, [hex]);
-        else list.push(hex);
-      }
+    const parents = this.index.resolveParents(cmd.parents);
+    if (parents !== null) {
+      this.index.add(cmd.id, parents, body.length, bodyOffset, cmd.author, cmd.seq);
+      if (this.waiting.size > 0) this.release(toHex(cmd.id));
       return null;
     }
-    this.index.add(cmd.id, this.index.resolveParents(cmd.parents)!, body.length, bodyOffset, cmd.author, cmd.seq);
-    this.release(hex);
+    const hex = toHex(cmd.id);
+    const missing = new Set(cmd.parents.filter((p) => this.index.indexOf(p) < 0).map(toHex));
+    // The body is a view into the scan window: keep copies.
+    const p: Pending = { id: cmd.id.slice(), parents: cmd.parents.map((x) => x.slice()), author: cmd.author.slice(), seq: cmd.seq, offset: bodyOffset, length: body.length, missing: missing.size };
+    this.pending.set(hex, p);
+    for (const m of missing) {
+      const list = this.waiting.get(m);
+      if (list === undefined) this.waiting.set(m, [hex]);
+      else list.push(hex);
+    }
     return null;
   };
 
