@@ -3,7 +3,7 @@
  * verify, canonical form), CBOR strictness, stream framing, and fast-check properties.
  */
 import { readFileSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../protocol/crc32.js';
 import fc from 'fast-check';
 import t from 'tap';
 import {
