@@ -11,7 +11,8 @@
 #                                                 the demo with arm64 / armv7l Node from the npm
 #                                                 registry (needs: apt install qemu-user
 #                                                 libc6-arm64-cross libstdc++6-arm64-cross
-#                                                 libc6-armhf-cross libstdc++6-armhf-cross)
+#                                                 libc6-armhf-cross libstdc++6-armhf-cross
+#                                                 libatomic1-armhf-cross)
 #
 # Exits non-zero on the first failed check. Not part of .ci/run's default path (EMULATE takes
 # minutes: qemu runs Node ~10-20x slower).
@@ -96,10 +97,13 @@ check() {
           if (m.length !== 1 || !m[0].startsWith('@serialport+bindings-cpp')) throw new Error('binding not mapped: ' + m);
           console.log('$cpu: native binding', m[0], 'loaded; open() of a missing port:', err.message);
         });")
-    # The dist/ of the tarball, with the demo's broker installed next to it.
-    (cd "$dir" && npm install --no-save aedes@^1.2.0 --cpu="$cpu" --os=linux --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
+    # The tarball installed as a user does, with the demo's optional broker beside it.
+    local app="$work/$cpu-app"
+    mkdir -p "$app"
+    echo '{"name":"syncwire-board","private":true}' >"$app/package.json"
+    (cd "$app" && npm install "$tarball" aedes@^1.2.0 --omit=dev --cpu="$cpu" --os=linux --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error)
     t0=$(date +%s)
-    (cd "$dir" && "$qemu" -L "$sysroot" "$node" dist/agent/cli/main.js demo --quiet --timeout 120)
+    (cd "$app" && "$qemu" -L "$sysroot" "$node" node_modules/syncwire/dist/agent/cli/main.js demo --quiet --timeout 120)
     echo "$cpu: demo converged under emulation in $(($(date +%s) - t0)) s"
   fi
 }
