@@ -21,7 +21,9 @@ import { assertPrivateFile } from './path-safety.js';
 export const KEY_FILE_TYPE = 'syncwire-ed25519';
 
 /** A key file that cannot be used (missing, malformed, too open). Exit status 78. */
-export class KeyFileError extends ConfigError {}
+export class KeyFileError extends ConfigError {
+  override readonly name: string = 'KeyFileError';
+}
 
 /** The JSON written for an identity. */
 export function keyFileJson(id: Identity): string {

@@ -1,5 +1,6 @@
 /**
- * The local control endpoint: a unix socket (mode 0600, so only the agent's user may use it)
+ * The local control endpoint: a unix socket (mode 0600 from the moment it can be reached, so
+ * only the agent's user may use it)
  * speaking one JSON line each way per connection:
  *
  * - `{"op":"status"}` → `{"ok":true,"status":<Snapshot>}`
@@ -8,14 +9,19 @@
  * and `{"ok":false,"error":"..."}` on anything else. `syncwire status` and `syncwire commit` are
  * its clients; committing through the running agent pushes at once to its subscribers.
  */
-import { chmodSync, unlinkSync } from 'node:fs';
+import { unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { fromHex, toHex } from '../../protocol/keys.js';
 import type { Engine } from '../sync/engine.js';
+import { listenPrivate } from './private-socket.js';
 import type { Snapshot } from './snapshot.js';
 
 /** Largest request line accepted, bytes (a commit payload in hex). */
 const MAX_REQUEST = 1 << 20;
+/** Default of {@link StatusServerOptions.idleTimeoutMs}. */
+export const STATUS_IDLE_TIMEOUT_MS = 30_000;
+/** Most status connections served at once (each buffers up to {@link MAX_REQUEST}). */
+const MAX_STATUS_CONNECTIONS = 16;
 
 /** A listening status socket. */
 export interface StatusServer {
@@ -23,37 +29,46 @@ export interface StatusServer {
   close(): Promise<void>;
 }
 
+/** Options of {@link startStatusServer}. */
+export interface StatusServerOptions {
+  /** A connection that sends nothing for this long is closed. Default {@link STATUS_IDLE_TIMEOUT_MS}. */
+  idleTimeoutMs?: number;
+}
+
 /**
  * Listen on `path` (a stale socket file there is removed first: the caller holds the data
- * directory's lock, so no live agent owns it).
+ * directory's lock, so no live agent owns it). The socket is never reachable with a mode looser
+ * than 0600 (see {@link listenPrivate}). At most 16 connections at once, each closed after
+ * `idleTimeoutMs` of silence, each request line at most 1 MiB.
  */
-export async function startStatusServer(path: string, engine: Engine, snapshot: () => Snapshot): Promise<StatusServer> {
+export async function startStatusServer(path: string, engine: Engine, snapshot: () => Snapshot, opts: StatusServerOptions = {}): Promise<StatusServer> {
   try {
     unlinkSync(path);
   } catch {
     /* none */
   }
+  const idleMs = opts.idleTimeoutMs ?? STATUS_IDLE_TIMEOUT_MS;
   const server = net.createServer((sock) => {
     let buf = '';
+    let done = false;
     sock.setEncoding('utf8');
+    sock.setTimeout(idleMs, () => sock.destroy());
     sock.on('error', () => sock.destroy());
     sock.on('data', (chunk: string) => {
+      if (done) return;
       buf += chunk;
-      if (buf.length > MAX_REQUEST) return reply(sock, { ok: false, error: 'request too large' });
       const nl = buf.indexOf('\n');
-      if (nl < 0) return;
+      if (nl < 0 && buf.length <= MAX_REQUEST) return;
+      done = true;
       sock.pause();
-      void handle(buf.slice(0, nl), engine, snapshot).then((r) => reply(sock, r));
+      if (nl < 0 || nl > MAX_REQUEST) return reply(sock, { ok: false, error: 'request too large' });
+      const line = buf.slice(0, nl);
+      buf = '';
+      void handle(line, engine, snapshot).then((r) => reply(sock, r));
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  chmodSync(path, 0o600);
+  server.maxConnections = MAX_STATUS_CONNECTIONS;
+  await listenPrivate(server, path);
   server.unref();
   return {
     path,
