@@ -174,7 +174,8 @@ const QUIET: TransportOptions = { reconnectBaseMs: 50, reconnectMaxMs: 1000 };
 /** Join `server` (listener) and each of `clients` (dialers) over TCP loopback. */
 export async function tcpStar(server: Engine, clients: Engine[]): Promise<Closer> {
   server.setMaxListeners(0);
-  const l = await openTransport('tcp-listen://127.0.0.1:0', { ...QUIET, maxConnections: 1024 });
+  // Every client dials from 127.0.0.1 at once: give each a pre-auth slot (the default is 4 per address).
+  const l = await openTransport('tcp-listen://127.0.0.1:0', { ...QUIET, maxConnections: 1024, maxPreAuth: 1024, maxPreAuthPerAddress: 1024 });
   attachAll(l, server);
   const dialers: OpenedTransport[] = [];
   for (const c of clients) {

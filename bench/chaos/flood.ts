@@ -112,7 +112,9 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
   for (const id of ids) peers.push(wire(id, false));
   // Untrusted peers come in over real TCP (a memory link drops the frames sent just before close).
   const { openTransport } = await import('../../agent/transport/registry.js');
-  const listener = await openTransport('tcp-listen://127.0.0.1:0', { selfId: targetId.peerId });
+  // All of them dial from 127.0.0.1 at once: room for each in the pre-auth pool, so that this
+  // measures the engine's answers, not the listener's eviction (test/tcp-flood.test.ts does that).
+  const listener = await openTransport('tcp-listen://127.0.0.1:0', { selfId: targetId.peerId, maxPreAuth: nUnauth, maxPreAuthPerAddress: nUnauth });
   listener.on('link', (l) => target.attach(l));
   const dialers: { close(): Promise<void> }[] = [listener];
   const untrusted: PeerLog[] = [];
