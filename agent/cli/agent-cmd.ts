@@ -16,9 +16,12 @@ export const agentSpec: CommandSpec = {
   flags: NODE_FLAGS,
   details: `${URL_HELP}
 
-Logs are JSON lines on stderr (pino's format). The agent holds <data-dir>/syncwire.lock while running and
-answers \`syncwire status\` and \`syncwire commit\` on its status socket. Exit status: 0 after a
-clean shutdown, 1 on a runtime failure, 2 on a usage error, 78 on a bad config or key file.
+Logs are JSON lines on stderr (pino's format). The agent holds the data directory's lock while
+running (kernel-held, freed when the process dies; <data-dir>/syncwire.lock only names the holder)
+and answers \`syncwire status\` and \`syncwire commit\` on its status socket. A full disk refuses
+commits; the agent stays up. Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on a
+usage error, 75 when the lock stays busy with a commit, 78 on a bad config, key file, data
+directory or store, or when another agent holds the data directory.
 
 Example:
   syncwire keygen --out /var/lib/syncwire/key.json
