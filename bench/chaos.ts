@@ -1,5 +1,5 @@
 /**
- * Chaos harness: `node dist/bench/chaos.js [crash|soak|fuzz|flood ...]` (default: all).
+ * Chaos harness: `node dist/bench/chaos.js [crash|corruption|soak|fuzz|flood ...]` (default: all).
  * Env: CHAOS_SECONDS = soak length (default 240, so the whole run stays under 10 minutes),
  * CHAOS_QUICK=1 = the short variant `make test` runs. Writes `bench/chaos.json` (sections of
  * scenarios not run are kept from the previous file) and regenerates `docs/RELIABILITY.md`.
@@ -16,7 +16,7 @@ import { reliabilityDoc, violations } from './chaos/report.js';
 setFlagsFromString('--expose-gc');
 (globalThis as { gc?: unknown }).gc ??= runInNewContext('gc');
 
-const SCENARIOS = ['crash', 'soak', 'fuzz', 'flood'] as const;
+const SCENARIOS = ['crash', 'corruption', 'soak', 'fuzz', 'flood'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -27,6 +27,8 @@ async function runOne(name: Scenario, cfg: ChaosConfig): Promise<Figures> {
   switch (name) {
     case 'crash':
       return (await import('./chaos/crash.js')).runCrash(cfg);
+    case 'corruption':
+      return (await import('./chaos/corruption.js')).runCorruption(cfg);
     case 'soak':
       return (await import('./chaos/soak.js')).runSoak(cfg);
     case 'fuzz':

@@ -1,5 +1,5 @@
 /**
- * The short chaos run (CHAOS_QUICK=1: 10 kills, 10-second soak, ~120k fuzz inputs, 300-peer
+ * The short chaos run (CHAOS_QUICK=1: 10 kills, 66 damaged logs, 10-second soak, ~120k fuzz inputs, 300-peer
  * flood) on compiled code, asserting the same invariants as `make chaos`. Output goes to a temp
  * dir so bench/chaos.json and docs/RELIABILITY.md keep the figures of the last full run.
  */
@@ -31,6 +31,9 @@ t.test('chaos harness, quick variant: every invariant holds', async (t) => {
   t.equal(r.crash!.lost, 0, 'crash: nothing acknowledged was lost');
   t.equal(r.crash!.reopen_failures, 0, 'crash: the store always opened');
   t.equal(r.crash!.torn_tails_reported, r.crash!.torn_tails_truncated, 'crash: every truncation was reported');
+  t.ok((r.corruption!.trials as number) >= 60, 'corruption: at least 60 damaged logs');
+  t.equal(r.corruption!.lost_outside_damage, 0, 'corruption: no acknowledged command outside the damaged bytes lost');
+  t.equal(r.corruption!.agent_other_exits, 0, 'corruption: every real agent started or exited 78');
   t.equal(r.soak!.converged, true, 'soak: every engine holds the identical graph');
   t.equal(r.soak!.lost, 0, 'soak: nothing committed was lost');
   t.equal(r.soak!.crashes, 0, 'soak: no crash');

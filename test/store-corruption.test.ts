@@ -260,7 +260,7 @@ t.test('real `syncwire commit`s, then damaged logs under real `syncwire agent` s
   t.equal((await cli(['keygen', '--out', join(base, 'key.json')])).code, 0, 'keygen');
   const acked: string[] = [];
   for (let i = 0; i < 16; i++) {
-    const r = await cli(['commit', '-d', base, '--status-socket', '', '--text', `reading ${i} ${'x'.repeat(i * 37)}`].filter((a) => a !== '--status-socket' && a !== ''));
+    const r = await cli(['commit', '-d', base, '--text', `reading ${i} ${'x'.repeat(i * 37)}`]);
     if (r.code !== 0) t.fail(`commit ${i}: ${r.stderr}`);
     else acked.push(r.stdout.trim());
   }
@@ -370,4 +370,42 @@ t.test('SIGKILL in the middle of a v1 → v2 upgrade never loses a record', asyn
     await s.close();
   }
   t.pass(`8 kills: ${v1Left} left the v1 log (upgrade redone on the next open), ${upgraded} after the rename; no record lost`);
+});
+
+t.test('engine: a record lost to damage is repaired from a peer by the normal poll; its orphaned descendants are not rewritten', async (t) => {
+  const { Engine } = await import('../agent/sync/engine.js');
+  const { MemoryStore } = await import('../agent/store/memory-store.js');
+  const { generateIdentity } = await import('../protocol/keys.js');
+  const { connect, FAST } = await import('./helpers/engine-mesh.js');
+  const ids = [generateIdentity(), generateIdentity()];
+  const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
+  const opts = { ...FAST, subscribe: false as const, trust };
+  const peer = new Engine({ identity: ids[1]!, store: new MemoryStore(), ...opts });
+  const dir = tmp();
+  // The damaged agent's log: 20 commands it received from the peer, record 10 hit by a flip.
+  for (let i = 0; i < 20; i++) await peer.commit(new TextEncoder().encode(`telemetry ${i}`));
+  const chain = Array.from({ length: 20 }, (_, i) => peer.store.bytesOf(i));
+  const { decodeCommand } = await import('../protocol/command.js');
+  const { log, spans } = logOf(chain.map((b) => decodeCommand(b)));
+  const bytes = Buffer.from(log);
+  bytes[spans[10]![0] + RECORD_HEAD_BYTES + 7]! ^= 0x10;
+  writeFileSync(join(dir, LOG_FILE), bytes);
+  const store = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: quiet });
+  t.equal(store.size, 10);
+  t.equal(store.orphanCount, 9, 'the 9 descendants of the lost record are held as orphans');
+  const sizeBefore = statSync(store.file).size;
+  const agent = new Engine({ identity: ids[0]!, store, ...opts });
+  connect(agent, peer);
+  const deadline = Date.now() + 30_000;
+  while (store.size < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(store.size, 20, 'the normal poll brought the lost record back and the orphans were placed');
+  t.equal(store.orphanCount, 0);
+  await store.sync();
+  t.equal(statSync(store.file).size, sizeBefore + spans[10]![1] - spans[10]![0], 'only the lost record was appended');
+  await agent.close();
+  await peer.close();
+  await store.close();
+  const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+  t.equal(again.size, 20, 'after a restart the graph is whole (the parent after its children in the file)');
+  await again.close();
 });

@@ -145,7 +145,9 @@ async function commitThroughAgent(socketPath: string, payload: Uint8Array, keyFi
 async function commitIntoStore(dataDir: string, keyFile: string, durability: Durability, payload: Uint8Array): Promise<Uint8Array> {
   const identity = loadKeyFile(keyFile);
   // close() flushes and fsyncs whatever the durability setting.
-  const store = await DiskStore.open(dataDir, { durability }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, dataDir)));
+  // Repairs made on open (a torn tail cut, damage quarantined) are the operator's business too.
+  const logger = (msg: string, fields?: object): void => void process.stderr.write(`syncwire commit: ${msg} ${JSON.stringify(fields ?? {})}\n`);
+  const store = await DiskStore.open(dataDir, { durability, logger }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, dataDir)));
   try {
     const engine = new Engine({ identity, store });
     const id = await engine.commit(payload);

@@ -90,10 +90,11 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
   };
   try {
     const storeLog = log.child({ part: 'store' });
-    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields) => storeLog.warn(fields ?? {}, msg) }).catch(
+    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields, level) => storeLog[level ?? 'warn'](fields ?? {}, msg) }).catch(
       (err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)),
     );
     cleanups.push(() => store.close());
+    // The store logged each repair itself; damage is at error level there.
     if (store.openReport.truncatedBytes > 0) log.warn({ truncatedBytes: store.openReport.truncatedBytes }, 'command log had a torn tail; cut');
     const engine = new Engine({
       identity,

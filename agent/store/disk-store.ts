@@ -189,8 +189,10 @@ export class DiskStore extends IndexedStore {
   }
 
   /**
-   * Encodings of the store orphans (records kept on disk whose parents were lost), so the
-   * engine can hold them in its orphan buffer and place them as soon as a parent arrives.
+   * Encodings of the store orphans (records kept on disk whose parents were lost), for
+   * inspection (tests, the chaos harness). The engine needs none of it: the heads exclude the
+   * orphans, so its normal poll fetches the lost parents and then the orphans, and
+   * {@link append} indexes each orphan where it already lies.
    */
   orphanBytes(): Uint8Array[] {
     const out: Uint8Array[] = [];
