@@ -152,6 +152,66 @@ minus the 20 % client jitter) — \`pace_violations\`; untrusted peers get \`Una
 never appear in the table or the session map.
 
 ${table(sec(all, 'flood'))}
+## Hostile network: MQTT
+
+Measured by \`npx tap test/mqtt-hostile.test.ts test/mqtt-failover.test.ts\` (real Mosquitto 2.0.11
+and a 3-node NATS 2.9 cluster on free loopback ports, real engines, this 2-core machine under load):
+
+| scenario | target | measured |
+|---|---|---|
+| relink after a session-losing broker restart (\`persistence false\`, SIGTERM so every will fires), gateway reconnecting first, device 2.5 s later | always, ≤ 30 s | relinked 2.5 s after the broker came back (the device's own reconnect delay), push 2.7 s |
+| forged \`offline\` presence, live and retained | link stays up | no link closed; a new dialer links despite the retained \`offline\` |
+| 200 fake sender ids/s, trusted device arriving after 7 s | device admitted | admitted in 1.6 s; 1,404 answers to 1,680 fake messages in 8.6 s (bound: 50 new links/s) |
+| NATS node of the device killed | pushes resume ≤ 10 s, nothing lost | 317 ms, 10/10 commands (one of four runs did not resume: see the report) |
+| broker outage → push resumption | ≤ 10 s after the broker is back | not yet measured for a 30 s outage; the broker reconnect delay is capped at 5 s (full jitter) and an \`online\` presence kicks a fresh \`Hello\` |
+
+## Hostile network: TCP listeners, local hardening, memory
+
+Measured by \`npx tap test/tcp-flood.test.ts test/listener-admission.test.ts
+test/local-hardening.test.ts\` (real \`syncwire gateway\` and \`agent\` processes from \`dist/\`,
+loopback, this 2-core machine shared with other work). The flood: 1,500 concurrent idle sockets
+from 30 source addresses (127.0.0.1–30, the trusted peer's own address among them), each
+reopened the moment the gateway closes it — 5,000–10,000 connections a second.
+
+| scenario | target | measured |
+|---|---|---|
+| lockout: trusted agent started during the 1,500-connection flood | admitted ≤ 10 s | 376–955 ms from \`agent started\` to the gateway's \`peer up\` (four runs); before: never while the flood lasted (256 sockets held, the rest refused at accept) |
+| log volume during the flood | bounded | 6–15 lines for 9k–96k connections: one summary per 10 s (\`refused N, evicted M, timed out T unauthenticated connections from K addresses\`); before: one warn line per refused socket (≈620k lines, 387 MB in 80 s) |
+| silent connection | closed at the handshake deadline | 5.0 s (default \`handshake_ms\`); before: 60 s (engine) |
+| TLS connection that never starts its handshake | closed at the deadline | 0.34 s with \`handshake_ms=300\`; before: Node's 120 s |
+| memory: gateway RSS, flood + a 2,000-poll burst from a trusted peer | < \`MemoryMax=256M\` | 78 MB idle → 120 MB peak over 90 s with the unit's \`--max-old-space-size=128\`; 81 → 154 MB after 60 s, still climbing, with V8's default heap limit on this 24 GB host |
+| status socket mode, stat'ed in a tight loop by another process over 200 starts | only 0600 | only 0600 (≈120k stats); before: 0755 seen between bind and chmod |
+
+**Admission** (\`agent/transport/stream-listener.ts\`, \`preauth-pool.ts\`; defaults in
+\`agent/transport/options.ts\`, URL query in the README). A connection joins the pre-auth pool
+(64, at most 4 per source address) and is never refused for room there: it evicts the oldest
+connection of its own address when that address is at its bound, else the pool's oldest, in both
+cases preferring connections that have not sent one complete frame (a trusted peer sends its
+\`Hello\` at once, an idle socket never does). A connection not authenticated 5 s after accept
+(TLS handshake included) is closed. The engine calls \`link.markAuthenticated()\` once the peer's
+\`Auth\` verified; the link then leaves the pool (it is never evicted) and counts against
+\`max_conns\` (256): a peer authenticating beyond it is closed with \`TooManyLinks\`. As a last bound
+on descriptors, Node refuses sockets at accept beyond \`max_conns + 4 × max_preauth\` (512).
+
+**Memory under attack, and why it stays under \`MemoryMax=256M\`.** What the transport may hold is
+bounded by those counts: per connection at most one partial frame (≤ 64 KiB) and a send queue the
+engine stops filling at the 64 KiB high-water mark, so ≤ 8 MiB for the 64 pre-auth connections
+and ≤ 32 MiB for 256 authenticated links; the rest of what a flood costs is garbage (sockets,
+sessions, \`Hello\` frames) that V8 collects once its heap limit makes it. V8 sizes that limit from
+the machine's RAM, not from the unit (4 GB on this 24 GB host), so the unit
+sets \`NODE_OPTIONS=--max-old-space-size=128\`: the agent then stays near 120 MB under the flood and
+poll burst above. An idle agent is 50–80 MB (modules loaded), so a real leak would still meet
+V8's limit (a fatal out-of-memory exit, restarted by systemd) before the cgroup's OOM killer.
+
+**Local hardening** (\`agent/cli/keys.ts\`, \`path-safety.ts\`, \`private-socket.ts\`,
+\`status-server.ts\`). \`keygen\` writes its temp file with \`O_CREAT|O_EXCL|O_NOFOLLOW\` mode 0600,
+fsync, rename: a symlink planted at the temp name makes it fail instead of writing the secret
+through it. A key file or data directory owned by a user other than the agent's (or root), a key
+file group/other may read or write, or a data directory group/other may write, is refused before
+anything is created in it (exit 78). The status socket is bound inside a fresh 0700 directory,
+set to 0600 there and renamed into place; a status connection silent for 30 s is closed, at most
+16 are served at once, and a request line over 1 MiB is answered and cut.
+
 ## Store: corruption is contained, never propagated
 
 **The promise.** Every command the store acknowledged survives a SIGKILL or power cut at any
