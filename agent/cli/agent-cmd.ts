@@ -16,7 +16,9 @@ export const agentSpec: CommandSpec = {
   flags: NODE_FLAGS,
   details: `${URL_HELP}
 
-Logs are JSON lines on stderr (pino's format). The agent holds the data directory's lock while
+Logs are JSON lines on stderr (pino's format; a fatal error is one too). SIGHUP is logged and
+changes nothing yet. Environment: SYNCWIRE_CONFIG (config file when --config is not given),
+SYNCWIRE_LOG_LEVEL (when --log-level is not given). The agent holds the data directory's lock while
 running (kernel-held, freed when the process dies; <data-dir>/syncwire.lock only names the holder)
 and answers \`syncwire status\` and \`syncwire commit\` on its status socket. A full disk refuses
 commits; the agent stays up. Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on a
@@ -45,6 +47,9 @@ export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', ex
     process.exit(1);
   });
   if (role === 'agent' && cfg.links.length === 0) log.warn({}, 'no links configured: this agent only keeps its own commands');
+  // A reload requested while the store opens (a big log takes seconds) must not kill the agent.
+  const hupWhileStarting = (): void => log.info({ signal: 'SIGHUP' }, 'reload requested while starting: nothing to reload yet');
+  process.on('SIGHUP', hupWhileStarting);
   let node;
   try {
     node = await startNode(cfg, role, log);
@@ -53,6 +58,8 @@ export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', ex
     const kind = (err as { kind?: unknown }).kind;
     if (kind === 'BadUrl' || kind === 'UnknownScheme' || kind === 'BadOptions') throw new ConfigError(`links: ${(err as Error).message}`);
     throw err;
+  } finally {
+    process.off('SIGHUP', hupWhileStarting);
   }
   return untilSignal(node, log);
 }
