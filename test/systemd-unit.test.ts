@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { EXIT } from '../agent/cli/exit-codes.js';
 
 const UNIT = resolve('docs/syncwire.service');
 const text = readFileSync(UNIT, 'utf8');
@@ -90,7 +91,9 @@ t.test('restarts forever, stops on a config error, reloads by SIGHUP', async (t)
   t.ok(delay && Number(delay[1]) >= 1 && Number(delay[1]) <= 30, `RestartSec between 1 and 30 s (${get('Service', 'RestartSec')})`);
   const prevent = get('Service', 'RestartPreventExitStatus').flatMap((v) => v.split(/\s+/));
   t.ok(prevent.includes('78'), 'exit 78 (bad config or key) is not restarted');
-  t.notOk(prevent.includes('1'), 'a runtime failure (exit 1) is restarted');
+  // Exactly the statuses exit-codes.ts calls permanent: a runtime failure (1) and "try again
+  // later" (75: disk full) must be restarted.
+  t.same(prevent.map(Number).sort((a, b) => a - b), [EXIT.usage, EXIT.config].sort((a, b) => a - b), 'stops on 2 and 78 only');
   t.same(get('Service', 'ExecReload'), ['/bin/kill -HUP $MAINPID']);
   t.same(get('Service', 'StateDirectory'), ['syncwire']);
   t.same(get('Service', 'StateDirectoryMode'), ['0700']);
