@@ -26,6 +26,9 @@ function euid(): number | undefined {
 /**
  * Throw unless `st` is owned by the current effective user or by root. Root may own an agent's
  * files (a package installed them) without making them unsafe; any other user could rewrite them.
+ * This holds for root too: an agent run as root refuses the `syncwire` user's files, since that
+ * user could swap the key or plant symlinks that root would then follow (run it as the owner:
+ * `runuser -u syncwire -- syncwire ...`).
  * @throws UnsafePathError `UnsafeOwner`.
  */
 export function assertOwner(path: string, st: Stats, what: string): void {
