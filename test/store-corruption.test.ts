@@ -409,3 +409,20 @@ t.test('engine: a record lost to damage is repaired from a peer by the normal po
   t.equal(again.size, 20, 'after a restart the graph is whole (the parent after its children in the file)');
   await again.close();
 });
+
+t.test('damage in the middle and a torn tail at once: both repaired, both reported', async (t) => {
+  const cmds = randomDag(30, 4);
+  const { log, spans } = logOf(cmds);
+  const { tornRecord } = await import('../agent/store/log-damage.js');
+  const bytes = Buffer.concat([log, tornRecord(300, 40)]);
+  bytes[spans[12]![0] + 20]! ^= 0x04;
+  const dir = tmp();
+  writeFileSync(join(dir, LOG_FILE), bytes);
+  const logged: string[] = [];
+  const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (m) => logged.push(m) });
+  t.match(s.openReport, { truncatedBytes: 40, skippedBytes: spans[12]![1] - spans[12]![0], damagedRanges: 1 });
+  t.equal(s.size + s.orphanCount, 29);
+  t.match(logged, [/DAMAGED/, /torn tail/]);
+  t.equal(statSync(s.file).size, log.length - (spans[12]![1] - spans[12]![0]), 'log holds exactly the good records');
+  await s.close();
+});

@@ -88,14 +88,15 @@ export function openLog(dir: string, name: string, logger: StoreLogger): OpenedL
     if (scan.damaged.length > 0) {
       const fixed = repairDamage(fd, file, scan, report, logger);
       if (fixed !== null) {
+        // The rewrite left out a torn tail too: report it here, the rescan will not see it.
+        if (scan.torn !== undefined) noteTorn(file, scan.torn, report, logger);
         fd = fixed;
         ix = new LogIndexer();
         scan = scanRecords(fd, FORMAT_V2, HEADER_BYTES, fstatSync(fd).size, ix.visit);
       }
     }
     if (scan.torn !== undefined) {
-      report.truncatedBytes += scan.torn.length;
-      logger('command log: truncated torn tail', { file, offset: scan.torn.offset, truncatedBytes: scan.torn.length, reason: 'incomplete last record' });
+      noteTorn(file, scan.torn, report, logger);
       ftruncateSync(fd, scan.end);
       fsyncSync(fd);
     }
@@ -189,6 +190,11 @@ function repairDamage(fd: number, file: string, scan: ScanResult, report: Repair
   }
   closeSync(fd);
   return openSync(file, 'r+');
+}
+
+function noteTorn(file: string, torn: { offset: number; length: number }, report: RepairReport, logger: StoreLogger): void {
+  report.truncatedBytes += torn.length;
+  logger('command log: truncated torn tail', { file, offset: torn.offset, truncatedBytes: torn.length, reason: 'incomplete last record' });
 }
 
 function noteDamage(file: string, scan: ScanResult, q: Quarantine | undefined, report: RepairReport, logger: StoreLogger): void {
