@@ -3,6 +3,7 @@
  * lock cannot be fooled by a stale `syncwire.lock` (pid 1, a live pid, garbage), dies with its
  * holder (SIGKILL), makes concurrent `syncwire commit`s on a stopped agent and agent starts
  * racing commits lose nothing that was acknowledged, and names a live holder with exit 78.
+ * Rounds: LOCK_COMMIT_ROUNDS (default 12) and LOCK_START_ROUNDS (default 6) for longer runs.
  * Build first: `npx tsc -p tsconfig.json`.
  */
 import t, { type Test } from 'tap';
@@ -91,7 +92,7 @@ t.test('the lock dies with its holder: SIGKILL, then a start at once', async (t)
 t.test('concurrent commits on a stopped agent over a stale lock: many rounds, 0 lost', async (t) => {
   const dir = h.tmp();
   await h.keygen(join(dir, 'key.json'));
-  const ROUNDS = 12;
+  const ROUNDS = Number(process.env.LOCK_COMMIT_ROUNDS ?? 12);
   const PER_ROUND = 3;
   const acked: string[] = [];
   let refused = 0;
@@ -111,7 +112,7 @@ t.test('concurrent commits on a stopped agent over a stale lock: many rounds, 0 
 t.test('agent starts racing commits over a stale lock: many rounds, 0 lost', async (t) => {
   const dir = h.tmp();
   await h.keygen(join(dir, 'key.json'));
-  const ROUNDS = 6;
+  const ROUNDS = Number(process.env.LOCK_START_ROUNDS ?? 6);
   const acked: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     writeFileSync(join(dir, LOCK_FILE), '1\n');
