@@ -426,3 +426,24 @@ t.test('damage in the middle and a torn tail at once: both repaired, both report
   t.equal(statSync(s.file).size, log.length - (spans[12]![1] - spans[12]![0]), 'log holds exactly the good records');
   await s.close();
 });
+
+t.test('beside a running agent: `store check` reads and names the holder, `store salvage` is refused with 78', async (t) => {
+  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
+  const dir = tmp();
+  t.equal((await cli(['keygen', '--out', join(dir, 'key.json')])).code, 0);
+  const agent = spawn(process.execPath, [MAIN, 'agent', '-d', dir, '--status-socket', ''], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  agent.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+  agent.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
+  const closed = new Promise((r) => agent.on('close', r));
+  for (let i = 0; i < 600 && !out.includes('agent started'); i++) await new Promise((r) => setTimeout(r, 50));
+  t.match(out, /agent started/);
+  const check = await cli(['store', 'check', '-d', dir]);
+  t.equal(check.code, 0, 'intact');
+  t.match(check.stdout, new RegExp(`process ${agent.pid} \\(agent\\) holds this data directory`));
+  const salvage = await cli(['store', 'salvage', '-d', dir]);
+  t.equal(salvage.code, 78, 'salvage refused while the agent runs');
+  t.match(salvage.stderr, /held by process/);
+  agent.kill('SIGTERM');
+  await closed;
+});
