@@ -175,7 +175,7 @@ reopened the moment the gateway closes it — 5,000–10,000 connections a secon
 
 | scenario | target | measured |
 |---|---|---|
-| lockout: trusted agent started during the 1,500-connection flood | admitted ≤ 10 s | 376–955 ms from \`agent started\` to the gateway's \`peer up\` (four runs); before: never while the flood lasted (256 sockets held, the rest refused at accept) |
+| lockout: trusted agent started during the 1,500-connection flood | admitted ≤ 10 s | 134–955 ms from \`agent started\` to the gateway's \`peer up\` (five runs); before: never while the flood lasted (256 sockets held, the rest refused at accept) |
 | log volume during the flood | bounded | 6–15 lines for 9k–96k connections: one summary per 10 s (\`refused N, evicted M, timed out T unauthenticated connections from K addresses\`); before: one warn line per refused socket (≈620k lines, 387 MB in 80 s) |
 | silent connection | closed at the handshake deadline | 5.0 s (default \`handshake_ms\`); before: 60 s (engine) |
 | TLS connection that never starts its handshake | closed at the deadline | 0.34 s with \`handshake_ms=300\`; before: Node's 120 s |
