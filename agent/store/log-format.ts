@@ -122,8 +122,8 @@ export const FORMAT_V2: RecordFormat = {
     return { kind: 'ok', head: RECORD_HEAD_BYTES, len };
   },
   nextCandidate(buf, from, avail) {
-    const i = buf.subarray(0, avail).indexOf(RECORD_MARKER[0]!, from);
-    return i;
+    // Only the marker's first byte: a marker cut by the window's end is checked after a reload.
+    return buf.subarray(0, avail).indexOf(RECORD_MARKER[0]!, from);
   },
 };
 
