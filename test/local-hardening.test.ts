@@ -99,6 +99,9 @@ t.test('data directories writable by group/others or owned by another user are r
   tt.equal(r.code, 78, '0777 data dir: exit 78');
   tt.match(r.stderr, 'group and others must not be able to write it');
   tt.same(readdirSync(open), [], 'nothing was created in it (no lock, no log, no probe)');
+  const c = await run(['commit', '-d', open, '--key', key, '--socket', '', '--text', 'x']);
+  tt.equal(c.code, 78, 'a direct commit into a 0777 data dir: exit 78');
+  tt.same(readdirSync(open), [], 'the refused commit created nothing either');
   if (!isRoot) return;
   const foreign = join(d, 'foreign');
   mkdirSync(foreign, { mode: 0o700 });

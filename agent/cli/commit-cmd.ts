@@ -22,6 +22,7 @@ import { StoreWriteError } from '../store/write-error.js';
 import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { EXIT } from './exit-codes.js';
 import { acquireLock, LockedError } from './lock.js';
+import { assertPrivateDir } from './path-safety.js';
 import { askStatusSocket } from './status-server.js';
 
 /** How long a commit waits for a data directory locked by another commit or a starting agent. */
@@ -93,6 +94,7 @@ async function runCommit(flags: Flags): Promise<number> {
       const code = await commitThroughAgent(socketPath, payload, keyFlag !== undefined ? cfg.keyFile : undefined);
       if (code !== undefined) return code;
     }
+    assertPrivateDir(cfg.dataDir);
     if (prepareDataDir(cfg.dataDir) === 'full') throw new StoreWriteError('disk-full', 'ENOSPC', `data directory ${cfg.dataDir}: the disk is full; the command was not stored`);
     let lock;
     try {
