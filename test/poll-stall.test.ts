@@ -7,12 +7,17 @@
  * commits locally.
  *
  * The bound asserted — no block longer than 100 ms — is the issue's target. It is a timing
- * assertion on purpose, kept honest on a loaded 2-core machine by what it measures: the queue
- * spends at most ~8 ms of a turn, so even at several times the normal cost per step a turn stays
- * far below 100 ms; the old code blocked for seconds. Building the graph is not measured.
+ * assertion on purpose, kept honest on a loaded 2-core machine by what it measures: the main
+ * thread's CPU time during the longest gap between probe ticks (Linux's per-thread schedstat),
+ * not wall time, which on a machine shared with a dozen other processes mostly measures their
+ * turns (wall time gets a generous 1 s bound). The queue spends at most ~8 ms of a turn, and the
+ * largest single piece is decoding one TCP read of 2,000 frames (~5 ms warm, ~35 ms cold); the
+ * old code blocked for tens of seconds. Building the graph is not measured. Typical figures on
+ * this machine at load average 17–21: 16–31 ms (warm bursts), 26–37 ms (the first, cold one).
  */
 import t from 'tap';
 import net from 'node:net';
+import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -26,6 +31,7 @@ import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
 import { authTranscript, generateIdentity, type Identity } from '../protocol/keys.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
 import type { Message, PollResponse } from '../protocol/messages.js';
+import { ReasonCode } from '../protocol/errors.js';
 
 const GRAPH = 20_000;
 const BURST = 2_000;
@@ -88,16 +94,23 @@ class RawPeer {
 
 /**
  * Worst gap between ticks of a 2 ms interval, minus the interval: the longest block, in wall
- * time (`wallMs`, cross-checked by `monitorEventLoopDelay`) and in CPU time spent by the process
+ * time (`wallMs`, cross-checked by `monitorEventLoopDelay`) and in CPU time the main thread spent
  * during the gap (`cpuMs`, never more than the gap). On a machine shared by many processes the
  * wall figure includes time the OS gave to others; the CPU figure is the work that blocked us.
  */
 function lagProbe(): { stop(): { wallMs: number; cpuMs: number; histogramMs: number } } {
   const h = monitorEventLoopDelay({ resolution: 5 });
   h.enable();
+  // The main thread's own CPU time where Linux tells it (ns, /proc/thread-self/schedstat): V8's
+  // compiler and GC helper threads and other processes are not loop blocks. Elsewhere: the
+  // process's CPU time, an upper bound.
   const cpuNow = (): number => {
-    const u = process.cpuUsage();
-    return (u.user + u.system) / 1000;
+    try {
+      return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[0]) / 1e6;
+    } catch {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    }
   };
   let last = performance.now();
   let lastCpu = cpuNow();
@@ -112,6 +125,7 @@ function lagProbe(): { stop(): { wallMs: number; cpuMs: number; histogramMs: num
     lastCpu = c;
   };
   const timer = setInterval(tick, 2);
+  timer.unref(); // a failed assertion must not leave it keeping the process alive
   return {
     stop() {
       clearInterval(timer);
@@ -161,14 +175,28 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
   const writes = bursts.map((b) => RawPeer.encode(b));
   tt.ok(writes[0]!.length > 20_000 && writes[0]!.length < 40_000, `the first burst is one write of ${writes[0]!.length} bytes (the issue's was 27 KB)`);
 
+  // A first burst on cold code (V8 has not optimised frame decoding, the walk and answer encoding
+  // yet): the bound holds for it too, and it is reported apart.
+  const cold = lagProbe();
+  const warmup = RawPeer.encode(Array.from({ length: BURST }, (_, i) => ({ type: 'PollRequest' as const, session: 3 * BURST + i + 1, max_bytes: 65536, heads: [], sample: [] })));
+  bad.write(warmup);
+  await until(() => bad.answers().some((a) => a.session === 4 * BURST), 30_000, 'the warm-up burst answered');
+  const coldBlock = cold.stop();
+  tt.comment(`first (cold) burst: worst block ${coldBlock.cpuMs.toFixed(1)} ms of CPU, ${coldBlock.wallMs.toFixed(1)} ms wall`);
+  tt.ok(coldBlock.cpuMs <= MAX_BLOCK_MS, `cold burst: worst loop block ${coldBlock.cpuMs.toFixed(1)} ms of CPU ≤ ${MAX_BLOCK_MS} ms`);
   // The graph's construction garbage is the test's, not the agent's: collect it before measuring.
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
   const probe = lagProbe();
   const commitMs: number[] = [];
   const politeMs: number[] = [];
+  const badSession = engine.sessions.get(attacker.peerId)!;
+  let busy = 0;
   for (const [k, burst] of bursts.entries()) {
-    const before = bad.answers().length;
+    // A link above its high-water mark leaves polls unanswered (the requester's timeout retries
+    // them); this attacker does not retry, so it waits for the last answer to drain first.
+    await until(() => !badSession.blocked, 30_000, 'the link drained');
+    const before = bad.received.length;
     bad.write(writes[k]!);
     // Meanwhile: a local commit, and a polite peer's poll that names our heads (nothing to send).
     const c0 = performance.now();
@@ -180,10 +208,15 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
     politeMs.push(performance.now() - p0);
     await committed;
     const last = (burst[burst.length - 1] as { session: number }).session;
-    await until(() => bad.answers().some((a) => a.session === last), 30_000, 'the burst answered');
-    const answered = bad.answers().slice(before);
-    tt.ok(answered.length <= 2, `one poll per link: ${answered.length} answers to ${BURST} polls in one write`);
-    tt.equal(answered[answered.length - 1]!.session, last, 'the newest poll is the one answered');
+    // The answer: a PollResponse to the newest poll, or Busy once the walks it forced (about 5
+    // tokens each for this graph) emptied its bucket — work is charged, not only idle polls.
+    const replies = (): Message[] => bad.received.slice(before).filter((m) => m.type === 'PollResponse' || m.type === 'Error');
+    await until(() => replies().some((m) => (m.type === 'PollResponse' && m.session === last) || m.type === 'Error'), 30_000, 'the burst answered');
+    const answered = replies();
+    tt.ok(answered.length <= 2, `one poll per link: ${answered.length} answer(s) to ${BURST} polls in one write`);
+    const reply = answered[answered.length - 1]!;
+    if (reply.type === 'Error') busy++;
+    tt.ok(reply.type === 'PollResponse' ? reply.session === last : reply.code === ReasonCode.Busy, `the newest poll is answered (${reply.type === 'Error' ? 'Busy' : 'PollResponse'})`);
     heads.splice(0, heads.length, ...store.heads().map((h) => Uint8Array.from(store.idOf(h))));
   }
   const { wallMs, cpuMs, histogramMs } = probe.stop();
@@ -195,6 +228,7 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
   // matters is that it is not queued behind the burst (it used to wait for all of it: seconds).
   for (const ms of commitMs) tt.ok(ms < 1000, `a concurrent local commit completed in ${ms.toFixed(1)} ms`);
   for (const ms of politeMs) tt.ok(ms < 1000, `another peer's poll was answered in ${ms.toFixed(1)} ms`);
+  tt.comment(`bursts refused Busy: ${busy} of ${bursts.length}`);
   const s = engine.sessions.get(bad.id.peerId);
-  tt.ok((s?.stats.pollsSuperseded ?? 0) >= 2 * BURST - 4, 'the superseded polls are counted');
+  tt.ok((s?.stats.pollsSuperseded ?? 0) >= 3 * BURST - 6, 'the superseded polls are counted');
 });
