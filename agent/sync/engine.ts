@@ -15,7 +15,7 @@ import { ClientPacer, CommitRate, DEFAULT_BACKOFF, type BackoffPolicy } from './
 import { PeerSession } from './peer-session.js';
 import { PollQueue } from './poll-queue.js';
 import { PollResponder } from './poll-responder.js';
-import { planPush } from './push.js';
+import { PushPass } from './push-pass.js';
 import { SubscriptionTable } from './subscription-table.js';
 import { KeyDirectory, type TrustMode } from './trust.js';
 
@@ -107,6 +107,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly responder: PollResponder;
   /** Polls waiting for an answer: one per link, bounded work per event-loop turn. */
   readonly polls = new PollQueue();
+  /** Subscribers' push cursors: a big push is spread over turns. */
+  readonly pushes: PushPass;
   readonly commitRate: CommitRate;
   readonly settings: EngineSettings;
   readonly log: Logger;
@@ -141,6 +143,15 @@ export class Engine extends EventEmitter<EngineEvents> {
       random: opts.random ?? Math.random,
     };
     this.table = new SubscriptionTable(this.settings.subscriptionCapacity);
+    this.pushes = new PushPass({
+      store: this.store,
+      table: this.table,
+      sessions: this.sessions,
+      skip: (slot, peerId, h) => {
+        const o = this.origin.get(h);
+        return o === peerId || (o !== undefined && o !== 'self' && this.table.hasVia(slot, o));
+      },
+    });
     const trust = opts.trust ?? { mode: 'list' as const, keys: [] };
     this.keys = new KeyDirectory(trust.mode, [...trust.keys, this.identity.publicKey]);
     this.ingest = new Ingest(this.store, this.keys, (handles, from, how) => this.added(handles, from, how));
@@ -220,6 +231,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // The subscription ends with its link (§9.3): a slot held until expiry would let
       // reconnecting peers with new identities fill the table.
       this.table.remove(s.peerId);
+      this.pushes.forget(s.peerId);
       this.emit('peer-down', s.peerId);
       for (const other of this.sessions.values()) other.viaChanged();
     }
@@ -274,26 +286,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.schedulePush();
   }
 
-  /** One push pass over every dirty subscriber whose link can take more. */
+  /**
+   * One push pass over dirty subscribers whose link can take more (`push-pass.ts`: bounded work
+   * per pass; what is left is continued by another pass on the next turn).
+   */
   flushPushes(): void {
-    const now = this.settings.now();
-    this.table.reap(now);
-    this.table.forEach((slot, peerId) => {
-      if (this.table.dirty[slot] === 0) return;
-      const s = this.sessions.get(peerId);
-      if (s === undefined || s.blocked) return; // stays dirty; drain or reconnect retries
-      this.table.dirty[slot] = 0;
-      const plan = planPush(this.store, this.table, slot, s.sendLimit, s.acceptsBare, (h) => {
-        const o = this.origin.get(h);
-        return o === peerId || (o !== undefined && o !== 'self' && this.table.hasVia(slot, o));
-      });
-      for (const f of plan.frames) s.sendFrame(f);
-      s.stats.pushedCommands += plan.commands;
-      if (plan.exhausted) {
-        this.table.remove(peerId);
-        s.sendError('BudgetExhausted', 'push budget exhausted; subscribe again', null);
-      }
-    });
+    this.table.reap(this.settings.now());
+    if (this.pushes.run()) this.schedulePush();
   }
 
   private lastOwnSeq(): number {

@@ -220,6 +220,7 @@ export class PeerSession implements PollServer {
         return this.onSubscribe(msg);
       case 'Unsubscribe':
         this.engine.table.remove(this.peerId);
+        this.engine.pushes.forget(this.peerId);
         return;
       case 'Keys':
         for (const k of msg.keys) this.engine.keys.learn(k);
@@ -392,6 +393,7 @@ export class PeerSession implements PollServer {
       if (h >= 0) known.push(h);
     }
     e.table.setKnown(slot, deepestFirst(e.store, known, MAX_KNOWN));
+    e.pushes.forget(this.peerId); // a push in progress started from the old known heads
     e.table.setVia(slot, sub.via.map(toHex));
     e.table.dirty[slot] = 1;
     this.send({ type: 'SubscribeAck', remain_open: remainOpen, max_bytes: sub.max_bytes });

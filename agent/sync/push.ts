@@ -27,7 +27,8 @@ const EMPTY_PUSH = encodeMessage({ type: 'Push', remaining: 0xffffffff, exhauste
 /**
  * Plan the push for `slot`. `skip(handle)` says a command need not be sent (it came from this
  * subscriber or from a peer it also subscribes to); skipped commands still count as known.
- * Advances the slot's known heads and remaining budget.
+ * Advances the slot's known heads and remaining budget. The whole walk and every frame in one
+ * piece: the engine spreads big pushes over passes with {@link pushFrames} instead.
  */
 export function planPush(
   store: CommandStore,
@@ -38,11 +39,39 @@ export function planPush(
   skip: (handle: number) => boolean,
 ): PushPlan {
   const todo = missingFor(store, table.knownOf(slot)).filter((h) => !skip(h));
+  const plan = pushFrames(store, table, slot, frameLimit, bare, todo, 0, Infinity);
+  if (!plan.exhausted) table.setKnown(slot, deepestFirst(store, store.heads(), MAX_HEADS));
+  return plan;
+}
+
+/** {@link PushPlan} of one pass over part of a subscriber's pending list. */
+export interface PushStep extends PushPlan {
+  /** Index in `todo` of the first command not sent. */
+  end: number;
+}
+
+/**
+ * Frames for `todo[pos..]` (causal order), within the slot's remaining budget and — after the
+ * first frame — `passBytes` (the most one push pass sends this subscriber, so a megabyte budget
+ * is sent over several turns of the event loop). Charges the slot's `remaining`; does not touch
+ * its known heads (the caller advances them once the whole list is sent).
+ */
+export function pushFrames(
+  store: CommandStore,
+  table: SubscriptionTable,
+  slot: number,
+  frameLimit: number,
+  bare: boolean,
+  todo: ArrayLike<number>,
+  from: number,
+  passBytes: number,
+): PushStep {
   const frames: Uint8Array[] = [];
   let remaining = table.remaining[slot]!;
-  let pos = 0;
+  let pos = from;
+  let sent = 0;
   let exhausted = false;
-  while (pos < todo.length) {
+  while (pos < todo.length && sent < passBytes) {
     if (bare && todo.length - pos === 1 && store.lengthOf(todo[pos]!) <= Math.min(remaining, frameLimit)) {
       const body = encodeBarePush(store.bytesOf(todo[pos]!));
       frames.push(body);
@@ -70,6 +99,7 @@ export function planPush(
     const body = encodeMessage(msg);
     frames.push(body);
     remaining -= body.length;
+    sent += body.length;
     pos = end;
     if (cut) {
       exhausted = true;
@@ -77,6 +107,5 @@ export function planPush(
     }
   }
   table.remaining[slot] = remaining;
-  if (!exhausted) table.setKnown(slot, deepestFirst(store, store.heads(), MAX_HEADS));
-  return { frames, commands: pos, exhausted };
+  return { frames, commands: pos - from, exhausted, end: pos };
 }
