@@ -53,7 +53,7 @@ export interface EngineOptions {
    * Close a link whose polls time out this many times in a row (0 = never): a link that carries
    * nothing back is dead in a way its transport did not notice (a wedged UART, a half-open
    * socket), and closing it makes the transport redial with fresh state. Default 8: with the
-   * exponential backoff between timed-out polls (PROTOCOL.md §10.3) about 70–90 s of silence.
+   * exponential backoff between timed-out polls (PROTOCOL.md §10.3) about a minute of silence.
    */
   deadAfterTimeouts?: number;
   /** Seconds between anti-entropy polls while subscribed. Default 300 (an idle link costs a few KB an hour). */
