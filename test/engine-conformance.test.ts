@@ -2,6 +2,7 @@
  * The agent does what docs/PROTOCOL.md says (issue 11, "the agent does what the spec says"):
  *
  * - a subscription ends when its link closes (§9.3);
+ * - an `Error` before the link is up is counted and changes no other state (§7);
  * - a restart `Hello` carries a fresh nonce, so a replayed `Auth` from the first handshake is
  *   refused (§7);
  * - `Keys` sends the whole directory, 64 keys per message (§7);
@@ -51,9 +52,10 @@ class RawPeer {
   constructor(
     readonly link: Link,
     readonly id: Identity,
+    caps = 0,
   ) {
     link.on('frame', (body) => this.onFrame(decodeMessage(body)));
-    this.send({ type: 'Hello', version: 1, public_key: id.publicKey, max_frame: 65536, caps: 0, nonce: this.nonce });
+    this.send({ type: 'Hello', version: 1, public_key: id.publicKey, max_frame: 65536, caps, nonce: this.nonce });
   }
   send(m: Message): void {
     this.link.send(encodeMessage(m));
@@ -126,6 +128,24 @@ t.test('a restart Hello carries a fresh nonce: a replayed Auth is refused (§7)'
   const err = p.received.slice(before).find((m) => m.type === 'Error');
   tt.equal(err?.type === 'Error' && err.code, ReasonCode.Unauthorized, 'the replayed Auth fails verification');
   tt.notOk(e.sessions.get(peer.peerId)?.authenticated, 'the "restarted" peer is not authenticated');
+});
+
+t.test('an Error before the link is up changes no state: the subscription still starts (§7)', async (tt) => {
+  const peer = generateIdentity();
+  const e = engineWith([peer], { subscribe: { remainOpenS: 600, maxBytes: 1 << 20 } });
+  tt.teardown(() => e.close());
+  const [la, lb] = createMemoryLinkPair();
+  e.attach(la);
+  // Before its Hello, the far end claims the agent's subscription was refused for a minute.
+  lb.send(encodeMessage({ type: 'Error', code: ReasonCode.MaximumSubscriptionsExceeded, message: 'table full', retry_after_ms: 60_000 }));
+  const p = new RawPeer(lb, peer, 1); // caps bit 0: it accepts push subscriptions
+  await until(() => e.sessions.get(peer.peerId)?.authenticated === true, 5000, 'the peer authenticated');
+  tt.equal(e.sessions.get(peer.peerId)!.client.snapshot().refused, false, 'the requester does not count itself refused');
+  // The requester subscribes after its first completed poll round: answer it (nothing to send).
+  await until(() => p.of('PollRequest').length > 0, 5000, 'the first poll');
+  p.send({ type: 'PollResponse', session: p.of('PollRequest')[0]!.session, more: false, total: 0, next_poll_ms: 60_000, heads: [], commands: [] });
+  await until(() => p.of('Subscribe').length > 0, 5000, 'the agent subscribing once the link is up');
+  tt.equal(p.of('Subscribe').length, 1, 'the pre-link Error did not hold the subscription back');
 });
 
 t.test('Keys sends the whole directory, 64 keys per message (§7)', async (tt) => {

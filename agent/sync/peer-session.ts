@@ -208,7 +208,13 @@ export class PeerSession implements PollServer {
     if (!this.authenticated) {
       if (msg.type === 'Hello') return this.onHello(msg);
       if (msg.type === 'Auth') return this.onAuth(msg.signature);
-      if (msg.type === 'Error') return this.onError(msg.code, msg.message, msg.retry_after_ms);
+      if (msg.type === 'Error') {
+        // §7: counted and logged, nothing else: an unauthenticated sender must not steer the
+        // requester (a forged MaximumSubscriptionsExceeded would hold our subscription back).
+        this.stats.errorsIn++;
+        this.engine.log.debug({ peer: this.peerId, code: msg.code, message: msg.message }, 'error before the link is up (ignored)');
+        return;
+      }
       // Our Auth may simply not have arrived yet (reordering): drop quietly, the requester retries.
       this.stats.droppedBeforeAuth++;
       return;
