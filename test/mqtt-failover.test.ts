@@ -3,13 +3,58 @@
  * every node, all on free ports. The gateway sits on node 1, the device on node 3 with the whole
  * node list in its URL; node 3 is killed while the gateway keeps committing. Pushes must resume
  * through another node within 10 s (the issue's bound), and nothing may be lost.
+ *
+ * While JetStream moves the stream leaders off node 3, node 1 may reset the gateway's
+ * connection too (it did in about half of the runs): the gateway's links then close without a
+ * close marker reaching the device, and only the gateway's live `online` on reconnect tells the
+ * device to relink (see test/mqtt-half-drop.test.ts for that case alone).
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBin, natsCluster } from './helpers/brokers.js';
+import mqtt from 'mqtt';
+import { findBin, natsCluster, type NatsNode } from './helpers/brokers.js';
 import { nodes, until } from './helpers/mqtt-nodes.js';
+
+/**
+ * Wait until MQTT works on every node: a QoS 1 message published on one node reaches a
+ * subscriber on another. NATS creates its MQTT streams (replicated on all three nodes) once
+ * JetStream has a leader; before that, connects fail, and a device that failed on node 3 would
+ * already have moved to another node before the test kills node 3.
+ */
+async function mqttReady(cluster: NatsNode[]): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const pairs = cluster.map((n, i) => probe(n.mqttPort, cluster[(i + 1) % cluster.length]!.mqttPort));
+    if ((await Promise.all(pairs)).every(Boolean)) return;
+    if (performance.now() - t0 > 60_000) throw new Error('the NATS cluster did not serve MQTT within 60 s');
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** One round trip from a client on `pubPort` to one on `subPort`; false after 5 s, whatever hangs. */
+async function probe(subPort: number, pubPort: number): Promise<boolean> {
+  const opts = { host: '127.0.0.1', protocolVersion: 4 as const, reconnectPeriod: 0, connectTimeout: 3000 };
+  const sub = mqtt.connect({ ...opts, port: subPort });
+  const pub = mqtt.connect({ ...opts, port: pubPort });
+  const topic = `probe/${Math.random().toString(16).slice(2)}`;
+  try {
+    return await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 5000);
+      sub.on('message', (tp) => { if (tp === topic) { clearTimeout(timer); resolve(true); } });
+      for (const c of [sub, pub]) c.on('error', () => {});
+      sub.on('connect', () => sub.subscribe(topic, { qos: 1 }, (err) => {
+        if (err) return;
+        const send = (): void => { pub.publish(topic, 'x', { qos: 1 }); };
+        if (pub.connected) send(); else pub.once('connect', send);
+      }));
+    });
+  } finally {
+    sub.end(true);
+    pub.end(true);
+  }
+}
 
 const CI = process.env.CI === 'true';
 const have = findBin('nats-server') !== '';
@@ -23,14 +68,19 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
   const cluster = await natsCluster(dir, 3);
   await Promise.all(cluster.map((n) => n.start()));
   tt.teardown(() => Promise.all(cluster.map((n) => n.kill())));
+  await mqttReady(cluster);
   const [gw, dev] = nodes(2);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
   const list = cluster.map((n) => `127.0.0.1:${n.mqttPort}`).join(',');
   // JetStream may still be electing its leaders: the transports retry until MQTT works.
   await gw!.open(`mqtt-listen://127.0.0.1:${cluster[0]!.mqttPort}`);
   // random → 0.99: the device starts at the last node of its list (node 3).
-  await dev!.open(`mqtt://${list}/${gw!.id}`, { random: () => 0.99 });
+  const devNodes: string[] = [];
+  const logger = { warn() {}, debug(o: { node?: string }, m?: string) { if (m === 'broker connected' && o.node !== undefined) devNodes.push(o.node); } };
+  await dev!.open(`mqtt://${list}/${gw!.id}`, { random: () => 0.99, logger });
   await until(() => dev!.up.has(gw!.id) && gw!.up.has(dev!.id), 60_000, 'link through the cluster (gateway on n1, device on n3)');
+  const n3 = `127.0.0.1:${cluster[2]!.mqttPort}`;
+  tt.same(devNodes, [n3], 'the device is connected to node 3, and only ever was');
   const first = await gw!.commit('before');
   await until(() => dev!.has(first), 20_000, 'push before the failover');
 
@@ -44,11 +94,14 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
     }
   })();
   await new Promise((r) => setTimeout(r, 600));
+  await cluster[2]!.kill();
+  // Counted from the moment node 3 is dead: commits made while it was dying may still have made it.
   const killedAt = performance.now();
   const seenBefore = committed.length;
-  await cluster[2]!.kill();
   await until(() => committed.length > seenBefore, 5000, 'a commit after the kill');
-  const resumeMs = await until(() => committed.slice(seenBefore).some((c) => dev!.has(c)), 30_000, 'a push committed after the kill arrives');
+  await until(() => committed.slice(seenBefore).some((c) => dev!.has(c)), 30_000, 'a push committed after the kill arrives');
+  const resumeMs = performance.now() - killedAt;
+  tt.ok(devNodes.length > 1 && !devNodes.slice(1).includes(n3), `the device moved to another node (${devNodes.slice(1).join(', ')})`);
   tt.ok(resumeMs <= 10_000, `pushes resumed ${Math.round(resumeMs)} ms after node 3 was killed (bound 10 s)`);
   await new Promise((r) => setTimeout(r, 1000));
   stop = true;

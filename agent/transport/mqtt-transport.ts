@@ -6,13 +6,17 @@
  *   connected to the broker, whatever the remote's presence says; the engine sends `Hello` on it
  *   with backoff until the peer authenticates (and closes it after 60 s; the dialer relinks
  *   after a backoff). `online` (live or retained) only hurries things up: a link that has
- *   waited ≥ 1 s without authenticating is replaced at once, so a fresh `Hello` goes out now.
+ *   waited ≥ 1 s without authenticating is replaced at once, so a fresh `Hello` goes out now;
+ *   a live `online` replaces an authenticated link too (the remote reconnected to the broker, so
+ *   its end of the link is gone, though its close marker could not be sent).
  *   `offline` (which anyone able to publish on the topic can forge) never closes a link.
  * - A listener admits new senders through `mqtt-admission.ts` (small separate pool for
  *   unauthenticated links, bounded creation rate).
  * - Broker-connected for `mqttLinklessWarnMs` without an authenticated link: one warning.
- * - Broker connection failures: one warn line per streak (`failure-log.ts`); reconnects use
- *   full-jitter backoff capped at `mqttReconnectMaxMs` and rotate through the broker nodes.
+ * - Broker connection failures: one warn line per streak (`failure-log.ts`); reconnects
+ *   rotate through the broker nodes, the next node right after a failed attempt, with the
+ *   full-jitter backoff (capped at `mqttReconnectMaxMs`) after a lost connection and after each
+ *   full round of failed nodes.
  */
 import type { IPublishPacket, MqttClient } from 'mqtt';
 import { inboxFilter, inboxTopic, presenceTopic, senderOf } from '../../protocol/mqtt-topics.js';
@@ -30,6 +34,16 @@ const ONLINE = Buffer.from('online');
 const EMPTY = Buffer.alloc(0);
 /** A dial link unauthenticated this long is replaced when the remote announces `online`. */
 const KICK_AFTER_MS = 1000;
+
+/** The nodes of one (possibly clustered) broker, as `mqtt.ts` built them. */
+export interface BrokerNodes {
+  /** How many nodes the URL names (1 for a plain URL). */
+  count: number;
+  /** The node the client dials first (`host:port`). */
+  first: string;
+  /** Point the client at the next node before a reconnect; returns its name. */
+  rotate(): string;
+}
 
 /** Who talks to whom under which prefix. */
 export interface Topology {
@@ -51,22 +65,32 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   private relinkTimer: NodeJS.Timeout | null = null;
   private linklessTimer: NodeJS.Timeout | null = null;
   private readonly backoff;
+  /** The delay before trying the next node after a failed attempt: uniform in `[0, reconnectBaseMs]`. */
+  private readonly hop;
   private readonly relinkBackoff;
   /** Links whose peer authenticated and that count against `maxLinks`. */
   private readonly upLinks = new Set<MqttLink>();
   private linkUpAt = 0;
+  /** The broker node of the current or next connection attempt. */
+  private node: string;
+  /** Connection attempts failed in a row (none since the last CONNACK). */
+  private failedAttempts = 0;
+  /** The current attempt already reported its failure (an `error` event before `close`). */
+  private attemptFailed = false;
 
-  /** @param rotate points the client at the next broker node before a reconnect; returns its name. */
+  /** @param nodes the broker's nodes; default one node, `base`. */
   constructor(
     readonly url: string,
     private readonly base: string,
     private readonly t: Topology,
     private readonly o: ResolvedOptions,
     private readonly client: MqttClient,
-    private readonly rotate: () => string = () => base,
+    private readonly nodes: BrokerNodes = { count: 1, first: base, rotate: () => base },
   ) {
     super();
+    this.node = nodes.first;
     this.backoff = backoffFrom(o, o.mqttReconnectMaxMs);
+    this.hop = backoffFrom(o, o.reconnectBaseMs);
     this.relinkBackoff = backoffFrom(o);
     this.admission = new Admission(o.mqttMaxPendingLinks, o.mqttPendingLinksPerS, url, o.logger);
     this.failures = new FailureLog(url, o.logger);
@@ -75,7 +99,9 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     client.on('close', () => this.onClose());
     client.on('error', (err) => {
       // Errors while disconnecting (EPIPE on the last writes) are not worth a warning.
-      if (!this.closed) this.warn(new TransportError('ConnectFailed', `${url}: ${err.message}`, { cause: err }));
+      if (this.closed) return;
+      if (this.connectedAt === undefined) this.attemptFailed = true;
+      this.warn(new TransportError('ConnectFailed', `${url}: ${err.message}`, { cause: err }));
     });
   }
 
@@ -118,8 +144,9 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
 
   private onConnect(sessionPresent: boolean): void {
     this.connectedAt = performance.now();
+    this.failedAttempts = 0;
     this.failures.succeeded();
-    this.o.logger?.debug?.({ url: this.url, sessionPresent }, 'broker connected');
+    this.o.logger?.debug?.({ url: this.url, node: this.node, sessionPresent }, 'broker connected');
     this.armLinklessWarning();
     this.client.publish(presenceTopic(this.t.prefix, this.t.self), ONLINE, { qos: 1, retain: true });
     const subs: Record<string, { qos: 1 }> = { [inboxFilter(this.t.prefix, this.t.self)]: { qos: 1 } };
@@ -133,11 +160,11 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     if (sessionPresent) this.openDialLink();
   }
 
-  private onMessage(topic: string, payload: Buffer, _packet: IPublishPacket): void {
+  private onMessage(topic: string, payload: Buffer, packet: IPublishPacket): void {
     const remote = this.t.remote;
     if (remote !== undefined && topic === presenceTopic(this.t.prefix, remote)) {
-      // Retained or live, presence only hurries a relink along; it never closes a link.
-      if (payload.toString() === 'online') this.kickDialLink();
+      // Presence only hurries a relink along; `offline` never closes a link.
+      if (payload.toString() === 'online') this.kickDialLink(!packet.retain);
       return;
     }
     const from = senderOf(this.t.prefix, this.t.self, topic);
@@ -174,10 +201,20 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     return link;
   }
 
-  /** Dial mode: the remote announced `online`; make sure a fresh `Hello` goes out now. */
-  private kickDialLink(): void {
+  /**
+   * Dial mode: the remote announced `online`; make sure a fresh `Hello` goes out now. A live
+   * `online` replaces even an authenticated link: the remote publishes it on every broker
+   * (re)connect, and its transport closed every link when its connection dropped, so our link is
+   * dead at the far end although nothing told us (the close marker could not be sent). A
+   * retained one is only the broker's memory and leaves an authenticated link alone.
+   */
+  private kickDialLink(live: boolean): void {
     const link = this.links.get(this.t.remote!);
-    if (link !== undefined && (this.upLinks.has(link) || performance.now() - this.linkUpAt < KICK_AFTER_MS)) return;
+    if (link !== undefined && this.upLinks.has(link)) {
+      if (!live) return;
+    } else if (performance.now() - this.linkUpAt < KICK_AFTER_MS) {
+      return; // the new link's Hello is on its way (and retransmitted)
+    }
     this.relinkBackoff.reset();
     if (link !== undefined) link.end(new TransportError('Disconnected', `${this.t.remote} came online again; relinking`));
     if (this.relinkTimer !== null) clearTimeout(this.relinkTimer);
@@ -195,15 +232,34 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     this.relinkTimer = null;
     const err = new TransportError('Disconnected', `${this.url}: broker connection lost`);
     if (was !== undefined && !this.closed) this.warn(err);
+    if (was === undefined && !this.closed) {
+      this.failedAttempts++;
+      // A node that closes the connection before CONNACK (NATS while JetStream elects leaders)
+      // raises no `error`: count it as a failed attempt all the same.
+      if (!this.attemptFailed) this.warn(new TransportError('ConnectFailed', `${this.url}: ${this.node} closed the connection before accepting it`));
+    }
+    this.attemptFailed = false;
     for (const link of [...this.links.values()]) link.end(err);
     if (this.closed || this.reconnectTimer !== null) return;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       if (this.closed) return;
-      const node = this.rotate();
-      this.o.logger?.debug?.({ url: this.url, node }, 'reconnecting to the broker');
+      this.node = this.nodes.rotate();
+      this.o.logger?.debug?.({ url: this.url, node: this.node }, 'reconnecting to the broker');
       this.client.reconnect();
-    }, this.backoff.next());
+    }, this.reconnectDelay());
+  }
+
+  /**
+   * After a failed attempt, the next node of a cluster is tried after a short jittered delay
+   * (≤ `reconnectBaseMs`): failover must not wait out a backoff built up against a dead node.
+   * The backoff applies to a lost connection and after every full round of failed nodes.
+   */
+  private reconnectDelay(): number {
+    if (this.failedAttempts > 0 && this.failedAttempts % this.nodes.count !== 0) {
+      return this.hop.next();
+    }
+    return this.backoff.next();
   }
 
   /** Dial mode: make sure a link to the remote exists while the broker session is up. */

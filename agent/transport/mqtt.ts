@@ -84,7 +84,7 @@ export async function openMqtt(url: URL, display: string, o: ResolvedOptions, ho
   // Loaded here, not at the top: a serial- or TCP-only agent never pays for mqtt.js.
   const mqtt = await import('mqtt');
   const base = `${secure ? 'mqtts' : 'mqtt'}://${nodes.map(nodeName).join(',')}`;
-  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote }, o, mqtt.connect(options), rotate);
+  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote }, o, mqtt.connect(options), { count: nodes.length, first: nodeName(nodes[first]!), rotate });
 }
 
 function nodeName(n: HostPort): string {

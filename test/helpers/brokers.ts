@@ -105,7 +105,9 @@ export async function natsCluster(dir: string, n: number): Promise<NatsNode[]> {
       `listen: 127.0.0.1:${p.client}`,
       `jetstream { store_dir: "${store}" }`,
       `cluster { name: syncwire-test, listen: 127.0.0.1:${p.cluster}, routes: [${routes.join(', ')}] }`,
-      `mqtt { listen: 127.0.0.1:${p.mqtt} }`,
+      // MQTT streams on every node: NATS sizes them by the nodes it sees when the first client
+      // connects (two, if the third is still starting), and a stream on two nodes stops when one dies.
+      `mqtt { listen: 127.0.0.1:${p.mqtt}, stream_replicas: ${n} }`,
       '',
     ].join('\n'));
     return Object.assign(managed(bin, ['-c', conf], p.mqtt, `nats-server ${name}`), { name, mqttPort: p.mqtt });

@@ -1,0 +1,76 @@
+/**
+ * The gateway's broker connection drops while the device's stays up (a NAT timeout on the
+ * gateway's side, a cluster node resetting some clients, a session takeover). The gateway's
+ * transport closes its links without being able to send close markers, so the device's link is
+ * dead at the far end while the device still counts it as authenticated. The gateway's live
+ * `online` on reconnect must make the device relink; before, a subscribed device sat on the dead
+ * link and received nothing (found by the NATS failover test, where the surviving node reset the
+ * gateway while JetStream moved its stream leaders).
+ *
+ * The gateway reaches a real Mosquitto through a TCP proxy in this test that can cut its
+ * connections; the device connects directly.
+ */
+import t from 'tap';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBin, freePort, mosquitto, mosquittoConf } from './helpers/brokers.js';
+import { nodes, until } from './helpers/mqtt-nodes.js';
+
+const CI = process.env.CI === 'true';
+const have = findBin('mosquitto') !== '';
+if (!have && CI) t.fail('mosquitto is required under CI=true');
+
+/** A loopback TCP proxy to `port`; `cut()` destroys every connection through it so far. */
+async function proxy(port: number): Promise<{ port: number; cut(): void; close(): Promise<void> }> {
+  const pairs = new Set<net.Socket>();
+  const server = net.createServer((inbound) => {
+    const outbound = net.connect(port, '127.0.0.1');
+    for (const [a, b] of [[inbound, outbound], [outbound, inbound]] as const) {
+      a.pipe(b);
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+      pairs.add(a);
+      a.on('close', () => pairs.delete(a));
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    cut: () => { for (const s of pairs) s.destroy(); },
+    close: () => new Promise<void>((r) => { for (const s of pairs) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+t.test('the gateway alone loses its broker connection; the device relinks and pushes resume', {
+  skip: have ? false : 'mosquitto not installed; skipped',
+}, async (tt) => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncwire-mqtt-half-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const broker = mosquitto(mosquittoConf(dir, port), port);
+  await broker.start();
+  tt.teardown(() => broker.kill());
+  const p = await proxy(port);
+  tt.teardown(() => p.close());
+  const [gw, dev] = nodes(2);
+  tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
+  await gw!.open(`mqtt-listen://127.0.0.1:${p.port}`, { reconnectBaseMs: 100, mqttReconnectMaxMs: 500 });
+  await dev!.open(`mqtt://127.0.0.1:${port}/${gw!.id}`);
+  await until(() => dev!.up.has(gw!.id) && gw!.up.has(dev!.id), 20_000, 'first link');
+  const before = await gw!.commit('before');
+  await until(() => dev!.has(before), 20_000, 'push before the cut');
+
+  let devDowns = 0;
+  dev!.engine.on('peer-down', () => devDowns++);
+  p.cut();
+  await until(() => !gw!.up.has(dev!.id), 10_000, "the gateway's link closed with its connection");
+  const t0 = performance.now();
+  await until(() => gw!.up.has(dev!.id), 20_000, 'the gateway relinked with the device');
+  const relinkMs = performance.now() - t0;
+  const after = await gw!.commit('after');
+  const pushMs = await until(() => dev!.has(after), 20_000, 'a push after the gateway reconnected');
+  tt.ok(devDowns >= 1, 'the device dropped the link that was dead at the far end');
+  tt.pass(`relinked ${Math.round(relinkMs)} ms after the cut, push ${Math.round(pushMs)} ms after the commit`);
+});
