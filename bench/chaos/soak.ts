@@ -1,8 +1,13 @@
 /**
  * Link chaos soak, in one process (the simulated UART binding joins both ends in-process):
  * a gateway (DiskStore), three agents (serial, TCP through a resetting proxy, MQTT through a
- * real Mosquitto the harness SIGKILLs and restarts) and two firmware-sim devices on lossy,
- * periodically unplugged UARTs; concurrent writers throughout. See docs/RELIABILITY.md.
+ * real Mosquitto the harness restarts) and two firmware-sim devices on lossy, periodically
+ * unplugged UARTs; concurrent writers throughout. See docs/RELIABILITY.md.
+ *
+ * Broker faults alternate: a SIGKILL and restart, and a session-losing restart in the order that
+ * deadlocked relinks in the field — SIGTERM (every will fires, `persistence false` forgets every
+ * session and retained message), then the gateway reconnects first and the MQTT agent only
+ * seconds later (its broker connection goes through a proxy that refuses it until then).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -75,23 +80,36 @@ class Broker {
     }
     throw new Error('mosquitto did not start');
   }
-  kill(): void {
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
     const c = this.child;
     if (c === null) return;
     this.child = null;
     this.kills++;
-    c.kill('SIGKILL');
+    c.kill(signal);
+  }
+  /** SIGTERM and wait for the exit (Mosquitto publishes the wills on the way down). */
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (c === null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    this.kill('SIGTERM');
+    await exited;
   }
 }
 
-/** TCP proxy that resets its connections on demand. */
+/** TCP proxy that resets its connections on demand, and refuses new ones while `blocked`. */
 class ResettingProxy {
   server: net.Server;
   pairs = new Set<[net.Socket, net.Socket]>();
   resets = 0;
   port = 0;
+  blocked = false;
   constructor(target: number) {
     this.server = net.createServer((client) => {
+      if (this.blocked) {
+        client.resetAndDestroy();
+        return;
+      }
       const up = net.connect(target, '127.0.0.1');
       const pair: [net.Socket, net.Socket] = [client, up];
       this.pairs.add(pair);
@@ -201,7 +219,10 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   for (const u of uarts) await add(gw, `serial:${u.a.path}?baud=${BAUD}`, { binding });
   await add(agents[0]!, `serial:${uarts[0]!.b.path}?baud=${BAUD}`, { binding });
   await add(agents[1]!, `tcp://127.0.0.1:${proxy.port}`);
-  await add(agents[2]!, `mqtt://127.0.0.1:${mqttPort}/${gw.engine.peerId}?prefix=${prefix}`);
+  // The MQTT agent reaches the broker through a proxy, so a restart can hold it back.
+  const mqttGate = new ResettingProxy(mqttPort);
+  await mqttGate.listen();
+  await add(agents[2]!, `mqtt://127.0.0.1:${mqttGate.port}/${gw.engine.peerId}?prefix=${prefix}`);
 
   // Devices on the far ends of UARTs 2 and 3; a new port after each replug.
   const deviceAcked: string[] = [];
@@ -250,11 +271,37 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     later(rand(3000, 12000), resetLoop);
   };
   later(rand(3000, 12000), resetLoop);
+  let orderedRestarts = 0;
+  const relinkMs: number[] = [];
+  let relinkFailures = 0;
+  const mqttAgent = agents[2]!;
+  let sessionLosing = false;
   const brokerLoop = (): void => {
-    broker.kill();
-    later(rand(1000, 3000), () => {
-      void broker.start().then(() => later(rand(20000, 40000), brokerLoop), onCrash);
-    });
+    sessionLosing = !sessionLosing;
+    if (!sessionLosing) {
+      broker.kill();
+      later(rand(1000, 3000), () => {
+        void broker.start().then(() => later(rand(20000, 40000), brokerLoop), onCrash);
+      });
+      return;
+    }
+    // Session-losing restart, gateway first: the agent is refused until 3–6 s after the broker
+    // is back (the gateway's broker reconnect delay is at most 2 s here).
+    orderedRestarts++;
+    mqttGate.blocked = true;
+    mqttGate.reset();
+    void broker.stop().then(() => later(rand(1000, 3000), () => {
+      void broker.start().then(() => later(rand(3000, 6000), () => {
+        mqttGate.blocked = false;
+        const opened = Date.now();
+        void until(() => mqttAgent.engine.sessions.get(gw.engine.peerId)?.authenticated === true, 60000, 100).then((ok) => {
+          if (ok) relinkMs.push(Date.now() - opened);
+          else relinkFailures++;
+          cfg.log(`soak: session-losing restart ${orderedRestarts}: MQTT agent ${ok ? `relinked ${Date.now() - opened} ms after it could reach the broker` : 'did NOT relink within 60 s'}`);
+        });
+        later(rand(20000, 40000), brokerLoop);
+      }), onCrash);
+    }), onCrash);
   };
   later(cfg.quick ? seconds * 400 : rand(20000, 40000), brokerLoop);
 
@@ -303,6 +350,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     }
   }
   if (broker.child === null) await broker.start();
+  mqttGate.blocked = false;
   await Promise.all(writers);
   for (const d of devices) d.dev.stop();
   const deviceCommits = deviceAcked.length;
@@ -365,6 +413,9 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
     crashes: crashes + broker.unexpectedExits,
     crash_samples: crashLog.join(' | ').slice(0, 600),
     broker_kills: broker.kills,
+    broker_session_losing_restarts: orderedRestarts,
+    mqtt_relink_after_session_loss_ms_max: relinkMs.length > 0 ? Math.max(...relinkMs) : null,
+    mqtt_relink_after_session_loss_failures: relinkFailures,
     broker_unexpected_exits: broker.unexpectedExits,
     tcp_resets: proxy.resets,
     uart_unplugs: unplugs,
@@ -384,6 +435,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   }
   for (const n of all) await Promise.allSettled(n.transports.map((t) => t.close()));
   await proxy.close();
+  await mqttGate.close();
   for (const n of all) {
     await n.engine.close();
     await n.store.close();
