@@ -8,7 +8,8 @@
  * gateway while JetStream moved its stream leaders).
  *
  * The gateway reaches a real Mosquitto through a TCP proxy in this test that can cut its
- * connections; the device connects directly.
+ * connections; the device connects directly. A second test closes the link from the engine at
+ * either end (as a handshake timeout or a refused peer would): a new link must always follow.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -73,4 +74,32 @@ t.test('the gateway alone loses its broker connection; the device relinks and pu
   const pushMs = await until(() => dev!.has(after), 20_000, 'a push after the gateway reconnected');
   tt.ok(devDowns >= 1, 'the device dropped the link that was dead at the far end');
   tt.pass(`relinked ${Math.round(relinkMs)} ms after the cut, push ${Math.round(pushMs)} ms after the commit`);
+});
+
+t.test('a link closed locally, at either end, is always followed by a new link', {
+  skip: have ? false : 'mosquitto not installed; skipped',
+}, async (tt) => {
+  const dir = mkdtempSync(join(tmpdir(), 'syncwire-mqtt-half-'));
+  tt.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const broker = mosquitto(mosquittoConf(dir, port), port);
+  await broker.start();
+  tt.teardown(() => broker.kill());
+  const [gw, dev] = nodes(2);
+  tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
+  await gw!.open(`mqtt-listen://127.0.0.1:${port}`);
+  await dev!.open(`mqtt://127.0.0.1:${port}/${gw!.id}`, { reconnectBaseMs: 100, reconnectMaxMs: 500 });
+  const both = (): boolean => dev!.up.has(gw!.id) && gw!.up.has(dev!.id);
+  await until(both, 20_000, 'first link');
+  // The engine closes the link (as after a handshake timeout or an Unauthorized), device side first.
+  for (const [closer, other] of [[dev!, gw!], [gw!, dev!], [dev!, gw!]] as const) {
+    const s = closer.engine.sessions.get(other.id);
+    tt.ok(s !== undefined, `${closer === dev ? 'device' : 'gateway'} has a session`);
+    await s!.close();
+    await until(() => !closer.up.has(other.id), 5000, 'session closed');
+    await until(both, 20_000, `relinked after the ${closer === dev ? 'device' : 'gateway'} closed its link`);
+    const c = await gw!.commit('after local close');
+    await until(() => dev!.has(c), 20_000, 'push after the relink');
+  }
+  tt.pass('relinked after every local close');
 });
