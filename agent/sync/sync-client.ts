@@ -91,6 +91,9 @@ export class SyncClient {
     this.pollTimer = this.timeoutTimer = this.renewTimer = this.subTimer = null;
     this.inFlight = null;
     this.subscribed = false;
+    this.subscribing = null;
+    // A restarted handshake starts this client again: its first round must subscribe again.
+    this.rounds = 0;
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
