@@ -87,9 +87,17 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
   // The gateway commits every 200 ms throughout; node 3 dies under the device.
   const committed: string[] = [];
   let stop = false;
+  // A failed commit ends the loop (and is checked below) instead of crashing the test process
+  // before its teardown has killed the brokers.
+  let writeError: unknown;
   const writer = (async () => {
     while (!stop) {
-      committed.push(await gw!.commit(`c${committed.length}`));
+      try {
+        committed.push(await gw!.commit(`c${committed.length}`));
+      } catch (err) {
+        writeError = err;
+        return;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
@@ -106,6 +114,7 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
   await new Promise((r) => setTimeout(r, 1000));
   stop = true;
   await writer;
+  tt.equal(writeError, undefined, 'every commit succeeded');
   await until(() => committed.every((c) => dev!.has(c)), 30_000, 'every command reaches the device');
   tt.pass(`${committed.length} commands, none lost; failover + resume ${Math.round(performance.now() - killedAt)} ms until all were in`);
 });

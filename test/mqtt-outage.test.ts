@@ -38,9 +38,17 @@ t.test(`after a ${OUTAGE_MS / 1000} s broker outage, pushes resume within 10 s o
 
   const committed: string[] = [];
   let stop = false;
+  // A failed commit ends the loop (and is checked below) instead of crashing the test process
+  // before its teardown has killed the brokers.
+  let writeError: unknown;
   const writer = (async () => {
     while (!stop) {
-      committed.push(await gw!.commit(`c${committed.length}`));
+      try {
+        committed.push(await gw!.commit(`c${committed.length}`));
+      } catch (err) {
+        writeError = err;
+        return;
+      }
       await new Promise((r) => setTimeout(r, 200));
     }
   })();
@@ -60,6 +68,7 @@ t.test(`after a ${OUTAGE_MS / 1000} s broker outage, pushes resume within 10 s o
   tt.ok(resumeMs <= 10_000, `pushes resumed ${Math.round(resumeMs)} ms after the broker returned from a ${OUTAGE_MS / 1000} s outage (bound 10 s)`);
   stop = true;
   await writer;
+  tt.equal(writeError, undefined, 'every commit succeeded');
   await until(() => committed.every((c) => dev!.has(c)), 30_000, 'every command reaches the device');
   tt.pass(`${committed.length} commands committed during and after the outage, none lost`);
 });
