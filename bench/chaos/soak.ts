@@ -294,7 +294,11 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
       void broker.start().then(() => later(rand(3000, 6000), () => {
         mqttGate.blocked = false;
         const opened = Date.now();
-        void until(() => mqttAgent.engine.sessions.get(gw.engine.peerId)?.authenticated === true, 60000, 100).then((ok) => {
+        const relinked = (): boolean => mqttAgent.engine.sessions.get(gw.engine.peerId)?.authenticated === true;
+        // Ends with the soak too: the settle phase lifts the gate anyway, and no timer may outlive the run.
+        void until(() => stopping || relinked(), 60000, 100).then(() => {
+          if (stopping && !relinked()) return;
+          const ok = relinked();
           if (ok) relinkMs.push(Date.now() - opened);
           else relinkFailures++;
           cfg.log(`soak: session-losing restart ${orderedRestarts}: MQTT agent ${ok ? `relinked ${Date.now() - opened} ms after it could reach the broker` : 'did NOT relink within 60 s'}`);
