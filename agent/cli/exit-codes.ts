@@ -8,6 +8,8 @@
  * | 0 | ok / clean shutdown | — |
  * | 1 | runtime failure (a crash, an I/O error mid-run) | restarts (with back-off) |
  * | 2 | usage error: unknown command or flag, bad value | does not restart (`RestartPreventExitStatus`) |
+ * | 65 | `EX_DATAERR`: `store check` found damage (run `store salvage`) | — (not a service status) |
+ * | 66 | `EX_NOINPUT`: `store check`/`salvage` found no command log | — (not a service status) |
  * | 75 | `EX_TEMPFAIL`: try again later — the disk is full, or the data directory's lock is held by a short-lived `syncwire commit` past the wait | restarts (with back-off) |
  * | 78 | `EX_CONFIG`: bad config or key file, data directory not writable, command log unreadable or of an unknown version, or another *agent* holds the data directory | does not restart |
  *
@@ -23,6 +25,8 @@ export const EXIT = {
   ok: 0,
   failure: 1,
   usage: 2,
+  dataErr: 65,
+  noInput: 66,
   tempFail: 75,
   config: 78,
 } as const;

@@ -13,10 +13,11 @@ import { LOG_FILE } from '../store/disk-store.js';
 import { inspectLog, salvageLog, type LogInspection } from '../store/log-salvage.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
 import { configFileFor, DEFAULT_DATA_DIR, loadConfig } from './config.js';
+import { EXIT } from './exit-codes.js';
 import { acquireLock, lockHolder } from './lock.js';
 
 /** Exit statuses of `store check` (documented in --help and README). */
-export const CHECK_EXIT = { intact: 0, damaged: 65, missing: 66, unsupported: 78 } as const;
+export const CHECK_EXIT = { intact: EXIT.ok, damaged: EXIT.dataErr, missing: EXIT.noInput, unsupported: EXIT.config } as const;
 
 /** `syncwire store`. */
 export const storeSpec: CommandSpec = {
