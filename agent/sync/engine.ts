@@ -217,6 +217,8 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (keep === old) return;
     }
     this.sessions.set(s.peerId, s);
+    this.table.resume(s.peerId);
+    this.schedulePush(); // a resumed subscription may have gone dirty while it had no link
     this.log.info({ peer: s.peerId, link: s.link.description }, 'peer authenticated');
     this.emit('peer-up', s.peerId);
     for (const other of this.sessions.values()) if (other !== s) other.viaChanged();
@@ -229,9 +231,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (this.sessions.get(s.peerId) === s) {
       this.sessions.delete(s.peerId);
       this.responder.forget(s.peerId);
-      // The subscription ends with its link (§9.3): a slot held until expiry would let
-      // reconnecting peers with new identities fill the table.
-      this.table.remove(s.peerId);
+      // The subscription is suspended with its link (§9.3): kept for this peer's next link (a
+      // flapping serial line keeps its pushes), freed first when another peer needs room, so
+      // reconnecting peers with new identities can never fill the table with closed links.
+      this.table.suspend(s.peerId, this.settings.now());
       this.pushes.forget(s.peerId);
       this.emit('peer-down', s.peerId);
       for (const other of this.sessions.values()) other.viaChanged();

@@ -23,6 +23,12 @@ export class SubscriptionCapacityError extends Error {
 
 const EMPTY = 0;
 const USED = 1;
+/**
+ * How long a subscription whose link closed is kept for the same peer's next link (PROTOCOL.md
+ * §9.3). A slow line that flaps every few seconds keeps its pushes; a table of closed links
+ * never keeps a new peer out (suspended slots are freed first).
+ */
+export const SUSPEND_MS = 60_000;
 const TOMBSTONE = 2;
 
 /** The subscription table. Slots are addressed by index; -1 means "none". */
@@ -44,6 +50,11 @@ export class SubscriptionTable {
   private readonly viaCount: Uint8Array;
   /** Push work pending for the slot. */
   readonly dirty: Uint8Array;
+  /**
+   * When the slot's link closed (0 while it has one): a suspended subscription, kept for the
+   * same peer's next link for at most {@link SUSPEND_MS} and the first freed for another peer.
+   */
+  private readonly linklessSince: Float64Array;
   private used = 0;
 
   /** @param capacity a power of two, default 128 in config. @throws SubscriptionCapacityError */
@@ -62,6 +73,7 @@ export class SubscriptionTable {
     this.via = new Array<string>(capacity * MAX_VIA).fill('');
     this.viaCount = new Uint8Array(capacity);
     this.dirty = new Uint8Array(capacity);
+    this.linklessSince = new Float64Array(capacity);
   }
 
   /** Live entries (expired ones count until reaped). */
@@ -87,7 +99,7 @@ export class SubscriptionTable {
   upsert(peerId: string, closeAt: number, remaining: number): number {
     let slot = this.find(peerId);
     if (slot < 0) {
-      if (this.used >= this.capacity) return -1;
+      if (this.used >= this.capacity && !this.evictSuspended()) return -1;
       let i = fnv1aString(peerId) & this.mask;
       while (this.state[i] === USED) i = (i + 1) & this.mask;
       slot = i;
@@ -100,7 +112,36 @@ export class SubscriptionTable {
     }
     this.closeAt[slot] = closeAt;
     this.remaining[slot] = remaining;
+    this.linklessSince[slot] = 0;
     return slot;
+  }
+
+  /**
+   * The link of `peerId`'s subscription closed at `now`: suspend it (PROTOCOL.md §9.3). It stays
+   * for that peer's next link for at most {@link SUSPEND_MS}, and is the first freed when another
+   * peer needs a slot. Absent is a no-op.
+   */
+  suspend(peerId: string, now: number): void {
+    const slot = this.find(peerId);
+    if (slot >= 0) this.linklessSince[slot] = Math.max(1, now);
+  }
+
+  /** `peerId` has a link again: its suspended subscription, if any, resumes as it was. */
+  resume(peerId: string): void {
+    const slot = this.find(peerId);
+    if (slot >= 0) this.linklessSince[slot] = 0;
+  }
+
+  /** Free the suspended slot whose link closed first; false when none is suspended. */
+  private evictSuspended(): boolean {
+    let best = -1;
+    for (let i = 0; i < this.capacity; i++) {
+      const t = this.linklessSince[i]!;
+      if (this.state[i] === USED && t > 0 && (best < 0 || t < this.linklessSince[best]!)) best = i;
+    }
+    if (best < 0) return false;
+    this.removeSlot(best);
+    return true;
   }
 
   /** Remove `peerId`; absent is a no-op. Returns whether it was present. */
@@ -111,11 +152,12 @@ export class SubscriptionTable {
     return true;
   }
 
-  /** Remove every entry whose close time is ≤ `now`; returns how many. */
+  /** Remove every entry whose close time is ≤ `now`, or suspended for {@link SUSPEND_MS}; returns how many. */
   reap(now: number): number {
     let n = 0;
     for (let i = 0; i < this.capacity; i++) {
-      if (this.state[i] === USED && this.closeAt[i]! <= now) {
+      const linkless = this.linklessSince[i]!;
+      if (this.state[i] === USED && (this.closeAt[i]! <= now || (linkless > 0 && linkless + SUSPEND_MS <= now))) {
         this.removeSlot(i);
         n++;
       }
@@ -172,6 +214,7 @@ export class SubscriptionTable {
     this.state[slot] = this.state[(slot + 1) & this.mask] === EMPTY ? EMPTY : TOMBSTONE;
     this.peer[slot] = '';
     this.dirty[slot] = 0;
+    this.linklessSince[slot] = 0;
     this.used--;
   }
 }
