@@ -116,12 +116,9 @@ export class DiskStore extends IndexedStore {
    */
   append(cmd: Command): number {
     if (this.closing) throw new Error('disk store is closed');
-    const have = this.index.indexOf(cmd.id);
-    if (have >= 0) return have;
-    const parents = this.index.resolveParents(cmd.parents);
-    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
-    const kept = this.indexOrphan(cmd, parents);
-    if (kept >= 0) return kept;
+    const placed = this.place(cmd);
+    if (typeof placed === 'number') return placed;
+    const parents = placed;
     const head = recordHead(cmd.bytes);
     const h = this.index.add(cmd.id, parents, cmd.bytes.length, this.writer.end + head.length, cmd.author, cmd.seq);
     this.writer.append(head, cmd.bytes);
@@ -138,12 +135,9 @@ export class DiskStore extends IndexedStore {
    */
   override appendWritten(cmd: Command): number {
     if (this.closing) throw new StoreWriteError('closed', undefined, 'disk store is closed');
-    const have = this.index.indexOf(cmd.id);
-    if (have >= 0) return have;
-    const parents = this.index.resolveParents(cmd.parents);
-    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
-    const kept = this.indexOrphan(cmd, parents);
-    if (kept >= 0) return kept;
+    const placed = this.place(cmd);
+    if (typeof placed === 'number') return placed;
+    const parents = placed;
     const head = recordHead(cmd.bytes);
     const start = this.writer.writeRecord(this.file, head, cmd.bytes);
     const h = this.index.add(cmd.id, parents, cmd.bytes.length, start + head.length, cmd.author, cmd.seq);
@@ -168,6 +162,20 @@ export class DiskStore extends IndexedStore {
       releaseDir(this.dir);
     });
     return this.closing;
+  }
+
+  /**
+   * What appending `cmd` needs before its record is written: its handle when it is already
+   * indexed (or is a store orphan, now indexed where it lies), else its parents' handles.
+   * @throws Error when a parent is missing.
+   */
+  private place(cmd: Command): number | number[] {
+    const have = this.index.indexOf(cmd.id);
+    if (have >= 0) return have;
+    const parents = this.index.resolveParents(cmd.parents);
+    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const kept = this.indexOrphan(cmd, parents);
+    return kept >= 0 ? kept : parents;
   }
 
   /**
