@@ -7,6 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { freePort } from './helpers/brokers.js';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { resolve as resolvePath } from 'node:path';
@@ -48,17 +49,6 @@ function links(tr: Transport): { next(): Promise<Link>; frames: Map<Link, Uint8A
 
 function nextFrame(link: Link): Promise<Uint8Array> {
   return once<Uint8Array>(link, 'frame');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 async function rejectsWith(tt: Test, p: Promise<unknown>, kind: string, what: string): Promise<void> {
