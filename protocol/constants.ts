@@ -76,7 +76,12 @@ export const Capability = {
   Push: 1,
   /** The peer accepts a bare command as a one-command push (saves the envelope on a UART). */
   BareCommand: 2,
+  /** The peer seals this link (policy `require` or `prefer`, §7.2); both must announce it. */
+  Seal: 4,
 } as const;
+
+/** Length of the X25519 ephemeral public key in `Hello.ephemeral`. */
+export const EPHEMERAL_KEY_BYTES = 32;
 
 /** Deepest CBOR nesting any message needs (envelope → list → command); deeper input is malformed. */
 export const MAX_CBOR_DEPTH = 4;

@@ -25,7 +25,10 @@ export function encodeMessage(msg: Message): Uint8Array {
   assertValid(msg);
   const arr: CborValue[] = [MessageType[msg.type]];
   const rec = msg as unknown as Record<string, CborValue>;
-  for (const f of messageFields[msg.type]) arr.push(rec[f.name]!);
+  for (const f of messageFields[msg.type]) {
+    if (f.optional && rec[f.name] === undefined) break; // optional fields trail: the rest are absent too
+    arr.push(rec[f.name]!);
+  }
   const bytes = encodeCbor(arr);
   // Same cap as decodeMessage, so nothing this encodes is refused by a conforming receiver.
   if (bytes.length > MAX_FRAME_BYTES) throw new TooLargeError(`${msg.type} of ${bytes.length} bytes exceeds ${MAX_FRAME_BYTES}`);
@@ -64,12 +67,20 @@ export function decodeMessage(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES): Me
   const name = typeNames.get(head);
   if (name === undefined) throw new MalformedError(`unknown message type ${head}`);
   const fields = messageFields[name];
+  const required = requiredCount(fields);
   // Extra trailing fields are allowed (a newer minor version may append); missing ones are not.
-  if (value.length - 1 < fields.length) throw new MalformedError(`${name} has ${value.length - 1} fields, needs ${fields.length}`);
+  if (value.length - 1 < required) throw new MalformedError(`${name} has ${value.length - 1} fields, needs ${required}`);
   const obj: Record<string, unknown> = { type: name };
-  for (let i = 0; i < fields.length; i++) obj[fields[i]!.name] = value[i + 1];
+  for (let i = 0; i < fields.length && i + 1 < value.length; i++) obj[fields[i]!.name] = value[i + 1];
   assertValid(obj as unknown as Message);
   return obj as unknown as Message;
+}
+
+/** Fields a message of this kind must carry (the optional ones trail). */
+function requiredCount(fields: readonly { optional?: true }[]): number {
+  let n = 0;
+  while (n < fields.length && fields[n]!.optional !== true) n++;
+  return n;
 }
 
 /** Check every field against the schema (generated checks, see message-checks.generated.ts). */
@@ -79,6 +90,7 @@ function assertValid(msg: Message): void {
   if (fields === undefined) throw new MalformedError(`unknown message type ${String(name)}`);
   const rec = msg as unknown as Record<string, unknown>;
   for (const f of fields) {
+    if (f.optional && rec[f.name] === undefined) continue;
     if (!f.check(rec[f.name])) throw new MalformedError(`${String(name)}/${f.name}: must be ${f.expect}`);
   }
 }

@@ -16,6 +16,7 @@ export const ReasonCode = {
   CrcMismatch: 11,
   Internal: 12,
   Closed: 13,
+  SealingRequired: 14,
 } as const;
 
 /** Name of a reason code. */

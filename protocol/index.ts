@@ -15,3 +15,4 @@ export * from './tcp-frame.js';
 export * from './mqtt-topics.js';
 export * from './fnv.js';
 export * from './bytes.js';
+export * from './seal.js';

@@ -8,6 +8,8 @@ export interface FieldCheck {
   readonly name: string;
   readonly check: (value: unknown) => boolean;
   readonly expect: string;
+  /** Left out by older peers: optional fields are trailing, and an encoder omits an undefined one. */
+  readonly optional?: true;
 }
 
 /** Per message, its fields in wire order (after `type`) with their checks. */
@@ -65,6 +67,18 @@ export const messageFields: Record<MessageName, readonly FieldCheck[]> = {
           value instanceof Uint8Array &&
           (value.length <= 16) &&
           (value.length >= 16)
+        )
+      },
+    },
+    {
+      name: "ephemeral",
+      expect: "a byte string of 32 bytes",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          value instanceof Uint8Array &&
+          (value.length <= 32) &&
+          (value.length >= 32)
         )
       },
     },

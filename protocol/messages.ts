@@ -12,6 +12,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import {
   AUTHOR_BYTES,
+  EPHEMERAL_KEY_BYTES,
   ID_BYTES,
   MAX_COMMAND_BYTES,
   MAX_ERROR_TEXT,
@@ -43,6 +44,8 @@ export const Hello = Type.Object({
   max_frame: Type.Integer({ minimum: 0, maximum: MAX_FRAME_BYTES }),
   caps: U32,
   nonce: Type.Uint8Array({ minByteLength: NONCE_BYTES, maxByteLength: NONCE_BYTES }),
+  /** X25519 ephemeral public key for this handshake (§7.2); absent from peers older than sealing. */
+  ephemeral: Type.Optional(Type.Uint8Array({ minByteLength: EPHEMERAL_KEY_BYTES, maxByteLength: EPHEMERAL_KEY_BYTES })),
 });
 export type Hello = Static<typeof Hello>;
 

@@ -88,6 +88,8 @@ export function messageChecksSource(): string {
     '  readonly name: string;',
     '  readonly check: (value: unknown) => boolean;',
     '  readonly expect: string;',
+    '  /** Left out by older peers: optional fields are trailing, and an encoder omits an undefined one. */',
+    '  readonly optional?: true;',
     '}',
     '',
     '/** Per message, its fields in wire order (after `type`) with their checks. */',
@@ -95,10 +97,16 @@ export function messageChecksSource(): string {
   ];
   for (const [name, schema] of Object.entries(schemas)) {
     const props = (schema as unknown as SchemaLike).properties!;
+    const required = new Set((schema as unknown as { required?: string[] }).required ?? []);
     lines.push(`  ${name}: [`);
+    let sawOptional = false;
     for (const [field, fs] of Object.entries(props)) {
       if (field === 'type') continue;
+      const optional = !required.has(field);
+      if (sawOptional && !optional) throw new Error(`gen-checks: ${name}.${field} is required after an optional field`);
+      sawOptional ||= optional;
       lines.push(`    {`, `      name: ${JSON.stringify(field)},`, `      expect: ${JSON.stringify(describe(fs))},`);
+      if (optional) lines.push('      optional: true,');
       const { consts, fn } = checkCode(fs as unknown as TSchema);
       if (consts.length > 0) throw new Error(`gen-checks: ${name}.${field} needs module constants; not supported in message checks`);
       lines.push(`      check: ${fn.split('\n').join('\n      ')},`, `    },`);
