@@ -4,6 +4,7 @@
  * so the engine never imports `net`, `serialport` or `mqtt`.
  */
 import { EventEmitter } from 'node:events';
+import type { SealPolicy } from '../protocol/seal.js';
 
 /** Events a link emits. */
 export interface LinkEvents {
@@ -17,6 +18,12 @@ export interface LinkEvents {
   close: [err?: Error];
   /** {@link Link.markAuthenticated} was called (once): listeners move the link out of their pre-authentication pool. */
   authenticated: [];
+  /**
+   * The transport has a hint that the peer's end of this authenticated link is gone (MQTT: a live
+   * `online` from the remote). The engine answers with a re-handshake that keeps the link working
+   * (PROTOCOL.md §7.5) instead of the transport replacing the link: the hint may be forged.
+   */
+  rehandshake: [];
 }
 
 /** One bidirectional frame channel to one peer. */
@@ -42,6 +49,19 @@ export interface Link extends EventEmitter<LinkEvents> {
    * so that test doubles need not implement it.
    */
   markAuthenticated?(): void;
+  /**
+   * Sealing policy of this link (PROTOCOL.md §7.2), from its URL's `seal` parameter or the
+   * transport's default (`require` for MQTT and plain TCP, `prefer` for TLS and serial). A link
+   * that does not say is treated as `require`.
+   */
+  readonly sealPolicy?: SealPolicy;
+  /**
+   * The engine calls this once the link is up and sealed (after {@link markAuthenticated}). From
+   * then on only sealed frames of the peer can end the link: an MQTT link stops taking the empty
+   * payload as a close marker and no longer publishes one on close (the engine sends the sealed
+   * close marker itself). Idempotent; optional like markAuthenticated.
+   */
+  markSealed?(): void;
 }
 
 /**

@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Link, LinkEvents } from './link.js';
 import { MAX_FRAME_BYTES } from '../protocol/constants.js';
+import type { SealPolicy } from '../protocol/seal.js';
 
 /** Fault settings of a memory link (per direction, applied on send). Defaults: no faults. */
 export interface MemoryLinkFaults {
@@ -16,12 +17,15 @@ export interface MemoryLinkFaults {
   delayMs?: number;
   /** Random source in [0,1); default Math.random. Pass a seeded one for reproducible tests. */
   random?: () => number;
+  /** Sealing policy of the link on this side (PROTOCOL.md §7.2). Default `require`. */
+  seal?: SealPolicy;
 }
 
 class MemoryLink extends EventEmitter<LinkEvents> implements Link {
   peer: MemoryLink | null = null;
   open = true;
   readonly maxFrame = MAX_FRAME_BYTES;
+  readonly sealPolicy: SealPolicy;
   /** Frames sent by this side. */
   sent = 0;
   constructor(
@@ -29,6 +33,7 @@ class MemoryLink extends EventEmitter<LinkEvents> implements Link {
     private readonly faults: MemoryLinkFaults,
   ) {
     super();
+    this.sealPolicy = faults.seal ?? 'require';
   }
 
   send(body: Uint8Array): boolean {

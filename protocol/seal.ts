@@ -43,6 +43,15 @@ const X25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30,
 // DER prefix wrapping a raw 32-byte X25519 public key as SPKI.
 const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
 
+/**
+ * Per-link sealing policy (§7.2): `require` refuses a peer that does not seal; `prefer` seals when
+ * the peer offers it and otherwise runs unsealed with a peer of this revision; `off` never seals.
+ */
+export type SealPolicy = 'require' | 'prefer' | 'off';
+
+/** Every {@link SealPolicy}, for parsers and help texts. */
+export const SEAL_POLICIES: readonly SealPolicy[] = ['require', 'prefer', 'off'];
+
 /** Why sealing or opening failed. */
 export type SealFailure =
   /** Not a sealed frame: wrong marker or shorter than header and tag. */
