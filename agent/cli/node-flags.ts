@@ -30,7 +30,9 @@ export const URL_HELP = `Link URLs (one transport each; a dialer reconnects with
   tls://host:port  tls-listen://host:port  TLS (?ca=&cert=&key= files)
   mqtt://[user:pass@]host:port/<peer-id>   MQTT dialer to one peer (mqtt.js loaded only for MQTT)
   mqtt-listen://host:port                  MQTT listener: one link per peer writing to our inbox
-  (mqtts:// and mqtts-listen:// add TLS; config "mqtt" supplies credentials and certificates)`;
+  (mqtts:// and mqtts-listen:// add TLS; config "mqtt" supplies credentials and certificates)
+  ?seal=require|prefer|off on any URL: end-to-end sealing of its links (default require;
+  prefer for tls, tls-listen and serial; off only for peers of an older release)`;
 
 /** A number when the flag parses as one, else the raw text (so the schema error shows it). */
 function numeric(v: string): number | string {

@@ -1,6 +1,7 @@
 /** Base class of the transport links: holds early frames until someone listens. */
 import { EventEmitter } from 'node:events';
 import type { LinkEvents } from '../link.js';
+import type { SealPolicy } from '../../protocol/seal.js';
 
 /** Most frames held for a link nobody listens to yet; later ones are dropped (the protocol repairs loss). */
 const MAX_HELD_FRAMES = 64;
@@ -12,8 +13,11 @@ const MAX_HELD_FRAMES = 64;
  * as a `frame` listener is attached.
  */
 export abstract class BaseLink extends EventEmitter<LinkEvents> {
+  /** See {@link Link.sealPolicy}; every transport link states it. */
+  abstract readonly sealPolicy: SealPolicy;
   private held: Uint8Array[] = [];
   private authed = false;
+  private sealedFlag = false;
 
   constructor() {
     super();
@@ -33,6 +37,19 @@ export abstract class BaseLink extends EventEmitter<LinkEvents> {
     if (this.authed) return;
     this.authed = true;
     this.emit('authenticated');
+  }
+
+  /** True once {@link markSealed} was called. */
+  get sealed(): boolean {
+    return this.sealedFlag;
+  }
+
+  /**
+   * See {@link Link.markSealed}: from now on only the session's sealed frames may end the link
+   * (subclasses read {@link sealed}). Idempotent; emits nothing.
+   */
+  markSealed(): void {
+    this.sealedFlag = true;
   }
 
   /** Emit `frame`, or hold it while nobody listens. */

@@ -4,13 +4,34 @@
  */
 import type { Link } from '../link.js';
 import { MalformedError, TooLargeError } from '../../protocol/errors.js';
+import type { SealPolicy } from '../../protocol/seal.js';
 import { BaseLink } from './base-link.js';
+import { TransportError } from './errors.js';
+
+/** Shortest interval between two `rehandshake` events of one link (a flood of `online` costs one Hello a second). */
+export const REHANDSHAKE_HINT_MS = 1000;
+
+/** What a virtual link is. */
+export interface MqttLinkOptions {
+  /** Peer id at the other end. */
+  remote: string;
+  /** Human-readable description (broker URL and peer id). */
+  description: string;
+  /** Largest frame body. */
+  maxFrame: number;
+  /** Length of the inbox topic this link publishes on (counted against the high-water mark). */
+  topicLength: number;
+  /** Bytes of unacknowledged publishes at which `send` returns false. */
+  highWaterMark: number;
+  /** See {@link Link.sealPolicy}. */
+  sealPolicy: SealPolicy;
+}
 
 /** What a link needs from its transport. */
 export interface MqttLinkHost {
   /** Publish `body` to `remote`'s inbox at QoS 1; `done` runs when the publish completes or fails. */
   publish(remote: string, body: Uint8Array, done: () => void): void;
-  /** The link closed; `notifyRemote` is true when it was closed locally (send the close marker). */
+  /** The link closed; `notifyRemote` is true when the empty close marker should go out (closed locally, not sealed). */
   released(link: MqttLink, notifyRemote: boolean): void;
 }
 
@@ -28,17 +49,28 @@ export class MqttLink extends BaseLink implements Link {
   /** Per-publish overhead counted with the body: topic, its length field, packet id, fixed header. */
   private readonly overhead: number;
 
+  /** Peer id at the other end. */
+  readonly remote: string;
+  readonly description: string;
+  readonly maxFrame: number;
+  readonly sealPolicy: SealPolicy;
+  /** Empty payloads (unsealed close markers) ignored because the link is sealed. */
+  ignoredCloseMarkers = 0;
+  private readonly highWaterMark: number;
+  /** When the last `rehandshake` was emitted (performance.now()). */
+  private hintedAt = -Infinity;
+
   constructor(
-    /** Peer id at the other end. */
-    readonly remote: string,
-    readonly description: string,
-    readonly maxFrame: number,
-    topicLength: number,
-    private readonly highWaterMark: number,
+    opts: MqttLinkOptions,
     private readonly host: MqttLinkHost,
   ) {
     super();
-    this.overhead = topicLength + 7;
+    this.remote = opts.remote;
+    this.description = opts.description;
+    this.maxFrame = opts.maxFrame;
+    this.sealPolicy = opts.sealPolicy;
+    this.highWaterMark = opts.highWaterMark;
+    this.overhead = opts.topicLength + 7;
   }
 
   /** False once closed (locally, by the remote, or because the broker connection was lost). */
@@ -65,9 +97,40 @@ export class MqttLink extends BaseLink implements Link {
     return true;
   }
 
-  /** Close locally and tell the remote (empty message on its inbox); idempotent. */
+  /**
+   * Close locally and tell the remote with the empty close marker on its inbox, unless the link
+   * is sealed (the session sent its sealed close marker before calling this); idempotent.
+   */
   async close(): Promise<void> {
     this.end(undefined, true);
+  }
+
+  /**
+   * An empty payload arrived from the remote. Before {@link markSealed} it is the close marker
+   * and ends the link; after, it is ignored (anyone able to publish on the inbox topic can forge
+   * one), counted in {@link ignoredCloseMarkers} and emitted as a `frame-error`
+   * (`TransportError` kind `UnsealedClose`).
+   */
+  remoteClosed(): void {
+    if (!this.isOpen) return;
+    if (!this.sealed) {
+      this.end(new TransportError('Closed', `${this.remote} closed the link`));
+      return;
+    }
+    this.ignoredCloseMarkers++;
+    this.emit('frame-error', new TransportError('UnsealedClose', `${this.description}: unsealed close marker on a sealed link; ignored`));
+  }
+
+  /**
+   * The remote announced `online` live while this link is up and sealed: emit `rehandshake`
+   * (at most once per {@link REHANDSHAKE_HINT_MS}) so the session re-handshakes on this link.
+   * @returns whether the event was emitted.
+   */
+  hintRehandshake(now = performance.now()): boolean {
+    if (!this.isOpen || now - this.hintedAt < REHANDSHAKE_HINT_MS) return false;
+    this.hintedAt = now;
+    this.emit('rehandshake');
+    return true;
   }
 
   /** Hand a received frame to the engine. */
@@ -75,11 +138,14 @@ export class MqttLink extends BaseLink implements Link {
     if (this.isOpen) this.deliverFrame(body);
   }
 
-  /** Close because of something outside (remote's marker, remote offline, broker lost). */
+  /**
+   * Close because of something outside (remote's marker, broker lost, eviction). `notifyRemote`
+   * asks for the empty close marker, never sent on a sealed link.
+   */
   end(err?: Error, notifyRemote = false): void {
     if (!this.isOpen) return;
     this.isOpen = false;
-    this.host.released(this, notifyRemote);
+    this.host.released(this, notifyRemote && !this.sealed);
     this.dropHeld();
     this.emit('close', err);
   }

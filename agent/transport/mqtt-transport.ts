@@ -2,14 +2,16 @@
  * The running MQTT transport: one mqtt.js client, one virtual {@link MqttLink} per remote peer.
  * Built by `mqtt.ts`, which documents the URLs; this file holds the state machine.
  *
- * - Presence is a hint, never a gate. A dialer keeps a link to its remote whenever it is
- *   connected to the broker, whatever the remote's presence says; the engine sends `Hello` on it
- *   with backoff until the peer authenticates (and closes it after 60 s; the dialer relinks
- *   after a backoff). `online` (live or retained) only hurries things up: a link that has
- *   waited ≥ 1 s without authenticating is replaced at once, so a fresh `Hello` goes out now;
- *   a live `online` replaces an authenticated link too (the remote reconnected to the broker, so
- *   its end of the link is gone, though its close marker could not be sent).
- *   `offline` (which anyone able to publish on the topic can forge) never closes a link.
+ * - Presence is a hint, never a gate (rules in `mqtt-presence.ts`). A dialer keeps a link to
+ *   its remote whenever it is connected to the broker, whatever the remote's presence says; the
+ *   engine sends `Hello` on it with backoff until the peer authenticates (and closes it after
+ *   60 s; the dialer relinks after a backoff). `online` hurries things up: a link that waited
+ *   ≥ 1 s without authenticating is replaced at once; a live `online` replaces an authenticated
+ *   unsealed link too, but on a sealed one it only makes the link emit `rehandshake` (at most
+ *   once a second), so a forged `online` cannot cut it. `offline` never closes a link.
+ * - Sealed links (`markSealed`): an empty payload on the inbox no longer ends the link (it is
+ *   counted and emitted as `frame-error`), and closing one publishes no empty marker: the
+ *   session's sealed close marker is the only one that counts.
  * - A listener admits new senders through `mqtt-admission.ts` (small separate pool for
  *   unauthenticated links, bounded creation rate).
  * - Broker-connected for `mqttLinklessWarnMs` without an authenticated link: one warning.
@@ -19,21 +21,19 @@
  *   full round of failed nodes.
  */
 import type { IPublishPacket, MqttClient } from 'mqtt';
+import type { SealPolicy } from '../../protocol/seal.js';
 import { inboxFilter, inboxTopic, presenceTopic, senderOf } from '../../protocol/mqtt-topics.js';
 import { TransportError } from './errors.js';
 import { FailureLog } from './failure-log.js';
 import { LinkSource } from './link-source.js';
+import { LinklessWarning } from './linkless-warning.js';
 import { Admission } from './mqtt-admission.js';
 import { backoffFrom, type OpenedTransport, type ResolvedOptions } from './options.js';
 import { MqttLink, type MqttLinkHost } from './mqtt-link.js';
+import { OFFLINE, ONLINE, onlineAction } from './mqtt-presence.js';
 
-/** Retained presence payloads; `offline` is also the last will. */
-export const OFFLINE = Buffer.from('offline');
-const ONLINE = Buffer.from('online');
-/** The close marker: an empty payload on an inbox topic. */
+/** The unsealed close marker: an empty payload on an inbox topic. */
 const EMPTY = Buffer.alloc(0);
-/** A dial link unauthenticated this long is replaced when the remote announces `online`. */
-const KICK_AFTER_MS = 1000;
 
 /** The nodes of one (possibly clustered) broker, as `mqtt.ts` built them. */
 export interface BrokerNodes {
@@ -51,6 +51,8 @@ export interface Topology {
   prefix: string;
   /** The dialed peer; undefined in listen mode. */
   remote: string | undefined;
+  /** Sealing policy of every link (URL `seal=`). */
+  seal: SealPolicy;
 }
 
 /** The running transport: one client, many virtual links. */
@@ -63,7 +65,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   private connectedAt: number | undefined;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private relinkTimer: NodeJS.Timeout | null = null;
-  private linklessTimer: NodeJS.Timeout | null = null;
+  private readonly linkless: LinklessWarning;
   private readonly backoff;
   /** The delay before trying the next node after a failed attempt: uniform in `[0, reconnectBaseMs]`. */
   private readonly hop;
@@ -94,6 +96,8 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     this.relinkBackoff = backoffFrom(o);
     this.admission = new Admission(o.mqttMaxPendingLinks, o.mqttPendingLinksPerS, url, o.logger);
     this.failures = new FailureLog(url, o.logger);
+    const who = t.remote === undefined ? 'no peer has linked' : `no link up with ${t.remote} (is it running and connected to this broker?)`;
+    this.linkless = new LinklessWarning(url, o.mqttLinklessWarnMs, who, o.logger, (err) => this.emit('warn', err));
     client.on('connect', (connack) => this.onConnect(connack.sessionPresent));
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet));
     client.on('close', () => this.onClose());
@@ -123,11 +127,12 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     }
   }
 
-  /** Close every link (sending close markers), publish `offline`, disconnect; idempotent. */
+  /** Close every link (close markers on unsealed ones), publish `offline`, disconnect; idempotent. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const timer of [this.reconnectTimer, this.relinkTimer, this.linklessTimer]) if (timer !== null) clearTimeout(timer);
+    for (const timer of [this.reconnectTimer, this.relinkTimer]) if (timer !== null) clearTimeout(timer);
+    this.linkless.disarm();
     for (const link of [...this.links.values()]) link.end(undefined, true);
     if (this.client.connected) {
       this.client.publish(presenceTopic(this.t.prefix, this.t.self), OFFLINE, { qos: 1, retain: true });
@@ -171,7 +176,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     if (from === undefined) return;
     let link = this.links.get(from);
     if (payload.length === 0) {
-      link?.end(new TransportError('Closed', `${from} closed the link`));
+      link?.remoteClosed();
       return;
     }
     if (link === undefined) {
@@ -201,19 +206,15 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     return link;
   }
 
-  /**
-   * Dial mode: the remote announced `online`; make sure a fresh `Hello` goes out now. A live
-   * `online` replaces even an authenticated link: the remote publishes it on every broker
-   * (re)connect, and its transport closed every link when its connection dropped, so our link is
-   * dead at the far end although nothing told us (the close marker could not be sent). A
-   * retained one is only the broker's memory and leaves an authenticated link alone.
-   */
+  /** Dial mode: the remote announced `online` (`live` unless retained); see `mqtt-presence.ts`. */
   private kickDialLink(live: boolean): void {
     const link = this.links.get(this.t.remote!);
-    if (link !== undefined && this.upLinks.has(link)) {
-      if (!live) return;
-    } else if (performance.now() - this.linkUpAt < KICK_AFTER_MS) {
-      return; // the new link's Hello is on its way (and retransmitted)
+    const view = link === undefined ? undefined : { authenticated: this.upLinks.has(link), sealed: link.sealed };
+    const action = onlineAction(view, live, performance.now() - this.linkUpAt);
+    if (action === 'ignore') return;
+    if (action === 'rehandshake') {
+      link!.hintRehandshake();
+      return;
     }
     this.relinkBackoff.reset();
     if (link !== undefined) link.end(new TransportError('Disconnected', `${this.t.remote} came online again; relinking`));
@@ -225,8 +226,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   private onClose(): void {
     const was = this.connectedAt;
     this.connectedAt = undefined;
-    if (this.linklessTimer !== null) clearTimeout(this.linklessTimer);
-    this.linklessTimer = null;
+    this.linkless.disarm();
     if (was !== undefined && performance.now() - was >= this.o.stableAfterMs) this.backoff.reset();
     if (this.relinkTimer !== null) clearTimeout(this.relinkTimer);
     this.relinkTimer = null;
@@ -284,7 +284,10 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
       this.linkUpAt = performance.now();
     }
     const topic = inboxTopic(this.t.prefix, remote, this.t.self);
-    const link = new MqttLink(remote, `${this.base}/${remote}`, this.o.maxFrame, topic.length, this.o.highWaterMark, this);
+    const link = new MqttLink({
+      remote, description: `${this.base}/${remote}`, maxFrame: this.o.maxFrame,
+      topicLength: topic.length, highWaterMark: this.o.highWaterMark, sealPolicy: this.t.seal,
+    }, this);
     link.once('authenticated', () => this.onAuthenticated(link));
     this.links.set(remote, link);
     this.offer(link);
@@ -301,19 +304,12 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
       }
     }
     this.upLinks.add(link);
-    if (this.linklessTimer !== null) clearTimeout(this.linklessTimer);
-    this.linklessTimer = null;
+    this.linkless.disarm();
   }
 
   /** While broker-connected with no authenticated link, warn once after `mqttLinklessWarnMs`. */
   private armLinklessWarning(): void {
-    if (this.closed || this.connectedAt === undefined || this.upLinks.size > 0 || this.linklessTimer !== null) return;
-    this.linklessTimer = setTimeout(() => {
-      const who = this.t.remote === undefined ? 'no peer has linked' : `no link up with ${this.t.remote} (is it running and connected to this broker?)`;
-      this.o.logger?.warn({ url: this.url, linklessMs: this.o.mqttLinklessWarnMs }, `connected to the broker for ${Math.round(this.o.mqttLinklessWarnMs / 1000)} s, ${who}`);
-      this.emit('warn', new TransportError('Disconnected', `${this.url}: broker-connected without a link for ${this.o.mqttLinklessWarnMs} ms`));
-    }, this.o.mqttLinklessWarnMs);
-    this.linklessTimer.unref();
+    if (!this.closed && this.connectedAt !== undefined && this.upLinks.size === 0) this.linkless.arm();
   }
 
   private warn(err: Error): void {

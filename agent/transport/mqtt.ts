@@ -17,10 +17,12 @@
  * The session is persistent (`clean: false`, client id `syncwire-<self>`), so messages sent to
  * this peer while it was briefly away are queued by the broker. Presence `online` is retained on
  * `<prefix>/<self>/presence`, with a retained `offline` last will. An empty payload on an inbox
- * topic is the close marker: "the sender closed its link to you". Losing the broker closes every
- * link; reconnecting (full-jitter backoff capped at `mqttReconnectMaxMs`) creates new ones.
- * Presence is a hint, never a gate; the unauthenticated-link pool and the rest of the state
- * machine are described in `mqtt-transport.ts`.
+ * topic is the close marker: "the sender closed its link to you", except on a sealed link, where
+ * only the session's sealed close marker counts (an empty payload is easy to forge). Losing the
+ * broker closes every link; reconnecting (full-jitter backoff capped at `mqttReconnectMaxMs`)
+ * creates new ones. Presence is a hint, never a gate (`mqtt-presence.ts`); the
+ * unauthenticated-link pool and the rest of the state machine are described in
+ * `mqtt-transport.ts`.
  *
  * Load sharing: several gateways may share a clustered broker and split the traffic with a
  * shared subscription (`$share/<group>/<prefix>/<gateway-id>/in/+`, MQTT 5 or Mosquitto's
@@ -34,15 +36,18 @@ import type { IClientOptions } from 'mqtt';
 import { DEFAULT_TOPIC_PREFIX, presenceTopic } from '../../protocol/mqtt-topics.js';
 import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
-import { MqttTransport, OFFLINE } from './mqtt-transport.js';
+import { OFFLINE } from './mqtt-presence.js';
+import { MqttTransport } from './mqtt-transport.js';
 import { loadTls } from './tls-material.js';
-import { assertNoQuery, hostPorts, type HostPort } from './url.js';
+import { SEAL_PARAM, assertNoQuery, hostPorts, sealParam, type HostPort } from './url.js';
 
 const PEER_ID = /^[0-9a-f]{16}$/;
 
 /** Build an MQTT transport from a parsed `mqtt:`/`mqtts:`/`*-listen:` URL. */
 export async function openMqtt(url: URL, display: string, o: ResolvedOptions, hostList: string[], secure: boolean, listen: boolean): Promise<OpenedTransport> {
-  assertNoQuery(url, ['prefix', 'self', 'ca', 'cert', 'key'], display);
+  assertNoQuery(url, ['prefix', 'self', 'ca', 'cert', 'key', SEAL_PARAM], display);
+  // `require` for mqtts too: TLS to the broker does not hide a link from the broker or its other clients.
+  const seal = sealParam(url, 'require', display);
   const nodes = hostPorts(url.protocol, hostList, secure ? 8883 : 1883, display);
   // Start at a random node so that a fleet spreads over the cluster.
   const first = Math.min(nodes.length - 1, Math.floor((o.random ?? Math.random)() * nodes.length));
@@ -84,7 +89,7 @@ export async function openMqtt(url: URL, display: string, o: ResolvedOptions, ho
   // Loaded here, not at the top: a serial- or TCP-only agent never pays for mqtt.js.
   const mqtt = await import('mqtt');
   const base = `${secure ? 'mqtts' : 'mqtt'}://${nodes.map(nodeName).join(',')}`;
-  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote }, o, mqtt.connect(options), { count: nodes.length, first: nodeName(nodes[first]!), rotate });
+  return new MqttTransport(display, base, { self, prefix, remote: listen ? undefined : remote, seal }, o, mqtt.connect(options), { count: nodes.length, first: nodeName(nodes[first]!), rotate });
 }
 
 function nodeName(n: HostPort): string {

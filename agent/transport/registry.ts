@@ -3,7 +3,10 @@
  * serial-only agent never loads mqtt.js (≈20 MB resident) and a TCP-only one never loads the
  * serialport native binding.
  *
- * URL grammar (query parameters not listed are rejected):
+ * URL grammar (query parameters not listed are rejected). Every URL also takes
+ * `seal=require|prefer|off`, the sealing policy of its links (PROTOCOL.md §7.2; `Link.sealPolicy`):
+ * default `require` for `tcp`, `tcp-listen` and every MQTT scheme, `prefer` for `tls`,
+ * `tls-listen` and `serial`.
  *
  * | URL | transport |
  * |---|---|

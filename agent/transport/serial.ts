@@ -16,18 +16,23 @@ import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { RedialTransport } from './redial.js';
 import { ArqLink } from './arq-link.js';
 import type { StreamLink } from './stream-link.js';
-import { assertNoQuery, intParam } from './url.js';
+import { SEAL_PARAM, assertNoQuery, intParam, sealParam } from './url.js';
 
 /** Written once on open: ends any partial frame the receiver holds from before (line noise, a reset). */
 const RESYNC = Uint8Array.of(0);
 
-/** Build a serial transport from a parsed `serial:` URL. */
+/**
+ * Build a serial transport from a parsed `serial:` URL. Sealing (`seal=`) defaults to `prefer`:
+ * a cable has no third party on it, and a small device of this revision may not seal (a legacy
+ * device, without ephemeral keys, needs `seal=off`).
+ */
 export async function openSerial(url: URL, display: string, o: ResolvedOptions): Promise<OpenedTransport> {
-  assertNoQuery(url, ['baud'], display);
+  assertNoQuery(url, ['baud', SEAL_PARAM], display);
   if (url.host !== '') throw new TransportError('BadUrl', `${display}: write serial:/dev/ttyX, not serial://host/...`);
   const path = decodeURIComponent(url.pathname);
   if (path === '' || path === '/') throw new TransportError('BadUrl', `${display}: missing device path`);
   const baudRate = intParam(url, 'baud', 115200);
+  const sealPolicy = sealParam(url, 'prefer', display);
   // Loaded here, not at the top: agents without a serial link never load the native binding.
   const { SerialPort } = await import('serialport');
   const description = `serial:${path}`;
@@ -51,6 +56,7 @@ export async function openSerial(url: URL, display: string, o: ResolvedOptions):
       decoder: new SerialFrameDecoder(o.maxFrame),
       encode: encodeSerialFrame,
       maxFrame: o.maxFrame,
+      sealPolicy,
       // A UART drains ~11.5 kB/s at best (far less when lossy): a 64 KiB queue would hold
       // seconds of stale answers. Keep it to ~1.5 s of a clean 115200-baud line.
       highWaterMark: Math.min(o.highWaterMark, 16 * 1024),

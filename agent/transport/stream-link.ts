@@ -7,6 +7,7 @@ import type { Duplex } from 'node:stream';
 import type { Link } from '../link.js';
 import type { FrameDecoder } from '../../protocol/frame-decoder.js';
 import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
+import type { SealPolicy } from '../../protocol/seal.js';
 import { TooLargeError } from '../../protocol/errors.js';
 import { BaseLink } from './base-link.js';
 import { TransportError } from './errors.js';
@@ -21,6 +22,8 @@ export interface StreamLinkOptions {
   encode: (body: Uint8Array) => Uint8Array;
   /** Largest body `send` accepts. Default {@link MAX_FRAME_BYTES}. */
   maxFrame?: number;
+  /** Sealing policy the link reports ({@link Link.sealPolicy}). Default `require`. */
+  sealPolicy?: SealPolicy;
   /** Queued bytes (`writableLength`) at or above which `send` returns false. Default 65536. */
   highWaterMark?: number;
   /** Bytes written once when the link opens (serial: a lone 0x00 ends any partial frame at the receiver). */
@@ -47,6 +50,7 @@ export interface StreamLinkOptions {
 export class StreamLink extends BaseLink implements Link {
   readonly description: string;
   readonly maxFrame: number;
+  readonly sealPolicy: SealPolicy;
   private readonly hwm: number;
   private isOpen = true;
   private closed = false;
@@ -64,6 +68,7 @@ export class StreamLink extends BaseLink implements Link {
     super();
     this.description = opts.description;
     this.maxFrame = Math.min(opts.maxFrame ?? MAX_FRAME_BYTES, MAX_FRAME_BYTES);
+    this.sealPolicy = opts.sealPolicy ?? 'require';
     this.hwm = opts.highWaterMark ?? 64 * 1024;
     stream.on('data', this.onData);
     stream.on('error', this.onError);

@@ -5,19 +5,20 @@
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { SealPolicy } from '../../protocol/seal.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../../protocol/tcp-frame.js';
 import { TransportError } from './errors.js';
 import type { OpenedTransport, ResolvedOptions } from './options.js';
 import { RedialTransport } from './redial.js';
 import { StreamLink } from './stream-link.js';
 import { LISTENER_PARAMS, StreamListenerTransport, listenerOptions } from './stream-listener.js';
-import { assertNoQuery, hostPort, type HostPort } from './url.js';
+import { SEAL_PARAM, assertNoQuery, hostPort, sealParam, type HostPort } from './url.js';
 
 /** TCP keepalive probe delay: long enough to cost nothing, short enough to beat NAT timeouts. */
 const KEEPALIVE_MS = 30_000;
 
-/** Configure a connected socket and wrap it in a length-prefixed {@link StreamLink}. */
-export function tcpStreamLink(socket: net.Socket, stream: Duplex, description: string, o: ResolvedOptions): StreamLink {
+/** Configure a connected socket and wrap it in a length-prefixed {@link StreamLink} with sealing policy `seal`. */
+export function tcpStreamLink(socket: net.Socket, stream: Duplex, description: string, o: ResolvedOptions, seal: SealPolicy): StreamLink {
   socket.setNoDelay(true);
   socket.setKeepAlive(true, KEEPALIVE_MS);
   return new StreamLink(stream, {
@@ -26,6 +27,7 @@ export function tcpStreamLink(socket: net.Socket, stream: Duplex, description: s
     encode: encodeTcpFrame,
     maxFrame: o.maxFrame,
     highWaterMark: o.highWaterMark,
+    sealPolicy: seal,
   });
 }
 
@@ -70,21 +72,25 @@ export function connectSocket<S extends net.Socket>(
   });
 }
 
-/** Build a TCP dialer (`listen` false) or listener from a parsed URL. */
+/**
+ * Build a TCP dialer (`listen` false) or listener from a parsed URL. Sealing (`seal=`) defaults
+ * to `require`: nothing else protects a plain TCP link from an on-path attacker.
+ */
 export async function openTcp(url: URL, display: string, o: ResolvedOptions, listen: boolean): Promise<OpenedTransport> {
-  assertNoQuery(url, listen ? LISTENER_PARAMS : [], display);
+  assertNoQuery(url, listen ? [SEAL_PARAM, ...LISTENER_PARAMS] : [SEAL_PARAM], display);
   const addr: HostPort = hostPort(url, { listen });
+  const seal = sealParam(url, 'require', display);
   if (listen) {
     o = listenerOptions(url, o);
     const server = net.createServer();
     const t = new StreamListenerTransport(display, server, 'connection', (socket) => {
-      return tcpStreamLink(socket, socket, `tcp://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o);
+      return tcpStreamLink(socket, socket, `tcp://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o, seal);
     }, o);
     return t.listen(addr);
   }
   const description = `tcp://${formatAddr(addr.host, addr.port)}`;
   return new RedialTransport(display, async (signal) => {
     const socket = await connectSocket(() => net.connect({ host: addr.host, port: addr.port }), 'connect', description, o, signal);
-    return tcpStreamLink(socket, socket, description, o);
+    return tcpStreamLink(socket, socket, description, o, seal);
   }, o).start();
 }

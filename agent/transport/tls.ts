@@ -11,12 +11,18 @@ import { RedialTransport } from './redial.js';
 import { LISTENER_PARAMS, StreamListenerTransport, listenerOptions } from './stream-listener.js';
 import { connectSocket, formatAddr, tcpStreamLink } from './tcp.js';
 import { loadTls } from './tls-material.js';
-import { assertNoQuery, hostPort } from './url.js';
+import { SEAL_PARAM, assertNoQuery, hostPort, sealParam } from './url.js';
 
-/** Build a TLS dialer (`listen` false) or listener from a parsed URL. */
+/**
+ * Build a TLS dialer (`listen` false) or listener from a parsed URL. Sealing (`seal=`) defaults
+ * to `prefer`: TLS already protects the connection, so a peer of this revision that does not
+ * seal is still accepted (a legacy peer needs `seal=off`).
+ */
 export async function openTls(url: URL, display: string, o: ResolvedOptions, listen: boolean): Promise<OpenedTransport> {
-  assertNoQuery(url, listen ? ['ca', 'cert', 'key', ...LISTENER_PARAMS] : ['ca', 'cert', 'key'], display);
+  const params = ['ca', 'cert', 'key', SEAL_PARAM];
+  assertNoQuery(url, listen ? [...params, ...LISTENER_PARAMS] : params, display);
   const addr = hostPort(url, { listen });
+  const seal = sealParam(url, 'prefer', display);
   if (listen) o = listenerOptions(url, o);
   const m = await loadTls(url, o.tls, display);
   if (listen) {
@@ -29,7 +35,7 @@ export async function openTls(url: URL, display: string, o: ResolvedOptions, lis
       ...(o.handshakeTimeoutMs > 0 ? { handshakeTimeout: o.handshakeTimeoutMs } : {}),
     });
     const t = new StreamListenerTransport(display, server, 'secureConnection', (socket) => {
-      return tcpStreamLink(socket, socket, `tls://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o);
+      return tcpStreamLink(socket, socket, `tls://${formatAddr(socket.remoteAddress, socket.remotePort)}`, o, seal);
     }, o);
     return t.listen(addr);
   }
@@ -42,6 +48,6 @@ export async function openTls(url: URL, display: string, o: ResolvedOptions, lis
       rejectUnauthorized: m.rejectUnauthorized, servername,
     });
     const socket = await connectSocket(make, 'secureConnect', description, o, signal);
-    return tcpStreamLink(socket, socket, description, o);
+    return tcpStreamLink(socket, socket, description, o, seal);
   }, o).start();
 }

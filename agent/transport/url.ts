@@ -1,4 +1,5 @@
 /** URL helpers shared by the builders: host/port extraction, query parameters, redaction. */
+import { SEAL_POLICIES, type SealPolicy } from '../../protocol/seal.js';
 import { TransportError } from './errors.js';
 
 /** Host and port of a URL; IPv6 brackets removed. */
@@ -35,6 +36,22 @@ export function intParam(url: URL, name: string, fallback: number): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new TransportError('BadUrl', `${redactUrl(url.href)}: ${name}=${v} is not a positive integer`);
   return n;
+}
+
+/** The query parameter every transport URL takes for its links' sealing policy (PROTOCOL.md §7.2). */
+export const SEAL_PARAM = 'seal';
+
+/**
+ * The `seal=require|prefer|off` query parameter, or `fallback` (the scheme's default: `require`
+ * for MQTT and plain TCP, `prefer` for TLS and serial) when absent.
+ * @throws TransportError `BadUrl` when present with any other value (the message lists the choices).
+ */
+export function sealParam(url: URL, fallback: SealPolicy, display: string): SealPolicy {
+  const v = url.searchParams.get(SEAL_PARAM);
+  if (v === null) return fallback;
+  const policy = SEAL_POLICIES.find((p) => p === v);
+  if (policy === undefined) throw new TransportError('BadUrl', `${display}: ${SEAL_PARAM}=${v} is not one of ${SEAL_POLICIES.join(', ')}`);
+  return policy;
 }
 
 /**
