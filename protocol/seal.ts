@@ -97,6 +97,10 @@ export function ephemeralFromSecret(secret: Uint8Array): EphemeralKey {
  * @throws SealError `weak-key` when the result is all zero (RFC 7748 §6.1) or the peer key is unusable.
  */
 export function x25519(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
+  // Checked here, not left to the DER parser: OpenSSL ignores bytes after the key, so a 33-byte
+  // key (or secret) would silently be used as its first 32 bytes.
+  if (secret.length !== EPHEMERAL_KEY_BYTES) throw new RangeError('X25519 secret must be 32 bytes');
+  if (peerPublic.length !== EPHEMERAL_KEY_BYTES) throw new SealError('weak-key', `the peer's ephemeral key has ${peerPublic.length} bytes, not 32`);
   let shared: Uint8Array;
   try {
     const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
