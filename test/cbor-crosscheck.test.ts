@@ -33,6 +33,13 @@ const viaOwn = (bytes: Uint8Array): unknown => toReadable(decodeCbor(bytes));
 
 const load = <T>(f: string): T => JSON.parse(readFileSync(new URL(`../docs/vectors/${f}`, import.meta.url), 'utf8')) as T;
 const messagesV = load<{ cases: Array<{ name: string; cbor: string }>; decode_only: Array<{ name: string; cbor: string }>; rejects: Array<{ name: string; hex: string; reason: string }> }>('messages.json');
+interface SealV {
+  sides: Array<{ name: string; hello: string; ephemeral_public: string }>;
+  auth: Array<{ signer: string; auth: string }>;
+  frames: Array<{ name: string; plaintext: string }>;
+  weak_keys: { weak_hello: string };
+}
+const sealV = load<SealV>('seal.json');
 const commandsV = load<{ cases: Array<{ name: string; encoding: string }>; rejects: Array<{ name: string; hex: string; reason: string }> }>('commands.json');
 
 /** Both decoders agree on `bytes`, at the CBOR level and (for a message) field by field. */
@@ -70,6 +77,18 @@ t.test('every vector decodes to the same value with cbor-x', async (t) => {
   t.ok(n >= 25, `${n} vectors cross-checked`);
 });
 
+t.test('seal.json: Hellos with ephemeral, Auths and sealed plaintexts decode alike with cbor-x', async (t) => {
+  for (const s of sealV.sides) {
+    t.equal(agree(fromHex(s.hello), 'message'), null, `Hello ${s.name}`);
+    const arr = cborx.decode(fromHex(s.hello)) as unknown[];
+    t.equal(arr.length, 7, `Hello ${s.name}: type and six fields`);
+    t.equal(Buffer.from(arr[6] as Uint8Array).toString('hex'), s.ephemeral_public, `Hello ${s.name}: cbor-x reads field 6 as the ephemeral key`);
+  }
+  t.equal(agree(fromHex(sealV.weak_keys.weak_hello), 'message'), null, 'weak_hello');
+  for (const a of sealV.auth) t.equal(agree(fromHex(a.auth), 'message'), null, `Auth by ${a.signer}`);
+  for (const f of sealV.frames) if (f.plaintext !== '') t.equal(agree(fromHex(f.plaintext), 'message'), null, `frame ${f.name} plaintext`);
+});
+
 // ---- generated valid messages and commands --------------------------------------------------
 
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
@@ -78,7 +97,11 @@ const id32 = bytes(32);
 const cmdBytes = fc.uint8Array({ minLength: 1, maxLength: MAX_COMMAND_BYTES });
 const text = fc.string({ unit: 'binary', maxLength: MAX_ERROR_TEXT }).filter((s) => s.length <= MAX_ERROR_TEXT && !/\p{Surrogate}/u.test(s));
 const messageArb: fc.Arbitrary<Message> = fc.oneof(
-  fc.record({ type: fc.constant('Hello' as const), version: u32, public_key: bytes(32), max_frame: fc.integer({ min: 0, max: MAX_FRAME_BYTES }), caps: u32, nonce: bytes(16) }),
+  // `ephemeral` (field 6) present or absent, never undefined: an absent field is not on the wire.
+  fc.record(
+    { type: fc.constant('Hello' as const), version: u32, public_key: bytes(32), max_frame: fc.integer({ min: 0, max: MAX_FRAME_BYTES }), caps: u32, nonce: bytes(16), ephemeral: bytes(32) },
+    { requiredKeys: ['type', 'version', 'public_key', 'max_frame', 'caps', 'nonce'] },
+  ),
   fc.record({ type: fc.constant('Auth' as const), signature: bytes(64) }),
   fc.record({ type: fc.constant('Keys' as const), keys: fc.array(bytes(32), { maxLength: MAX_KEYS }) }),
   fc.record({ type: fc.constant('PollRequest' as const), session: u32, max_bytes: u32, heads: fc.array(id32, { maxLength: MAX_HEADS }), sample: fc.array(id32, { maxLength: MAX_SAMPLE }) }),
