@@ -1,8 +1,10 @@
 /**
  * Decoder fuzzing: well over 100k random and mutated inputs through SerialFrameDecoder,
- * TcpFrameDecoder, decodeMessage and decodeCommand. Every error must be a SyncwireError, the
- * frame decoders must never throw nor return a frame over their cap, and whatever the message
- * and command decoders accept must satisfy every schema limit.
+ * TcpFrameDecoder, decodeMessage, decodeCommand and the sealed-frame opener. Every error must be
+ * a SyncwireError, the frame decoders must never throw nor return a frame over their cap,
+ * whatever the message and command decoders accept must satisfy every schema limit, and
+ * `openFrame` / `Opener.open` return a plaintext only for a frame genuinely sealed under their
+ * key (each sequence number once, for the Opener) and otherwise throw SealError only.
  *
  * Seeded PRNG: the seed is printed; rerun a failure with FUZZ_SEED=<seed>.
  */
@@ -25,6 +27,12 @@ import {
   MAX_FRAME_BYTES,
   MAX_PARENTS,
   MIN_FRAME_BYTES,
+  openFrame,
+  Opener,
+  SEAL_MARKER,
+  SEAL_OVERHEAD,
+  SealError,
+  sealFrame,
   SerialFrameDecoder,
   sha256,
   SIGNATURE_BYTES,
@@ -450,6 +458,89 @@ t.test('TcpFrameDecoder', async (t) => {
     for (const f of frames) if (f.length > 0) checkMessage(s, f);
   }
   report(t, 'TcpFrameDecoder', s, performance.now() - t0);
+  total += s.inputs;
+});
+
+t.test('sealed frames: openFrame and Opener', async (t) => {
+  const s = newStats();
+  const t0 = performance.now();
+  const key = rng.bytes(32);
+  const otherKey = rng.bytes(32);
+  /** Every frame sealed under `key`: body hex → plaintext hex. */
+  const genuine = new Map<string, string>();
+  const pool: Uint8Array[] = [];
+  /** The last few sealed: the ones an Opener still takes. */
+  const recent: Uint8Array[] = [];
+  const seal = (seq: number): Uint8Array => {
+    const pt = rng.chance(0.1) ? new Uint8Array(0) : rng.chance(0.7) ? rng.pick(messageCorpus) : rng.bytes(rng.int(300));
+    const body = sealFrame(key, seq, pt);
+    genuine.set(toHex(body), toHex(pt));
+    recent.push(body);
+    if (recent.length > 8) recent.shift();
+    if (pool.length < 500) pool.push(body);
+    else pool[rng.int(pool.length)] = body;
+    return body;
+  };
+  let nextSeq = 0;
+  const opener = new Opener(key);
+  const openedSeqs = new Set<number>();
+  const asMessage = newStats();
+  let opened = 0;
+  let slowest = 0;
+  for (let i = 0; i < 32_000; i++) {
+    // Mostly in order, with gaps and late frames; the last quarter runs at the top of the u32 range.
+    if (i === 24_000) nextSeq = 0xffffffff - 3000;
+    if (i % 4 === 0) {
+      if (rng.chance(0.05)) nextSeq += rng.int(200);
+      nextSeq = Math.min(0xffffffff, nextSeq);
+      seal(rng.chance(0.9) || nextSeq < 70 ? nextSeq++ : nextSeq - 1 - rng.int(70));
+    }
+    const base = rng.pick(pool);
+    let input: Uint8Array;
+    const k = rng.int(12);
+    if (k < 4) input = mutate(rng, base, pool);
+    else if (k < 5) {
+      input = Uint8Array.from(base);
+      input[rng.int(input.length)]! ^= 1 << rng.int(8);
+    } else if (k < 6) input = concat(Uint8Array.of(SEAL_MARKER), rng.bytes(rng.int(rng.chance(0.05) ? 70_000 : 300)));
+    else if (k < 7) input = base.subarray(0, rng.int(base.length));
+    else if (k < 8) {
+      input = Uint8Array.from(base);
+      new DataView(input.buffer).setUint32(1, rng.chance(0.5) ? rng.u32() : (new DataView(base.buffer, base.byteOffset).getUint32(1) + 1) >>> 0);
+    } else if (k < 9) input = sealFrame(otherKey, Math.min(0xffffffff, rng.int(nextSeq + 10)), rng.pick(messageCorpus));
+    else if (k < 10) input = concat(base.subarray(0, SEAL_OVERHEAD - 16), rng.pick(pool).subarray(SEAL_OVERHEAD - 16)); // header swapped onto another frame
+    else input = rng.chance(0.8) ? rng.pick(recent) : base; // genuine: new to the Opener, or a replay / too old
+    s.inputs++;
+    const started = performance.now();
+    const want = genuine.get(toHex(input));
+    try {
+      const r = openFrame(key, input);
+      s.accepted++;
+      if (want === undefined) fail(s, 'openFrame opened a frame that was never sealed under its key', input);
+      else if (toHex(r.plaintext) !== want) fail(s, 'openFrame gave another plaintext', input);
+    } catch (err) {
+      if (!(err instanceof SealError) || (err.failure !== 'not-sealed' && err.failure !== 'bad-tag')) fail(s, `openFrame threw ${String(err)}`, input);
+      else if (want !== undefined) fail(s, 'openFrame refused a genuine frame', input);
+    }
+    try {
+      const r = opener.open(input);
+      if (r !== null) {
+        opened++;
+        const seq = new DataView(input.buffer, input.byteOffset).getUint32(1);
+        if (want === undefined || toHex(r) !== want) fail(s, 'Opener opened a frame that was never sealed under its key', input);
+        if (openedSeqs.has(seq)) fail(s, `Opener accepted seq ${seq} twice`, input);
+        openedSeqs.add(seq);
+      }
+    } catch (err) {
+      if (!(err instanceof SealError)) fail(s, `Opener threw ${String(err)}`, input);
+    }
+    checkMessage(asMessage, input); // a sealed body never crashes the message decoder
+    slowest = Math.max(slowest, performance.now() - started);
+  }
+  t.ok(opened > 1000, `the Opener opened ${opened} genuine frames`);
+  t.same(asMessage.failures, [], 'decodeMessage on the same inputs: typed errors only');
+  t.ok(slowest < 1000, `no input took a second (slowest ${slowest.toFixed(1)} ms)`);
+  report(t, 'sealed frames', s, performance.now() - t0);
   total += s.inputs;
 });
 
