@@ -1,7 +1,7 @@
 /**
  * Settings, counters and events of the simulated device (`SimDevice`, device.ts).
  */
-import type { Command, ErrorMessage, Identity } from '../protocol/index.js';
+import type { Command, ErrorMessage, Identity, SealPolicy } from '../protocol/index.js';
 
 /** Default frame limit a device announces, bytes. */
 export const DEFAULT_DEVICE_MAX_FRAME = 2048;
@@ -36,6 +36,14 @@ export interface DeviceOptions {
   onOrder?: (payload: Uint8Array, command: Command) => void;
   /** First handshake retry delay, ms. Default 2000. */
   handshakeRetryMs?: number;
+  /**
+   * Sealing policy of the link (PROTOCOL.md §7.2): `require` refuses a peer that does not seal,
+   * `prefer` seals when the peer offers it (and refuses legacy peers), `off` never seals (and
+   * takes legacy peers). Default `prefer`, the serial default.
+   */
+  seal?: SealPolicy;
+  /** Random source for nonces and ephemeral keys (tests). Default `crypto.randomFillSync`. */
+  random?: (buf: Uint8Array) => void;
 }
 
 /** Counters; all start at 0 and only grow. */
@@ -66,6 +74,14 @@ export interface DeviceStats {
   errorsIn: number;
   /** `PollRequest`s answered. */
   pollsAnswered: number;
+  /** Sealed frames dropped unopened: bad tag (forged, altered, another key), or no session key yet. */
+  sealFailures: number;
+  /** Sealed frames dropped as replays (seen before, or below the replay window). */
+  replays: number;
+  /** Unsealed messages (other than `Hello`/`Auth`) dropped on a sealed session. */
+  unsealedDropped: number;
+  /** Up sessions started over: a new peer `Hello`, or a rekey. */
+  rehandshakes: number;
 }
 
 /** Why a received command was not stored. */

@@ -1,7 +1,9 @@
 /**
  * A simulated constrained device: a second, minimal implementation of wire protocol v1 built on
  * `protocol/` alone, written the way firmware would be — fixed buffers (frame decoder, a ring of
- * the last N commands, a key table), no growth, no graph walk. It speaks over any byte stream:
+ * the last N commands, a key table), no growth, no graph walk. It seals its links (§7.2–§7.4,
+ * policy `seal`, default `prefer`) with `protocol/seal.ts` as firmware would with its own crypto
+ * library; see device-link.ts for what travels sealed. It speaks over any byte stream:
  * {@link SimDevice.connect} gives it a write function when the link opens, and
  * {@link SimDevice.onBytes} feeds it what arrives, so it runs over the simulated serial port
  * ({@link attachDeviceToSerialPort}), a socat PTY, or directly against another device.
@@ -12,15 +14,16 @@
  */
 import { EventEmitter } from 'node:events';
 import {
-  MAX_FRAME_BYTES, MIN_FRAME_BYTES, MIN_POLL_BYTES, SerialFrameDecoder,
-  decodeMessage, encodeCbor, encodeCommand, encodeMessage, encodeSerialFrame, generateIdentity, identityFromSecret,
-  type Command, type Identity, type Message, type PollRequest,
+  MAX_FRAME_BYTES, MIN_FRAME_BYTES, MIN_POLL_BYTES, SEAL_POLICIES, SerialFrameDecoder,
+  encodeCbor, encodeCommand, encodeSerialFrame, generateIdentity, identityFromSecret,
+  type Command, type Identity, type Message, type PollRequest, type SealPolicy,
 } from '../protocol/index.js';
 import { DeviceIntake } from './device-ingest.js';
 import { DeviceKeyTable } from './device-keys.js';
 import { RingResponder } from './device-poll.js';
 import { CommandRing, DEFAULT_RING_SIZE, DeviceRingFullError } from './device-ring.js';
-import { DeviceHandshake, errorMessage, type HandshakeState } from './device-session.js';
+import { DeviceLink } from './device-link.js';
+import { errorMessage, type HandshakeState, type HandshakeStep } from './device-session.js';
 import { DeviceSync } from './device-sync.js';
 import {
   DEFAULT_DEVICE_MAX_FRAME, DEFAULT_HANDSHAKE_RETRY_MS, DEFAULT_TELEMETRY_MS,
@@ -52,13 +55,16 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
   readonly stats: DeviceStats = {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, commits: 0, commitsRefused: 0, commandsReceived: 0,
     orders: 0, rejectedCommands: 0, duplicates: 0, errorsIn: 0, pollsAnswered: 0,
+    sealFailures: 0, replays: 0, unsealedDropped: 0, rehandshakes: 0,
   };
+  /** Sealing policy of the device's link. */
+  readonly seal: SealPolicy;
   /** Subscription and poll state of the current session. */
   readonly sync: DeviceSync;
   private readonly responder: RingResponder;
   private readonly intake: DeviceIntake;
   private readonly keys: DeviceKeyTable;
-  private readonly handshake: DeviceHandshake;
+  private readonly link: DeviceLink;
   private readonly decoder: SerialFrameDecoder;
   private readonly trustAny: boolean;
   private readonly readSensor: (counter: number) => number;
@@ -88,7 +94,10 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     this.retryBaseMs = this.retryMs = positive('handshakeRetryMs', options.handshakeRetryMs ?? DEFAULT_HANDSHAKE_RETRY_MS);
     this.trustAny = options.trustAny ?? false;
     this.keys = new DeviceKeyTable(options.trustedKeys ?? []);
-    this.handshake = new DeviceHandshake(this.identity, this.maxFrame, (k) => this.trustAny || this.keys.isTrusted(k));
+    this.seal = options.seal ?? 'prefer';
+    if (!SEAL_POLICIES.includes(this.seal)) throw new RangeError(`seal must be one of ${SEAL_POLICIES.join(', ')}: ${String(this.seal)}`);
+    const admits = (k: Uint8Array): boolean => this.trustAny || this.keys.isTrusted(k);
+    this.link = new DeviceLink(this.identity, this.maxFrame, admits, this.stats, { policy: this.seal, random: options.random });
     this.decoder = new SerialFrameDecoder(this.maxFrame);
     this.readSensor = options.readSensor ?? ((n) => 2000 + Math.round(300 * Math.sin(n / 10)));
     const onOrder = options.onOrder;
@@ -100,13 +109,17 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
       },
       rejected: (reason, detail) => this.emit('rejected', reason, detail),
     });
+    const link = this.link;
     this.sync = new DeviceSync(
       {
         send: (msg) => this.send(msg),
         head: () => this.ring.newestId(),
         has: (id) => this.ring.has(id),
         sample: (max) => this.ring.sample(max),
-        maxFrame: this.maxFrame,
+        // A sealed answer must fit the device's frame buffer: ask for its limit less the overhead.
+        get maxFrame() {
+          return link.receiveLimit;
+        },
       },
       options.subscribe ?? true,
       pollMs,
@@ -115,7 +128,12 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
 
   /** Handshake state of the current link. */
   get state(): HandshakeState {
-    return this.handshake.state;
+    return this.link.state;
+  }
+
+  /** Whether the session is up and sealed. */
+  get sealed(): boolean {
+    return this.link.sealed;
   }
 
   /** The newest command held (own or received), a copy, or null. */
@@ -129,15 +147,20 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     this.writer = write;
     this.writeRaw(LINK_OPEN);
     this.retryMs = this.retryBaseMs;
-    this.send(this.handshake.open());
+    this.writeBody(this.link.open());
     this.armHelloRetry();
   }
 
-  /** The link closed: forget the session (the ring and telemetry carry on). Idempotent. */
+  /**
+   * The link closed: forget the session (the ring and telemetry carry on). Idempotent. A sealed
+   * session sends its close marker first (§7.6), in case the link still carries it.
+   */
   disconnect(): void {
-    const wasUp = this.handshake.state === 'up';
+    const wasUp = this.link.state === 'up';
+    const marker = this.link.closeMarker();
+    if (marker !== null) this.writeBody(marker);
     this.writer = null;
-    this.handshake.close();
+    this.link.close();
     this.decoder.reset();
     this.sync.stop();
     this.clearHelloRetry();
@@ -173,7 +196,7 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
       this.telemetryTimer = setInterval(() => this.telemetry(), this.telemetryMs);
       this.telemetryTimer.unref();
     }
-    if (resume && this.handshake.state === 'up') this.sync.start(this.handshake.peerCaps);
+    if (resume && this.link.state === 'up') this.sync.start(this.link.handshake.peerCaps);
     else if (resume && this.writer !== null) this.armHelloRetry();
   }
 
@@ -230,44 +253,35 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
   }
 
   private onFrame(body: Uint8Array): void {
-    let msg: Message;
-    try {
-      msg = decodeMessage(body, this.maxFrame);
-    } catch (err) {
-      this.badFrame(err as Error);
-      if (this.handshake.state === 'up') this.send(errorMessage('Malformed', (err as Error).message.slice(0, 200)));
-      return;
-    }
-    switch (msg.type) {
-      case 'Hello': {
-        const wasUp = this.handshake.state === 'up';
-        const step = this.handshake.onHello(msg);
-        if (wasUp && this.handshake.state !== 'up') {
-          this.sync.stop();
-          this.emit('down');
-        }
-        for (const m of step.send) this.send(m);
-        if (this.handshake.state === 'refused') this.clearHelloRetry();
-        else if (step.send[0]?.type === 'Hello') this.armHelloRetry();
+    const input = this.link.receive(body);
+    switch (input.kind) {
+      case 'dropped':
         return;
-      }
-      case 'Auth': {
-        const step = this.handshake.onAuth(msg);
-        for (const m of step.send) this.send(m);
-        if (step.up) this.sessionUp();
-        else if (this.handshake.state === 'refused') this.clearHelloRetry();
+      case 'malformed':
+        this.badFrame(input.error);
+        if (input.answer) this.send(errorMessage('Malformed', input.error.message.slice(0, 200)));
         return;
-      }
-      case 'Error':
-        this.stats.errorsIn++;
-        this.emit('peer-error', msg);
-        if (this.handshake.state === 'up') this.sync.onError(msg);
+      case 'closed':
+        // The peer ended the sealed session (§7.6): not answered; our fresh Hello waits for it.
+        this.sessionDown();
+        this.retryMs = this.retryBaseMs;
+        this.armHelloRetry();
+        return;
+      case 'handshake':
+        this.onHandshake(input.step, input.down);
         return;
       default:
         break;
     }
+    const msg = input.msg;
+    if (msg.type === 'Error') {
+      this.stats.errorsIn++;
+      this.emit('peer-error', msg);
+      if (this.link.state === 'up') this.sync.onError(msg);
+      return;
+    }
     // Before the peer proved its key, nothing else is heeded (PROTOCOL.md §7).
-    if (this.handshake.state !== 'up') {
+    if (this.link.state !== 'up') {
       this.send(errorMessage('Unauthorized', 'authenticate first'));
       return;
     }
@@ -303,13 +317,27 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     }
   }
 
+  private onHandshake(step: HandshakeStep, down: boolean): void {
+    if (down) this.sessionDown();
+    for (const o of step.send) this.writeBody(o.body);
+    const s = this.link.state;
+    if (step.up) this.sessionUp();
+    else if (s === 'refused') this.clearHelloRetry();
+    else if (s === 'hello-sent' && step.send.some((o) => o.type === 'Hello')) this.armHelloRetry();
+  }
+
+  private sessionDown(): void {
+    this.sync.stop();
+    this.emit('down');
+  }
+
   private sessionUp(): void {
     this.clearHelloRetry();
     this.retryMs = this.retryBaseMs;
-    const peerKey = this.handshake.peerKey!;
+    const peerKey = this.link.handshake.peerKey!;
     if (this.trustAny) this.keys.learn(peerKey);
     this.emit('ready', Uint8Array.from(peerKey));
-    if (!this.halted) this.sync.start(this.handshake.peerCaps);
+    if (!this.halted) this.sync.start(this.link.handshake.peerCaps);
   }
 
   private answer(req: PollRequest): void {
@@ -317,8 +345,9 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
       this.send(errorMessage('Malformed', `max_bytes ${req.max_bytes} is below the minimum ${MIN_POLL_BYTES}`));
       return;
     }
-    // The device's frame buffers are maxFrame bytes, for what it sends as for what it receives.
-    const limit = Math.min(req.max_bytes, this.handshake.peerMaxFrame, this.maxFrame);
+    // The device's frame buffers are maxFrame bytes, for what it sends as for what it receives;
+    // on a sealed link the message is that less the seal overhead (max_bytes counts plaintext).
+    const limit = Math.min(req.max_bytes, this.link.sendLimit, this.link.receiveLimit);
     this.stats.pollsAnswered++;
     this.send(this.responder.answer(req, limit, this.telemetryMs));
   }
@@ -328,17 +357,24 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     this.emit('bad-frame', err);
   }
 
+  /** Send one message: sealed on a sealed session; never more than the peer said it takes. */
   private send(msg: Message): void {
     if (this.writer === null) return;
-    let body: Uint8Array;
-    try {
-      body = encodeMessage(msg);
-    } catch {
-      return; // a message we built ourselves; never expected
+    if (this.link.rekeyDue) {
+      // 2^31 frames under one key (§7.4): start over with fresh keys; this message is lost, and
+      // the sync protocol repairs that.
+      this.sessionDown();
+      this.writeBody(this.link.restart());
+      this.retryMs = this.retryBaseMs;
+      this.armHelloRetry();
+      return;
     }
-    // Never send the peer more than it said it takes (its limit is known after its Hello).
-    const peerLimit = this.handshake.peerMaxFrame;
-    if (peerLimit > 0 && body.length > peerLimit) return;
+    const body = this.link.encode(msg);
+    if (body !== null) this.writeBody(body);
+  }
+
+  private writeBody(body: Uint8Array): void {
+    if (this.writer === null) return;
     this.stats.framesOut++;
     this.writeRaw(encodeSerialFrame(body));
   }
@@ -360,10 +396,10 @@ export class SimDevice extends EventEmitter<DeviceEvents> {
     const delay = this.retryMs * (1 + Math.random() / 4);
     this.helloTimer = setTimeout(() => {
       this.helloTimer = null;
-      const s = this.handshake.state;
+      const s = this.link.state;
       if (this.writer === null || s === 'up' || s === 'refused') return;
       this.retryMs = Math.min(this.retryMs * 2, 30_000);
-      this.send(this.handshake.hello());
+      this.writeBody(this.link.handshake.hello());
       this.armHelloRetry();
     }, delay);
     this.helloTimer.unref();

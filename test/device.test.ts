@@ -293,7 +293,9 @@ t.test('two devices back to back: handshake, telemetry via polls, orders, ring b
 });
 
 t.test('hostile input: garbage, bad CRC, bad signature, unknown author; the session carries on', async (tt) => {
-  const p = await pair(tt, { pollMs: 100, telemetryMs: 5000 }, { telemetryMs: 50 });
+  // Unsealed, so that the injected plain frames reach the message layer (device-seal.test.ts
+  // covers the sealed link, where they are dropped unread).
+  const p = await pair(tt, { pollMs: 100, telemetryMs: 5000, seal: 'off' }, { telemetryMs: 50, seal: 'off' });
   const { A, B, idB } = p;
   await p.readyA;
   await p.readyB;
@@ -361,9 +363,10 @@ t.test('refusals: untrusted key gets Error Unauthorized, other versions Unsuppor
   tt.notOk(aReady);
   tt.not(C.state, 'up');
 
-  // A raw peer: wrong version, then a trusted key with a forged Auth.
+  // A raw peer (legacy: no ephemeral key, so the device runs with seal off): wrong version, then
+  // a trusted key with a forged Auth.
   const c2 = await cable(tt);
-  const D = new SimDevice({ trustedKeys: [trusted.publicKey] });
+  const D = new SimDevice({ trustedKeys: [trusted.publicKey], seal: 'off' });
   tt.teardown(() => D.stop());
   const peer = new Scripted(c2.b, trusted);
   attachDeviceToSerialPort(D, c2.a);
@@ -388,7 +391,8 @@ t.test('refusals: untrusted key gets Error Unauthorized, other versions Unsuppor
 t.test('against a scripted agent: subscribe, renew, budget, fallback to polling, exact poll answers', async (tt) => {
   const c = await cable(tt);
   const agent = new Scripted(c.b);
-  const D = new SimDevice({ trustedKeys: [agent.identity.publicKey], telemetryMs: 700 });
+  // The scripted agent is a legacy peer (no ephemeral key, v1 transcript): seal off.
+  const D = new SimDevice({ trustedKeys: [agent.identity.publicKey], telemetryMs: 700, seal: 'off' });
   tt.teardown(() => D.stop());
   for (let i = 0; i < 3; i++) D.commit(encodeCbor([D.peerId, i, 2000]));
   attachDeviceToSerialPort(D, c.a);
