@@ -19,6 +19,7 @@
 import type { Engine } from '../agent/sync/engine.js';
 import type { SimLink } from '../firmware-sim/sim-binding.js';
 import { decodeMessage } from '../protocol/envelope.js';
+import { isSealed } from '../protocol/seal.js';
 import { QUICK, makeEngines, notes, payload, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
 
 const wire = (sim: SimLink): number => {
@@ -36,19 +37,36 @@ async function seed(a: Engine, b: Engine): Promise<void> {
   await until(() => b.store.size === 20, 30000, 'initial sync', 20);
 }
 
-/** Log every frame both engines send: [ms since start, sender, type, body bytes]. */
+/**
+ * Log every frame both engines send: [ms since start, sender, type, wire body bytes]. On a sealed
+ * link the wire body cannot be read here, so the session's `sendFrame` (which gets the plaintext
+ * and seals it synchronously into `link.send`) is wrapped too: a sealed frame is logged as
+ * `sealed <type>` with its sealed size.
+ */
 function frameLog(es: Engine[]): { log: [number, string, string, number][]; t0: number } {
   const out = { log: [] as [number, string, string, number][], t0: performance.now() };
+  const typeOf = (b: Uint8Array): string => {
+    try {
+      return decodeMessage(b).type;
+    } catch {
+      return '?';
+    }
+  };
   for (const [k, e] of es.entries()) {
     for (const s of e.sessions.values()) {
+      let plain: Uint8Array | null = null;
+      const sendFrame = s.sendFrame.bind(s);
+      s.sendFrame = (b: Uint8Array): void => {
+        plain = b;
+        try {
+          sendFrame(b);
+        } finally {
+          plain = null;
+        }
+      };
       const send = s.link.send.bind(s.link);
       s.link.send = (b: Uint8Array): boolean => {
-        let type = '?';
-        try {
-          type = decodeMessage(b).type;
-        } catch {
-          /* unknown */
-        }
+        const type = isSealed(b) ? `sealed ${plain === null ? '?' : typeOf(plain)}` : typeOf(b);
         out.log.push([Math.round(performance.now() - out.t0), k === 0 ? 'c' : 'd', type, b.length]);
         return send(b);
       };

@@ -19,6 +19,7 @@
 import mqtt from 'mqtt';
 import { encodeCommand, type Command } from '../protocol/command.js';
 import { decodeMessage } from '../protocol/envelope.js';
+import { isSealed } from '../protocol/seal.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import { QUICK, gotCommands, makeEngines, median, mqttPair, notes, payload, round, startMosquitto, subscribed, teardown, until } from './util.js';
 
@@ -54,9 +55,23 @@ async function syncwireRun(port: number, author: Identity, cmds: Command[], stub
     await subscribed(pub!, sub!);
     const pubLink = pub!.sessions.get(sub!.peerId)!.link;
     const subLink = sub!.sessions.get(pub!.peerId)!.link;
-    const sent: Uint8Array[] = [];
+    // Wire bodies with their plaintext: on a sealed link (the MQTT default) only the session's
+    // `sendFrame`, which seals synchronously into `link.send`, sees the message. Classified after
+    // the timed window, so the capture adds no decoding to it.
+    const sent: { wire: Uint8Array; plain: Uint8Array }[] = [];
+    const session = pub!.sessions.get(sub!.peerId)!;
+    let plain: Uint8Array | null = null;
+    const sendFrame = session.sendFrame.bind(session);
+    session.sendFrame = (b: Uint8Array): void => {
+      plain = b;
+      try {
+        sendFrame(b);
+      } finally {
+        plain = null;
+      }
+    };
     const send = pubLink.send.bind(pubLink);
-    pubLink.send = (b: Uint8Array): boolean => (sent.push(b), send(b));
+    pubLink.send = (b: Uint8Array): boolean => (sent.push({ wire: b, plain: isSealed(b) ? (plain ?? b) : b }), send(b));
     // Prepended so the arrival time is taken before the session decodes and ingests the frame.
     let rxBytes = 0;
     let rxAt = 0;
@@ -80,8 +95,16 @@ async function syncwireRun(port: number, author: Identity, cmds: Command[], stub
     await until(() => pub!.sessions.get(sub!.peerId)!.stats.pushedCommands >= cmds.length, 60000, 'push planned', 1);
     const planned = performance.now() - t0;
     pubLink.send = send;
-    const bodies = sent.filter((b) => decodeMessage(b).type === 'Push');
-    need = sent.reduce((s, b) => s + b.length, 0);
+    session.sendFrame = sendFrame;
+    const isPush = (b: Uint8Array): boolean => {
+      try {
+        return decodeMessage(b).type === 'Push';
+      } catch {
+        return false; // the sealed close marker or a frame sealed outside sendFrame
+      }
+    };
+    const bodies = sent.filter((x) => isPush(x.plain)).map((x) => x.wire);
+    need = sent.reduce((s, x) => s + x.wire.length, 0);
     if (rxBytes >= need) linkDone(rxAt);
     let guard: NodeJS.Timeout | undefined;
     const tLink = await Promise.race([linkP, new Promise<number>((_, rej) => (guard = setTimeout(() => rej(new Error('link bytes short')), 60000)))]);

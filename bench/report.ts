@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TARGETS, verdict } from './run.js';
+import { sealSection } from './seal-report.js';
 import { barSvg, cdfSvg, seriesSvg } from './svg.js';
 
 const METHOD = `## Method
@@ -37,7 +38,15 @@ in the same run.
 | mqtt.push_planned_ms, mqtt.link_ms | diagnostics: ms from t0 until the push pass had handed every frame to the publisher's link; and the syncwire link-level time itself |
 | rss_mb.* | \`node dist/agent/cli/main.js agent --config …\` with one serial link (socat PTY) or one MQTT link; VmRSS from /proc/PID/status after it settles |
 | index.bytes_per_command | \`CommandIndex.byteSize()\` / N after adding N synthetic commands (store-bench's method; N = 1M, quick 200k) |
-| automerge.* | the same N commands synced between two peers with Automerge's sync protocol (generateSyncMessage/receiveSyncMessage) and with syncwire's poll (in-process memory link), cold and with concurrent edits on both sides; syncwire / Automerge |
+| automerge.* | the same N commands synced between two peers with Automerge's sync protocol (generateSyncMessage/receiveSyncMessage) and with syncwire's poll (in-process memory link, \`seal: 'off'\`: protocol against protocol), cold and with concurrent edits on both sides; syncwire / Automerge |
+| seal.bytes_per_frame_added | sealed body length − plaintext length (\`sealFrame\` of protocol/seal.ts) on real encoded messages: a one-command Push, the same command bare (how a one-command push is sent), a PollRequest with 2 heads and a 16-id sample; the largest of the three (\`.push\`, \`.bare_command\`, \`.poll_request\` each) |
+| seal.wire_bytes.* | that one-command push (bare, 100-byte payload) on the wire unsealed (\`.off\`) and sealed, through each transport's own encoder: serial = one ARQ DATA chunk (3-byte header) in a serial frame (CRC-32, COBS, delimiter); TCP = 4-byte length prefix; MQTT payload, and the MQTT 3.1.1 PUBLISH packet at QoS 1 with the real inbox topic |
+| seal.throughput_mb_s.*, seal.frames_per_s.* | seal + open of one 1 KiB / 200 B frame with \`sealFrame\`/\`openFrame\` (ChaCha20-Poly1305, node:crypto), plaintext MB/s, median of runs (5, quick 3, of 200 ms, quick 100) |
+| seal.aes_gcm_* | the same with AES-256-GCM through the same node:crypto calls, in a bench-local mirror of the sealed frame layout; \`aes_gcm_vs_chacha_ratio\` against ChaCha20-Poly1305 in that same mirror (like for like), interleaved runs |
+| seal.key_schedule_us | one handshake's sealing work: an X25519 key pair from a seed, X25519, two SHA-256 Hello hashes and HKDF for both directions (\`deriveSealKeys\`) |
+| seal.push_p50/p99_ms.*, seal.push_p*_ratio.* | push_latency_ms's method (one 100-byte commit at a time, 1 ms apart, commit → subscriber's \`commands\`; 600 timed after 50 warm-up, quick 300; 3 runs, quick 2) over TCP loopback and a real Mosquitto with \`seal=require\` vs \`seal=off\` on both ends: per run a sealed and an unsealed pair are up at once and single commits alternate between them (order alternating), so both see the same moments of the shared machine; p50/p99 per mode and run, median of runs; ratio = sealed / off. Each run checks on the wire (the subscriber's link) that every frame after the handshake was sealed, or none was (notes) |
+| seal.serial.* | serial.*'s bulk method (N = 700, quick 200; line utilization, link efficiency) with \`seal=prefer\` (the serial default) vs \`seal=off\` on both ends, one run each, same check on the wire; \`push_overhead_bytes\` = serial.frame_overhead_bytes's measurement (50-byte payload, median of 3) in each mode |
+| seal.idle_rss_mb.* | rss_mb's measure (VmRSS after settling, median of 5 samples) of an agent process whose one TCP link (\`tcp://…?seal=require\` / \`?seal=off\`) is up to an engine in the harness listening with the same policy; both agents of a run start together; 2 runs, quick 1 |
 `;
 
 function fmtV(v: number): string {
@@ -54,7 +63,8 @@ const EXPLAIN: Record<string, string> = {
   'idle.poll_1hz_vs_push_bytes_ratio': 'Idle: see `idle.*` figures and the idle frame log in the notes (what each byte of the idle windows was).',
   'fanout_128.p99_ms': 'Fan-out: 129 engines share one Node process on 2 cores; each subscriber verifies the command on the libuv pool (one shared pool of 4 threads on 2 cores), so the last of 128 waits for ~128 verifies spread over 2 cores (≈10 ms) plus 128 socket writes and 128 frame decodes on one event loop; the tail adds GC and timer pauses. In deployment the 128 subscribers are 128 machines.',
   'push_latency_ms.tcp.p99': 'TCP p99: tail from the shared 2-core machine (timer/GC pauses, the libuv verify job hopping threads); p50 is a fraction of a millisecond.',
-  'serial.': 'Serial: every message crosses the UART inside the selective-repeat ARQ link layer (protocol/serial-arq.ts, PROTOCOL.md §2.1.1), which adds a 3-byte header to every chunk (so a one-command push costs 6 bytes of COBS/CRC framing + 3 = 9, against the 6-byte target) and a 13-byte ACK every 8 chunks or 4 KiB; that layer is what makes a line with 1 % byte loss usable at all (a 216-byte frame alone survives it 11 % of the time), and the 6-byte figure is what a plain frame costs. Link efficiency counts every wire byte in both directions against the command bytes: the cold peer\'s pipelined poll requests (heads and samples, `serial.reverse_wire_share` of the wire), and on the forward path COBS (~0.4 %), CRC-32 and delimiter per frame, the Push/PollResponse envelope and a 2–3-byte CBOR byte-string head per ~216-byte command (~1 %), plus the small first answers of slow start (4, 8, 16, 32 KiB).',
+  'seal.push_p99_ratio.': 'Sealed vs unsealed push p99: what sealing adds to one push is one seal at the publisher and one open at the subscriber (together 1 / `seal.frames_per_s.200b`, tens of µs in the same run) and 21 bytes on the wire. A p99 that moves by milliseconds is the tail of the shared 2-core machine (timer and GC pauses, other processes on the cores), not that work: the per-run p99s of both modes in the notes overlap from run to run although the two pairs alternate commit by commit; the p50 ratio (`seal.push_p50_ratio.*`) is where the work shows. Rerun on an idle machine before treating it as a regression.',
+  'serial.': 'Serial: every message crosses the UART inside the selective-repeat ARQ link layer (protocol/serial-arq.ts, PROTOCOL.md §2.1.1), which adds a 3-byte header to every chunk (so a one-command push costs 6 bytes of COBS/CRC framing + 3 = 9, against the 6-byte target; on a sealed link — \`seal=prefer\`, the serial default, between two peers of this revision, which is how this suite runs — the sealed frame adds 21 more: \`seal.serial.push_overhead_bytes\`) and a 13-byte ACK every 8 chunks or 4 KiB; that layer is what makes a line with 1 % byte loss usable at all (a 216-byte frame alone survives it 11 % of the time), and the 6-byte figure is what a plain frame costs. Link efficiency counts every wire byte in both directions against the command bytes: the cold peer\'s pipelined poll requests (heads and samples, `serial.reverse_wire_share` of the wire), and on the forward path COBS (~0.4 %), CRC-32 and delimiter per frame, the Push/PollResponse envelope and a 2–3-byte CBOR byte-string head per ~216-byte command (~1 %), plus the small first answers of slow start (4, 8, 16, 32 KiB).',
 };
 
 export function writeReport(root: string, meta: Record<string, unknown>, results: Record<string, number>, plots: Record<string, unknown>, notes: string[]): void {
@@ -137,7 +147,7 @@ ${rows.join('\n')}
 
 Targets met: ${Object.keys(results).filter((k) => verdict(k, results[k]!) === 'met').length}; missed: ${missed.length ? missed.map((k) => `\`${k}\``).join(', ') : 'none'}.
 
-## Plots
+${sealSection(results)}## Plots
 
 ${figs.join('\n\n')}
 

@@ -19,6 +19,7 @@ import { benchMesh } from './mesh.js';
 import { benchMqttThroughput } from './mqtt-throughput.js';
 import { benchProtocol } from './protocol.js';
 import { benchRss } from './rss.js';
+import { benchSeal } from './seal.js';
 import { benchSerial } from './serial.js';
 import { benchSerialLossy } from './serial-lossy.js';
 import { writeReport } from './report.js';
@@ -47,6 +48,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'bootstrap', run: benchBootstrap, limitS: 120 },
   { name: 'serial', run: benchSerial, limitS: 150 },
   { name: 'serial-lossy', run: benchSerialLossy, limitS: 90 },
+  { name: 'seal', run: benchSeal, limitS: 150 },
 ];
 
 /** Target of a figure: `>=` or `<=` a value. */
@@ -64,6 +66,9 @@ export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
   'rss_mb.idle_serial': ['<=', 55],
   'rss_mb.idle_mqtt': ['<=', 68],
   'index.bytes_per_command': ['<=', 100],
+  'seal.bytes_per_frame_added': ['<=', 24],
+  'seal.push_p99_ratio.tcp': ['<=', 1.1],
+  'seal.push_p99_ratio.mosquitto': ['<=', 1.1],
 };
 
 /** 'met', 'MISS' or '' (no target). */

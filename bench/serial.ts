@@ -9,6 +9,7 @@
  */
 import type { Engine } from '../agent/sync/engine.js';
 import type { SimLink } from '../firmware-sim/sim-binding.js';
+import type { SealPolicy } from '../protocol/seal.js';
 import { QUICK, gotCommands, makeEngines, median, payload, plots, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
 
 const LINE_BPS = 11520;
@@ -18,14 +19,37 @@ const idle = (sim: SimLink): boolean => {
   return s.aToB.queued + s.aToB.inFlight + s.bToA.queued + s.bToA.inFlight === 0;
 };
 
-async function bulk(n: number, withOverhead: boolean): Promise<{ util: number; eff: number; reverse: number; secs: number; series: [number, number][]; overhead: number[] }> {
+/** Figures of one bulk sync. */
+export interface SerialBulk {
+  util: number;
+  eff: number;
+  reverse: number;
+  secs: number;
+  series: [number, number][];
+  overhead: number[];
+}
+
+/** Options of {@link serialBulk}. */
+export interface SerialBulkOptions {
+  /** Sealing policy of both ends (default: the serial default, `prefer`). */
+  seal?: SealPolicy;
+  /** Called once both peers are authenticated, before the timed window (the seal suite watches frames). */
+  onUp?: (a: Engine, b: Engine) => void;
+}
+
+/**
+ * One bulk sync of `n` commands by poll from a cold peer, then (`withOverhead`) three one-command
+ * pushes measured on the line.
+ */
+export async function serialBulk(n: number, withOverhead: boolean, opts: SerialBulkOptions = {}): Promise<SerialBulk> {
   const [a, b] = makeEngines(2);
   for (let i = 0; i < n; i++) await a!.commit(payload(100, i));
   let cmdBytes = 0;
   for (let h = 0; h < a!.store.size; h++) cmdBytes += a!.store.lengthOf(h);
   const done = gotCommands(b!, n, 600000);
-  const { sim, close } = await serialPair(a!, b!);
+  const { sim, close } = await serialPair(a!, b!, 115200, opts.seal);
   try {
+    opts.onUp?.(a!, b!);
     const s0 = sim.stats();
     const t0 = performance.now();
     const series: [number, number][] = [];
@@ -69,14 +93,14 @@ async function pushOverhead(a: Engine, b: Engine, sim: SimLink, i: number): Prom
 export async function benchSerial(): Promise<Record<string, number>> {
   const n = QUICK ? 300 : 2000;
   const runs = QUICK ? 1 : 2;
-  await bulk(50, false); // warm-up
+  await serialBulk(50, false); // warm-up
   const utils: number[] = [];
   const effs: number[] = [];
   const reverse: number[] = [];
   const secs: number[] = [];
   const overheads: number[] = [];
   for (let r = 0; r < runs; r++) {
-    const res = await bulk(n, r === 0);
+    const res = await serialBulk(n, r === 0);
     utils.push(res.util);
     effs.push(res.eff);
     reverse.push(res.reverse);

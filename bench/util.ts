@@ -12,6 +12,7 @@ import { Engine, type EngineOptions } from '../agent/sync/engine.js';
 import { openTransport, type OpenedTransport, type TransportOptions } from '../agent/transport/registry.js';
 import { SimRegistry, createSimBinding, createSimLink, type SimLink } from '../firmware-sim/sim-binding.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
+import type { SealPolicy } from '../protocol/seal.js';
 
 /** True under `BENCH_QUICK=1`: smaller sizes, fewer runs. */
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -171,15 +172,21 @@ export function attachAll(t: OpenedTransport, e: Engine): void {
 
 const QUIET: TransportOptions = { reconnectBaseMs: 50, reconnectMaxMs: 1000 };
 
-/** Join `server` (listener) and each of `clients` (dialers) over TCP loopback. */
-export async function tcpStar(server: Engine, clients: Engine[]): Promise<Closer> {
+/** `seal=` query parameter for a transport URL; none (the transport's default) when undefined. */
+const sealQuery = (seal: SealPolicy | undefined, sep: '?' | '&' = '?'): string => (seal === undefined ? '' : `${sep}seal=${seal}`);
+
+/**
+ * Join `server` (listener) and each of `clients` (dialers) over TCP loopback. `seal` sets the
+ * sealing policy on both ends (default: the transport's, `require`).
+ */
+export async function tcpStar(server: Engine, clients: Engine[], seal?: SealPolicy): Promise<Closer> {
   server.setMaxListeners(0);
   // Every client dials from 127.0.0.1 at once: give each a pre-auth slot (the default is 4 per address).
-  const l = await openTransport('tcp-listen://127.0.0.1:0', { ...QUIET, maxConnections: 1024, maxPreAuth: 1024, maxPreAuthPerAddress: 1024 });
+  const l = await openTransport(`tcp-listen://127.0.0.1:0${sealQuery(seal)}`, { ...QUIET, maxConnections: 1024, maxPreAuth: 1024, maxPreAuthPerAddress: 1024 });
   attachAll(l, server);
   const dialers: OpenedTransport[] = [];
   for (const c of clients) {
-    const d = await openTransport(`tcp://127.0.0.1:${l.localPort}`, QUIET);
+    const d = await openTransport(`tcp://127.0.0.1:${l.localPort}${sealQuery(seal)}`, QUIET);
     attachAll(d, c);
     dialers.push(d);
   }
@@ -190,10 +197,10 @@ export async function tcpStar(server: Engine, clients: Engine[]): Promise<Closer
   };
 }
 
-/** Join two engines through an MQTT broker (two dialers, one link each way). */
-export async function mqttPair(a: Engine, b: Engine, port: number): Promise<Closer> {
-  const ta = await openTransport(`mqtt://127.0.0.1:${port}/${b.peerId}`, { ...QUIET, selfId: a.peerId });
-  const tb = await openTransport(`mqtt://127.0.0.1:${port}/${a.peerId}`, { ...QUIET, selfId: b.peerId });
+/** Join two engines through an MQTT broker (two dialers, one link each way); `seal` as for {@link tcpStar}. */
+export async function mqttPair(a: Engine, b: Engine, port: number, seal?: SealPolicy): Promise<Closer> {
+  const ta = await openTransport(`mqtt://127.0.0.1:${port}/${b.peerId}${sealQuery(seal)}`, { ...QUIET, selfId: a.peerId });
+  const tb = await openTransport(`mqtt://127.0.0.1:${port}/${a.peerId}${sealQuery(seal)}`, { ...QUIET, selfId: b.peerId });
   attachAll(ta, a);
   attachAll(tb, b);
   await Promise.all([peerUp(a, b.peerId), peerUp(b, a.peerId)]);
@@ -205,14 +212,17 @@ export async function mqttPair(a: Engine, b: Engine, port: number): Promise<Clos
 
 let simCounter = 0;
 
-/** Join two engines over the serial transport on a simulated UART. Returns the sim link for its counters. */
-export async function serialPair(a: Engine, b: Engine, baudRate = 115200): Promise<{ sim: SimLink; close: Closer }> {
+/**
+ * Join two engines over the serial transport on a simulated UART. Returns the sim link for its
+ * counters. `seal` as for {@link tcpStar} (the serial default is `prefer`).
+ */
+export async function serialPair(a: Engine, b: Engine, baudRate = 115200, seal?: SealPolicy): Promise<{ sim: SimLink; close: Closer }> {
   const registry = new SimRegistry();
   const k = simCounter++;
   const sim = createSimLink({ pathA: `/dev/benchA${k}`, pathB: `/dev/benchB${k}`, registry, baudRate });
   const binding = createSimBinding(registry);
-  const ta = await openTransport(`serial:/dev/benchA${k}?baud=${baudRate}`, { ...QUIET, binding });
-  const tb = await openTransport(`serial:/dev/benchB${k}?baud=${baudRate}`, { ...QUIET, binding });
+  const ta = await openTransport(`serial:/dev/benchA${k}?baud=${baudRate}${sealQuery(seal, '&')}`, { ...QUIET, binding });
+  const tb = await openTransport(`serial:/dev/benchB${k}?baud=${baudRate}${sealQuery(seal, '&')}`, { ...QUIET, binding });
   attachAll(ta, a);
   attachAll(tb, b);
   await Promise.all([peerUp(a, b.peerId, 20000), peerUp(b, a.peerId, 20000)]);
