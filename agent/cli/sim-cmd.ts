@@ -4,6 +4,7 @@
  * `socat` PTY pair, or a USB-serial adapter — to talk to a separately running `syncwire agent`.
  */
 import { fromHex, generateIdentity, toHex } from '../../protocol/keys.js';
+import { SEAL_POLICIES, type SealPolicy } from '../../protocol/seal.js';
 import { list, posInt, str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
 import type { SimDevice } from '../../firmware-sim/device.js';
 import { DemoFeed } from './demo-feed.js';
@@ -14,7 +15,7 @@ import { loadKeyFile } from './keys.js';
 export const simSpec: CommandSpec = {
   name: 'sim',
   summary: 'run simulated firmware devices on simulated (or real) serial links',
-  usage: 'syncwire sim [--devices N] [--seconds S] | syncwire sim --port /dev/ttyX [--trust-key HEX]... [--key FILE]',
+  usage: 'syncwire sim [--devices N] [--seconds S] [--seal POLICY] | syncwire sim --port /dev/ttyX [--trust-key HEX]... [--key FILE] [--seal POLICY]',
   flags: {
     devices: { type: 'string', arg: 'N', description: 'in-process mode: number of devices, each on its own simulated UART (default 2)' },
     port: { type: 'string', short: 'p', arg: 'PATH', description: 'real serial device or PTY: run one device on it instead' },
@@ -24,6 +25,7 @@ export const simSpec: CommandSpec = {
     key: { type: 'string', short: 'k', arg: 'FILE', description: '--port mode: device key file (default: a fresh key, printed)' },
     'trust-key': { type: 'string', multiple: true, arg: 'HEX', description: '--port mode: public key of the agent on the other end' },
     'trust-any': { type: 'boolean', description: '--port mode: admit any peer that proves its key (lab use)' },
+    seal: { type: 'string', arg: 'POLICY', description: 'sealing policy of the devices\' links: require, prefer (default) or off' },
     quiet: { type: 'boolean', short: 'q', description: 'no live lines' },
   },
   details: `In-process mode (no --port): an agent (memory store) with N simulated UARTs at the given
@@ -34,7 +36,11 @@ seconds, and every push, poll and order is printed.
   socat pty,raw,echo=0,link=/tmp/ttyA pty,raw,echo=0,link=/tmp/ttyB &
   syncwire sim --port /tmp/ttyB --trust-key <agent public key>      # prints the device key
   syncwire agent --link serial:/tmp/ttyA --trust-key <device public key>
-(A PTY ignores the baud rate; timing is only realistic on the simulated UARTs.)`,
+(A PTY ignores the baud rate; timing is only realistic on the simulated UARTs.)
+
+--seal sets the devices' sealing policy (PROTOCOL.md §7.2): prefer (default) seals with an agent
+that offers it, require refuses one that does not, off never seals (and is the only policy that
+takes an agent older than sealing).`,
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -54,6 +60,13 @@ function runFor(seconds: number | undefined): Promise<void> {
   });
 }
 
+/** The devices' `--seal` policy (default `prefer`, the serial default). */
+function sealPolicy(flags: Flags): SealPolicy {
+  const v = str(flags, 'seal') ?? 'prefer';
+  if (!(SEAL_POLICIES as readonly string[]).includes(v)) throw new UsageError(`--seal: expected one of ${SEAL_POLICIES.join(', ')}, got ${JSON.stringify(v)}`, 'sim');
+  return v as SealPolicy;
+}
+
 async function runOnPort(flags: Flags, baud: number, telemetryMs: number, seconds: number | undefined, feed: DemoFeed): Promise<number> {
   const trusted = list(flags, 'trust-key');
   if (trusted.length === 0 && flags['trust-any'] !== true) throw new UsageError('--port needs --trust-key HEX (the agent\'s public key) or --trust-any', 'sim');
@@ -61,8 +74,9 @@ async function runOnPort(flags: Flags, baud: number, telemetryMs: number, second
   const keyFile = str(flags, 'key');
   const identity = keyFile !== undefined ? loadKeyFile(keyFile) : generateIdentity();
   const [{ createDevice, attachDeviceToSerialPort }, { SerialPort }] = await Promise.all([import('../../firmware-sim/device.js'), import('serialport')]);
-  const device = createDevice({ identity, trustedKeys: trusted.map(fromHex), trustAny: flags['trust-any'] === true, telemetryMs });
-  process.stdout.write(`device ${device.peerId} public key ${toHex(identity.publicKey)} on ${str(flags, 'port')} at ${baud} baud\n`);
+  const seal = sealPolicy(flags);
+  const device = createDevice({ identity, trustedKeys: trusted.map(fromHex), trustAny: flags['trust-any'] === true, telemetryMs, seal });
+  process.stdout.write(`device ${device.peerId} public key ${toHex(identity.publicKey)} on ${str(flags, 'port')} at ${baud} baud, seal ${seal}\n`);
   feed.addDevice(device, 'device', 'agent');
   const port = new SerialPort({ path: str(flags, 'port')!, baudRate: baud, autoOpen: false });
   const attachment = attachDeviceToSerialPort(device, port, { onError: (err) => feed.line('device', `port error: ${err.message}`) });
@@ -72,11 +86,12 @@ async function runOnPort(flags: Flags, baud: number, telemetryMs: number, second
   device.stop();
   attachment.detach();
   await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
-  process.stdout.write(`device ${device.peerId}: ${device.stats.commits} commits, ${device.stats.commandsReceived} received, ${device.stats.orders} orders, ${device.stats.badFrames} bad frames\n`);
+  const s = device.stats;
+  process.stdout.write(`device ${device.peerId}: ${s.commits} commits, ${s.commandsReceived} received, ${s.orders} orders, ${s.badFrames} bad frames; ${device.sealed ? 'sealed' : 'not sealed'}, ${s.sealFailures} seal failures, ${s.replays} replays, ${s.unsealedDropped} unsealed dropped\n`);
   return 0;
 }
 
-async function runInProcess(count: number, baud: number, telemetryMs: number, seconds: number | undefined, feed: DemoFeed): Promise<number> {
+async function runInProcess(flags: Flags, count: number, baud: number, telemetryMs: number, seconds: number | undefined, feed: DemoFeed): Promise<number> {
   const [{ createSimLink, simBinding }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }, { MemoryStore }, { encodeCbor }] = await Promise.all([
     import('../../firmware-sim/sim-binding.js'),
     import('../../firmware-sim/device.js'),
@@ -84,6 +99,7 @@ async function runInProcess(count: number, baud: number, telemetryMs: number, se
     import('../store/memory-store.js'),
     import('../../protocol/cbor.js'),
   ]);
+  const seal = sealPolicy(flags);
   const agentId = generateIdentity();
   const ids = Array.from({ length: count }, () => generateIdentity());
   const keys = [agentId.publicKey, ...ids.map((i) => i.publicKey)];
@@ -95,7 +111,7 @@ async function runInProcess(count: number, baud: number, telemetryMs: number, se
   for (let i = 0; i < count; i++) {
     const name = `device-${i + 1}`;
     const link = createSimLink({ pathA: `/dev/swsim-${tag}-agent${i}`, pathB: `/dev/swsim-${tag}-dev${i}`, baudRate: baud });
-    const device = createDevice({ identity: ids[i]!, trustedKeys: keys, telemetryMs, handshakeRetryMs: 500 });
+    const device = createDevice({ identity: ids[i]!, trustedKeys: keys, telemetryMs, handshakeRetryMs: 500, seal });
     feed.addDevice(device, name, 'agent');
     await agent.addLink(`serial:${link.a.path}?baud=${baud}`, { binding: simBinding });
     const port = new SerialPortStream({ binding: simBinding, path: link.b.path, baudRate: baud });
@@ -124,7 +140,7 @@ async function runInProcess(count: number, baud: number, telemetryMs: number, se
   await agent.close();
   for (const p of parts) await p.close();
   for (const d of devices) {
-    process.stdout.write(`${feed.nameOf(d.peerId)} ${d.peerId}: ${d.stats.commits} commits, ${d.stats.orders} orders, ${d.stats.badFrames} bad frames; agent holds ${agent.store.size} commands\n`);
+    process.stdout.write(`${feed.nameOf(d.peerId)} ${d.peerId}: ${d.stats.commits} commits, ${d.stats.orders} orders, ${d.stats.badFrames} bad frames, ${d.stats.sealFailures} seal failures; agent holds ${agent.store.size} commands\n`);
   }
   return 0;
 }
@@ -138,7 +154,7 @@ async function runSim(flags: Flags): Promise<number> {
     if (str(flags, 'port') !== undefined) return await runOnPort(flags, baud, telemetryMs, seconds, feed);
     const count = posInt(flags, 'devices', 2, 'sim');
     if (count > 64) throw new UsageError('--devices: at most 64', 'sim');
-    return await runInProcess(count, baud, telemetryMs, seconds, feed);
+    return await runInProcess(flags, count, baud, telemetryMs, seconds, feed);
   } finally {
     feed.stop();
   }
