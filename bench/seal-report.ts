@@ -30,9 +30,10 @@ export function sealSection(results: Record<string, number>): string {
     return `| ${label} | ${fmt(a)} | ${fmt(b)} | ${c} |`;
   });
   if (rows.length === 0) return '';
-  const tput = ['1k', '200b']
+  const sizes: Record<string, string> = { '200b': '200 B', '1k': '1 KiB', '64k': '64 KiB' };
+  const tput = Object.keys(sizes)
     .filter((s) => results[`seal.throughput_mb_s.${s}`] !== undefined)
-    .map((s) => `${s === '1k' ? '1 KiB' : '200 B'} frames: ChaCha20-Poly1305 ${fmt(results[`seal.throughput_mb_s.${s}`])} MB/s (AES-256-GCM ${fmt(results[`seal.aes_gcm_throughput_mb_s.${s}`])})`)
+    .map((s) => `${sizes[s]} frames: ChaCha20-Poly1305 ${fmt(results[`seal.throughput_mb_s.${s}`])} MB/s (AES-256-GCM ${fmt(results[`seal.aes_gcm_throughput_mb_s.${s}`])})`)
     .join('; ');
   return `## Sealed links: cost (same run)
 

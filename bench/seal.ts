@@ -48,7 +48,7 @@ export async function benchSeal(): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   await section('bytes', out, async () => sealBytes());
   await section('throughput', out, async () => {
-    const t = sealThroughput(QUICK ? 3 : 5, QUICK ? 100 : 200);
+    const t = sealThroughput(QUICK ? 3 : 5, QUICK ? 80 : 150);
     notes.push(t.note);
     return t.figures;
   });
