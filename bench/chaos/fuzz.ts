@@ -1,7 +1,7 @@
 /**
- * Fuzz: random and mutated inputs into the frame decoders, the message decoder and a live
- * agent's links (memory links and a real serial transport on a simulated UART), while a good
- * peer keeps syncing through the same agent.
+ * Fuzz: random and mutated inputs into the frame decoders, the message decoder, the sealed-frame
+ * opener and a live agent's links (unsealed and sealed memory links and a real serial transport
+ * on a simulated UART), while a good peer keeps syncing through the same agent over a sealed link.
  */
 import { randomBytes } from 'node:crypto';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -18,6 +18,7 @@ import { encodeCommand } from '../../protocol/command.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
 import { SyncwireError } from '../../protocol/errors.js';
 import { generateIdentity, toHex, type Identity } from '../../protocol/keys.js';
+import { isSealed, Opener, SEAL_MARKER, SEAL_OVERHEAD, SealError, sealFrame } from '../../protocol/seal.js';
 import type { Message } from '../../protocol/messages.js';
 import { encodeSerialFrame, SerialFrameDecoder } from '../../protocol/serial-frame.js';
 import { encodeTcpFrame, TcpFrameDecoder } from '../../protocol/tcp-frame.js';
@@ -240,6 +241,12 @@ export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
   }
   cfg.log(`fuzz: message decoder ${nMsg} inputs, ${decodedOk} decoded, errors ${JSON.stringify(errKinds)}`);
 
+  // Layer 2b: the sealed-frame opener.
+  const nSealed = Math.round(200_000 * scale);
+  const sealed = await sealedLayer(rnd, seeds, nSealed, t);
+  t.inputs += nSealed;
+  cfg.log(`fuzz: sealed opener ${nSealed} inputs, ${sealed.opened} genuine opened, ${sealed.forgeriesOpened} forgeries opened, failures ${JSON.stringify(sealed.failures)}`);
+
   // Layer 3: a live agent.
   const live = await liveAgent(cfg, rnd, seeds, Math.round(400_000 * scale));
   t.inputs += live.inputs;
@@ -252,6 +259,10 @@ export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
     inputs: t.inputs,
     frame_decoder_inputs: nSerial + nTcp,
     message_decoder_inputs: nMsg,
+    sealed_opener_inputs: nSealed,
+    sealed_genuine_opened: sealed.opened,
+    sealed_forgeries_opened: sealed.forgeriesOpened,
+    sealed_open_failures: sealed.failures,
     live_inputs: live.inputs,
     live_serial_chunks: live.serialChunks,
     crashes: t.crashes + live.crashes,
@@ -265,6 +276,16 @@ export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
     live_rejected_commands: live.rejected,
     live_orphaned_commands: live.orphaned,
     live_errors_answered: live.errorsAnswered,
+    live_sealed_link: live.sealedLink,
+    live_sealed_link_survived: live.sealedSurvived,
+    live_sealed_injected: live.sealedInjected,
+    live_sealed_counted: live.sealedCounted,
+    live_unsealed_injected_on_sealed: live.unsealedInjected,
+    live_unsealed_dropped_on_sealed: live.unsealedCounted,
+    live_sealed_intake_dropped: live.sealedIntakeDropped,
+    live_handshake_injected_on_sealed: live.handshakeInjected,
+    live_sealed_rehandshakes: live.sealedRehandshakes,
+    live_sealed_bad_frames: live.sealedBadFrames,
     serial_frame_errors_counted: live.serialFrameErrors,
     heap_before_mb: live.heapBefore,
     heap_after_mb: live.heapAfter,
@@ -275,6 +296,87 @@ export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
   };
   cfg.log(`fuzz: ${JSON.stringify(figures)}`);
   return figures;
+}
+
+interface SealedResult {
+  /** Genuine frames the Opener returned a plaintext for. */
+  opened: number;
+  /** Returned a plaintext for a frame never sealed under its key, a wrong plaintext, or a seq twice. */
+  forgeriesOpened: number;
+  /** SealError failures thrown, by kind. */
+  failures: Record<string, number>;
+}
+
+/**
+ * Sealed-frame bodies into `openFrame` (through an `Opener` that lives the whole run): mutated
+ * genuine frames, random bodies behind the 0x53 marker, altered headers, other keys, replays.
+ * Only a genuine frame may open, each sequence number once; anything else must throw SealError
+ * (an untyped error is counted in `t.untyped`, a slow input in `t.hangs`).
+ */
+async function sealedLayer(rnd: Rnd, seeds: Uint8Array[], n: number, t: Tally): Promise<SealedResult> {
+  const key = bytes(rnd, 32);
+  const otherKey = bytes(rnd, 32);
+  const genuine = new Map<string, string>(); // body hex → plaintext hex
+  const pool: Uint8Array[] = [];
+  const recent: Uint8Array[] = []; // the last few sealed: still fresh for the Opener
+  let nextSeq = 0;
+  const seal = (seq: number): void => {
+    const pt = rnd() < 0.1 ? new Uint8Array(0) : pick(rnd, seeds);
+    const body = sealFrame(key, seq, pt);
+    genuine.set(toHex(body), toHex(pt));
+    recent.push(body);
+    if (recent.length > 8) recent.shift();
+    if (pool.length < 1000) pool.push(body);
+    else pool[int(rnd, pool.length)] = body;
+  };
+  seal(nextSeq++);
+  const opener = new Opener(key);
+  const seen = new Set<number>();
+  const res: SealedResult = { opened: 0, forgeriesOpened: 0, failures: {} };
+  for (let i = 0; i < n; i++) {
+    if (i % 4 === 0) {
+      if (i === Math.floor((n * 3) / 4)) nextSeq = 0xffffffff - 4 * n; // the top of the u32 range too
+      if (rnd() < 0.05) nextSeq += int(rnd, 200);
+      nextSeq = Math.min(nextSeq, 0xffffffff);
+      seal(rnd() < 0.9 || nextSeq < 70 ? nextSeq++ : nextSeq - 1 - int(rnd, 70));
+    }
+    const base = pick(rnd, pool);
+    const r = rnd();
+    let input: Uint8Array;
+    if (r < 0.35) input = hostile(rnd, [base]); // bit flips, truncation, splices of a genuine frame
+    else if (r < 0.45) input = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, rnd() < 0.01 ? 70_000 : 400)));
+    else if (r < 0.55) {
+      input = base.slice();
+      new DataView(input.buffer).setUint32(1, rnd() < 0.5 ? Math.floor(rnd() * 0x100000000) : nextSeq); // header seq altered
+    } else if (r < 0.65) input = sealFrame(otherKey, Math.min(0xffffffff, int(rnd, nextSeq + 10)), pick(rnd, seeds));
+    else if (r < 0.72) input = cat(base.subarray(0, SEAL_OVERHEAD - 16), pick(rnd, pool).subarray(SEAL_OVERHEAD - 16)); // another frame's header
+    else if (r < 0.75) input = bytes(rnd, int(rnd, SEAL_OVERHEAD + 2)).map((b, j) => (j === 0 ? SEAL_MARKER : b)); // too short
+    else input = rnd() < 0.8 ? pick(rnd, recent) : base; // genuine: fresh, or a replay / too old
+    if (i % 500 === 0) await new Promise((r) => setImmediate(r));
+    const want = genuine.get(toHex(input));
+    const s0 = performance.now();
+    try {
+      const pt = opener.open(input);
+      if (pt !== null) {
+        const seq = new DataView(input.buffer, input.byteOffset).getUint32(1);
+        if (want === undefined || toHex(pt) !== want || seen.has(seq)) {
+          res.forgeriesOpened++;
+          if (t.samples.length < 5) t.samples.push(`Opener opened a non-genuine frame ${toHex(input.subarray(0, 40))}`);
+        } else res.opened++;
+        seen.add(seq);
+      }
+    } catch (err) {
+      if (err instanceof SealError) res.failures[err.failure] = (res.failures[err.failure] ?? 0) + 1;
+      else {
+        t.untyped++;
+        if (t.samples.length < 5) t.samples.push(`untyped from Opener.open(${toHex(input.subarray(0, 40))}): ${String(err)}`);
+      }
+    }
+    const d = performance.now() - s0;
+    if (d > t.slowestMs) t.slowestMs = d;
+    if (d > 1000) t.hangs++;
+  }
+  return res;
 }
 
 interface LiveResult {
@@ -291,6 +393,26 @@ interface LiveResult {
   heapAfter: number;
   goodCommits: number;
   converged: boolean;
+  /** Whether the hostile sealed link really sealed (its frames carried the 0x53 marker once up). */
+  sealedLink: boolean;
+  /** It was still open and authenticated at the end: injected frames never closed it. */
+  sealedSurvived: boolean;
+  /** 0x53 bodies written straight onto that link (not by its sealer). */
+  sealedInjected: number;
+  /** The target's sealFailures + replays on that link (null: the session has no such counters). */
+  sealedCounted: number | null;
+  /** Unsealed bodies (no Hello or Auth) written onto that link once it was up. */
+  unsealedInjected: number;
+  /** The target's unsealedDropped on that link (null: no such counter). */
+  unsealedCounted: number | null;
+  /** Replayed or forged Hello/Auth bodies written onto that link (the good link's, mutated corpus ones). */
+  handshakeInjected: number;
+  /** Re-handshakes the target completed on that link meanwhile (a differing Hello triggers one, ≤ 1/s). */
+  sealedRehandshakes: number | null;
+  /** Frames the target's flood guard dropped unread on that link (null: no such counter). */
+  sealedIntakeDropped: number | null;
+  /** The target's badFrames on that link (injected frames must never reach the decoder). */
+  sealedBadFrames: number;
 }
 
 async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: number): Promise<LiveResult> {
@@ -305,7 +427,8 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
   const goodId = generateIdentity();
   const hostileIds = Array.from({ length: 4 }, () => generateIdentity());
   const stranger = generateIdentity(); // not trusted: its commands are UnknownAuthor
-  const trusted = [targetId, goodId, ...hostileIds].map((i) => i.publicKey);
+  const sealedId = generateIdentity(); // the hostile peer on a sealed link
+  const trusted = [targetId, goodId, sealedId, ...hostileIds].map((i) => i.publicKey);
   const target = new Engine({ identity: targetId, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST });
   const good = new Engine({ identity: goodId, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST });
   const sessions: PeerSession[] = [];
@@ -322,11 +445,14 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
   let errorsAnswered = 0;
 
   // Authenticated hostile peers: real engines do the handshake; we then write to their link directly.
-  const hostiles: { link: Link; engine: Engine }[] = [];
+  // Their links are unsealed (policy off at both ends) so that what we write reaches the message
+  // decoder, exactly as before sealing; the sealed hostile peer below covers sealed links.
+  const hostiles: { link: Link; engine: Engine; session: PeerSession }[] = [];
   /** A fresh link between the target and a hostile engine (they handshake by themselves). */
-  const connectHostile = (engine: Engine): Link => {
-    const [ht, hp] = createMemoryLinkPair();
-    sessions.push(target.attach(ht));
+  const connectHostile = (engine: Engine): { link: Link; session: PeerSession } => {
+    const [ht, hp] = createMemoryLinkPair({ seal: 'off' });
+    const session = target.attach(ht);
+    sessions.push(session);
     // Count undecodable frames where they arrive: a hostile Hello with a foreign key makes the
     // agent close that link, and frames still in flight to it are then never delivered.
     ht.on('frame', (b) => {
@@ -340,13 +466,46 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
     hp.on('frame', (b) => {
       if (b[1] === 0x09) errorsAnswered++;
     });
-    return hp;
+    return { link: hp, session };
   };
   for (const hid of hostileIds) {
     const engine = new Engine({ identity: hid, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST, subscribe: false });
-    hostiles.push({ link: connectHostile(engine), engine });
+    hostiles.push({ ...connectHostile(engine), engine });
   }
-  await until(() => target.sessions.size === 1 + hostileIds.length, 5000);
+
+  // The sealed hostile peer: a real engine on a link with the default policy (require), whose
+  // link we also write to directly: 0x53 bodies (forged, altered, replayed, another link's) and
+  // unsealed messages. The target must drop and count each one and keep the link up.
+  const sealedEngine = new Engine({ identity: sealedId, store: new MemoryStore(), trust: { mode: 'list', keys: trusted }, ...FAST, subscribe: false });
+  const [sealedT, sealedP] = createMemoryLinkPair();
+  const sealedSession = target.attach(sealedT);
+  const ownSealed: Uint8Array[] = []; // what the sealed hostile's own sealer sent: replay material
+  let sealedLink = false;
+  // Record what the engine itself sends; our injections go through `inject`, around the record.
+  const inject = sealedP.send.bind(sealedP);
+  sealedP.send = (b: Uint8Array): boolean => {
+    if (isSealed(b)) {
+      sealedLink = true;
+      if (ownSealed.length < 500) ownSealed.push(Uint8Array.from(b));
+      else ownSealed[int(rnd, ownSealed.length)] = Uint8Array.from(b);
+    }
+    return inject(b);
+  };
+  sealedEngine.attach(sealedP);
+  await until(() => target.sessions.size === 2 + hostileIds.length && sealedSession.authenticated, 5000);
+  await until(() => sealedLink, 2000);
+  // The counters are read loosely: the figures stay null on a session that has none.
+  const sealedStat = (k: string): number | null => {
+    const v = (sealedSession.stats as unknown as Record<string, unknown>)[k];
+    return typeof v === 'number' ? v : null;
+  };
+  const sealedBase = {
+    failures: sealedStat('sealFailures'), replays: sealedStat('replays'), unsealed: sealedStat('unsealedDropped'), intake: sealedStat('intakeDropped'),
+    rehandshakes: sealedStat('rehandshakes'), bad: sealedSession.stats.badFrames,
+  };
+  let sealedInjected = 0;
+  let unsealedInjected = 0;
+  let handshakeInjected = 0;
 
   // Commands crafted to be hostile yet well-formed.
   const crafted: Uint8Array[] = [];
@@ -368,6 +527,28 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
     if (r < 0.9) return encodeMessage({ type: 'Subscribe', remain_open: pick(rnd, [0, 1, 0xffffffff]), max_bytes: pick(rnd, [0, 10, 0xffffffff]), sample: [], via: [] });
     if (r < 0.95) return encodeMessage({ type: 'Unsubscribe' });
     return encodeMessage({ type: 'Keys', keys: Array.from({ length: 64 }, () => new Uint8Array(randomBytes(32))) });
+  };
+
+  /** One body for the sealed link, and what the target must make of it (§7.4, §7.5). */
+  const sealedHostile = (): { body: Uint8Array; kind: 'sealed' | 'unsealed' | 'handshake' } => {
+    const r = rnd();
+    const own = ownSealed.length > 0 ? pick(rnd, ownSealed) : sealFrame(bytes(rnd, 32), int(rnd, 100), pick(rnd, seeds));
+    let body: Uint8Array;
+    if (r < 0.25) body = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, 300)));
+    else if (r < 0.45) body = hostile(rnd, [own]); // altered: bit flips, truncation, splices
+    else if (r < 0.6) body = own; // replayed
+    else if (r < 0.7 && captured.length > 0) body = pick(rnd, captured); // the good link's frames: another key, or its Hello/Auth
+    else if (r < 0.75) body = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, SEAL_OVERHEAD - 1))); // too short
+    else body = rnd() < 0.5 ? hostile(rnd, seeds) : semantic();
+    // sealed: a seal failure or a replay; Hello/Auth: the re-handshake rules; anything else: unsealedDropped.
+    if (isSealed(body)) return { body, kind: 'sealed' };
+    try {
+      const m = decodeMessage(body);
+      if (m.type === 'Hello' || m.type === 'Auth') return { body, kind: 'handshake' };
+    } catch {
+      /* undecodable: dropped as unsealed */
+    }
+    return { body, kind: 'unsealed' };
   };
 
   // Serial: the target dials a simulated UART; the far end writes garbage and framed garbage.
@@ -411,16 +592,25 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
         // unauthenticated raw link: garbage and pre-auth messages
         if (raw === null || !raw.r.open || rnd() < 0.01) {
           if (raw !== null) void raw.r.close();
-          const [lt, lr] = createMemoryLinkPair();
+          const [lt, lr] = createMemoryLinkPair({ seal: 'off' });
           target.attach(lt);
           raw = { t: lt, r: lr };
           rawLinks++;
         }
         raw.r.send(rnd() < 0.5 ? hostile(rnd, seeds) : semantic());
+      } else if (r < 0.25) {
+        if (!sealedP.open) continue;
+        const { body, kind } = sealedHostile();
+        if (kind === 'sealed') sealedInjected++;
+        else if (kind === 'unsealed') unsealedInjected++;
+        else handshakeInjected++;
+        inject(body);
       } else {
         const h = pick(rnd, hostiles);
-        if (!h.link.open) h.link = connectHostile(h.engine); // the agent closed it: come back
-        const body = rnd() < 0.6 ? hostile(rnd, seeds) : semantic();
+        if (!h.link.open) Object.assign(h, connectHostile(h.engine)); // the agent closed it: come back
+        let body = rnd() < 0.6 ? hostile(rnd, seeds) : semantic();
+        // Before the link is up a 0x53 body is dropped uncounted (§7); keep the bad-frame count exact.
+        while (isSealed(body) && !h.session.authenticated) body = body.subarray(1);
         h.link.send(body);
       }
       inputs++;
@@ -448,6 +638,9 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
   gc();
   const heapAfter = round(process.memoryUsage().heapUsed / 1048576);
   const badFramesCounted = sessions.reduce((a, s) => a + s.stats.badFrames, 0);
+  const delta = (now: number | null, base: number | null): number | null => (now === null || base === null ? null : now - base);
+  const sealedFailures = delta(sealedStat('sealFailures'), sealedBase.failures);
+  const sealedReplays = delta(sealedStat('replays'), sealedBase.replays);
   const res: LiveResult = {
     inputs,
     serialChunks,
@@ -462,13 +655,23 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
     heapAfter,
     goodCommits,
     converged,
+    sealedLink,
+    sealedSurvived: sealedP.open && sealedT.open && sealedSession.authenticated,
+    sealedInjected,
+    sealedCounted: sealedFailures === null || sealedReplays === null ? null : sealedFailures + sealedReplays,
+    unsealedInjected,
+    unsealedCounted: delta(sealedStat('unsealedDropped'), sealedBase.unsealed),
+    sealedIntakeDropped: delta(sealedStat('intakeDropped'), sealedBase.intake),
+    handshakeInjected,
+    sealedRehandshakes: delta(sealedStat('rehandshakes'), sealedBase.rehandshakes),
+    sealedBadFrames: sealedSession.stats.badFrames - sealedBase.bad,
   };
   if (!converged) cfg.log(`fuzz: good peer NOT converged: target ${target.store.size}, good ${good.store.size}, sessions ${[...target.sessions.keys()].join(',')}`);
   void toHex;
   await serialT.close();
   if (far.isOpen) await new Promise<void>((r) => far.close(() => r()));
   sim.dispose();
-  await Promise.all([target.close(), good.close(), ...hostiles.map((h) => h.engine.close())]);
+  await Promise.all([target.close(), good.close(), sealedEngine.close(), ...hostiles.map((h) => h.engine.close())]);
   process.off('uncaughtException', onCrash);
   process.off('unhandledRejection', onCrash);
   return res;
