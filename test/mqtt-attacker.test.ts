@@ -103,16 +103,16 @@ function command(who: Identity, text: string, validSignature: boolean): { bytes:
   return { bytes: c.bytes, id: hex(c.id) };
 }
 
-/** A `Hello` as `who` would send it, with a fresh nonce and ephemeral key. */
-function forgedHello(who: Uint8Array): Uint8Array {
+/** A `Hello` as `who` would send it, with a fresh nonce and (unless given) a fresh ephemeral key. */
+function forgedHello(who: Uint8Array, ephemeral = ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey, version = PROTOCOL_VERSION): Uint8Array {
   return encodeMessage({
     type: 'Hello',
-    version: PROTOCOL_VERSION,
+    version,
     public_key: who,
     max_frame: 65536,
     caps: Capability.Push | Capability.BareCommand | Capability.Seal,
     nonce: new Uint8Array(randomBytes(16)),
-    ephemeral: ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey,
+    ephemeral,
   });
 }
 
@@ -391,7 +391,27 @@ t.test('forged and replayed Hello: at most one re-handshake each, the link stays
   await atMostOneRehandshake(tt, p, 'forged Hello with the agent key to the gateway', () => atk.inject(gw.node.id, dev.node.id, forgedHello(dev.node.identity.publicKey)));
   const oldAgentHello = hellos(atk, dev.node, gw.node)[0]!;
   await atMostOneRehandshake(tt, p, 'replayed old Hello of the agent to the gateway', () => atk.inject(gw.node.id, dev.node.id, oldAgentHello));
+  // Hellos every check of §7.1 step 2 refuses, all within one second: during a re-handshake they
+  // are dropped — no Error, no close.
+  const own = hellos(atk, dev.node, gw.node).at(-1)!;
+  const was = sealCounters(dev.node, gw.node.id);
+  await atMostOneRehandshake(tt, p, 'reflected, weak-key, untrusted and wrong-version Hellos to the agent', async () => {
+    await atk.inject(dev.node.id, gw.node.id, own);
+    await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, new Uint8Array(32)));
+    await atk.inject(dev.node.id, gw.node.id, forgedHello(generateIdentity().publicKey));
+    await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, undefined, PROTOCOL_VERSION + 1));
+  });
+  const dropped = delta(was, sealCounters(dev.node, gw.node.id), 'handshakeDropped');
+  tt.ok(dropped >= 4, `the agent dropped and counted all four (handshakeDropped +${dropped})`);
+  onlyHandshakesInTheClear(tt, atk, gw.node, dev.node);
 });
+
+/** No unsealed payload but Hello and Auth went between the two peers: no Error answered a forgery. */
+function onlyHandshakesInTheClear(tt: Test, atk: Attacker, a: MqttNode, b: MqttNode): void {
+  const plain = [...atk.between(a.id, b.id), ...atk.between(b.id, a.id)].filter((q) => !isSealed(q));
+  const kinds = [...new Set(plain.map((q) => decoded(q)?.type ?? `undecodable(${q.length} bytes)`))].sort();
+  tt.same(kinds, ['Auth', 'Hello'], `the peers sent each other nothing unsealed but Hello and Auth (${plain.length} frames)`);
+}
 
 t.test('forged online presence of the gateway (live, retained): link kept, at most a re-handshake', { skip }, async (tt) => {
   const p = await linkedPair(tt, 'presence');
@@ -403,6 +423,7 @@ t.test('forged online presence of the gateway (live, retained): link kept, at mo
     await atk.presence(gw.node.id, 'offline', true);
     await atk.presence(gw.node.id, 'online', false);
   });
+  onlyHandshakesInTheClear(tt, atk, gw.node, p.dev.node);
 });
 
 t.test('downgrade: a seal=off agent is refused by a require gateway with SealingRequired, logged at warn on both sides', { skip }, async (tt) => {

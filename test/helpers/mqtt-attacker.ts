@@ -145,6 +145,8 @@ export interface SealCounters {
   replays: number;
   unsealedDropped: number;
   rehandshakes: number;
+  /** Re-handshake inputs dropped (failed Hellos, bad Auths, triggers over their rate). */
+  handshakeDropped: number;
   badFrames: number;
   framesOut: number;
 }
@@ -166,6 +168,7 @@ export function sealCounters(node: MqttNode, peer: string): SealCounters {
     replays: st.replays,
     unsealedDropped: st.unsealedDropped,
     rehandshakes: st.rehandshakes,
+    handshakeDropped: st.handshakeDropped,
     badFrames: st.badFrames,
     framesOut: st.framesOut,
   };
