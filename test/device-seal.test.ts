@@ -6,7 +6,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  Capability, MIN_FRAME_BYTES, PROTOCOL_VERSION, ReasonCode, SEAL_MARKER, SEAL_OVERHEAD, SerialFrameDecoder,
+  Capability, MIN_FRAME_BYTES, PROTOCOL_VERSION, ReasonCode, SEAL_MARKER, SEAL_OVERHEAD, SEAL_REKEY_AT, SerialFrameDecoder,
   authTranscript, authTranscriptV2, decodeMessage, deriveSealKeys, encodeBarePush, encodeCbor, encodeCommand,
   encodeMessage, encodeSerialFrame, ephemeralFromSecret, generateIdentity, isSealed, sealFrame, verifySignature,
   Opener, Sealer,
@@ -162,9 +162,9 @@ class HandPeer {
     return auth?.type === 'Auth' && verifySignature(this.device.identity.publicKey, authTranscriptV2(this.ownHello, this.deviceHello), auth.signature);
   }
 
-  /** Complete a sealed handshake with the device's Hello in the inbox; returns what the device sent. */
-  handshake(tweak?: (h: Hello) => Hello): Uint8Array[] {
-    const out = this.drain();
+  /** Complete a sealed handshake with the device's Hello in the inbox (or `known`); returns what the device sent. */
+  handshake(tweak?: (h: Hello) => Hello, known?: Uint8Array): Uint8Array[] {
+    const out = known !== undefined ? [known, ...this.drain()] : this.drain();
     this.hello(tweak);
     const answer = this.drain();
     // The device's Hello: sent on connect, or with its answer when it was waiting (after a close).
@@ -414,6 +414,22 @@ t.test('restart: a new Hello on an up link re-handshakes; a repeated one only re
   const third = peer.handshake();
   tt.same(third.map(kind), ['Hello', 'Auth', 'Auth'], 'the waiting Hello goes out with the Auth');
   tt.equal(dev.sealed, true);
+  peer.drain();
+
+  // 2^31 frames under one key: the device starts over instead of sealing more (§7.4). The
+  // counter is set directly (private), rather than sending two billion frames.
+  const session: unknown = Reflect.get(Reflect.get(dev, 'link') as object, 'session');
+  Reflect.set(Reflect.get(session as object, 'sealer') as object, 'seq', SEAL_REKEY_AT);
+  dev.sync.pollNow();
+  const rekey = peer.drain();
+  tt.same(rekey.map(kind), ['Hello'], 'a fresh Hello instead of the poll');
+  tt.equal(dev.stats.rehandshakes, 2);
+  tt.equal(dev.state, 'hello-sent');
+  peer.handshake(undefined, rekey[0]);
+  tt.equal(dev.sealed, true, 'sealed again under new keys');
+  peer.send(peer.sealed(poll(11)));
+  tt.match(peer.open(peer.drain()), [{ type: 'PollResponse', session: 11 }]);
+
   // Our own disconnect sends the sealed close marker.
   dev.disconnect();
   const [marker] = peer.drain();
