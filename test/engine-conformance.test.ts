@@ -16,7 +16,6 @@
  * A raw peer on the far end of a memory link plays the other side message by message.
  */
 import t from 'tap';
-import { randomBytes } from 'node:crypto';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
 import type { Link } from '../agent/link.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
@@ -31,9 +30,10 @@ import { CommandRing } from '../firmware-sim/device-ring.js';
 import { RingResponder } from '../firmware-sim/device-poll.js';
 import { DeviceSync, POLL_TIMEOUT_MS } from '../firmware-sim/device-sync.js';
 import { POLL_FIT_ANY_BYTES } from '../protocol/constants.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { encodeMessage } from '../protocol/envelope.js';
 import { ReasonCode } from '../protocol/errors.js';
-import { authTranscript, generateIdentity, toHex, type Identity } from '../protocol/keys.js';
+import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
+import { RawWire } from './helpers/engine-mesh.js';
 import type { Message, PollRequest } from '../protocol/messages.js';
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -44,35 +44,37 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
   }
 }
 
-/** The far end of a link, driven by the test: answers the handshake, records everything. */
+/**
+ * The far end of a link, driven by the test: answers the handshake (sealed, like any peer of this
+ * revision), records every message it receives.
+ */
 class RawPeer {
   readonly received: Message[] = [];
-  readonly nonce = new Uint8Array(randomBytes(16));
-  /** Auth frames we sent, as sent (a recording an eavesdropper could replay). */
-  readonly authSent: Uint8Array[] = [];
+  readonly wire: RawWire;
+  /** Called with each message as it arrives. */
+  onMessage: (m: Message) => void = () => undefined;
   constructor(
     readonly link: Link,
     readonly id: Identity,
     caps = 0,
   ) {
-    link.on('frame', (body) => this.onFrame(decodeMessage(body)));
-    this.send({ type: 'Hello', version: 1, public_key: id.publicKey, max_frame: 65536, caps, nonce: this.nonce });
+    this.wire = new RawWire(id, { caps });
+    link.on('frame', (body) => this.onFrame(body));
+    this.sendRaw(this.wire.hello);
   }
+  /** Send a message, sealed once the link is. */
   send(m: Message): void {
-    this.link.send(encodeMessage(m));
+    this.link.send(this.wire.encode(m));
   }
   sendRaw(body: Uint8Array): void {
     this.link.send(body);
   }
-  private onFrame(m: Message): void {
+  private onFrame(body: Uint8Array): void {
+    const m = this.wire.receive(body, (auth) => this.sendRaw(auth));
+    if (m === null) return;
     this.received.push(m);
-    if (m.type === 'Hello' && this.answerHellos) {
-      const auth = encodeMessage({ type: 'Auth', signature: this.id.sign(authTranscript(m.nonce, m.public_key, this.id.publicKey)) });
-      this.authSent.push(auth);
-      this.sendRaw(auth);
-    }
+    this.onMessage(m);
   }
-  answerHellos = true;
   of<T extends Message['type']>(type: T): Extract<Message, { type: T }>[] {
     return this.received.filter((m): m is Extract<Message, { type: T }> => m.type === type);
   }
@@ -302,11 +304,11 @@ t.test('repeated poll timeouts back off exponentially: agent (fake clock, §10.3
   const e = engineWith([peer], { random: () => 0.5, now: () => clock.now, deadAfterTimeouts: 0, pollTimeoutMs: 1000, pollTimeoutMsPerByte: 0 });
   const [la, lb] = createMemoryLinkPair();
   e.attach(la);
-  new RawPeer(lb, peer); // never answers a poll
+  const p = new RawPeer(lb, peer); // never answers a poll
   const sentAt: number[] = [];
-  lb.on('frame', (body) => {
-    if (decodeMessage(body).type === 'PollRequest') sentAt.push(clock.now);
-  });
+  p.onMessage = (m) => {
+    if (m.type === 'PollRequest') sentAt.push(clock.now);
+  };
   await until(() => e.sessions.has(peer.peerId), 5000, 'authenticated');
   await clock.runUntil(600_000);
   const g = gaps(sentAt);

@@ -4,24 +4,27 @@ import { Engine } from '../agent/sync/engine.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { SubscriptionCapacityError } from '../agent/sync/subscription-table.js';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { decodeMessage } from '../protocol/envelope.js';
 import { encodeCommand } from '../protocol/command.js';
 import { generateIdentity } from '../protocol/keys.js';
 import { ReasonCode } from '../protocol/errors.js';
-import type { Link } from '../agent/link.js';
+import type { PeerSession } from '../agent/sync/peer-session.js';
 import { connect, converge, graphOf, makeEngines, seeded } from './helpers/engine-mesh.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** Wrap a link so every frame it sends is checked against the budgets the other side granted. */
-function auditBudgets(link: Link, peerLink: Link, violations: string[]): void {
+/**
+ * Wrap two sessions so every message one sends is checked against the budgets the other side
+ * granted. Sessions, not links: budgets count messages before sealing (PROTOCOL.md §7.1), and the
+ * link carries them sealed.
+ */
+function auditBudgets(s: PeerSession, peer: PeerSession, violations: string[]): void {
   let pollMax = Infinity;
   let subBudget = Infinity;
   let pushed = 0;
-  peerLink.on('frame', () => undefined);
-  const origSend = peerLink.send.bind(peerLink);
-  // Requests travel peerLink → link; answers link → peerLink.
-  peerLink.send = (body: Uint8Array): boolean => {
+  const origSend = peer.sendFrame.bind(peer);
+  // Requests travel peer → s; answers s → peer.
+  peer.sendFrame = (body: Uint8Array): void => {
     try {
       const m = decodeMessage(body);
       if (m.type === 'PollRequest') pollMax = m.max_bytes;
@@ -32,17 +35,17 @@ function auditBudgets(link: Link, peerLink: Link, violations: string[]): void {
     } catch {
       /* the audit only reads valid frames */
     }
-    return origSend(body);
+    origSend(body);
   };
-  const send = link.send.bind(link);
-  link.send = (body: Uint8Array): boolean => {
+  const send = s.sendFrame.bind(s);
+  s.sendFrame = (body: Uint8Array): void => {
     const m = decodeMessage(body);
     if (m.type === 'PollResponse' && body.length > pollMax) violations.push(`poll response ${body.length} > ${pollMax}`);
     if (m.type === 'Push') {
       pushed += body.length;
       if (pushed > subBudget) violations.push(`pushes ${pushed} > budget ${subBudget}`);
     }
-    return send(body);
+    send(body);
   };
 }
 
@@ -61,7 +64,7 @@ t.test('property: random topologies, concurrent writers and lossy links converge
         // A random spanning tree plus random extra edges keeps the graph connected.
         for (let i = 1; i < n; i++) {
           const j = Math.floor(rnd() * i);
-          const [a, b] = connect(engines[i]!, engines[j]!, { ...faults, random: rnd });
+          const [, , a, b] = connect(engines[i]!, engines[j]!, { ...faults, random: rnd });
           auditBudgets(a, b, violations);
           auditBudgets(b, a, violations);
         }
@@ -130,14 +133,17 @@ t.test('the 129th subscriber is refused with a retry hint; capacity must be a po
   const clients = ids.map((identity) => new Engine({ identity, store: new MemoryStore(), trust: { mode: 'list', keys } }));
   for (const c of clients) {
     const [x, y] = createMemoryLinkPair();
-    hubTrusting.attach(x);
-    y.on('frame', (body) => {
+    // The hub's messages as it sends them: the link carries them sealed.
+    const hubSide = hubTrusting.attach(x);
+    const send = hubSide.sendFrame.bind(hubSide);
+    hubSide.sendFrame = (body) => {
       const m = decodeMessage(body);
       if (m.type === 'Error') {
         errors.push(m.code);
         retry.push(m.retry_after_ms);
       }
-    });
+      send(body);
+    };
     c.attach(y);
   }
   const deadline = Date.now() + 10000;
@@ -158,16 +164,17 @@ t.test('invalid commands are never stored', async (t) => {
   const stranger = generateIdentity();
   const [la, lb] = createMemoryLinkPair();
   a!.attach(la);
-  b!.attach(lb);
+  const fromB = b!.attach(lb);
   await new Promise<void>((resolve) => a!.once('peer-up', () => resolve()));
+  while (!fromB.sealed) await new Promise((r) => setTimeout(r, 5)); // b's side up too: it seals what it sends
   const good = encodeCommand({ parents: [], author: b!.identity.author, seq: 1, payload: enc('ok') }, b!.identity.sign);
   const forged = encodeCommand({ parents: [], author: b!.identity.author, seq: 2, payload: enc('forged') }, stranger.sign);
   const unknownAuthor = encodeCommand({ parents: [], author: stranger.author, seq: 1, payload: enc('who') }, stranger.sign);
   const tampered = Uint8Array.from(good.bytes);
   tampered[tampered.length - 70] ^= 1;
-  // Pretend b pushes these to a (b's link sends frames to a).
-  lb.send(encodeMessage({ type: 'Push', remaining: 1000, exhausted: false, commands: [forged.bytes, unknownAuthor.bytes, tampered, good.bytes] }));
-  lb.send(Uint8Array.from([0xff, 0x00, 0x13]));
+  // Pretend b pushes these to a (b's session seals them onto its link to a).
+  fromB.send({ type: 'Push', remaining: 1000, exhausted: false, commands: [forged.bytes, unknownAuthor.bytes, tampered, good.bytes] });
+  fromB.sendFrame(Uint8Array.from([0xff, 0x00, 0x13]));
   await new Promise((r) => setTimeout(r, 100));
   await a!.ingest.idle();
   t.equal(a!.store.indexOf(good.id) >= 0, true, 'the good command is stored');
@@ -180,18 +187,19 @@ t.test('invalid commands are never stored', async (t) => {
 
 t.test('a lost push is repaired by polling', async (t) => {
   const [a, b] = makeEngines(2);
-  const [la] = connect(a!, b!);
+  const [, , sa] = connect(a!, b!);
   await converge([a!, b!]);
   await new Promise((r) => setTimeout(r, 300)); // let b subscribe
-  const send = la.send.bind(la);
+  // Lose a's first push to b (before sealing: the link carries it sealed).
+  const send = sa.sendFrame.bind(sa);
   let dropped = 0;
-  la.send = (body) => {
+  sa.sendFrame = (body) => {
     const m = decodeMessage(body);
     if (m.type === 'Push' && dropped === 0) {
       dropped++;
-      return true;
+      return;
     }
-    return send(body);
+    send(body);
   };
   await a!.commit(enc('lost'));
   await a!.commit(enc('after'));

@@ -124,6 +124,8 @@ t.test('status --json prints exactly the fields docs/STATUS.md documents, with t
   const out = await run(['status', '-d', gw, '--json']);
   t.equal(out.code, 0, out.stderr);
   const snapshot = JSON.parse(out.stdout) as unknown;
+  const peers = (snapshot as { peers: { authenticated: boolean; sealed: boolean }[] }).peers;
+  t.ok(peers.some((p) => p.authenticated && p.sealed), 'the TCP link is up and sealed (the default policy, require)');
 
   const seen = new Map<string, Set<string>>();
   leaves(snapshot, '', seen);

@@ -34,6 +34,16 @@ export interface PeerInfo {
   badFrames: number;
   pushedCommands: number;
   polledCommands: number;
+  /** The link is up and sealed (PROTOCOL.md §7.2). */
+  sealed: boolean;
+  /** Sealed frames that opened under no key (forged, altered, truncated): dropped. */
+  sealFailures: number;
+  /** Genuine sealed frames seen before or too old for the replay window: dropped. */
+  replays: number;
+  /** Unsealed frames other than Hello and Auth on a sealed link: dropped. */
+  unsealedDropped: number;
+  /** Re-handshakes completed on the link (§7.5). */
+  rehandshakes: number;
   /** Our requester state towards this peer: rounds, poll in flight, timeouts in a row, budget. */
   sync: SyncClientSnapshot;
 }
@@ -101,6 +111,7 @@ export function takeSnapshot(src: SnapshotSource): Snapshot {
       authenticated: s.authenticated,
       subscribed: s.subscribed,
       subscriber: s.authenticated && e.table.find(s.peerId) >= 0,
+      sealed: s.sealed,
       ...s.stats,
       sync: s.client.snapshot(),
     })),

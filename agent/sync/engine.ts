@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import { encodeCommand } from '../../protocol/command.js';
 import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES, MAX_PARENTS } from '../../protocol/constants.js';
 import { toHex, type Identity } from '../../protocol/keys.js';
+import { SEAL_REKEY_AT } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
 import type { CommandStore } from '../store/command-store.js';
 import { deepestFirst } from './graph-walk.js';
@@ -65,6 +66,11 @@ export interface EngineOptions {
   /** Client wait policy. */
   backoff?: BackoffPolicy;
   logger?: Logger;
+  /**
+   * Sealed frames a side sends under one key before it starts a re-handshake for fresh keys
+   * (PROTOCOL.md §7.4). Default `SEAL_REKEY_AT` (2^31); tests lower it to exercise rekeying.
+   */
+  rekeyAt?: number;
   /** Clock, ms. Default Date.now. */
   now?: () => number;
   /** Random source. Default Math.random. */
@@ -140,6 +146,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
       pollBucket: opts.pollBucket ?? { capacity: 10, perSecond: 2 },
       backoff: opts.backoff ?? DEFAULT_BACKOFF,
+      rekeyAt: opts.rekeyAt ?? SEAL_REKEY_AT,
       now: opts.now ?? Date.now,
       random: opts.random ?? Math.random,
     };
@@ -227,7 +234,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Called by a session when its link closed. */
   detached(s: PeerSession): void {
     this.pending.delete(s);
-    this.polls.drop(s);
+    this.polls.drop(s.responder);
     if (this.sessions.get(s.peerId) === s) {
       this.sessions.delete(s.peerId);
       this.responder.forget(s.peerId);

@@ -14,6 +14,7 @@ import type { ClientPacer } from './pacing.js';
 import { PollShaper } from './poll-shaper.js';
 import type { PeerSession } from './peer-session.js';
 import { equalBytes } from '../../protocol/bytes.js';
+import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 
 const REPAIR_DELAY_MS = 200;
 
@@ -130,12 +131,9 @@ export class SyncClient {
     this.clearPollTimer();
     const e = this.s.engine;
     const store = e.store;
-    const shaper = (this.shaper ??= new PollShaper(
-      Math.min(e.settings.pollMaxBytes, e.settings.maxFrame, this.s.link.maxFrame),
-      e.settings.pollTimeoutMs,
-      e.settings.pollTimeoutMsPerByte,
-      Math.min(e.settings.maxFrame, this.s.link.maxFrame),
-    ));
+    // An answer must fit our frame limit once sealed: the budget counts message bytes (§7.1).
+    const room = Math.min(e.settings.maxFrame, this.s.link.maxFrame) - (this.s.sealed ? SEAL_OVERHEAD : 0);
+    const shaper = (this.shaper ??= new PollShaper(Math.min(e.settings.pollMaxBytes, room), e.settings.pollTimeoutMs, e.settings.pollTimeoutMsPerByte, room));
     const heads = deepestFirst(store, store.heads(), shaper.headsCap);
     const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((h) => h >= 0);
     const headSet = new Set(heads);
@@ -300,6 +298,21 @@ export class SyncClient {
     this.inFlight = null;
     if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
     this.schedulePoll(this.pacer.afterFailure(retryAfterMs));
+  }
+
+  /**
+   * A re-handshake completed (PROTOCOL.md §7.5): the peer may have restarted, losing our
+   * subscription and the poll in flight. Poll again now if one was out (its answer, if it still
+   * comes, is stale and ignored), and renew the subscription soon.
+   */
+  relinked(): void {
+    if (this.stopped) return;
+    if (this.inFlight !== null) {
+      this.inFlight = null;
+      if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+      this.pollNow();
+    }
+    this.resubscribeSoon();
   }
 
   /** Our set of upstreams changed: re-send Subscribe (debounced) so `via` stays true. */

@@ -1,0 +1,263 @@
+/**
+ * One link handshake (PROTOCOL.md §7.1–§7.3, §7.5) as a pure state machine: our `Hello` (fresh
+ * nonce and X25519 ephemeral key), the peer's `Hello` checked (version, trust, sealing policy,
+ * key schedule), `Auth` over the v2 transcript of both `Hello`s (v1 for a legacy peer on an `off`
+ * link), and the peer's `Auth` verified. No timers, no I/O, no engine: identity, policy, the trust
+ * check and randomness come in; each input returns a {@link HandshakeStep} saying what to send and
+ * whether the handshake is up or refused. The session drives retransmissions and deadlines.
+ *
+ * The first handshake of a link refuses a bad peer (an `Error`, then the session closes the link).
+ * A re-handshake beside an up session (§7.5) never refuses: whatever fails only drops that input.
+ */
+import { Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
+import { encodeMessage } from '../../protocol/envelope.js';
+import { ReasonCode, type ReasonName } from '../../protocol/errors.js';
+import { equalBytes } from '../../protocol/bytes.js';
+import { authTranscript, peerIdOf, verifySignature, type Identity } from '../../protocol/keys.js';
+import type { Hello } from '../../protocol/messages.js';
+import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type SealKeys, type SealPolicy } from '../../protocol/seal.js';
+
+/** Where a handshake stands. */
+export type HandshakeState =
+  /** Our `Hello` is out; no acceptable peer `Hello` yet. */
+  | 'hello-sent'
+  /** The peer's `Hello` was accepted and answered with our `Auth`; waiting for the peer's `Auth`. */
+  | 'auth-sent'
+  /** The peer's `Auth` verified. */
+  | 'up'
+  /** First handshake only: the peer was refused (the `Error` is in the step); the link closes. */
+  | 'refused';
+
+/** Why an input was dropped without an answer (the session counts it). */
+export type HandshakeDrop =
+  | 'version'
+  | 'untrusted'
+  /** Re-handshake: a `public_key` other than the current session's peer. */
+  | 'other-key'
+  /** The sealing negotiation refuses the peer (§7.2). */
+  | 'sealing'
+  /** Re-handshake: the current session is sealed and the new one would not be. */
+  | 'downgrade'
+  | 'weak-key'
+  | 'reflected'
+  | 'bad-auth'
+  /** The handshake is over (refused, or a Hello/Auth that belongs to no open question). */
+  | 'late';
+
+/** A refusal of the first handshake: send `error`, log `log` at warn, close the link. */
+export interface Refusal {
+  reason: ReasonName;
+  /** The `Error` frame body to send (unsealed: the link is not up). */
+  error: Uint8Array;
+  /** What to log. */
+  log: string;
+}
+
+/** What one input produced. */
+export interface HandshakeStep {
+  /** Frame bodies to send in order, never sealed (`Hello`, `Auth`, or the refusal's `Error`). */
+  send: Uint8Array[];
+  /** This input brought the handshake up. */
+  up: boolean;
+  /** First handshake: the peer is refused (its `Error` is the last of `send`). */
+  refuse: Refusal | null;
+  /** Re-handshake (and repeats): the input was dropped, and why. */
+  dropped: HandshakeDrop | null;
+}
+
+/** The peer as its accepted `Hello` describes it. */
+export interface PeerHello {
+  readonly publicKey: Uint8Array;
+  readonly id: string;
+  /** `max_frame`, raised to `MIN_FRAME_BYTES`. */
+  readonly maxFrame: number;
+  readonly caps: number;
+  readonly nonce: Uint8Array;
+  /** The exact frame body received. */
+  readonly bytes: Uint8Array;
+  /** Its `Hello` carried `ephemeral` (this revision); false: a legacy peer (v1 transcript). */
+  readonly v2: boolean;
+}
+
+/** What a handshake needs from its side. */
+export interface HandshakeSetup {
+  identity: Identity;
+  /** Largest frame body we accept (announced). */
+  maxFrame: number;
+  /** Capability bits to announce besides `Seal` (which the policy decides). */
+  caps: number;
+  policy: SealPolicy;
+  /** Whether the trust rules admit a peer key. */
+  admits(publicKey: Uint8Array): boolean;
+  /** Cryptographic randomness: `n` fresh bytes. */
+  randomBytes(n: number): Uint8Array;
+  /**
+   * Set for a re-handshake beside an up session: its peer key (a `Hello` under another key is
+   * dropped) and whether it is sealed (then the new session must be too: no downgrade).
+   */
+  current?: { peerKey: Uint8Array; sealed: boolean };
+}
+
+const step = (send: Uint8Array[] = [], up = false): HandshakeStep => ({ send, up, refuse: null, dropped: null });
+const drop = (why: HandshakeDrop): HandshakeStep => ({ send: [], up: false, refuse: null, dropped: why });
+
+/** One handshake: the first of a link, or a re-handshake beside its up session. */
+export class Handshake {
+  state: HandshakeState = 'hello-sent';
+  /** The peer's accepted `Hello`, else null. */
+  peer: PeerHello | null = null;
+  /** Our nonce (fresh per handshake). */
+  readonly nonce: Uint8Array;
+  /** Our `Hello` frame body, encoded once (the transcript covers these exact bytes). */
+  readonly hello: Uint8Array;
+  /** Our `Auth` frame body for the accepted peer `Hello`, else null. */
+  auth: Uint8Array | null = null;
+  /** Keys of the link once the peer `Hello` is accepted and the link will be sealed, else null. */
+  keys: SealKeys | null = null;
+  private readonly secret: Uint8Array;
+  /** An `Auth` not verified yet: early (before the peer `Hello`) or not matching the last one. */
+  private unverified: Uint8Array | null = null;
+
+  constructor(private readonly setup: HandshakeSetup) {
+    this.nonce = setup.randomBytes(NONCE_BYTES);
+    this.secret = setup.randomBytes(32);
+    const seal = setup.policy === 'off' ? 0 : Capability.Seal;
+    this.hello = encodeMessage({
+      type: 'Hello',
+      version: PROTOCOL_VERSION,
+      public_key: setup.identity.publicKey,
+      max_frame: setup.maxFrame,
+      caps: setup.caps | seal,
+      nonce: this.nonce,
+      ephemeral: ephemeralFromSecret(this.secret).publicKey,
+    });
+  }
+
+  /** Whether this is a re-handshake (failures drop, never refuse). */
+  get rehandshake(): boolean {
+    return this.setup.current !== undefined;
+  }
+
+  /** Whether the link is (or, once up, will be) sealed: true once the accepted peer `Hello` seals. */
+  get sealed(): boolean {
+    return this.keys !== null;
+  }
+
+  /** Whether `bytes` is the accepted peer `Hello` (a repeat: the peer lacks our `Auth`). */
+  isPeerHello(bytes: Uint8Array): boolean {
+    return this.peer !== null && equalBytes(bytes, this.peer.bytes);
+  }
+
+  /** What a retransmission sends: our `Hello`, and our `Auth` once made (either may be lost). */
+  retransmit(): Uint8Array[] {
+    return this.auth === null ? [this.hello] : [this.hello, this.auth];
+  }
+
+  /** The peer's `Hello` (decoded, and its exact frame body). */
+  onHello(h: Hello, bytes: Uint8Array): HandshakeStep {
+    if (this.state === 'up' || this.state === 'refused') return this.isPeerHello(bytes) && this.auth ? step([this.auth]) : drop('late');
+    if (this.isPeerHello(bytes)) return step([this.auth!]);
+    const replacing = this.peer !== null;
+    const failure = this.check(h);
+    if (failure !== null) return this.fail(failure, h);
+    const v2 = h.ephemeral !== undefined;
+    const sealed = this.setup.policy !== 'off' && v2 && (h.caps & Capability.Seal) !== 0;
+    if (this.setup.current?.sealed === true && !sealed) return this.fail('downgrade', h);
+    let keys: SealKeys | null = null;
+    if (sealed) {
+      try {
+        keys = deriveSealKeys(this.hello, bytes, this.secret, h.ephemeral!);
+      } catch (err) {
+        if (!(err instanceof SealError)) throw err;
+        return this.fail(err.failure === 'reflected' ? 'reflected' : 'weak-key', h);
+      }
+    }
+    const me = this.setup.identity;
+    this.peer = {
+      publicKey: Uint8Array.from(h.public_key),
+      id: peerIdOf(h.public_key),
+      maxFrame: Math.max(MIN_FRAME_BYTES, h.max_frame),
+      caps: h.caps,
+      nonce: Uint8Array.from(h.nonce),
+      bytes: Uint8Array.from(bytes),
+      v2,
+    };
+    this.keys = keys;
+    const transcript = v2 ? authTranscriptV2(bytes, this.hello) : authTranscript(h.nonce, h.public_key, me.publicKey);
+    this.auth = encodeMessage({ type: 'Auth', signature: me.sign(transcript) });
+    this.state = 'auth-sent';
+    // A replaced peer Hello means the peer restarted before the link came up: it lacks our Hello.
+    const out = step(replacing && !this.rehandshake ? [this.auth, this.hello] : [this.auth]);
+    const early = this.unverified;
+    this.unverified = null;
+    if (early !== null) {
+      const r = this.onAuth(early);
+      out.send.push(...r.send);
+      out.up = r.up;
+      out.refuse = r.refuse;
+    }
+    return out;
+  }
+
+  /** The peer's `Auth` signature. */
+  onAuth(signature: Uint8Array): HandshakeStep {
+    if (this.state === 'up' || this.state === 'refused') return drop('late');
+    if (this.peer === null) {
+      // Frames may be reordered: keep it until the Hello it answers arrives.
+      this.unverified = Uint8Array.from(signature);
+      return step();
+    }
+    const p = this.peer;
+    const me = this.setup.identity;
+    const transcript = p.v2 ? authTranscriptV2(this.hello, p.bytes) : authTranscript(this.nonce, me.publicKey, p.publicKey);
+    if (!verifySignature(p.publicKey, transcript, signature)) {
+      if (this.rehandshake) {
+        // It may answer a peer Hello still on its way (a forged one was accepted first).
+        this.unverified = Uint8Array.from(signature);
+        return drop('bad-auth');
+      }
+      return this.refuse('Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`);
+    }
+    this.state = 'up';
+    return step([], true);
+  }
+
+  /** The first failing check of step 2 (§7.1) before any key work, else null. */
+  private check(h: Hello): HandshakeDrop | null {
+    if (h.version !== PROTOCOL_VERSION) return 'version';
+    if (!this.setup.admits(h.public_key)) return 'untrusted';
+    const cur = this.setup.current;
+    if (cur !== undefined && !equalBytes(h.public_key, cur.peerKey)) return 'other-key';
+    // Our own Hello sent back would authenticate us to ourselves (both transcripts match).
+    if (equalBytes(h.public_key, this.setup.identity.publicKey) && equalBytes(h.nonce, this.nonce)) return 'reflected';
+    const policy = this.setup.policy;
+    const offers = h.ephemeral !== undefined && (h.caps & Capability.Seal) !== 0;
+    if ((policy === 'require' && !offers) || (policy === 'prefer' && h.ephemeral === undefined)) return 'sealing';
+    return null;
+  }
+
+  private fail(why: HandshakeDrop, h: Hello): HandshakeStep {
+    if (this.rehandshake) return drop(why);
+    const id = peerIdOf(h.public_key);
+    switch (why) {
+      case 'version':
+        return this.refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
+      case 'untrusted':
+        return this.refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
+      case 'sealing': {
+        const text = `this link requires sealing; peer ${id} did not offer it`;
+        return this.refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
+      }
+      case 'reflected':
+        return this.refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);
+      default:
+        return this.refuse('Unauthorized', "the peer's ephemeral key is unusable", `peer ${id} sent an unusable ephemeral key (${why})`);
+    }
+  }
+
+  private refuse(reason: ReasonName, message: string, log: string): HandshakeStep {
+    this.state = 'refused';
+    const error = encodeMessage({ type: 'Error', code: ReasonCode[reason], message, retry_after_ms: null });
+    return { send: [error], up: false, refuse: { reason, error, log }, dropped: null };
+  }
+}
