@@ -214,7 +214,8 @@ t.test('PollRequest flood on the inbox: no answers, no amplification', { skip },
     await Promise.all(batch.map((b) => atk.inject(gw.node.id, dev.node.id, b)));
     await sleep(80);
   }
-  await until(() => delta(before, sealCounters(gw.node, dev.node.id), 'unsealedDropped') >= n, 20_000, `all ${n} PollRequests dropped and counted`);
+  const dropped = (c: SealCounters) => delta(before, c, 'unsealedDropped') + delta(before, c, 'intakeDropped');
+  await until(() => dropped(sealCounters(gw.node, dev.node.id)) >= n, 20_000, `all ${n} PollRequests dropped and counted`);
   await sleep(500);
   await atk.flushed();
   const m2 = atk.mark();
@@ -222,6 +223,7 @@ t.test('PollRequest flood on the inbox: no answers, no amplification', { skip },
   const baseline = atk.bytesBetween(gw.node.id, dev.node.id, m0, m1);
   const flood = atk.bytesBetween(gw.node.id, dev.node.id, m1, m2);
   const ratio = flood / injected;
+  tt.equal(dropped(after), n, `every PollRequest dropped and counted once (unsealedDropped +${delta(before, after, 'unsealedDropped')}, intakeDropped +${delta(before, after, 'intakeDropped')})`);
   tt.equal(delta(before, after, 'framesOut'), 0, 'the gateway sent the agent nothing during the flood');
   tt.ok(flood <= baseline + 1024 && ratio < 0.05, `gateway → agent: ${flood} bytes during the flood of ${injected} bytes (${n} polls) vs ${baseline} in a 2 s baseline window; ratio ${ratio.toFixed(4)}`);
   tt.equal(gw.downs() + dev.downs(), 0, 'peer-down never fired');
@@ -321,7 +323,7 @@ t.test('forged sealed frames (flipped bits, truncated, random after 0x53): sealF
     const f = forgeries(atk.sealedBetween(other.id, victim.id));
     const before = sealCounters(victim, other.id);
     for (const b of [...f.tagFails, ...f.short, ...f.staleFlips]) await atk.inject(victim.id, other.id, b);
-    const dropped = (c: SealCounters) => delta(before, c, 'sealFailures') + delta(before, c, 'replays') + delta(before, c, 'unsealedDropped') + delta(before, c, 'badFrames');
+    const dropped = (c: SealCounters) => (['sealFailures', 'replays', 'unsealedDropped', 'badFrames', 'intakeDropped'] as const).reduce((sum, k) => sum + delta(before, c, k), 0);
     const total = f.tagFails.length + f.short.length + f.staleFlips.length;
     await until(() => dropped(sealCounters(victim, other.id)) >= total, 15_000, `${name}: every forgery counted`);
     await sleep(200);

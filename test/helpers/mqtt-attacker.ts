@@ -147,6 +147,8 @@ export interface SealCounters {
   rehandshakes: number;
   /** Re-handshake inputs dropped (failed Hellos, bad Auths, triggers over their rate). */
   handshakeDropped: number;
+  /** Frames dropped unread because too many bytes already waited to be handled (a flood). */
+  intakeDropped: number;
   badFrames: number;
   framesOut: number;
 }
@@ -169,6 +171,7 @@ export function sealCounters(node: MqttNode, peer: string): SealCounters {
     unsealedDropped: st.unsealedDropped,
     rehandshakes: st.rehandshakes,
     handshakeDropped: st.handshakeDropped,
+    intakeDropped: st.intakeDropped,
     badFrames: st.badFrames,
     framesOut: st.framesOut,
   };
