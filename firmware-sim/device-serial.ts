@@ -6,7 +6,8 @@
  *
  * Link layer: the device itself speaks plain message frames (`device.onBytes` takes
  * `COBS(message ‖ CRC) ‖ 0x00`, as before). This wiring adds the serial ARQ of
- * `protocol/serial-arq.ts` between the device and the port, as the agent's serial transport does:
+ * `protocol/arq/` between the device and the port, as the agent's serial transport does (the same
+ * {@link ArqDriver} pump and timer):
  * link frames from the port are decoded here; ARQ frames go through an {@link ArqEndpoint} and
  * the messages it delivers are handed to the device as plain frames; plain message frames (first
  * byte 0x80–0x9f) pass straight through. In the other direction the device's frames are decoded
@@ -15,9 +16,21 @@
  * as another device in `'auto'` or a scripted test peer, keeps working unchanged).
  */
 import type { SerialPortStream } from '@serialport/stream';
-import { ArqEndpoint, isArqFrame, type ArqOptions } from '../protocol/serial-arq.js';
+import { ArqDriver, type ArqScheduler } from '../protocol/arq/driver.js';
+import { ArqEndpoint, type ArqOptions } from '../protocol/arq/endpoint.js';
+import { isArqFrame } from '../protocol/arq/wire.js';
 import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
 import type { SimDevice } from './device.js';
+
+/** Node's clock and timers; a pending retransmission never keeps the process alive. */
+const nodeScheduler: ArqScheduler = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
 
 /** The part of a `SerialPortStream` the wiring uses (any binding). */
 export type DeviceSerialPort = Pick<SerialPortStream, 'isOpen' | 'write' | 'on' | 'off'>;
@@ -62,32 +75,28 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
   // The device's own output, split back into message bodies when it goes through the ARQ.
   const outbound = new SerialFrameDecoder(device.maxFrame);
   let useArq = mode === 'arq';
-  let timer: NodeJS.Timeout | null = null;
+  // One driver for the attachment: it writes to whichever port is wired (nothing when none is).
+  const driver = new ArqDriver(arq, {
+    scheduler: nodeScheduler,
+    write: (f) => {
+      if (current !== null && current.isOpen) current.write(toBuffer(encodeSerialFrame(f)));
+    },
+  });
 
   const resetLink = (): void => {
     arq.reset();
     inbound.reset();
     outbound.reset();
     useArq = mode === 'arq';
-    if (timer !== null) clearTimeout(timer);
-    timer = null;
+    driver.cancel();
   };
 
   const wire = (p: DeviceSerialPort): void => {
     const rawWrite = (bytes: Uint8Array): void => {
-      if (current === p && p.isOpen) p.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+      if (current === p && p.isOpen) p.write(toBuffer(bytes));
     };
     const pump = (): void => {
-      if (current !== p) return;
-      const now = performance.now();
-      for (const f of arq.poll(now)) rawWrite(encodeSerialFrame(f));
-      if (timer !== null) clearTimeout(timer);
-      timer = null;
-      const w = arq.nextWakeup(performance.now());
-      if (w !== null) {
-        timer = setTimeout(pump, Math.max(1, Math.ceil(w)));
-        timer.unref();
-      }
+      if (current === p) driver.pump();
     };
     const write = (bytes: Uint8Array): void => {
       if (!useArq) return rawWrite(bytes);
@@ -119,7 +128,7 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
         }
         arqSeen = true;
         if (mode === 'auto') useArq = true;
-        for (const m of arq.receive(body, performance.now())) device.onBytes(encodeSerialFrame(m));
+        for (const m of driver.receive(body)) device.onBytes(encodeSerialFrame(m));
       }
       if (arqSeen) pump();
     };
@@ -164,4 +173,8 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
     },
     detach,
   };
+}
+
+function toBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
 }

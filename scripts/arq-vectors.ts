@@ -8,47 +8,53 @@
  * every delivered message (decode); {@link readArqFrame} / {@link writeArqFrame} check each frame's
  * fields both ways. A frame "lost on the line" is simply never received.
  */
-import { ArqEndpoint, type ArqOptions } from '../protocol/serial-arq.js';
+import { ArqEndpoint, type ArqOptions } from '../protocol/arq/endpoint.js';
+import { decodeArqFrame, encodeArqFrame } from '../protocol/arq/wire.js';
 import { encodeSerialFrame } from '../protocol/serial-frame.js';
 import { fromHex, toHex } from '../protocol/keys.js';
 
-/** Readable fields of one ARQ frame body. */
+/** Readable fields of one ARQ frame body (the shape the vector file prints). */
 export type ArqFrameFields =
   | { kind: 'DATA'; last: boolean; start: boolean; epoch: number; seq: number; data: string }
   | { kind: 'FRAG'; last: boolean; start: boolean; epoch: number; seq: number; offset: number; total: number; data: string }
   | { kind: 'ACK'; epoch: number; next: number; sack: number; sacked_seqs: number[] }
   | { kind: 'RST'; epoch: number };
 
-/** Parse an ARQ frame body into its fields (the layout of PROTOCOL.md §2.1.1). */
+/**
+ * Parse an ARQ frame body into its fields (the layout of PROTOCOL.md §2.1.1, decoded by
+ * `protocol/arq/wire.ts`).
+ * @throws RangeError for a body that is no well-formed ARQ frame.
+ */
 export function readArqFrame(b: Uint8Array): ArqFrameFields {
-  const k = b[0]!;
-  if ((k & 0xf1) === 0x01) {
-    const last = (k & 0x02) !== 0;
-    const start = (k & 0x04) !== 0;
-    if ((k & 0x08) === 0) return { kind: 'DATA', last, start, epoch: b[1]!, seq: b[2]!, data: toHex(b.subarray(3)) };
-    return { kind: 'FRAG', last, start, epoch: b[1]!, seq: b[2]!, offset: (b[3]! << 8) | b[4]!, total: (b[5]! << 8) | b[6]!, data: toHex(b.subarray(7)) };
+  const f = decodeArqFrame(b);
+  switch (f.kind) {
+    case 'data':
+      return { kind: 'DATA', last: f.last, start: f.start, epoch: f.epoch, seq: f.seq, data: toHex(f.data) };
+    case 'frag':
+      return { kind: 'FRAG', last: f.last, start: f.start, epoch: f.epoch, seq: f.seq, offset: f.offset, total: f.total, data: toHex(f.data) };
+    case 'ack': {
+      const sacked: number[] = [];
+      for (let i = 0; i < 32; i++) if ((f.sack >>> i) & 1) sacked.push((f.next + 1 + i) & 0xff);
+      return { kind: 'ACK', epoch: f.epoch, next: f.next, sack: f.sack, sacked_seqs: sacked };
+    }
+    case 'rst':
+      return { kind: 'RST', epoch: f.epoch };
+    case 'malformed':
+      throw new RangeError(`not an ARQ frame (${f.problem}): ${toHex(b)}`);
   }
-  if (k === 0x02 && b.length === 7) {
-    const sack = ((b[3]! << 24) | (b[4]! << 16) | (b[5]! << 8) | b[6]!) >>> 0;
-    const sacked: number[] = [];
-    for (let i = 0; i < 32; i++) if ((sack >>> i) & 1) sacked.push((b[2]! + 1 + i) & 0xff);
-    return { kind: 'ACK', epoch: b[1]!, next: b[2]!, sack, sacked_seqs: sacked };
-  }
-  if (k === 0x04 && b.length === 2) return { kind: 'RST', epoch: b[1]! };
-  throw new RangeError(`not an ARQ frame: ${toHex(b)}`);
 }
 
 /** Encode ARQ frame fields (the inverse of {@link readArqFrame}; `sacked_seqs` is ignored). */
 export function writeArqFrame(f: ArqFrameFields): Uint8Array {
   switch (f.kind) {
     case 'DATA':
-      return Uint8Array.of(0x01 | (f.last ? 0x02 : 0) | (f.start ? 0x04 : 0), f.epoch, f.seq, ...fromHex(f.data));
+      return encodeArqFrame({ kind: 'data', epoch: f.epoch, seq: f.seq, last: f.last, start: f.start, data: fromHex(f.data) });
     case 'FRAG':
-      return Uint8Array.of(0x09 | (f.last ? 0x02 : 0) | (f.start ? 0x04 : 0), f.epoch, f.seq, f.offset >> 8, f.offset & 0xff, f.total >> 8, f.total & 0xff, ...fromHex(f.data));
+      return encodeArqFrame({ kind: 'frag', epoch: f.epoch, seq: f.seq, last: f.last, start: f.start, offset: f.offset, total: f.total, data: fromHex(f.data) });
     case 'ACK':
-      return Uint8Array.of(0x02, f.epoch, f.next, f.sack >>> 24, (f.sack >>> 16) & 0xff, (f.sack >>> 8) & 0xff, f.sack & 0xff);
+      return encodeArqFrame({ kind: 'ack', epoch: f.epoch, next: f.next, sack: f.sack });
     case 'RST':
-      return Uint8Array.of(0x04, f.epoch);
+      return encodeArqFrame({ kind: 'rst', epoch: f.epoch });
   }
 }
 

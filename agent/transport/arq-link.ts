@@ -1,9 +1,9 @@
 /**
- * A {@link Link} over a serial byte stream with the link-layer ARQ of `protocol/serial-arq.ts`:
- * each message is cut into chunks, each chunk is its own serial frame, lost chunks are
- * retransmitted. It is a {@link StreamLink} (same options, same close/error handling) whose
- * decoder feeds an {@link ArqEndpoint} and whose `send` queues into it, so swapping it into the
- * serial transport is `new StreamLink(port, {...})` → `new ArqLink(port, {...})`.
+ * A {@link Link} over a serial byte stream with the link-layer ARQ of `protocol/arq/`
+ * (PROTOCOL.md §2.1.1): each message is cut into chunks, each chunk is its own serial frame, lost
+ * chunks are retransmitted. It is a {@link StreamLink} (same options, same close/error handling)
+ * whose decoder feeds an {@link ArqEndpoint} and whose `send` queues into it, so swapping it into
+ * the serial transport is `new StreamLink(port, {...})` → `new ArqLink(port, {...})`.
  *
  * - The link's high-water mark applies to the ARQ queue (bytes sent and not yet acknowledged):
  *   `send` returns false at or above it and `drain` follows once acknowledgements bring it back
@@ -11,14 +11,26 @@
  *   `droppedMessages`): a dead line cannot grow memory, the sync protocol repairs the loss.
  * - A received frame whose first byte is not an ARQ kind (a plain message, CBOR array head
  *   0x80–0x9f) is delivered as is, so a peer without ARQ can still reach this end.
- * - One timer drives retransmissions and delayed ACKs.
+ * - One timer drives retransmissions and delayed ACKs: an {@link ArqDriver} on Node's timers.
  */
 import type { Duplex } from 'node:stream';
-import { ArqEndpoint, isArqFrame, type ArqOptions } from '../../protocol/serial-arq.js';
+import { ArqDriver, type ArqScheduler } from '../../protocol/arq/driver.js';
+import { ArqEndpoint, type ArqOptions } from '../../protocol/arq/endpoint.js';
+import { isArqFrame } from '../../protocol/arq/wire.js';
 import type { FrameDecoder, FrameDecodeResult } from '../../protocol/frame-decoder.js';
 import { TooLargeError } from '../../protocol/errors.js';
 import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
 import { StreamLink, type StreamLinkOptions } from './stream-link.js';
+
+/** Node's clock and timers; a pending retransmission never keeps the process alive. */
+const nodeScheduler: ArqScheduler = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return () => clearTimeout(t);
+  },
+};
 
 /** Options of an {@link ArqLink}: those of a {@link StreamLink} plus the ARQ's. */
 export interface ArqLinkOptions extends StreamLinkOptions {
@@ -30,6 +42,7 @@ export interface ArqLinkOptions extends StreamLinkOptions {
 
 /** The decoder handed to {@link StreamLink}: link frames in, delivered messages out. */
 class ArqDecoder implements FrameDecoder {
+  /** Set once the link's driver exists: pumps after every batch of frames (an ACK may be due). */
   onOutput: () => void = () => undefined;
   constructor(
     private readonly inner: FrameDecoder,
@@ -39,7 +52,7 @@ class ArqDecoder implements FrameDecoder {
   push(chunk: Uint8Array): FrameDecodeResult {
     const r = this.inner.push(chunk);
     const frames: Uint8Array[] = [];
-    const now = performance.now();
+    const now = nodeScheduler.now();
     for (const body of r.frames) {
       if (isArqFrame(body)) frames.push(...this.arq.receive(body, now));
       else frames.push(body);
@@ -59,14 +72,10 @@ export class ArqLink extends StreamLink {
   readonly arq: ArqEndpoint;
   /** Messages dropped because the ARQ queue was at its hard cap. */
   droppedMessages = 0;
-  private readonly out: Duplex;
-  private readonly encodeFrame: (body: Uint8Array) => Uint8Array;
+  private readonly driver: ArqDriver;
   private readonly arqHwm: number;
   private readonly maxBody: number;
-  private timer: NodeJS.Timeout | null = null;
-  private timerAt = Infinity;
   private wantDrain = false;
-  private pumping = false;
   private dead = false;
 
   constructor(stream: Duplex, opts: ArqLinkOptions) {
@@ -80,14 +89,20 @@ export class ArqLink extends StreamLink {
     const decoder = new ArqDecoder(opts.decoder, arq);
     super(stream, { ...opts, decoder });
     this.arq = arq;
-    this.out = stream;
-    this.encodeFrame = opts.encode;
     this.maxBody = this.maxFrame;
     this.arqHwm = Math.min(opts.highWaterMark ?? 64 * 1024, arq.maxQueued);
-    decoder.onOutput = () => this.pump();
+    const encode = opts.encode;
+    this.driver = new ArqDriver(arq, {
+      scheduler: nodeScheduler,
+      write: (f) => {
+        if (!stream.destroyed && stream.writable) stream.write(encode(f));
+      },
+      afterPump: () => this.drainIfBelow(),
+    });
+    decoder.onOutput = () => this.driver.pump();
     this.once('close', () => {
       this.dead = true;
-      this.clearTimer();
+      this.driver.close();
       this.arq.reset();
     });
   }
@@ -106,7 +121,7 @@ export class ArqLink extends StreamLink {
     } catch {
       this.droppedMessages++;
     }
-    this.pump();
+    this.driver.pump();
     if (this.arq.queuedBytes >= this.arqHwm) {
       this.wantDrain = true;
       return false;
@@ -114,47 +129,11 @@ export class ArqLink extends StreamLink {
     return true;
   }
 
-  /** Write whatever the ARQ has to send now and re-arm the timer. */
-  private pump(): void {
-    if (this.pumping || this.dead) return;
-    this.pumping = true;
-    try {
-      const now = performance.now();
-      for (const f of this.arq.poll(now)) {
-        if (this.out.destroyed || !this.out.writable) break;
-        this.out.write(this.encodeFrame(f));
-      }
-      const w = this.arq.nextWakeup(performance.now());
-      this.arm(w);
-    } finally {
-      this.pumping = false;
-    }
+  /** After a pump: `drain` once acknowledgements brought the queue below the high-water mark. */
+  private drainIfBelow(): void {
     if (this.wantDrain && this.arq.queuedBytes < this.arqHwm && this.open) {
       this.wantDrain = false;
       this.emit('drain');
     }
-  }
-
-  private arm(w: number | null): void {
-    if (w === null) {
-      this.clearTimer();
-      return;
-    }
-    const at = performance.now() + w;
-    if (this.timer !== null && this.timerAt <= at + 1) return;
-    this.clearTimer();
-    this.timerAt = at;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.timerAt = Infinity;
-      this.pump();
-    }, Math.max(1, Math.ceil(w)));
-    this.timer.unref();
-  }
-
-  private clearTimer(): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    this.timerAt = Infinity;
   }
 }
