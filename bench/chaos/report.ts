@@ -333,7 +333,7 @@ and has a regression test besides the harness.
 
 1. **A serial peer could not converge at 1 % byte loss**: a frame survives only if every byte
    does (0.99^n: 13 % for 200 bytes, nothing for a 3.5 KB poll). → Selective-repeat ARQ link layer
-   under the serial transport and the device (\`protocol/serial-arq.ts\`, PROTOCOL.md §2.1.1),
+   under the serial transport and the device (\`protocol/arq/\`, PROTOCOL.md §2.1.1),
    poll shaping (budget, sample and heads quartered on timeouts, slow start, learned RTO).
    Tests: \`test/serial-arq.test.ts\` (30 % frame loss, duplication, reordering, resets; the
    simulated UART at 1 % byte loss).
