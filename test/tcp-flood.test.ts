@@ -16,11 +16,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Capability, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
-import { authTranscript, generateIdentity, toHex, type Identity } from '../protocol/keys.js';
+import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
+import { RawPeer } from './helpers/raw-peer.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
-import { randomBytes } from 'node:crypto';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -141,35 +139,27 @@ function flood(port: number, n: number): { stop: () => void; opened: () => numbe
   };
 }
 
-/** A trusted peer speaking the protocol by hand: handshake, then whatever the test sends. */
-async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket; frames: number }> {
+/** A trusted peer speaking the protocol by hand (sealed handshake, test/helpers/raw-peer.ts), then whatever the test sends. */
+async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket; peer: RawPeer }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   await new Promise((r) => socket.once('connect', r));
   const dec = new TcpFrameDecoder();
-  const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
-  const state = { socket, frames: 0 };
-  const send = (m: Parameters<typeof encodeMessage>[0]): boolean => socket.write(encodeTcpFrame(encodeMessage(m)));
-  send({ type: 'Hello', version: PROTOCOL_VERSION, public_key: me.publicKey, max_frame: 65536, caps: Capability.Push | Capability.BareCommand, nonce });
+  const peer = new RawPeer(me);
+  socket.write(encodeTcpFrame(peer.hello));
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error('raw peer: no handshake')), 10_000);
-    let answered = false;
     socket.on('data', (chunk: Buffer) => {
       for (const f of dec.push(chunk).frames) {
-        state.frames++;
-        const m = decodeMessage(f, 65536);
-        if (m.type === 'Hello' && !answered) {
-          answered = true;
-          send({ type: 'Auth', signature: me.sign(authTranscript(m.nonce, m.public_key, me.publicKey)) });
-        }
+        for (const out of peer.receive(f)) socket.write(encodeTcpFrame(out));
         // The gateway sends its Keys right after it verified our Auth.
-        if (m.type === 'Keys') {
+        if (peer.received.some((m) => m.type === 'Keys')) {
           clearTimeout(timer);
           res();
         }
       }
     });
   });
-  return state;
+  return { socket, peer };
 }
 
 t.test('a trusted peer gets in within seconds during a 1,500-connection pre-auth flood', { timeout: 240_000 + HOLD_MS }, async (tt) => {
@@ -212,7 +202,7 @@ t.test('a trusted peer gets in within seconds during a 1,500-connection pre-auth
   // A burst of 2,000 polls from a trusted raw peer while the flood goes on: memory stays bounded.
   const p = await rawPeer(port, raw);
   const burst: Uint8Array[] = [];
-  for (let i = 0; i < 2000; i++) burst.push(encodeTcpFrame(encodeMessage({ type: 'PollRequest', session: i + 1, max_bytes: 65536, heads: [], sample: [] })));
+  for (let i = 0; i < 2000; i++) burst.push(encodeTcpFrame(p.peer.frame({ type: 'PollRequest', session: i + 1, max_bytes: 65536, heads: [], sample: [] })));
   p.socket.write(Buffer.concat(burst));
   await new Promise((r) => setTimeout(r, 3000));
   p.socket.destroy();
