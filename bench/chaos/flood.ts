@@ -69,7 +69,9 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
       subscribe: { remainOpenS: 3, maxBytes: 1 << 20 },
     });
     const log: PeerLog = { id: identity.peerId, engine, acked: false, refusals: 0, refusedWithHint: 0, unauthorized: 0, pollNotBefore: 0, subNotBefore: 0, pollsAfterRefusal: 0, subsAfterRefusal: 0, violations: [] };
-    const [lt, lp] = createMemoryLinkPair();
+    // Unsealed, so that this observer can read the wire (a sealed link shows it only 0x53 bodies):
+    // the flood measures slot admission and pacing, which sealing does not change.
+    const [lt, lp] = createMemoryLinkPair({ seal: 'off' });
     links.push(lt, lp);
     // What the target says to this peer.
     lp.on('frame', (body) => {
@@ -137,7 +139,8 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
   const rawSub = encodeMessage({ type: 'Subscribe', remain_open: 300, max_bytes: 1 << 20, sample: [], via: [] });
   const rawPoll = encodeMessage({ type: 'PollRequest', session: 1, max_bytes: 65536, heads: [], sample: [] });
   for (let i = 0; i < nRaw; i++) {
-    const [lt, lr] = createMemoryLinkPair();
+    // Unsealed too: on a sealed link these would be dropped as unsealed before anything looked at them.
+    const [lt, lr] = createMemoryLinkPair({ seal: 'off' });
     links.push(lt, lr);
     target.attach(lt);
     for (let k = 0; k < 5; k++) {
