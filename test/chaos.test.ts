@@ -44,6 +44,10 @@ t.test('chaos harness, quick variant: every invariant holds', async (t) => {
   t.equal(r.fuzz!.untyped_errors, 0, 'fuzz: every rejection is a typed error');
   t.equal(r.fuzz!.live_bad_frames_counted, r.fuzz!.live_undecodable_sent, 'fuzz: every undecodable frame was counted');
   t.equal(r.fuzz!.good_peer_converged, true, 'fuzz: the good peer kept syncing');
+  t.equal(r.fuzz!.sealed_forgeries_opened, 0, 'fuzz: no forged sealed frame opened');
+  t.equal(r.fuzz!.live_sealed_link_survived, true, 'fuzz: the live sealed link stayed up under injection');
+  t.equal(r.fuzz!.live_unsealed_dropped_on_sealed, r.fuzz!.live_unsealed_injected_on_sealed, 'fuzz: every unsealed injection on the sealed link was dropped and counted');
+  t.equal(r.fuzz!.live_sealed_bad_frames, 0, 'fuzz: sealed injections were never taken for bad frames');
   t.equal(r.flood!.held, r.flood!.capacity, 'flood: exactly capacity slots held');
   t.equal(r.flood!.refused_with_hint, (r.flood!.peers as number) - (r.flood!.capacity as number), 'flood: all others refused with a hint');
   t.equal(r.flood!.pace_violations, 0, 'flood: refused peers respect the pace');

@@ -39,6 +39,18 @@ export function violations(all: Json): string[] {
   want('fuzz', 'hangs', (v) => v === 0, '0');
   want('fuzz', 'untyped_errors', (v) => v === 0, '0');
   want('fuzz', 'good_peer_converged', (v) => v === true, 'true');
+  // Sealed links (PROTOCOL.md §7.4): no forgery ever opens, and every injection on a live sealed
+  // link is counted as a seal failure, a replay or an unsealed drop while the link stays up.
+  const fuzz = sec(all, 'fuzz');
+  want('fuzz', 'sealed_forgeries_opened', (v) => v === 0, '0');
+  want('fuzz', 'live_sealed_link', (v) => v === true, 'true');
+  want('fuzz', 'live_sealed_link_survived', (v) => v === true, 'true');
+  want('fuzz', 'live_sealed_bad_frames', (v) => v === 0, '0');
+  if (fuzz !== undefined) {
+    const counted = ((fuzz.live_sealed_counted as number) ?? 0) + ((fuzz.live_sealed_intake_dropped as number) ?? 0);
+    want('fuzz', 'live_sealed_injected', (v) => typeof v === 'number' && v > 0 && counted >= v, '> 0 and <= live_sealed_counted + live_sealed_intake_dropped');
+    want('fuzz', 'live_unsealed_dropped_on_sealed', (v) => v === fuzz.live_unsealed_injected_on_sealed, '= live_unsealed_injected_on_sealed');
+  }
   want('flood', 'held', (v) => v === sec(all, 'flood')?.capacity, 'the table capacity');
   want('flood', 'refused_with_hint', (v) => typeof v === 'number' && v === (sec(all, 'flood')?.peers as number) - (sec(all, 'flood')?.capacity as number), 'peers - capacity');
   want('flood', 'unauthenticated_admitted', (v) => v === 0, '0');
