@@ -130,7 +130,7 @@ the devices' own commands are checked to be in every engine.
 ${table(sec(all, 'soak'))}
 ## Fuzz: hostile input into the decoders and a live agent
 
-**How.** Three layers, one input = one frame body or one chunk of bytes:
+**How.** Four layers, one input = one frame body or one chunk of bytes:
 
 1. **Frame decoders** (\`SerialFrameDecoder\`, \`TcpFrameDecoder\`): valid frames with flipped bits,
    truncations, oversized length prefixes, random bytes, delimiter storms. A throw out of
@@ -145,6 +145,14 @@ ${table(sec(all, 'soak'))}
    send mutated frames, Pushes with bad signatures, unknown parents, unknown authors, replayed
    and reordered real commands, polls with absurd budgets, subscribe storms. A real serial
    transport on a simulated UART receives raw garbage bytes and CRC-valid garbage frames.
+   These hostile links run \`seal=off\`, so that their garbage reaches the decoders; one more
+   hostile peer holds a **sealed** link and injects forged, altered, replayed and other links'
+   sealed frames, unsealed messages of every type and replayed \`Hello\`/\`Auth\`: each must be
+   counted as a seal failure, a replay or an unsealed drop (\`live_sealed_*\`,
+   \`live_unsealed_*\`) while the link stays up.
+4. **Sealed frames** (\`openFrame\`, an \`Opener\`): mutated genuine frames, 0x53 bodies, altered
+   headers, other keys, replays: only frames genuinely sealed under the key open, each sequence
+   number once, and everything else is a \`SealError\` (\`sealed_forgeries_opened\` = 0).
 
 A hang is the event loop blocked more than 1 s (a 50 ms heartbeat timer plus
 \`perf_hooks.monitorEventLoopDelay\`). Memory: heap after a forced GC, before and after. The good
