@@ -13,7 +13,8 @@ import { Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../.
 import { encodeMessage } from '../../protocol/envelope.js';
 import { ReasonCode, type ReasonName } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
-import { authTranscript, peerIdOf, verifySignature, type Identity } from '../../protocol/keys.js';
+import { compareBytes } from '../../protocol/command.js';
+import { authTranscript, peerIdOf, toHex, verifySignature, type Identity } from '../../protocol/keys.js';
 import type { Hello } from '../../protocol/messages.js';
 import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type SealKeys, type SealPolicy } from '../../protocol/seal.js';
 
@@ -143,6 +144,16 @@ export class Handshake {
     return this.keys !== null;
   }
 
+  /**
+   * The same value at both ends of the link: the two nonces, the smaller first (PROTOCOL.md §7.1,
+   * one link per peer). Empty before the peer's `Hello`.
+   */
+  get linkKey(): string {
+    if (this.peer === null) return '';
+    const [a, b] = compareBytes(this.nonce, this.peer.nonce) <= 0 ? [this.nonce, this.peer.nonce] : [this.peer.nonce, this.nonce];
+    return toHex(a) + toHex(b);
+  }
+
   /** Whether `bytes` is the accepted peer `Hello` (a repeat: the peer lacks our `Auth`). */
   isPeerHello(bytes: Uint8Array): boolean {
     return this.peer !== null && equalBytes(bytes, this.peer.bytes);
@@ -219,6 +230,8 @@ export class Handshake {
       return this.refuse('Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`);
     }
     this.state = 'up';
+    // Forward secrecy (§7.3): the ephemeral secret is never needed again once up.
+    this.secret.fill(0);
     return step([], true);
   }
 

@@ -1,15 +1,14 @@
 /**
- * One link to one peer: the handshake ({@link Handshake}, driven here with its retransmissions and
- * deadlines), the sealed channel once up (PROTOCOL.md §7.4), re-handshakes beside the up session
- * (§7.5), then the responder role ({@link SessionResponder}) and, through {@link SyncClient}, the
- * requester role. Every frame is opened or decoded, capped and schema-checked; a bad frame is
- * counted, answered with a typed error when that is safe, and never crashes.
+ * One link to one peer: the handshakes ({@link HandshakeDriver}: the first, then re-handshakes
+ * beside the up session, PROTOCOL.md §7.1, §7.5), the sealed channel once up (§7.4), the
+ * responder role ({@link SessionResponder}) and, through {@link SyncClient}, the requester role.
+ * Every frame is opened or decoded, capped and schema-checked; a bad frame is counted, answered
+ * with a typed error when that is safe (never an unsealed frame on a sealed link), and never
+ * crashes. This file routes frames and keeps the link's counters; the rules live in the parts.
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
 import { ReasonCode, SyncwireError, type ReasonName } from '../../protocol/errors.js';
-import { compareBytes } from '../../protocol/command.js';
-import { toHex } from '../../protocol/keys.js';
 import type { Message } from '../../protocol/messages.js';
 import { SEAL_OVERHEAD, isSealed } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
@@ -54,10 +53,7 @@ export class PeerSession implements DriverHost {
   ) {
     this.client = new SyncClient(this, pacer);
     this.responder = new SessionResponder(this);
-    this.intake = new Intake(
-      (body) => this.onFrame(body),
-      () => this.stats.intakeDropped++,
-    );
+    this.intake = new Intake((body) => this.onFrame(body), () => this.stats.intakeDropped++);
     link.on('frame', (body) => this.intake.push(body));
     link.on('frame-error', () => this.stats.badFrames++);
     link.on('drain', () => {
@@ -69,16 +65,9 @@ export class PeerSession implements DriverHost {
     this.handshakes = new HandshakeDriver(this);
   }
 
-  /**
-   * The same value at both ends of this link: the two nonces of its latest completed handshake,
-   * the smaller first. When a peer is reached over two links, both ends keep the link with the
-   * smaller key (engine.ts). Empty before the peer's Hello.
-   */
+  /** {@link Handshake.linkKey} of the session's handshake: both ends keep the link with the smaller (engine.ts). */
   get linkKey(): string {
-    const { nonce, peer } = this.handshakes.current;
-    if (peer === null) return '';
-    const [a, b] = compareBytes(nonce, peer.nonce) <= 0 ? [nonce, peer.nonce] : [peer.nonce, nonce];
-    return toHex(a) + toHex(b);
+    return this.handshakes.current.linkKey;
   }
 
   /** Whether the link is up and sealed. */
@@ -116,16 +105,13 @@ export class PeerSession implements DriverHost {
     if (!this.link.open) return;
     const ch = this.channel;
     if (ch === null) return this.transmit(body);
-    let sealed: Uint8Array;
     try {
-      sealed = ch.seal(body);
+      this.transmit(ch.seal(body));
     } catch (err) {
       // Every sequence number used without a completed re-handshake (§7.4): the link must go.
       this.engine.log.warn({ peer: this.peerId, err: String(err) }, 'sealed sequence numbers used up; closing the link');
-      void this.close(false);
-      return;
+      return void this.close(false);
     }
-    this.transmit(sealed);
     if (ch.rekeyDue) this.handshakes.start('rekey', false);
   }
 
@@ -179,10 +165,8 @@ export class PeerSession implements DriverHost {
     this.stats.framesIn++;
     this.stats.bytesIn += body.length;
     if (isSealed(body) && this.channel !== null) return this.onSealed(body);
-    if (isSealed(body) && !this.authenticated) {
-      this.stats.droppedBeforeAuth++; // sealed by a peer that is up before us: its requests retry
-      return;
-    }
+    // Sealed by a peer that came up before us: its requests retry.
+    if (isSealed(body) && !this.authenticated) return void this.stats.droppedBeforeAuth++;
     let msg: Message;
     try {
       msg = decodeMessage(body, this.engine.settings.maxFrame);
@@ -194,10 +178,7 @@ export class PeerSession implements DriverHost {
     if (msg.type === 'Hello') return this.handshakes.onHello(msg, body);
     if (msg.type === 'Auth') return this.handshakes.onAuth(msg.signature);
     if (!this.authenticated) return this.beforeUp(msg);
-    if (this.channel !== null) {
-      this.stats.unsealedDropped++; // §7.4 rule 4: changes no state
-      return;
-    }
+    if (this.channel !== null) return void this.stats.unsealedDropped++; // §7.4 rule 4: changes no state
     this.handle(msg, body.length);
   }
 
@@ -208,8 +189,7 @@ export class PeerSession implements DriverHost {
     if (r.kind === 'replay') return void this.stats.replays++;
     if (r.kind === 'close') {
       this.engine.log.info({ peer: this.peerId, link: this.link.description }, 'peer closed the sealed link');
-      void this.close(false);
-      return;
+      return void this.close(false); // nothing is sent back (§7.6)
     }
     let msg: Message;
     try {
