@@ -301,6 +301,28 @@ t.test('a forged Hello with a new nonce costs one re-handshake that keeps the li
   tt.same(onlySealedAfterHandshake(p.tap), [], 'no plaintext message throughout');
 });
 
+t.test('while a re-handshake is pending the current session keeps working; a retransmitted Hello completes it', async (tt) => {
+  let holdHellos = false;
+  const p = pair(tt, {
+    engine: PUSH_ONLY,
+    // Drop B's Hellos toward A while holding: B's re-handshake can then not complete.
+    filter: (dir, body) => (holdHellos && dir === 'ba' && !isSealed(body) && decodeMessage(body).type === 'Hello' ? null : body),
+  });
+  await upAndSubscribed(p);
+  const [sa, sb] = [p.sa()!, p.sb()!];
+  holdHellos = true;
+  const held = p.tap.frames('ba').length;
+  p.tap.inject('ab', forgedHello(p));
+  await until(() => p.tap.frames('ba').slice(held).some((b) => !isSealed(b) && decodeMessage(b).type === 'Hello'), 5000, "B's new Hello (held back)");
+  await pushes(p.a, p.b, 'a to b while the re-handshake is pending');
+  await pushes(p.b, p.a, 'b to a while the re-handshake is pending');
+  tt.equal(sb.stats.rehandshakes, 0, 'not complete: the pending handshake waits for its Auth');
+  holdHellos = false; // B retransmits its Hello (500 ms, doubling): A answers, both complete
+  await until(() => sa.stats.rehandshakes === 1 && sb.stats.rehandshakes === 1, 15_000, 'the re-handshake completed after a retransmission');
+  await pushes(p.b, p.a, 'b to a after the re-handshake');
+  tt.ok(p.sa() === sa && p.sb() === sb && sa.sealed && sb.sealed, 'the same sessions, still sealed');
+});
+
 /** A filter that rewrites A's Hellos. */
 function rewriteHello(change: (h: Hello) => Hello): WireTap['filter'] {
   return (dir, body) => {
