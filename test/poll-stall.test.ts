@@ -234,7 +234,7 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
     const answered = replies();
     const reply = answered[answered.length - 1]!;
     if (reply.type === 'Error') busy++;
-    tt.ok(reply.type === 'PollResponse' ? reply.session === last : reply.code === ReasonCode.Busy, `the newest poll is answered (${reply.type === 'Error' ? 'Busy' : 'PollResponse'})`);
+    tt.ok(reply.type === 'PollResponse' ? reply.session === last : reply.type === 'Error' && reply.code === ReasonCode.Busy, `the newest poll is answered (${reply.type === 'Error' ? 'Busy' : 'PollResponse'})`);
     heads.splice(0, heads.length, ...store.heads().map((h) => Uint8Array.from(store.idOf(h))));
   }
   // Every poll of the bursts handled (frames of one read are spread over turns, a bounded slice
