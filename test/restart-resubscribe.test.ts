@@ -1,7 +1,8 @@
 /**
  * A peer that restarts on the same link (a rebooted serial device; an MQTT peer whose new
- * `Hello` reaches a session the other side still holds) is authenticated again in place
- * (`restartHandshake`), and the surviving side must subscribe to it again. Before, its
+ * `Hello` reaches a session the other side still holds) is authenticated again in place (a
+ * re-handshake on the same link, PROTOCOL.md §7.5), and the surviving side must subscribe to it
+ * again. Before, its
  * requester's `rounds` count survived the restart and it subscribed only when that count first
  * reached 1: after a restart it never subscribed again, so pushes from the restarted peer
  * stopped until its next paced poll (found through MQTT: "both sides authenticated, no push").
