@@ -203,14 +203,13 @@ t.test('sealed MQTT link: a forged empty payload no longer ends it (dialer and l
   const l2 = await dial.next();
   l2.markAuthenticated!();
   l2.markSealed!();
-  const errs: Error[] = [];
-  l2.on('frame-error', (e) => errs.push(e));
-  const frame = next<Uint8Array>(l2, 'frame');
+  const frames: Uint8Array[] = [];
+  l2.on('frame', (f) => frames.push(f));
   await rogue.publishAsync(victimInbox, Buffer.alloc(0), { qos: 1 });
   await rogue.publishAsync(victimInbox, 'after', { qos: 1 });
-  tt.equal(text(await frame), 'after', 'frames after the forged marker still arrive');
+  await until(() => frames.length >= 2, 10_000, 'both frames');
+  tt.same(frames.map(text), ['', 'after'], 'the forged marker is handed on as an empty frame (the engine drops it, §7.4 rule 4); later frames still arrive');
   tt.ok(l2.open, 'after markSealed: still open');
-  tt.match(errs, [{ name: 'TransportError', kind: 'UnsealedClose' }], 'counted as one frame-error');
   tt.equal((l2 as MqttLink).ignoredCloseMarkers, 1);
   tt.equal(dial.all.length, 2, 'not replaced');
 
@@ -220,9 +219,11 @@ t.test('sealed MQTT link: a forged empty payload no longer ends it (dialer and l
   const lx = await listen.next();
   lx.markAuthenticated!();
   lx.markSealed!();
-  const lxErr = next<Error>(lx, 'frame-error');
+  const lxFrames: Uint8Array[] = [];
+  lx.on('frame', (f) => lxFrames.push(f));
   await rogue.publishAsync(`syncwire/${g}/in/${x}`, Buffer.alloc(0), { qos: 1 });
-  tt.match(await lxErr, { kind: 'UnsealedClose' });
+  // Earlier 'hi's of the wait above may still be arriving; the empty payload comes after them.
+  await until(() => lxFrames.some((f) => f.length === 0), 10_000, 'the empty payload as a frame');
   tt.ok(lx.open, 'listener link still open');
 });
 

@@ -25,11 +25,6 @@ export const TransportErrorKind = {
   TooManyLinks: 'TooManyLinks',
   /** A listener closed a connection whose peer did not authenticate within the handshake deadline. */
   HandshakeTimeout: 'HandshakeTimeout',
-  /**
-   * An unsealed close marker (MQTT: an empty payload) arrived on a sealed link and was ignored:
-   * anyone able to publish on the topic can forge one. Emitted as `frame-error`.
-   */
-  UnsealedClose: 'UnsealedClose',
 } as const;
 
 /** Name of a {@link TransportErrorKind}. */

@@ -107,9 +107,9 @@ export class MqttLink extends BaseLink implements Link {
 
   /**
    * An empty payload arrived from the remote. Before {@link markSealed} it is the close marker
-   * and ends the link; after, it is ignored (anyone able to publish on the inbox topic can forge
-   * one), counted in {@link ignoredCloseMarkers} and emitted as a `frame-error`
-   * (`TransportError` kind `UnsealedClose`).
+   * and ends the link; after, it is only an unsealed frame body that anyone able to publish on the
+   * inbox topic can forge: counted in {@link ignoredCloseMarkers} and handed to the engine as an
+   * empty `frame`, which drops and counts it like any unsealed frame (PROTOCOL.md §7.4 rule 4).
    */
   remoteClosed(): void {
     if (!this.isOpen) return;
@@ -118,7 +118,7 @@ export class MqttLink extends BaseLink implements Link {
       return;
     }
     this.ignoredCloseMarkers++;
-    this.emit('frame-error', new TransportError('UnsealedClose', `${this.description}: unsealed close marker on a sealed link; ignored`));
+    this.emit('frame', new Uint8Array(0));
   }
 
   /**
