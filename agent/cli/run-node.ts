@@ -149,6 +149,9 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
       });
       tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
     }
+    // Unwinding runs backwards: the engine closes its sessions before the transports go, so each
+    // sealed link still carries its sealed close marker (§7.6). engine.close() is idempotent.
+    cleanups.push(() => engine.close());
     log.info({ self: identity.peerId, role, commands: store.size, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
     let closing: Promise<void> | null = null;
     return {
