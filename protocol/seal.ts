@@ -11,7 +11,7 @@
  * - HKDF-SHA256 derives one key per direction; ChaCha20-Poly1305 seals each frame body under a
  *   64-bit counter nonce carried as a 32-bit sequence number in the header.
  */
-import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createPrivateKey, createPublicKey, diffieHellman, hkdfSync, type KeyObject } from 'node:crypto';
 import { compareBytes, sha256 } from './command.js';
 import { equalBytes } from './bytes.js';
 import { EPHEMERAL_KEY_BYTES } from './constants.js';
@@ -38,10 +38,37 @@ export const AUTH_V2_CONTEXT = enc.encode('syncwire-auth-v2');
 /** Domain-separation prefix of the transcript hash and of the HKDF info (16 ASCII bytes). */
 export const SEAL_CONTEXT = enc.encode('syncwire-seal-v1');
 
-// DER prefix wrapping a raw 32-byte X25519 secret as PKCS#8.
+// DER prefix wrapping a raw 32-byte X25519 secret as PKCS#8 (the fallback import, see below).
 const X25519_PKCS8_PREFIX = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
-// DER prefix wrapping a raw 32-byte X25519 public key as SPKI.
-const X25519_SPKI_PREFIX = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+const b64url = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('base64url');
+// Node reads a private OKP JWK from `d` alone but wants an `x` string beside it.
+const PLACEHOLDER_X = b64url(new Uint8Array(32));
+
+/** False once this Node refused a private OKP JWK with a placeholder `x` (Node 26 checks it). */
+let jwkImport = true;
+/** Secrets already imported (by array identity): a handshake uses its secret twice. */
+const imported = new WeakMap<Uint8Array, KeyObject>();
+
+/**
+ * A KeyObject for a raw X25519 secret. JWK first: with the OpenSSL of Node 20–24 the PKCS#8
+ * decoder costs ~30× the JWK import (measured 3.7 ms against ~0.1 ms per key on Node 20, most of
+ * a handshake); Node 26 checks `x` against `d`, and its PKCS#8 import is fast (0.4 ms).
+ */
+function privateKeyOf(secret: Uint8Array): KeyObject {
+  const known = imported.get(secret);
+  if (known !== undefined) return known;
+  let key: KeyObject | undefined;
+  if (jwkImport) {
+    try {
+      key = createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: b64url(secret), x: PLACEHOLDER_X }, format: 'jwk' });
+    } catch {
+      jwkImport = false;
+    }
+  }
+  key ??= createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
+  imported.set(secret, key);
+  return key;
+}
 
 /**
  * Per-link sealing policy (§7.2): `require` refuses a peer that does not seal; `prefer` seals when
@@ -87,9 +114,12 @@ export interface EphemeralKey {
 /** The X25519 key pair of a 32-byte secret (callers draw it from a CSPRNG, one per `Hello`). */
 export function ephemeralFromSecret(secret: Uint8Array): EphemeralKey {
   if (secret.length !== EPHEMERAL_KEY_BYTES) throw new RangeError('X25519 secret must be 32 bytes');
-  const priv = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
-  const spki = createPublicKey(priv).export({ format: 'der', type: 'spki' });
-  return { secret: Uint8Array.from(secret), publicKey: new Uint8Array(spki.subarray(spki.length - EPHEMERAL_KEY_BYTES)) };
+  const priv = privateKeyOf(secret);
+  const x = createPublicKey(priv).export({ format: 'jwk' }).x;
+  if (typeof x !== 'string') throw new SealError('weak-key', 'X25519 public key export failed');
+  const copy = Uint8Array.from(secret);
+  imported.set(copy, priv);
+  return { secret: copy, publicKey: new Uint8Array(Buffer.from(x, 'base64url')) };
 }
 
 /**
@@ -97,14 +127,14 @@ export function ephemeralFromSecret(secret: Uint8Array): EphemeralKey {
  * @throws SealError `weak-key` when the result is all zero (RFC 7748 §6.1) or the peer key is unusable.
  */
 export function x25519(secret: Uint8Array, peerPublic: Uint8Array): Uint8Array {
-  // Checked here, not left to the DER parser: OpenSSL ignores bytes after the key, so a 33-byte
+  // Checked here, not left to the key parser: OpenSSL ignores bytes after a DER key, so a 33-byte
   // key (or secret) would silently be used as its first 32 bytes.
   if (secret.length !== EPHEMERAL_KEY_BYTES) throw new RangeError('X25519 secret must be 32 bytes');
   if (peerPublic.length !== EPHEMERAL_KEY_BYTES) throw new SealError('weak-key', `the peer's ephemeral key has ${peerPublic.length} bytes, not 32`);
   let shared: Uint8Array;
   try {
-    const privateKey = createPrivateKey({ key: Buffer.concat([X25519_PKCS8_PREFIX, secret]), format: 'der', type: 'pkcs8' });
-    const publicKey = createPublicKey({ key: Buffer.concat([X25519_SPKI_PREFIX, peerPublic]), format: 'der', type: 'spki' });
+    const privateKey = privateKeyOf(secret);
+    const publicKey = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: b64url(peerPublic) }, format: 'jwk' });
     shared = new Uint8Array(diffieHellman({ privateKey, publicKey }));
   } catch (err) {
     // OpenSSL refuses the all-zero result itself; either way the key is unusable.
