@@ -13,13 +13,9 @@
  * arrived — from being skipped forever. A mark only ever follows a real parent link, so an
  * error in it can only resend a command, never withhold one.
  */
-import { encodeMessage, type PollRequest, type PollResponse } from '../protocol/index.js';
+import { cborHeadLength, encodeMessage, equalBytes, type PollRequest, type PollResponse } from '../protocol/index.js';
+import { ListFit, byteStringSize } from '../protocol/budget.js';
 import type { CommandRing } from './device-ring.js';
-
-/** Bytes a CBOR head takes for a length or unsigned integer `n`. */
-export function cborHeadLength(n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
-}
 
 /** Answers polls from one ring; owns the fixed mark buffer. */
 export class RingResponder {
@@ -90,18 +86,15 @@ export class RingResponder {
     // (PROTOCOL.md §8.1 step 6), or the answer of a tightly budgeted requester never moves.
     let first = -1;
     for (let i = 0; i < ring.count && lacking > 0 && first < 0; i++) if (this.known[i] === 0) first = ring.lengthAt(i);
-    const need = first < 0 ? 1 : 1 + cborHeadLength(first) + first;
+    const need = first < 0 ? cborHeadLength(0) : cborHeadLength(1) + byteStringSize(first);
     if (envelope + need > limit && res.heads.length > 0) {
       res.heads = [];
       envelope = encodeMessage(res).length - 1;
     }
-    let body = 0;
+    const fit = new ListFit(envelope, limit);
     for (let i = 0; i < ring.count && lacking > 0; i++) {
       if (this.known[i] === 1) continue;
-      const len = ring.lengthAt(i);
-      const add = cborHeadLength(len) + len;
-      if (envelope + cborHeadLength(res.commands.length + 1) + body + add > limit) break;
-      body += add;
+      if (!fit.take(ring.lengthAt(i))) break;
       res.commands.push(ring.bytesAt(i));
       lacking--;
     }
@@ -111,10 +104,5 @@ export class RingResponder {
 }
 
 function containsId(list: readonly Uint8Array[], id: Uint8Array): boolean {
-  outer: for (const x of list) {
-    if (x.length !== id.length) continue;
-    for (let k = 0; k < id.length; k++) if (x[k] !== id[k]) continue outer;
-    return true;
-  }
-  return false;
+  return list.some((x) => equalBytes(x, id));
 }

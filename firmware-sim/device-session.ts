@@ -21,10 +21,11 @@
  * nothing: two devices cannot ping-pong, and an agent's re-handshake (§7.5) never draws either.
  */
 import {
-  Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION, ReasonCode, authTranscript, encodeMessage,
+  Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION, authTranscript, encodeMessage,
   peerIdOf, verifySignature,
-  type ErrorMessage, type Hello, type Identity, type ReasonName,
+  type ErrorMessage, type Hello, type Identity,
 } from '../protocol/index.js';
+import { errorMessage } from '../protocol/error-message.js';
 import {
   SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type EphemeralKey, type SealKeys, type SealPolicy,
 } from '../protocol/seal.js';
@@ -68,11 +69,6 @@ export interface HandshakeOptions {
 }
 
 const NOTHING: HandshakeStep = { send: [], up: false };
-
-/** Build a wire `Error` message. */
-export function errorMessage(reason: ReasonName, message: string, retryAfterMs: number | null = null): ErrorMessage {
-  return { type: 'Error', code: ReasonCode[reason], message, retry_after_ms: retryAfterMs };
-}
 
 /** The device side of link authentication and key agreement. */
 export class DeviceHandshake {

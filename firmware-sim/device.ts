@@ -23,7 +23,8 @@ import { DeviceKeyTable } from './device-keys.js';
 import { RingResponder } from './device-poll.js';
 import { CommandRing, DEFAULT_RING_SIZE, DeviceRingFullError } from './device-ring.js';
 import { DeviceLink } from './device-link.js';
-import { errorMessage, type HandshakeState, type HandshakeStep } from './device-session.js';
+import { type HandshakeState, type HandshakeStep } from './device-session.js';
+import { errorMessage } from '../protocol/error-message.js';
 import { DeviceSync } from './device-sync.js';
 import {
   DEFAULT_DEVICE_MAX_FRAME, DEFAULT_HANDSHAKE_RETRY_MS, DEFAULT_TELEMETRY_MS,

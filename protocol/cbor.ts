@@ -30,22 +30,26 @@ export function encodeCbor(value: CborValue): Uint8Array {
   return out;
 }
 
-/** Bytes the head of an item with argument `n` takes. */
-function headSize(n: number): number {
+/**
+ * Bytes the head of an item with argument `n` takes: the length of a string or array, or an
+ * unsigned integer (the protocol's shortest-head rule, §3). Exact byte budgets build on it
+ * (`protocol/budget.ts`).
+ */
+export function cborHeadLength(n: number): number {
   return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9;
 }
 
 function sizeOf(v: CborValue, texts: Uint8Array[]): number {
-  if (typeof v === 'number') return headSize(intArg(v));
+  if (typeof v === 'number') return cborHeadLength(intArg(v));
   if (typeof v === 'boolean' || v === null) return 1;
   if (typeof v === 'string') {
     const t = utf8Encoder.encode(v);
     texts.push(t);
-    return headSize(t.length) + t.length;
+    return cborHeadLength(t.length) + t.length;
   }
-  if (v instanceof Uint8Array) return headSize(v.length) + v.length;
+  if (v instanceof Uint8Array) return cborHeadLength(v.length) + v.length;
   if (Array.isArray(v)) {
-    let n = headSize(v.length);
+    let n = cborHeadLength(v.length);
     for (const x of v) n += sizeOf(x, texts);
     return n;
   }

@@ -8,6 +8,7 @@
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
+import { errorMessage } from '../../protocol/error-message.js';
 import { ReasonCode, SyncwireError, type ReasonName } from '../../protocol/errors.js';
 import type { Message } from '../../protocol/messages.js';
 import { SEAL_OVERHEAD, isSealed } from '../../protocol/seal.js';
@@ -117,9 +118,7 @@ export class PeerSession implements DriverHost {
 
   /** Send a typed error. */
   sendError(reason: ReasonName, message: string, retryAfterMs: number | null): void {
-    // toWellFormed: a cut may split a surrogate pair, and lone surrogates are not valid UTF-8.
-    const text = message.slice(0, 256).toWellFormed();
-    this.send({ type: 'Error', code: ReasonCode[reason], message: text, retry_after_ms: retryAfterMs });
+    this.send(errorMessage(reason, message, retryAfterMs));
   }
 
   /** Our upstream set changed: tell this peer (re-subscribe with a new `via`). */
