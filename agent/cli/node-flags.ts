@@ -5,6 +5,7 @@
  */
 import type { FlagSpec, Flags } from './args.js';
 import { list, str } from './args.js';
+import { redactUrl } from '../transport/redact-url.js';
 import { CONFIG_ENV, configFileFor, loadConfig, type Override, type ResolvedConfig } from './config.js';
 
 /** The shared flags. */
@@ -99,6 +100,6 @@ export function printableConfig(cfg: ResolvedConfig): object {
     durability: cfg.durabilityText,
     durabilityText: undefined,
     mqtt: { ...cfg.mqtt, ...(cfg.mqtt.password !== undefined ? { password: '***' } : {}) },
-    links: cfg.links.map((l) => l.replace(/(\/\/[^/:@]*:)[^/@]*@/, '$1***@')),
+    links: cfg.links.map((l) => redactUrl(l)),
   };
 }

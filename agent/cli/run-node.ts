@@ -9,6 +9,7 @@ import type { Link } from '../link.js';
 import type { OpenedTransport, TransportOptions } from '../transport/registry.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
+import { redactUrl } from '../transport/redact-url.js';
 import type { ResolvedConfig } from './config.js';
 import { loadKeyFile } from './keys.js';
 import { assertPrivateDir } from './path-safety.js';
@@ -128,7 +129,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     const { openTransport } = await import('../transport/registry.js');
     for (const raw of cfg.links) {
       const { url, tls } = transportOptionsFor(raw, cfg);
-      const tlog = log.child({ transport: raw.replace(/\/\/[^/@]*@/, '//***@') });
+      const tlog = log.child({ transport: redactUrl(raw) });
       const transport = await openTransport(url, { selfId: identity.peerId, logger: tlog, ...(tls ? { tls } : {}) });
       const rt: RunningTransport = { url: transport.url, transport, localPort: transport.localPort, links: new Set() };
       transports.push(rt);

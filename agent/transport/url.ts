@@ -1,6 +1,9 @@
-/** URL helpers shared by the builders: host/port extraction, query parameters, redaction. */
+/** URL helpers shared by the builders: host/port extraction, query parameters, broker node lists. */
 import { SEAL_POLICIES, type SealPolicy } from '../../protocol/seal.js';
 import { TransportError } from './errors.js';
+import { redactUrl } from './redact-url.js';
+
+export { redactUrl } from './redact-url.js';
 
 /** Host and port of a URL; IPv6 brackets removed. */
 export interface HostPort {
@@ -62,23 +65,6 @@ export function assertNoQuery(url: URL, allowed: readonly string[], display: str
   for (const key of url.searchParams.keys()) {
     if (!allowed.includes(key)) throw new TransportError('BadUrl', `${display}: unknown parameter ${key}`);
   }
-}
-
-/**
- * `url` with its password (and any `password=` / `token=` query parameter) replaced by `***`, for
- * logs and {@link Transport.url}. A string that does not parse is returned with anything between
- * `://` and `@` masked.
- */
-export function redactUrl(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    return url.replace(/(\/\/)[^/@]*@/, '$1***@');
-  }
-  if (u.password !== '') u.password = '***';
-  for (const key of ['password', 'token']) if (u.searchParams.has(key)) u.searchParams.set(key, '***');
-  return u.href;
 }
 
 /** A URL with its broker node list: the URL names the first node, `hosts` every node in order. */
