@@ -8,7 +8,7 @@ import t from 'tap';
 import fc from 'fast-check';
 import { ArqDriver, type ArqScheduler } from '../protocol/arq/driver.js';
 import { ArqEndpoint } from '../protocol/arq/endpoint.js';
-import { mulberry32 } from '../firmware-sim/sim-line.js';
+import { mulberry32 } from '../firmware-sim/uart/sim-line.js';
 
 /** A virtual clock with one-shot timers, counted per owner. */
 class FakeClock {

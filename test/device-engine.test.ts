@@ -15,7 +15,7 @@ import { MemoryStore } from '../agent/store/memory-store.js';
 import { Engine } from '../agent/sync/engine.js';
 import { openTransport } from '../agent/transport/registry.js';
 import { DeviceRingFullError, attachDeviceToSerialPort, createDevice, type SimDevice } from '../firmware-sim/device.js';
-import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { decodeCommand, generateIdentity, toHex } from '../protocol/index.js';
 
 const BAUD = 115_200;

@@ -7,7 +7,7 @@ import {
   encodeMessage, encodeSerialFrame, generateIdentity, verifySignature,
   type Command, type Identity, type Message, type PollResponse,
 } from '../protocol/index.js';
-import { type SimBinding, type SimLink, SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { type SimBinding, type SimLink, SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { SimDevice, attachDeviceToSerialPort } from '../firmware-sim/device.js';
 import { CommandRing } from '../firmware-sim/device-ring.js';
 import { RingResponder } from '../firmware-sim/device-poll.js';

@@ -12,8 +12,8 @@ import {
   ARQ_ACK_BYTES, ARQ_DATA_HEADER, ArqEndpoint, isArqFrame, type ArqOptions,
 } from '../protocol/serial-arq.js';
 import { SerialFrameDecoder, encodeSerialFrame, serialFrameLength } from '../protocol/serial-frame.js';
-import { mulberry32 } from '../firmware-sim/sim-line.js';
-import { type SimBinding, SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { mulberry32 } from '../firmware-sim/uart/sim-line.js';
+import { type SimBinding, SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { ArqLink } from '../agent/transport/arq-link.js';
 
 // ---- an event-driven simulation of two endpoints ---------------------------------------------

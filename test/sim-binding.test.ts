@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { SerialPortStream } from '@serialport/stream';
 import {
   type SimBinding, type SimLinkOptions, SimRegistry, createSimBinding, createSimLink,
-} from '../firmware-sim/sim-binding.js';
+} from '../firmware-sim/uart/index.js';
 
 type Port = SerialPortStream<SimBinding>;
 /** The part of a tap test that `setup` needs (subtests and the root differ in type). */

@@ -16,7 +16,7 @@ import { MemoryStore } from '../store/memory-store.js';
 import { DemoNode } from './demo-node.js';
 import type { DemoBroker } from './demo-broker.js';
 import type { SimDevice } from '../../firmware-sim/device.js';
-import type { SimLink } from '../../firmware-sim/sim-binding.js';
+import type { SimLink } from '../../firmware-sim/uart/index.js';
 
 /** Line rate of the simulated UARTs. */
 export const DEMO_BAUD = 115200;
@@ -77,8 +77,8 @@ export async function buildWorld(o: WorldOptions): Promise<DemoWorld> {
     for (const n of ['gateway', 'serial-agent', 'mqtt-agent', 'tcp-agent', 'device']) ids[n] = generateIdentity();
     const keys = Object.values(ids).map((i) => i.publicKey);
     // Loaded here: the firmware simulator and its serial stack are demo-only.
-    const [{ createSimLink, simBinding }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }] = await Promise.all([
-      import('../../firmware-sim/sim-binding.js'),
+    const [{ SimRegistry, createSimBinding, createSimLink }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }] = await Promise.all([
+      import('../../firmware-sim/uart/index.js'),
       import('../../firmware-sim/device.js'),
       import('@serialport/stream'),
     ]);
@@ -93,10 +93,12 @@ export async function buildWorld(o: WorldOptions): Promise<DemoWorld> {
     const tag = randomBytes(3).toString('hex');
 
     // Created before the engines so that they are disposed after the engines closed.
-    // Two null-modem cables: gateway ⇄ serial-agent, gateway ⇄ device.
+    // Two null-modem cables: gateway ⇄ serial-agent, gateway ⇄ device, in the demo's own registry.
+    const registry = new SimRegistry();
+    const binding = createSimBinding(registry);
     const uarts: SimLink[] = [];
     for (const end of ['agent', 'device']) {
-      const link = createSimLink({ pathA: `/dev/swdemo-${tag}-gw-${end}`, pathB: `/dev/swdemo-${tag}-${end}`, baudRate: DEMO_BAUD });
+      const link = createSimLink({ pathA: `/dev/swdemo-${tag}-gw-${end}`, pathB: `/dev/swdemo-${tag}-${end}`, baudRate: DEMO_BAUD, registry });
       uarts.push(link);
       undo.push(() => link.dispose());
     }
@@ -121,7 +123,7 @@ export async function buildWorld(o: WorldOptions): Promise<DemoWorld> {
       o.onNode(a);
     }
 
-    const serial = { binding: simBinding };
+    const serial = { binding };
 
     const tcp = await gateway.addLink('tcp-listen://127.0.0.1:0', {}, o.logger);
     const mqtt = mqttUrls(brokerUrl, gateway.peerId, `syncwire-demo-${tag}`);
@@ -135,7 +137,7 @@ export async function buildWorld(o: WorldOptions): Promise<DemoWorld> {
     const device = createDevice({ identity: ids.device!, trustedKeys: keys, telemetryMs: o.telemetryMs, handshakeRetryMs: 500 });
     const deviceName = 'device';
     o.onDevice(device, deviceName);
-    const port = new SerialPortStream({ binding: simBinding, path: uarts[1]!.b.path, baudRate: DEMO_BAUD });
+    const port = new SerialPortStream({ binding, path: uarts[1]!.b.path, baudRate: DEMO_BAUD });
     const attachment = attachDeviceToSerialPort(device, port);
     undo.push(async () => {
       device.stop();

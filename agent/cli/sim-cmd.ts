@@ -92,8 +92,8 @@ async function runOnPort(flags: Flags, baud: number, telemetryMs: number, second
 }
 
 async function runInProcess(flags: Flags, count: number, baud: number, telemetryMs: number, seconds: number | undefined, feed: DemoFeed): Promise<number> {
-  const [{ createSimLink, simBinding }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }, { MemoryStore }, { encodeCbor }] = await Promise.all([
-    import('../../firmware-sim/sim-binding.js'),
+  const [{ SimRegistry, createSimBinding, createSimLink }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }, { MemoryStore }, { encodeCbor }] = await Promise.all([
+    import('../../firmware-sim/uart/index.js'),
     import('../../firmware-sim/device.js'),
     import('@serialport/stream'),
     import('../store/memory-store.js'),
@@ -106,15 +106,18 @@ async function runInProcess(flags: Flags, count: number, baud: number, telemetry
   const agent = new DemoNode('agent', agentId, new MemoryStore(), { trust: { mode: 'list', keys } }, (n, e) => feed.line(n, `warning: ${e.message}`));
   feed.addNode(agent);
   const tag = Math.random().toString(16).slice(2, 8);
+  // This run's own simulated ports: the agent's serial transport and the devices open them here.
+  const registry = new SimRegistry();
+  const binding = createSimBinding(registry);
   const parts: { close(): Promise<void> }[] = [];
   const devices: SimDevice[] = [];
   for (let i = 0; i < count; i++) {
     const name = `device-${i + 1}`;
-    const link = createSimLink({ pathA: `/dev/swsim-${tag}-agent${i}`, pathB: `/dev/swsim-${tag}-dev${i}`, baudRate: baud });
+    const link = createSimLink({ pathA: `/dev/swsim-${tag}-agent${i}`, pathB: `/dev/swsim-${tag}-dev${i}`, baudRate: baud, registry });
     const device = createDevice({ identity: ids[i]!, trustedKeys: keys, telemetryMs, handshakeRetryMs: 500, seal });
     feed.addDevice(device, name, 'agent');
-    await agent.addLink(`serial:${link.a.path}?baud=${baud}`, { binding: simBinding });
-    const port = new SerialPortStream({ binding: simBinding, path: link.b.path, baudRate: baud });
+    await agent.addLink(`serial:${link.a.path}?baud=${baud}`, { binding });
+    const port = new SerialPortStream({ binding, path: link.b.path, baudRate: baud });
     const att = attachDeviceToSerialPort(device, port);
     device.start();
     devices.push(device);

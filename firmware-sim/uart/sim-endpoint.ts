@@ -145,6 +145,3 @@ export class SimRegistry {
     return [...this.endpoints.values()].filter((e) => e.link.plugged);
   }
 }
-
-/** The registry used when none is given; prefer a fresh one per test. */
-export const defaultSimRegistry = new SimRegistry();

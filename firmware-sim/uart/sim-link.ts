@@ -4,7 +4,7 @@
  * registry they are given, so tests can keep many independent links apart.
  */
 import { type SimDirectionStats, type SimFaults, SimLine, mulberry32 } from './sim-line.js';
-import { SimEndpoint, type SimRegistry, defaultSimRegistry } from './sim-endpoint.js';
+import { SimEndpoint, type SimRegistry } from './sim-endpoint.js';
 import { unpluggedError } from './sim-errors.js';
 
 /** Options of {@link createSimLink}. */
@@ -23,8 +23,8 @@ export interface SimLinkOptions extends Partial<SimFaults> {
   rxBufferBytes?: number;
   /** How often the wire delivers while busy, in ms. Default 2. */
   tickMs?: number;
-  /** Where the paths are registered. Default {@link defaultSimRegistry}. */
-  registry?: SimRegistry;
+  /** Where the paths are registered (required: there is no shared default; see sim-binding.ts). */
+  registry: SimRegistry;
 }
 
 /** Counters of both directions of a link. */
@@ -52,7 +52,7 @@ export class SimLink {
   constructor(options: SimLinkOptions) {
     this.baudRate = options.baudRate ?? 115200;
     if (!(this.baudRate > 0)) throw new RangeError(`baudRate must be positive: ${this.baudRate}`);
-    this.registry = options.registry ?? defaultSimRegistry;
+    this.registry = options.registry;
     this.tickMs = options.tickMs ?? 2;
     this.faults = { bitErrorRate: 0, dropRate: 0, latencyMs: 0 };
     checkFaults({ ...this.faults, ...pickFaults(options) });
