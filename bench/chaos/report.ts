@@ -83,7 +83,7 @@ soak); \`CHAOS_SECONDS\` lengthens the soak. \`make test\` runs the short varian
 
 ## Crash: SIGKILL during durable commits
 
-**How.** The store's crash child (\`dist/agent/store/crash-writer.js\`) opens a \`DiskStore\` with
+**How.** The store's crash child (\`dist/testkit/crash-writer.js\`) opens a \`DiskStore\` with
 durability \`always\` and commits from 4 concurrent writers (group commit); it prints each id only
 after the \`sync()\` covering it resolved (stdout to a pipe is synchronous, so a printed line was
 acknowledged before the kill). The harness SIGKILLs it at a uniformly random moment 0–400 ms after
@@ -187,6 +187,25 @@ ports, real engines, this 2-core machine under load):
 | NATS node of the device killed (MQTT streams replicated on all 3 nodes) | pushes resume ≤ 10 s, nothing lost | 0.3–11.0 s from the kill over 20 runs (median ≈ 6 s), every command delivered in every run; 5 of 20 runs took 10.02–10.97 s. So the test bounds our part — from the surviving nodes serving MQTT again (probed beside the device) to the first push — at 10 s (0–3.7 s measured), and the whole failover at 30 s. The floor is NATS's: when a JetStream leader was on the killed node, the surviving nodes reset their MQTT clients (the gateway's too) and accept none until the new leader is elected (4–9 s in these runs); ours is the rest (≈ 0.5–1.5 s: reconnect, \`Hello\`, first poll). Before: 3 of 8 runs never resumed |
 | broker outage → push resumption | ≤ 10 s after the broker is back | 2.97 s after a 30 s outage (SIGTERM, default reconnect settings, 165 commands, none lost); before: 26 s |
 | session-losing restart in the link-chaos soak (gateway first, the MQTT agent held back 3–6 s) | relinks every time | 501 ms after the agent could reach the broker (60 s soak, 1 such restart); the full run's figure is \`mqtt_relink_after_session_loss_ms_max\` in \`bench/chaos.json\` |
+| the gateway alone loses its broker connection, on a sealed link (the default) | the device keeps its link | the gateway's live \`online\` starts a re-handshake on the same link (§7.6): no relink, \`rehandshakes\` ≥ 1, pushes resume |
+
+## Hostile network: a broker-side attacker against sealed links
+
+Measured by \`npx tap test/mqtt-attacker.test.ts\` (real Mosquitto without ACLs; a live gateway and
+agent with the default \`seal=require\`; the attacker is a plain MQTT client of the same broker,
+plus a sniffer subscribed to \`#\`). Every subtest also commits on the gateway afterwards and
+requires the push to arrive, the same session objects to be up, and no \`peer-down\`:
+
+| attack | measured |
+|---|---|
+| sniffer on \`#\` | a random marker in 10 committed payloads appears in no captured payload; every unsealed inbox payload is a \`Hello\` or an \`Auth\` |
+| unsealed \`Unsubscribe\`, tiny \`Subscribe\`, empty close marker, \`Error\`s (MaximumSubscriptionsExceeded, BudgetExhausted, Closed, Unauthorized, Busy), \`Push\`/bare commands with validly signed forged commands, \`Keys\`, \`SubscribeAck\`, \`PollResponse\`, injected toward both peers | each: \`unsealedDropped\` +1, no frame sent in answer, subscriptions held with their full budgets, no forged command stored |
+| 500 unsealed \`PollRequest\`s (5,720 bytes) asking for everything | 0 bytes sent to the victim during the flood: amplification 0 (it was ×5,000 before sealing) |
+| 30 recorded sealed frames each way, replayed in order, reversed, shuffled and doubled | \`replays\` +30 on each side, nothing answered, nothing changed |
+| 41 forged sealed frames per side (flipped seq, ciphertext or tag bits, truncations, random bytes after 0x53, short bodies) | \`sealFailures\` +41, none answered; the replay window did not move (genuine frames still open) |
+| a forged \`Hello\` (new nonce, the real peer's key, random ephemeral), a replayed old \`Hello\` | one re-handshake each, link and subscriptions kept; reflected, weak-key, untrusted and wrong-version \`Hello\`s: dropped, no \`Error\`, link kept |
+| forged live and "retained" \`online\`, \`offline\` then \`online\` | at most one re-handshake each, the same link object, no \`peer-down\` |
+| an agent with \`seal=off\` against the \`require\` gateway | refused with \`SealingRequired\`, logged at warn on both ends |
 
 ## Hostile network: TCP listeners, local hardening, memory
 
