@@ -13,8 +13,7 @@ import {
 import { ListFit, byteStringSize, fitWithin } from '../protocol/budget.js';
 import { cborHeadLength } from '../protocol/cbor.js';
 import { errorMessage } from '../protocol/error-message.js';
-import { CommandRing } from '../firmware-sim/device-ring.js';
-import { RingResponder } from '../firmware-sim/device-poll.js';
+import { CommandRing, RingResponder } from '../firmware-sim/device/index.js';
 
 /** Sizes around every CBOR head boundary (1, 2, 3 and 5-byte heads). */
 const length = fc.oneof(fc.integer({ min: 1, max: 300 }), fc.constantFrom(23, 24, 255, 256, 1024, 65535, 65536));

@@ -14,7 +14,7 @@ import { SerialPortStream } from '@serialport/stream';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { Engine } from '../agent/sync/engine.js';
 import { openTransport } from '../agent/transport/registry.js';
-import { DeviceRingFullError, attachDeviceToSerialPort, createDevice, type SimDevice } from '../firmware-sim/device.js';
+import { DeviceRingFullError, attachDeviceToSerialPort, createDevice, type SimDevice } from '../firmware-sim/device/index.js';
 import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { decodeCommand, generateIdentity, toHex } from '../protocol/index.js';
 

@@ -13,8 +13,7 @@ import {
   type EphemeralKey, type Hello, type Identity, type Message, type SealPolicy,
 } from '../protocol/index.js';
 import { randomBytes } from 'node:crypto';
-import { DeviceHandshake, type Outgoing } from '../firmware-sim/device-session.js';
-import { SimDevice, type DeviceOptions } from '../firmware-sim/device.js';
+import { DeviceHandshake, SimDevice, type DeviceOptions, type Outgoing } from '../firmware-sim/device/index.js';
 
 const keepAlive = setInterval(() => undefined, 60_000);
 t.teardown(() => clearInterval(keepAlive));
@@ -418,7 +417,7 @@ t.test('restart: a new Hello on an up link re-handshakes; a repeated one only re
 
   // 2^31 frames under one key: the device starts over instead of sealing more (§7.4). The
   // counter is set directly (private), rather than sending two billion frames.
-  const session: unknown = Reflect.get(Reflect.get(dev, 'link') as object, 'session');
+  const session: unknown = Reflect.get(Reflect.get(dev, 'session') as object, 'session');
   Reflect.set(Reflect.get(session as object, 'sealer') as object, 'seq', SEAL_REKEY_AT);
   dev.sync.pollNow();
   const rekey = peer.drain();

@@ -8,10 +8,7 @@ import {
   type Command, type Identity, type Message, type PollResponse,
 } from '../protocol/index.js';
 import { type SimBinding, type SimLink, SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
-import { SimDevice, attachDeviceToSerialPort } from '../firmware-sim/device.js';
-import { CommandRing } from '../firmware-sim/device-ring.js';
-import { RingResponder } from '../firmware-sim/device-poll.js';
-import { DeviceKeyTable } from '../firmware-sim/device-keys.js';
+import { CommandRing, DeviceKeyTable, RingResponder, SimDevice, attachDeviceToSerialPort } from '../firmware-sim/device/index.js';
 
 type Port = SerialPortStream<SimBinding>;
 type Test = { teardown(fn: () => void | Promise<void>): void };

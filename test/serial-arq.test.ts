@@ -404,7 +404,7 @@ t.test('ArqLink on a clean line: 200 KB of 4 KB messages, wire bytes / payload b
 });
 
 t.test('a device (serial wiring in auto mode) switches to ARQ when the peer speaks it', async (tt) => {
-  const { SimDevice, attachDeviceToSerialPort } = await import('../firmware-sim/device.js');
+  const { SimDevice, attachDeviceToSerialPort } = await import('../firmware-sim/device/index.js');
   const { encodeMessage, generateIdentity, PROTOCOL_VERSION, decodeMessage } = await import('../protocol/index.js');
   const registry = new SimRegistry();
   const sim = createSimLink({ pathA: '/dev/arqDevA', pathB: '/dev/arqDevB', registry, baudRate: 115200, dropRate: 0.01, seed: 5 });

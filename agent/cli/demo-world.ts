@@ -15,7 +15,7 @@ import { DiskStore } from '../store/disk-store.js';
 import { MemoryStore } from '../store/memory-store.js';
 import { DemoNode } from './demo-node.js';
 import type { DemoBroker } from './demo-broker.js';
-import type { SimDevice } from '../../firmware-sim/device.js';
+import type { SimDevice } from '../../firmware-sim/device/index.js';
 import type { SimLink } from '../../firmware-sim/uart/index.js';
 
 /** Line rate of the simulated UARTs. */
@@ -79,7 +79,7 @@ export async function buildWorld(o: WorldOptions): Promise<DemoWorld> {
     // Loaded here: the firmware simulator and its serial stack are demo-only.
     const [{ SimRegistry, createSimBinding, createSimLink }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }] = await Promise.all([
       import('../../firmware-sim/uart/index.js'),
-      import('../../firmware-sim/device.js'),
+      import('../../firmware-sim/device/index.js'),
       import('@serialport/stream'),
     ]);
 

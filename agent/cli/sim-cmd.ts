@@ -6,7 +6,7 @@
 import { fromHex, generateIdentity, toHex } from '../../protocol/keys.js';
 import { SEAL_POLICIES, type SealPolicy } from '../../protocol/seal.js';
 import { list, posInt, str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
-import type { SimDevice } from '../../firmware-sim/device.js';
+import type { SimDevice } from '../../firmware-sim/device/index.js';
 import { DemoFeed } from './demo-feed.js';
 import { DemoNode } from './demo-node.js';
 import { loadKeyFile } from './keys.js';
@@ -73,7 +73,7 @@ async function runOnPort(flags: Flags, baud: number, telemetryMs: number, second
   for (const k of trusted) if (!/^[0-9a-fA-F]{64}$/.test(k)) throw new UsageError(`--trust-key: expected 64 hex chars, got ${JSON.stringify(k)}`, 'sim');
   const keyFile = str(flags, 'key');
   const identity = keyFile !== undefined ? loadKeyFile(keyFile) : generateIdentity();
-  const [{ createDevice, attachDeviceToSerialPort }, { SerialPort }] = await Promise.all([import('../../firmware-sim/device.js'), import('serialport')]);
+  const [{ createDevice, attachDeviceToSerialPort }, { SerialPort }] = await Promise.all([import('../../firmware-sim/device/index.js'), import('serialport')]);
   const seal = sealPolicy(flags);
   const device = createDevice({ identity, trustedKeys: trusted.map(fromHex), trustAny: flags['trust-any'] === true, telemetryMs, seal });
   process.stdout.write(`device ${device.peerId} public key ${toHex(identity.publicKey)} on ${str(flags, 'port')} at ${baud} baud, seal ${seal}\n`);
@@ -94,7 +94,7 @@ async function runOnPort(flags: Flags, baud: number, telemetryMs: number, second
 async function runInProcess(flags: Flags, count: number, baud: number, telemetryMs: number, seconds: number | undefined, feed: DemoFeed): Promise<number> {
   const [{ SimRegistry, createSimBinding, createSimLink }, { createDevice, attachDeviceToSerialPort }, { SerialPortStream }, { MemoryStore }, { encodeCbor }] = await Promise.all([
     import('../../firmware-sim/uart/index.js'),
-    import('../../firmware-sim/device.js'),
+    import('../../firmware-sim/device/index.js'),
     import('@serialport/stream'),
     import('../store/memory-store.js'),
     import('../../protocol/cbor.js'),

@@ -24,14 +24,14 @@ import {
   Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION, authTranscript, encodeMessage,
   peerIdOf, verifySignature,
   type ErrorMessage, type Hello, type Identity,
-} from '../protocol/index.js';
-import { errorMessage } from '../protocol/error-message.js';
+} from '../../protocol/index.js';
+import { errorMessage } from '../../protocol/error-message.js';
 import {
   SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type EphemeralKey, type SealKeys, type SealPolicy,
-} from '../protocol/seal.js';
+} from '../../protocol/seal.js';
 import { randomFillSync } from 'node:crypto';
-import { equalBytes } from '../protocol/bytes.js';
-import { negotiateSeal } from './device-seal.js';
+import { equalBytes } from '../../protocol/bytes.js';
+import { negotiateSeal } from './seal.js';
 
 /** Where the handshake stands. */
 export type HandshakeState =

@@ -8,10 +8,10 @@
 import {
   compareBytes, decodeCbor, decodeCommand, signedBytesOf, toHex, verifySignature,
   type Command, type Identity,
-} from '../protocol/index.js';
-import type { DeviceKeyTable } from './device-keys.js';
-import type { CommandRing } from './device-ring.js';
-import type { DeviceStats, RejectReason } from './device-types.js';
+} from '../../protocol/index.js';
+import type { DeviceKeyTable } from './keys.js';
+import type { CommandRing } from './ring.js';
+import type { DeviceStats, RejectReason } from './types.js';
 
 /** Where the intake reports what it did. */
 export interface IntakeEvents {

@@ -4,7 +4,7 @@
  * and in trust-any mode those of `Keys` messages) take the remaining slots, the oldest learnt
  * one giving way when the table is full. No growth, no per-lookup allocation.
  */
-import { AUTHOR_BYTES, PUBLIC_KEY_BYTES, fingerprint } from '../protocol/index.js';
+import { AUTHOR_BYTES, PUBLIC_KEY_BYTES, fingerprint } from '../../protocol/index.js';
 
 /** Default number of slots in a device's key table. */
 export const DEFAULT_KEY_SLOTS = 32;

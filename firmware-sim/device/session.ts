@@ -12,10 +12,10 @@
 import {
   MAX_FRAME_BYTES, MalformedError, SEAL_OVERHEAD, decodeMessage, encodeMessage, isSealed,
   type Identity, type Message,
-} from '../protocol/index.js';
-import { DeviceHandshake, type HandshakeOptions, type HandshakeState, type HandshakeStep } from './device-session.js';
-import { SealedSession } from './device-seal.js';
-import type { DeviceStats } from './device-types.js';
+} from '../../protocol/index.js';
+import { DeviceHandshake, type HandshakeOptions, type HandshakeState, type HandshakeStep } from './handshake.js';
+import { SealedSession } from './seal.js';
+import type { DeviceStats } from './types.js';
 
 /** What one received frame body amounts to for the device. */
 export type Inbound =
@@ -32,11 +32,11 @@ export type Inbound =
 
 const DROPPED: Inbound = { kind: 'dropped' };
 
-/** The counters a {@link DeviceLink} keeps. */
-export type LinkStats = Pick<DeviceStats, 'sealFailures' | 'replays' | 'unsealedDropped' | 'rehandshakes'>;
+/** The counters a {@link DeviceSession} keeps. */
+export type SessionStats = Pick<DeviceStats, 'sealFailures' | 'replays' | 'unsealedDropped' | 'rehandshakes'>;
 
-/** One device's link state: handshake plus sealing. */
-export class DeviceLink {
+/** One device's session on its link: handshake plus sealing. */
+export class DeviceSession {
   /** The handshake state machine (read it; the link drives it). */
   readonly handshake: DeviceHandshake;
   private session: SealedSession | null = null;
@@ -49,7 +49,7 @@ export class DeviceLink {
     identity: Identity,
     private readonly maxFrame: number,
     admits: (publicKey: Uint8Array) => boolean,
-    private readonly stats: LinkStats,
+    private readonly stats: SessionStats,
     options: HandshakeOptions = {},
   ) {
     this.handshake = new DeviceHandshake(identity, maxFrame, admits, options);

@@ -3,8 +3,8 @@
  * the policy table that decides from the peer's `Hello` whether a link is sealed, and the two
  * directions of an up, sealed session. Pure: no I/O, no timers.
  */
-import { Capability, peerIdOf, type Hello } from '../protocol/index.js';
-import { Opener, SealError, Sealer, type SealKeys, type SealPolicy } from '../protocol/seal.js';
+import { Capability, peerIdOf, type Hello } from '../../protocol/index.js';
+import { Opener, SealError, Sealer, type SealKeys, type SealPolicy } from '../../protocol/seal.js';
 
 /**
  * §7.2 for the peer's `Hello`: `true` sealed, `false` unsealed, or the refusal text for

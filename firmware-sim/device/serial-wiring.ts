@@ -16,10 +16,10 @@
  * as another device in `'auto'` or a scripted test peer, keeps working unchanged).
  */
 import type { SerialPortStream } from '@serialport/stream';
-import { ArqDriver, type ArqScheduler } from '../protocol/arq/driver.js';
-import { ArqEndpoint, type ArqOptions } from '../protocol/arq/endpoint.js';
-import { isArqFrame } from '../protocol/arq/wire.js';
-import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
+import { ArqDriver, type ArqScheduler } from '../../protocol/arq/driver.js';
+import { ArqEndpoint, type ArqOptions } from '../../protocol/arq/endpoint.js';
+import { isArqFrame } from '../../protocol/arq/wire.js';
+import { SerialFrameDecoder, encodeSerialFrame } from '../../protocol/serial-frame.js';
 import type { SimDevice } from './device.js';
 
 /** Node's clock and timers; a pending retransmission never keeps the process alive. */

@@ -1,7 +1,7 @@
 /**
  * Settings, counters and events of the simulated device (`SimDevice`, device.ts).
  */
-import type { Command, ErrorMessage, Identity, SealPolicy } from '../protocol/index.js';
+import type { Command, ErrorMessage, Identity, SealPolicy } from '../../protocol/index.js';
 
 /** Default frame limit a device announces, bytes. */
 export const DEFAULT_DEVICE_MAX_FRAME = 2048;
