@@ -13,6 +13,7 @@ build: $(NODE_MODULES)
 	npx tsc -p tsconfig.json
 
 test: build
+	npx tsc -p tsconfig.test.json
 	npx tap
 
 bench: build

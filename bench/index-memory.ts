@@ -1,15 +1,15 @@
 /**
- * Memory of the store index per command, with store-bench's method (agent/store/store-bench.ts):
+ * Memory of the store index per command, with store-bench's method (testkit/store-bench.ts):
  * N synthetic commands (random ids, mostly one parent, 10 % merges) added to a `CommandIndex`,
  * then `byteSize() / N`; also the worst ratio seen just after a grow. N = 1M (quick: 200k).
  */
 import { CommandIndex } from '../agent/store/command-index.js';
-import { seededRandom } from '../agent/store/synthetic-commands.js';
+import { mulberry32 } from '../testkit/prng.js';
 import { QUICK, round } from './util.js';
 
 export async function benchIndexMemory(): Promise<Record<string, number>> {
   const n = QUICK ? 200_000 : 1_000_000;
-  const rand = seededRandom(1);
+  const rand = mulberry32(1);
   const ix = new CommandIndex();
   const id = new Uint8Array(32);
   const author = new Uint8Array(8);

@@ -4,8 +4,8 @@
  * Everything is deterministic: identities come from fixed 32-byte seeds (0x01…, 0x02…, 0x03…),
  * nonces and X25519 ephemeral secrets (0x11…, 0x22…) are fixed, and ed25519 signatures and
  * ChaCha20-Poly1305 are deterministic, so a rerun writes identical files.
- * Run with `make vectors`; `test/protocol.test.ts` checks every vector both ways (decode equals
- * the readable form, encode is byte-identical).
+ * Run with `make vectors`; `test/protocol-vectors.test.ts` checks every vector both ways (decode
+ * equals the readable form, encode is byte-identical).
  *
  * Readable form (documented in docs/PROTOCOL.md §13): a byte string is `{"$hex": "…"}`, every
  * other value is plain JSON (`null` for CBOR null). In `commands.json` the fields are known to be

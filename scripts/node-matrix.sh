@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 FLOOR=20.0.0
 VERSIONS=${NODE_MATRIX:-"$FLOOR 20.11.1 22.23.5 24.22.3 26.12.1"}
-TESTS=(test/crc32.test.ts test/protocol.test.ts test/seal.test.ts test/store.test.ts test/engine.test.ts)
+TESTS=(test/crc32.test.ts test/protocol-{vectors,envelope,command,cbor,framing,mqtt-topics}.test.ts test/seal.test.ts test/store.test.ts test/disk-store.test.ts test/log-writer.test.ts test/command-index.test.ts test/engine.test.ts)
 CACHE=.cache/node
 
 case "$(uname -m)" in

@@ -6,7 +6,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Backoff } from '../agent/transport/backoff.js';
 import { backoffFrom, resolveOptions } from '../agent/transport/options.js';
-import { seeded } from './helpers/engine-mesh.js';
+import { mulberry32 } from '../testkit/prng.js';
 
 t.test('delays are the random draw times a doubling, capped ceiling', async (tt) => {
   for (const r of [0, 0.25, 0.999]) {
@@ -17,7 +17,7 @@ t.test('delays are the random draw times a doubling, capped ceiling', async (tt)
 });
 
 t.test('the first delay is random: spread over [0, base], not clustered at base', async (tt) => {
-  const random = seeded(7);
+  const random = mulberry32(7);
   const firsts = Array.from({ length: 2000 }, () => new Backoff({ baseMs: 1000, random }).next());
   tt.ok(firsts.every((d) => d >= 0 && d <= 1000), 'within [0, base]');
   // Uniform: each tenth of the window holds about 200 of 2000 draws (a generous band).
@@ -28,7 +28,7 @@ t.test('the first delay is random: spread over [0, base], not clustered at base'
 });
 
 t.test('delays at the cap are uniform in [0, cap]', async (tt) => {
-  const b = new Backoff({ baseMs: 10, maxMs: 1000, random: seeded(11) });
+  const b = new Backoff({ baseMs: 10, maxMs: 1000, random: mulberry32(11) });
   for (let i = 0; i < 10; i++) b.next();
   const ds = Array.from({ length: 4000 }, () => b.next());
   tt.ok(ds.every((d) => d >= 0 && d <= 1000), 'within [0, cap]');

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import type { Engine } from '../agent/sync/engine.js';
 import { BootstrapProgress } from '../agent/cli/progress.js';
 import { createLogger } from '../agent/cli/logger.js';
+import { until } from '../testkit/wait.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -234,15 +235,12 @@ t.test('progress lines at most every interval, also while stalled; interrupted w
   const lines: Line[] = [];
   const log = createLogger('info', 'test', (l) => lines.push(JSON.parse(l) as Line));
   const progress = new BootstrapProgress(engine as unknown as Engine, { isTTY: false, write: () => true }, { log, intervalMs: 40 });
-  const until = async (pred: () => boolean): Promise<void> => {
-    while (!pred()) await new Promise((r) => setTimeout(r, 5));
-  };
   const peer = '0123456789abcdef';
   engine.emit('poll-answer', peer, { commands: 10, more: true, total: 100, nextPollMs: 0 });
   engine.store.size = 10;
   engine.emit('commands', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], peer, 'poll');
   engine.emit('commands', [10], 'ffffffffffffffff', 'push'); // another peer's: not counted
-  await until(() => lines.filter((l) => l.msg === 'bootstrap progress').length >= 2);
+  await until(() => lines.filter((l) => l.msg === 'bootstrap progress').length >= 2, 30_000, 'two progress lines', 5);
   const ticks = lines.filter((l) => l.msg === 'bootstrap progress');
   t.match(ticks[1], { peer, have: 10, total: 100, commands: 10, bytes: 500 }, 'reported while nothing arrives');
   // The issue's bound ("at most every 10 s", here 40 ms): a lower bound on the spacing, which load
@@ -259,7 +257,7 @@ t.test('progress lines at most every interval, also while stalled; interrupted w
   engine.store.size = 100;
   engine.emit('commands', Array.from({ length: 90 }, (_, i) => i), peer, 'poll');
   engine.emit('poll-answer', peer, { commands: 0, more: false, total: 100, nextPollMs: 0 });
-  await until(() => lines.at(-1)?.msg === 'bootstrap finished');
+  await until(() => lines.at(-1)?.msg === 'bootstrap finished', 30_000, 'the finished line', 5);
   t.match(lines.at(-1), { level: 30, peer, have: 100, total: 100, commands: 90, bytes: 4500 });
   progress.stop();
 });

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { join } from 'node:path';
-import { CliHarness, statusUntil } from './helpers/cli-proc.js';
+import { CliHarness, statusUntil } from '../testkit/cli-proc.js';
 
 const h = new CliHarness();
 t.teardown(() => h.cleanup());

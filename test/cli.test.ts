@@ -23,6 +23,7 @@ import { BootstrapProgress, renderBar } from '../agent/cli/progress.js';
 import { askStatusSocket } from '../agent/cli/status-server.js';
 import { transportOptionsFor } from '../agent/cli/run-node.js';
 import { resolveConfig } from '../agent/cli/config.js';
+import { sleep } from '../testkit/wait.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -103,8 +104,6 @@ function start(args: string[]): { child: ChildProcess; stop: () => Promise<Resul
     },
   };
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Ask the agent's status socket (what `status --json` prints) until `ready(snapshot)` holds. */
 async function statusUntil(dataDir: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 10000): Promise<Record<string, any>> {

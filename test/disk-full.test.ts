@@ -15,7 +15,7 @@ import { generateIdentity } from '../protocol/keys.js';
 import { DiskStore, LOG_FILE } from '../agent/store/disk-store.js';
 import { StoreWriteError } from '../agent/store/write-error.js';
 import { Engine } from '../agent/sync/engine.js';
-import { canMount, CliHarness, mountTmpfs, statusUntil, unmount } from './helpers/cli-proc.js';
+import { canMount, CliHarness, mountTmpfs, statusUntil, unmount } from '../testkit/cli-proc.js';
 
 const h = new CliHarness();
 const mounts: string[] = [];
@@ -34,7 +34,7 @@ function tmpfs(t: Test, size: string, opts: string[] = []): string | null {
     return dir;
   }
   if (canMount()) t.fail(`running as root with mount available, but: ${why}`);
-  else t.skip(`cannot mount a tmpfs here (${why}); run as root to test a full disk`);
+  else t.skip(`cannot mount a tmpfs here (${why}); run as root to test a full disk`, () => {});
   return null;
 }
 

@@ -19,7 +19,7 @@ import t from 'tap';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
 import type { Link } from '../agent/link.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
-import { syntheticCommand } from '../agent/store/synthetic-commands.js';
+import { syntheticCommand } from '../testkit/synthetic-commands.js';
 import { Engine, type EngineOptions } from '../agent/sync/engine.js';
 import { ClientPacer } from '../agent/sync/pacing.js';
 import { PollResponder } from '../agent/sync/poll-responder.js';
@@ -33,16 +33,12 @@ import { POLL_FIT_ANY_BYTES } from '../protocol/constants.js';
 import { encodeMessage } from '../protocol/envelope.js';
 import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
-import { RawWire } from './helpers/engine-mesh.js';
+import { RawWire } from '../testkit/raw-wire.js';
 import type { Message, PollRequest } from '../protocol/messages.js';
+import { until as waitUntil } from '../testkit/wait.js';
 
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setImmediate(r));
-  }
-}
+/** {@link waitUntil} checking every turn of the event loop, not on a 20 ms timer. */
+const until = (cond: () => boolean, timeoutMs: number, what: string): Promise<number> => waitUntil(cond, timeoutMs, what, 0);
 
 /**
  * The far end of a link, driven by the test: answers the handshake (sealed, like any peer of this

@@ -9,7 +9,8 @@ import { encodeCommand } from '../protocol/command.js';
 import { generateIdentity } from '../protocol/keys.js';
 import { ReasonCode } from '../protocol/errors.js';
 import type { PeerSession } from '../agent/sync/peer-session.js';
-import { connect, converge, graphOf, makeEngines, seeded } from './helpers/engine-mesh.js';
+import { connect, converge, graphOf, makeEngines } from '../testkit/engines.js';
+import { mulberry32 } from '../testkit/prng.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 
@@ -58,7 +59,7 @@ t.test('property: random topologies, concurrent writers and lossy links converge
       fc.record({ drop: fc.constantFrom(0, 0.05, 0.2), duplicate: fc.constantFrom(0, 0.1), delayMs: fc.constantFrom(0, 5) }),
       fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 400 })), { minLength: 5, maxLength: 40 }),
       async (n, seed, mode, faults, writes) => {
-        const rnd = seeded(seed);
+        const rnd = mulberry32(seed);
         const engines = makeEngines(n, mode === 'poll' ? { subscribe: false } : { subscribe: { remainOpenS: 30, maxBytes: 4096 } });
         const violations: string[] = [];
         // A random spanning tree plus random extra edges keeps the graph connected.
@@ -92,7 +93,7 @@ t.test('a peer reached over two links keeps one, the same at both ends', async (
   // Two links between the same two peers, frames lost and duplicated: the ends authenticate
   // the links in different orders. Keeping "the newer one" at each end closed both links.
   for (let seed = 1; seed <= 8; seed++) {
-    const rnd = seeded(seed * 7919);
+    const rnd = mulberry32(seed * 7919);
     const [a, b] = makeEngines(2, { subscribe: false });
     const pairs = [0, 1].map(() => connect(a!, b!, { drop: 0.2, duplicate: 0.1, random: rnd }));
     await a!.commit(enc(`a${seed}`));

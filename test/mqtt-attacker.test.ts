@@ -19,9 +19,10 @@ import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { Message } from '../protocol/messages.js';
 import { ephemeralFromSecret, isSealed, SEAL_OVERHEAD } from '../protocol/seal.js';
-import { findBin, freePort, mosquitto, mosquittoConf, type BrokerProcess } from './helpers/brokers.js';
-import { until, type MqttNode } from './helpers/mqtt-nodes.js';
-import { Attacker, sealCounters, sessionOf, settled, watchedNodes, type LogLine, type SealCounters, type Watched } from './helpers/mqtt-attacker.js';
+import { findBin, freePort, mosquitto, mosquittoConf, type BrokerProcess } from '../testkit/net.js';
+import type { MqttNode } from '../testkit/engines.js';
+import { sleep, until } from '../testkit/wait.js';
+import { Attacker, sealCounters, sessionOf, settled, watchedNodes, type LogLine, type SealCounters, type Watched } from '../testkit/mqtt-attacker.js';
 
 const CI = process.env.CI === 'true';
 const have = findBin('mosquitto') !== '';
@@ -39,8 +40,6 @@ t.before(async () => {
   await broker.start();
 });
 t.teardown(() => broker?.kill());
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Like `until`, but resolves false at the bound instead of throwing (the caller asserts). */
 async function eventually(cond: () => boolean, timeoutMs: number): Promise<boolean> {

@@ -16,8 +16,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { findBin, natsCluster, type NatsNode } from './helpers/brokers.js';
-import { nodes, until } from './helpers/mqtt-nodes.js';
+import { findBin, natsCluster, type NatsNode } from '../testkit/net.js';
+import { nodes } from '../testkit/engines.js';
+import { until } from '../testkit/wait.js';
 
 /**
  * Wait until MQTT works on every node: a QoS 1 message published on one node reaches a

@@ -16,9 +16,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBin, freePort, mosquitto, mosquittoConf } from './helpers/brokers.js';
-import { nodes, until } from './helpers/mqtt-nodes.js';
-import { sessionOf } from './helpers/mqtt-attacker.js';
+import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
+import { nodes } from '../testkit/engines.js';
+import { until } from '../testkit/wait.js';
+import { sessionOf } from '../testkit/mqtt-attacker.js';
 
 const CI = process.env.CI === 'true';
 const have = findBin('mosquitto') !== '';

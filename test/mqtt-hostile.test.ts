@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
-import { findBin, freePort, mosquitto, mosquittoConf } from './helpers/brokers.js';
-import { nodes, until } from './helpers/mqtt-nodes.js';
+import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
+import { nodes } from '../testkit/engines.js';
+import { until } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
 const have = findBin('mosquitto') !== '' && findBin('mosquitto_passwd') !== '';

@@ -10,8 +10,9 @@ import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBin, freePort, mosquitto, mosquittoConf } from './helpers/brokers.js';
-import { nodes, until } from './helpers/mqtt-nodes.js';
+import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
+import { nodes } from '../testkit/engines.js';
+import { until } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
 const have = findBin('mosquitto') !== '';

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
+import { sleep } from '../testkit/wait.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -50,8 +51,6 @@ function run(cmd: string, args: string[], cwd: string, timeoutMs = 240_000): Pro
   });
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 const work = mkdtempSync(join(tmpdir(), 'syncwire-pack-'));
 t.teardown(() => rmSync(work, { recursive: true, force: true }));
 
@@ -79,7 +78,7 @@ t.test('npm pack on a fresh copy, install into an empty directory, run the bin',
   // The whitelist: the built product, the docs the CLI points to, README, LICENSE, package.json.
   const allowed = /^(package\.json|README\.md|LICENSE|agent\/cli\/config\.example\.json|docs\/(PROTOCOL|ARCHITECTURE)\.md|docs\/syncwire\.service|dist\/(agent|protocol|firmware-sim)\/.+\.js(\.map)?)$/;
   t.same(files.filter((f) => !allowed.test(f)), [], 'nothing outside the whitelist is shipped');
-  t.notOk(files.some((f) => /^(test|bench|scripts)\/|^dist\/(test|bench|scripts)\//.test(f)), 'no tests, benches or scripts');
+  t.notOk(files.some((f) => /^(test|testkit|bench|scripts)\/|^dist\/(test|testkit|bench|scripts)\//.test(f)), 'no tests, testkit, benches or scripts');
   t.notOk(files.some((f) => f.endsWith('.ts')), 'no TypeScript sources');
   for (const f of ['dist/agent/cli/main.js', 'LICENSE', 'README.md', 'docs/PROTOCOL.md', 'docs/syncwire.service', 'agent/cli/config.example.json']) t.ok(files.includes(f), `ships ${f}`);
 

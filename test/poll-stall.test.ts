@@ -26,27 +26,23 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MemoryStore } from '../agent/store/memory-store.js';
-import { randomDag } from '../agent/store/synthetic-commands.js';
+import { randomDag } from '../testkit/synthetic-commands.js';
 import { Engine } from '../agent/sync/engine.js';
 import { StreamLink } from '../agent/transport/stream-link.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
-import { RawWire } from './helpers/engine-mesh.js';
+import { RawWire } from '../testkit/raw-wire.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
 import type { Message, PollResponse } from '../protocol/messages.js';
 import { ReasonCode } from '../protocol/errors.js';
+import { until as waitUntil } from '../testkit/wait.js';
+
+/** {@link waitUntil} checking every 5 ms (the polite peer's answer time is read off it). */
+const until = (cond: () => boolean, timeoutMs: number, what: string): Promise<number> => waitUntil(cond, timeoutMs, what, 5);
 
 const GRAPH = 20_000;
 const BURST = 2_000;
 /** The issue's target for the worst event-loop block, ms. */
 const MAX_BLOCK_MS = 100;
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = performance.now() + timeoutMs;
-  while (!cond()) {
-    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /**
  * A raw protocol peer over TCP: does the handshake (sealed, as TCP links are by default), then

@@ -13,8 +13,8 @@ import type { Link } from '../agent/link.js';
 import { Engine } from '../agent/sync/engine.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { generateIdentity } from '../protocol/keys.js';
-import { FAST } from './helpers/engine-mesh.js';
-import { until } from './helpers/mqtt-nodes.js';
+import { FAST } from '../testkit/engines.js';
+import { until } from '../testkit/wait.js';
 
 t.test('after a peer restarts on the same link, the other side subscribes to it again', async (tt) => {
   const [ia, ib] = [generateIdentity(), generateIdentity()];

@@ -1,6 +1,6 @@
 /**
  * Sealed links between two engines (issue 13, PROTOCOL.md §7): sealed by default; the 3×3 policy
- * matrix; and a man in the middle on the wire (test/helpers/engine-mesh.ts `WireTap`) that
+ * matrix; and a man in the middle on the wire (testkit/wire-tap.ts `WireTap`) that
  * observes, drops, replays, alters and injects frames: no plaintext message after the handshake,
  * injected unsealed frames change nothing, replays and altered frames are dropped and counted, a
  * forged Hello costs one re-handshake that keeps the link, downgrades are refused, a real restart
@@ -23,17 +23,11 @@ import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { Hello, Message } from '../protocol/messages.js';
 import { SEAL_POLICIES, ephemeralFromSecret, isSealed, sealedSeq, type SealPolicy } from '../protocol/seal.js';
-import { FAST, WireTap, type TapDir } from './helpers/engine-mesh.js';
+import { FAST } from '../testkit/engines.js';
+import { WireTap, type TapDir } from '../testkit/wire-tap.js';
+import { until } from '../testkit/wait.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
-
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 interface Line {
   level: 'debug' | 'info' | 'warn' | 'error';

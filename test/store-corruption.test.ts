@@ -19,7 +19,8 @@ import { toHex } from '../protocol/keys.js';
 import { DiskStore, LOG_FILE } from '../agent/store/disk-store.js';
 import { HEADER_BYTES, RECORD_HEAD_BYTES, encodeHeader, recordHead } from '../agent/store/log-format.js';
 import { StoreError } from '../agent/store/store-errors.js';
-import { randomDag, seededRandom, syntheticCommand } from '../agent/store/synthetic-commands.js';
+import { mulberry32 } from '../testkit/prng.js';
+import { randomDag, syntheticCommand } from '../testkit/synthetic-commands.js';
 import { applyDamage, survivalOf, type Damage } from '../agent/store/log-damage.js';
 
 const dirs: string[] = [];
@@ -68,7 +69,7 @@ t.test('the store writes exactly the documented v2 layout', async (t) => {
 t.test('300 random flips, zeroed sectors and truncations: nothing outside the damage is lost', async (t) => {
   const cmds = randomDag(200, 7);
   const { log, spans } = logOf(cmds);
-  const rand = seededRandom(20261201);
+  const rand = mulberry32(20261201);
   const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
   let lostOutside = 0;
   let refused = 0;
@@ -208,7 +209,7 @@ t.test('header damage and unknown versions are StoreErrors with exit status 78; 
 // ---- real processes: the compiled CLI and the crash writer --------------------------------
 
 const MAIN = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
-const WRITER = fileURLToPath(new URL('../dist/agent/store/crash-writer.js', import.meta.url));
+const WRITER = fileURLToPath(new URL('../dist/testkit/crash-writer.js', import.meta.url));
 const childEnv = { ...process.env, NODE_OPTIONS: '' };
 
 interface Ran {
@@ -268,7 +269,7 @@ t.test('real `syncwire commit`s, then damaged logs under real `syncwire agent` s
   const spans = await spansOfFile(join(base, LOG_FILE));
   const log = readFileSync(join(base, LOG_FILE));
   const key = readFileSync(join(base, 'key.json'));
-  const rand = seededRandom(77);
+  const rand = mulberry32(77);
   const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
   let lost = 0;
   let started = 0;
@@ -376,7 +377,7 @@ t.test('engine: a record lost to damage is repaired from a peer by the normal po
   const { Engine } = await import('../agent/sync/engine.js');
   const { MemoryStore } = await import('../agent/store/memory-store.js');
   const { generateIdentity } = await import('../protocol/keys.js');
-  const { connect, FAST } = await import('./helpers/engine-mesh.js');
+  const { connect, FAST } = await import('../testkit/engines.js');
   const ids = [generateIdentity(), generateIdentity()];
   const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
   const opts = { ...FAST, subscribe: false as const, trust };

@@ -2,18 +2,18 @@
  * Crash safety of durability `always`: a child process commits and prints each acknowledged id;
  * it is killed with SIGKILL at a random moment, repeatedly, and after every kill the store must
  * open and hold every id the child ever acknowledged. The child runs compiled JS
- * (`dist/agent/store/crash-writer.js`, built by `make test` before tap runs).
+ * (`dist/testkit/crash-writer.js`, built by `make test` before tap runs).
  */
 import t from 'tap';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runAndKill } from '../agent/store/crash-run.js';
+import { runAndKill } from '../testkit/crash-run.js';
 import { fromHex } from '../protocol/keys.js';
 import { DiskStore } from '../agent/store/disk-store.js';
 
-const writer = fileURLToPath(new URL('../dist/agent/store/crash-writer.js', import.meta.url));
+const writer = fileURLToPath(new URL('../dist/testkit/crash-writer.js', import.meta.url));
 const ROUNDS = 20;
 
 t.test('SIGKILL during group-committed appends never loses an acknowledged commit', async (t) => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { acquireLock, lockHolder, LockedError, LOCK_FILE } from '../agent/cli/lock.js';
 import { fromHex } from '../protocol/keys.js';
 import { DiskStore } from '../agent/store/disk-store.js';
-import { CliHarness, statusUntil } from './helpers/cli-proc.js';
+import { CliHarness, statusUntil } from '../testkit/cli-proc.js';
 
 const h = new CliHarness();
 const STARTED = /"msg":"agent started"/;

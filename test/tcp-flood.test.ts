@@ -17,7 +17,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
-import { RawPeer } from './helpers/raw-peer.js';
+import { RawPeer } from '../testkit/raw-peer.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
@@ -139,7 +139,7 @@ function flood(port: number, n: number): { stop: () => void; opened: () => numbe
   };
 }
 
-/** A trusted peer speaking the protocol by hand (sealed handshake, test/helpers/raw-peer.ts), then whatever the test sends. */
+/** A trusted peer speaking the protocol by hand (sealed handshake, testkit/raw-peer.ts), then whatever the test sends. */
 async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket; peer: RawPeer }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   await new Promise((r) => socket.once('connect', r));

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { freePort } from './helpers/brokers.js';
+import { freePort } from '../testkit/net.js';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { resolve as resolvePath } from 'node:path';
@@ -17,11 +17,10 @@ import { SyncwireError } from '../protocol/errors.js';
 import { encodeTcpFrame } from '../protocol/tcp-frame.js';
 import { TransportError, openTransport, redactUrl, type TransportOptions } from '../agent/transport/registry.js';
 import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { sleep } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
 const fast: TransportOptions = { reconnectBaseMs: 20, reconnectMaxMs: 300, connectTimeoutMs: 2000 };
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 function once<T>(emitter: { once(ev: string, fn: (x: T) => void): unknown }, ev: string): Promise<T> {
   return new Promise((resolve) => emitter.once(ev, resolve));
 }

@@ -20,7 +20,8 @@ import { MqttLink, REHANDSHAKE_HINT_MS } from '../agent/transport/mqtt-link.js';
 import { KICK_AFTER_MS, onlineAction } from '../agent/transport/mqtt-presence.js';
 import { SEAL_POLICIES } from '../protocol/seal.js';
 import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
-import { findBin, freePort, mosquitto, mosquittoConf } from './helpers/brokers.js';
+import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
+import { until } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
 const haveMosquitto = findBin('mosquitto') !== '';
@@ -50,14 +51,6 @@ function next<T>(link: Link, event: 'frame' | 'frame-error' | 'rehandshake' | 'c
 }
 
 /** Poll `cond` every 20 ms until true; throws after `timeoutMs`. */
-async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const t0 = performance.now();
-  while (!cond()) {
-    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 // A throwaway self-signed certificate: CA, TLS server and MQTTS broker certificate at once.
 const cert = join(dir, 'cert.pem');
 const key = join(dir, 'key.pem');

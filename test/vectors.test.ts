@@ -5,7 +5,7 @@
  * `PollResponse` and the exhausting `Push` are what the agent's responder and push planner still
  * produce from the stated inputs; every part of `seal.json` recomputes from its seeds (Hellos,
  * transcripts, keys, sealed frames) and its rejects, replay script, weak keys and reflected Hello
- * fail as stated. (Every `messages.json` case is also checked both ways by test/protocol.test.ts.)
+ * fail as stated. (Every `messages.json` case is also checked both ways by test/protocol-vectors.test.ts.)
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';

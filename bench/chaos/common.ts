@@ -1,5 +1,8 @@
-/** Shared bits of the chaos scenarios: result shapes, timing, RSS, a seeded PRNG. */
+/** Shared bits of the chaos scenarios: result shapes, timing, RSS. Seeded PRNGs: testkit/prng.ts. */
 import { readFileSync } from 'node:fs';
+import { sleep, waitFor } from '../../testkit/wait.js';
+
+export { sleep };
 
 /** Figures one scenario contributes to `bench/chaos.json` (flat keys under its section). */
 export type Figures = Record<string, number | boolean | string | null | number[] | Record<string, number>>;
@@ -13,8 +16,6 @@ export interface ChaosConfig {
   log: (msg: string) => void;
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 /** Resident set size of a process in MB, read from /proc (works where memoryUsage().rss reads 0). */
 export function rssMb(pid: number | 'self' = 'self'): number {
   try {
@@ -24,17 +25,6 @@ export function rssMb(pid: number | 'self' = 'self'): number {
     /* fall through */
   }
   return process.memoryUsage().rss / 1048576;
-}
-
-/** xorshift32 in [0,1). */
-export function seeded(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 0x100000000;
-  };
 }
 
 export function median(xs: number[]): number {
@@ -51,12 +41,7 @@ export function gc(): void {
   if (g) g();
 }
 
-/** Wait until `pred` holds or `ms` pass; returns whether it held. */
-export async function until(pred: () => boolean, ms: number, stepMs = 50): Promise<boolean> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    if (pred()) return true;
-    if (Date.now() > deadline) return false;
-    await sleep(stepMs);
-  }
+/** Wait until `pred` holds or `ms` pass, checking every `stepMs`; returns whether it held. */
+export function until(pred: () => boolean, ms: number, stepMs = 50): Promise<boolean> {
+  return waitFor(pred, ms, stepMs);
 }

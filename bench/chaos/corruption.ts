@@ -14,7 +14,7 @@ import { closeSync, copyFileSync, existsSync, fstatSync, mkdirSync, mkdtempSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runAndKill } from '../../agent/store/crash-run.js';
+import { runAndKill } from '../../testkit/crash-run.js';
 import { DiskStore, LOG_FILE } from '../../agent/store/disk-store.js';
 import { applyDamage, survivalOf, type Damage } from '../../agent/store/log-damage.js';
 import { FORMAT_V2, HEADER_BYTES } from '../../agent/store/log-format.js';
@@ -22,9 +22,10 @@ import { scanRecords } from '../../agent/store/log-scan.js';
 import { StoreError } from '../../agent/store/store-errors.js';
 import { decodeCommand, type Command } from '../../protocol/command.js';
 import { toHex } from '../../protocol/keys.js';
-import { seeded, type ChaosConfig, type Figures } from './common.js';
+import { mulberry32 } from '../../testkit/prng.js';
+import type { ChaosConfig, Figures } from './common.js';
 
-const writer = fileURLToPath(new URL('../../agent/store/crash-writer.js', import.meta.url));
+const writer = fileURLToPath(new URL('../../testkit/crash-writer.js', import.meta.url));
 const main = fileURLToPath(new URL('../../agent/cli/main.js', import.meta.url));
 const KINDS: Damage['kind'][] = ['flip', 'sector', 'truncate'];
 
@@ -116,7 +117,7 @@ export async function runCorruption(cfg: ChaosConfig): Promise<Figures> {
     const key = join(root, 'key.json');
     const kg = spawn(process.execPath, [main, 'keygen', '--out', key], { stdio: 'ignore' });
     await new Promise((r) => kg.on('close', r));
-    const rand = seeded(0xc0ffee ^ Date.now());
+    const rand = mulberry32(0xc0ffee ^ Date.now());
     for (let trial = 0; trial < trials + agentTrials; trial++) {
       const kind = KINDS[trial % 3]!;
       const viaAgent = trial >= trials;

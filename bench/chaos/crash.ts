@@ -1,5 +1,5 @@
 /**
- * Crash scenario: the store's crash child (`dist/agent/store/crash-writer.js`: a DiskStore with
+ * Crash scenario: the store's crash child (`dist/testkit/crash-writer.js`: a DiskStore with
  * durability `always`, 4 concurrent writers, printing each id once its fsync resolved) is
  * SIGKILLed at a random moment, restarted on the same directory, again and again. After every
  * kill the parent opens the store itself: it must open, hold every id any child acknowledged,
@@ -9,14 +9,14 @@ import { appendFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runAndKill } from '../../agent/store/crash-run.js';
+import { runAndKill } from '../../testkit/crash-run.js';
 import { DiskStore, LOG_FILE } from '../../agent/store/disk-store.js';
 import { tornRecord } from '../../agent/store/log-damage.js';
 import { RECORD_HEAD_BYTES } from '../../agent/store/log-format.js';
 import { fromHex } from '../../protocol/keys.js';
 import type { ChaosConfig, Figures } from './common.js';
 
-const writer = fileURLToPath(new URL('../../agent/store/crash-writer.js', import.meta.url));
+const writer = fileURLToPath(new URL('../../testkit/crash-writer.js', import.meta.url));
 
 export async function runCrash(cfg: ChaosConfig): Promise<Figures> {
   if (!existsSync(writer)) throw new Error(`${writer} missing: build first`);

@@ -13,7 +13,6 @@ import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
 import type { PeerSession } from '../../agent/sync/peer-session.js';
 import { openTransport } from '../../agent/transport/registry.js';
 import { createSimBinding, createSimLink, SimRegistry } from '../../firmware-sim/sim-binding.js';
-import { encodeCbor, type CborValue } from '../../protocol/cbor.js';
 import { encodeCommand } from '../../protocol/command.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
 import { SyncwireError } from '../../protocol/errors.js';
@@ -22,7 +21,10 @@ import { isSealed, Opener, SEAL_MARKER, SEAL_OVERHEAD, SealError, sealFrame } fr
 import type { Message } from '../../protocol/messages.js';
 import { encodeSerialFrame, SerialFrameDecoder } from '../../protocol/serial-frame.js';
 import { encodeTcpFrame, TcpFrameDecoder } from '../../protocol/tcp-frame.js';
-import { gc, round, seeded, sleep, until, type ChaosConfig, type Figures } from './common.js';
+import { concat } from '../../testkit/bytes.js';
+import { hostile } from '../../testkit/fuzz-inputs.js';
+import { bytes, int, pick, xorshift32, type Random } from '../../testkit/prng.js';
+import { gc, round, sleep, until, type ChaosConfig, type Figures } from './common.js';
 
 const FAST: Partial<EngineOptions> = {
   pollTimeoutMs: 300,
@@ -34,41 +36,6 @@ const FAST: Partial<EngineOptions> = {
   // would then close the hostile links mid-run and frames sent to them would go uncounted.
   deadAfterTimeouts: 0,
 };
-
-type Rnd = () => number;
-const int = (rnd: Rnd, n: number): number => Math.floor(rnd() * n);
-const pick = <T>(rnd: Rnd, xs: readonly T[]): T => xs[int(rnd, xs.length)]!;
-const bytes = (rnd: Rnd, n: number): Uint8Array => {
-  const b = new Uint8Array(n);
-  for (let i = 0; i < n; i++) b[i] = int(rnd, 256);
-  return b;
-};
-const cat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
-
-/** CBOR heads that lie about sizes or types. */
-const NASTY_HEADS = [
-  Uint8Array.of(0x9a, 0xff, 0xff, 0xff, 0xff), // array of 2^32-1
-  Uint8Array.of(0x9b, 0, 0, 0, 1, 0, 0, 0, 0), // array of 2^32 (64-bit length)
-  Uint8Array.of(0x5a, 0x7f, 0xff, 0xff, 0xff), // byte string of 2 GiB
-  Uint8Array.of(0x7a, 0x00, 0x10, 0x00, 0x00), // text of 1 MiB
-  Uint8Array.of(0x9f), // indefinite array
-  Uint8Array.of(0xbf), // indefinite map
-  Uint8Array.of(0xa1), // map
-  Uint8Array.of(0xc0), // tag
-  Uint8Array.of(0xfb, 0x7f, 0xf8, 0, 0, 0, 0, 0, 0), // NaN float
-  Uint8Array.of(0x1b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff), // u64 max
-  Uint8Array.of(0x18, 0x01), // non-canonical int
-  Uint8Array.of(0xff), // break
-  Uint8Array.of(0xf7), // undefined
-];
 
 /** A corpus of valid message bodies of every type. */
 function corpus(id: Identity, cmds: Uint8Array[]): Uint8Array[] {
@@ -86,48 +53,6 @@ function corpus(id: Identity, cmds: Uint8Array[]): Uint8Array[] {
     { type: 'Error', code: 7, message: 'busy', retry_after_ms: 100 },
   ];
   return [...msgs.map(encodeMessage).map((b) => Uint8Array.from(b)), ...cmds.slice(0, 5)];
-}
-
-/** One hostile body: random, mutated valid, or a crafted nasty. */
-function hostile(rnd: Rnd, seeds: Uint8Array[]): Uint8Array {
-  const r = rnd();
-  if (r < 0.1) return bytes(rnd, int(rnd, 300));
-  if (r < 0.15) {
-    // deep nesting
-    const depth = 1 + int(rnd, 2000);
-    return cat(new Uint8Array(depth).fill(0x81), Uint8Array.of(0x00));
-  }
-  if (r < 0.22) return cat(Uint8Array.of(0x80 + 1 + int(rnd, 6), int(rnd, 12)), pick(rnd, NASTY_HEADS), bytes(rnd, int(rnd, 40)));
-  if (r < 0.3) {
-    // wrong types per field
-    const vals: CborValue[] = [int(rnd, 12)];
-    const k = int(rnd, 8);
-    for (let i = 0; i < k; i++) vals.push(pick(rnd, [true, null, 'x'.repeat(int(rnd, 300)), -1, 0xffffffff, bytes(rnd, int(rnd, 70)), [], [bytes(rnd, 32)], [[1, 2], 3]] as CborValue[]));
-    return encodeCbor(vals).slice();
-  }
-  if (r < 0.33) {
-    // huge arrays of valid-looking items
-    const n = 100 + int(rnd, 3000);
-    const items = Array.from({ length: n }, () => new Uint8Array(32));
-    return encodeCbor([pick(rnd, [3, 4, 5, 8, 2]), 1, 65536, items, items] as CborValue[]).slice();
-  }
-  const base = pick(rnd, seeds).slice();
-  let b: Uint8Array<ArrayBufferLike> = base;
-  const ops = 1 + int(rnd, 3);
-  for (let o = 0; o < ops; o++) {
-    const m = int(rnd, 6);
-    if (m === 0 || b.length === 0) {
-      const flips = 1 + int(rnd, 8);
-      for (let i = 0; i < flips && b.length > 0; i++) b[int(rnd, b.length)]! ^= 1 << int(rnd, 8);
-    } else if (m === 1) b = b.subarray(0, int(rnd, b.length));
-    else if (m === 2) b = cat(b, bytes(rnd, 1 + int(rnd, 20)));
-    else if (m === 3) {
-      const at = int(rnd, b.length);
-      b = cat(b.subarray(0, at), pick(rnd, NASTY_HEADS), b.subarray(at));
-    } else if (m === 4) b[int(rnd, b.length)] = pick(rnd, [0x00, 0xff, 0x1b, 0x5b, 0x9b, 0x9f, 0x40, 0x60]);
-    else b = cat(b.subarray(0, int(rnd, b.length)), b.subarray(int(rnd, b.length)));
-  }
-  return b;
 }
 
 interface Tally {
@@ -154,7 +79,7 @@ function timed(t: Tally, f: () => void): void {
 
 export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
   const scale = cfg.quick ? 0.1 : 1;
-  const rnd = seeded(0xc0ffee);
+  const rnd = xorshift32(0xc0ffee);
   const id = generateIdentity();
   const goodCmds: Uint8Array[] = [];
   let prev: Uint8Array[] = [];
@@ -313,7 +238,7 @@ interface SealedResult {
  * Only a genuine frame may open, each sequence number once; anything else must throw SealError
  * (an untyped error is counted in `t.untyped`, a slow input in `t.hangs`).
  */
-async function sealedLayer(rnd: Rnd, seeds: Uint8Array[], n: number, t: Tally): Promise<SealedResult> {
+async function sealedLayer(rnd: Random, seeds: Uint8Array[], n: number, t: Tally): Promise<SealedResult> {
   const key = bytes(rnd, 32);
   const otherKey = bytes(rnd, 32);
   const genuine = new Map<string, string>(); // body hex → plaintext hex
@@ -344,12 +269,12 @@ async function sealedLayer(rnd: Rnd, seeds: Uint8Array[], n: number, t: Tally): 
     const r = rnd();
     let input: Uint8Array;
     if (r < 0.35) input = hostile(rnd, [base]); // bit flips, truncation, splices of a genuine frame
-    else if (r < 0.45) input = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, rnd() < 0.01 ? 70_000 : 400)));
+    else if (r < 0.45) input = concat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, rnd() < 0.01 ? 70_000 : 400)));
     else if (r < 0.55) {
       input = base.slice();
       new DataView(input.buffer).setUint32(1, rnd() < 0.5 ? Math.floor(rnd() * 0x100000000) : nextSeq); // header seq altered
     } else if (r < 0.65) input = sealFrame(otherKey, Math.min(0xffffffff, int(rnd, nextSeq + 10)), pick(rnd, seeds));
-    else if (r < 0.72) input = cat(base.subarray(0, SEAL_OVERHEAD - 16), pick(rnd, pool).subarray(SEAL_OVERHEAD - 16)); // another frame's header
+    else if (r < 0.72) input = concat(base.subarray(0, SEAL_OVERHEAD - 16), pick(rnd, pool).subarray(SEAL_OVERHEAD - 16)); // another frame's header
     else if (r < 0.75) input = bytes(rnd, int(rnd, SEAL_OVERHEAD + 2)).map((b, j) => (j === 0 ? SEAL_MARKER : b)); // too short
     else input = rnd() < 0.8 ? pick(rnd, recent) : base; // genuine: fresh, or a replay / too old
     if (i % 500 === 0) await new Promise((r) => setImmediate(r));
@@ -415,7 +340,7 @@ interface LiveResult {
   sealedBadFrames: number;
 }
 
-async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: number): Promise<LiveResult> {
+async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: number): Promise<LiveResult> {
   let crashes = 0;
   const onCrash = (err: unknown): void => {
     crashes++;
@@ -534,11 +459,11 @@ async function liveAgent(cfg: ChaosConfig, rnd: Rnd, seeds: Uint8Array[], n: num
     const r = rnd();
     const own = ownSealed.length > 0 ? pick(rnd, ownSealed) : sealFrame(bytes(rnd, 32), int(rnd, 100), pick(rnd, seeds));
     let body: Uint8Array;
-    if (r < 0.25) body = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, 300)));
+    if (r < 0.25) body = concat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, 300)));
     else if (r < 0.45) body = hostile(rnd, [own]); // altered: bit flips, truncation, splices
     else if (r < 0.6) body = own; // replayed
     else if (r < 0.7 && captured.length > 0) body = pick(rnd, captured); // the good link's frames: another key, or its Hello/Auth
-    else if (r < 0.75) body = cat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, SEAL_OVERHEAD - 1))); // too short
+    else if (r < 0.75) body = concat(Uint8Array.of(SEAL_MARKER), bytes(rnd, int(rnd, SEAL_OVERHEAD - 1))); // too short
     else body = rnd() < 0.5 ? hostile(rnd, seeds) : semantic();
     // sealed: a seal failure or a replay; Hello/Auth: the re-handshake rules; anything else: unsealedDropped.
     if (isSealed(body)) return { body, kind: 'sealed' };

@@ -7,7 +7,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { askStatusSocket } from '../../agent/cli/status-server.js';
+import { askStatusSocket } from '../agent/cli/status-server.js';
+import { sleep } from './wait.js';
 
 export const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -107,8 +108,6 @@ export class CliHarness {
     return JSON.parse(r.stdout) as { peerId: string; publicKey: string };
   }
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
  * Ask the status socket at `socket` until `ready(snapshot)` holds (generous default: 30 s, for a

@@ -1,5 +1,5 @@
 /**
- * Crash-test child (run compiled: `node dist/agent/store/crash-writer.js <dir> [writers]`).
+ * Crash-test child (run compiled: `node dist/testkit/crash-writer.js <dir> [writers]`).
  * Opens a DiskStore with durability `always` and commits forever from `writers` concurrent
  * loops (default 4, so group commit is exercised); after each `sync()` resolves it prints the
  * committed id in hex on its own line. First line: `open <commands> <truncatedBytes>`.
@@ -8,9 +8,9 @@
  * Commands are synthetic (zero signature): the store checks structure, not signatures.
  */
 import { randomBytes } from 'node:crypto';
-import { MAX_PARENTS } from '../../protocol/constants.js';
-import { toHex } from '../../protocol/keys.js';
-import { DiskStore } from './disk-store.js';
+import { MAX_PARENTS } from '../protocol/constants.js';
+import { toHex } from '../protocol/keys.js';
+import { DiskStore } from '../agent/store/disk-store.js';
 import { syntheticCommand } from './synthetic-commands.js';
 
 const dir = process.argv[2];

@@ -6,12 +6,13 @@
  * and the victim sessions' sealing counters.
  */
 import mqtt from 'mqtt';
-import { generateIdentity } from '../../protocol/keys.js';
-import { inboxTopic, presenceTopic } from '../../protocol/mqtt-topics.js';
-import { isSealed } from '../../protocol/seal.js';
-import type { Logger } from '../../agent/sync/engine.js';
-import type { PeerSession } from '../../agent/sync/peer-session.js';
-import { MqttNode, until } from './mqtt-nodes.js';
+import { generateIdentity } from '../protocol/keys.js';
+import { inboxTopic, presenceTopic } from '../protocol/mqtt-topics.js';
+import { isSealed } from '../protocol/seal.js';
+import type { Logger } from '../agent/sync/engine.js';
+import type { PeerSession } from '../agent/sync/peer-session.js';
+import { MqttNode } from './engines.js';
+import { until } from './wait.js';
 
 /** One PUBLISH the sniffer saw. */
 export interface Captured {

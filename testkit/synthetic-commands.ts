@@ -3,25 +3,14 @@
  * 64 zero bytes: stores check structure, not signatures, so nothing here costs an ed25519 sign.
  * Never feed these to a peer that verifies.
  */
-import { encodeCommand, type Command } from '../../protocol/command.js';
-import { MAX_PARENTS } from '../../protocol/constants.js';
+import { encodeCommand, type Command } from '../protocol/command.js';
+import { MAX_PARENTS } from '../protocol/constants.js';
+import { mulberry32 } from './prng.js';
 
 const ZERO_SIGNATURE = new Uint8Array(64);
 
 /** Author fingerprint used when none is given. */
 export const SYNTHETIC_AUTHOR = Uint8Array.from([0x5e, 0x4e, 0x7d, 0x1c, 0, 0, 0, 1]);
-
-/** Small fast seeded PRNG (mulberry32) returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An unsigned-in-effect command with the given parents (sorted by the encoder). */
 export function syntheticCommand(parents: Uint8Array[], seq: number, payload: Uint8Array, author = SYNTHETIC_AUTHOR): Command {
@@ -34,7 +23,7 @@ export function syntheticCommand(parents: Uint8Array[], seq: number, payload: Ui
  * `authors` fingerprints.
  */
 export function randomDag(n: number, seed: number, authors = 3): Command[] {
-  const rand = seededRandom(seed);
+  const rand = mulberry32(seed);
   const pick = (k: number): number => Math.floor(rand() * k);
   const out: Command[] = [];
   const heads = new Set<number>();

@@ -1,5 +1,5 @@
 /**
- * Store measurements (run compiled: `node --expose-gc dist/agent/store/store-bench.js [commands] [dir]`):
+ * Store measurements (run compiled: `node --expose-gc dist/testkit/store-bench.js [commands] [dir]`):
  * index memory per command at 1M synthetic commands, lookup rate, append throughput under each
  * durability setting, and reopen (scan) rate. Prints a table and one JSON line for the bench
  * harness to pick up. Numbers depend on the disk: run it on the board's SD card for board figures.
@@ -7,12 +7,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Command } from '../../protocol/command.js';
-import { CommandIndex } from './command-index.js';
-import type { CommandStore, Durability } from './command-store.js';
-import { DiskStore } from './disk-store.js';
-import { MemoryStore } from './memory-store.js';
-import { randomDag, seededRandom } from './synthetic-commands.js';
+import type { Command } from '../protocol/command.js';
+import { CommandIndex } from '../agent/store/command-index.js';
+import type { CommandStore, Durability } from '../agent/store/command-store.js';
+import { DiskStore } from '../agent/store/disk-store.js';
+import { MemoryStore } from '../agent/store/memory-store.js';
+import { mulberry32 } from './prng.js';
+import { randomDag } from './synthetic-commands.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 /** Where the logs go: pass a directory on the disk you care about (default: the OS temp dir). */
@@ -29,7 +30,7 @@ const heapNow = () => {
 };
 
 function indexMemory(): void {
-  const rand = seededRandom(1);
+  const rand = mulberry32(1);
   const ix = new CommandIndex();
   const id = new Uint8Array(32);
   const author = new Uint8Array(8);

@@ -4,12 +4,12 @@
  * (floods, forgeries) as a trusted peer, and as a second implementation of the handshake.
  */
 import { randomBytes } from 'node:crypto';
-import { Capability, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
-import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
-import type { Identity } from '../../protocol/keys.js';
-import { verifySignature } from '../../protocol/keys.js';
-import type { Hello, Message } from '../../protocol/messages.js';
-import { Opener, Sealer, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, isSealed } from '../../protocol/seal.js';
+import { Capability, NONCE_BYTES, PROTOCOL_VERSION } from '../protocol/constants.js';
+import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import type { Identity } from '../protocol/keys.js';
+import { verifySignature } from '../protocol/keys.js';
+import type { Hello, Message } from '../protocol/messages.js';
+import { Opener, Sealer, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, isSealed } from '../protocol/seal.js';
 
 /** One side of a hand-driven link: feed it the peer's frame bodies, it returns what to send. */
 export class RawPeer {

@@ -1,12 +1,14 @@
 /**
- * Real brokers for tests, on free loopback ports: Mosquitto from a generated (or shipped)
- * config, and a NATS cluster with MQTT on every node. Each is started by the test and killed
- * by it; binaries are looked up on PATH and in /usr/sbin.
+ * Loopback networking for tests and benchmarks: free ports, waiting for a listener, and real
+ * brokers on free ports — Mosquitto from a generated (or shipped) config, and a NATS cluster
+ * with MQTT on every node. Each broker is started by the test and killed by it; binaries are
+ * looked up on PATH and in /usr/sbin.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
+import { sleep } from './wait.js';
 
 /** Absolute path of `name`, or '' when it is not installed. */
 export function findBin(name: string): string {
@@ -27,8 +29,6 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Resolve once `port` accepts a TCP connection; throw if `child` exits or 20 s pass. */
 export async function waitForPort(port: number, child: ChildProcess, what: string): Promise<void> {
