@@ -6,17 +6,15 @@
  * `openFrame` / `Opener.open` return a plaintext only for a frame genuinely sealed under their
  * key (each sequence number once, for the Opener) and otherwise throw SealError only.
  *
- * Seeded PRNG: the seed is printed; rerun a failure with FUZZ_SEED=<seed>.
+ * Seeded PRNG (testkit/prng.ts): the seed is printed; rerun a failure with FUZZ_SEED=<seed>.
+ * The generators and mutators are testkit/fuzz-inputs.ts.
  */
-import { readFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
 import {
   AUTHOR_BYTES,
   compareBytes,
-  decodeCbor,
   decodeCommand,
   decodeMessage,
-  encodeCbor,
   encodeCommand,
   encodeSerialFrame,
   encodeTcpFrame,
@@ -39,69 +37,30 @@ import {
   SyncwireError,
   TcpFrameDecoder,
   toHex,
-  type CborValue,
   type FrameDecoder,
   type Message,
   type MessageName,
 } from '../protocol/index.js';
 // The TypeBox validators the generated checks come from: an independent second opinion.
 import { validators } from '../protocol/messages.js';
+import { concat } from '../testkit/bytes.js';
+import { loadVectors } from '../testkit/vectors.js';
+import { deepNesting, mutate, randomCbor } from '../testkit/fuzz-inputs.js';
+import { prng, type Prng } from '../testkit/prng.js';
 
 const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 t.comment(`FUZZ_SEED=${SEED}`);
 
-/** sfc32: small, fast, good enough statistical quality, 32-bit state words. */
-function makeRng(seed: number) {
-  let a = 0x9e3779b9;
-  let b = 0x243f6a88;
-  let c = 0xb7e15162;
-  let d = seed >>> 0;
-  const next = (): number => {
-    a >>>= 0;
-    b >>>= 0;
-    c >>>= 0;
-    d >>>= 0;
-    const r = (a + b + d) >>> 0;
-    d = (d + 1) >>> 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) >>> 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + r) >>> 0;
-    return r;
-  };
-  for (let i = 0; i < 16; i++) next();
-  const int = (n: number): number => (n <= 1 ? 0 : Math.floor((next() / 0x100000000) * n));
-  return {
-    u32: next,
-    /** Integer in [0, n). */
-    int,
-    chance: (p: number): boolean => next() / 0x100000000 < p,
-    pick: <T>(xs: readonly T[]): T => xs[int(xs.length)]!,
-    bytes(n: number): Uint8Array {
-      const out = new Uint8Array(n);
-      for (let i = 0; i < n; i += 4) {
-        const r = next();
-        out[i] = r;
-        if (i + 1 < n) out[i + 1] = r >>> 8;
-        if (i + 2 < n) out[i + 2] = r >>> 16;
-        if (i + 3 < n) out[i + 3] = r >>> 24;
-      }
-      return out;
-    },
-  };
-}
-type Rng = ReturnType<typeof makeRng>;
-const rng = makeRng(SEED);
+const rng = prng(SEED);
 
 // ---------------------------------------------------------------------------------------------
 // Corpus: the vectors plus a few more commands.
 
-const readJson = <T>(f: string): T => JSON.parse(readFileSync(new URL(`../docs/vectors/${f}`, import.meta.url), 'utf8')) as T;
 const messageCorpus = [
-  ...readJson<{ cases: Array<{ cbor: string }>; decode_only: Array<{ cbor: string }>; rejects: Array<{ hex: string }> }>('messages.json').cases.map((c) => fromHex(c.cbor)),
+  ...loadVectors<{ cases: Array<{ cbor: string }>; decode_only: Array<{ cbor: string }>; rejects: Array<{ hex: string }> }>('messages.json').cases.map((c) => fromHex(c.cbor)),
 ];
-const messageRejects = readJson<{ rejects: Array<{ hex: string }> }>('messages.json').rejects.map((r) => fromHex(r.hex));
-const commandCorpus = readJson<{ cases: Array<{ encoding: string }> }>('commands.json').cases.map((c) => fromHex(c.encoding));
+const messageRejects = loadVectors<{ rejects: Array<{ hex: string }> }>('messages.json').rejects.map((r) => fromHex(r.hex));
+const commandCorpus = loadVectors<{ cases: Array<{ encoding: string }> }>('commands.json').cases.map((c) => fromHex(c.encoding));
 {
   const A = identityFromSecret(new Uint8Array(32).fill(7));
   const parents = commandCorpus.map(sha256);
@@ -110,150 +69,6 @@ const commandCorpus = readJson<{ cases: Array<{ encoding: string }> }>('commands
     commandCorpus.push(encodeCommand({ parents: ps, author: A.author, seq: n * 1000, payload: rng.bytes(n * 20) }, A.sign).bytes);
   }
   commandCorpus.push(encodeCommand({ parents: [], author: A.author, seq: 0xffffffff, payload: rng.bytes(MAX_COMMAND_BYTES - 85) }, A.sign).bytes);
-}
-
-const concat = (...parts: Uint8Array[]): Uint8Array => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Generators and mutators.
-
-/** A CBOR head with major type `major`, argument `arg`, in a random (often non-canonical) width. */
-function head(r: Rng, major: number, arg: number, canonical: boolean): Uint8Array {
-  const widths = [0, 1, 2, 4, 8].filter((w) => (w === 0 ? arg < 24 : arg < 2 ** (8 * w)));
-  const w = canonical ? widths[0]! : r.pick(widths);
-  if (w === 0) return Uint8Array.of((major << 5) | arg);
-  const out = new Uint8Array(1 + w);
-  out[0] = (major << 5) | (w === 1 ? 24 : w === 2 ? 25 : w === 4 ? 26 : 27);
-  let v = arg;
-  for (let i = w; i >= 1; i--) {
-    out[i] = v % 256;
-    v = Math.floor(v / 256);
-  }
-  return out;
-}
-
-/** Random CBOR-ish bytes: mostly well-formed items of every major type, with lies and oddities. */
-function randomCbor(r: Rng, depth: number): Uint8Array {
-  const canonical = r.chance(0.8);
-  switch (r.int(depth > 0 ? 10 : 7)) {
-    case 0:
-    case 1:
-      return head(r, r.int(2), r.chance(0.5) ? r.int(30) : r.u32(), canonical);
-    case 2: {
-      const n = r.int(40);
-      return concat(head(r, 2, n, canonical), r.bytes(n));
-    }
-    case 3: {
-      const s = new TextEncoder().encode(r.pick(['', 'x', 'Hello', 'é€😀', 'a'.repeat(r.int(300))]));
-      return concat(head(r, 3, s.length, canonical), s);
-    }
-    case 4:
-      return Uint8Array.of(r.pick([0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xff, 0xe0, 0xf0]), ...r.bytes(r.int(9)));
-    case 5: // a lying length: declares far more than follows
-      return concat(Uint8Array.of(r.pick([0x9b, 0x5b, 0x7b, 0x1b, 0x3b, 0xbb, 0xdb, 0x9a, 0x5a, 0x9f, 0x5f, 0x7f, 0xbf])), r.bytes(8), r.bytes(r.int(4)));
-    case 6:
-      return r.bytes(r.int(12));
-    case 7:
-    case 8: {
-      const n = r.int(6);
-      const items = Array.from({ length: n }, () => randomCbor(r, depth - 1));
-      return concat(head(r, 4, r.chance(0.9) ? n : r.int(12), canonical), ...items);
-    }
-    default: // map or tag around an item
-      return r.chance(0.5)
-        ? concat(head(r, 5, 1, true), randomCbor(r, depth - 1), randomCbor(r, depth - 1))
-        : concat(head(r, 6, r.pick([0, 2, 24, 64, 258, 55799]), true), randomCbor(r, depth - 1));
-  }
-}
-
-/** A random decoded CBOR value (for wrong-type substitutions; may encode as a float). */
-function randomValue(r: Rng, depth = 2): CborValue {
-  switch (r.int(depth > 0 ? 9 : 8)) {
-    case 0:
-      return r.int(30);
-    case 1:
-      return r.pick([2 ** 32, 2 ** 32 - 1, -1, 2 ** 53 - 1, 1.5, -(2 ** 31), MIN_FRAME_BYTES - 1, MAX_FRAME_BYTES + 1]);
-    case 2:
-      return r.bytes(r.pick([0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, r.int(1100)]));
-    case 3:
-      return r.pick(['', 'x', 'x'.repeat(257), 'Push']);
-    case 4:
-      return r.chance(0.5);
-    case 5:
-      return null;
-    case 6:
-      return r.int(12);
-    case 7:
-      return Array.from({ length: r.int(12) }, () => r.bytes(32));
-    default:
-      return Array.from({ length: r.int(4) }, () => randomValue(r, depth - 1));
-  }
-}
-
-/** Replace one element somewhere in a decoded value tree with a random value. */
-function substitute(r: Rng, v: CborValue): CborValue {
-  if (!Array.isArray(v) || v.length === 0 || r.chance(0.15)) return randomValue(r);
-  const copy = [...v];
-  const i = r.int(copy.length + (r.chance(0.1) ? 1 : 0));
-  if (i === copy.length) copy.push(randomValue(r));
-  else if (r.chance(0.1)) copy.splice(i, 1);
-  else copy[i] = substitute(r, copy[i]!);
-  return copy;
-}
-
-function mutate(r: Rng, src: Uint8Array, corpus: Uint8Array[]): Uint8Array {
-  const b = Uint8Array.from(src);
-  switch (r.int(9)) {
-    case 0: {
-      const flips = 1 + r.int(8);
-      for (let i = 0; i < flips && b.length > 0; i++) b[r.int(b.length)]! ^= 1 << r.int(8);
-      return b;
-    }
-    case 1:
-      if (b.length > 0) b[r.int(b.length)] = r.pick([0x00, 0xff, 0x9b, 0x5b, 0x18, 0x1b, 0xf9, 0x9f, 0xa1, 0xc0, r.u32() & 0xff]);
-      return b;
-    case 2:
-      return b.subarray(0, r.int(b.length + 1));
-    case 3:
-      return concat(b, r.bytes(1 + r.int(16)));
-    case 4: {
-      const at = r.int(b.length + 1);
-      return concat(b.subarray(0, at), r.bytes(1 + r.int(8)), b.subarray(at));
-    }
-    case 5: {
-      const at = r.int(b.length + 1);
-      return concat(b.subarray(0, at), b.subarray(Math.min(b.length, at + 1 + r.int(8))));
-    }
-    case 6: {
-      const other = r.pick(corpus);
-      return concat(b.subarray(0, r.int(b.length + 1)), other.subarray(r.int(other.length + 1)));
-    }
-    case 7: {
-      // Splice a huge declared length somewhere.
-      const at = r.int(b.length + 1);
-      return concat(b.subarray(0, at), Uint8Array.of(r.pick([0x9b, 0x5b, 0x7b, 0x9a, 0x5a])), Uint8Array.of(0xff, 0xff, 0xff, 0xff), r.bytes(4), b.subarray(at));
-    }
-    default:
-      // Wrong types / out-of-range values in an otherwise well-formed structure.
-      try {
-        return Uint8Array.from(encodeCbor(substitute(r, decodeCbor(b))));
-      } catch {
-        return b;
-      }
-  }
-}
-
-function deepNesting(r: Rng): Uint8Array {
-  const depth = r.pick([3, 4, 5, 6, 50, 1000, 100_000]);
-  return concat(new Uint8Array(depth).fill(r.pick([0x81, 0x82, 0x9f])), Uint8Array.of(0x80));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -312,7 +127,7 @@ function checkCommand(s: Stats, input: Uint8Array): void {
 }
 
 /** Push `wire` into `dec` in random chunks; check typed errors and frame caps. */
-function feed(s: Stats, dec: FrameDecoder, cap: number, wire: Uint8Array, r: Rng, tcp: boolean): Uint8Array[] {
+function feed(s: Stats, dec: FrameDecoder, cap: number, wire: Uint8Array, r: Prng, tcp: boolean): Uint8Array[] {
   s.inputs++;
   const frames: Uint8Array[] = [];
   let wasFatal = false;
