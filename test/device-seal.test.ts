@@ -6,14 +6,14 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
-  Capability, MIN_FRAME_BYTES, PROTOCOL_VERSION, ReasonCode, SEAL_MARKER, SEAL_OVERHEAD, SEAL_REKEY_AT, SerialFrameDecoder,
+  Capability, MIN_FRAME_BYTES, PROTOCOL_VERSION, ReasonCode, SEAL_MARKER, SEAL_OVERHEAD, SEAL_REKEY_AT,
   authTranscript, authTranscriptV2, decodeMessage, deriveSealKeys, encodeBarePush, encodeCbor, encodeCommand,
-  encodeMessage, encodeSerialFrame, ephemeralFromSecret, generateIdentity, isSealed, sealFrame, verifySignature,
+  encodeMessage, ephemeralFromSecret, generateIdentity, isSealed, sealFrame, verifySignature,
   Opener, Sealer,
   type EphemeralKey, type Hello, type Identity, type Message, type SealPolicy,
 } from '../protocol/index.js';
 import { randomBytes } from 'node:crypto';
-import { DeviceHandshake, SimDevice, type DeviceOptions, type Outgoing } from '../firmware-sim/device/index.js';
+import { DeviceHandshake, SimDevice, type DeviceLink, type DeviceOptions, type Outgoing } from '../firmware-sim/device/index.js';
 
 const keepAlive = setInterval(() => undefined, 60_000);
 t.teardown(() => clearInterval(keepAlive));
@@ -115,7 +115,6 @@ t.test('downgrade: a stripped Seal bit or ephemeral key never yields an unsealed
 class HandPeer {
   readonly identity: Identity = generateIdentity();
   private readonly inbox: Uint8Array[] = [];
-  private readonly decoder = new SerialFrameDecoder();
   device!: SimDevice;
   ownHello = new Uint8Array(0);
   ephemeral!: EphemeralKey;
@@ -126,7 +125,7 @@ class HandPeer {
   /** A device trusting this peer, connected to it (its Hello is in the inbox). */
   attach(options: DeviceOptions = {}): SimDevice {
     this.device = new SimDevice({ trustedKeys: [this.identity.publicKey], handshakeRetryMs: 60_000, ...options });
-    this.device.connect((bytes) => this.inbox.push(...this.decoder.push(bytes).frames));
+    this.device.connect({ send: (body) => void this.inbox.push(Uint8Array.from(body)) });
     return this.device;
   }
 
@@ -136,7 +135,7 @@ class HandPeer {
   }
 
   send(body: Uint8Array): void {
-    this.device.onBytes(encodeSerialFrame(body));
+    this.device.onBody(body);
   }
 
   /** A fresh Hello (new nonce and ephemeral key), kept as its exact bytes and sent. */
@@ -435,7 +434,7 @@ t.test('restart: a new Hello on an up link re-handshakes; a repeated one only re
   tt.equal(peer.opener!.open(marker!)?.length, 0, 'a sealed empty frame');
 });
 
-/** Two devices on an in-memory wire (asynchronous delivery, like a line), with a tap of the bodies each sends. */
+/** Two devices on an in-memory body link (asynchronous delivery, like a line), with a tap of the bodies each sends. */
 function wirePair(tt: { teardown(fn: () => void): void }, optsA: DeviceOptions, optsB: DeviceOptions) {
   const idA = generateIdentity();
   const idB = generateIdentity();
@@ -443,18 +442,20 @@ function wirePair(tt: { teardown(fn: () => void): void }, optsA: DeviceOptions, 
   const B = new SimDevice({ identity: idB, trustedKeys: [idA.publicKey], handshakeRetryMs: 200, ...optsB });
   const tap = { a: [] as Uint8Array[], b: [] as Uint8Array[] };
   const wire = { cut: false };
-  const decA = new SerialFrameDecoder();
-  const decB = new SerialFrameDecoder();
-  const toB = (bytes: Uint8Array): void => {
-    if (wire.cut) return;
-    tap.a.push(...decA.push(bytes).frames);
-    const copy = Uint8Array.from(bytes);
-    setImmediate(() => B.onBytes(copy));
+  const toB: DeviceLink = {
+    send(body) {
+      if (wire.cut) return;
+      const copy = Uint8Array.from(body);
+      tap.a.push(copy);
+      setImmediate(() => B.onBody(copy));
+    },
   };
-  const toA = (bytes: Uint8Array): void => {
-    tap.b.push(...decB.push(bytes).frames);
-    const copy = Uint8Array.from(bytes);
-    setImmediate(() => A.onBytes(copy));
+  const toA: DeviceLink = {
+    send(body) {
+      const copy = Uint8Array.from(body);
+      tap.b.push(copy);
+      setImmediate(() => A.onBody(copy));
+    },
   };
   tt.teardown(() => {
     A.stop();

@@ -9,12 +9,15 @@
  * device.start();
  * ```
  *
- * Parts: device.ts (orchestration), session.ts (handshake + sealing of one link: handshake.ts,
- * seal.ts), sync.ts (subscribe and poll), poll.ts (answers from the ring), intake.ts (received
- * commands), ring.ts, keys.ts, types.ts, and serial-wiring.ts (COBS/CRC and the serial ARQ
- * between a serial port and the device).
+ * Parts: device.ts (orchestration), device-link.ts (the message-level seam: bodies in and out),
+ * connection.ts (the session layer on one link: `Hello` retries around session.ts, the pure
+ * handshake + sealing of handshake.ts and seal.ts), sync.ts (subscribe and poll), poll.ts
+ * (answers from the ring), intake.ts (received commands), telemetry.ts, ring.ts, keys.ts,
+ * options.ts, types.ts, and serial-wiring.ts (COBS/CRC and the serial ARQ between a serial port
+ * and the device: one encode and one decode per message).
  */
 export { SimDevice, createDevice } from './device.js';
+export type { DeviceEnd, DeviceLink } from './device-link.js';
 export * from './types.js';
 export {
   attachDeviceToSerialPort, type DeviceSerialAttachment, type DeviceSerialOptions, type DeviceSerialPort,
@@ -28,5 +31,8 @@ export {
 } from './sync.js';
 export { DeviceHandshake, type HandshakeOptions, type HandshakeState, type HandshakeStep, type Outgoing } from './handshake.js';
 export { DeviceSession, type Inbound, type SessionStats } from './session.js';
+export { DeviceConnection, type ConnectionHost, type ConnectionStats } from './connection.js';
+export { Telemetry } from './telemetry.js';
+export { resolveDeviceOptions, type DeviceSettings } from './options.js';
 export { SealedSession, negotiateSeal, type Opened } from './seal.js';
 export { DeviceIntake, type IntakeEvents } from './intake.js';

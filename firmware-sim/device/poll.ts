@@ -13,8 +13,11 @@
  * arrived — from being skipped forever. A mark only ever follows a real parent link, so an
  * error in it can only resend a command, never withhold one.
  */
-import { cborHeadLength, encodeMessage, equalBytes, type PollRequest, type PollResponse } from '../../protocol/index.js';
+import {
+  MIN_POLL_BYTES, cborHeadLength, encodeMessage, equalBytes, type ErrorMessage, type PollRequest, type PollResponse,
+} from '../../protocol/index.js';
 import { ListFit, byteStringSize } from '../../protocol/budget.js';
+import { errorMessage } from '../../protocol/error-message.js';
 import type { CommandRing } from './ring.js';
 
 /** Answers polls from one ring; owns the fixed mark buffer. */
@@ -60,6 +63,15 @@ export class RingResponder {
   /** Whether ring position `i` was marked known by the last {@link mark}. */
   isKnown(i: number): boolean {
     return this.known[i] === 1;
+  }
+
+  /**
+   * The reply to `req`: {@link answer} within `limit`, or `Error{Malformed}` when its `max_bytes`
+   * is below {@link MIN_POLL_BYTES} (PROTOCOL.md §8.1 step 1).
+   */
+  respond(req: PollRequest, limit: number, nextPollMs: number): PollResponse | ErrorMessage {
+    if (req.max_bytes < MIN_POLL_BYTES) return errorMessage('Malformed', `max_bytes ${req.max_bytes} is below the minimum ${MIN_POLL_BYTES}`);
+    return this.answer(req, limit, nextPollMs);
   }
 
   /**

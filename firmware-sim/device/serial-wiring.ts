@@ -1,26 +1,28 @@
 /**
- * Wiring of a {@link SimDevice} to a `SerialPortStream` (`@serialport/stream`), whatever its
- * binding: the simulated one, a socat PTY, or a real UART. Received data goes to
- * `device.onBytes`, the device's writes go to `port.write`; each `open` of the port starts the
- * session over with `Hello`, each `close` (including an unplug) resets it.
+ * Wiring of a simulated device ({@link DeviceEnd}, e.g. a `SimDevice`) to a `SerialPortStream`
+ * (`@serialport/stream`), whatever its binding: the simulated one, a socat PTY, or a real UART.
+ * Each `open` of the port starts the device's session over with `Hello`, each `close`
+ * (including an unplug) resets it.
  *
- * Link layer: the device itself speaks plain message frames (`device.onBytes` takes
- * `COBS(message ‖ CRC) ‖ 0x00`, as before). This wiring adds the serial ARQ of
- * `protocol/arq/` between the device and the port, as the agent's serial transport does (the same
- * {@link ArqDriver} pump and timer):
- * link frames from the port are decoded here; ARQ frames go through an {@link ArqEndpoint} and
- * the messages it delivers are handed to the device as plain frames; plain message frames (first
- * byte 0x80–0x9f) pass straight through. In the other direction the device's frames are decoded
- * and queued into the ARQ — in mode `'arq'` always, in mode `'auto'` (the default) once the peer
- * has sent an ARQ frame on this connection (until then, as plain frames: a peer without ARQ, such
- * as another device in `'auto'` or a scripted test peer, keeps working unchanged).
+ * This is the device's whole link layer; the device itself only sends and receives message
+ * bodies (device-link.ts). Each message is encoded once and decoded once here: link frames
+ * `COBS(body ‖ CRC) ‖ 0x00` from the port are decoded, ARQ frames go through an
+ * {@link ArqEndpoint} (run by the same {@link ArqDriver} pump and timer as the agent's serial
+ * transport) and the messages it completes go to the device, while plain message frames (first
+ * byte 0x80–0x9f) go to it directly. The device's bodies go out as plain frames, or queued into
+ * the ARQ — in mode `'arq'` always, in mode `'auto'` (the default) once the peer has sent an ARQ
+ * frame on this connection (until then plain: a peer without ARQ, such as another device in
+ * `'auto'` or a scripted test peer, keeps working unchanged). A lone 0x00 goes out first on every
+ * open, ending any partial frame at the receiver.
  */
 import type { SerialPortStream } from '@serialport/stream';
 import { ArqDriver, type ArqScheduler } from '../../protocol/arq/driver.js';
 import { ArqEndpoint, type ArqOptions } from '../../protocol/arq/endpoint.js';
 import { isArqFrame } from '../../protocol/arq/wire.js';
 import { SerialFrameDecoder, encodeSerialFrame } from '../../protocol/serial-frame.js';
-import type { SimDevice } from './device.js';
+import type { DeviceEnd, DeviceLink } from './device-link.js';
+
+const LINK_OPEN = Uint8Array.of(0);
 
 /** Node's clock and timers; a pending retransmission never keeps the process alive. */
 const nodeScheduler: ArqScheduler = {
@@ -65,15 +67,13 @@ export interface DeviceSerialOptions {
  * Wire `device` to `port`. If the port is already open the device says `Hello` at once,
  * otherwise on the port's `open` event.
  */
-export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPort, options: DeviceSerialOptions = {}): DeviceSerialAttachment {
+export function attachDeviceToSerialPort(device: DeviceEnd, port: DeviceSerialPort, options: DeviceSerialOptions = {}): DeviceSerialAttachment {
   let current: DeviceSerialPort | null = null;
   let unwire: (() => void) | null = null;
   const mode = options.linkLayer ?? 'auto';
   const arq = new ArqEndpoint({ bytesPerMs: (options.baudRate ?? 115200) / 10_000, maxMessage: device.maxFrame, ...options.arq });
   // Link frames from the port (a chunk plus header, or a plain message up to the device's limit).
   const inbound = new SerialFrameDecoder(device.maxFrame);
-  // The device's own output, split back into message bodies when it goes through the ARQ.
-  const outbound = new SerialFrameDecoder(device.maxFrame);
   let useArq = mode === 'arq';
   // One driver for the attachment: it writes to whichever port is wired (nothing when none is).
   const driver = new ArqDriver(arq, {
@@ -86,7 +86,6 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
   const resetLink = (): void => {
     arq.reset();
     inbound.reset();
-    outbound.reset();
     useArq = mode === 'arq';
     driver.cancel();
   };
@@ -98,23 +97,22 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
     const pump = (): void => {
       if (current === p) driver.pump();
     };
-    const write = (bytes: Uint8Array): void => {
-      if (!useArq) return rawWrite(bytes);
-      for (const body of outbound.push(bytes).frames) {
+    // The device's side of this port: each body is one frame, plain or through the ARQ.
+    const link: DeviceLink = {
+      send(body) {
+        if (!useArq) return rawWrite(encodeSerialFrame(body));
         try {
           arq.send(body);
         } catch {
           // Queue full (the line is dead): the message is lost; the sync protocol repairs that.
         }
-      }
-      pump();
+        pump();
+      },
     };
     const connect = (): void => {
       resetLink();
-      // A lone 0x00 ends any partial frame at the receiver (the device's own is swallowed by
-      // `outbound` when the ARQ is on).
-      if (useArq) rawWrite(Uint8Array.of(0));
-      device.connect(write);
+      rawWrite(LINK_OPEN);
+      device.connect(link);
     };
     const onOpen = (): void => connect();
     const onData = (chunk: Buffer): void => {
@@ -123,12 +121,12 @@ export function attachDeviceToSerialPort(device: SimDevice, port: DeviceSerialPo
       let arqSeen = false;
       for (const body of r.frames) {
         if (!isArqFrame(body)) {
-          device.onBytes(encodeSerialFrame(body));
+          device.onBody(body);
           continue;
         }
         arqSeen = true;
         if (mode === 'auto') useArq = true;
-        for (const m of driver.receive(body)) device.onBytes(encodeSerialFrame(m));
+        for (const m of driver.receive(body)) device.onBody(m);
       }
       if (arqSeen) pump();
     };

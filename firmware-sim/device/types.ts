@@ -48,15 +48,15 @@ export interface DeviceOptions {
 
 /** Counters; all start at 0 and only grow. */
 export interface DeviceStats {
-  /** CRC-valid frames received. */
+  /** Frame bodies received (what the link delivered: CRC-valid, ARQ-reassembled). */
   framesIn: number;
-  /** Frames sent. */
+  /** Frame bodies sent. */
   framesOut: number;
-  /** Bytes received. */
+  /** Bytes of the bodies received (framing not counted: it is the link's, as in the agent's counters). */
   bytesIn: number;
-  /** Bytes written, delimiters included. */
+  /** Bytes of the bodies sent (framing not counted). */
   bytesOut: number;
-  /** Frames dropped: bad COBS, CRC, size, or a body that is not a valid message. */
+  /** Frames dropped: bad COBS, CRC or size (reported by the link), or a body that is not a valid message. */
   badFrames: number;
   /** Own commands committed. */
   commits: number;
@@ -82,6 +82,15 @@ export interface DeviceStats {
   unsealedDropped: number;
   /** Up sessions started over: a new peer `Hello`, or a rekey. */
   rehandshakes: number;
+}
+
+/** Fresh counters, all 0. */
+export function zeroDeviceStats(): DeviceStats {
+  return {
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, commits: 0, commitsRefused: 0, commandsReceived: 0,
+    orders: 0, rejectedCommands: 0, duplicates: 0, errorsIn: 0, pollsAnswered: 0,
+    sealFailures: 0, replays: 0, unsealedDropped: 0, rehandshakes: 0,
+  };
 }
 
 /** Why a received command was not stored. */
