@@ -116,9 +116,9 @@ class HandPeer {
   readonly identity: Identity = generateIdentity();
   private readonly inbox: Uint8Array[] = [];
   device!: SimDevice;
-  ownHello = new Uint8Array(0);
+  ownHello: Uint8Array = new Uint8Array(0);
   ephemeral!: EphemeralKey;
-  deviceHello = new Uint8Array(0);
+  deviceHello: Uint8Array = new Uint8Array(0);
   sealer: Sealer | null = null;
   opener: Opener | null = null;
 
@@ -508,7 +508,7 @@ t.test('two devices: sealed wire, telemetry and orders; a restart re-handshakes'
   tt.equal(A.stats.rehandshakes + B.stats.rehandshakes, 1, 'no ping-pong: one restart in all');
 
   // A closes with its marker delivered: B's session ends at once; A's return relinks.
-  const downB = new Promise((r) => B.once('down', r));
+  const downB = new Promise<void>((r) => B.once('down', r));
   A.disconnect();
   await downB;
   tt.equal(B.state, 'hello-sent', 'B waits for A');
