@@ -6,10 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import * as hdr from 'hdr-histogram-js';
-import type { Link } from '../agent/link.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { Engine, type EngineOptions } from '../agent/sync/engine.js';
-import { openTransport, type OpenedTransport, type TransportOptions } from '../agent/transport/registry.js';
+import { attachLinks, attachTransport, type AttachedTransport } from '../agent/node/attach-transport.js';
+import type { OpenedTransport, TransportOptions } from '../agent/transport/registry.js';
 import { SimRegistry, createSimBinding, createSimLink, type SimLink } from '../firmware-sim/sim-binding.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { SealPolicy } from '../protocol/seal.js';
@@ -164,10 +164,9 @@ export function gotCommands(e: Engine, n: number, timeoutMs = 30000): Promise<nu
 /** Something to tear down. */
 export type Closer = () => Promise<void>;
 
-/** Attach every link a transport yields to `e`. */
+/** Attach every link an already opened transport yields to `e` (warnings are dropped). */
 export function attachAll(t: OpenedTransport, e: Engine): void {
-  t.on('link', (l: Link) => e.attach(l));
-  t.on('warn', () => undefined);
+  attachLinks(t, e);
 }
 
 const QUIET: TransportOptions = { reconnectBaseMs: 50, reconnectMaxMs: 1000 };
@@ -182,14 +181,9 @@ const sealQuery = (seal: SealPolicy | undefined, sep: '?' | '&' = '?'): string =
 export async function tcpStar(server: Engine, clients: Engine[], seal?: SealPolicy): Promise<Closer> {
   server.setMaxListeners(0);
   // Every client dials from 127.0.0.1 at once: give each a pre-auth slot (the default is 4 per address).
-  const l = await openTransport(`tcp-listen://127.0.0.1:0${sealQuery(seal)}`, { ...QUIET, maxConnections: 1024, maxPreAuth: 1024, maxPreAuthPerAddress: 1024 });
-  attachAll(l, server);
-  const dialers: OpenedTransport[] = [];
-  for (const c of clients) {
-    const d = await openTransport(`tcp://127.0.0.1:${l.localPort}${sealQuery(seal)}`, QUIET);
-    attachAll(d, c);
-    dialers.push(d);
-  }
+  const l = await attachTransport(`tcp-listen://127.0.0.1:0${sealQuery(seal)}`, server, { ...QUIET, maxConnections: 1024, maxPreAuth: 1024, maxPreAuthPerAddress: 1024 });
+  const dialers: AttachedTransport[] = [];
+  for (const c of clients) dialers.push(await attachTransport(`tcp://127.0.0.1:${l.localPort}${sealQuery(seal)}`, c, QUIET));
   await Promise.all(clients.map((c) => Promise.all([peerUp(server, c.peerId), peerUp(c, server.peerId)])));
   return async () => {
     await Promise.all(dialers.map((d) => d.close()));
@@ -199,10 +193,8 @@ export async function tcpStar(server: Engine, clients: Engine[], seal?: SealPoli
 
 /** Join two engines through an MQTT broker (two dialers, one link each way); `seal` as for {@link tcpStar}. */
 export async function mqttPair(a: Engine, b: Engine, port: number, seal?: SealPolicy): Promise<Closer> {
-  const ta = await openTransport(`mqtt://127.0.0.1:${port}/${b.peerId}${sealQuery(seal)}`, { ...QUIET, selfId: a.peerId });
-  const tb = await openTransport(`mqtt://127.0.0.1:${port}/${a.peerId}${sealQuery(seal)}`, { ...QUIET, selfId: b.peerId });
-  attachAll(ta, a);
-  attachAll(tb, b);
+  const ta = await attachTransport(`mqtt://127.0.0.1:${port}/${b.peerId}${sealQuery(seal)}`, a, QUIET);
+  const tb = await attachTransport(`mqtt://127.0.0.1:${port}/${a.peerId}${sealQuery(seal)}`, b, QUIET);
   await Promise.all([peerUp(a, b.peerId), peerUp(b, a.peerId)]);
   return async () => {
     await ta.close();
@@ -221,10 +213,8 @@ export async function serialPair(a: Engine, b: Engine, baudRate = 115200, seal?:
   const k = simCounter++;
   const sim = createSimLink({ pathA: `/dev/benchA${k}`, pathB: `/dev/benchB${k}`, registry, baudRate });
   const binding = createSimBinding(registry);
-  const ta = await openTransport(`serial:/dev/benchA${k}?baud=${baudRate}${sealQuery(seal, '&')}`, { ...QUIET, binding });
-  const tb = await openTransport(`serial:/dev/benchB${k}?baud=${baudRate}${sealQuery(seal, '&')}`, { ...QUIET, binding });
-  attachAll(ta, a);
-  attachAll(tb, b);
+  const ta = await attachTransport(`serial:/dev/benchA${k}?baud=${baudRate}${sealQuery(seal, '&')}`, a, { ...QUIET, binding });
+  const tb = await attachTransport(`serial:/dev/benchB${k}?baud=${baudRate}${sealQuery(seal, '&')}`, b, { ...QUIET, binding });
   await Promise.all([peerUp(a, b.peerId, 20000), peerUp(b, a.peerId, 20000)]);
   return {
     sim,

@@ -2,6 +2,7 @@
  * `syncwire agent`: run one engine over a disk store with the configured links until
  * SIGINT/SIGTERM (shared with `gateway`, which is the same with listeners; see gateway-cmd.ts).
  */
+import { TransportError, type TransportErrorKind } from '../transport/errors.js';
 import { UsageError, type Command, type CommandSpec, type Flags } from './args.js';
 import { ConfigError } from './config.js';
 import { createLogger, logFatal } from './logger.js';
@@ -30,6 +31,9 @@ Example:
   syncwire agent --data-dir /var/lib/syncwire --link serial:/dev/ttyAMA0 --trust-key <gateway key>`,
 };
 
+/** Transport failures that mean a link URL can never work as configured. */
+const CONFIG_MISTAKES: ReadonlySet<TransportErrorKind> = new Set(['BadUrl', 'UnknownScheme', 'BadOptions']);
+
 /** Start an agent or gateway from flags and run it until a signal; resolves to the exit status. */
 export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', extra: string[]): Promise<number> {
   const cfg = await configFromFlags(flags, extra);
@@ -55,8 +59,7 @@ export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', ex
     node = await startNode(cfg, role, log);
   } catch (err) {
     // A link URL the registry refuses is a config mistake: exit 78 so systemd does not loop.
-    const kind = (err as { kind?: unknown }).kind;
-    if (kind === 'BadUrl' || kind === 'UnknownScheme' || kind === 'BadOptions') throw new ConfigError(`links: ${(err as Error).message}`);
+    if (err instanceof TransportError && CONFIG_MISTAKES.has(err.kind)) throw new ConfigError(`links: ${err.message}`);
     throw err;
   } finally {
     process.off('SIGHUP', hupWhileStarting);

@@ -4,12 +4,13 @@
  * and renders help text. No dependency beyond node.
  */
 import { parseArgs } from 'node:util';
+import { EXIT } from './exit-codes.js';
 
 /** A bad command line: unknown command or flag, missing or malformed value. Exit status 2. */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
   /** Process exit status for usage errors (BSD `EX_USAGE` is 64; we follow the common `2`). */
-  readonly exitCode = 2;
+  readonly exitCode = EXIT.usage;
   constructor(message: string, readonly command?: string) {
     super(message);
   }

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../../protocol/keys.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
+import type { Logger } from '../node/log.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
 import { configFileFor, loadConfig, type Override } from './config.js';
 import { loadKeyFile } from './keys.js';
@@ -148,7 +149,8 @@ async function commitIntoStore(dataDir: string, keyFile: string, durability: Dur
   const identity = loadKeyFile(keyFile);
   // close() flushes and fsyncs whatever the durability setting.
   // Repairs made on open (a torn tail cut, damage quarantined) are the operator's business too.
-  const logger = (msg: string, fields?: object): void => void process.stderr.write(`syncwire commit: ${msg} ${JSON.stringify(fields ?? {})}\n`);
+  const line = (fields: object, msg?: string): void => void process.stderr.write(`syncwire commit: ${msg ?? ''} ${JSON.stringify(fields)}\n`);
+  const logger: Logger = { debug: line, info: line, warn: line, error: line };
   const store = await DiskStore.open(dataDir, { durability, logger }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, dataDir)));
   try {
     const engine = new Engine({ identity, store });

@@ -16,6 +16,7 @@ import type { Durability } from '../store/command-store.js';
 import { parseDurability } from '../store/durability.js';
 import { checkConfig } from './config-check.generated.js';
 import type { ConfigFile } from './config-schema.js';
+import { EXIT } from './exit-codes.js';
 import type { LogLevel } from './log-levels.js';
 
 /** A config that cannot be used. Exit status 78 (`EX_CONFIG`): systemd is told not to restart on it. */
@@ -23,7 +24,7 @@ export class ConfigError extends Error {
   override readonly name: string = 'ConfigError';
   /** Reason code (in the fatal log line). */
   readonly reason: string = 'BadConfig';
-  readonly exitCode = 78;
+  readonly exitCode = EXIT.config;
 }
 
 /** Every setting, defaults applied and paths absolute. */

@@ -5,6 +5,8 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { StoreError } from '../store/store-errors.js';
+import { StoreWriteError } from '../store/write-error.js';
 import { EXIT, isNoSpace, isUnwritable } from './exit-codes.js';
 
 /** The data directory cannot be created or written. Exit status 78. */
@@ -76,14 +78,14 @@ export class StoreOpenError extends Error {
 }
 
 /**
- * What a failed `DiskStore.open` means for the exit status: an error that carries its own
- * `exitCode` keeps it; an unwritable path is a {@link DataDirError} (78); a full disk keeps its
- * errno (exit 1, restarted with back-off: freeing space fixes it); other I/O errors (EIO) stay as
- * they are (1); an error without an errno is the log's content (a bad header, an unknown version)
- * and becomes a {@link StoreOpenError} (78: restarting reads the same bytes again).
+ * What a failed `DiskStore.open` means for the exit status: a named store error (StoreError,
+ * StoreWriteError) keeps its own; an unwritable path is a {@link DataDirError} (78); a full
+ * disk keeps its errno (exit 1, restarted with back-off: freeing space fixes it); other I/O
+ * errors (EIO) stay as they are (1); any other error is taken for the log's content and becomes
+ * a {@link StoreOpenError} (78: restarting reads the same bytes again).
  */
 export function storeOpenFailure(err: unknown, dir: string): Error {
-  if (typeof (err as { exitCode?: unknown }).exitCode === 'number') return err as Error;
+  if (err instanceof StoreError || err instanceof StoreWriteError) return err;
   const code = (err as NodeJS.ErrnoException).code;
   if (isUnwritable(code)) return new DataDirError(dir, code!, `data directory ${dir}: cannot open the command log (${code}): ${(err as Error).message}`);
   if (typeof code === 'string') return err as Error;

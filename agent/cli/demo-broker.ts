@@ -7,6 +7,7 @@
  * {@link DemoBrokerUnavailableError}, which says how to get it or how to use a broker of one's own.
  */
 import net from 'node:net';
+import { EXIT } from './exit-codes.js';
 
 /** Why the in-process broker cannot start. */
 export type DemoBrokerUnavailableReason = 'aedes-not-installed' | 'aedes-needs-newer-node';
@@ -21,7 +22,7 @@ const USE_YOUR_OWN =
  * runtime failure, not a usage error: the same command works once the cause is gone).
  */
 export class DemoBrokerUnavailableError extends Error {
-  readonly exitCode = 1;
+  readonly exitCode = EXIT.failure;
   constructor(readonly reason: DemoBrokerUnavailableReason) {
     super(
       reason === 'aedes-not-installed'

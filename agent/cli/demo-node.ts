@@ -4,7 +4,9 @@
  */
 import type { Identity } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
-import { Engine, type EngineOptions, type Logger } from '../sync/engine.js';
+import { attachTransport } from '../node/attach-transport.js';
+import type { Logger } from '../node/log.js';
+import { Engine, type EngineOptions } from '../sync/engine.js';
 import type { OpenedTransport, TransportOptions } from '../transport/registry.js';
 
 /** A named engine with its transports. */
@@ -30,12 +32,9 @@ export class DemoNode {
 
   /** Open a transport and attach every link it yields. */
   async addLink(url: string, opts: TransportOptions = {}, logger?: Logger): Promise<OpenedTransport> {
-    const { openTransport } = await import('../transport/registry.js');
-    const t = await openTransport(url, { selfId: this.peerId, ...(logger ? { logger } : {}), ...opts });
-    this.transports.push(t);
-    t.on('warn', (err) => this.onWarn(this.name, err));
-    t.on('link', (link) => this.engine.attach(link));
-    return t;
+    const t = await attachTransport(url, this.engine, { ...(logger ? { logger } : {}), ...opts, onWarn: (err) => this.onWarn(this.name, err) });
+    this.transports.push(t.transport);
+    return t.transport;
   }
 
   /** The `next_poll_ms` pacing hint `peerId` sent with its last poll answer. */

@@ -1,6 +1,6 @@
 /**
- * The one table from error kinds to process exit status, used by `main.ts` and documented in
- * README and `syncwire --help`. The codes follow BSD `sysexits.h` where one fits, because the
+ * The one table of process exit statuses, used by `main.ts` and documented in README and
+ * `syncwire --help`; which error leads to which status is in exit-status.ts. The codes follow BSD `sysexits.h` where one fits, because the
  * systemd unit (docs/syncwire.service) tells restarts apart by them:
  *
  * | status | meaning | systemd |
@@ -47,16 +47,6 @@ export function isUnwritable(code: unknown): boolean {
 /** True when `code` (an errno string) says the disk or quota is full. */
 export function isNoSpace(code: unknown): boolean {
   return typeof code === 'string' && NO_SPACE.has(code);
-}
-
-/**
- * The exit status for an error that ended a command: its own `exitCode` when it carries one
- * (UsageError 2, ConfigError/KeyFileError/DataDirError/StoreOpenError 78, LockedError 75 or 78,
- * StoreWriteError 75), else 1.
- */
-export function exitStatusOf(err: unknown): number {
-  const code = (err as { exitCode?: unknown } | null)?.exitCode;
-  return typeof code === 'number' && Number.isInteger(code) && code >= 0 && code < 256 ? code : EXIT.failure;
 }
 
 /** One line for `syncwire --help`. */

@@ -8,17 +8,18 @@
  */
 import { writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import type { Logger } from '../node/log.js';
 import type { LogLevel } from './log-levels.js';
 
 const LEVELS: Record<Exclude<LogLevel, 'silent'>, number> = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 };
 
-/** A structured logger: fields first, then a message (pino's calling convention). */
-export interface JsonLogger {
+/**
+ * The CLI's logger: the agent's {@link Logger} (what the engine, transports and store are
+ * given: fields first, then a message, pino's calling convention) plus `trace`, `fatal` and
+ * child loggers.
+ */
+export interface JsonLogger extends Logger {
   trace(fields: object, msg?: string): void;
-  debug(fields: object, msg?: string): void;
-  info(fields: object, msg?: string): void;
-  warn(fields: object, msg?: string): void;
-  error(fields: object, msg?: string): void;
   fatal(fields: object, msg?: string): void;
   /** A logger that adds `bindings` to every line. */
   child(bindings: object): JsonLogger;

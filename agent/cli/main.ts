@@ -6,11 +6,11 @@
  *
  * Exit status: the table in exit-codes.ts (0 ok, 1 runtime failure, 2 usage error, 75 try again
  * later, 78 bad config, key file, data directory or store: the systemd unit does not restart on it),
- * read from the error's `exitCode`.
+ * chosen by exit-status.ts from the error's class.
  */
 import { readFileSync } from 'node:fs';
 import { helpText, parseCommand, UsageError, type Command } from './args.js';
-import { EXIT_HELP, exitStatusOf } from './exit-codes.js';
+import { EXIT_HELP } from './exit-codes.js';
 import { logFatal } from './logger.js';
 
 /**
@@ -89,6 +89,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await cmd.run(flags, positionals);
   } catch (err) {
+    // Loaded only now: it imports every error class, which a command that succeeds never needs.
+    const { exitStatusOf } = await import('./exit-status.js');
     if (JSON_LOG_COMMANDS.has(first)) {
       const status = exitStatusOf(err);
       return logFatal(first, err, status, err instanceof UsageError ? `${err.message}; run \`syncwire ${first} --help\` for usage` : undefined);

@@ -1,12 +1,14 @@
 /**
  * Assembling a running agent from a resolved config: lock the data directory, load the key, open
- * the disk store, build the engine, open every link URL (`openTransport`, loaded lazily per
- * scheme) and attach each link it yields, serve the status socket, and shut all of it down in
+ * the disk store, build the engine, open every link URL and attach each link it yields to the
+ * engine (`attachTransport`; each scheme's module is loaded lazily), serve the status socket, and shut all of it down in
  * order on request. `agent` and `gateway` are both this; they differ in defaults and checks.
  */
 import { fromHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
-import type { OpenedTransport, TransportOptions } from '../transport/registry.js';
+import { attachTransport, type AttachedTransport } from '../node/attach-transport.js';
+import type { Logger } from '../node/log.js';
+import type { TransportOptions } from '../transport/registry.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import { redactUrl } from '../transport/redact-url.js';
@@ -24,12 +26,7 @@ import { startStatusServer, type StatusServer } from './status-server.js';
 const LOCK_WAIT_MS = 10_000;
 
 /** A transport and the links it currently holds. */
-export interface RunningTransport {
-  url: string;
-  transport: OpenedTransport;
-  localPort: number | undefined;
-  links: Set<Link>;
-}
+export type RunningTransport = AttachedTransport;
 
 /** A started agent. */
 export interface RunningNode {
@@ -90,8 +87,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     cleanups.length = 0;
   };
   try {
-    const storeLog = log.child({ part: 'store' });
-    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: (msg, fields, level) => storeLog[level ?? 'warn'](fields ?? {}, msg) }).catch(
+    const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: log.child({ part: 'store' }) }).catch(
       (err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)),
     );
     cleanups.push(() => store.close());
@@ -124,31 +120,15 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
       const s = status;
       cleanups.push(() => s.close());
     }
-    // The registry module itself is small; each scheme's builder (mqtt.js, serialport) is
-    // imported only when a URL of that scheme is opened.
-    const { openTransport } = await import('../transport/registry.js');
+    // Each scheme's builder (mqtt.js, serialport) is imported only when a URL of that scheme is opened.
     for (const raw of cfg.links) {
       const { url, tls } = transportOptionsFor(raw, cfg);
       const tlog = log.child({ transport: redactUrl(raw) });
-      const transport = await openTransport(url, { selfId: identity.peerId, logger: tlog, ...(tls ? { tls } : {}) });
-      const rt: RunningTransport = { url: transport.url, transport, localPort: transport.localPort, links: new Set() };
-      transports.push(rt);
-      cleanups.push(() => transport.close());
-      // Warnings reach the log through `logger`; the `warn` event would log them twice.
-      // Per-link lines are debug until the peer authenticated (then "peer up" is logged): a flood
-      // of unauthenticated sockets must not become a flood of log lines; listeners summarise it.
-      transport.on('link', (link) => {
-        rt.links.add(link);
-        let authenticated = false;
-        link.once('authenticated', () => (authenticated = true));
-        link.once('close', (err) => {
-          rt.links.delete(link);
-          (authenticated ? tlog.info : tlog.debug)({ link: link.description, ...(err ? { err: err.message } : {}) }, 'link down');
-        });
-        tlog.debug({ link: link.description }, 'link up');
-        engine.attach(link);
-      });
-      tlog.info({ url: transport.url, ...(transport.localPort !== undefined ? { port: transport.localPort } : {}) }, 'transport open');
+      // Warnings reach the log through `logger` (no onWarn: the `warn` event would log them twice).
+      const t = await attachTransport(url, engine, { logger: tlog, ...(tls ? { tls } : {}), onLink: (link) => logLifecycle(link, tlog) });
+      transports.push(t);
+      cleanups.push(() => t.close());
+      tlog.info({ url: t.url, ...(t.localPort !== undefined ? { port: t.localPort } : {}) }, 'transport open');
     }
     // Unwinding runs backwards: the engine closes its sessions before the transports go, so each
     // sealed link still carries its sealed close marker (§7.6). engine.close() is idempotent.
@@ -167,6 +147,22 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     await unwind();
     throw err;
   }
+}
+
+/**
+ * Log a link's lifecycle. Per-link lines are debug until the peer authenticated (then the engine
+ * logs "peer up"): a flood of unauthenticated sockets must not become a flood of log lines;
+ * listeners summarise it.
+ */
+function logLifecycle(link: Link, log: Logger): void {
+  let authenticated = false;
+  link.once('authenticated', () => (authenticated = true));
+  link.once('close', (err) => {
+    const fields = { link: link.description, ...(err ? { err: err.message } : {}) };
+    if (authenticated) log.info(fields, 'link down');
+    else log.debug(fields, 'link down');
+  });
+  log.debug({ link: link.description }, 'link up');
 }
 
 /**

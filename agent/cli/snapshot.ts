@@ -75,7 +75,7 @@ export interface SnapshotSource {
   startedAt: number;
   dataDir: string;
   durability: string;
-  transports: { url: string; localPort: number | undefined; links: Set<Link> }[];
+  transports: { url: string; localPort: number | undefined; links: ReadonlySet<Link> }[];
 }
 
 const req = createRequire(import.meta.url);

@@ -12,10 +12,13 @@ import type { CommandIndex } from './command-index.js';
 import type { CommandStore, Durability, OpenReport } from './command-store.js';
 import { recordHead } from './log-format.js';
 import type { OrphanRecord } from './log-index.js';
-import { openLog, releaseDir, type OpenedLog, type RepairReport, type StoreLogger } from './log-open.js';
+import type { Logger } from '../node/log.js';
+import { openLog, releaseDir, type OpenedLog, type RepairReport } from './log-open.js';
 import { LogWriter, type WriterStats } from './log-writer.js';
 import { IndexedStore } from './indexed-store.js';
 import { RecordCache } from './record-cache.js';
+import { asStoreLogger, type StoreLogger } from './store-logger.js';
+import { StoreError } from './store-errors.js';
 import { StoreWriteError } from './write-error.js';
 
 export { parseDurability, formatDurability } from './durability.js';
@@ -23,7 +26,7 @@ export { parseDurability, formatDurability } from './durability.js';
 /** Name of the log file inside the store directory. */
 export const LOG_FILE = 'commands.log';
 
-export type { StoreLogger } from './log-open.js';
+export type { StoreLogger } from './store-logger.js';
 
 /** What opening a disk store found: the {@link OpenReport} plus the repairs made. */
 export type DiskOpenReport = OpenReport & RepairReport;
@@ -32,8 +35,11 @@ export type DiskOpenReport = OpenReport & RepairReport;
 export interface DiskStoreOptions {
   /** When appended commands are fsynced (see {@link Durability}). */
   durability: Durability;
-  /** Receives torn-tail repairs and background write failures. Default: discard. */
-  logger?: StoreLogger;
+  /**
+   * Receives repairs (warn; damage at error) and background write failures (warn). A
+   * {@link Logger}, or the older {@link StoreLogger} callback. Default: discard.
+   */
+  logger?: Logger | StoreLogger;
   /** Budget of the recent-record LRU in bytes. Default 4 MiB; 0 disables it. */
   cacheBytes?: number;
 }
@@ -76,22 +82,28 @@ export class DiskStore extends IndexedStore {
    * Signatures are not re-verified: the log is local and CRC-protected.
    * @throws StoreError (exit status 78) when the file is not a syncwire log, its header is
    *   corrupt, its version unsupported or the directory unwritable (the file is left untouched);
-   *   Error when the directory is already open in this process.
+   *   StoreError 'already-open' (exit status 1) when the directory is already open in this process.
    */
   static async open(dir: string, opts: DiskStoreOptions): Promise<DiskStore> {
-    const logger = opts.logger ?? (() => {});
+    const logger = asStoreLogger(opts.logger);
     const log = openLog(dir, LOG_FILE, logger);
     const writer = new LogWriter(log.fd, log.end, opts.durability, logger);
     const cache = new RecordCache(opts.cacheBytes ?? 4 << 20);
     return new DiskStore(log, writer, cache, { commands: log.index.size, ...log.report });
   }
 
+  /** Where errors say the store is: its log file. */
+  protected get location(): string {
+    return this.file;
+  }
+
   /**
    * A fresh copy of the encoding: from the LRU, else the not-yet-written stage, else one
-   * positional read. @throws Error after close, or on a read error / short file.
+   * positional read. @throws StoreError 'closed' after close, 'short-read' when the file is
+   * shorter than its index says; the errno error of a failed read.
    */
   bytesOf(idx: number): Uint8Array {
-    if (this.closing) throw new Error('disk store is closed');
+    if (this.closing) throw this.closedError('disk store');
     const cached = this.cache.get(idx);
     if (cached !== undefined) return cached.slice();
     const offset = this.index.offsetOf(idx);
@@ -102,7 +114,7 @@ export class DiskStore extends IndexedStore {
     let got = 0;
     while (got < len) {
       const n = readSync(this.fd, out, got, len - got, offset + got);
-      if (n === 0) throw new Error(`${this.file}: short read of command ${idx} at offset ${offset}`);
+      if (n === 0) throw new StoreError('short-read', this.file, `${this.file}: short read of command ${idx} at offset ${offset}`);
       got += n;
     }
     this.cache.set(idx, out.slice());
@@ -112,10 +124,10 @@ export class DiskStore extends IndexedStore {
   /**
    * Index `cmd` now (it is visible to readers at once) and stage its record; it reaches the
    * file at the next event-loop turn and is durable once a later `sync()` resolves.
-   * @throws Error when a parent is missing or the store is closed.
+   * @throws StoreError 'missing-parent' when a parent is missing, 'closed' after close.
    */
   append(cmd: Command): number {
-    if (this.closing) throw new Error('disk store is closed');
+    if (this.closing) throw this.closedError('disk store');
     const placed = this.place(cmd);
     if (typeof placed === 'number') return placed;
     const parents = placed;
@@ -131,7 +143,8 @@ export class DiskStore extends IndexedStore {
    * Store a command this agent just created: its record is written to the file first and only
    * then indexed, so when the write fails (a full disk) the command is in neither the file nor
    * the graph, and nothing was pushed. Durable once a later `sync()` resolves.
-   * @throws StoreWriteError (reason `disk-full` on ENOSPC/EDQUOT); Error when a parent is missing.
+   * @throws StoreWriteError (reason `disk-full` on ENOSPC/EDQUOT, `closed` after close);
+   *   StoreError 'missing-parent' when a parent is missing.
    */
   override appendWritten(cmd: Command): number {
     if (this.closing) throw new StoreWriteError('closed', undefined, 'disk store is closed');
@@ -148,10 +161,10 @@ export class DiskStore extends IndexedStore {
   /**
    * `always`: resolves after an fsync covering every append made before the call (shared with
    * concurrent callers). `batch:<ms>` and `none`: resolves once written to the file.
-   * Rejects on a write error, or forever after a failed fsync.
+   * Rejects on a write error, or forever after a failed fsync; with StoreError 'closed' after close.
    */
   sync(): Promise<void> {
-    if (this.closing) return Promise.reject(new Error('disk store is closed'));
+    if (this.closing) return Promise.reject(this.closedError('disk store'));
     return this.writer.sync();
   }
 
@@ -167,13 +180,11 @@ export class DiskStore extends IndexedStore {
   /**
    * What appending `cmd` needs before its record is written: its handle when it is already
    * indexed (or is a store orphan, now indexed where it lies), else its parents' handles.
-   * @throws Error when a parent is missing.
+   * @throws StoreError 'missing-parent' when a parent is missing.
    */
   private place(cmd: Command): number | number[] {
-    const have = this.index.indexOf(cmd.id);
-    if (have >= 0) return have;
-    const parents = this.index.resolveParents(cmd.parents);
-    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    const parents = this.placeOf(cmd);
+    if (typeof parents === 'number') return parents;
     const kept = this.indexOrphan(cmd, parents);
     return kept >= 0 ? kept : parents;
   }

@@ -3,11 +3,12 @@
  * `always`, `batch:<ms>` or `none`.
  */
 import type { Durability } from './command-store.js';
+import { StoreError } from './store-errors.js';
 
 /**
  * Parse a durability setting: `always`, `none`, or `batch:<ms>` with `ms` a positive integer
  * (milliseconds between fsyncs). Surrounding whitespace is ignored; case matters.
- * @throws Error naming the bad value and the accepted forms.
+ * @throws StoreError 'bad-durability' (exit status 78) naming the bad value and the accepted forms.
  */
 export function parseDurability(s: string): Durability {
   const v = s.trim();
@@ -18,7 +19,7 @@ export function parseDurability(s: string): Durability {
     const ms = Number(m[1]);
     if (Number.isSafeInteger(ms) && ms > 0) return { mode: 'batch', ms };
   }
-  throw new Error(`invalid durability ${JSON.stringify(s)}: expected "always", "none" or "batch:<ms>" with ms a positive integer`);
+  throw new StoreError('bad-durability', undefined, `invalid durability ${JSON.stringify(s)}: expected "always", "none" or "batch:<ms>" with ms a positive integer`);
 }
 
 /** The setting back in its textual form (for logs and status output). */

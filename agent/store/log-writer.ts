@@ -13,7 +13,9 @@
  * the caller can leave the command out of the index and nothing half-written stays behind.
  */
 import { fdatasync, ftruncateSync, writeSync } from 'node:fs';
+import type { Logger } from '../node/log.js';
 import type { Durability } from './command-store.js';
+import { asStoreLogger, type StoreLogger } from './store-logger.js';
 import { StoreWriteError } from './write-error.js';
 
 /** Stage size past which an append writes at once, bounding memory under a burst. */
@@ -49,19 +51,22 @@ export class LogWriter {
   private timer: NodeJS.Timeout | null = null;
   /** A failed fsync: the kernel may have dropped dirty pages, so no later fsync can be trusted. */
   private fatal: Error | null = null;
+  /** Where background write failures go (warn level): they have no caller to throw to. */
+  private readonly log: Logger;
 
   /**
    * @param fd open read-write descriptor of the log
    * @param end current file size (records are written from here on)
    * @param durability when to fsync (see {@link Durability})
-   * @param log reports background write failures, which have no caller to throw to
+   * @param logger reports background write failures, which have no caller to throw to
    */
   constructor(
     private readonly fd: number,
     end: number,
     private readonly durability: Durability,
-    private readonly log: (msg: string, fields?: object) => void,
+    logger: Logger | StoreLogger,
   ) {
+    this.log = asStoreLogger(logger);
     this.written = end;
     this.synced = end;
   }
@@ -185,7 +190,7 @@ export class LogWriter {
       ftruncateSync(this.fd, start);
     } catch (err) {
       this.fatal = err as Error;
-      this.log('command log: cannot cut a failed record off; refusing further writes', { file, offset: start, error: String(err) });
+      this.log.warn({ file, offset: start, error: String(err) }, 'command log: cannot cut a failed record off; refusing further writes');
     }
   }
 
@@ -202,7 +207,7 @@ export class LogWriter {
       this.flush();
     } catch (err) {
       // sync() retries and rejects with the error; here there is nobody to tell but the log.
-      this.log('command log: write failed, will retry on next sync', { error: String(err) });
+      this.log.warn({ error: String(err) }, 'command log: write failed, will retry on next sync');
     }
   }
 
@@ -224,7 +229,7 @@ export class LogWriter {
       this.fsyncing = false;
       if (err) {
         this.fatal = err;
-        this.log('command log: fsync failed; durability can no longer be promised', { error: String(err) });
+        this.log.warn({ error: String(err) }, 'command log: fsync failed; durability can no longer be promised');
         for (const w of this.waiters.splice(0)) w.reject(err);
         return;
       }

@@ -3,7 +3,6 @@
  * growable byte buffer holding every encoding back to back. Nothing survives the process.
  */
 import type { Command } from '../../protocol/command.js';
-import { toHex } from '../../protocol/keys.js';
 import { CommandIndex } from './command-index.js';
 import { IndexedStore } from './indexed-store.js';
 import type { CommandStore, OpenReport } from './command-store.js';
@@ -15,6 +14,7 @@ export class MemoryStore extends IndexedStore {
   private buf = new Uint8Array(64 * 1024);
   private used = 0;
   private closed = false;
+  protected readonly location = undefined;
 
   constructor() {
     super(new CommandIndex());
@@ -26,13 +26,12 @@ export class MemoryStore extends IndexedStore {
     return this.buf.slice(at, at + this.index.lengthOf(idx));
   }
 
-  /** @throws Error when a parent is missing or the store is closed. */
+  /** @throws StoreError 'missing-parent' when a parent is missing, 'closed' after close. */
   append(cmd: Command): number {
-    if (this.closed) throw new Error('memory store is closed');
-    const have = this.index.indexOf(cmd.id);
-    if (have >= 0) return have;
-    const parents = this.index.resolveParents(cmd.parents);
-    if (parents === null) throw new Error(`append ${toHex(cmd.id)}: a parent is not in the store`);
+    if (this.closed) throw this.closedError('memory store');
+    const placed = this.placeOf(cmd);
+    if (typeof placed === 'number') return placed;
+    const parents = placed;
     const h = this.index.add(cmd.id, parents, cmd.bytes.length, this.used, cmd.author, cmd.seq);
     if (this.used + cmd.bytes.length > this.buf.length) {
       const next = new Uint8Array(Math.max(this.buf.length * 2, this.used + cmd.bytes.length));

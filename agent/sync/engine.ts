@@ -9,6 +9,7 @@ import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES, MAX_PARENTS } from '../
 import { toHex, type Identity } from '../../protocol/keys.js';
 import { SEAL_REKEY_AT } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
+import type { Logger } from '../node/log.js';
 import type { CommandStore } from '../store/command-store.js';
 import { deepestFirst } from './graph-walk.js';
 import { Ingest, type Delivery } from './ingest.js';
@@ -20,13 +21,8 @@ import { PushPass } from './push-pass.js';
 import { SubscriptionTable } from './subscription-table.js';
 import { KeyDirectory, type TrustMode } from './trust.js';
 
-/** Minimal structured logger (pino-compatible subset). */
-export interface Logger {
-  debug(obj: object, msg?: string): void;
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+/** The agent's one logger contract (agent/node/log.ts), re-exported for the engine's users. */
+export type { Logger } from '../node/log.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 

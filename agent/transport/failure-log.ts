@@ -4,7 +4,7 @@
  * counter per attempt until the state changes. An unplugged adapter retrying all day writes one
  * warning, not thousands of stack traces.
  */
-import type { TransportLogger } from './options.js';
+import type { Logger } from '../node/log.js';
 
 /** A short, stable description of a failure: the error code when there is one, else the message. */
 function causeOf(err: Error): string {
@@ -24,7 +24,7 @@ export class FailureLog {
   /** @param url redacted URL named in every line. */
   constructor(
     private readonly url: string,
-    private readonly logger: TransportLogger | undefined,
+    private readonly logger: Logger | undefined,
   ) {}
 
   /** Failures in the current streak. */
@@ -43,12 +43,12 @@ export class FailureLog {
       this.logger?.warn({ url: this.url, ...(typeof kind === 'string' ? { kind } : {}), cause, attempts: this.attempts }, err.message);
       return;
     }
-    this.logger?.debug?.({ url: this.url, cause, attempts: this.attempts }, `still unreachable after ${this.attempts} attempts`);
+    this.logger?.debug({ url: this.url, cause, attempts: this.attempts }, `still unreachable after ${this.attempts} attempts`);
   }
 
   /** The transport connected again: end the streak. */
   succeeded(): void {
-    if (this.attempts > 0) this.logger?.debug?.({ url: this.url, attempts: this.attempts }, `reachable again after ${this.attempts} failed attempts`);
+    if (this.attempts > 0) this.logger?.debug({ url: this.url, attempts: this.attempts }, `reachable again after ${this.attempts} failed attempts`);
     this.attempts = 0;
     this.cause = '';
   }

@@ -4,7 +4,7 @@
  * broker cannot tell us. One warn line (and one `warn` event) per linkless stretch.
  */
 import { TransportError } from './errors.js';
-import type { TransportLogger } from './options.js';
+import type { Logger } from '../node/log.js';
 
 /** One pending warning timer; the transport decides when a linkless stretch starts and ends. */
 export class LinklessWarning {
@@ -19,7 +19,7 @@ export class LinklessWarning {
     private readonly url: string,
     private readonly afterMs: number,
     private readonly who: string,
-    private readonly logger: TransportLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly emitWarn: (err: Error) => void,
   ) {}
 

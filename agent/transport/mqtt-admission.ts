@@ -12,7 +12,7 @@
  *
  * Summaries, not one line per message: drops are counted and warned at most every 10 s.
  */
-import type { TransportLogger } from './options.js';
+import type { Logger } from '../node/log.js';
 
 /** Ids remembered as "authenticated before". */
 const KNOWN_IDS = 4096;
@@ -36,7 +36,7 @@ export class Admission<L> {
     private readonly maxPending: number,
     private readonly perSecond: number,
     private readonly url: string,
-    private readonly logger: TransportLogger | undefined,
+    private readonly logger: Logger | undefined,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.tokens = perSecond;

@@ -151,7 +151,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     this.connectedAt = performance.now();
     this.failedAttempts = 0;
     this.failures.succeeded();
-    this.o.logger?.debug?.({ url: this.url, node: this.node, sessionPresent }, 'broker connected');
+    this.o.logger?.debug({ url: this.url, node: this.node, sessionPresent }, 'broker connected');
     this.armLinklessWarning();
     this.client.publish(presenceTopic(this.t.prefix, this.t.self), ONLINE, { qos: 1, retain: true });
     const subs: Record<string, { qos: 1 }> = { [inboxFilter(this.t.prefix, this.t.self)]: { qos: 1 } };
@@ -181,7 +181,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     }
     if (link === undefined) {
       if (remote !== undefined) {
-        this.o.logger?.debug?.({ url: this.url, from }, 'message from a peer this dialer does not talk to; dropped');
+        this.o.logger?.debug({ url: this.url, from }, 'message from a peer this dialer does not talk to; dropped');
         return;
       }
       const made = this.admit(from);
@@ -245,7 +245,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
       this.reconnectTimer = null;
       if (this.closed) return;
       this.node = this.nodes.rotate();
-      this.o.logger?.debug?.({ url: this.url, node: this.node }, 'reconnecting to the broker');
+      this.o.logger?.debug({ url: this.url, node: this.node }, 'reconnecting to the broker');
       this.client.reconnect();
     }, this.reconnectDelay());
   }

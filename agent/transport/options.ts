@@ -6,13 +6,8 @@
 import type { BindingInterface } from '@serialport/bindings-interface' with { 'resolution-mode': 'require' };
 import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
 import type { Transport } from '../link.js';
+import type { Logger } from '../node/log.js';
 import { Backoff } from './backoff.js';
-
-/** A pino-compatible logger subset (`logger.warn({ err }, 'msg')`). */
-export interface TransportLogger {
-  warn(obj: object, msg?: string): void;
-  debug?(obj: object, msg?: string): void;
-}
 
 /**
  * TLS material. A `string` is a file path, unless it contains `-----BEGIN` (then it is PEM text);
@@ -35,8 +30,8 @@ export interface TlsOptions {
 export interface TransportOptions {
   /** This peer's id (16 lowercase hex chars). Required by MQTT unless the URL has `self=`. */
   selfId?: string;
-  /** Where warnings and lifecycle debug lines go (in addition to the `warn` event). */
-  logger?: TransportLogger;
+  /** Where warnings and lifecycle debug lines go (in addition to the `warn` event). Default: nowhere. */
+  logger?: Logger;
   /** Ceiling of the first reconnect delay in ms. Default 250. Delays are drawn with full jitter (`backoff.ts`). */
   reconnectBaseMs?: number;
   /** Largest reconnect delay ceiling in ms. Default 30000. */

@@ -90,7 +90,7 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
       if (err) this.warn(new TransportError('Disconnected', `${this.url}: ${err.message}`, { cause: err }));
       this.schedule();
     });
-    this.o.logger?.debug?.({ url: this.url }, 'link up');
+    this.o.logger?.debug({ url: this.url }, 'link up');
     this.offer(link);
   }
 

@@ -23,7 +23,8 @@ import { resolveOptions, type OpenedTransport, type ResolvedOptions, type Transp
 import { parseMultiHostUrl, redactUrl } from './url.js';
 
 export { TransportError, TransportErrorKind } from './errors.js';
-export type { OpenedTransport, TlsOptions, TransportLogger, TransportOptions } from './options.js';
+export type { OpenedTransport, TlsOptions, TransportOptions } from './options.js';
+export type { Logger } from '../node/log.js';
 export { redactUrl } from './url.js';
 
 type Builder = (url: URL, display: string, o: ResolvedOptions, hosts: string[]) => Promise<OpenedTransport>;

@@ -21,7 +21,8 @@ import { MemoryStore } from '../../agent/store/memory-store.js';
 import type { CommandStore } from '../../agent/store/command-store.js';
 import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
 import type { ArqEndpoint } from '../../protocol/serial-arq.js';
-import { openTransport, type OpenedTransport } from '../../agent/transport/registry.js';
+import { attachTransport } from '../../agent/node/attach-transport.js';
+import type { OpenedTransport } from '../../agent/transport/registry.js';
 import { attachDeviceToSerialPort, createDevice, type SimDevice } from '../../firmware-sim/device.js';
 import { createSimBinding, createSimLink, SimRegistry, type SimLink } from '../../firmware-sim/sim-binding.js';
 import { generateIdentity, toHex } from '../../protocol/keys.js';
@@ -189,10 +190,12 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   const agents = [mk('serial-agent', new MemoryStore()), mk('tcp-agent', new MemoryStore()), mk('mqtt-agent', new MemoryStore())];
   const all = [gw, ...agents];
   const add = async (n: Node, url: string, extra: object = {}): Promise<void> => {
-    const t = await openTransport(url, { selfId: n.engine.peerId, reconnectBaseMs: 100, reconnectMaxMs: 2000, ...extra });
-    t.on('warn', (e) => (warns[`${n.name}:${(e as { kind?: string }).kind ?? e.name}`] = (warns[`${n.name}:${(e as { kind?: string }).kind ?? e.name}`] ?? 0) + 1));
-    t.on('link', (l) => n.engine.attach(l));
-    n.transports.push(t);
+    const countWarn = (e: Error): void => {
+      const key = `${n.name}:${(e as { kind?: string }).kind ?? e.name}`;
+      warns[key] = (warns[key] ?? 0) + 1;
+    };
+    const t = await attachTransport(url, n.engine, { reconnectBaseMs: 100, reconnectMaxMs: 2000, ...extra, onWarn: countWarn });
+    n.transports.push(t.transport);
   };
 
   // Mosquitto.
@@ -209,9 +212,8 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   const uarts: SimLink[] = ['agent', 'device-1', 'device-2'].map((end) =>
     createSimLink({ pathA: `/dev/soak-${tag}-gw-${end}`, pathB: `/dev/soak-${tag}-${end}`, baudRate: BAUD, registry, bitErrorRate: 1e-5, dropRate: 0.01, seed: Math.floor(Math.random() * 1e9) }),
   );
-  const tcp = await openTransport('tcp-listen://127.0.0.1:0', { selfId: gw.engine.peerId });
-  tcp.on('link', (l) => gw.engine.attach(l));
-  gw.transports.push(tcp);
+  const tcp = await attachTransport('tcp-listen://127.0.0.1:0', gw.engine);
+  gw.transports.push(tcp.transport);
   const proxy = new ResettingProxy(tcp.localPort!);
   await proxy.listen();
   const prefix = `soak-${tag}`;
