@@ -16,7 +16,7 @@ import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import type { Logger } from '../node/log.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
-import { configFileFor, loadConfig, type Override } from './config.js';
+import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
 import { loadKeyFile } from './keys.js';
 import type { Durability } from '../store/command-store.js';
 import { StoreWriteError } from '../store/write-error.js';
@@ -42,7 +42,7 @@ export const commitSpec: CommandSpec = {
   usage: 'syncwire commit [--config FILE | --data-dir DIR] [--key FILE] (--text TEXT | --hex HEX | --file FILE)',
   flags: {
     config: { type: 'string', short: 'c', arg: 'FILE', description: 'the agent config (dataDir, keyFile, durability, statusSocket)' },
-    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'data directory (default ./syncwire-data)' },
+    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory (default ${DEFAULT_DATA_DIR})` },
     key: { type: 'string', short: 'k', arg: 'FILE', description: 'key file (default <data-dir>/key.json)' },
     socket: { type: 'string', short: 's', arg: 'PATH', description: 'status socket of a running agent (default from config / data dir)' },
     ...PAYLOAD_FLAGS,

@@ -25,15 +25,15 @@ export const TrustConfig = Type.Object(
 /** `subscriptions`: the table of peers that subscribe to us. */
 export const SubscriptionsConfig = Type.Object(
   {
-    /** Table capacity, a power of two. Default 128. */
+    /** Table capacity, a power of two. Default 128 (`ENGINE_DEFAULTS.subscriptionCapacity`, config.ts). */
     capacity: Type.Optional(PosInt('a power of two (1..65536)', { maximum: 65536 })),
-    /** Longest subscription we grant, seconds. Default 300. */
+    /** Longest subscription we grant, seconds. Default 900 (`ENGINE_DEFAULTS.maxRemainOpenS`, config.ts). */
     maxRemainOpenS: Type.Optional(PosInt('a positive integer number of seconds')),
   },
   { additionalProperties: false, expected: 'an object { "capacity", "maxRemainOpenS" }' },
 );
 
-/** `subscribe`: what we ask of peers that push; `false` to only poll. */
+/** `subscribe`: what we ask of peers that push; `false` to only poll. Default 600 s, 1 MiB (`ENGINE_DEFAULTS.subscribe`, config.ts). */
 export const SubscribeConfig = Type.Union(
   [
     Type.Object(
@@ -77,7 +77,7 @@ export const ConfigFile = Type.Object(
     links: Type.Optional(Type.Array(Type.String({ pattern: '^[a-z][a-z0-9+.-]*:', expected: 'a transport URL such as "tcp://host:port"' }), { expected: 'an array of transport URLs' })),
     subscriptions: Type.Optional(SubscriptionsConfig),
     subscribe: Type.Optional(SubscribeConfig),
-    /** `max_bytes` of our polls. Default 65536. */
+    /** `max_bytes` of our polls. Default 65536 (`ENGINE_DEFAULTS.pollMaxBytes`, config.ts). */
     pollMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65536, expected: 'an integer from 256 to 65536' })),
     log: Type.Optional(
       Type.Object(

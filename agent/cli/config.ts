@@ -71,6 +71,23 @@ export function configFileFor(flag: string | undefined, env: NodeJS.ProcessEnv =
 export const DEFAULT_DATA_DIR = './syncwire-data';
 
 /**
+ * The engine's defaults of the settings the config exposes, read by `resolveConfig`, the flag
+ * help (node-flags.ts) and the schema's documentation. They must equal what `Engine` applies
+ * when an option is absent (engine.ts); the subscription capacity already comes from one
+ * constant of `protocol/`. README's config table documents the same values.
+ */
+export const ENGINE_DEFAULTS = {
+  /** Subscription table capacity, a power of two. */
+  subscriptionCapacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+  /** Longest subscription granted, seconds. */
+  maxRemainOpenS: 900,
+  /** What this agent asks of peers that push (renewed at 80 %). */
+  subscribe: { remainOpenS: 600, maxBytes: 1 << 20 },
+  /** `max_bytes` of our polls. */
+  pollMaxBytes: 65536,
+} as const;
+
+/**
  * Load, override, validate and resolve.
  * @param file config file path, or undefined for defaults plus flags only.
  * @throws ConfigError naming the file or flag, the JSON path and the expected value.
@@ -154,11 +171,11 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     trust: { mode: c.trust?.mode ?? 'list', keys: (c.trust?.keys ?? []).map((k) => k.toLowerCase()) },
     links: c.links ?? [],
     subscriptions: {
-      capacity: c.subscriptions?.capacity ?? DEFAULT_SUBSCRIPTION_CAPACITY,
-      maxRemainOpenS: c.subscriptions?.maxRemainOpenS ?? 900,
+      capacity: c.subscriptions?.capacity ?? ENGINE_DEFAULTS.subscriptionCapacity,
+      maxRemainOpenS: c.subscriptions?.maxRemainOpenS ?? ENGINE_DEFAULTS.maxRemainOpenS,
     },
-    subscribe: c.subscribe ?? { remainOpenS: 600, maxBytes: 1 << 20 },
-    pollMaxBytes: c.pollMaxBytes ?? 65536,
+    subscribe: c.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
+    pollMaxBytes: c.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
     log: { level: c.log?.level ?? 'info' },
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },

@@ -14,7 +14,7 @@ import { closeSync, constants, fsyncSync, openSync, renameSync, statSync, unlink
 import { dirname, resolve } from 'node:path';
 import { fromHex, generateIdentity, identityFromSecret, toHex, type Identity } from '../../protocol/keys.js';
 import { str, type Command, type CommandSpec, type Flags } from './args.js';
-import { ConfigError } from './config.js';
+import { ConfigError, DEFAULT_DATA_DIR } from './config.js';
 import { assertPrivateFile } from './path-safety.js';
 
 /** The `type` field of a key file. */
@@ -123,7 +123,7 @@ export const keygenSpec: CommandSpec = {
   summary: 'create an ed25519 identity (key file, mode 0600)',
   usage: 'syncwire keygen [--out FILE] [--force] [--json]',
   flags: {
-    out: { type: 'string', short: 'o', arg: 'FILE', description: 'key file to write (default ./syncwire-data/key.json)' },
+    out: { type: 'string', short: 'o', arg: 'FILE', description: `key file to write (default ${DEFAULT_DATA_DIR}/key.json)` },
     force: { type: 'boolean', short: 'f', description: 'overwrite an existing key file (its identity is lost)' },
     json: { type: 'boolean', description: 'print {"peerId","publicKey","file"} as JSON' },
   },
@@ -136,7 +136,7 @@ and agents refuse to load a key file that group or others can access.`,
 export const keygenCommand: Command = { spec: keygenSpec, run: runKeygen };
 
 async function runKeygen(flags: Flags): Promise<number> {
-  const out = resolve(str(flags, 'out') ?? './syncwire-data/key.json');
+  const out = resolve(str(flags, 'out') ?? `${DEFAULT_DATA_DIR}/key.json`);
   const id = generateIdentity();
   try {
     writeKeyFile(out, id, flags.force === true);

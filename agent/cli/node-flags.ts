@@ -6,18 +6,18 @@
 import type { FlagSpec, Flags } from './args.js';
 import { list, str } from './args.js';
 import { redactUrl } from '../transport/redact-url.js';
-import { CONFIG_ENV, configFileFor, loadConfig, type Override, type ResolvedConfig } from './config.js';
+import { CONFIG_ENV, configFileFor, DEFAULT_DATA_DIR, ENGINE_DEFAULTS, loadConfig, type Override, type ResolvedConfig } from './config.js';
 
 /** The shared flags. */
 export const NODE_FLAGS: Record<string, FlagSpec> = {
   config: { type: 'string', short: 'c', arg: 'FILE', description: 'JSON config file (see docs; every field optional; default $SYNCWIRE_CONFIG)' },
-  'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'command log directory (config dataDir; default ./syncwire-data)' },
+  'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `command log directory (config dataDir; default ${DEFAULT_DATA_DIR})` },
   key: { type: 'string', short: 'k', arg: 'FILE', description: 'key file from `syncwire keygen` (config keyFile; default <data-dir>/key.json)' },
   link: { type: 'string', short: 'l', multiple: true, arg: 'URL', description: 'transport URL; replaces config links' },
   durability: { type: 'string', arg: 'MODE', description: 'always | none | batch:<ms> (default always)' },
   trust: { type: 'string', arg: 'MODE', description: 'list | open (default list: only trusted keys may connect)' },
   'trust-key': { type: 'string', multiple: true, arg: 'HEX', description: 'trusted public key; replaces config trust.keys' },
-  capacity: { type: 'string', arg: 'N', description: 'subscription table capacity, a power of two (default 128)' },
+  capacity: { type: 'string', arg: 'N', description: `subscription table capacity, a power of two (default ${ENGINE_DEFAULTS.subscriptionCapacity})` },
   'poll-only': { type: 'boolean', description: 'never subscribe to peers; only poll them (config subscribe: false)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default $SYNCWIRE_LOG_LEVEL, else config, else info); JSON logs on stderr' },
   'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket for `syncwire status` (default <data-dir>/status.sock; "" = none)' },

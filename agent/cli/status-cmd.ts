@@ -16,7 +16,7 @@ export const statusSpec: CommandSpec = {
   flags: {
     socket: { type: 'string', short: 's', arg: 'PATH', description: "the agent's status socket (default <data-dir>/status.sock)" },
     config: { type: 'string', short: 'c', arg: 'FILE', description: 'read statusSocket / dataDir from this config' },
-    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'data directory of the agent (default ./syncwire-data)' },
+    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory of the agent (default ${DEFAULT_DATA_DIR})` },
     json: { type: 'boolean', description: 'print the snapshot as JSON' },
   },
   details: `Columns of the peer table: AUTH = handshake done; SUB = we hold a push subscription

@@ -25,7 +25,7 @@ export const storeSpec: CommandSpec = {
   summary: 'check a command log, or salvage a damaged one',
   usage: 'syncwire store (check | salvage) [--data-dir DIR | --config FILE] [--json]',
   flags: {
-    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: 'data directory holding commands.log (default ./syncwire-data)' },
+    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory holding commands.log (default ${DEFAULT_DATA_DIR})` },
     config: { type: 'string', short: 'c', arg: 'FILE', description: 'read dataDir from this agent config' },
     json: { type: 'boolean', description: 'print the report as JSON' },
   },
