@@ -372,7 +372,7 @@ function framesFile(): unknown {
   const f1 = encodeSerialFrame(bodies[0]![2]);
   const f2 = encodeSerialFrame(bodies[2]![2]);
   const bad = encodeSerialFrame(Uint8Array.of(0x81, 0x07));
-  bad[1] ^= 0x01;
+  bad[1]! ^= 0x01;
   const wire = concat(Uint8Array.of(0x00), f1, Uint8Array.of(0x00), Uint8Array.of(0x05, 0x99, 0x00), bad, f2);
   const r = new SerialFrameDecoder().push(wire);
   // Over a 1000-byte cap: a 1200-byte body overflows the receive buffer; 1003 zero bytes COBS-encode

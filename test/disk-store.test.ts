@@ -90,7 +90,7 @@ t.test('a corrupt record in the middle costs that record only: quarantined, the 
   const { dir, log } = await written(cmds);
   const at = recordAt(cmds, 10);
   const len = RECORD_HEAD_BYTES + cmds[10]!.bytes.length;
-  log[at + RECORD_HEAD_BYTES + 3] ^= 0x40;
+  log[at + RECORD_HEAD_BYTES + 3]! ^= 0x40;
   writeFileSync(join(dir, LOG_FILE), log);
   const logged: Array<{ msg: string; fields?: object; level?: string }> = [];
   const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields, level) => logged.push({ msg, fields, level }) });

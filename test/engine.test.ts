@@ -172,7 +172,7 @@ t.test('invalid commands are never stored', async (t) => {
   const forged = encodeCommand({ parents: [], author: b!.identity.author, seq: 2, payload: enc('forged') }, stranger.sign);
   const unknownAuthor = encodeCommand({ parents: [], author: stranger.author, seq: 1, payload: enc('who') }, stranger.sign);
   const tampered = Uint8Array.from(good.bytes);
-  tampered[tampered.length - 70] ^= 1;
+  tampered[tampered.length - 70]! ^= 1;
   // Pretend b pushes these to a (b's session seals them onto its link to a).
   fromB.send({ type: 'Push', remaining: 1000, exhausted: false, commands: [forged.bytes, unknownAuthor.bytes, tampered, good.bytes] });
   fromB.sendFrame(Uint8Array.from([0xff, 0x00, 0x13]));

@@ -19,6 +19,7 @@ import mqtt from 'mqtt';
 import { findBin, natsCluster, type NatsNode } from '../testkit/net.js';
 import { nodes } from '../testkit/engines.js';
 import { until } from '../testkit/wait.js';
+import { silentLogger } from '../agent/node/log.js';
 
 /**
  * Wait until MQTT works on every node: a QoS 1 message published on one node reaches a
@@ -79,7 +80,7 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
   await gw!.open(`mqtt-listen://127.0.0.1:${cluster[0]!.mqttPort}`);
   // random → 0.99: the device starts at the last node of its list (node 3).
   const devNodes: string[] = [];
-  const logger = { warn() {}, debug(o: { node?: string }, m?: string) { if (m === 'broker connected' && o.node !== undefined) devNodes.push(o.node); } };
+  const logger = { ...silentLogger, debug(o: { node?: string }, m?: string) { if (m === 'broker connected' && o.node !== undefined) devNodes.push(o.node); } };
   await dev!.open(`mqtt://${list}/${gw!.id}`, { random: () => 0.99, logger });
   await until(() => dev!.up.has(gw!.id) && gw!.up.has(dev!.id), 60_000, 'link through the cluster (gateway on n1, device on n3)');
   const n3 = `127.0.0.1:${cluster[2]!.mqttPort}`;

@@ -12,7 +12,7 @@ import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/si
 import { until } from '../testkit/wait.js';
 
 interface Line {
-  level: 'warn' | 'debug';
+  level: 'debug' | 'info' | 'warn' | 'error';
   obj: Record<string, unknown>;
   msg: string | undefined;
 }
@@ -25,6 +25,8 @@ function recorder(): { lines: Line[]; logger: NonNullable<TransportOptions['logg
     logger: {
       warn: (obj, msg) => lines.push({ level: 'warn', obj: obj as Record<string, unknown>, msg }),
       debug: (obj, msg) => lines.push({ level: 'debug', obj: obj as Record<string, unknown>, msg }),
+      info: (obj, msg) => lines.push({ level: 'info', obj: obj as Record<string, unknown>, msg }),
+      error: (obj, msg) => lines.push({ level: 'error', obj: obj as Record<string, unknown>, msg }),
     },
   };
 }

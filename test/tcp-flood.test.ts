@@ -219,7 +219,8 @@ t.test('a trusted peer gets in within seconds during a 1,500-connection pre-auth
   clearInterval(sampler);
   f.stop();
   tt.comment(`gateway RSS: ${Math.round(baseKb / 1024)} MB before, peak ${Math.round(peakKb / 1024)} MB during ${Math.round((Date.now() - t0) / 1000)} s of flood + poll burst; ${f.opened()} connections`);
-  if (summaries.length > 0) tt.comment(`last summary: ${JSON.parse(summaries[summaries.length - 1]).msg}`);
+  const lastSummary = summaries.at(-1);
+  if (lastSummary !== undefined) tt.comment(`last summary: ${JSON.parse(lastSummary).msg}`);
   tt.ok(peakKb < 160 * 1024, `peak RSS ${Math.round(peakKb / 1024)} MB stays well under the unit's MemoryMax (256 MB)`);
   agent.child.kill('SIGTERM');
   gateway.child.kill('SIGTERM');
