@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { DEFAULT_SUBSCRIPTION_CAPACITY } from '../../protocol/constants.js';
+import { ENGINE_DEFAULTS } from '../sync/engine.js';
 import type { Durability } from '../store/command-store.js';
 import { parseDurability } from '../store/durability.js';
 import { checkConfig } from './config-check.generated.js';
@@ -70,22 +70,8 @@ export function configFileFor(flag: string | undefined, env: NodeJS.ProcessEnv =
 /** Default data directory (relative to the working directory). */
 export const DEFAULT_DATA_DIR = './syncwire-data';
 
-/**
- * The engine's defaults of the settings the config exposes, read by `resolveConfig`, the flag
- * help (node-flags.ts) and the schema's documentation. They must equal what `Engine` applies
- * when an option is absent (engine.ts); the subscription capacity already comes from one
- * constant of `protocol/`. README's config table documents the same values.
- */
-export const ENGINE_DEFAULTS = {
-  /** Subscription table capacity, a power of two. */
-  subscriptionCapacity: DEFAULT_SUBSCRIPTION_CAPACITY,
-  /** Longest subscription granted, seconds. */
-  maxRemainOpenS: 900,
-  /** What this agent asks of peers that push (renewed at 80 %). */
-  subscribe: { remainOpenS: 600, maxBytes: 1 << 20 },
-  /** `max_bytes` of our polls. */
-  pollMaxBytes: 65536,
-} as const;
+/** The engine's defaults (agent/sync/engine.ts): config and help texts read them from there. */
+export { ENGINE_DEFAULTS };
 
 /**
  * Load, override, validate and resolve.

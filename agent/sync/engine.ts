@@ -26,6 +26,18 @@ export type { Logger } from '../node/log.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** What the engine does when an option is absent; config and help texts read these (one place). */
+export const ENGINE_DEFAULTS = {
+  /** Subscription table capacity, a power of two. */
+  subscriptionCapacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+  /** Longest subscription granted, seconds. */
+  maxRemainOpenS: 900,
+  /** What this agent asks of peers that push (renewed at 80 %). */
+  subscribe: { remainOpenS: 600, maxBytes: 1 << 20 },
+  /** `max_bytes` of our polls. */
+  pollMaxBytes: 65536,
+} as const;
+
 /** Engine settings; every field but identity and store has a default. */
 export interface EngineOptions {
   identity: Identity;
@@ -130,10 +142,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.store = opts.store;
     this.log = opts.logger ?? silent;
     this.settings = {
-      subscriptionCapacity: opts.subscriptionCapacity ?? DEFAULT_SUBSCRIPTION_CAPACITY,
-      maxRemainOpenS: opts.maxRemainOpenS ?? 900,
-      subscribe: opts.subscribe ?? { remainOpenS: 600, maxBytes: 1 << 20 },
-      pollMaxBytes: opts.pollMaxBytes ?? 65536,
+      subscriptionCapacity: opts.subscriptionCapacity ?? ENGINE_DEFAULTS.subscriptionCapacity,
+      maxRemainOpenS: opts.maxRemainOpenS ?? ENGINE_DEFAULTS.maxRemainOpenS,
+      subscribe: opts.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
+      pollMaxBytes: opts.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
       maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
       subscribedPollS: opts.subscribedPollS ?? 300,
       pollTimeoutMs: opts.pollTimeoutMs ?? 3000,
