@@ -6,7 +6,6 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { readFileSync } from 'node:fs';
 import {
   authTranscriptV2,
   Capability,
@@ -37,6 +36,7 @@ import {
   type Hello,
   type SealFailure,
 } from '../protocol/index.js';
+import { loadVectors } from '../testkit/vectors.js';
 
 const bytes = (n: number) => fc.uint8Array({ minLength: n, maxLength: n });
 const key32 = bytes(32);
@@ -281,7 +281,7 @@ t.test('Hello with and without ephemeral; older 5-field Hellos decode; a bad 6th
   const old = decodeMessage(without);
   t.same(old, base);
   t.notOk('ephemeral' in old, 'no ephemeral property at all');
-  const legacy = JSON.parse(readFileSync(new URL('../docs/vectors/messages.json', import.meta.url), 'utf8')) as { cases: Array<{ name: string; cbor: string }> };
+  const legacy = loadVectors<{ cases: Array<{ name: string; cbor: string }> }>('messages.json');
   const helloA = decodeMessage(fromHex(legacy.cases.find((c) => c.name === 'hello_a')!.cbor));
   t.ok(helloA.type === 'Hello' && helloA.ephemeral === undefined, 'messages.json hello_a (5 fields) still decodes, without ephemeral');
   const fields = [0, 1, base.public_key, 4096, 7, base.nonce];

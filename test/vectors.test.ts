@@ -8,7 +8,6 @@
  * fail as stated. (Every `messages.json` case is also checked both ways by test/protocol-vectors.test.ts.)
  */
 import t from 'tap';
-import { readFileSync } from 'node:fs';
 import { decodeCommand } from '../protocol/command.js';
 import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
 import { fromHex, toHex } from '../protocol/keys.js';
@@ -25,8 +24,8 @@ import {
 import { ARQ_EXCHANGE_OPTIONS, readArqFrame, scriptedEndpoint, writeArqFrame, type ArqFrameFields, type ArqStep } from '../scripts/arq-vectors.js';
 import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from '../scripts/budget-vectors.js';
 import { toReadable, type Readable } from '../scripts/gen-vectors.js';
+import { loadVectors as load } from '../testkit/vectors.js';
 
-const load = <T>(f: string): T => JSON.parse(readFileSync(new URL(`../docs/vectors/${f}`, import.meta.url), 'utf8')) as T;
 
 interface ArqFile {
   frames: Array<{ name: string; body: string; serial_frame: string; fields: ArqFrameFields }>;
