@@ -53,6 +53,7 @@ import {
   type Message,
   type SealFailure,
 } from '../protocol/index.js';
+import { concat } from '../testkit/bytes.js';
 import { repoRoot } from './repo-root.js';
 import { arqExchange, ARQ_EXCHANGE_OPTIONS, type ArqStep } from './arq-vectors.js';
 import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from './budget-vectors.js';
@@ -420,15 +421,6 @@ function framesFile(): unknown {
   };
 }
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 function arqFile(): unknown {
   const steps: ArqStep[] = arqExchange(
