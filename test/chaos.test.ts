@@ -49,7 +49,8 @@ t.test('chaos harness, quick variant: every invariant holds', async (t) => {
   t.equal(r.fuzz!.live_unsealed_dropped_on_sealed, r.fuzz!.live_unsealed_injected_on_sealed, 'fuzz: every unsealed injection on the sealed link was dropped and counted');
   t.equal(r.fuzz!.live_sealed_bad_frames, 0, 'fuzz: sealed injections were never taken for bad frames');
   t.equal(r.flood!.held, r.flood!.capacity, 'flood: exactly capacity slots held');
-  t.equal(r.flood!.refused_with_hint, (r.flood!.peers as number) - (r.flood!.capacity as number), 'flood: all others refused with a hint');
+  t.ok((r.flood!.acked as number) >= (r.flood!.capacity as number), 'flood: every slot was granted');
+  t.equal(r.flood!.refused_with_hint, (r.flood!.peers as number) - (r.flood!.acked as number), 'flood: every peer never granted a slot was refused with a hint');
   t.equal(r.flood!.pace_violations, 0, 'flood: refused peers respect the pace');
   t.equal(r.flood!.unauthenticated_admitted, 0, 'flood: no unauthenticated peer admitted');
   t.equal(r.flood!.unauthenticated_told_unauthorized, r.flood!.unauthenticated, 'flood: untrusted peers told Unauthorized');
