@@ -11,7 +11,7 @@
  *
  * Parts: device.ts (orchestration), device-link.ts (the message-level seam: bodies in and out),
  * connection.ts (the session layer on one link: `Hello` retries around session.ts, the pure
- * handshake + sealing of handshake.ts and seal.ts), sync.ts (subscribe and poll), poll.ts
+ * handshake + sealing of handshake.ts, hello-exchange.ts and seal.ts), sync.ts (subscribe and poll), poll.ts
  * (answers from the ring), intake.ts (received commands), telemetry.ts, ring.ts, keys.ts,
  * options.ts, types.ts, and serial-wiring.ts (COBS/CRC and the serial ARQ between a serial port
  * and the device: one encode and one decode per message).
@@ -30,6 +30,7 @@ export {
   DeviceSync, MIN_FALLBACK_POLL_MS, POLL_BACKOFF_BASE_MS, POLL_TIMEOUT_MS, SUBSCRIBE_RETRY_MS, type PollMode, type SyncHost,
 } from './sync.js';
 export { DeviceHandshake, type HandshakeOptions, type HandshakeState, type HandshakeStep, type Outgoing } from './handshake.js';
+export { OwnHello, acceptHello, signedBy, type PeerHello } from './hello-exchange.js';
 export { DeviceSession, type Inbound, type SessionStats } from './session.js';
 export { DeviceConnection, type ConnectionHost, type ConnectionStats } from './connection.js';
 export { Telemetry } from './telemetry.js';
