@@ -57,14 +57,17 @@ t.test('ListFit.take skips nothing: the first command that does not fit ends the
   tt.equal(fit.count, 1);
 });
 
+const payloadSizes = fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 24 });
+
 t.test('the device answers polls within max_bytes, and never stops short of what fits', async (tt) => {
   const author = generateIdentity();
   fc.assert(
-    fc.property(fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 24 }), fc.integer({ min: MIN_POLL_BYTES, max: 3000 }), (sizes, maxBytes) => {
+    fc.property(payloadSizes, fc.integer({ min: MIN_POLL_BYTES, max: 3000 }), (sizes, maxBytes) => {
       const ring = new CommandRing(32);
       let parent: Uint8Array | null = null;
       for (let i = 0; i < sizes.length; i++) {
-        const cmd = encodeCommand({ parents: parent === null ? [] : [parent], author: author.author, seq: i + 1, payload: new Uint8Array(sizes[i]!) }, author.sign);
+        const parents = parent === null ? [] : [parent];
+        const cmd = encodeCommand({ parents, author: author.author, seq: i + 1, payload: new Uint8Array(sizes[i]!) }, author.sign);
         ring.push(cmd.id, cmd.bytes);
         parent = cmd.id;
       }

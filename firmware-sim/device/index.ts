@@ -11,10 +11,11 @@
  *
  * Parts: device.ts (orchestration), device-link.ts (the message-level seam: bodies in and out),
  * connection.ts (the session layer on one link: `Hello` retries around session.ts, the pure
- * handshake + sealing of handshake.ts, hello-exchange.ts and seal.ts), sync.ts (subscribe and poll), poll.ts
- * (answers from the ring), intake.ts (received commands), telemetry.ts, ring.ts, keys.ts,
- * options.ts, types.ts, and serial-wiring.ts (COBS/CRC and the serial ARQ between a serial port
- * and the device: one encode and one decode per message).
+ * handshake + sealing of handshake.ts, hello-exchange.ts and seal.ts), sync.ts (subscribe and
+ * poll), poll.ts (answers from the ring), intake.ts (received commands), own-chain.ts (own
+ * commands), telemetry.ts, ring.ts, keys.ts, options.ts, types.ts, and serial-wiring.ts
+ * (COBS/CRC and the serial ARQ between a serial port and the device: one encode and one decode
+ * per message).
  */
 export { SimDevice, createDevice } from './device.js';
 export type { DeviceEnd, DeviceLink } from './device-link.js';
