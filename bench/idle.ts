@@ -17,7 +17,7 @@
  *   hourly: conservative); then a steady-state window of W seconds is scaled ×3600/W.
  */
 import type { Engine } from '../agent/sync/engine.js';
-import type { SimLink } from '../firmware-sim/sim-binding.js';
+import type { SimLink } from '../firmware-sim/uart/index.js';
 import { decodeMessage } from '../protocol/envelope.js';
 import { isSealed } from '../protocol/seal.js';
 import { QUICK, makeEngines, notes, payload, round, serialPair, sleep, subscribed, teardown, until } from './util.js';

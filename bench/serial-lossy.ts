@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { SerialPortStream } from '@serialport/stream';
 import { ArqLink } from '../agent/transport/arq-link.js';
-import { SimRegistry, createSimBinding, createSimLink, type SimBinding } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink, type SimBinding } from '../firmware-sim/uart/index.js';
 import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
 import { LatencyHistogram, QUICK, round, sleep } from './util.js';
 

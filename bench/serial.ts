@@ -8,7 +8,7 @@
  * - framing + envelope overhead of a push of one 50-byte command, from the link's byte counters.
  */
 import type { Engine } from '../agent/sync/engine.js';
-import type { SimLink } from '../firmware-sim/sim-binding.js';
+import type { SimLink } from '../firmware-sim/uart/index.js';
 import type { SealPolicy } from '../protocol/seal.js';
 import { QUICK, gotCommands, makeEngines, median, payload, plots, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
 

@@ -10,7 +10,7 @@ import { MemoryStore } from '../agent/store/memory-store.js';
 import { Engine, type EngineOptions } from '../agent/sync/engine.js';
 import { attachLinks, attachTransport, type AttachedTransport } from '../agent/node/attach-transport.js';
 import type { OpenedTransport, TransportOptions } from '../agent/transport/registry.js';
-import { SimRegistry, createSimBinding, createSimLink, type SimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink, type SimLink } from '../firmware-sim/uart/index.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { SealPolicy } from '../protocol/seal.js';
 

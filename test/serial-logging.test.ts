@@ -8,7 +8,7 @@
 import t from 'tap';
 import { openTransport, type TransportOptions } from '../agent/transport/registry.js';
 import type { Link } from '../agent/link.js';
-import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { until } from '../testkit/wait.js';
 
 interface Line {

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Link } from '../agent/link.js';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
 import { openTransport, type TransportOptions } from '../agent/transport/registry.js';
-import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { findBin, freePort, mosquitto as startMosquitto, mosquittoConf } from '../testkit/net.js';
 import { firstLink, runLinkConformance as conformance, transportPair } from '../testkit/suites/link-conformance.js';
 import { sleep } from '../testkit/wait.js';

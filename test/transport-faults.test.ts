@@ -16,7 +16,7 @@ import type { Link, Transport } from '../agent/link.js';
 import { SyncwireError } from '../protocol/errors.js';
 import { encodeTcpFrame } from '../protocol/tcp-frame.js';
 import { TransportError, openTransport, redactUrl, type TransportOptions } from '../agent/transport/registry.js';
-import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { sleep } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';

@@ -19,7 +19,7 @@ import { openTransport, type OpenedTransport, type TransportOptions } from '../a
 import { MqttLink, REHANDSHAKE_HINT_MS } from '../agent/transport/mqtt-link.js';
 import { KICK_AFTER_MS, onlineAction } from '../agent/transport/mqtt-presence.js';
 import { SEAL_POLICIES } from '../protocol/seal.js';
-import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/sim-binding.js';
+import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
 import { until } from '../testkit/wait.js';
 

@@ -3,7 +3,7 @@
  * with the peer they came from, `peer-up`) and the simulated device's events.
  */
 import { decodeCbor } from '../../protocol/cbor.js';
-import type { SimDevice } from '../../firmware-sim/device.js';
+import type { SimDevice } from '../../firmware-sim/device/index.js';
 import type { DemoNode } from './demo-node.js';
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? '' : 's'}`;

@@ -11,7 +11,8 @@
  */
 import { Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
 import { encodeMessage } from '../../protocol/envelope.js';
-import { ReasonCode, type ReasonName } from '../../protocol/errors.js';
+import { errorMessage } from '../../protocol/error-message.js';
+import type { ReasonName } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { compareBytes } from '../../protocol/command.js';
 import { authTranscript, peerIdOf, toHex, verifySignature, type Identity } from '../../protocol/keys.js';
@@ -270,7 +271,7 @@ export class Handshake {
 
   private refuse(reason: ReasonName, message: string, log: string): HandshakeStep {
     this.state = 'refused';
-    const error = encodeMessage({ type: 'Error', code: ReasonCode[reason], message, retry_after_ms: null });
+    const error = encodeMessage(errorMessage(reason, message));
     return { send: [error], up: false, refuse: { reason, error, log }, dropped: null };
   }
 }

@@ -12,7 +12,7 @@ import { MemoryStore } from '../../agent/store/memory-store.js';
 import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
 import type { PeerSession } from '../../agent/sync/peer-session.js';
 import { openTransport } from '../../agent/transport/registry.js';
-import { createSimBinding, createSimLink, SimRegistry } from '../../firmware-sim/sim-binding.js';
+import { createSimBinding, createSimLink, SimRegistry } from '../../firmware-sim/uart/index.js';
 import { encodeCommand } from '../../protocol/command.js';
 import { decodeMessage, encodeMessage } from '../../protocol/envelope.js';
 import { SyncwireError } from '../../protocol/errors.js';

@@ -23,8 +23,8 @@ import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
 import type { ArqEndpoint } from '../../protocol/serial-arq.js';
 import { attachTransport } from '../../agent/node/attach-transport.js';
 import type { OpenedTransport } from '../../agent/transport/registry.js';
-import { attachDeviceToSerialPort, createDevice, type SimDevice } from '../../firmware-sim/device.js';
-import { createSimBinding, createSimLink, SimRegistry, type SimLink } from '../../firmware-sim/sim-binding.js';
+import { attachDeviceToSerialPort, createDevice, type SimDevice } from '../../firmware-sim/device/index.js';
+import { createSimBinding, createSimLink, SimRegistry, type SimLink } from '../../firmware-sim/uart/index.js';
 import { generateIdentity, toHex } from '../../protocol/keys.js';
 import { median, round, rssMb, sleep, until, type ChaosConfig, type Figures } from './common.js';
 

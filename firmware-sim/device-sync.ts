@@ -1,2 +1,0 @@
-/** Old path of `device/sync.ts`, kept for importers not yet moved to `firmware-sim/device/`. Remove once none is left. */
-export * from './device/sync.js';
