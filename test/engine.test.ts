@@ -155,8 +155,11 @@ t.test('the 129th subscriber is refused with a retry hint; capacity must be a po
   t.equal(hubTrusting.table.size, 128, 'exactly 128 slots held');
   t.same(errors, [ReasonCode.MaximumSubscriptionsExceeded], 'one refusal');
   t.ok((retry[0] ?? 0) > 0, 'refusal carries retry_after_ms');
-  const refused = clients.filter((c) => c.sessions.get(hubTrusting.peerId)?.client.refused);
-  t.equal(refused.length, 1, 'the refused peer knows and falls back to polling');
+  // The hub has sent its refusal; the refused peer takes it in a moment later (frames are handled
+  // in arrival order, a turn at a time).
+  const refusedPeers = (): Engine[] => clients.filter((c) => c.sessions.get(hubTrusting.peerId)?.client.refused);
+  while (refusedPeers().length < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(refusedPeers().length, 1, 'the refused peer knows and falls back to polling');
   await Promise.all([hubTrusting.close(), ...clients.map((c) => c.close())]);
 });
 
