@@ -11,17 +11,13 @@
 /** A source of floats in [0, 1). `Math.random` is one. */
 export type Random = () => number;
 
-/** mulberry32: 32-bit state, fast, good enough for test inputs. */
-export function mulberry32(seed: number): Random {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/**
+ * mulberry32: 32-bit state, fast, good enough for test inputs. The simulated UART's generator is
+ * the one copy (product code cannot import the testkit, the testkit can import it).
+ */
+import { mulberry32 } from '../firmware-sim/uart/sim-line.js';
+
+export { mulberry32 };
 
 /** xorshift32 (seed 0 is taken as 1). Only for the chaos fuzz; new code uses {@link mulberry32}. */
 export function xorshift32(seed: number): Random {
