@@ -1,0 +1,149 @@
+/**
+ * Reading the command graph as a feed (api.md GET /v1/commands): every command in the store's
+ * log order (a causal order: parents always come first), each as a {@link CommandEntry} with a
+ * cursor to resume after it. The feed reads from the store by handle and never queues commands:
+ * when it has caught up it waits for the source's `onAdded` hook, so a slow consumer costs
+ * nothing but the one entry it has not taken yet.
+ */
+import { decodeCommand } from '../../protocol/command.js';
+import { toHex } from '../../protocol/keys.js';
+import type { CommandStore } from '../store/command-store.js';
+import { CursorError, formatCursor, parseCursor } from './cursor.js';
+
+/**
+ * Where a feed reads: the store, and a hook called after commands were added to it (the agent
+ * adapts the engine's `commands` event). `onAdded` returns the function that unsubscribes.
+ */
+export interface FeedSource {
+  store: CommandStore;
+  onAdded(listener: () => void): () => void;
+}
+
+/** One command as the API shows it (api.md; key order as written there). */
+export interface CommandEntry {
+  /** Resume after this command with `after=<cursor>`. */
+  cursor: string;
+  /** Command id, 64 lowercase hex. */
+  id: string;
+  /** Author fingerprint, 16 lowercase hex. */
+  author: string;
+  /** The author's sequence number. */
+  seq: number;
+  /** Parent ids, 64 hex each, in the command's (ascending) order. */
+  parents: string[];
+  /** The payload, base64 (standard alphabet, padded). */
+  payload: string;
+  /** The payload parsed as JSON; present only when it is valid UTF-8 that parses. */
+  json?: unknown;
+}
+
+/** Fatal: invalid UTF-8 throws instead of becoming U+FFFD (which JSON.parse would accept). */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The payload as JSON, or `undefined` when it is not UTF-8 JSON. */
+function payloadJson(payload: Uint8Array): unknown {
+  // Cheap early out for binary payloads: JSON text never holds a NUL byte.
+  if (payload.length === 0 || payload.includes(0)) return undefined;
+  try {
+    return JSON.parse(utf8.decode(payload)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The entry of the command at `handle` (decoded from the store's exact bytes).
+ * @throws whatever the store's `bytesOf` throws (closed store, failed read); RangeError on a
+ *   handle outside 0..size-1.
+ */
+export function commandEntry(store: CommandStore, handle: number): CommandEntry {
+  if (!Number.isInteger(handle) || handle < 0 || handle >= store.size) throw new RangeError(`no command at handle ${handle}`);
+  const cmd = decodeCommand(store.bytesOf(handle));
+  const id = toHex(cmd.id);
+  const entry: CommandEntry = {
+    cursor: formatCursor(handle, id),
+    id,
+    author: toHex(cmd.author),
+    seq: cmd.seq,
+    parents: cmd.parents.map(toHex),
+    payload: Buffer.from(cmd.payload.buffer, cmd.payload.byteOffset, cmd.payload.length).toString('base64'),
+  };
+  const json = payloadJson(cmd.payload);
+  if (json !== undefined) entry.json = json;
+  return entry;
+}
+
+/**
+ * The first handle a feed with `after` emits: 0 without `after`, the store's size for `end`
+ * (only commands added from now on), else the handle after the cursor's.
+ * @throws CursorError `cursor_syntax` for a malformed cursor, `cursor_unknown` when the store
+ *   holds no command at the cursor's handle whose id starts with its prefix.
+ */
+export function resolveAfter(store: CommandStore, after?: string): number {
+  if (after === undefined) return 0;
+  if (after === 'end') return store.size;
+  const { handle, idPrefix } = parseCursor(after);
+  if (handle >= store.size || !toHex(store.idOf(handle)).startsWith(idPrefix)) {
+    throw new CursorError('cursor_unknown', `this store holds no command ${handle} with id ${idPrefix}…: it was never here, or the log was rewritten (read again from the start)`);
+  }
+  return handle + 1;
+}
+
+/**
+ * Wait until the source reports added commands (resolves `true`) or `signal` aborts (resolves
+ * `false`; never rejects). Subscribes only for the wait and always unsubscribes.
+ */
+export function waitForAdded(source: FeedSource, signal?: AbortSignal): Promise<boolean> {
+  if (signal?.aborted) return Promise.resolve(false);
+  return new Promise<boolean>((resolve) => {
+    const done = (added: boolean): void => {
+      unsubscribe();
+      signal?.removeEventListener('abort', onAbort);
+      resolve(added);
+    };
+    const onAbort = (): void => done(false);
+    const unsubscribe = source.onAdded(() => done(true));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Options of {@link commandsFrom}. */
+export interface FeedOptions {
+  /** A cursor, or `end`; default: from the first command. */
+  after?: string;
+  /** Keep waiting for new commands once caught up. Default false: end after the last one held. */
+  follow?: boolean;
+  /** Ends the iteration (cleanly: no rejection) and releases the subscription. */
+  signal?: AbortSignal;
+  /** Stop after this many entries. Default: no limit. */
+  limit?: number;
+}
+
+/**
+ * The commands of `source` as an async iterable for library users. The start is resolved at
+ * call time, so `after: 'end'` means "added after this call" and a bad cursor throws here.
+ * Entries are built one at a time as the consumer asks (nothing is read ahead); with `follow`
+ * the iteration waits on `onAdded` when caught up, subscribed only while it waits. Abort ends
+ * it with `done`; breaking out of `for await` ends it too.
+ * @throws CursorError (synchronously) for a malformed or unknown `after`; RangeError for a
+ *   `limit` that is not a positive integer.
+ */
+export function commandsFrom(source: FeedSource, opts: FeedOptions = {}): AsyncIterable<CommandEntry> {
+  const { follow = false, signal, limit = Infinity } = opts;
+  if (limit !== Infinity && (!Number.isInteger(limit) || limit < 1)) throw new RangeError(`limit must be a positive integer, not ${limit}`);
+  const start = resolveAfter(source.store, opts.after);
+  return {
+    async *[Symbol.asyncIterator](): AsyncGenerator<CommandEntry, void, undefined> {
+      let next = start;
+      let emitted = 0;
+      while (emitted < limit && !signal?.aborted) {
+        if (next < source.store.size) {
+          emitted++;
+          yield commandEntry(source.store, next++);
+        } else if (!follow || !(await waitForAdded(source, signal))) {
+          return;
+        }
+      }
+    },
+  };
+}
