@@ -20,7 +20,8 @@ import { acquireLock, type Lock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { BootstrapProgress } from './progress.js';
 import { takeSnapshot, type Snapshot } from './snapshot.js';
-import { startStatusServer, type StatusServer } from './status-server.js';
+import { apiHostFor } from '../api/basic-host.js';
+import { startApiServer, type ApiServer } from '../api/server.js';
 
 /** How long a start waits for the data directory's lock while another process holds it. */
 const LOCK_WAIT_MS = 10_000;
@@ -33,7 +34,7 @@ export interface RunningNode {
   engine: Engine;
   store: DiskStore;
   transports: RunningTransport[];
-  status: StatusServer | null;
+  status: ApiServer | null;
   snapshot(): Snapshot;
   /** Close transports, engine, store (flush + fsync), status socket and lock. Idempotent. */
   close(): Promise<void>;
@@ -114,9 +115,9 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     const transports: RunningTransport[] = [];
     const snapshot = (): Snapshot =>
       takeSnapshot({ engine, role, startedAt, dataDir: cfg.dataDir, durability: cfg.durabilityText, transports });
-    let status: StatusServer | null = null;
+    let status: ApiServer | null = null;
     if (cfg.statusSocket !== '') {
-      status = await startStatusServer(cfg.statusSocket, engine, snapshot);
+      status = await startApiServer({ socketPath: cfg.statusSocket, logger: log.child({ part: 'api' }) }, apiHostFor({ engine, snapshot }));
       const s = status;
       cleanups.push(() => s.close());
     }

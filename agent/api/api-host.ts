@@ -1,0 +1,33 @@
+/**
+ * What the local HTTP API server asks of the agent behind it. The server owns the listeners,
+ * auth, limits, routing, body reading and the error shape; a host owns the answers. Kept apart
+ * from the server so hosts (the agent, the library, tests) import the type without node:http's
+ * server side.
+ *
+ * A method may throw an {@link ApiError} (answered as it says), a `StoreWriteError` (mapped by
+ * reason: `disk-full` → 503 `disk_full`), or anything else (500 `internal`, detail logged only).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** The agent side of the API (see module doc for the error contract). */
+export interface ApiHost {
+  /** `GET /v1/status`: the status snapshot (JSON-able). */
+  status(): object;
+  /** `POST /v1/commands`: commit `payload`; resolves once the store's durability is met. */
+  commit(payload: Uint8Array): Promise<{ id: Uint8Array; cursor: string }>;
+  /**
+   * `GET /v1/commands`: write the NDJSON answer to `res` (status, headers and body; the host
+   * ends it, or keeps it open with `follow`). The server has already checked method and auth
+   * and exempted the connection from idle timeouts. Throwing before writing anything answers
+   * with the error.
+   */
+  streamCommands(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): void;
+  /** `GET /v1/commands/<id>` (`idHex`: 64 lowercase hex): the command, or null when not held. */
+  showCommand(idHex: string): object | null;
+  /** `GET /metrics`: the Prometheus text exposition. */
+  metrics(): string;
+  /** `GET /readyz`: whether the agent is ready, and each check. */
+  ready(): { ok: boolean; checks: Record<string, boolean> };
+  /** `POST /v1/reload`: re-read the trust file; the result object (throws ApiError on a bad file). */
+  reload(): Promise<object>;
+}
