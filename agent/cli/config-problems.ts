@@ -6,19 +6,19 @@
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { ValueError } from '@sinclair/typebox/errors';
-import { show, type Problem } from './config.js';
+import { semanticProblems, show, type Problem } from './config.js';
 import { ConfigFile } from './config-schema.js';
 
 const validator = TypeCompiler.Compile(ConfigFile);
 
-/** Schema problems of a config object, plus the checks a schema cannot express (power of two). */
+/**
+ * Schema problems of a config object; when there are none, the checks a schema cannot express
+ * (config.ts `semanticProblems`: power of two, listen port, `api.listen` without `api.tokenFile`).
+ */
 export function explainConfig(value: unknown): Problem[] {
   const out: Problem[] = [];
   for (const e of validator.Errors(value)) explain(e, out);
-  const cap = (value as ConfigFile).subscriptions?.capacity;
-  if (out.length === 0 && cap !== undefined && (cap & (cap - 1)) !== 0) {
-    out.push({ path: '/subscriptions/capacity', text: `expected a power of two, got ${cap}` });
-  }
+  if (out.length === 0) out.push(...semanticProblems(value as ConfigFile));
   // Dedupe: a union reports once per branch.
   return out.filter((p, i) => out.findIndex((q) => q.path === p.path && q.text === p.text) === i);
 }

@@ -8,6 +8,8 @@ import { LOG_LEVELS } from './log-levels.js';
 
 const HEX_KEY = '^[0-9a-fA-F]{64}$';
 const DURABILITY = '^(always|none|batch:[1-9][0-9]*)$';
+/** `host:port` or `[v6]:port`; the port's range is checked in config.ts (`parseListen`). */
+const LISTEN = '^(\\[[0-9a-fA-F:.]+\\]|[^\\[\\]:/\\s]+):[0-9]{1,5}$';
 
 const PosInt = (expected: string, extra: object = {}) => Type.Integer({ minimum: 1, expected, ...extra });
 
@@ -18,8 +20,28 @@ export const TrustConfig = Type.Object(
     mode: Type.Optional(Type.Union([Type.Literal('list'), Type.Literal('open')], { expected: '"list" or "open"' })),
     /** Trusted ed25519 public keys, 64 hex chars each. Default []. */
     keys: Type.Optional(Type.Array(Type.String({ pattern: HEX_KEY, expected: 'a 64-hex-char ed25519 public key' }), { expected: 'an array of 64-hex-char public keys' })),
+    /**
+     * A file of trusted keys (agent/cli/trust-file.ts: one 64-hex key per line, then an optional
+     * label; `#` comments). Trusted = `keys` ∪ the file's keys; the file is re-read on SIGHUP and
+     * `POST /v1/reload`. Relative to the working directory. Default: none.
+     */
+    keysFile: Type.Optional(Type.String({ minLength: 1, expected: 'a file path' })),
   },
-  { additionalProperties: false, expected: 'an object { "mode", "keys" }' },
+  { additionalProperties: false, expected: 'an object { "mode", "keys", "keysFile" }' },
+);
+
+/**
+ * `api`: the optional TCP listener of the local HTTP API (the unix socket `statusSocket` always
+ * speaks it). `listen` needs `tokenFile` (checked in config.ts: a schema cannot say it).
+ */
+export const ApiConfig = Type.Object(
+  {
+    /** `host:port` (IPv6 in brackets: `[::1]:8787`). Default: no TCP listener. */
+    listen: Type.Optional(Type.String({ pattern: LISTEN, expected: '"host:port" (IPv6 in brackets, e.g. "[::1]:8787")' })),
+    /** File holding the bearer token (trimmed, at least 16 characters; mode 0600 or stricter). */
+    tokenFile: Type.Optional(Type.String({ minLength: 1, expected: 'a file path' })),
+  },
+  { additionalProperties: false, expected: 'an object { "listen", "tokenFile" }' },
 );
 
 /** `subscriptions`: the table of peers that subscribe to us. */
@@ -85,9 +107,10 @@ export const ConfigFile = Type.Object(
         { additionalProperties: false, expected: 'an object { "level" }' },
       ),
     ),
-    /** Unix socket answering `syncwire status`/`commit`. Default `<dataDir>/status.sock`; "" disables it. */
+    /** Unix socket of the local HTTP API (and so of `syncwire status`/`commit`). Default `<dataDir>/status.sock`; "" disables it. */
     statusSocket: Type.Optional(Type.String({ expected: 'a socket path, or "" to disable' })),
     mqtt: Type.Optional(MqttConfig),
+    api: Type.Optional(ApiConfig),
   },
   { additionalProperties: false, expected: 'a JSON object' },
 );

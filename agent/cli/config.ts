@@ -14,18 +14,15 @@ import { basename, join, resolve } from 'node:path';
 import { ENGINE_DEFAULTS } from '../sync/engine.js';
 import type { Durability } from '../store/command-store.js';
 import { parseDurability } from '../store/durability.js';
+import { toHex } from '../../protocol/keys.js';
+import { readApiToken } from './api-token.js';
 import { checkConfig } from './config-check.generated.js';
+import { ConfigError } from './config-error.js';
 import type { ConfigFile } from './config-schema.js';
-import { EXIT } from './exit-codes.js';
 import type { LogLevel } from './log-levels.js';
+import { readTrustFile } from './trust-file.js';
 
-/** A config that cannot be used. Exit status 78 (`EX_CONFIG`): systemd is told not to restart on it. */
-export class ConfigError extends Error {
-  override readonly name: string = 'ConfigError';
-  /** Reason code (in the fatal log line). */
-  readonly reason: string = 'BadConfig';
-  readonly exitCode = EXIT.config;
-}
+export { ConfigError };
 
 /** Every setting, defaults applied and paths absolute. */
 export interface ResolvedConfig {
@@ -33,7 +30,17 @@ export interface ResolvedConfig {
   keyFile: string;
   durability: Durability;
   durabilityText: string;
-  trust: { mode: 'list' | 'open'; keys: string[] };
+  trust: {
+    mode: 'list' | 'open';
+    /** Every trusted key at load time, lowercase hex: `trust.keys` ∪ the keys file's, no duplicates. */
+    keys: string[];
+    /** `trust.keys` alone (what a reload keeps besides the re-read file). */
+    configKeys: string[];
+    /** Absolute path of `trust.keysFile`, or null. */
+    keysFile: string | null;
+    /** Labels from the keys file by lowercase hex key (empty without one). */
+    labels: Map<string, string>;
+  };
   links: string[];
   subscriptions: { capacity: number; maxRemainOpenS: number };
   subscribe: { remainOpenS: number; maxBytes: number } | false;
@@ -42,6 +49,12 @@ export interface ResolvedConfig {
   /** Empty string: no status socket. */
   statusSocket: string;
   mqtt: { username?: string; password?: string; ca?: string; cert?: string; key?: string };
+  /**
+   * The HTTP API's TCP listener (docs: README "Local HTTP API"): `listen` null = none (the unix
+   * socket only); `token` is the bearer token read from `api.tokenFile` (null without a listener).
+   * A secret: redact it wherever a config is printed.
+   */
+  api: { listen: { host: string; port: number } | null; token: string | null };
 }
 
 /** A value set from the command line or the environment: the JSON path it replaces and who set it. */
@@ -120,12 +133,39 @@ export interface Problem {
 
 /**
  * Problems of a config object: schema violations with their exact paths, plus the checks a
- * schema cannot express (a power-of-two capacity). Empty when the config is valid.
+ * schema cannot express ({@link semanticProblems}). Empty when the config is valid.
  */
 export async function validate(value: unknown): Promise<Problem[]> {
-  const cap = (value as ConfigFile | null)?.subscriptions?.capacity;
-  if (checkConfig(value) && (cap === undefined || (cap & (cap - 1)) === 0)) return [];
+  if (checkConfig(value) && semanticProblems(value as ConfigFile).length === 0) return [];
   return (await import('./config-problems.js')).explainConfig(value);
+}
+
+/**
+ * What a schema cannot say about a config that passes it: the capacity is a power of two, the
+ * listen port is 1..65535, and `api.listen` comes with `api.tokenFile`.
+ */
+export function semanticProblems(c: ConfigFile): Problem[] {
+  const out: Problem[] = [];
+  const cap = c.subscriptions?.capacity;
+  if (cap !== undefined && (cap & (cap - 1)) !== 0) out.push({ path: '/subscriptions/capacity', text: `expected a power of two, got ${cap}` });
+  const listen = c.api?.listen;
+  if (listen !== undefined) {
+    if (parseListen(listen) === null) out.push({ path: '/api/listen', text: `expected a port from 1 to 65535, got ${show(listen)}` });
+    if (c.api?.tokenFile === undefined) out.push({ path: '/api/tokenFile', text: 'missing; required with /api/listen (every TCP request needs the bearer token it holds)' });
+  }
+  return out;
+}
+
+/**
+ * `host:port` or `[v6]:port` as host (brackets removed) and port; null when the text is not
+ * of that form or the port is outside 1..65535.
+ */
+export function parseListen(text: string): { host: string; port: number } | null {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^[\]:/\s]+)):([0-9]{1,5})$/.exec(text);
+  if (m === null) return null;
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) return null;
+  return { host: m[1] ?? m[2]!, port };
 }
 
 /** Short rendering of a bad value for messages. */
@@ -145,16 +185,34 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]!] = value;
 }
 
-/** Fill in defaults of a validated config. */
+/**
+ * Fill in defaults of a validated config, and read the files it names whose content is part of
+ * the config: `trust.keysFile` (its keys join `trust.keys`) and, with `api.listen`, `api.tokenFile`.
+ * @throws ConfigError (a `TrustFileError` for the keys file) naming the file and the problem.
+ */
 export function resolveConfig(c: ConfigFile): ResolvedConfig {
   const dataDir = resolve(c.dataDir ?? DEFAULT_DATA_DIR);
   const durabilityText = c.durability ?? 'always';
+  const configKeys = (c.trust?.keys ?? []).map((k) => k.toLowerCase());
+  const keysFile = c.trust?.keysFile === undefined ? null : resolve(c.trust.keysFile);
+  const file = keysFile === null ? null : readTrustFile(keysFile);
+  const listen = c.api?.listen === undefined ? null : parseListen(c.api.listen);
+  if (c.api?.listen !== undefined && (listen === null || c.api.tokenFile === undefined)) {
+    // resolveConfig is also called on configs that skipped validate() (tests, library callers).
+    throw new ConfigError(semanticProblems(c).map((p) => `${p.path}: ${p.text}`).join('\n'));
+  }
   return {
     dataDir,
     keyFile: resolve(c.keyFile ?? join(dataDir, 'key.json')),
     durability: parseDurability(durabilityText),
     durabilityText,
-    trust: { mode: c.trust?.mode ?? 'list', keys: (c.trust?.keys ?? []).map((k) => k.toLowerCase()) },
+    trust: {
+      mode: c.trust?.mode ?? 'list',
+      keys: [...new Set([...configKeys, ...(file?.keys ?? []).map(toHex)])],
+      configKeys: [...new Set(configKeys)],
+      keysFile,
+      labels: file?.labels ?? new Map(),
+    },
     links: c.links ?? [],
     subscriptions: {
       capacity: c.subscriptions?.capacity ?? ENGINE_DEFAULTS.subscriptionCapacity,
@@ -165,5 +223,6 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     log: { level: c.log?.level ?? 'info' },
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },
+    api: { listen, token: listen === null ? null : readApiToken(resolve(c.api!.tokenFile!)) },
   };
 }
