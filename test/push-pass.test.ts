@@ -51,6 +51,7 @@ function world(n: number, seed = 1, budget = 1 << 30) {
     // A fake with only the members PushPass reads; the cast is the test seam, not a contract.
     sessions: sessions as unknown as ReadonlyMap<string, PeerSession>,
     skip: (_slot, _peer, h) => skipped.has(h),
+    sent: () => {},
   });
   const subscribe = (peer: string, remaining = budget): FakeSession => {
     const s = new FakeSession();

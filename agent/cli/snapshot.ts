@@ -1,14 +1,19 @@
 /**
- * The status snapshot a running agent serves on its status socket (and `syncwire status`
- * prints): links, peers with their counters, heads, subscriptions in use, pacing, and which
- * heavy modules this process has loaded (the proof that transports load lazily).
+ * The status snapshot a running agent serves (`syncwire status --json`, `GET /v1/status`): the
+ * engine's part ({@link Engine.snapshot}: commands, heads, peers, subscriptions, pacing, ingest,
+ * latency) plus what only the process knows — role, pid, uptime, data directory, durability,
+ * version, store bytes, RSS, the last error, its transports, and which heavy modules it has loaded
+ * (the proof that transports load lazily). docs/STATUS.md documents every field.
  */
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { toHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
+import { DiskStore } from '../store/disk-store.js';
 import type { Engine } from '../sync/engine.js';
-import { deepestFirst } from '../sync/graph-walk.js';
-import type { SyncClientSnapshot } from '../sync/sync-client.js';
+import type { EngineSnapshot, PeerSnapshot } from '../sync/engine-snapshot.js';
+
+/** One peer session (the engine's view). */
+export type PeerInfo = PeerSnapshot;
 
 /** One configured transport and the links it currently holds. */
 export interface TransportInfo {
@@ -18,52 +23,28 @@ export interface TransportInfo {
   links: string[];
 }
 
-/** One peer session. */
-export interface PeerInfo {
-  id: string;
-  link: string;
-  authenticated: boolean;
-  /** We hold a push subscription with this peer (it pushes to us). */
-  subscribed: boolean;
-  /** This peer holds a slot in our subscription table (we push to it). */
-  subscriber: boolean;
-  bytesIn: number;
-  bytesOut: number;
-  framesIn: number;
-  framesOut: number;
-  badFrames: number;
-  pushedCommands: number;
-  polledCommands: number;
-  /** The link is up and sealed (PROTOCOL.md §7.2). */
-  sealed: boolean;
-  /** Sealed frames that opened under no key (forged, altered, truncated): dropped. */
-  sealFailures: number;
-  /** Genuine sealed frames seen before or too old for the replay window: dropped. */
-  replays: number;
-  /** Unsealed frames other than Hello and Auth on a sealed link: dropped. */
-  unsealedDropped: number;
-  /** Re-handshakes completed on the link (§7.5). */
-  rehandshakes: number;
-  /** Our requester state towards this peer: rounds, poll in flight, timeouts in a row, budget. */
-  sync: SyncClientSnapshot;
+/** The last error the process recorded. */
+export interface LastError {
+  /** Epoch ms. */
+  atMs: number;
+  message: string;
 }
 
 /** What `syncwire status --json` prints. */
-export interface Snapshot {
-  peerId: string;
+export interface Snapshot extends EngineSnapshot {
   role: string;
   pid: number;
   uptimeS: number;
   dataDir: string;
   durability: string;
-  commands: number;
-  /** Full hex ids of the heads, deepest first. */
-  heads: string[];
+  /** The package version (package.json). */
+  version: string;
+  /** Bytes of the command log (a disk store), null for an in-memory store. */
+  storeBytes: number | null;
+  /** Resident set size of the process, bytes. */
+  rssBytes: number;
+  lastError: LastError | null;
   transports: TransportInfo[];
-  peers: PeerInfo[];
-  subscriptions: { used: number; capacity: number };
-  pacing: { commitRatePerS: number; nextPollHintMs: number };
-  ingest: { received: number; appended: number; duplicates: number; orphaned: number; rejected: number };
   /** Whether mqtt.js / serialport are loaded in this process. */
   modules: { mqtt: boolean; serialport: boolean };
 }
@@ -76,6 +57,8 @@ export interface SnapshotSource {
   dataDir: string;
   durability: string;
   transports: { url: string; localPort: number | undefined; links: ReadonlySet<Link> }[];
+  /** The last error worth an operator's attention (e.g. a refused commit), if the process keeps one. */
+  lastError?: () => LastError | null;
 }
 
 const req = createRequire(import.meta.url);
@@ -89,35 +72,46 @@ export function loadedModules(): { mqtt: boolean; serialport: boolean } {
   };
 }
 
+let cachedVersion: string | undefined;
+
+/** The package version, read from package.json once (from dist/ or from the source tree). */
+export function packageVersion(): string {
+  if (cachedVersion !== undefined) return cachedVersion;
+  cachedVersion = 'unknown';
+  for (const rel of ['../../../package.json', '../../package.json']) {
+    try {
+      cachedVersion = (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+      break;
+    } catch {
+      /* try the next layout (dist/ or source) */
+    }
+  }
+  return cachedVersion;
+}
+
 /** Take a snapshot. */
 export function takeSnapshot(src: SnapshotSource): Snapshot {
-  const e = src.engine;
-  const now = Date.now();
-  const sessions = [...e.sessions.values(), ...e.pending];
-  const round = (n: number): number => Math.round(n * 1000) / 1000;
+  const e = src.engine.snapshot();
+  const store = src.engine.store;
   return {
     peerId: e.peerId,
     role: src.role,
     pid: process.pid,
-    uptimeS: Math.round((now - src.startedAt) / 1000),
+    uptimeS: Math.round((Date.now() - src.startedAt) / 1000),
     dataDir: src.dataDir,
     durability: src.durability,
-    commands: e.store.size,
-    heads: deepestFirst(e.store, e.store.heads(), 64).map((h) => toHex(e.store.idOf(h))),
+    version: packageVersion(),
+    storeBytes: store instanceof DiskStore ? store.bytes : null,
+    rssBytes: process.memoryUsage.rss(),
+    lastError: src.lastError?.() ?? null,
+    commands: e.commands,
+    heads: e.heads,
     transports: src.transports.map((t) => ({ url: t.url, localPort: t.localPort ?? null, links: [...t.links].map((l) => l.description) })),
-    peers: sessions.map((s) => ({
-      id: s.peerId || '(handshake)',
-      link: s.link.description,
-      authenticated: s.authenticated,
-      subscribed: s.subscribed,
-      subscriber: s.authenticated && e.table.find(s.peerId) >= 0,
-      sealed: s.sealed,
-      ...s.stats,
-      sync: s.client.snapshot(),
-    })),
-    subscriptions: { used: e.table.size, capacity: e.table.capacity },
-    pacing: { commitRatePerS: round(e.commitRate.perSecond(now)), nextPollHintMs: e.pollHintMs() },
-    ingest: { ...e.ingest.stats },
+    peers: e.peers,
+    subscriptions: e.subscriptions,
+    pacing: e.pacing,
+    ingest: e.ingest,
+    latency: e.latency,
     modules: loadedModules(),
   };
 }

@@ -202,6 +202,14 @@ export class DiskStore extends IndexedStore {
     return this.index.add(cmd.id, parents, o.length, o.offset, cmd.author, cmd.seq);
   }
 
+  /**
+   * Bytes of the command log as tracked by its writer: the file's size plus records staged but not
+   * yet written (no stat call; what `status` reports as `storeBytes`).
+   */
+  get bytes(): number {
+    return this.writer.end;
+  }
+
   /** Number of store orphans still waiting for a parent. */
   get orphanCount(): number {
     return this.orphans.size;

@@ -20,6 +20,8 @@ import { PollResponder } from './poll-responder.js';
 import { PushPass } from './push-pass.js';
 import { SubscriptionTable } from './subscription-table.js';
 import { KeyDirectory, type TrustMode } from './trust.js';
+import { LatencyHistogram } from './latency-histogram.js';
+import type { EngineSnapshot, PeerSnapshot } from './engine-snapshot.js';
 
 /** The agent's one logger contract (agent/node/log.ts), re-exported for the engine's users. */
 export type { Logger } from '../node/log.js';
@@ -95,7 +97,38 @@ export interface EngineEvents {
   'peer-up': [peerId: string];
   /** A peer's link closed. */
   'peer-down': [peerId: string];
+  /**
+   * A first handshake was refused because the peer's key is not trusted (`reason` is
+   * `'untrusted'`). `publicKey` is the full key (64 hex), `link` the link's description.
+   */
+  'peer-rejected': [info: PeerRejected];
 }
+
+/** What {@link EngineEvents} `peer-rejected` tells. */
+export interface PeerRejected {
+  /** The refused peer's public key, 64 lowercase hex characters. */
+  publicKey: string;
+  peerId: string;
+  /** Description of the link it came over. */
+  link: string;
+  /** Why: `'untrusted'`. */
+  reason: string;
+}
+
+/** What {@link Engine.setTrust} changed. */
+export interface TrustChange {
+  /** Trusted keys that were not before. */
+  added: number;
+  /** Keys no longer trusted. */
+  removed: number;
+  /** Links closed because their peer's key is no longer trusted. */
+  closed: number;
+}
+
+/** Commands whose addition time is remembered for push latency (a ring indexed by handle). */
+const ADDED_RING = 1 << 16;
+/** Peer ids whose authentications are counted (reconnects); the oldest is forgotten beyond. */
+const MAX_COUNTED_PEERS = 4096;
 
 /** What a poll answer said, for observers. */
 export interface PollAnswer {
@@ -131,7 +164,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly sessions = new Map<string, PeerSession>();
   /** Sessions not yet authenticated. */
   readonly pending = new Set<PeerSession>();
+  /** Push and apply latency (engine-snapshot.ts). */
+  readonly latency = { push: new LatencyHistogram(), apply: new LatencyHistogram() };
   private readonly origin = new Map<number, string>();
+  /** performance.now() when a handle was added, at `handle % ADDED_RING` (checked against `addedHandle`). */
+  private readonly addedAt = new Float64Array(ADDED_RING);
+  private readonly addedHandle = new Int32Array(ADDED_RING).fill(-1);
+  /** Authentications per peer id since start (insertion order: the oldest is dropped first). */
+  private readonly authCount = new Map<string, number>();
   private pushScheduled = false;
   private nextSeq: number;
   private closed = false;
@@ -166,6 +206,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       skip: (slot, peerId, h) => {
         const o = this.origin.get(h);
         return o === peerId || (o !== undefined && o !== 'self' && this.table.hasVia(slot, o));
+      },
+      sent: (list, from, to) => {
+        const now = performance.now();
+        for (let k = from; k < to; k++) {
+          const h = list[k]!;
+          const i = h & (ADDED_RING - 1);
+          if (this.addedHandle[i] === h) this.latency.push.observe(now - this.addedAt[i]!);
+        }
       },
     });
     const trust = opts.trust ?? { mode: 'list' as const, keys: [] };
@@ -232,6 +280,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       if (keep === old) return;
     }
     this.sessions.set(s.peerId, s);
+    const n = this.authCount.get(s.peerId);
+    if (n === undefined && this.authCount.size >= MAX_COUNTED_PEERS) this.authCount.delete(this.authCount.keys().next().value as string);
+    this.authCount.set(s.peerId, (n ?? 0) + 1);
     this.table.resume(s.peerId);
     this.schedulePush(); // a resumed subscription may have gone dirty while it had no link
     this.log.info({ peer: s.peerId, link: s.link.description }, 'peer authenticated');
@@ -284,6 +335,58 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.origin.get(handle);
   }
 
+  /**
+   * Replace the trust mode and the trusted keys (this agent's own key always stays trusted).
+   * Every session — up, or in its handshake with the peer's `Hello` accepted — whose peer key is
+   * no longer trusted is closed; the others are left alone. Newly trusted keys are admitted on
+   * their next handshake (a refused peer's transport redials).
+   */
+  setTrust(mode: TrustMode, keys: readonly Uint8Array[]): TrustChange {
+    const change = this.keys.replace(mode, [...keys, this.identity.publicKey]);
+    let closed = 0;
+    for (const s of [...this.sessions.values(), ...this.pending]) {
+      if (s.peerKey === null || this.keys.admits(s.peerKey)) continue;
+      this.log.warn({ peer: s.peerId, publicKey: toHex(s.peerKey), link: s.link.description }, 'peer no longer trusted; closing its link');
+      closed++;
+      void s.close();
+    }
+    this.log.info({ mode, added: change.added, removed: change.removed, closed }, 'trust replaced');
+    return { ...change, closed };
+  }
+
+  /** The engine's state now: store, peers, subscriptions, pacing, ingest, latency (a copy). */
+  snapshot(): EngineSnapshot {
+    const now = this.settings.now();
+    const store = this.store;
+    const peer = (s: PeerSession): PeerSnapshot => {
+      const total = s.client.peerTotal;
+      return {
+        id: s.peerId || '(handshake)',
+        link: s.link.description,
+        authenticated: s.authenticated,
+        subscribed: s.subscribed,
+        subscriber: s.authenticated && this.table.find(s.peerId) >= 0,
+        sealed: s.sealed,
+        ...s.stats,
+        lastContactMs: s.lastContactMs,
+        lastSyncMs: s.client.lastSyncMs,
+        reconnects: s.authenticated ? Math.max(0, (this.authCount.get(s.peerId) ?? 1) - 1) : 0,
+        behind: total === null ? null : Math.max(0, store.size - total),
+        sync: s.client.snapshot(),
+      };
+    };
+    return {
+      peerId: this.peerId,
+      commands: store.size,
+      heads: deepestFirst(store, store.heads(), 64).map((h) => toHex(store.idOf(h))),
+      peers: [...this.sessions.values(), ...this.pending].map(peer),
+      subscriptions: { used: this.table.size, capacity: this.table.capacity },
+      pacing: { commitRatePerS: Math.round(this.commitRate.perSecond(now) * 1000) / 1000, nextPollHintMs: this.pollHintMs() },
+      ingest: { ...this.ingest.stats },
+      latency: { pushMs: this.latency.push.snapshot(), applyMs: this.latency.apply.snapshot() },
+    };
+  }
+
   /** Close every session. The store is the caller's to close. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -295,7 +398,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private added(handles: number[], from: string, how: Delivery): void {
+    const now = performance.now();
     for (const h of handles) {
+      this.addedAt[h & (ADDED_RING - 1)] = now;
+      this.addedHandle[h & (ADDED_RING - 1)] = h;
       this.origin.set(h, from);
       if (this.origin.size > 65536) this.origin.delete(this.origin.keys().next().value as number);
     }

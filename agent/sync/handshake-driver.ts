@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { Capability } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/messages.js';
+import { peerIdOf, toHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import type { Engine } from './engine.js';
 import { Handshake, type HandshakeStep } from './handshake.js';
@@ -140,7 +141,11 @@ export class HandshakeDriver {
     for (const f of step.send) this.host.transmit(f);
     if (step.dropped !== null && hs === this.pending) this.host.dropped(step.dropped);
     if (step.refuse !== null) {
-      this.host.engine.log.warn({ peer: hs.peer?.id ?? this.host.peerId, link: this.host.link.description, reason: step.refuse.reason }, step.refuse.log);
+      const r = step.refuse;
+      // The full key and the link: an operator adding a device to the trust list needs both.
+      const info = { publicKey: toHex(r.publicKey), peerId: peerIdOf(r.publicKey), link: this.host.link.description, reason: r.cause };
+      this.host.engine.log.warn({ peer: info.peerId, publicKey: info.publicKey, link: info.link, reason: r.reason }, r.log);
+      if (r.cause === 'untrusted') this.host.engine.emit('peer-rejected', info);
       void this.host.close();
       return;
     }

@@ -49,6 +49,10 @@ export type HandshakeDrop =
 /** A refusal of the first handshake: send `error`, log `log` at warn, close the link. */
 export interface Refusal {
   reason: ReasonName;
+  /** Which check refused the peer (`untrusted`: its key is not trusted; `bad-auth`: its signature failed). */
+  cause: HandshakeDrop;
+  /** The public key the peer's `Hello` named. */
+  publicKey: Uint8Array;
   /** The `Error` frame body to send (unsealed: the link is not up). */
   error: Uint8Array;
   /** What to log. */
@@ -228,7 +232,7 @@ export class Handshake {
         this.unverified = Uint8Array.from(signature);
         return drop('bad-auth');
       }
-      return this.refuse('Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`);
+      return this.refuse('bad-auth', p.publicKey, 'Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`);
     }
     this.state = 'up';
     // Forward secrecy (§7.3): the ephemeral secret is never needed again once up.
@@ -253,25 +257,26 @@ export class Handshake {
   private fail(why: HandshakeDrop, h: Hello): HandshakeStep {
     if (this.rehandshake) return drop(why);
     const id = peerIdOf(h.public_key);
+    const refuse = (reason: ReasonName, message: string, log: string): HandshakeStep => this.refuse(why, h.public_key, reason, message, log);
     switch (why) {
       case 'version':
-        return this.refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
+        return refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
       case 'untrusted':
-        return this.refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
+        return refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
       case 'sealing': {
         const text = `this link requires sealing; peer ${id} did not offer it`;
-        return this.refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
+        return refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
       }
       case 'reflected':
-        return this.refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);
+        return refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);
       default:
-        return this.refuse('Unauthorized', "the peer's ephemeral key is unusable", `peer ${id} sent an unusable ephemeral key (${why})`);
+        return refuse('Unauthorized', "the peer's ephemeral key is unusable", `peer ${id} sent an unusable ephemeral key (${why})`);
     }
   }
 
-  private refuse(reason: ReasonName, message: string, log: string): HandshakeStep {
+  private refuse(cause: HandshakeDrop, publicKey: Uint8Array, reason: ReasonName, message: string, log: string): HandshakeStep {
     this.state = 'refused';
     const error = encodeMessage(errorMessage(reason, message));
-    return { send: [error], up: false, refuse: { reason, error, log }, dropped: null };
+    return { send: [error], up: false, refuse: { reason, cause, publicKey: Uint8Array.from(publicKey), error, log }, dropped: null };
   }
 }

@@ -46,6 +46,10 @@ export class PeerSession implements DriverHost {
   private lastFrameBytes = 0;
   /** True while the link is above its high-water mark. */
   blocked = false;
+  /** Epoch ms (engine clock) of the last frame received on the link, null before any. */
+  lastContactMs: number | null = null;
+  /** When the frame being handled reached the session (performance.now): apply latency starts here. */
+  frameArrivedAt = 0;
 
   constructor(
     readonly engine: Engine,
@@ -54,8 +58,11 @@ export class PeerSession implements DriverHost {
   ) {
     this.client = new SyncClient(this, pacer);
     this.responder = new SessionResponder(this);
-    this.intake = new Intake((body) => this.onFrame(body), () => this.stats.intakeDropped++);
-    link.on('frame', (body) => this.intake.push(body));
+    this.intake = new Intake((body, at) => this.onFrame(body, at), () => this.stats.intakeDropped++);
+    link.on('frame', (body) => {
+      this.lastContactMs = engine.settings.now();
+      this.intake.push(body);
+    });
     link.on('frame-error', () => this.stats.badFrames++);
     link.on('drain', () => {
       this.blocked = false;
@@ -160,7 +167,8 @@ export class PeerSession implements DriverHost {
     if (!this.link.send(body)) this.blocked = true;
   }
 
-  private onFrame(body: Uint8Array): void {
+  private onFrame(body: Uint8Array, arrivedAt: number): void {
+    this.frameArrivedAt = arrivedAt;
     this.stats.framesIn++;
     this.stats.bytesIn += body.length;
     if (isSealed(body) && this.channel !== null) return this.onSealed(body);

@@ -40,6 +40,8 @@ export interface PushPassHost {
   readonly sessions: ReadonlyMap<string, PeerSession>;
   /** Whether `handle` need not be pushed to the subscriber in `slot` (it came from it or a `via` peer). */
   skip(slot: number, peerId: string, handle: number): boolean;
+  /** Commands `list[from..to)` were just handed to a subscriber's link in push frames (push latency). */
+  sent(list: ArrayLike<number>, from: number, to: number): void;
 }
 
 /** Per-subscriber push cursors. */
@@ -82,6 +84,7 @@ export class PushPass {
       table.dirty[slot] = 0;
       const step = pushFrames(store, table, slot, s.sendLimit, s.acceptsBare, c.list, c.pos, PUSH_PASS_BYTES);
       for (const f of step.frames) s.sendFrame(f);
+      if (step.commands > 0) this.host.sent(c.list, c.pos, step.end);
       s.stats.pushedCommands += step.commands;
       c.pos = step.end;
       if (step.exhausted) {

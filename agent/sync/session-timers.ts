@@ -67,6 +67,8 @@ export const INTAKE_MAX_BYTES = 4 << 20;
  */
 export class Intake {
   private readonly waiting: Uint8Array[] = [];
+  /** Arrival time (performance.now) of each waiting frame, parallel to `waiting`. */
+  private readonly arrived: number[] = [];
   private head = 0;
   private bytes = 0;
   private turnStart = -1;
@@ -74,31 +76,33 @@ export class Intake {
   private stopped = false;
 
   constructor(
-    private readonly handle: (body: Uint8Array) => void,
+    /** Handles one frame; `arrivedAt` is when it reached the session (performance.now). */
+    private readonly handle: (body: Uint8Array, arrivedAt: number) => void,
     private readonly overflow: (body: Uint8Array) => void,
   ) {}
 
   /** A frame arrived. */
   push(body: Uint8Array): void {
     if (this.stopped) return;
-    if (this.head < this.waiting.length) return this.wait(body);
     const now = performance.now();
+    if (this.head < this.waiting.length) return this.wait(body, now);
     if (this.turnStart < 0) {
       this.turnStart = now;
       setImmediate(() => (this.turnStart = -1));
-    } else if (now - this.turnStart >= INTAKE_TURN_MS) return this.wait(body);
-    this.handle(body);
+    } else if (now - this.turnStart >= INTAKE_TURN_MS) return this.wait(body, now);
+    this.handle(body, now);
   }
 
   /** Drop what waits and take nothing more (the link closed). */
   stop(): void {
     this.stopped = true;
-    this.waiting.length = this.head = this.bytes = 0;
+    this.waiting.length = this.arrived.length = this.head = this.bytes = 0;
   }
 
-  private wait(body: Uint8Array): void {
+  private wait(body: Uint8Array, now: number): void {
     if (this.bytes + body.length > INTAKE_MAX_BYTES) return this.overflow(body);
     this.waiting.push(body);
+    this.arrived.push(now);
     this.bytes += body.length;
     this.schedule();
   }
@@ -116,10 +120,11 @@ export class Intake {
     const start = performance.now();
     while (this.head < this.waiting.length && !this.stopped) {
       if (performance.now() - start >= INTAKE_TURN_MS) return this.schedule();
+      const at = this.arrived[this.head]!;
       const body = this.waiting[this.head++]!;
       this.bytes -= body.length;
-      this.handle(body);
+      this.handle(body, at);
     }
-    this.waiting.length = this.head = 0;
+    this.waiting.length = this.arrived.length = this.head = 0;
   }
 }

@@ -18,22 +18,10 @@ import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 
 const REPAIR_DELAY_MS = 200;
 
+import type { RequesterSnapshot } from './requester-snapshot.js';
+
 /** What {@link SyncClient.snapshot} reports. */
-export interface SyncClientSnapshot {
-  stopped: boolean;
-  subscribed: boolean;
-  refused: boolean;
-  /** Poll rounds completed with nothing left. */
-  rounds: number;
-  pollInFlight: boolean;
-  pollScheduled: boolean;
-  timeoutsInARow: number;
-  /** Answers held for verification. */
-  backlog: number;
-  morePending: boolean;
-  /** Current poll budget, bytes (null before the first poll). */
-  budget: number | null;
-}
+export type SyncClientSnapshot = RequesterSnapshot;
 
 /** Requester state for one peer. */
 export class SyncClient {
@@ -70,6 +58,10 @@ export class SyncClient {
   private stopped = true;
   /** Polls completed with nothing left (`more` false). */
   rounds = 0;
+  /** Epoch ms of the last completed sync: an answer with `more` false, or a push, applied. */
+  lastSyncMs: number | null = null;
+  /** `total` of the peer's last poll answer (commands it held), null before any. */
+  peerTotal: number | null = null;
 
   constructor(
     private readonly s: PeerSession,
@@ -192,6 +184,8 @@ export class SyncClient {
     const last = res.commands[res.commands.length - 1];
     if (last !== undefined) this.frontier = sha256(last);
     this.backlog++;
+    this.peerTotal = res.total;
+    const arrivedAt = this.s.frameArrivedAt;
     const applied = e.ingest.receive(res.commands, this.s.peerId, 'poll');
     // After receive() queued the batch, so an observer awaiting ingest.idle() sees it applied.
     e.emit('poll-answer', this.s.peerId, { commands: res.commands.length, more: res.more, total: res.total, nextPollMs: res.next_poll_ms });
@@ -199,6 +193,8 @@ export class SyncClient {
     if (res.more && this.backlog < 2) this.pollNow();
     void applied.then((r) => {
       this.backlog--;
+      if (res.commands.length > 0) e.latency.apply.observe(performance.now() - arrivedAt);
+      if (!res.more) this.lastSyncMs = e.settings.now();
       this.roundOrphans += r.orphaned;
       if (this.stopped) return;
       if (res.more) {
@@ -224,7 +220,11 @@ export class SyncClient {
   onPush(p: Push): void {
     if (p.remaining === null) this.remaining -= p.commands[0]?.length ?? 0;
     else this.remaining = p.remaining;
-    void this.s.engine.ingest.receive(p.commands, this.s.peerId, 'push').then((r) => {
+    const e = this.s.engine;
+    const arrivedAt = this.s.frameArrivedAt;
+    void e.ingest.receive(p.commands, this.s.peerId, 'push').then((r) => {
+      e.latency.apply.observe(performance.now() - arrivedAt);
+      this.lastSyncMs = e.settings.now();
       // A push whose parents we lack means an earlier push was lost: repair by polling, after
       // a short wait in case the parent is still on its way from another peer.
       if (r.orphaned > 0 && !this.stopped) this.schedulePoll(REPAIR_DELAY_MS);

@@ -13,19 +13,45 @@ export type TrustMode = 'list' | 'open';
 /** Author keys by fingerprint, plus the admission rule. */
 export class KeyDirectory {
   private readonly keys = new Map<string, Uint8Array>();
-  private readonly trusted = new Set<string>();
+  private trusted = new Set<string>();
+  private currentMode: TrustMode;
   /** Most keys learnt in `open` mode, so a hostile lab peer cannot grow memory without bound. */
   static readonly MAX_LEARNT = 4096;
 
   /** @param mode `list` (default) or `open`. @param trusted raw 32-byte public keys. */
-  constructor(
-    readonly mode: TrustMode,
-    trusted: readonly Uint8Array[],
-  ) {
+  constructor(mode: TrustMode, trusted: readonly Uint8Array[]) {
+    this.currentMode = mode;
     for (const k of trusted) {
       this.keys.set(toHex(fingerprint(k)), Uint8Array.from(k));
       this.trusted.add(toHex(k));
     }
+  }
+
+  /** The trust mode in force. */
+  get mode(): TrustMode {
+    return this.currentMode;
+  }
+
+  /**
+   * Replace the mode and the trusted keys (a reloaded keys file). Author keys no longer admitted
+   * are forgotten, so their commands are refused from now on (commands already stored stay);
+   * keys learnt in `open` mode stay while the mode is still `open`. The caller keeps its own key
+   * in `trusted`. Returns how many trusted keys were added and removed.
+   */
+  replace(mode: TrustMode, trusted: readonly Uint8Array[]): { added: number; removed: number } {
+    const next = new Set(trusted.map((k) => toHex(k)));
+    let added = 0;
+    let removed = 0;
+    for (const k of next) if (!this.trusted.has(k)) added++;
+    for (const k of this.trusted) if (!next.has(k)) removed++;
+    this.currentMode = mode;
+    this.trusted = next;
+    for (const [fp, k] of this.keys) if (!this.admits(k)) this.keys.delete(fp);
+    for (const k of trusted) {
+      const fp = toHex(fingerprint(k));
+      if (!this.keys.has(fp)) this.keys.set(fp, Uint8Array.from(k));
+    }
+    return { added, removed };
   }
 
   /** Whether a peer or author with this key may connect / author commands. */
