@@ -1,0 +1,155 @@
+/**
+ * GET /v1/commands as NDJSON and GET /v1/commands/<id> (api.md §Endpoints, §Backpressure).
+ *
+ * The stream never queues commands in memory: it reads from the store by handle, turns at most
+ * one batch (≤ {@link STREAM_BATCH} lines, ≤ {@link STREAM_BATCH_BYTES}) into one write, keeps
+ * writing while `res.write()` returns true, waits for `'drain'` otherwise and for the source's
+ * `onAdded` when caught up. A reader that stops reading costs the socket's buffers plus one
+ * batch, whatever is appended meanwhile.
+ */
+import type { ServerResponse } from 'node:http';
+import { fromHex } from '../../protocol/keys.js';
+import type { CommandStore } from '../store/command-store.js';
+import { ApiError } from './api-error.js';
+import { commandEntry, resolveAfter, waitForAdded, type CommandEntry, type FeedSource } from './command-feed.js';
+import { CursorError } from './cursor.js';
+
+/** Most lines joined into one `res.write`. */
+export const STREAM_BATCH = 256;
+/** A batch ends early once it holds this many bytes (large payloads). */
+export const STREAM_BATCH_BYTES = 64 * 1024;
+/** Largest `limit` accepted. */
+export const MAX_STREAM_LIMIT = 1_000_000;
+
+/** A validated GET /v1/commands query. */
+export interface StreamQuery {
+  /** A cursor or `end`; absent: from the first command. */
+  after?: string;
+  follow: boolean;
+  /** Lines to write at most (never with follow); absent: all. */
+  limit?: number;
+}
+
+const bad = (message: string): ApiError => ApiError.of('bad_request', message);
+
+/** The one value of `name`, or undefined. @throws ApiError 400 when it is given twice. */
+function single(query: URLSearchParams, name: string): string | undefined {
+  const all = query.getAll(name);
+  if (all.length > 1) throw bad(`${name} given ${all.length} times`);
+  return all[0];
+}
+
+/**
+ * Validate the query: `after` (cursor syntax checked later, against the store), `follow`
+ * exactly `true` or `false` (default false), `limit` a positive decimal ≤ 1e6 and not together
+ * with `follow=true` (api.md: limit "not with follow"). Unknown parameters are ignored.
+ * @throws ApiError 400 `bad_request`.
+ */
+export function parseStreamQuery(query: URLSearchParams): StreamQuery {
+  const after = single(query, 'after');
+  const followText = single(query, 'follow');
+  const limitText = single(query, 'limit');
+  if (followText !== undefined && followText !== 'true' && followText !== 'false') throw bad(`follow must be true or false, not ${JSON.stringify(followText.slice(0, 20))}`);
+  const follow = followText === 'true';
+  const out: StreamQuery = { follow };
+  if (after !== undefined) out.after = after;
+  if (limitText !== undefined) {
+    const limit = /^[1-9][0-9]{0,6}$/.test(limitText) ? Number(limitText) : NaN;
+    if (!(limit <= MAX_STREAM_LIMIT)) throw bad(`limit must be an integer from 1 to ${MAX_STREAM_LIMIT}, not ${JSON.stringify(limitText.slice(0, 20))}`);
+    if (follow) throw bad('limit cannot be combined with follow=true');
+    out.limit = limit;
+  }
+  return out;
+}
+
+/** The API's answer to a refused cursor: 400 for bad syntax, 410 for a cursor this store does not know. */
+export function cursorApiError(err: CursorError): ApiError {
+  return err.reason === 'cursor_unknown' ? ApiError.of('cursor_unknown', err.message) : bad(err.message);
+}
+
+/** Options of {@link writeCommandStream}. */
+export interface StreamOptions {
+  /** Ends the stream cleanly (the response is ended), e.g. when the agent shuts down. */
+  signal?: AbortSignal;
+}
+
+/** Resolves on `'drain'` (true) or when `stop` aborts (false). */
+function drained(res: ServerResponse, stop: AbortSignal): Promise<boolean> {
+  if (stop.aborted) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (ok: boolean): void => {
+      res.off('drain', onDrain);
+      stop.removeEventListener('abort', onStop);
+      resolve(ok);
+    };
+    const onDrain = (): void => done(true);
+    const onStop = (): void => done(false);
+    res.on('drain', onDrain);
+    stop.addEventListener('abort', onStop, { once: true });
+  });
+}
+
+/**
+ * Answer GET /v1/commands on `res`: validate `query` (before anything is written), then
+ * `200 application/x-ndjson` (`Cache-Control: no-store`, `X-Accel-Buffering: no`, headers
+ * flushed at once so a follower knows it is connected), then one {@link CommandEntry} JSON per
+ * line from the resolved start. Without follow the response ends after the last command held
+ * (or `limit` lines); with follow it stays open (the socket's inactivity timeout is turned off
+ * for it) until the client closes, `opts.signal` aborts or the store fails. Resolves once the
+ * stream is over, every listener removed.
+ * @throws ApiError 400 (bad query or cursor syntax) or 410 `cursor_unknown`, before the head is
+ *   written. A store failure mid-stream destroys the response (the client sees a truncated
+ *   chunked body) and rejects with that error with `res.headersSent` true: log it, answer nothing.
+ */
+export async function writeCommandStream(res: ServerResponse, source: FeedSource, query: URLSearchParams, opts: StreamOptions = {}): Promise<void> {
+  const q = parseStreamQuery(query);
+  let next: number;
+  try {
+    next = resolveAfter(source.store, q.after);
+  } catch (err) {
+    throw err instanceof CursorError ? cursorApiError(err) : err;
+  }
+  const stop = new AbortController();
+  const onClose = (): void => stop.abort();
+  const onOuterAbort = (): void => stop.abort();
+  res.on('close', onClose);
+  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  try {
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+    if (q.follow) res.setTimeout(0);
+    res.flushHeaders();
+    let left = q.limit ?? Infinity;
+    while (!stop.signal.aborted && !opts.signal?.aborted) {
+      if (left > 0 && next < source.store.size) {
+        let chunk = '';
+        const end = Math.min(source.store.size, next + STREAM_BATCH, next + left);
+        while (next < end && chunk.length < STREAM_BATCH_BYTES) {
+          chunk += JSON.stringify(commandEntry(source.store, next++)) + '\n';
+          left--;
+        }
+        if (!res.write(chunk) && !(await drained(res, stop.signal))) break;
+      } else if (!q.follow || left <= 0 || !(await waitForAdded(source, stop.signal))) {
+        break;
+      }
+    }
+    // Done, or told to stop: end the body cleanly. A client that closed has nothing to end.
+    if (!res.destroyed && !res.writableEnded) res.end();
+  } catch (err) {
+    res.destroy(err as Error);
+    throw err;
+  } finally {
+    res.off('close', onClose);
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+}
+
+/**
+ * GET /v1/commands/<id>: the entry of the command `idHex` (64 hex, either case), or null when
+ * the store does not hold it (the caller answers 404 `not_found`).
+ * @throws ApiError 400 `bad_request` when `idHex` is not 64 hex characters.
+ */
+export function showCommandJson(store: CommandStore, idHex: string): CommandEntry | null {
+  if (!/^[0-9a-fA-F]{64}$/.test(idHex)) throw bad(`not a command id (64 hex): ${JSON.stringify(idHex.slice(0, 80))}`);
+  const handle = store.indexOf(fromHex(idHex));
+  return handle < 0 ? null : commandEntry(store, handle);
+}
