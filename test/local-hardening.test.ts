@@ -3,8 +3,8 @@
  * a planted symlink; key files and data directories owned by another user or open to group/others
  * are refused with exit 78 (the CLI from dist/: build first); the status socket is never
  * reachable with a mode looser than 0600, not even between bind and chmod (a second process
- * stats it in a tight loop while the server starts 200 times); idle and oversized status
- * connections are closed.
+ * stats it in a tight loop while the API server starts 200 times); idle API connections are
+ * closed, garbage bytes and oversized headers get a JSON 400 and a closed connection.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
@@ -14,9 +14,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateIdentity } from '../protocol/keys.js';
 import { writeKeyFile } from '../agent/cli/keys.js';
-import { startStatusServer } from '../agent/cli/status-server.js';
-import type { Engine } from '../agent/sync/engine.js';
-import type { Snapshot } from '../agent/cli/snapshot.js';
+import { startApiServer } from '../agent/api/server.js';
+import type { ApiHost } from '../agent/api/api-host.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -112,9 +111,8 @@ t.test('data directories writable by group/others or owned by another user are r
 });
 
 const START_ROUNDS = 200;
-// Neither is used by these tests: no request reaches `handle`.
-const engine = {} as Engine;
-const snapshot = (): Snapshot => ({}) as Snapshot;
+/** No request of these tests reaches the host. */
+const host = {} as ApiHost;
 
 t.test('the status socket is never reachable with a mode looser than 0600', async (tt) => {
   const d = tmp();
@@ -142,7 +140,7 @@ t.test('the status socket is never reachable with a mode looser than 0600', asyn
   // many chances to land in it; the staged bind leaves it none.
   let bad = 0;
   for (let i = 0; i < START_ROUNDS; i++) {
-    const s = await startStatusServer(path, engine, snapshot);
+    const s = await startApiServer({ socketPath: path }, host);
     if ((statSync(path).mode & 0o777) !== 0o600) bad++;
     await new Promise((r) => setTimeout(r, 2));
     await s.close();
@@ -157,28 +155,38 @@ t.test('the status socket is never reachable with a mode looser than 0600', asyn
   tt.same(readdirSync(d).filter((n) => n.startsWith('.s')), [], 'no staging directory left behind');
 });
 
-t.test('idle and oversized status connections are closed', async (tt) => {
-  const d = tmp();
-  const path = join(d, 'status.sock');
-  const s = await startStatusServer(path, engine, snapshot, { idleTimeoutMs: 300 });
-  tt.teardown(() => s.close());
-  const idle = net.connect(path);
-  idle.on('error', () => undefined);
+/** Connect to `path`, send `bytes` (if any), and collect what comes back until the agent closes. */
+async function exchange(path: string, bytes: string[]): Promise<{ answer: string; closed: boolean }> {
+  const sock = net.connect(path);
+  let answer = '';
+  sock.setEncoding('utf8');
+  sock.on('data', (c: string) => (answer += c));
+  sock.on('error', () => undefined);
+  await new Promise((r) => sock.once('connect', r));
+  for (const b of bytes) if (!sock.destroyed) sock.write(b);
   const closed = await Promise.race([
-    new Promise<boolean>((r) => idle.once('close', () => r(true))),
+    new Promise<boolean>((r) => sock.once('close', () => r(true))),
     new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
   ]);
-  idle.destroy();
-  tt.ok(closed, 'an idle connection is closed by the agent');
+  sock.destroy();
+  return { answer, closed };
+}
 
-  const big = net.connect(path);
-  let answer = '';
-  big.setEncoding('utf8');
-  big.on('data', (c: string) => (answer += c));
-  big.on('error', () => undefined);
-  await new Promise((r) => big.once('connect', r));
+t.test('idle, garbage and oversized API connections are answered or closed', async (tt) => {
+  const d = tmp();
+  const path = join(d, 'status.sock');
+  const s = await startApiServer({ socketPath: path, limits: { headersTimeoutMs: 300, requestTimeoutMs: 1000, checkIntervalMs: 100 } }, host);
+  tt.teardown(() => s.close());
+  tt.ok((await exchange(path, [])).closed, 'a connection that sends nothing is closed by the agent (headers timeout)');
+  tt.ok((await exchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\n'])).closed, 'one that never finishes its headers too');
+
+  const garbage = await exchange(path, ['x'.repeat(64 * 1024), '\0\xff\r\n\r\n']);
+  tt.ok(garbage.closed, 'garbage bytes: the connection is closed');
+  tt.match(garbage.answer, /^HTTP\/1\.1 400 /, 'after a 400');
+  tt.match(garbage.answer, /"reason":"bad_request"/, 'with the JSON error body');
+
   const chunk = 'x'.repeat(64 * 1024);
-  for (let i = 0; i < 20 && !big.destroyed; i++) big.write(chunk);
-  await new Promise((r) => big.once('close', r));
-  tt.match(answer, /request too large/, 'a line over 1 MiB is answered and the connection closed');
+  const huge = await exchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ', ...Array.from({ length: 20 }, () => chunk)]);
+  tt.ok(huge.closed, 'headers over the limit: closed');
+  tt.match(huge.answer, /^HTTP\/1\.1 400 [^]*"bad_request"/, 'after a JSON 400');
 });
