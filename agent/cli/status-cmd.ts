@@ -1,22 +1,19 @@
 /**
- * `syncwire status`: ask a running agent for its snapshot over the status socket and print it
- * (or the raw JSON with `--json`).
+ * `syncwire status`: GET /v1/status from a running agent (its unix socket, or its TCP API with
+ * `--url`; see api-target.ts) and print the snapshot (or the raw JSON with `--json`).
  */
-import { join, resolve } from 'node:path';
-import { str, type Command, type CommandSpec, type Flags } from './args.js';
-import { ConfigError, configFileFor, DEFAULT_DATA_DIR, loadConfig } from './config.js';
+import { apiRequest } from '../api/api-client.js';
+import type { Command, CommandSpec, Flags } from './args.js';
+import { apiFailure, apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
 import type { Snapshot } from './snapshot.js';
-import { askStatusSocket } from './status-server.js';
 
 /** `syncwire status`. */
 export const statusSpec: CommandSpec = {
   name: 'status',
   summary: "show a running agent's links, peers, heads, subscriptions, traffic and pacing",
-  usage: 'syncwire status [--socket PATH | --config FILE | --data-dir DIR] [--json]',
+  usage: 'syncwire status [--socket PATH | --config FILE | --data-dir DIR | --url URL --token-file FILE] [--json]',
   flags: {
-    socket: { type: 'string', short: 's', arg: 'PATH', description: "the agent's status socket (default <data-dir>/status.sock)" },
-    config: { type: 'string', short: 'c', arg: 'FILE', description: 'read statusSocket / dataDir from this config' },
-    'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory of the agent (default ${DEFAULT_DATA_DIR})` },
+    ...TARGET_FLAGS,
     json: { type: 'boolean', description: 'print the snapshot as JSON' },
   },
   details: `Columns of the peer table: AUTH = handshake done; SUB = we hold a push subscription
@@ -24,20 +21,6 @@ with the peer; SUBR = the peer holds one of our subscription slots; IN/OUT = fra
 FRAMES = frames in/out; BAD = frames dropped (CRC, size, schema). Exit status 1 when no agent
 answers on the socket.`,
 };
-
-/** The socket path the flags name. @throws ConfigError from a bad `--config`. */
-export async function socketFromFlags(flags: Flags): Promise<string> {
-  const s = str(flags, 'socket');
-  if (s !== undefined) return resolve(s);
-  const cfgFile = configFileFor(str(flags, 'config'));
-  const dataDir = str(flags, 'data-dir');
-  if (cfgFile !== undefined) {
-    const cfg = await loadConfig(cfgFile, dataDir !== undefined ? [{ path: ['dataDir'], value: dataDir, flag: 'data-dir' }] : []);
-    if (cfg.statusSocket === '') throw new ConfigError(`${cfgFile}: /statusSocket: the status socket is disabled ("")`);
-    return cfg.statusSocket;
-  }
-  return resolve(join(dataDir ?? DEFAULT_DATA_DIR, 'status.sock'));
-}
 
 const short = (hex: string): string => hex.slice(0, 8);
 
@@ -84,21 +67,20 @@ export function formatSnapshot(s: Snapshot): string {
 }
 
 async function runStatus(flags: Flags): Promise<number> {
-  const path = await socketFromFlags(flags);
-  let answer;
+  const target = await apiTargetFromFlags(flags, 'status');
+  let snapshot: Snapshot;
   try {
-    answer = await askStatusSocket(path, { op: 'status' });
+    snapshot = (await apiRequest(target, 'GET', '/v1/status')).json as Snapshot;
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ECONNREFUSED' ? 'no agent is running there' : (err as Error).message;
-    process.stderr.write(`syncwire status: ${path}: ${why}\n`);
+    const f = apiFailure(err, target);
+    process.stderr.write(`syncwire status: ${f.message}\n`);
+    return f.status;
+  }
+  if (snapshot === undefined || snapshot === null || typeof snapshot !== 'object') {
+    process.stderr.write('syncwire status: the agent answered no JSON snapshot\n');
     return 1;
   }
-  if (!answer.ok || answer.status === undefined) {
-    process.stderr.write(`syncwire status: ${answer.error ?? 'bad answer'}\n`);
-    return 1;
-  }
-  process.stdout.write(flags.json === true ? JSON.stringify(answer.status, null, 2) + '\n' : formatSnapshot(answer.status));
+  process.stdout.write(flags.json === true ? JSON.stringify(snapshot, null, 2) + '\n' : formatSnapshot(snapshot));
   return 0;
 }
 
