@@ -1,66 +1,87 @@
 /**
- * `syncwire commit`: add one command to an agent's graph.
+ * `syncwire commit`: add commands to an agent's graph — one (`--text`, `--hex`, `--file`) or one
+ * per input line (`--stdin`).
  *
- * When an agent is running on the data directory (its status socket answers), the command is
- * sent through the socket: the agent signs it with its own key and pushes it to its subscribers
- * at once. Otherwise the store is opened directly under the data directory's lock (lock.ts: the
- * same kernel-held lock an agent takes, so a direct commit never writes beside an agent or another
- * commit), the command is signed with the key file and stored durably; peers receive it when an
- * agent next runs. A lock held by another commit or by an agent still starting is waited for (up
- * to 10 s); an agent that serves no status socket is refused at once (exit 78). A full disk
- * refuses the commit (exit 75) and stores nothing.
+ * When an agent is running (its API answers on the status socket, or at `--url`), the commands
+ * go through it (commit-agent.ts): the agent signs them with its own key and pushes them to its
+ * subscribers at once. Otherwise the store is opened directly under the data directory's lock
+ * (commit-store.ts; lock.ts: the same kernel-held lock an agent takes, so a direct commit never
+ * writes beside an agent or another commit), the commands are signed with the key file and
+ * stored durably; peers receive them when an agent next runs. A lock held by another commit or
+ * by an agent still starting is waited for (up to 10 s); an agent that serves no status socket
+ * is refused at once (exit 78). A full disk refuses the commit (exit 75) and stores nothing.
+ * With `--url` there is no offline path: no agent there is exit 1.
  */
 import { readFileSync } from 'node:fs';
-import { fromHex, toHex } from '../../protocol/keys.js';
-import { DiskStore } from '../store/disk-store.js';
-import { Engine } from '../sync/engine.js';
-import type { Logger } from '../node/log.js';
-import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
-import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
-import { loadKeyFile } from './keys.js';
-import type { Durability } from '../store/command-store.js';
+import { describeTarget, type ApiTarget } from '../api/api-client.js';
+import { fromHex } from '../../protocol/keys.js';
 import { StoreWriteError } from '../store/write-error.js';
-import { prepareDataDir, storeOpenFailure } from './data-dir.js';
-import { EXIT } from './exit-codes.js';
+import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
+import { apiFailure, TARGET_FLAGS, urlTargetFromFlags } from './api-target.js';
+import { agentPeerId, commitLinesThroughAgent, commitOneThroughAgent } from './commit-agent.js';
+import { commitLinesIntoStore, commitOneIntoStore, type StoreTarget } from './commit-store.js';
+import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
+import { prepareDataDir } from './data-dir.js';
+import { loadKeyFile } from './keys.js';
+import { readLines, type InputLine } from './line-reader.js';
 import { acquireLock, LockedError } from './lock.js';
 import { assertPrivateDir } from './path-safety.js';
-import { askStatusSocket } from './status-server.js';
 
 /** How long a commit waits for a data directory locked by another commit or a starting agent. */
 const LOCK_WAIT_MS = 10_000;
+
+/**
+ * Longest input line `--stdin` reads (64 KiB): far above what one command may carry (the agent
+ * or the store refuses an oversized payload with its own message), and a bound on memory.
+ */
+export const MAX_STDIN_LINE = 65536;
 
 const PAYLOAD_FLAGS: Record<string, FlagSpec> = {
   text: { type: 'string', short: 't', arg: 'TEXT', description: 'payload: this text, UTF-8' },
   hex: { type: 'string', arg: 'HEX', description: 'payload: these bytes, in hex' },
   file: { type: 'string', arg: 'FILE', description: 'payload: the bytes of this file' },
+  stdin: { type: 'boolean', description: 'one command per line of stdin (line ending stripped, empty lines skipped)' },
 };
 
 /** `syncwire commit`. */
 export const commitSpec: CommandSpec = {
   name: 'commit',
-  summary: 'commit one command (through a running agent, or straight into its store)',
-  usage: 'syncwire commit [--config FILE | --data-dir DIR] [--key FILE] (--text TEXT | --hex HEX | --file FILE)',
+  summary: 'commit commands (through a running agent, or straight into its store)',
+  usage: 'syncwire commit [--config FILE | --data-dir DIR | --socket PATH | --url URL --token-file FILE] [--key FILE] (--text TEXT | --hex HEX | --file FILE | --stdin)',
   flags: {
-    config: { type: 'string', short: 'c', arg: 'FILE', description: 'the agent config (dataDir, keyFile, durability, statusSocket)' },
+    config: { type: 'string', short: 'c', arg: 'FILE', description: 'the agent config (dataDir, keyFile, durability, statusSocket; default $SYNCWIRE_CONFIG)' },
     'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory (default ${DEFAULT_DATA_DIR})` },
     key: { type: 'string', short: 'k', arg: 'FILE', description: 'key file (default <data-dir>/key.json)' },
-    socket: { type: 'string', short: 's', arg: 'PATH', description: 'status socket of a running agent (default from config / data dir)' },
+    socket: { type: 'string', short: 's', arg: 'PATH', description: 'API socket of a running agent (default: config statusSocket, else <data-dir>/status.sock)' },
+    url: TARGET_FLAGS.url!,
+    'token-file': TARGET_FLAGS['token-file']!,
     ...PAYLOAD_FLAGS,
   },
-  details: `Prints the new command's id (64 hex chars).
+  details: `Prints the new command's id (64 hex chars); with --stdin one id per committed line, in
+line order. A line's payload is its bytes as read (UTF-8 text or JSON; sent to the agent as
+application/json when it parses as JSON, else as text/plain).
 
-If an agent answers on the status socket, the command goes through it: the agent signs it with
-its own key (a --key naming another identity is refused) and pushes it to subscribers at once.
-Otherwise the store is opened directly, under the data directory's lock; a lock held by another
-commit, or by an agent whose status socket is not up yet, is waited for (up to 10 s). Refused
-while an agent without a status socket holds the lock (exit 78). A full disk stores nothing and
-exits 75 (try again later); the running agent stays up and takes commits once space returns.`,
+If an agent answers on its API socket (or at --url), the commands go through it: the agent
+signs them with its own key (a --key naming another identity is refused) and pushes them to
+subscribers at once. Otherwise the store is opened directly, under the data directory's lock,
+and --stdin commits every line in that one session; a lock held by another commit, or by an
+agent whose socket is not up yet, is waited for (up to 10 s). Refused while an agent without a
+status socket holds the lock (exit 78). With --url there is no offline path (no agent: exit 1).
+
+A failure stops at the line it happened on: "line N failed" on stderr, every line before it stays
+committed, and the exit status says why: 75 try again later (disk full, agent closing), 1 any
+other refusal or a line longer than ${MAX_STDIN_LINE} bytes. A full disk stores nothing of the failed
+line; the running agent stays up and takes commits once space returns.`,
 };
 
-/** The payload the flags name. @throws UsageError unless exactly one payload flag is given. */
-export function payloadFromFlags(flags: Flags): Uint8Array {
-  const given = Object.keys(PAYLOAD_FLAGS).filter((k) => flags[k] !== undefined);
-  if (given.length !== 1) throw new UsageError('give exactly one of --text, --hex, --file', 'commit');
+/**
+ * The payload the flags name, or 'stdin' for `--stdin`.
+ * @throws UsageError unless exactly one payload flag is given.
+ */
+export function payloadFromFlags(flags: Flags): Uint8Array | 'stdin' {
+  const given = Object.keys(PAYLOAD_FLAGS).filter((k) => flags[k] !== undefined && flags[k] !== false);
+  if (given.length !== 1) throw new UsageError('give exactly one of --text, --hex, --file, --stdin', 'commit');
+  if (flags.stdin === true) return 'stdin';
   const text = str(flags, 'text');
   if (text !== undefined) return new TextEncoder().encode(text);
   const hex = str(flags, 'hex');
@@ -74,6 +95,11 @@ export function payloadFromFlags(flags: Flags): Uint8Array {
   return new Uint8Array(readFileSync(str(flags, 'file')!));
 }
 
+/** The non-empty lines of stdin, read lazily (only once a commit path is chosen). */
+function stdinLines(): AsyncIterable<InputLine> {
+  return readLines(process.stdin, MAX_STDIN_LINE);
+}
+
 async function runCommit(flags: Flags): Promise<number> {
   const payload = payloadFromFlags(flags);
   const overrides: Override[] = [];
@@ -83,7 +109,16 @@ async function runCommit(flags: Flags): Promise<number> {
   if (keyFlag !== undefined) overrides.push({ path: ['keyFile'], value: keyFlag, flag: 'key' });
   const socket = str(flags, 'socket');
   if (socket !== undefined) overrides.push({ path: ['statusSocket'], value: socket, flag: 'socket' });
+  const url = urlTargetFromFlags(flags, 'commit');
   const cfg = await loadConfig(configFileFor(str(flags, 'config')), overrides);
+  const keyFile = keyFlag !== undefined ? cfg.keyFile : undefined;
+
+  if (url !== undefined) {
+    const code = await commitThroughAgent(url, payload, keyFile);
+    if (code !== undefined) return code;
+    process.stderr.write(`syncwire commit: ${describeTarget(url)}: no agent is running there\n`);
+    return 1;
+  }
 
   // Until the deadline: through a running agent's socket, else straight into the store under the
   // data directory's lock. A lock held by another `commit`, or by an agent still starting (its
@@ -92,7 +127,7 @@ async function runCommit(flags: Flags): Promise<number> {
   let socketPath = cfg.statusSocket;
   for (;;) {
     if (socketPath !== '') {
-      const code = await commitThroughAgent(socketPath, payload, keyFlag !== undefined ? cfg.keyFile : undefined);
+      const code = await commitThroughAgent({ socketPath }, payload, keyFile);
       if (code !== undefined) return code;
     }
     assertPrivateDir(cfg.dataDir);
@@ -110,56 +145,36 @@ async function runCommit(flags: Flags): Promise<number> {
       continue;
     }
     try {
-      process.stdout.write(toHex(await commitIntoStore(cfg.dataDir, cfg.keyFile, cfg.durability, payload)) + '\n');
-      return 0;
+      const st: StoreTarget = { dataDir: cfg.dataDir, keyFile: cfg.keyFile, durability: cfg.durability };
+      return payload === 'stdin' ? await commitLinesIntoStore(st, stdinLines()) : await commitOneIntoStore(st, payload);
     } finally {
       await lock.release();
     }
   }
 }
 
-/** Commit through the agent at `socketPath`; undefined when no agent answers there. */
-async function commitThroughAgent(socketPath: string, payload: Uint8Array, keyFile: string | undefined): Promise<number | undefined> {
-  let status;
+/**
+ * Commit through the agent at `target`; undefined when no agent answers there. With `keyFile`
+ * (an explicit --key), refuses unless the agent signs as that identity.
+ */
+async function commitThroughAgent(target: ApiTarget, payload: Uint8Array | 'stdin', keyFile: string | undefined): Promise<number | undefined> {
+  let peerId: string | undefined;
   try {
-    status = await askStatusSocket(socketPath, { op: 'status' });
-  } catch {
-    return undefined; // no agent there
+    peerId = await agentPeerId(target);
+  } catch (err) {
+    const f = apiFailure(err, target);
+    process.stderr.write(`syncwire commit: ${f.message}\n`);
+    return f.status;
   }
-  if (!status.ok || !status.status) return undefined;
+  if (peerId === undefined) return undefined;
   if (keyFile !== undefined) {
     const mine = loadKeyFile(keyFile).peerId;
-    if (mine !== status.status.peerId) {
-      process.stderr.write(`syncwire commit: the running agent signs as ${status.status.peerId}, but --key is ${mine}; stop the agent or drop --key\n`);
+    if (mine !== peerId) {
+      process.stderr.write(`syncwire commit: the running agent signs as ${peerId}, but --key is ${mine}; stop the agent or drop --key\n`);
       return 1;
     }
   }
-  const r = await askStatusSocket(socketPath, { op: 'commit', payload: toHex(payload) });
-  if (!r.ok || r.id === undefined) {
-    process.stderr.write(`syncwire commit: the agent refused: ${r.error ?? 'no id'}\n`);
-    // A full disk passes: 75 tells a script (or systemd) to try again later.
-    return r.reason === 'disk-full' ? EXIT.tempFail : EXIT.failure;
-  }
-  process.stdout.write(r.id + '\n');
-  return 0;
-}
-
-/** Open the store (the caller holds the lock), commit, flush, fsync and close. */
-async function commitIntoStore(dataDir: string, keyFile: string, durability: Durability, payload: Uint8Array): Promise<Uint8Array> {
-  const identity = loadKeyFile(keyFile);
-  // close() flushes and fsyncs whatever the durability setting.
-  // Repairs made on open (a torn tail cut, damage quarantined) are the operator's business too.
-  const line = (fields: object, msg?: string): void => void process.stderr.write(`syncwire commit: ${msg ?? ''} ${JSON.stringify(fields)}\n`);
-  const logger: Logger = { debug: line, info: line, warn: line, error: line };
-  const store = await DiskStore.open(dataDir, { durability, logger }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, dataDir)));
-  try {
-    const engine = new Engine({ identity, store });
-    const id = await engine.commit(payload);
-    await engine.close();
-    return id;
-  } finally {
-    await store.close();
-  }
+  return payload === 'stdin' ? commitLinesThroughAgent(target, stdinLines()) : commitOneThroughAgent(target, payload);
 }
 
 /** The `commit` subcommand. */
