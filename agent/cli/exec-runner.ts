@@ -1,0 +1,114 @@
+/**
+ * `syncwire tail --exec CMD`: run a program once per command, at least once, in order.
+ *
+ * CMD runs through `/bin/sh -c` with the payload on stdin and `SYNCWIRE_ID`, `SYNCWIRE_CURSOR`,
+ * `SYNCWIRE_AUTHOR`, `SYNCWIRE_SEQ` in its environment (stdout and stderr are tail's). One
+ * program runs at a time. Once it exits 0 the command's cursor is written to the cursor file
+ * (cursor-file.ts: atomic and fsynced) and only then is the next command taken, so a restarted
+ * tail resumes after the last acknowledged command; a crash between the program's exit and the
+ * cursor write runs that command again (at-least-once). A program that fails (non-zero exit,
+ * killed, or not startable) is run again after a back-off of 1 s doubling to 60 s, logged on
+ * stderr each time: a command is never skipped.
+ *
+ * Stopping (the signal aborts) while a program runs sends it SIGTERM and waits for it; if it
+ * still exits 0 the command counts as handled.
+ */
+import { spawn } from 'node:child_process';
+import { writeCursorFile } from './cursor-file.js';
+import type { StreamedCommand } from './command-line.js';
+
+/** First retry delay of a failing program. */
+export const EXEC_FIRST_BACKOFF_MS = 1000;
+/** Longest retry delay. */
+export const EXEC_MAX_BACKOFF_MS = 60_000;
+
+/** Options of {@link runExec}. */
+export interface ExecOptions {
+  /** The shell command line. */
+  command: string;
+  /** Where the cursor of each handled command is written. */
+  cursorFile: string;
+  /** Aborting stops retrying and ends a running program (SIGTERM). */
+  signal: AbortSignal;
+  /** One line of text for stderr (a failure and its retry). */
+  log: (line: string) => void;
+  /** Base environment of the program. Default `process.env`. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** How {@link runExec} ended: the command was handled (cursor written), or stopping came first. */
+export type ExecOutcome = 'handled' | 'stopped';
+
+/** How one run of the program ended. */
+interface RunEnd {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  error?: Error;
+}
+
+function runOnce(opts: ExecOptions, cmd: StreamedCommand): Promise<RunEnd> {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', opts.command], {
+      stdio: ['pipe', 'inherit', 'inherit'],
+      env: { ...(opts.env ?? process.env), SYNCWIRE_ID: cmd.id, SYNCWIRE_CURSOR: cmd.cursor, SYNCWIRE_AUTHOR: cmd.author, SYNCWIRE_SEQ: String(cmd.seq) },
+    });
+    let ended = false;
+    const end = (e: RunEnd): void => {
+      if (ended) return;
+      ended = true;
+      opts.signal.removeEventListener('abort', onAbort);
+      resolve(e);
+    };
+    const onAbort = (): void => void child.kill('SIGTERM');
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('error', (error) => end({ code: null, signal: null, error }));
+    child.on('exit', (code, signal) => end({ code, signal }));
+    // A program that does not read its stdin closes the pipe: EPIPE is not a failure of ours.
+    child.stdin.on('error', () => {});
+    child.stdin.end(Buffer.from(cmd.payload, 'base64'));
+  });
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts; true when it aborted. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (signal.aborted) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(false);
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function describeEnd(e: RunEnd): string {
+  if (e.error !== undefined) return `could not start: ${e.error.message}`;
+  return e.signal !== null ? `was killed by ${e.signal}` : `exited ${e.code}`;
+}
+
+/**
+ * Run the program for `cmd` until it exits 0 (retrying with back-off), then write its cursor.
+ * @returns 'handled' once the cursor file holds `cmd.cursor`; 'stopped' when the signal aborted
+ *   first (the cursor file then still names the previous command).
+ * @throws the cursor file's write error (the command ran, but its acknowledgement could not be
+ *   kept: continuing would lose at-least-once).
+ */
+export async function runExec(cmd: StreamedCommand, opts: ExecOptions): Promise<ExecOutcome> {
+  let delay = EXEC_FIRST_BACKOFF_MS;
+  for (let attempt = 1; ; attempt++) {
+    if (opts.signal.aborted) return 'stopped';
+    const e = await runOnce(opts, cmd);
+    if (e.error === undefined && e.code === 0) {
+      writeCursorFile(opts.cursorFile, cmd.cursor);
+      return 'handled';
+    }
+    if (opts.signal.aborted) return 'stopped';
+    opts.log(`--exec for ${cmd.cursor} (id ${cmd.id.slice(0, 12)}) ${describeEnd(e)}; attempt ${attempt}, retrying in ${delay / 1000} s`);
+    if (await pause(delay, opts.signal)) return 'stopped';
+    delay = Math.min(delay * 2, EXEC_MAX_BACKOFF_MS);
+  }
+}
