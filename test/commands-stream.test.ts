@@ -99,6 +99,7 @@ async function serve(t: Test, source: FeedSource, signal?: AbortSignal): Promise
       fail(res, err);
     });
   });
+  server.timeout = 30_000; // an idle-socket timeout like the agent's: follow streams must be exempt
   await new Promise<void>((r) => server.listen(path, r));
   let closed = false;
   const close = async (): Promise<void> => {
@@ -266,6 +267,7 @@ t.test('follow: commands committed on a real engine arrive in order; closing rel
   await everything.response;
   await fresh.response;
   await until(() => engine.listenerCount('commands') === 2, 5000, 'both followers wait on the engine');
+  t.same(probes.map((p) => p.res.socket?.timeout), [0, 0], 'a follow stream is exempt from the idle timeout');
   const ids: string[] = [];
   for (let i = 0; i < 30; i++) ids.push(toHex(await engine.commit(enc(JSON.stringify({ n: i })))));
   await until(() => everything.lines.length === 31 && fresh.lines.length === 30, 5000, 'both followers got every commit');

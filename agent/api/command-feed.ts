@@ -5,6 +5,7 @@
  * when it has caught up it waits for the source's `onAdded` hook, so a slow consumer costs
  * nothing but the one entry it has not taken yet.
  */
+import { isUtf8 } from 'node:buffer';
 import { decodeCommand } from '../../protocol/command.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
@@ -37,15 +38,22 @@ export interface CommandEntry {
   json?: unknown;
 }
 
-/** Fatal: invalid UTF-8 throws instead of becoming U+FFFD (which JSON.parse would accept). */
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+/**
+ * Bytes a JSON text may start with after optional whitespace: `{ [ " -`, digits, and the first
+ * letters of true, false, null. Checked first so binary payloads cost no failed parse (a thrown
+ * exception costs more than the rest of an entry).
+ */
+const JSON_START = new Uint8Array(256);
+for (const c of '{["-0123456789tfn') JSON_START[c.charCodeAt(0)] = 1;
 
-/** The payload as JSON, or `undefined` when it is not UTF-8 JSON. */
+/** The payload as JSON, or `undefined` when it is not valid UTF-8 that parses as JSON. */
 function payloadJson(payload: Uint8Array): unknown {
-  // Cheap early out for binary payloads: JSON text never holds a NUL byte.
-  if (payload.length === 0 || payload.includes(0)) return undefined;
+  let i = 0;
+  while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
+  // Invalid UTF-8 is refused, not decoded to U+FFFD (which JSON.parse would accept inside a string).
+  if (i === payload.length || !JSON_START[payload[i]!] || !isUtf8(payload)) return undefined;
   try {
-    return JSON.parse(utf8.decode(payload)) as unknown;
+    return JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8')) as unknown;
   } catch {
     return undefined;
   }
