@@ -362,6 +362,8 @@ t.test("the agent's signal ends a follow stream cleanly; a store failure mid-str
   await until(() => f.ended, 5000, 'the response ended');
   t.notOk(f.failed, 'a complete chunked body, not a cut one');
   t.equal(listeners(), 0);
+  const late = await get(api.path, '/v1/commands');
+  t.same([late.status, reasonOf(late)], [503, 'closing'], 'a stream asked for after the signal: 503 closing');
 
   let failAt = Infinity;
   const failing = new Proxy(store, {

@@ -16,7 +16,7 @@ import { CursorError } from './cursor.js';
 
 /** Most lines joined into one `res.write`. */
 export const STREAM_BATCH = 256;
-/** A batch ends early once it holds this many bytes (large payloads). */
+/** A batch ends early once it holds this many characters (large payloads; entries are ASCII except `json`). */
 export const STREAM_BATCH_BYTES = 64 * 1024;
 /** Largest `limit` accepted. */
 export const MAX_STREAM_LIMIT = 1_000_000;
@@ -97,8 +97,8 @@ function drained(res: ServerResponse, stop: AbortSignal): Promise<boolean> {
  * (or `limit` lines); with follow it stays open (the socket's inactivity timeout is turned off
  * for it) until the client closes, `opts.signal` aborts or the store fails. Resolves once the
  * stream is over, every listener removed.
- * @throws ApiError 400 (bad query or cursor syntax) or 410 `cursor_unknown`, before the head is
- *   written. A store failure mid-stream destroys the response (the client sees a truncated
+ * @throws ApiError 400 (bad query or cursor syntax), 410 `cursor_unknown` or 503 `closing` (the
+ *   signal already aborted), before the head is written. A store failure mid-stream destroys the response (the client sees a truncated
  *   chunked body) and rejects with that error with `res.headersSent` true: log it, answer nothing.
  */
 export async function writeCommandStream(res: ServerResponse, source: FeedSource, query: URLSearchParams, opts: StreamOptions = {}): Promise<void> {
@@ -109,6 +109,7 @@ export async function writeCommandStream(res: ServerResponse, source: FeedSource
   } catch (err) {
     throw err instanceof CursorError ? cursorApiError(err) : err;
   }
+  if (opts.signal?.aborted) throw ApiError.of('closing', 'the agent is shutting down');
   const stop = new AbortController();
   const onClose = (): void => stop.abort();
   const onOuterAbort = (): void => stop.abort();
