@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { benchApiRss } from './api-rss.js';
 import { benchAutomerge } from './automerge.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchFanout } from './fanout.js';
@@ -49,6 +50,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'serial', run: benchSerial, limitS: 150 },
   { name: 'serial-lossy', run: benchSerialLossy, limitS: 90 },
   { name: 'seal', run: benchSeal, limitS: 150 },
+  { name: 'api', run: benchApiRss, limitS: 150 },
 ];
 
 /** Target of a figure: `>=` or `<=` a value. */
@@ -69,6 +71,7 @@ export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
   'seal.bytes_per_frame_added': ['<=', 24],
   'seal.push_p99_ratio.tcp': ['<=', 1.1],
   'seal.push_p99_ratio.mosquitto': ['<=', 1.1],
+  'api.rss_idle_delta_mb': ['<=', 3],
 };
 
 /** 'met', 'MISS' or '' (no target). */
