@@ -20,7 +20,7 @@ import { statusSpec } from '../agent/cli/status-cmd.js';
 import { demoSpec } from '../agent/cli/demo.js';
 import { validate } from '../agent/cli/config.js';
 import { BootstrapProgress, renderBar } from '../agent/cli/progress.js';
-import { askStatusSocket } from '../agent/cli/status-server.js';
+import { apiRequest } from '../agent/api/api-client.js';
 import { transportOptionsFor } from '../agent/cli/run-node.js';
 import { resolveConfig } from '../agent/cli/config.js';
 import { sleep } from '../testkit/wait.js';
@@ -105,15 +105,15 @@ function start(args: string[]): { child: ChildProcess; stop: () => Promise<Resul
   };
 }
 
-/** Ask the agent's status socket (what `status --json` prints) until `ready(snapshot)` holds. */
+/** GET /v1/status on the agent's API socket (what `status --json` prints) until `ready(snapshot)` holds. */
 async function statusUntil(dataDir: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 10000): Promise<Record<string, any>> {
   const by = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < by) {
     try {
-      const r = await askStatusSocket(join(dataDir, 'status.sock'), { op: 'status' });
-      last = JSON.stringify(r);
-      if (r.ok && ready(r.status as unknown as Record<string, any>)) return r.status as unknown as Record<string, any>;
+      const s = (await apiRequest({ socketPath: join(dataDir, 'status.sock') }, 'GET', '/v1/status')).json as Record<string, any>;
+      last = JSON.stringify(s);
+      if (ready(s)) return s;
     } catch (err) {
       last = String(err);
     }

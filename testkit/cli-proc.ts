@@ -1,13 +1,14 @@
 /**
  * Running the compiled CLI (`dist/agent/cli/main.js`) as real child processes, for the store
- * lock and disk-full tests: run to completion, start and stop, poll the status socket, keygen.
+ * lock, disk-full and CLI tests: run to completion (optionally with stdin), start and stop (or
+ * kill its whole process group), poll the API socket's GET /v1/status, keygen.
  * Build first: `npx tsc -p tsconfig.json`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { askStatusSocket } from '../agent/cli/status-server.js';
+import { apiRequest } from '../agent/api/api-client.js';
 import { sleep } from './wait.js';
 
 export const MAIN = resolve('dist/agent/cli/main.js');
@@ -26,11 +27,28 @@ export interface Result {
   stderr: string;
 }
 
+/** Options of {@link CliHarness.start} and {@link CliHarness.run}. */
+export interface StartOptions {
+  /** Written to the child's stdin, which is then closed (default: stdin is /dev/null). */
+  input?: string | Uint8Array;
+  /** Extra environment variables. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Start the child as a process group leader, so {@link Started.killGroup} can kill it with
+   * every process it started (a crash as systemd's cgroup kill makes it: nothing lingers).
+   */
+  detached?: boolean;
+}
+
 /** A long-running child: `stop()` sends SIGTERM (or `sig`) and resolves with how it ended. */
 export interface Started {
   child: ChildProcess;
   done: Promise<Result>;
   stop(sig?: NodeJS.Signals): Promise<Result>;
+  /** SIGKILL the child's whole process group (start it with `detached`) and resolve with how it ended. */
+  killGroup(): Promise<Result>;
+  /** Resolves once stdout matches `re`; rejects as {@link Started.waitStderr}. */
+  waitStdout(re: RegExp, timeoutMs?: number): Promise<void>;
   /**
    * Resolves once stderr matches `re` (an agent's "agent started" line: its signal handlers are
    * installed from then on, while its status socket answers a little earlier).
@@ -42,6 +60,8 @@ export interface Started {
 /** Processes and directories of one test file, cleaned up by {@link CliHarness.cleanup}. */
 export class CliHarness {
   private readonly children = new Set<ChildProcess>();
+  /** Children started as process group leaders (`detached`). */
+  private readonly groups = new Set<ChildProcess>();
   private readonly dirs: string[] = [];
 
   /** A fresh directory (short path: unix socket paths must stay under ~107 bytes). */
@@ -52,8 +72,8 @@ export class CliHarness {
   }
 
   /** Run the CLI to completion (killed after `timeoutMs`, default 30 s, which rejects). */
-  run(args: string[], timeoutMs = 30000): Promise<Result> {
-    const s = this.start(args);
+  run(args: string[], timeoutMs = 30000, opts: StartOptions = {}): Promise<Result> {
+    const s = this.start(args, opts);
     const timer = setTimeout(() => s.child.kill('SIGKILL'), timeoutMs);
     return s.done.then((r) => {
       clearTimeout(timer);
@@ -63,9 +83,15 @@ export class CliHarness {
   }
 
   /** Start a long-running command. */
-  start(args: string[]): Started {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  start(args: string[], opts: StartOptions = {}): Started {
+    const child = spawn(process.execPath, [MAIN, ...args], {
+      env: { ...childEnv, ...opts.env },
+      stdio: [opts.input !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+      detached: opts.detached === true,
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
     this.children.add(child);
+    if (opts.detached === true) this.groups.add(child);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d: Buffer) => (stdout += d));
@@ -85,6 +111,10 @@ export class CliHarness {
         child.kill(sig);
         return done;
       },
+      killGroup: () => {
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        return done;
+      },
       waitStderr: async (re, timeoutMs = 30000) => {
         const by = Date.now() + timeoutMs;
         while (!re.test(stderr)) {
@@ -92,12 +122,28 @@ export class CliHarness {
           await sleep(50);
         }
       },
+      waitStdout: async (re, timeoutMs = 30000) => {
+        const by = Date.now() + timeoutMs;
+        while (!re.test(stdout)) {
+          if (ended || Date.now() > by) throw new Error(`stdout never matched ${re}:\n${stdout}\nstderr:\n${stderr}`);
+          await sleep(50);
+        }
+      },
     };
   }
 
-  /** Kill what is still running and remove the directories. */
+  /** Kill what is still running (with its process group when detached) and remove the directories. */
   cleanup(): void {
-    for (const c of this.children) c.kill('SIGKILL');
+    for (const c of this.children) {
+      if (this.groups.has(c) && c.pid !== undefined) {
+        try {
+          process.kill(-c.pid, 'SIGKILL');
+        } catch {
+          /* the group is gone */
+        }
+      }
+      c.kill('SIGKILL');
+    }
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 
@@ -110,8 +156,8 @@ export class CliHarness {
 }
 
 /**
- * Ask the status socket at `socket` until `ready(snapshot)` holds (generous default: 30 s, for a
- * loaded 2-core machine). @throws Error with the last answer when it never does.
+ * GET /v1/status on the API socket at `socket` until `ready(snapshot)` holds (generous default:
+ * 30 s, for a loaded 2-core machine). @throws Error with the last answer when it never does.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- snapshots are read loosely in tests
 export async function statusUntil(socket: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 30000): Promise<Record<string, any>> {
@@ -119,10 +165,10 @@ export async function statusUntil(socket: string, ready: (s: Record<string, any>
   let last = '';
   while (Date.now() < by) {
     try {
-      const r = await askStatusSocket(socket, { op: 'status' });
-      last = JSON.stringify(r);
       // eslint-disable-next-line @typescript-eslint/no-explicit-any -- as above
-      if (r.ok && ready(r.status as unknown as Record<string, any>)) return r.status as unknown as Record<string, any>;
+      const s = (await apiRequest({ socketPath: socket }, 'GET', '/v1/status')).json as Record<string, any>;
+      last = JSON.stringify(s);
+      if (ready(s)) return s;
     } catch (err) {
       last = String(err);
     }

@@ -1,0 +1,264 @@
+/**
+ * The CLI on top of the local HTTP API, run as users run it: real `syncwire` processes (the
+ * compiled dist/agent/cli/main.js; build first) against an agent's API on its unix socket (and
+ * TCP with a token). The command stream and `show` are served by testkit/api-agent.ts (the real
+ * server, engine and DiskStore in this process); `commit` also against a real `syncwire agent`
+ * and offline. Covers: `commit --stdin` (ids in order, mixed JSON/text/CRLF/empty lines, a
+ * failure mid-stream keeping what came before, exit 75 on a full disk), `tail` (everything, in
+ * order; `--json`; `--after`; `--follow` seeing a later commit and ending 0 on SIGTERM; a cursor
+ * the store does not hold), `show` (known, unknown), `key show` (public key, never the secret;
+ * loose file refused), `--url` with a token, help and usage errors; and the pure helpers.
+ */
+import t from 'tap';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { CliHarness, statusUntil } from '../testkit/cli-proc.js';
+import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
+import { contentTypeOf, LineTooLongError, readLines } from '../agent/cli/line-reader.js';
+import { formatCommand, payloadText, type StreamedCommand } from '../agent/cli/command-line.js';
+import { tailSpec } from '../agent/cli/tail-cmd.js';
+import { showSpec } from '../agent/cli/show-cmd.js';
+import { keySpec } from '../agent/cli/key-cmd.js';
+import { commitSpec } from '../agent/cli/commit-cmd.js';
+
+const h = new CliHarness();
+const agents: ApiAgent[] = [];
+t.teardown(async () => {
+  h.cleanup();
+  for (const a of agents) await a.close().catch(() => {});
+});
+
+async function agent(dir: string, opts: Parameters<typeof startApiAgent>[1] = {}): Promise<ApiAgent> {
+  const a = await startApiAgent(dir, opts);
+  agents.push(a);
+  return a;
+}
+
+const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
+
+t.test('help for the new commands and flags; usage errors exit 2', async (t) => {
+  const specs = [tailSpec, showSpec, keySpec, commitSpec];
+  const [top, ...rest] = await Promise.all([
+    h.run(['--help']),
+    ...specs.map((s) => h.run([s.name, '--help'])),
+    h.run(['tail', '--exec', 'cat']),
+    h.run(['tail', '--cursor-file', 'x']),
+    h.run(['tail', '--after', 'nope']),
+    h.run(['show', 'abcd']),
+    h.run(['show']),
+    h.run(['key']),
+    h.run(['key', 'show']),
+    h.run(['status', '--url', 'ftp://x:1', '--token-file', 'f']),
+    h.run(['status', '--token-file', 'f']),
+    h.run(['status', '--url', 'http://127.0.0.1:1'], 30000, { env: { SYNCWIRE_API_TOKEN_FILE: '' } }),
+    h.run(['commit', '--stdin', '--text', 'x']),
+  ]);
+  for (const c of ['tail', 'show', 'key', 'commit', 'status']) t.match(top!.stdout, new RegExp(`^  ${c} `, 'm'), `top help lists ${c}`);
+  specs.forEach((spec, i) => {
+    const r = rest[i]!;
+    t.equal(r.code, 0, `${spec.name} --help`);
+    for (const flag of Object.keys(spec.flags)) t.match(r.stdout, `--${flag}`, `${spec.name} --help mentions --${flag}`);
+  });
+  const usage = rest.slice(specs.length);
+  const want = [
+    '--exec needs --cursor-file',
+    '--cursor-file is for --exec',
+    '--after: expected a cursor',
+    'expected a full command id (64 hex chars)',
+    'give the command id',
+    'expected a subcommand: key show FILE',
+    'key show: give the key file',
+    '--url: expected http://host:port',
+    '--token-file is for --url',
+    '--url needs the bearer token',
+    'give exactly one of --text, --hex, --file, --stdin',
+  ];
+  want.forEach((text, i) => {
+    t.equal(usage[i]!.code, 2, `usage error: ${text}`);
+    t.match(usage[i]!.stderr, text);
+  });
+});
+
+t.test('key show prints the peer id and public key, never the secret; a loose file is refused', async (t) => {
+  const d = h.tmp('swk-');
+  const file = join(d, 'key.json');
+  const made = await h.keygen(file);
+  const secret = (JSON.parse(readFileSync(file, 'utf8')) as { secretKey: string }).secretKey;
+  const [human, json] = await Promise.all([h.run(['key', 'show', file]), h.run(['key', 'show', file, '--json'])]);
+  t.equal(human.code, 0, human.stderr);
+  t.equal(human.stdout, `peer id:    ${made.peerId}\npublic key: ${made.publicKey}\n`);
+  t.same(JSON.parse(json.stdout), { peerId: made.peerId, publicKey: made.publicKey, file });
+  for (const r of [human, json]) t.notMatch(r.stdout + r.stderr, secret, 'the secret is not printed');
+  chmodSync(file, 0o640);
+  const loose = await h.run(['key', 'show', file]);
+  t.equal(loose.code, 78);
+  t.match(loose.stderr, 'must not be accessible by group or others');
+  t.notMatch(loose.stdout + loose.stderr, secret);
+});
+
+t.test('commit --stdin: 50 ids in line order; tail prints all of them in order; --json, --after; show', async (t) => {
+  const d = h.tmp('swa-');
+  const a = await agent(d);
+  // JSON, text, CRLF endings and empty lines (skipped); no newline after the last line.
+  const input = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? `{"n":${i}}` : `line ${i}`) + (i % 5 === 0 ? '\r\n\n' : '\n')).join('').trimEnd();
+  const c = await h.run(['commit', '--stdin', '-d', d], 60000, { input });
+  t.equal(c.code, 0, c.stderr);
+  const ids = lines(c.stdout);
+  t.equal(ids.length, 50, '50 ids');
+  t.same(ids, a.ids(), 'ids printed in line order = the store\'s order');
+
+  const [human, json] = await Promise.all([h.run(['tail', '-d', d]), h.run(['tail', '--json', '-s', a.socketPath])]);
+  t.equal(human.code, 0, human.stderr);
+  const hl = lines(human.stdout);
+  t.equal(hl.length, 50);
+  hl.forEach((l, i) => {
+    const [cursor, shortId, author, seq, ...payload] = l.split('  ');
+    t.equal(cursor, `${i}-${ids[i]!.slice(0, 16)}`);
+    t.equal(shortId, ids[i]!.slice(0, 12));
+    t.equal(author, a.engine.peerId);
+    t.equal(seq, String(i + 1), 'seq counts from 1');
+    t.equal(payload.join('  '), i % 3 === 0 ? `{"n":${i}}` : `line ${i}`);
+  });
+  const entries = lines(json.stdout).map((l) => JSON.parse(l) as StreamedCommand);
+  t.same(entries.map((e) => e.id), ids, 'tail --json: the same order');
+  t.same(entries[3]!.json, { n: 3 });
+  t.equal(Buffer.from(entries[1]!.payload, 'base64').toString(), 'line 1');
+  t.notOk('json' in entries[1]!, 'no json field for a text payload');
+
+  const resumed = await h.run(['tail', '--json', '-d', d, '--after', entries[24]!.cursor]);
+  t.same(lines(resumed.stdout).map((l) => (JSON.parse(l) as StreamedCommand).id), ids.slice(25), '--after resumes right after the cursor');
+  const unknown = await h.run(['tail', '-d', d, '--after', `${entries[24]!.cursor.split('-')[0]}-${'0'.repeat(16)}`]);
+  t.equal(unknown.code, 1);
+  t.match(unknown.stderr, 'cursor_unknown');
+
+  const [shown, missing] = await Promise.all([h.run(['show', '-d', d, ids[3]!.toUpperCase()]), h.run(['show', '-d', d, 'f'.repeat(64)])]);
+  t.equal(shown.code, 0, shown.stderr);
+  t.match(JSON.parse(shown.stdout), { id: ids[3], cursor: entries[3]!.cursor, seq: 4, json: { n: 3 } });
+  t.match(shown.stdout, /^\{\n  "cursor"/, 'pretty-printed');
+  t.equal(missing.code, 1);
+  t.match(missing.stderr, `${'f'.repeat(64)}: not found`);
+});
+
+t.test('tail --follow sees a command committed later; --after end; SIGTERM ends it with 0', async (t) => {
+  const d = h.tmp('swf-');
+  const a = await agent(d);
+  const first = await a.commit('before');
+  const all = h.start(['tail', '--follow', '-d', d]);
+  const fresh = h.start(['tail', '--follow', '--after', 'end', '--json', '-d', d]);
+  await all.waitStdout(/before/);
+  // Through the real CLI: the follower must see it without a restart.
+  const c = await h.run(['commit', '-d', d, '--text', '{"later":true}']);
+  t.equal(c.code, 0, c.stderr);
+  await Promise.all([all.waitStdout(/\{"later":true\}/), fresh.waitStdout(/"later"/)]);
+  const [r1, r2] = await Promise.all([all.stop('SIGTERM'), fresh.stop('SIGINT')]);
+  t.equal(r1.code, 0, r1.stderr);
+  t.equal(r2.code, 0, r2.stderr);
+  t.same(lines(r1.stdout).map((l) => l.split('  ')[1]), [first.slice(0, 12), c.stdout.trim().slice(0, 12)]);
+  t.same(lines(r2.stdout).map((l) => (JSON.parse(l) as StreamedCommand).id), [c.stdout.trim()], '--after end: only the new one');
+});
+
+t.test('commit --stdin failing mid-stream: stops at the line, keeps what came before, exit status of the table', async (t) => {
+  const d = h.tmp('swe-');
+  const a = await agent(d);
+  const big = 'x'.repeat(2000); // over the command size limit: refused 413
+  const tooBig = await h.run(['commit', '--stdin', '-d', d], 30000, { input: `a\nb\n\nc\n${big}\nnever\n` });
+  t.equal(tooBig.code, 1);
+  t.match(tooBig.stderr, 'line 5 failed, 3 commands committed before it');
+  t.match(tooBig.stderr, 'too_large');
+  t.same(lines(tooBig.stdout), a.ids(), 'the three before it are committed and printed');
+  t.equal(a.ids().length, 3);
+
+  const f = h.tmp('swe-');
+  const full = await agent(f, { diskFullAfter: 2 });
+  const r = await h.run(['commit', '--stdin', '-d', f], 30000, { input: '1\n2\n3\n4\n' });
+  t.equal(r.code, 75, 'disk full: try again later');
+  t.match(r.stderr, 'line 3 failed, 2 commands committed before it');
+  t.match(r.stderr, 'disk_full');
+  t.equal(full.ids().length, 2);
+  t.same(lines(r.stdout), full.ids());
+});
+
+t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a wrong token is refused', async (t) => {
+  const d = h.tmp('swu-');
+  const token = 'tok-0123456789abcdef-tok';
+  const a = await agent(d, { token });
+  const tf = join(d, 'token');
+  writeFileSync(tf, token + '\n', { mode: 0o600 });
+  const bad = join(d, 'bad');
+  writeFileSync(bad, 'wrong-token-0123456789', { mode: 0o600 });
+  const url = `http://127.0.0.1:${a.tcpPort}`;
+  const c = await h.run(['commit', '--stdin', '--url', url, '--token-file', tf], 30000, { input: 'one\ntwo\n' });
+  t.equal(c.code, 0, c.stderr);
+  t.same(lines(c.stdout), a.ids());
+  const [tail, status, wrong] = await Promise.all([
+    h.run(['tail', '--url', url], 30000, { env: { SYNCWIRE_API_TOKEN_FILE: tf } }),
+    h.run(['status', '--json', '--url', url, '--token-file', tf]),
+    h.run(['tail', '--url', url, '--token-file', bad]),
+  ]);
+  t.equal(tail.code, 0, tail.stderr);
+  t.same(lines(tail.stdout).map((l) => l.split('  ').at(-1)), ['one', 'two'], 'token from $SYNCWIRE_API_TOKEN_FILE');
+  t.equal((JSON.parse(status.stdout) as { commands: number }).commands, 2);
+  t.equal(wrong.code, 78, 'unauthorized: the token file is a config problem');
+  t.match(wrong.stderr, 'unauthorized');
+});
+
+t.test('a real syncwire agent: commit --stdin through it, offline into its data dir, tail with no agent', async (t) => {
+  const d = h.tmp('swr-');
+  await h.keygen(join(d, 'key.json'));
+  const running = h.start(['agent', '-d', d, '--log-level', 'warn']);
+  await statusUntil(join(d, 'status.sock'), () => true);
+  const through = await h.run(['commit', '--stdin', '-d', d], 30000, { input: '{"a":1}\nb\n' });
+  t.equal(through.code, 0, through.stderr);
+  t.equal(lines(through.stdout).length, 2);
+  t.equal((await statusUntil(join(d, 'status.sock'), (s) => s.commands === 2)).commands, 2);
+  const stopped = await running.stop();
+  t.equal(stopped.code, 0, stopped.stderr);
+
+  const none = await h.run(['tail', '-d', d]);
+  t.equal(none.code, 1);
+  t.match(none.stderr, 'no agent is running there');
+  const offline = await h.run(['commit', '--stdin', '-d', d], 30000, { input: 'c\r\nd\n\ne' });
+  t.equal(offline.code, 0, offline.stderr);
+  const offIds = lines(offline.stdout);
+  t.equal(offIds.length, 3, 'offline: one store session, three commits');
+  const tooBig = await h.run(['commit', '--stdin', '-d', d], 30000, { input: `f\n${'y'.repeat(2000)}\n` });
+  t.equal(tooBig.code, 1);
+  t.match(tooBig.stderr, 'line 2 failed, 1 command committed before it');
+
+  // Everything is in the store, in order: read it back through the API.
+  const a = await agent(d);
+  const ids = a.ids();
+  t.equal(ids.length, 6);
+  t.same(ids.slice(2, 5), offIds);
+  t.same(ids.slice(0, 2), lines(through.stdout));
+});
+
+t.test('pure helpers: line reader, content types, payload rendering', async (t) => {
+  const read = async (chunks: (string | Buffer)[], max = 100): Promise<[number, string][]> => {
+    const out: [number, string][] = [];
+    for await (const l of readLines(Readable.from(chunks), max)) out.push([l.lineNo, Buffer.from(l.bytes).toString('latin1')]);
+    return out;
+  };
+  t.same(await read(['a\r\n\nb', 'c\nd']), [[1, 'a'], [3, 'bc'], [4, 'd']]);
+  t.same(await read(['x\r', '\ny\r\n']), [[1, 'x'], [2, 'y']], 'CR at a chunk end');
+  t.same(await read([Buffer.from([0xff, 0x0a, 0x00])]), [[1, '\xff'], [2, '\x00']], 'bytes kept as they are');
+  t.same(await read(['\n\n']), []);
+  await t.rejects(read(['ok\n', 'z'.repeat(50), 'z'.repeat(51), '\n'], 100), LineTooLongError);
+  await t.rejects(read(['ok\n' + 'z'.repeat(101) + '\n'], 100), { lineNo: 2 });
+  t.same(await read(['z'.repeat(100) + '\r\n'], 100), [[1, 'z'.repeat(100)]], 'exactly the limit');
+
+  t.equal(contentTypeOf(Buffer.from('{"a":1}')), 'application/json');
+  t.equal(contentTypeOf(Buffer.from('42')), 'application/json');
+  t.equal(contentTypeOf(Buffer.from('hello')), 'text/plain; charset=utf-8');
+  t.equal(contentTypeOf(Buffer.from([0xc3])), 'application/octet-stream');
+
+  const cmd = (payload: Buffer, json?: unknown): StreamedCommand => ({
+    cursor: '7-0123456789abcdef', id: 'ab'.repeat(32), author: 'cd'.repeat(8), seq: 3, parents: [], payload: payload.toString('base64'), ...(json !== undefined ? { json } : {}),
+  });
+  t.equal(payloadText(cmd(Buffer.from('{ "a" : 1 }'), { a: 1 })), '{"a":1}');
+  t.equal(payloadText(cmd(Buffer.from('héllo\tthere'))), 'héllo\tthere');
+  t.equal(payloadText(cmd(Buffer.from('two\nlines'))), `base64:${Buffer.from('two\nlines').toString('base64')}`);
+  t.equal(payloadText(cmd(Buffer.from([0xff, 0x00]))), 'base64:/wA=');
+  t.equal(formatCommand(cmd(Buffer.from('x'))), `7-0123456789abcdef  ${'ab'.repeat(6)}  ${'cd'.repeat(8)}  3  x`);
+});
