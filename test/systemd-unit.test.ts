@@ -4,7 +4,9 @@
  * with a warning, which is how RestartSteps= silently turned a retry-forever unit into one that
  * gave up after ~20 s), no key newer than 252 may appear, and the settings that keep a device
  * alive are present: restart forever with a fixed delay, no start limit, stop on exit 78, reload
- * by SIGHUP.
+ * by SIGHUP, readiness by notification (`Type=notify`, `NotifyAccess=all` for the spawned
+ * `systemd-notify`), a watchdog the agent's ping schedule can keep through one stall, and a start
+ * timeout long enough for a big store's scan.
  *
  * `systemd-analyze` is in Debian's `systemd` package (.ci/run installs it). Where it is absent the
  * verify test is skipped with a message, except under CI=true where that is a failure.
@@ -15,6 +17,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { EXIT } from '../agent/cli/exit-codes.js';
+import { LOOP_HEALTH_DEFAULTS } from '../agent/node/loop-health.js';
+import { watchdogIntervalFrom } from '../agent/node/systemd-notify.js';
 
 const UNIT = resolve('docs/syncwire.service');
 const text = readFileSync(UNIT, 'utf8');
@@ -105,6 +109,37 @@ t.test('restarts forever, stops on a config error, reloads by SIGHUP', async (t)
   // Node refuses --lite-mode in NODE_OPTIONS; the unit must show it on the node command line.
   t.notMatch(text, /NODE_OPTIONS=[^\n]*--lite-mode/);
   t.match(text, /^#ExecStart=\/usr\/bin\/node --lite-mode \/opt\/syncwire\//m, 'the lite-mode variant passes the flag to node');
+});
+
+/** A systemd time span (`30s`, `10min`, `1min 30s`, a bare number = seconds) in seconds. */
+function seconds(span: string | undefined): number {
+  if (span === undefined) return NaN;
+  const units: Record<string, number> = { '': 1, s: 1, sec: 1, m: 60, min: 60, h: 3600 };
+  let total = 0;
+  for (const part of span.trim().split(/\s+/)) {
+    const m = /^(\d+)([a-z]*)$/.exec(part);
+    if (m === null || units[m[2]!] === undefined) return NaN;
+    total += Number(m[1]) * units[m[2]!]!;
+  }
+  return total;
+}
+
+t.test('ready by notification; a watchdog the agent keeps through one stall; time to open a big store', async (t) => {
+  t.same(get('Service', 'Type'), ['notify'], 'started = READY=1 (store open, links attached)');
+  t.same(get('Service', 'NotifyAccess'), ['all'], 'the sender is a spawned systemd-notify, not the main process');
+  const watchdog = seconds(get('Service', 'WatchdogSec')[0]);
+  t.equal(watchdog, 30);
+  // What the agent does with the WATCHDOG_USEC systemd derives from it: a ping every half.
+  const every = watchdogIntervalFrom({ WATCHDOG_USEC: String(watchdog * 1e6) })!;
+  t.equal(every, 15_000);
+  // One stall keeps the loop unhealthy for at most threshold + window (+ the tick and the
+  // notifier's 1 s health check): that must cost less than one ping period, or a single stall
+  // would leave two pings unsent, which is the whole WatchdogSec.
+  const { intervalMs, thresholdMs, windowMs } = LOOP_HEALTH_DEFAULTS;
+  t.ok(intervalMs + thresholdMs + windowMs + 1000 < every, 'one stall delays at most one ping');
+  const start = seconds(get('Service', 'TimeoutStartSec')[0]);
+  t.ok(start >= 300 && start <= 3600, `TimeoutStartSec between 5 min and 1 h (${start} s): a big store's scan, yet a hung start ends`);
+  t.same(get('Service', 'WatchdogSignal'), [], 'the default (SIGABRT)');
 });
 
 /** systemd-analyze on PATH or in the usual places (PATH may lack /usr/bin's siblings under sudo). */

@@ -16,13 +16,20 @@
  */
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 
-/** Tuning; every field has a default. */
+/**
+ * The defaults. The window is short against the shipped unit's watchdog (`WatchdogSec=30s`,
+ * pinged every 15 s): one stall costs at most the pings of 5 s, never the 30 s that would get the
+ * agent killed, while a loop that stalls again and again stays unhealthy and is restarted.
+ */
+export const LOOP_HEALTH_DEFAULTS = { intervalMs: 500, thresholdMs: 2000, windowMs: 5000 } as const;
+
+/** Tuning; every field has a default ({@link LOOP_HEALTH_DEFAULTS}). */
 export interface LoopHealthOptions {
   /** Tick period, ms. Default 500. */
   intervalMs?: number;
   /** A tick this late (or a histogram maximum this high) is a stall, ms. Default 2000. */
   thresholdMs?: number;
-  /** How long one stall keeps the loop unhealthy, ms. Default 10,000. */
+  /** How long one stall keeps the loop unhealthy, ms. Default 5000. */
   windowMs?: number;
   /** Clock (ms, monotonic). Default `performance.now`. For tests. */
   now?: () => number;
@@ -42,9 +49,9 @@ export interface LoopHealth {
 
 /** Start measuring. */
 export function createLoopHealth(opts: LoopHealthOptions = {}): LoopHealth {
-  const intervalMs = opts.intervalMs ?? 500;
-  const thresholdMs = opts.thresholdMs ?? 2000;
-  const windowMs = opts.windowMs ?? 10_000;
+  const intervalMs = opts.intervalMs ?? LOOP_HEALTH_DEFAULTS.intervalMs;
+  const thresholdMs = opts.thresholdMs ?? LOOP_HEALTH_DEFAULTS.thresholdMs;
+  const windowMs = opts.windowMs ?? LOOP_HEALTH_DEFAULTS.windowMs;
   const now = opts.now ?? (() => performance.now());
   let lastTick = now();
   let worst = 0;

@@ -46,8 +46,10 @@ export interface Notifier {
   /** `STATUS=<text>` (line breaks become spaces). */
   status(text: string): void;
   /**
-   * Ping every {@link Notifier.watchdogIntervalMs} while `healthy()` holds (a skipped ping lets
-   * systemd's timer run out: a wedged loop is restarted). No-op without a watchdog. Unref'd.
+   * Ping at once and then every {@link Notifier.watchdogIntervalMs} while `healthy()` holds; a
+   * due ping is held back while it does not (so systemd's timer runs out on a wedged loop and
+   * restarts it) and sent at the first healthy check after (checks: every interval/5, at most
+   * 1 s apart). No-op without a watchdog. The timer is unref'd.
    */
   startWatchdog(healthy: () => boolean): void;
   /** Stop the watchdog, send what is queued (bounded by the timeout), then disable. */
@@ -151,10 +153,22 @@ class SpawningNotifier implements Notifier {
   }
 
   startWatchdog(healthy: () => boolean): void {
-    if (!this.enabled || this.watchdogIntervalMs === null || this.watchdog !== null) return;
-    this.watchdog = setInterval(() => {
-      if (healthy()) this.watchdogPing();
-    }, this.watchdogIntervalMs);
+    const every = this.watchdogIntervalMs;
+    if (!this.enabled || every === null || this.watchdog !== null) return;
+    // Health is checked more often than pings are due, so a ping skipped during a stall is sent
+    // as soon as the loop is healthy again rather than a whole interval later (two skipped
+    // intervals would be the whole WatchdogSec).
+    const checkMs = Math.min(1000, Math.max(10, Math.floor(every / 5)));
+    let last = -Infinity;
+    const tick = (): void => {
+      const t = performance.now();
+      if (t - last >= every && healthy()) {
+        last = t;
+        this.watchdogPing();
+      }
+    };
+    tick();
+    this.watchdog = setInterval(tick, checkMs);
     this.watchdog.unref();
   }
 
