@@ -151,6 +151,8 @@ t.test("the server's own refusals", async (t) => {
   t.equal(host.commits.length, 2);
 
   t.match(await raw(s.socketPath, ['GET http://evil.example/v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n']), /^HTTP\/1\.1 400 [^]*"bad_request"/, 'absolute-form target: 400');
+  t.match(await raw(s.socketPath, ['GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n']), /^HTTP\/1\.1 400 [^]*"bad_request"/, 'no Host: a JSON 400');
+  t.match(await raw(s.socketPath, ['GET /healthz HTTP/1.0\r\n\r\n']), /^HTTP\/1\.1 200 [^]*\{"ok":true\}/, 'HTTP/1.0 needs none');
   t.match(await raw(s.socketPath, ['BREW /v1/status HTTP/1.1\r\nHost: x\r\n\r\n']), /^HTTP\/1\.1 400 [^]*"bad_request"/, 'unknown method token: 400');
   t.match(await raw(s.socketPath, [Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03, 0x0d, 0x0a, 0x0d, 0x0a])]), /^HTTP\/1\.1 400 [^]*"bad_request"/, 'a TLS hello: 400');
   t.same((await apiRequest(unix, 'GET', '/healthz')).json, { ok: true }, 'still answering');

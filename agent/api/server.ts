@@ -96,6 +96,8 @@ export async function startApiServer(opts: ApiServerOptions, host: ApiHost): Pro
       headersTimeout: limits.headersTimeoutMs,
       requestTimeout: limits.requestTimeoutMs,
       connectionsCheckingInterval: limits.checkIntervalMs,
+      // Node's own refusal of a missing Host is a bare 400; serve() answers it in JSON instead.
+      requireHostHeader: false,
     });
     server.keepAliveTimeout = limits.keepAliveTimeoutMs;
     server.maxHeadersCount = 64;
@@ -182,6 +184,8 @@ async function serve(req: IncomingMessage, res: ServerResponse, c: ServeContext)
   let what = `${req.method ?? '?'} ?`;
   try {
     if (c.state.closing) throw ApiError.of('closing', 'the agent is shutting down');
+    // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+    if (req.headers.host === undefined && req.httpVersion === '1.1') throw ApiError.of('bad_request', 'an HTTP/1.1 request needs a Host header');
     const url = parseTarget(req.url);
     what = `${req.method ?? '?'} ${url.pathname}`;
     if (c.guard && url.pathname !== '/healthz' && !c.guard.allows(req)) {
