@@ -3,11 +3,8 @@
  * answers): `# HELP` and `# TYPE` once per family, then its samples, one per line. Only what
  * syncwire's metrics need: counters, gauges and histograms with pre-cumulated buckets. No
  * registry, no state between scrapes: the caller walks its counters and writes them (see
- * metrics.ts for why this is not prom-client).
+ * metrics.ts for why this is not prom-client). The Content-Type is routes.ts's METRICS_CONTENT_TYPE.
  */
-
-/** The content type of the text format, as `GET /metrics` sends it. */
-export const PROM_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 /** Metric types this writer emits. */
 export type PromType = 'counter' | 'gauge' | 'histogram';
