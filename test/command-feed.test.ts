@@ -10,7 +10,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { commandEntry, commandsFrom, resolveAfter, type CommandEntry, type FeedSource } from '../agent/api/command-feed.js';
+import { commandEntry, commandsFrom, fanOut, resolveAfter, type CommandEntry, type FeedSource } from '../agent/api/command-feed.js';
 import { CursorError, formatCursor, parseCursor } from '../agent/api/cursor.js';
 import { DiskStore } from '../agent/store/disk-store.js';
 import type { CommandStore } from '../agent/store/command-store.js';
@@ -218,4 +218,54 @@ t.test('commandsFrom ends cleanly on abort at any point and on break, holding no
   ac.abort();
   t.same(await idle, []);
   t.equal(listeners(), 0);
+});
+
+t.test('fanOut: forty followers of one engine hold one listener, all are woken, none is left', async (t) => {
+  const store = await DiskStore.open(tmp(), { durability: { mode: 'none' } });
+  const engine = new Engine({ identity: generateIdentity(), store });
+  t.teardown(async () => {
+    await engine.close();
+    await store.close();
+  });
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): number => warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => void process.off('warning', onWarning));
+  const source: FeedSource = {
+    store,
+    onAdded: fanOut((l) => {
+      engine.on('commands', l);
+      return () => engine.off('commands', l);
+    }),
+  };
+  const ac = new AbortController();
+  const seen: string[][] = Array.from({ length: 40 }, () => []);
+  const readers = seen.map(async (ids) => {
+    for await (const e of commandsFrom(source, { follow: true, signal: ac.signal })) ids.push(e.id);
+  });
+  await until(() => engine.listenerCount('commands') === 1, 5000, 'the followers wait');
+  const ids: string[] = [];
+  for (let i = 0; i < 5; i++) ids.push(toHex(await engine.commit(enc(`c${i}`))));
+  await until(() => seen.every((s) => s.length === 5), 5000, 'every follower saw every commit');
+  t.ok(seen.every((s) => s.join() === ids.join()), 'in order');
+  t.ok(engine.listenerCount('commands') <= 1, 'one upstream listener at most');
+  ac.abort();
+  await Promise.all(readers);
+  t.equal(engine.listenerCount('commands'), 0, 'released after the last follower');
+  t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning');
+  const hook = fanOut((l) => {
+    engine.on('commands', l);
+    return () => engine.off('commands', l);
+  });
+  let calls = 0;
+  const f = (): number => calls++;
+  const offA = hook(f);
+  const offB = hook(f);
+  await engine.commit(enc('twice'));
+  t.equal(calls, 2, 'one function subscribed twice is called twice');
+  offA();
+  offA();
+  t.equal(engine.listenerCount('commands'), 1, 'an unsubscribe called twice removes one subscription');
+  offB();
+  t.equal(engine.listenerCount('commands'), 0);
 });

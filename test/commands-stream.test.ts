@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../agent/api/api-error.js';
-import type { CommandEntry, FeedSource } from '../agent/api/command-feed.js';
+import { fanOut, type CommandEntry, type FeedSource } from '../agent/api/command-feed.js';
 import { showCommandJson, STREAM_BATCH_BYTES, writeCommandStream } from '../agent/api/commands-stream.js';
 import { DiskStore } from '../agent/store/disk-store.js';
 import type { CommandStore } from '../agent/store/command-store.js';
@@ -32,15 +32,15 @@ t.teardown(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })
 
 const idsOf = (store: CommandStore, from = 0): string[] => Array.from({ length: store.size - from }, (_, i) => toHex(store.idOf(from + i)));
 
-/** A source whose `added()` plays the engine's `commands` event. */
+/** A source whose `added()` plays the engine's `commands` event (through a fan-out, as the agent wires it). */
 function emitterSource(store: CommandStore): { source: FeedSource; added: () => void; listeners: () => number } {
   const ee = new EventEmitter();
   const source: FeedSource = {
     store,
-    onAdded: (l) => {
+    onAdded: fanOut((l) => {
       ee.on('added', l);
       return () => ee.off('added', l);
-    },
+    }),
   };
   return { source, added: () => ee.emit('added'), listeners: () => ee.listenerCount('added') };
 }
@@ -356,12 +356,18 @@ t.test("the agent's signal ends a follow stream cleanly; a store failure mid-str
   const ac = new AbortController();
   const { source, listeners } = emitterSource(store);
   const api = await serve(t, source, ac.signal);
-  const f = open(api.path, '/v1/commands?follow=true');
-  await until(() => f.lines.length === 300 && listeners() === 1, 5000, 'caught up and waiting');
+  const warnings: Error[] = [];
+  const onWarning = (w: Error): number => warnings.push(w);
+  process.on('warning', onWarning);
+  t.teardown(() => void process.off('warning', onWarning));
+  // More followers than an EventEmitter or AbortSignal takes without a leak warning.
+  const followers = Array.from({ length: 16 }, () => open(api.path, '/v1/commands?follow=true'));
+  await until(() => followers.every((f) => f.lines.length === 300) && listeners() === 1, 5000, 'caught up and waiting');
   ac.abort();
-  await until(() => f.ended, 5000, 'the response ended');
-  t.notOk(f.failed, 'a complete chunked body, not a cut one');
+  await until(() => followers.every((f) => f.ended), 5000, 'the responses ended');
+  t.notOk(followers.some((f) => f.failed), 'complete chunked bodies, not cut ones');
   t.equal(listeners(), 0);
+  t.same(warnings.map((w) => w.name), [], 'no MaxListenersExceededWarning with 16 followers');
   const late = await get(api.path, '/v1/commands');
   t.same([late.status, reasonOf(late)], [503, 'closing'], 'a stream asked for after the signal: 503 closing');
 

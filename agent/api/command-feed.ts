@@ -10,6 +10,10 @@ import { decodeCommand } from '../../protocol/command.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import { CursorError, formatCursor, parseCursor } from './cursor.js';
+import { onAbort } from './fan-out.js';
+
+/** Re-exported: the way to adapt an EventEmitter to {@link FeedSource.onAdded} without its 10-listener warning. */
+export { fanOut } from './fan-out.js';
 
 /**
  * Where a feed reads: the store, and a hook called after commands were added to it (the agent
@@ -104,14 +108,14 @@ export function resolveAfter(store: CommandStore, after?: string): number {
 export function waitForAdded(source: FeedSource, signal?: AbortSignal): Promise<boolean> {
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
+    let offAbort = (): void => {};
     const done = (added: boolean): void => {
       unsubscribe();
-      signal?.removeEventListener('abort', onAbort);
+      offAbort();
       resolve(added);
     };
-    const onAbort = (): void => done(false);
     const unsubscribe = source.onAdded(() => done(true));
-    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal) offAbort = onAbort(signal, () => done(false));
   });
 }
 

@@ -13,6 +13,7 @@ import type { CommandStore } from '../store/command-store.js';
 import { ApiError } from './api-error.js';
 import { commandEntry, resolveAfter, waitForAdded, type CommandEntry, type FeedSource } from './command-feed.js';
 import { CursorError } from './cursor.js';
+import { onAbort } from './fan-out.js';
 
 /** Most lines joined into one `res.write`. */
 export const STREAM_BATCH = 256;
@@ -112,9 +113,9 @@ export async function writeCommandStream(res: ServerResponse, source: FeedSource
   if (opts.signal?.aborted) throw ApiError.of('closing', 'the agent is shutting down');
   const stop = new AbortController();
   const onClose = (): void => stop.abort();
-  const onOuterAbort = (): void => stop.abort();
   res.on('close', onClose);
-  opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  // Through the signal's fan-out: every stream waits on the agent's one closing signal.
+  const offOuter = opts.signal ? onAbort(opts.signal, () => stop.abort()) : () => {};
   try {
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     if (q.follow) res.setTimeout(0);
@@ -140,7 +141,7 @@ export async function writeCommandStream(res: ServerResponse, source: FeedSource
     throw err;
   } finally {
     res.off('close', onClose);
-    opts.signal?.removeEventListener('abort', onOuterAbort);
+    offOuter();
   }
 }
 
