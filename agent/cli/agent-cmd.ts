@@ -7,7 +7,8 @@ import { UsageError, type Command, type CommandSpec, type Flags } from './args.j
 import { ConfigError } from './config.js';
 import { createLogger, logFatal } from './logger.js';
 import { configFromFlags, NODE_FLAGS, printableConfig, URL_HELP } from './node-flags.js';
-import { startNode, untilSignal } from './run-node.js';
+import { untilSignal } from './run-node.js';
+import { startResolvedAgent } from './start-agent.js';
 
 /** `syncwire agent`. */
 export const agentSpec: CommandSpec = {
@@ -17,11 +18,13 @@ export const agentSpec: CommandSpec = {
   flags: NODE_FLAGS,
   details: `${URL_HELP}
 
-Logs are JSON lines on stderr (pino's format; a fatal error is one too). SIGHUP is logged and
-changes nothing yet. Environment: SYNCWIRE_CONFIG (config file when --config is not given),
+Logs are JSON lines on stderr (pino's format; a fatal error is one too). SIGHUP (systemctl
+reload) re-reads trust.keysFile: removed peers are disconnected, the others stay linked. Environment: SYNCWIRE_CONFIG (config file when --config is not given),
 SYNCWIRE_LOG_LEVEL (when --log-level is not given). The agent holds the data directory's lock while
 running (kernel-held, freed when the process dies; <data-dir>/syncwire.lock only names the holder)
-and answers \`syncwire status\` and \`syncwire commit\` on its status socket. A full disk refuses
+and serves the local HTTP API on its status socket (status, commit, tail, show, metrics).
+Under systemd (Type=notify) it sends READY=1 once its store is open and its links attached,
+and WATCHDOG=1 while its event loop runs freely. A full disk refuses
 commits; the agent stays up. Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on a
 usage error, 75 when the lock stays busy with a commit, 78 on a bad config, key file, data
 directory or store, or when another agent holds the data directory.
@@ -52,11 +55,11 @@ export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', ex
   });
   if (role === 'agent' && cfg.links.length === 0) log.warn({}, 'no links configured: this agent only keeps its own commands');
   // A reload requested while the store opens (a big log takes seconds) must not kill the agent.
-  const hupWhileStarting = (): void => log.info({ signal: 'SIGHUP' }, 'reload requested while starting: nothing to reload yet');
+  const hupWhileStarting = (): void => log.info({ signal: 'SIGHUP' }, 'reload requested while starting: the trust file is read as the agent starts');
   process.on('SIGHUP', hupWhileStarting);
   let node;
   try {
-    node = await startNode(cfg, role, log);
+    node = await startResolvedAgent(cfg, role, log);
   } catch (err) {
     // A link URL the registry refuses is a config mistake: exit 78 so systemd does not loop.
     if (err instanceof TransportError && CONFIG_MISTAKES.has(err.kind)) throw new ConfigError(`links: ${err.message}`);

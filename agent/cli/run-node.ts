@@ -19,9 +19,12 @@ import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { acquireLock, type Lock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { BootstrapProgress } from './progress.js';
-import { takeSnapshot, type Snapshot } from './snapshot.js';
-import { apiHostFor } from '../api/basic-host.js';
+import { takeSnapshot, type Snapshot, type SnapshotSource } from './snapshot.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
+import { createLoopHealth } from '../node/loop-health.js';
+import { createNotifier, type Notifier } from '../node/systemd-notify.js';
+import { agentApiHost } from './api-host.js';
+import { reloadTrust, type TrustReload } from './trust-reload.js';
 
 /** How long a start waits for the data directory's lock while another process holds it. */
 const LOCK_WAIT_MS = 10_000;
@@ -34,10 +37,26 @@ export interface RunningNode {
   engine: Engine;
   store: DiskStore;
   transports: RunningTransport[];
-  status: ApiServer | null;
+  /** The local HTTP API (unix socket, and TCP when `api.listen` is set); null with `statusSocket: ""` and no listener. */
+  api: ApiServer | null;
+  /** Whether the event loop runs freely (no stall in the last 10 s): `/readyz` and the systemd watchdog. */
+  healthy(): boolean;
   snapshot(): Snapshot;
-  /** Close transports, engine, store (flush + fsync), status socket and lock. Idempotent. */
+  /** Whether `/readyz` would answer ready now: store open, every link attached, loop healthy, not closing. */
+  ready(): boolean;
+  /**
+   * Re-read `trust.keysFile` and apply it (SIGHUP, `POST /v1/reload`).
+   * @throws TrustFileError on a bad file; the trust in force is unchanged then.
+   */
+  reload(): TrustReload;
+  /** Close the API (ending follow streams), transports, engine, store (flush + fsync) and lock. Idempotent. */
   close(): Promise<void>;
+}
+
+/** Extra inputs of {@link startNode}. */
+export interface StartNodeOptions {
+  /** The last error-level log line, for the status snapshot. */
+  lastError?: SnapshotSource['lastError'];
 }
 
 /**
@@ -69,7 +88,7 @@ export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: st
  * @throws KeyFileError, DataDirError, LockedError, StoreOpenError, TransportError (bad URL, address in use);
  *   everything opened before the failure is closed again.
  */
-export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogger): Promise<RunningNode> {
+export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogger, opts: StartNodeOptions = {}): Promise<RunningNode> {
   const identity = loadKeyFile(cfg.keyFile);
   // Before anything (write probe, lock, store, status socket) is created in it.
   assertPrivateDir(cfg.dataDir);
@@ -91,7 +110,11 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: log.child({ part: 'store' }) }).catch(
       (err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)),
     );
-    cleanups.push(() => store.close());
+    let storeOpen = true;
+    cleanups.push(() => {
+      storeOpen = false;
+      return store.close();
+    });
     // The store logged each repair itself; damage is at error level there.
     if (store.openReport.truncatedBytes > 0) log.warn({ truncatedBytes: store.openReport.truncatedBytes }, 'command log had a torn tail; cut');
     const engine = new Engine({
@@ -114,12 +137,35 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     const startedAt = Date.now();
     const transports: RunningTransport[] = [];
     const snapshot = (): Snapshot =>
-      takeSnapshot({ engine, role, startedAt, dataDir: cfg.dataDir, durability: cfg.durabilityText, transports });
-    let status: ApiServer | null = null;
-    if (cfg.statusSocket !== '') {
-      status = await startApiServer({ socketPath: cfg.statusSocket, logger: log.child({ part: 'api' }) }, apiHostFor({ engine, snapshot }));
-      const s = status;
-      cleanups.push(() => s.close());
+      takeSnapshot({
+        engine,
+        role,
+        startedAt,
+        dataDir: cfg.dataDir,
+        durability: cfg.durabilityText,
+        transports,
+        ...(opts.lastError ? { lastError: opts.lastError } : {}),
+      });
+    const health = createLoopHealth();
+    cleanups.push(() => health.close());
+    // Aborted first on shutdown: follow streams end and commits are refused before the engine goes.
+    const closing = new AbortController();
+    let attached = false;
+    const checks = (): Record<string, boolean> => ({
+      store: storeOpen,
+      links: attached,
+      loop: health.healthy(),
+      running: !closing.signal.aborted,
+    });
+    const reload = (): TrustReload => reloadTrust(engine, cfg, log.child({ part: 'trust' }));
+    let api: ApiServer | null = null;
+    if (cfg.statusSocket !== '' || cfg.api.listen !== null) {
+      const host = agentApiHost({ engine, snapshot, checks, reload, closing: closing.signal, log: log.child({ part: 'api' }) });
+      const tcp = cfg.api.listen !== null && cfg.api.token !== null ? { ...cfg.api.listen, token: cfg.api.token } : undefined;
+      api = await startApiServer({ socketPath: cfg.statusSocket, ...(tcp ? { tcp } : {}), logger: log.child({ part: 'api' }) }, host);
+      const server = api;
+      cleanups.push(() => server.close());
+      if (server.tcpPort !== null) log.info({ host: tcp?.host, port: server.tcpPort }, 'HTTP API listening on TCP');
     }
     // Each scheme's builder (mqtt.js, serialport) is imported only when a URL of that scheme is opened.
     for (const raw of cfg.links) {
@@ -131,18 +177,23 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
       cleanups.push(() => t.close());
       tlog.info({ url: t.url, ...(t.localPort !== undefined ? { port: t.localPort } : {}) }, 'transport open');
     }
+    attached = true;
     // Unwinding runs backwards: the engine closes its sessions before the transports go, so each
     // sealed link still carries its sealed close marker (§7.6). engine.close() is idempotent.
     cleanups.push(() => engine.close());
+    cleanups.push(() => closing.abort());
     log.info({ self: identity.peerId, role, commands: store.size, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
-    let closing: Promise<void> | null = null;
+    let shutdown: Promise<void> | null = null;
     return {
       engine,
       store,
       transports,
-      status,
+      api,
+      healthy: () => health.healthy(),
       snapshot,
-      close: () => (closing ??= unwind()),
+      ready: () => Object.values(checks()).every(Boolean),
+      reload,
+      close: () => (shutdown ??= unwind()),
     };
   } catch (err) {
     await unwind();
@@ -166,12 +217,17 @@ function logLifecycle(link: Link, log: Logger): void {
   log.debug({ link: link.description }, 'link up');
 }
 
+/** What {@link untilSignal} drives: the parts of a {@link RunningNode} signals act on. */
+export type SignalTarget = Pick<RunningNode, 'close' | 'reload' | 'healthy'>;
+
 /**
  * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits
- * at once with status 1, for a shutdown stuck on a dead device). SIGHUP logs one info line
- * ("reload requested") and changes nothing.
+ * at once with status 1, for a shutdown stuck on a dead device). SIGHUP (`systemctl reload`)
+ * re-reads `trust.keysFile` (a bad file is logged and the trust in force stays). With a
+ * service manager (`notifier` enabled): `READY=1` now, `WATCHDOG=1` while the event loop is
+ * healthy, `RELOADING=1`/`READY=1` around a reload and `STOPPING=1` at shutdown.
  */
-export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number> {
+export function untilSignal(node: SignalTarget, log: JsonLogger, notifier: Notifier = createNotifier(process.env, { log })): Promise<number> {
   return new Promise((resolve) => {
     // Listeners and sockets usually keep the process alive, but a serial-only agent waiting for
     // its device may hold nothing but unref'd timers.
@@ -184,25 +240,38 @@ export function untilSignal(node: RunningNode, log: JsonLogger): Promise<number>
       }
       stopping = true;
       clearInterval(keepAlive);
+      notifier.stopping();
       log.info({ signal: sig }, 'shutting down');
       void node.close().then(
-        () => {
+        async () => {
           process.off('SIGINT', onSignal);
           process.off('SIGTERM', onSignal);
           process.off('SIGHUP', onHangup);
+          await notifier.close();
           log.info({}, 'stopped');
           resolve(0);
         },
-        (err) => {
+        async (err) => {
+          await notifier.close();
           log.error({ err: String(err) }, 'shutdown failed');
           resolve(1);
         },
       );
     };
-    // SIGHUP (`systemctl reload`) would otherwise kill the process: acknowledge it and run on.
-    const onHangup = (): void => log.info({ signal: 'SIGHUP' }, 'reload requested: nothing to reload yet');
+    const onHangup = (): void => {
+      if (stopping) return;
+      notifier.reloading();
+      try {
+        node.reload();
+      } catch (err) {
+        log.error({ signal: 'SIGHUP', err: (err as Error).message }, 'reload refused: the trust in force is unchanged');
+      }
+      notifier.ready();
+    };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     process.on('SIGHUP', onHangup);
+    notifier.ready();
+    notifier.startWatchdog(() => node.healthy());
   });
 }

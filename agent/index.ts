@@ -1,0 +1,22 @@
+/**
+ * The `syncwire` package: run an agent inside an application.
+ *
+ * ```ts
+ * import { startAgent } from 'syncwire';
+ * const agent = await startAgent({ dataDir: '/var/lib/app', links: ['tcp://gateway:7001'], trust: { keys: [gatewayKey] } });
+ * for await (const c of agent.commands({ after: savedCursor, follow: true })) { act(c.json); save(c.cursor); }
+ * ```
+ *
+ * README "Library" documents every export; the CLI (`syncwire agent`) is built on the same
+ * {@link startAgent}.
+ */
+export { startAgent, ensureKeyFile, type Agent, type AgentConfig, type AgentEvents, type AgentOptions, type Committed } from './cli/start-agent.js';
+export type { CommandEntry, FeedOptions } from './api/command-feed.js';
+export { CursorError, type CursorReason } from './api/cursor.js';
+export type { Snapshot, PeerInfo, LastError } from './cli/snapshot.js';
+export type { TrustReload } from './cli/trust-reload.js';
+export type { PeerRejected } from './sync/engine.js';
+export type { Logger } from './node/log.js';
+export { ConfigError } from './cli/config.js';
+export { TrustFileError } from './cli/trust-file.js';
+export { StoreWriteError } from './store/write-error.js';
