@@ -89,7 +89,7 @@ async function syncwireRun(port: number, author: Identity, cmds: Command[], stub
     for (const c of cmds) pub!.store.append(c);
     rxBytes = 0;
     const t0 = performance.now();
-    pub!.table.forEach((slot) => (pub!.table.dirty[slot] = 1));
+    pub!.table.markAllDirty();
     pub!.schedulePush();
     // The push pass is synchronous: once every command is planned, the frames are all sent.
     await until(() => pub!.sessions.get(sub!.peerId)!.stats.pushedCommands >= cmds.length, 60000, 'push planned', 1);

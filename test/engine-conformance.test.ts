@@ -222,7 +222,7 @@ t.test('no empty exhausted Push (§9.4); a budget that fit nothing is raised to 
   const plan = planPush(store, table, slot, 65536, true, () => false);
   tt.equal(plan.frames.length, 0, 'no Push when not even one command fits the budget');
   tt.ok(plan.exhausted, 'the subscription is exhausted (the caller sends Error{BudgetExhausted})');
-  tt.equal(table.remaining[slot], 100, 'nothing was charged');
+  tt.equal(table.remainingOf(slot), 100, 'nothing was charged');
 
   const shaper = new PollShaper(320, 3000, 0, 65536);
   const seen: number[] = [];

@@ -125,6 +125,33 @@ t.test('the cursor: continued without a walk, dropped when the store changes, on
   t.notOk(responder.begin('b', pollFrom(bs, 7, 2000)).continued, `one more: the oldest of ${PollResponder.MAX_CURSORS} cursors evicted`);
 });
 
+t.test('regression: the cursor continues for a requester that names its last command only in its sample', async (t) => {
+  // The requester holds 10 chains deeper than the branch being sent: the branch's tip is not among
+  // its 10 deepest heads, only in its sample (the newest command it appended). A responder that
+  // looked at the heads alone re-walked the graph for every poll of such a bootstrap.
+  const shared: Command[] = [];
+  for (let c = 0; c < 10; c++) {
+    let parent: Uint8Array[] = [];
+    for (let d = 0; d < 50; d++) {
+      const cmd = syntheticCommand(parent, 1000 * c + d, Uint8Array.of(c, d));
+      shared.push(cmd);
+      parent = [cmd.id];
+    }
+  }
+  const branch: Command[] = [];
+  for (let i = 0; i < 100; i++) branch.push(syntheticCommand(i === 0 ? [] : [branch[i - 1]!.id], 90_000 + i, new Uint8Array(100)));
+  const a = storeOf([...shared, ...branch]);
+  const b = storeOf(shared);
+  const responder = new PollResponder(a);
+  take(b, responder.answer('b', pollFrom(b, 1, 2000), 65536, 0));
+  const req = pollFrom(b, 2, 2000);
+  const tip = b.idOf(b.size - 1);
+  t.notOk(req.heads.some((id) => Buffer.from(id).equals(tip)), 'the last command received is not among the heads named');
+  t.ok(req.sample.some((id) => Buffer.from(id).equals(tip)), 'but it is in the sample');
+  const job = responder.begin('b', req);
+  t.ok(job.continued, 'the cursor continues: no fresh walk');
+});
+
 t.test('an answer built in chunks equals one built at once', async (t) => {
   fc.assert(
     fc.property(fc.integer({ min: 1, max: 300 }), fc.nat(), fc.integer({ min: 1, max: 50 }), fc.integer({ min: 200, max: 9000 }), (n, seed, chunk, budget) => {

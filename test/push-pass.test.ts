@@ -57,7 +57,7 @@ function world(n: number, seed = 1, budget = 1 << 30) {
     const s = new FakeSession();
     sessions.set(peer, s);
     const slot = table.upsert(peer, Date.now() + 3_600_000, remaining);
-    table.dirty[slot] = 1;
+    table.markDirty(slot);
     return s;
   };
   /** Run passes until none is left; returns how many ran. */
@@ -79,7 +79,7 @@ t.test('every pending command once, in causal order, to each dirty subscriber; t
   t.same(a.commands(), all(w.store));
   t.same(b.commands(), all(w.store));
   t.same([a.stats.pushedCommands, a.errors], [300, []]);
-  t.equal(w.table.dirty[w.table.find('a')], 0, 'clean afterwards');
+  t.notOk(w.table.isDirty(w.table.find('a')), 'clean afterwards');
   t.same(w.table.knownOf(w.table.find('a')), deepestFirst(w.store, w.store.heads(), MAX_KNOWN), 'its known heads: the deepest heads of the graph');
   const sent = a.frames.length;
   t.notOk(w.pass.run(), 'nothing left: a pass does nothing');
@@ -103,7 +103,7 @@ t.test('a blocked session keeps its work for a later pass', async (t) => {
   s.blocked = true;
   t.notOk(w.pass.run(), 'a blocked subscriber is not counted as work left (drain retries it)');
   t.same(s.frames, []);
-  t.equal(w.table.dirty[w.table.find('slow')], 1, 'still dirty');
+  t.ok(w.table.isDirty(w.table.find('slow')), 'still dirty');
   s.blocked = false;
   w.drain();
   t.same(s.commands(), all(w.store));
@@ -139,10 +139,29 @@ t.test('skipped commands are not pushed; forget restarts a subscriber from its k
   t.same(s.commands(), missingFor(w.store, []).filter((h) => h % 2 === 1).map((h) => toHex(w.store.bytesOf(h))));
   const slot = w.table.find('p');
   w.table.setKnown(slot, []);
-  w.table.dirty[slot] = 1;
+  w.table.markDirty(slot);
   w.pass.forget('p');
   w.skipped.clear();
   const before = s.commands().length;
   w.drain();
   t.equal(s.commands().length - before, 60, 'everything again from empty known heads');
+});
+
+t.test('regression: more heads than MAX_KNOWN are not pushed twice (the known floor)', async (t) => {
+  const w = world(0, 1);
+  const tips: Uint8Array[] = [];
+  for (let k = 0; k < 12; k++) {
+    const root = syntheticCommand([], 1, Uint8Array.of(k));
+    const tip = syntheticCommand([root.id], 2, Uint8Array.of(k, 1));
+    w.store.append(root);
+    w.store.append(tip);
+    tips.push(tip.id);
+  }
+  const s = w.subscribe('p');
+  w.drain();
+  t.equal(s.commands().length, 24, 'everything once');
+  w.store.append(syntheticCommand([tips[0]!], 3, Uint8Array.of(99)));
+  w.table.markDirty(w.table.find('p'));
+  w.drain();
+  t.equal(s.commands().length, 25, 'then only the new command (was 29: two forgotten chains again)');
 });

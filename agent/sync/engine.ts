@@ -17,8 +17,8 @@ import { ClientPacer, CommitRate, DEFAULT_BACKOFF, type BackoffPolicy } from './
 import { PeerSession } from './peer-session.js';
 import { PollQueue } from './poll-queue.js';
 import { PollResponder } from './poll-responder.js';
-import { PushPass } from './push-pass.js';
-import { SubscriptionTable } from './subscription-table.js';
+import { Pusher } from './pusher.js';
+import type { SubscriptionTable } from './subscription-table.js';
 import { KeyDirectory, type TrustMode } from './trust.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import type { EngineSnapshot, PeerSnapshot } from './engine-snapshot.js';
@@ -125,8 +125,6 @@ export interface TrustChange {
   closed: number;
 }
 
-/** Commands whose addition time is remembered for push latency (a ring indexed by handle). */
-const ADDED_RING = 1 << 16;
 /** Peer ids whose authentications are counted (reconnects); the oldest is forgotten beyond. */
 const MAX_COUNTED_PEERS = 4096;
 
@@ -150,13 +148,12 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly identity: Identity;
   readonly store: CommandStore;
   readonly keys: KeyDirectory;
-  readonly table: SubscriptionTable;
   readonly ingest: Ingest;
   readonly responder: PollResponder;
   /** Polls waiting for an answer: one per link, bounded work per event-loop turn. */
   readonly polls = new PollQueue();
-  /** Subscribers' push cursors: a big push is spread over turns. */
-  readonly pushes: PushPass;
+  /** Subscriptions, origins and push passes. */
+  readonly pusher: Pusher;
   readonly commitRate: CommitRate;
   readonly settings: EngineSettings;
   readonly log: Logger;
@@ -164,15 +161,10 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly sessions = new Map<string, PeerSession>();
   /** Sessions not yet authenticated. */
   readonly pending = new Set<PeerSession>();
-  /** Push and apply latency (engine-snapshot.ts). */
-  readonly latency = { push: new LatencyHistogram(), apply: new LatencyHistogram() };
-  private readonly origin = new Map<number, string>();
-  /** performance.now() when a handle was added, at `handle % ADDED_RING` (checked against `addedHandle`). */
-  private readonly addedAt = new Float64Array(ADDED_RING);
-  private readonly addedHandle = new Int32Array(ADDED_RING).fill(-1);
+  /** Apply latency (engine-snapshot.ts); push latency is the pusher's. */
+  readonly latency = { apply: new LatencyHistogram() };
   /** Authentications per peer id since start (insertion order: the oldest is dropped first). */
   private readonly authCount = new Map<string, number>();
-  private pushScheduled = false;
   private nextSeq: number;
   private closed = false;
 
@@ -198,23 +190,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       now: opts.now ?? Date.now,
       random: opts.random ?? Math.random,
     };
-    this.table = new SubscriptionTable(this.settings.subscriptionCapacity);
-    this.pushes = new PushPass({
+    this.pusher = new Pusher({
       store: this.store,
-      table: this.table,
       sessions: this.sessions,
-      skip: (slot, peerId, h) => {
-        const o = this.origin.get(h);
-        return o === peerId || (o !== undefined && o !== 'self' && this.table.hasVia(slot, o));
-      },
-      sent: (list, from, to) => {
-        const now = performance.now();
-        for (let k = from; k < to; k++) {
-          const h = list[k]!;
-          const i = h & (ADDED_RING - 1);
-          if (this.addedHandle[i] === h) this.latency.push.observe(now - this.addedAt[i]!);
-        }
-      },
+      capacity: this.settings.subscriptionCapacity,
+      maxRemainOpenS: this.settings.maxRemainOpenS,
+      now: this.settings.now,
     });
     const trust = opts.trust ?? { mode: 'list' as const, keys: [] };
     this.keys = new KeyDirectory(trust.mode, [...trust.keys, this.identity.publicKey]);
@@ -222,6 +203,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.responder = new PollResponder(this.store);
     this.commitRate = new CommitRate(this.settings.pollHint, this.settings.now());
     this.nextSeq = this.lastOwnSeq() + 1;
+  }
+
+  /** @internal The subscription table, for tests and benches not yet reading {@link snapshot}. */
+  get table(): SubscriptionTable {
+    return this.pusher.table;
   }
 
   /** This agent's peer id (16 hex chars). */
@@ -283,8 +269,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const n = this.authCount.get(s.peerId);
     if (n === undefined && this.authCount.size >= MAX_COUNTED_PEERS) this.authCount.delete(this.authCount.keys().next().value as string);
     this.authCount.set(s.peerId, (n ?? 0) + 1);
-    this.table.resume(s.peerId);
-    this.schedulePush(); // a resumed subscription may have gone dirty while it had no link
+    this.pusher.resume(s.peerId); // and a push pass: it may have gone dirty while it had no link
     this.log.info({ peer: s.peerId, link: s.link.description }, 'peer authenticated');
     this.emit('peer-up', s.peerId);
     for (const other of this.sessions.values()) if (other !== s) other.viaChanged();
@@ -300,8 +285,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       // The subscription is suspended with its link (§9.3): kept for this peer's next link (a
       // flapping serial line keeps its pushes), freed first when another peer needs room, so
       // reconnecting peers with new identities can never fill the table with closed links.
-      this.table.suspend(s.peerId, this.settings.now());
-      this.pushes.forget(s.peerId);
+      this.pusher.suspend(s.peerId);
       this.emit('peer-down', s.peerId);
       for (const other of this.sessions.values()) other.viaChanged();
     }
@@ -314,14 +298,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     return out;
   }
 
-  /** Mark every subscriber dirty and schedule one coalesced push pass. */
+  /** Schedule one coalesced push pass. */
   schedulePush(): void {
-    if (this.pushScheduled || this.closed) return;
-    this.pushScheduled = true;
-    setImmediate(() => {
-      this.pushScheduled = false;
-      this.flushPushes();
-    });
+    this.pusher.schedule();
   }
 
   /** The `next_poll_ms` hint this agent gives now: expected time to the next command, scaled by load. */
@@ -332,7 +311,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Which peer a recently added command came from ('self' for local commits). */
   originOf(handle: number): string | undefined {
-    return this.origin.get(handle);
+    return this.pusher.originOf(handle);
   }
 
   /**
@@ -365,7 +344,7 @@ export class Engine extends EventEmitter<EngineEvents> {
         link: s.link.description,
         authenticated: s.authenticated,
         subscribed: s.subscribed,
-        subscriber: s.authenticated && this.table.find(s.peerId) >= 0,
+        subscriber: s.authenticated && this.pusher.holds(s.peerId),
         sealed: s.sealed,
         ...s.stats,
         lastContactMs: s.lastContactMs,
@@ -380,10 +359,10 @@ export class Engine extends EventEmitter<EngineEvents> {
       commands: store.size,
       heads: deepestFirst(store, store.heads(), 64).map((h) => toHex(store.idOf(h))),
       peers: [...this.sessions.values(), ...this.pending].map(peer),
-      subscriptions: { used: this.table.size, capacity: this.table.capacity },
+      subscriptions: this.pusher.usage,
       pacing: { commitRatePerS: Math.round(this.commitRate.perSecond(now) * 1000) / 1000, nextPollHintMs: this.pollHintMs() },
       ingest: { ...this.ingest.stats },
-      latency: { pushMs: this.latency.push.snapshot(), applyMs: this.latency.apply.snapshot() },
+      latency: { pushMs: this.pusher.latency.snapshot(), applyMs: this.latency.apply.snapshot() },
     };
   }
 
@@ -391,6 +370,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.pusher.close();
     this.polls.close();
     const all = [...this.sessions.values(), ...this.pending];
     await Promise.all(all.map((s) => s.close()));
@@ -398,17 +378,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   private added(handles: number[], from: string, how: Delivery): void {
-    const now = performance.now();
-    for (const h of handles) {
-      this.addedAt[h & (ADDED_RING - 1)] = now;
-      this.addedHandle[h & (ADDED_RING - 1)] = h;
-      this.origin.set(h, from);
-      if (this.origin.size > 65536) this.origin.delete(this.origin.keys().next().value as number);
-    }
     this.commitRate.record(handles.length, this.settings.now());
-    this.table.forEach((slot) => (this.table.dirty[slot] = 1));
+    this.pusher.added(handles, from);
     this.emit('commands', handles, from, how);
-    this.schedulePush();
   }
 
   /**
@@ -416,8 +388,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * per pass; what is left is continued by another pass on the next turn).
    */
   flushPushes(): void {
-    this.table.reap(this.settings.now());
-    if (this.pushes.run()) this.schedulePush();
+    this.pusher.flush();
   }
 
   private lastOwnSeq(): number {

@@ -7,7 +7,8 @@
  * the way git finds a merge base: a command's children all have greater depth, so when it is
  * popped its paint is final, and the walk stops as soon as no unpainted-known command is left
  * in the queue. Cost: O((k + b) log(k + b)) for k missing commands and a boundary of b known
- * ones, never a scan of the graph.
+ * ones, never a scan of the graph. A `floor` says every handle below it is known as well (handles
+ * are append positions, so that set is closed under ancestry): the walk never descends below it.
  */
 import type { CommandStore } from '../store/command-store.js';
 
@@ -69,19 +70,21 @@ export class MissingWalk {
   /** Commands popped so far: the work done, which a responder charges to the requester. */
   visited = 0;
 
+  /** @param floor every handle below it is known (default 0: only `known` and their ancestors). */
   constructor(
     private readonly store: CommandStore,
     known: readonly number[],
     from: readonly number[] = store.heads(),
+    private readonly floor = 0,
   ) {
     this.heap = new DepthHeap((i) => store.depthOf(i));
     for (const k of known) {
-      if (k < 0 || this.paint.has(k)) continue;
+      if (k < floor || this.paint.has(k)) continue;
       this.paint.set(k, KNOWN);
       this.heap.push(k);
     }
     for (const h of from) {
-      if (this.paint.has(h)) continue;
+      if (h < floor || this.paint.has(h)) continue;
       this.paint.set(h, MISSING);
       this.heap.push(h);
       this.open++;
@@ -105,6 +108,7 @@ export class MissingWalk {
         this.missing.push(x);
       }
       for (const p of store.parentsOf(x)) {
+        if (p < this.floor) continue; // known, and so are all its ancestors
         const s = paint.get(p);
         if (s === undefined) {
           paint.set(p, isKnown ? KNOWN : MISSING);
@@ -132,10 +136,11 @@ export class MissingWalk {
 /**
  * Handles of every command reachable from `from` (default: the store's heads) that is not an
  * ancestor-or-self of any handle in `known`, in ascending handle order — which is a causal
- * order, because a command is always appended after its parents.
+ * order, because a command is always appended after its parents. Handles below `floor` count as
+ * known too.
  */
-export function missingFor(store: CommandStore, known: readonly number[], from: readonly number[] = store.heads()): number[] {
-  return Array.from(new MissingWalk(store, known, from).result());
+export function missingFor(store: CommandStore, known: readonly number[], from: readonly number[] = store.heads(), floor = 0): number[] {
+  return Array.from(new MissingWalk(store, known, from, floor).result());
 }
 
 /**

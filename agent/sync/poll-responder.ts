@@ -65,11 +65,17 @@ export class PollResponder {
 
   constructor(private readonly store: CommandStore) {}
 
-  /** Start answering `req` from `peer`. Cheap: O(ids in the request). */
+  /**
+   * Start answering `req` from `peer`. Cheap: O(ids in the request). The cursor continues when the
+   * request names the last command sent — among its heads or its sample: a requester need not put
+   * it among its heads (it may not be one of its deepest), and its sample starts with the newest
+   * command it appended (§8.1), which is that one.
+   */
   begin(peer: string, req: PollRequest): PollJob {
     const store = this.store;
     const c = this.cursors.get(peer);
-    if (c !== undefined && c.storeSize === store.size && c.lastSent >= 0 && req.heads.some((id) => store.indexOf(id) === c.lastSent)) {
+    const names = (id: Uint8Array): boolean => store.indexOf(id) === c!.lastSent;
+    if (c !== undefined && c.storeSize === store.size && c.lastSent >= 0 && (req.heads.some(names) || req.sample.some(names))) {
       return new PollJob(peer, req, c, null, store.size);
     }
     const known: number[] = [];

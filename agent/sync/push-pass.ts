@@ -7,12 +7,13 @@
  * `TURN_BUDGET_MS`; whatever is left stays dirty and the next pass (next turn) continues it.
  *
  * Known heads advance only when a cursor's whole list is sent, and then to the heads the walk
- * started from, so commands added meanwhile are found by the next walk (the slot is dirty again).
+ * started from (and the floor to the store size then), so commands added meanwhile are found by
+ * the next walk (the slot is dirty again).
  */
 import { MAX_HEADS } from '../../protocol/constants.js';
 import type { CommandStore } from '../store/command-store.js';
 import { deepestFirst, MissingWalk } from './graph-walk.js';
-import type { PeerSession } from './peer-session.js';
+import type { ReasonName } from '../../protocol/errors.js';
 import { TURN_BUDGET_MS } from './poll-queue.js';
 import { pushFrames } from './push.js';
 import type { SubscriptionTable } from './subscription-table.js';
@@ -21,6 +22,20 @@ import type { SubscriptionTable } from './subscription-table.js';
 export const PUSH_WALK_STEPS = 2048;
 /** Most bytes of pushes one pass sends one subscriber (after the first frame). */
 export const PUSH_PASS_BYTES = 65536;
+
+/** What a pass needs of a subscriber's session. */
+export interface PushTarget {
+  /** The link is above its high-water mark: push later. */
+  readonly blocked: boolean;
+  /** Largest message we may send (sealing overhead taken off). */
+  readonly sendLimit: number;
+  /** The peer takes bare-command pushes. */
+  readonly acceptsBare: boolean;
+  readonly stats: { pushedCommands: number };
+  /** Send one encoded message. */
+  sendFrame(body: Uint8Array): void;
+  sendError(reason: ReasonName, message: string, retryAfterMs: number | null): void;
+}
 
 interface PushCursor {
   /** The heads the walk started from: the known heads once everything is sent. */
@@ -37,7 +52,7 @@ interface PushCursor {
 export interface PushPassHost {
   readonly store: CommandStore;
   readonly table: SubscriptionTable;
-  readonly sessions: ReadonlyMap<string, PeerSession>;
+  readonly sessions: ReadonlyMap<string, PushTarget>;
   /** Whether `handle` need not be pushed to the subscriber in `slot` (it came from it or a `via` peer). */
   skip(slot: number, peerId: string, handle: number): boolean;
   /** Commands `list[from..to)` were just handed to a subscriber's link in push frames (push latency). */
@@ -61,7 +76,7 @@ export class PushPass {
     const start = performance.now();
     let left = false;
     table.forEach((slot, peerId) => {
-      if (table.dirty[slot] === 0) return;
+      if (!table.isDirty(slot)) return;
       const s = sessions.get(peerId);
       if (s === undefined || s.blocked) return; // stays dirty; drain or reconnect retries
       if (performance.now() - start >= TURN_BUDGET_MS) {
@@ -71,7 +86,7 @@ export class PushPass {
       let c = this.cursors.get(peerId);
       if (c === undefined) {
         const from = store.heads();
-        c = { from, size: store.size, walk: new MissingWalk(store, table.knownOf(slot), from), list: null, pos: 0 };
+        c = { from, size: store.size, walk: new MissingWalk(store, table.knownOf(slot), from, table.knownFloor(slot)), list: null, pos: 0 };
         this.cursors.set(peerId, c);
       }
       if (c.list === null) {
@@ -81,7 +96,7 @@ export class PushPass {
         }
         c.list = Array.from(c.walk.result()).filter((h) => !this.host.skip(slot, peerId, h));
       }
-      table.dirty[slot] = 0;
+      table.takeDirty(slot);
       const step = pushFrames(store, table, slot, s.sendLimit, s.acceptsBare, c.list, c.pos, PUSH_PASS_BYTES);
       for (const f of step.frames) s.sendFrame(f);
       if (step.commands > 0) this.host.sent(c.list, c.pos, step.end);
@@ -94,15 +109,15 @@ export class PushPass {
         return;
       }
       if (c.pos < c.list.length) {
-        table.dirty[slot] = 1;
+        table.markDirty(slot);
         left = true;
         return;
       }
       this.cursors.delete(peerId);
-      table.setKnown(slot, deepestFirst(store, c.from, MAX_HEADS));
+      table.setKnown(slot, deepestFirst(store, c.from, MAX_HEADS), c.size);
       // Commands added since the walk began are not in its list: find them next pass.
       if (store.size !== c.size) {
-        table.dirty[slot] = 1;
+        table.markDirty(slot);
         left = true;
       }
     });

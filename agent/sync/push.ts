@@ -38,9 +38,10 @@ export function planPush(
   bare: boolean,
   skip: (handle: number) => boolean,
 ): PushPlan {
-  const todo = missingFor(store, table.knownOf(slot)).filter((h) => !skip(h));
+  const todo = missingFor(store, table.knownOf(slot), store.heads(), table.knownFloor(slot)).filter((h) => !skip(h));
   const plan = pushFrames(store, table, slot, frameLimit, bare, todo, 0, Infinity);
-  if (!plan.exhausted) table.setKnown(slot, deepestFirst(store, store.heads(), MAX_HEADS));
+  // Everything held is now sent or skipped: all of it is known, however many heads it has.
+  if (!plan.exhausted) table.setKnown(slot, deepestFirst(store, store.heads(), MAX_HEADS), store.size);
   return plan;
 }
 
@@ -67,7 +68,8 @@ export function pushFrames(
   passBytes: number,
 ): PushStep {
   const frames: Uint8Array[] = [];
-  let remaining = table.remaining[slot]!;
+  const budget = table.remainingOf(slot);
+  let remaining = budget;
   let pos = from;
   let sent = 0;
   let exhausted = false;
@@ -106,6 +108,6 @@ export function pushFrames(
       break;
     }
   }
-  table.remaining[slot] = remaining;
+  table.charge(slot, budget - remaining);
   return { frames, commands: pos - from, exhausted, end: pos };
 }

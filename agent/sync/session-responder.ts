@@ -5,14 +5,11 @@
  */
 import { MIN_POLL_BYTES } from '../../protocol/constants.js';
 import type { ReasonName } from '../../protocol/errors.js';
-import { toHex } from '../../protocol/keys.js';
 import type { Message, PollRequest, Subscribe } from '../../protocol/messages.js';
 import type { Engine } from './engine.js';
-import { deepestFirst } from './graph-walk.js';
 import { TokenBucket } from './pacing.js';
 import { WALK_COMMANDS_PER_TOKEN, type PollServer } from './poll-queue.js';
 import type { PollJob } from './poll-responder.js';
-import { MAX_KNOWN } from './subscription-table.js';
 
 /** What the responder needs of its session. */
 export interface ResponderHost {
@@ -49,8 +46,7 @@ export class SessionResponder implements PollServer {
         this.onSubscribe(msg);
         return true;
       case 'Unsubscribe':
-        e.table.remove(this.s.peerId);
-        e.pushes.forget(this.s.peerId);
+        e.pusher.unsubscribe(this.s.peerId);
         return true;
       case 'Keys':
         for (const k of msg.keys) e.keys.learn(k);
@@ -114,28 +110,8 @@ export class SessionResponder implements PollServer {
   }
 
   private onSubscribe(sub: Subscribe): void {
-    const e = this.s.engine;
-    const now = e.settings.now();
-    const remainOpen = Math.min(sub.remain_open, e.settings.maxRemainOpenS);
-    e.table.reap(now);
-    const slot = e.table.upsert(this.s.peerId, now + remainOpen * 1000, sub.max_bytes);
-    if (slot < 0) {
-      const retry = Math.max(1000, Math.ceil(e.table.earliestClose() - now));
-      this.s.sendError('MaximumSubscriptionsExceeded', `all ${e.table.capacity} subscription slots in use`, retry);
-      return;
-    }
-    // An update keeps what we already pushed as known: the subscriber's sample may predate it,
-    // and anything a lost push dropped is repaired by the subscriber's polls.
-    const known: number[] = e.table.knownOf(slot);
-    for (const id of sub.sample) {
-      const h = e.store.indexOf(id);
-      if (h >= 0) known.push(h);
-    }
-    e.table.setKnown(slot, deepestFirst(e.store, known, MAX_KNOWN));
-    e.pushes.forget(this.s.peerId); // a push in progress started from the old known heads
-    e.table.setVia(slot, sub.via.map(toHex));
-    e.table.dirty[slot] = 1;
-    this.s.send({ type: 'SubscribeAck', remain_open: remainOpen, max_bytes: sub.max_bytes });
-    e.schedulePush();
+    const r = this.s.engine.pusher.subscribe(this.s.peerId, sub);
+    if (!r.granted) return this.s.sendError('MaximumSubscriptionsExceeded', `all ${r.capacity} subscription slots in use`, r.retryAfterMs);
+    this.s.send({ type: 'SubscribeAck', remain_open: r.remainOpenS, max_bytes: sub.max_bytes });
   }
 }

@@ -1,15 +1,22 @@
 /**
- * Fixed-capacity subscription table: open addressing (linear probing) keyed by FNV-1a of the
- * peer id, every array allocated once in the constructor, no allocation per operation.
+ * Fixed-capacity subscription table: peer ids addressed onto slots by {@link PeerSlots}, every
+ * array allocated once in the constructor, no allocation per operation.
  *
- * A slot holds: the peer id, close time, remaining byte budget, up to {@link MAX_KNOWN} known
- * heads (store handles), up to {@link MAX_VIA} "via" peers, a dirty flag (pending push work is
- * coalesced into this one bit) and the link key used to reach the peer.
+ * A slot holds: the peer id, close time, remaining byte budget, what the subscriber is known to
+ * hold (up to {@link MAX_KNOWN} heads, plus a floor: every command appended below it), up to
+ * {@link MAX_VIA} "via" peers, a dirty flag (pending push work is coalesced into this one bit)
+ * and, while its link is closed, when it closed. Slots are read and changed through methods only;
+ * the pusher (`pusher.ts`) owns the table.
  */
-import { fnv1aString } from '../../protocol/fnv.js';
 import { MAX_VIA } from '../../protocol/constants.js';
+import { KnownHeads } from './known-heads.js';
+import { PeerSlots } from './peer-slots.js';
+import { SlotLifetimes } from './slot-lifetimes.js';
+import { SlotLists } from './slot-lists.js';
 
-/** Most known heads remembered per subscriber. */
+export { SUSPEND_MS } from './slot-lifetimes.js';
+
+/** Most known heads remembered per subscriber (the floor covers what they cannot name). */
 export const MAX_KNOWN = 10;
 
 /** Thrown at start-up for a capacity that is not a power of two (or out of range). */
@@ -21,41 +28,17 @@ export class SubscriptionCapacityError extends Error {
   }
 }
 
-const EMPTY = 0;
-const USED = 1;
-/**
- * How long a subscription whose link closed is kept for the same peer's next link (PROTOCOL.md
- * §9.3). A slow line that flaps every few seconds keeps its pushes; a table of closed links
- * never keeps a new peer out (suspended slots are freed first).
- */
-export const SUSPEND_MS = 60_000;
-const TOMBSTONE = 2;
-
 /** The subscription table. Slots are addressed by index; -1 means "none". */
 export class SubscriptionTable {
   readonly capacity: number;
-  private readonly mask: number;
-  private readonly state: Uint8Array;
-  private readonly peer: string[];
-  /** Absolute close time (ms since epoch of the injected clock). */
-  readonly closeAt: Float64Array;
+  private readonly slots: PeerSlots;
+  private readonly life: SlotLifetimes;
   /** Bytes the subscriber still grants. */
-  readonly remaining: Float64Array;
-  /** Known heads as store handles, MAX_KNOWN per slot. */
-  readonly known: Int32Array;
-  /** Number of valid entries in `known` per slot. */
-  readonly knownCount: Uint8Array;
-  /** Peer ids (hex) the subscriber also receives pushes from, MAX_VIA per slot. */
-  private readonly via: string[];
-  private readonly viaCount: Uint8Array;
-  /** Push work pending for the slot. */
-  readonly dirty: Uint8Array;
-  /**
-   * When the slot's link closed (0 while it has one): a suspended subscription, kept for the
-   * same peer's next link for at most {@link SUSPEND_MS} and the first freed for another peer.
-   */
-  private readonly linklessSince: Float64Array;
-  private used = 0;
+  private readonly budget: Float64Array;
+  private readonly known: KnownHeads;
+  /** Peer ids (hex) the subscriber also receives pushes from. */
+  private readonly via: SlotLists<string>;
+  private readonly dirty: Uint8Array;
 
   /** @param capacity a power of two, default 128 in config. @throws SubscriptionCapacityError */
   constructor(capacity: number) {
@@ -63,56 +46,47 @@ export class SubscriptionTable {
       throw new SubscriptionCapacityError(capacity);
     }
     this.capacity = capacity;
-    this.mask = capacity - 1;
-    this.state = new Uint8Array(capacity);
-    this.peer = new Array<string>(capacity).fill('');
-    this.closeAt = new Float64Array(capacity);
-    this.remaining = new Float64Array(capacity);
-    this.known = new Int32Array(capacity * MAX_KNOWN);
-    this.knownCount = new Uint8Array(capacity);
-    this.via = new Array<string>(capacity * MAX_VIA).fill('');
-    this.viaCount = new Uint8Array(capacity);
+    this.slots = new PeerSlots(capacity);
+    this.life = new SlotLifetimes(capacity);
+    this.budget = new Float64Array(capacity);
+    this.known = new KnownHeads(capacity, MAX_KNOWN);
+    this.via = new SlotLists(new Array<string>(capacity * MAX_VIA).fill(''), capacity, MAX_VIA);
     this.dirty = new Uint8Array(capacity);
-    this.linklessSince = new Float64Array(capacity);
   }
 
   /** Live entries (expired ones count until reaped). */
   get size(): number {
-    return this.used;
+    return this.slots.size;
+  }
+
+  /**
+   * Read-only view of the budgets by slot, for callers written before {@link remainingOf}.
+   * @deprecated read {@link remainingOf}.
+   */
+  get remaining(): { readonly [slot: number]: number } {
+    return this.budget;
   }
 
   /** Slot of `peerId`, or -1. */
   find(peerId: string): number {
-    let i = fnv1aString(peerId) & this.mask;
-    for (let n = 0; n < this.capacity; n++, i = (i + 1) & this.mask) {
-      const s = this.state[i];
-      if (s === EMPTY) return -1;
-      if (s === USED && this.peer[i] === peerId) return i;
-    }
-    return -1;
+    return this.slots.find(peerId);
   }
 
   /**
    * Insert or update `peerId`. Returns the slot, or -1 when the table is full (call
-   * {@link reap} first to free expired slots).
+   * {@link reap} first to free expired slots). An update keeps known heads, via and dirty bit.
    */
   upsert(peerId: string, closeAt: number, remaining: number): number {
     let slot = this.find(peerId);
     if (slot < 0) {
-      if (this.used >= this.capacity && !this.evictSuspended()) return -1;
-      let i = fnv1aString(peerId) & this.mask;
-      while (this.state[i] === USED) i = (i + 1) & this.mask;
-      slot = i;
-      this.state[slot] = USED;
-      this.peer[slot] = peerId;
-      this.knownCount[slot] = 0;
-      this.viaCount[slot] = 0;
+      if (this.slots.size >= this.capacity && !this.evictSuspended()) return -1;
+      slot = this.slots.claim(peerId);
+      this.known.clear(slot);
+      this.via.clear(slot);
       this.dirty[slot] = 0;
-      this.used++;
     }
-    this.closeAt[slot] = closeAt;
-    this.remaining[slot] = remaining;
-    this.linklessSince[slot] = 0;
+    this.life.grant(slot, closeAt);
+    this.budget[slot] = remaining;
     return slot;
   }
 
@@ -123,25 +97,13 @@ export class SubscriptionTable {
    */
   suspend(peerId: string, now: number): void {
     const slot = this.find(peerId);
-    if (slot >= 0) this.linklessSince[slot] = Math.max(1, now);
+    if (slot >= 0) this.life.suspend(slot, now);
   }
 
   /** `peerId` has a link again: its suspended subscription, if any, resumes as it was. */
   resume(peerId: string): void {
     const slot = this.find(peerId);
-    if (slot >= 0) this.linklessSince[slot] = 0;
-  }
-
-  /** Free the suspended slot whose link closed first; false when none is suspended. */
-  private evictSuspended(): boolean {
-    let best = -1;
-    for (let i = 0; i < this.capacity; i++) {
-      const t = this.linklessSince[i]!;
-      if (this.state[i] === USED && t > 0 && (best < 0 || t < this.linklessSince[best]!)) best = i;
-    }
-    if (best < 0) return false;
-    this.removeSlot(best);
-    return true;
+    if (slot >= 0) this.life.resume(slot);
   }
 
   /** Remove `peerId`; absent is a no-op. Returns whether it was present. */
@@ -156,8 +118,7 @@ export class SubscriptionTable {
   reap(now: number): number {
     let n = 0;
     for (let i = 0; i < this.capacity; i++) {
-      const linkless = this.linklessSince[i]!;
-      if (this.state[i] === USED && (this.closeAt[i]! <= now || (linkless > 0 && linkless + SUSPEND_MS <= now))) {
+      if (this.slots.isUsed(i) && this.life.over(i, now)) {
         this.removeSlot(i);
         n++;
       }
@@ -168,53 +129,96 @@ export class SubscriptionTable {
   /** Earliest close time among live entries, or Infinity when empty. */
   earliestClose(): number {
     let t = Infinity;
-    for (let i = 0; i < this.capacity; i++) if (this.state[i] === USED && this.closeAt[i]! < t) t = this.closeAt[i]!;
+    for (let i = 0; i < this.capacity; i++) if (this.slots.isUsed(i)) t = Math.min(t, this.life.closeAtOf(i));
     return t;
   }
 
   /** Peer id in `slot` ('' when free). */
   peerAt(slot: number): string {
-    return this.state[slot] === USED ? this.peer[slot]! : '';
+    return this.slots.peerAt(slot);
+  }
+
+  /** Close time of `slot`. */
+  closeAtOf(slot: number): number {
+    return this.life.closeAtOf(slot);
   }
 
   /** Call `fn` for every used slot. */
   forEach(fn: (slot: number, peerId: string) => void): void {
-    for (let i = 0; i < this.capacity; i++) if (this.state[i] === USED) fn(i, this.peer[i]!);
+    for (let i = 0; i < this.capacity; i++) if (this.slots.isUsed(i)) fn(i, this.slots.peerAt(i));
   }
 
-  /** Replace the known heads of `slot` (keeps at most MAX_KNOWN, the first ones given). */
-  setKnown(slot: number, handles: ArrayLike<number>): void {
-    const n = Math.min(handles.length, MAX_KNOWN);
-    for (let k = 0; k < n; k++) this.known[slot * MAX_KNOWN + k] = handles[k]!;
-    this.knownCount[slot] = n;
+  /** Whether `slot` has push work pending. */
+  isDirty(slot: number): boolean {
+    return this.dirty[slot] === 1;
+  }
+
+  /** Mark `slot` as having push work pending. */
+  markDirty(slot: number): void {
+    this.dirty[slot] = 1;
+  }
+
+  /** Mark every used slot dirty (new commands were added). */
+  markAllDirty(): void {
+    for (let i = 0; i < this.capacity; i++) if (this.slots.isUsed(i)) this.dirty[i] = 1;
+  }
+
+  /** Clear the dirty bit of `slot`; returns whether it was set. */
+  takeDirty(slot: number): boolean {
+    const was = this.dirty[slot] === 1;
+    this.dirty[slot] = 0;
+    return was;
+  }
+
+  /** Bytes the subscriber in `slot` still grants. */
+  remainingOf(slot: number): number {
+    return this.budget[slot]!;
+  }
+
+  /** Charge `bytes` of pushes to `slot`'s budget. */
+  charge(slot: number, bytes: number): void {
+    this.budget[slot] = this.budget[slot]! - bytes;
+  }
+
+  /**
+   * Replace what `slot` is known to hold: `handles` (at most MAX_KNOWN, the first ones given) and
+   * every handle below `floor` (default 0: nothing beyond the heads' ancestors).
+   */
+  setKnown(slot: number, handles: ArrayLike<number>, floor = 0): void {
+    this.known.set(slot, handles, floor);
   }
 
   /** Known heads of `slot` as a fresh array (for the graph walk). */
   knownOf(slot: number): number[] {
-    const out: number[] = [];
-    for (let k = 0; k < this.knownCount[slot]!; k++) out.push(this.known[slot * MAX_KNOWN + k]!);
-    return out;
+    return this.known.headsOf(slot);
+  }
+
+  /** Every handle below this is known to the subscriber in `slot`. */
+  knownFloor(slot: number): number {
+    return this.known.floorOf(slot);
   }
 
   /** Replace the via list of `slot`. */
   setVia(slot: number, peers: readonly string[]): void {
-    const n = Math.min(peers.length, MAX_VIA);
-    for (let k = 0; k < n; k++) this.via[slot * MAX_VIA + k] = peers[k]!;
-    this.viaCount[slot] = n;
+    this.via.set(slot, peers);
   }
 
   /** Whether the subscriber in `slot` also receives pushes from `peerId`. */
   hasVia(slot: number, peerId: string): boolean {
-    for (let k = 0; k < this.viaCount[slot]!; k++) if (this.via[slot * MAX_VIA + k] === peerId) return true;
-    return false;
+    return this.via.has(slot, peerId);
+  }
+
+  /** Free the suspended slot whose link closed first; false when none is suspended. */
+  private evictSuspended(): boolean {
+    const best = this.life.firstSuspended(this.capacity, (i) => this.slots.isUsed(i));
+    if (best < 0) return false;
+    this.removeSlot(best);
+    return true;
   }
 
   private removeSlot(slot: number): void {
-    // A tombstone keeps probe chains intact; if the next slot is empty the chain ends here anyway.
-    this.state[slot] = this.state[(slot + 1) & this.mask] === EMPTY ? EMPTY : TOMBSTONE;
-    this.peer[slot] = '';
+    this.slots.release(slot);
     this.dirty[slot] = 0;
-    this.linklessSince[slot] = 0;
-    this.used--;
+    this.life.resume(slot);
   }
 }
