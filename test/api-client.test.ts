@@ -25,6 +25,7 @@ function fakeServer(): http.Server {
         res.writeHead(415, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ error: { reason: 'unsupported_media_type', message: 'no' } }));
       }
+      if (req.url === '/hang') return; // never answers
       if (req.url === '/lines') {
         res.writeHead(200, { 'content-type': 'application/x-ndjson' });
         res.write('{"n":1}\n{"n"');
@@ -59,6 +60,14 @@ t.test('unix socket: request, typed refusal, stream with abort', async (t) => {
     if (got.length === 2) ac.abort();
   }
   t.same(got, ['{"n":1}', '{"n":2}'], 'lines split across chunks, empty lines skipped, abort ends the loop');
+
+  const refused = await (async () => {
+    for await (const _ of apiStream({ socketPath: path }, '/bad')) void _;
+  })().catch((e: unknown) => e);
+  t.type(refused, ApiAnswerError, 'a refused stream throws the answer');
+  t.match(refused, { status: 415, reason: 'unsupported_media_type' });
+  const hung = await apiRequest({ socketPath: path }, 'GET', '/hang', { timeoutMs: 100 }).catch((e: unknown) => e);
+  t.match(hung, { code: 'ETIMEDOUT' }, 'no answer within timeoutMs: ETIMEDOUT');
 });
 
 t.test('tcp: the bearer token is sent', async (t) => {
