@@ -6,21 +6,18 @@
  * off without throwing; a child that hangs is killed and what was asked meanwhile is coalesced
  * into the next one.
  *
- * The fake service manager: a datagram socket read with plain recv() by perl (perl-base is
- * Essential on Debian, so it is always there). It behaves like PID 1 in the one way that matters:
- * `systemd-notify` follows every message with a BARRIER=1 message carrying a pipe's write end and
- * waits until the receiver closes it; recv() without a control buffer makes the kernel drop (close)
- * passed descriptors. socat, which the brief suggested, keeps them (it reads ancillary data), so
- * against socat every run waits out the tool's 5 s barrier and fails: the test of a hanging child
- * uses exactly that.
+ * The fake service manager is testkit/fake-notify.ts (perl's plain recv(), which drops the
+ * barrier's descriptor as PID 1 does). socat keeps that descriptor, so against socat every run
+ * waits out the tool's 5 s barrier: the test of a hanging child uses exactly that.
  */
-import t, { type Test } from 'tap';
-import { spawn, type ChildProcess } from 'node:child_process';
+import t from 'tap';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNotifier, watchdogIntervalFrom } from '../agent/node/systemd-notify.js';
 import type { Logger } from '../agent/node/log.js';
+import { countNotify, fakeNotifySocket } from '../testkit/fake-notify.js';
 import { findBin } from '../testkit/net.js';
 import { until } from '../testkit/wait.js';
 
@@ -36,37 +33,8 @@ function captureLog(): Logger & { lines: string[] } {
   return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
 }
 
-const RECEIVER = `
-use IO::Socket::UNIX; use Socket; $| = 1;
-my $s = IO::Socket::UNIX->new(Type => SOCK_DGRAM, Local => $ARGV[0]) or die "bind: $!";
-print "listening\\n";
-while (defined $s->recv(my $buf, 65536)) { $buf =~ s/\\\\/\\\\\\\\/g; $buf =~ s/\\n/\\\\n/g; print "$buf\\n"; }
-`;
-
-/** A fake notify socket: every datagram received, as its list of assignments (BARRIER=1 left out). */
-async function fakeManager(t: Test, name: string): Promise<{ path: string; messages: string[][] }> {
-  const path = join(dir, name);
-  const child: ChildProcess = spawn('perl', ['-e', RECEIVER, path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  t.teardown(() => void child.kill());
-  const messages: string[][] = [];
-  let listening = false;
-  let buf = '';
-  child.stdout!.setEncoding('utf8').on('data', (s: string) => {
-    buf += s;
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (line === 'listening') listening = true;
-      else if (line !== 'BARRIER=1') messages.push(line.split('\\n').map((a) => a.replaceAll('\\\\', '\\')));
-    }
-  });
-  await until(() => listening || child.exitCode !== null, 10_000, 'the fake notify socket');
-  if (!listening) throw new Error('perl could not bind the fake notify socket');
-  return { path, messages };
-}
-
 const env = (extra: NodeJS.ProcessEnv): NodeJS.ProcessEnv => ({ PATH: process.env.PATH, ...extra });
-const count = (messages: string[][], a: string): number => messages.filter((m) => m.includes(a)).length;
+const count = countNotify;
 
 t.test('WATCHDOG_USEC / 2, only for our pid', async (t) => {
   t.equal(watchdogIntervalFrom({ WATCHDOG_USEC: '30000000' }), 15_000);
@@ -91,7 +59,7 @@ t.test('without NOTIFY_SOCKET nothing is sent', async (t) => {
 });
 
 t.test('READY, STATUS, then WATCHDOG=1 while healthy only', { skip: NOTIFY === '' && 'systemd-notify not installed' }, async (t) => {
-  const fake = await fakeManager(t, 'n1.sock');
+  const fake = await fakeNotifySocket(t, dir, 'n1.sock');
   const log = captureLog();
   // 60 ms watchdog interval (WATCHDOG_USEC is in µs; the interval is half of it).
   const n = createNotifier(env({ NOTIFY_SOCKET: fake.path, WATCHDOG_USEC: '120000', WATCHDOG_PID: String(process.pid) }), { log });
