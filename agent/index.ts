@@ -20,3 +20,4 @@ export type { Logger } from './node/log.js';
 export { ConfigError } from './cli/config.js';
 export { TrustFileError } from './cli/trust-file.js';
 export { StoreWriteError } from './store/write-error.js';
+export { TooLargeError } from '../protocol/errors.js';
