@@ -13,7 +13,7 @@ import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { silentLogger, type Logger } from '../node/log.js';
-import { listenPrivate } from '../cli/private-socket.js';
+import { listenPrivate } from '../node/private-socket.js';
 import { ApiError } from './api-error.js';
 import type { ApiHost } from './api-host.js';
 import { BearerAuth } from './auth.js';

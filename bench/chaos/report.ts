@@ -252,8 +252,8 @@ sets \`NODE_OPTIONS=--max-old-space-size=128\`: the agent then stays near 120 MB
 poll burst above. An idle agent is 50–80 MB (modules loaded), so a real leak would still meet
 V8's limit (a fatal out-of-memory exit, restarted by systemd) before the cgroup's OOM killer.
 
-**Local hardening** (\`agent/cli/keys.ts\`, \`path-safety.ts\`, \`private-socket.ts\`,
-\`status-server.ts\`). \`keygen\` writes its temp file with \`O_CREAT|O_EXCL|O_NOFOLLOW\` mode 0600,
+**Local hardening** (\`agent/cli/keys.ts\`, \`path-safety.ts\`, \`agent/node/private-socket.ts\`,
+\`agent/api/server.ts\`). \`keygen\` writes its temp file with \`O_CREAT|O_EXCL|O_NOFOLLOW\` mode 0600,
 fsync, rename: a symlink planted at the temp name makes it fail instead of writing the secret
 through it. A key file or data directory owned by a user other than the agent's (or root), a key
 file group/other may read or write, or a data directory group/other may write, is refused before
