@@ -245,7 +245,7 @@ t.test('pure helpers: line reader, content types, payload rendering', async (t) 
   t.same(await read([Buffer.from([0xff, 0x0a, 0x00])]), [[1, '\xff'], [2, '\x00']], 'bytes kept as they are');
   t.same(await read(['\n\n']), []);
   await t.rejects(read(['ok\n', 'z'.repeat(50), 'z'.repeat(51), '\n'], 100), LineTooLongError);
-  await t.rejects(read(['ok\n' + 'z'.repeat(101) + '\n'], 100), { lineNo: 2 });
+  await t.rejects(read(['ok\n' + 'z'.repeat(101) + '\n'], 100), new LineTooLongError(2, 100), 'names its line');
   t.same(await read(['z'.repeat(100) + '\r\n'], 100), [[1, 'z'.repeat(100)]], 'exactly the limit');
 
   t.equal(contentTypeOf(Buffer.from('{"a":1}')), 'application/json');

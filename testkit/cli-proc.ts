@@ -45,8 +45,12 @@ export interface Started {
   child: ChildProcess;
   done: Promise<Result>;
   stop(sig?: NodeJS.Signals): Promise<Result>;
-  /** SIGKILL the child's whole process group (start it with `detached`) and resolve with how it ended. */
-  killGroup(): Promise<Result>;
+  /**
+   * SIGKILL the child's whole process group (start it with `detached`); resolves once the child
+   * exited (not waiting for its output pipes: a process it started in a group of its own may
+   * still hold them).
+   */
+  killGroup(): Promise<void>;
   /** Resolves once stdout matches `re`; rejects as {@link Started.waitStderr}. */
   waitStdout(re: RegExp, timeoutMs?: number): Promise<void>;
   /**
@@ -112,8 +116,9 @@ export class CliHarness {
         return done;
       },
       killGroup: () => {
+        const exited = new Promise<void>((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', () => r())));
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        return done;
+        return exited;
       },
       waitStderr: async (re, timeoutMs = 30000) => {
         const by = Date.now() + timeoutMs;

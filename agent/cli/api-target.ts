@@ -81,7 +81,7 @@ export async function apiTargetFromFlags(flags: Flags, command: string, env: Nod
  * The one line a command prints when the API call failed, and the exit status it ends with:
  * no agent → 1 ("no agent is running there"); `disk_full`, `closing`, `not_ready` → 75 (try again
  * later); `unauthorized` → 78 (the token file is wrong: a config problem); other answers → 1.
- * Anything else (a timeout, a reset) → 1 with its message.
+ * Anything else (a timeout, a connection reset) → 1 with its message.
  */
 export function apiFailure(err: unknown, target: ApiTarget): { message: string; status: number } {
   const where = describeTarget(target);
@@ -90,5 +90,7 @@ export function apiFailure(err: unknown, target: ApiTarget): { message: string; 
     const status = err.reason === 'disk_full' || err.reason === 'closing' || err.reason === 'not_ready' ? EXIT.tempFail : err.reason === 'unauthorized' ? EXIT.config : EXIT.failure;
     return { message: `${where}: ${err.reason}: ${err.message}`, status };
   }
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ECONNRESET' || code === 'EPIPE') return { message: `${where}: the connection to the agent broke (${code})`, status: EXIT.failure };
   return { message: `${where}: ${(err as Error).message ?? String(err)}`, status: EXIT.failure };
 }

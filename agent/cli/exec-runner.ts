@@ -10,8 +10,11 @@
  * killed, or not startable) is run again after a back-off of 1 s doubling to 60 s, logged on
  * stderr each time: a command is never skipped.
  *
- * Stopping (the signal aborts) while a program runs sends it SIGTERM and waits for it; if it
- * still exits 0 the command counts as handled.
+ * Each program runs in its own process group, so stopping (the signal aborts) while it runs
+ * reaches everything it started: SIGTERM to the group, SIGKILL after {@link EXEC_KILL_AFTER_MS}
+ * if it is still there; if the program still exits 0 the command counts as handled. (Ctrl-C
+ * therefore reaches the program through tail, not from the terminal directly. If tail itself is
+ * SIGKILLed, the group outlives it; under systemd the unit's cgroup kill takes it.)
  */
 import { spawn } from 'node:child_process';
 import { writeCursorFile } from './cursor-file.js';
@@ -21,6 +24,8 @@ import type { StreamedCommand } from './command-line.js';
 export const EXEC_FIRST_BACKOFF_MS = 1000;
 /** Longest retry delay. */
 export const EXEC_MAX_BACKOFF_MS = 60_000;
+/** How long a stopped program may take to exit after SIGTERM before its group gets SIGKILL. */
+export const EXEC_KILL_AFTER_MS = 10_000;
 
 /** Options of {@link runExec}. */
 export interface ExecOptions {
@@ -50,16 +55,30 @@ function runOnce(opts: ExecOptions, cmd: StreamedCommand): Promise<RunEnd> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', opts.command], {
       stdio: ['pipe', 'inherit', 'inherit'],
+      // Its own process group: a shell does not pass SIGTERM on to what it runs.
+      detached: true,
       env: { ...(opts.env ?? process.env), SYNCWIRE_ID: cmd.id, SYNCWIRE_CURSOR: cmd.cursor, SYNCWIRE_AUTHOR: cmd.author, SYNCWIRE_SEQ: String(cmd.seq) },
     });
     let ended = false;
+    let killTimer: NodeJS.Timeout | undefined;
     const end = (e: RunEnd): void => {
       if (ended) return;
       ended = true;
+      clearTimeout(killTimer);
       opts.signal.removeEventListener('abort', onAbort);
       resolve(e);
     };
-    const onAbort = (): void => void child.kill('SIGTERM');
+    const killGroup = (sig: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        /* already gone */
+      }
+    };
+    const onAbort = (): void => {
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), EXEC_KILL_AFTER_MS);
+    };
     opts.signal.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error) => end({ code: null, signal: null, error }));
     child.on('exit', (code, signal) => end({ code, signal }));

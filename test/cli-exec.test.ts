@@ -1,0 +1,149 @@
+/**
+ * `syncwire tail --exec`, run as a service runs it: real `syncwire tail` processes (the compiled
+ * dist/agent/cli/main.js; build first) against the API of testkit/api-agent.ts on a unix socket,
+ * with a shell script per command that appends what it got to a file. Checked: a crash (the
+ * tail's whole process group SIGKILLed while a script runs) and a restart handle every command
+ * at least once, in order, none skipped, with a valid cursor file; a failing script is retried
+ * (never skipped); the cursor file wins over --after; SIGTERM while a script runs ends tail with
+ * status 0 without acknowledging that command; --follow survives an agent restart.
+ */
+import t from 'tap';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliHarness } from '../testkit/cli-proc.js';
+import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
+import { readCursorFile } from '../agent/cli/cursor-file.js';
+import { until } from '../testkit/wait.js';
+
+const h = new CliHarness();
+const agents: ApiAgent[] = [];
+t.teardown(async () => {
+  h.cleanup();
+  for (const a of agents) await a.close().catch(() => {});
+});
+
+async function agent(dir: string): Promise<ApiAgent> {
+  const a = await startApiAgent(dir);
+  agents.push(a);
+  return a;
+}
+
+/** The lines the script appended ("<id> <payload>"), as [id, payload] pairs. */
+function handled(out: string): [string, string][] {
+  if (!existsSync(out)) return [];
+  return readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => [l.slice(0, 64), l.slice(65)]);
+}
+
+const cursorOf = (ids: string[], h: number): string => `${h}-${ids[h]!.slice(0, 16)}`;
+
+/**
+ * A script that appends "<id> <payload>" to `out` (one write: a line is there whole or not at
+ * all) and, for the payload `holdOn`, writes its process group to `<dir>/pgid` and waits while
+ * `gate` exists.
+ */
+function script(dir: string, out: string, gate: string, holdOn: string): string {
+  const f = join(dir, 'handle.sh');
+  writeFileSync(
+    f,
+    `payload=$(cat)\nprintf '%s %s\\n' "$SYNCWIRE_ID" "$payload" >> '${out}'\n` +
+      `if [ "$payload" = '${holdOn}' ]; then ps -o pgid= -p $$ > '${join(dir, 'pgid')}'; while [ -e '${gate}' ]; do sleep 0.02; done; fi\n`,
+  );
+  return f;
+}
+
+t.test('a crash and a restart: every command at least once, in order, none skipped; the cursor file stays valid', async (t) => {
+  const d = h.tmp('swx-');
+  const a = await agent(d);
+  for (let i = 0; i < 30; i++) await a.commit(`p${i}`);
+  const out = join(d, 'out');
+  const gate = join(d, 'gate');
+  writeFileSync(gate, '');
+  const cf = join(d, 'cursor');
+  const args = ['tail', '--follow', '-d', d, '--exec', `sh ${script(d, out, gate, 'p12')}`, '--cursor-file', cf];
+
+  const first = h.start(args, { detached: true });
+  await until(() => existsSync(join(d, 'pgid')) && readFileSync(join(d, 'pgid'), 'utf8').trim() !== '', 30000, 'the script got p12');
+  // Added while the script for p12 hangs: the restarted tail must get them too.
+  for (let i = 30; i < 35; i++) await a.commit(`p${i}`);
+  // tail and its script (in a process group of its own) die at once, as in a cgroup kill.
+  const scriptGroup = Number(readFileSync(join(d, 'pgid'), 'utf8').trim());
+  await first.killGroup();
+  process.kill(-scriptGroup, 'SIGKILL');
+  const ids = a.ids();
+  t.equal(readCursorFile(cf), cursorOf(ids, 11), 'the cursor file names the last command whose script exited 0');
+  t.same(handled(out).map(([id]) => id), ids.slice(0, 13), 'before the crash: p0..p12, in order');
+
+  rmSync(gate);
+  const second = h.start(args);
+  await until(() => handled(out).length === 36, 30000, 'every command handled');
+  const r = await second.stop('SIGTERM');
+  t.equal(r.code, 0, r.stderr);
+  const all = handled(out);
+  t.same(all.map(([id]) => id), [...ids.slice(0, 13), ...ids.slice(12)], 'p12 replayed once (at-least-once), then the rest in order');
+  t.same(all.map(([, p]) => p), [...ids.slice(0, 13), ...ids.slice(12)].map((_, i) => `p${i < 13 ? i : i - 1}`), 'each with its payload on stdin');
+  t.equal(readCursorFile(cf), cursorOf(ids, 34), 'the cursor file names the last command');
+  t.equal(readFileSync(cf, 'utf8'), cursorOf(ids, 34) + '\n');
+});
+
+t.test('a failing script is retried with back-off, never skipped; the cursor file wins over --after', async (t) => {
+  const d = h.tmp('swy-');
+  const a = await agent(d);
+  for (const p of ['a', 'b', 'c']) await a.commit(p);
+  const out = join(d, 'out');
+  const once = join(d, 'failed-once');
+  const f = join(d, 'flaky.sh');
+  writeFileSync(f, `payload=$(cat)\nif [ "$payload" = b ] && [ ! -e '${once}' ]; then : > '${once}'; echo "fail $payload" >> '${out}'; exit 3; fi\necho "$payload $SYNCWIRE_SEQ $SYNCWIRE_CURSOR" >> '${out}'\n`);
+  const cf = join(d, 'cursor');
+  const ids = a.ids();
+  const r = await h.run(['tail', '-d', d, '--exec', `sh ${f}`, '--cursor-file', cf]);
+  t.equal(r.code, 0, r.stderr);
+  t.same(readFileSync(out, 'utf8').split('\n').filter(Boolean), ['a 1 ' + cursorOf(ids, 0), 'fail b', 'b 2 ' + cursorOf(ids, 1), 'c 3 ' + cursorOf(ids, 2)], 'b failed, was run again, then c');
+  t.match(r.stderr, /--exec for 1-[0-9a-f]{16} \(id [0-9a-f]{12}\) exited 3; attempt 1, retrying in 1 s/);
+  t.equal(readCursorFile(cf), cursorOf(ids, 2));
+
+  await a.commit('d');
+  const again = await h.run(['tail', '-d', d, '--after', cursorOf(ids, 0), '--exec', `sh ${f}`, '--cursor-file', cf]);
+  t.equal(again.code, 0, again.stderr);
+  t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).at(-1), `d 4 ${cursorOf(a.ids(), 3)}`, 'resumed from the cursor file, not --after');
+  t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, 5, 'only d was new');
+
+  writeFileSync(cf, 'garbage\n');
+  const bad = await h.run(['tail', '-d', d, '--exec', `sh ${f}`, '--cursor-file', cf]);
+  t.equal(bad.code, 78, 'a cursor file that holds no cursor is a config problem');
+  t.match(bad.stderr, 'not a cursor file');
+});
+
+t.test('SIGTERM while a script runs: exit 0, that command not acknowledged; --follow outlives an agent restart', async (t) => {
+  const d = h.tmp('swz-');
+  let a = await agent(d);
+  await a.commit('first');
+  await a.commit('hold');
+  const out = join(d, 'out');
+  const gate = join(d, 'gate');
+  writeFileSync(gate, '');
+  const cf = join(d, 'cursor');
+  const args = ['tail', '--follow', '-d', d, '--exec', `sh ${script(d, out, gate, 'hold')}`, '--cursor-file', cf];
+  const p = h.start(args);
+  await until(() => handled(out).length === 2, 30000, 'the script got "hold"');
+  const r = await p.stop('SIGTERM');
+  t.equal(r.code, 0, r.stderr);
+  t.equal(readCursorFile(cf), cursorOf(a.ids(), 0), '"hold" was not acknowledged (its script was stopped)');
+
+  rmSync(gate);
+  const q = h.start(args);
+  await until(() => handled(out).length === 3, 30000, '"hold" handled again');
+  // The agent restarts: the follower reconnects after its last command and sees the next one.
+  await a.close();
+  agents.splice(agents.indexOf(a), 1);
+  await q.waitStderr(/reopening after 1-[0-9a-f]{16}/);
+  a = await agent(d);
+  await a.commit('after restart');
+  await until(() => handled(out).length === 4, 30000, 'the command committed after the restart');
+  const end = await q.stop('SIGINT');
+  t.equal(end.code, 0, end.stderr);
+  t.same(handled(out).map(([, p]) => p), ['first', 'hold', 'hold', 'after restart']);
+  t.equal(readCursorFile(cf), cursorOf(a.ids(), 2));
+});
