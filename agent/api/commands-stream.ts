@@ -114,8 +114,14 @@ export async function writeCommandStream(res: ServerResponse, source: FeedSource
   const stop = new AbortController();
   const onClose = (): void => stop.abort();
   res.on('close', onClose);
-  // Through the signal's fan-out: every stream waits on the agent's one closing signal.
-  const offOuter = opts.signal ? onAbort(opts.signal, () => stop.abort()) : () => {};
+  // Through the signal's fan-out: every stream waits on the agent's one closing signal. The body
+  // is ended at once, not on the loop's next turn, so a server that destroys its connections
+  // right after aborting still sends a complete body.
+  const endNow = (): void => {
+    stop.abort();
+    if (!res.destroyed && !res.writableEnded) res.end();
+  };
+  const offOuter = opts.signal ? onAbort(opts.signal, endNow) : () => {};
   try {
     res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
     if (q.follow) res.setTimeout(0);
