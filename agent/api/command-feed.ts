@@ -109,7 +109,10 @@ export function waitForAdded(source: FeedSource, signal?: AbortSignal): Promise<
   if (signal?.aborted) return Promise.resolve(false);
   return new Promise<boolean>((resolve) => {
     let offAbort = (): void => {};
+    let settled = false;
     const done = (added: boolean): void => {
+      if (settled) return; // an add and the abort in one turn: the first one counts
+      settled = true;
       unsubscribe();
       offAbort();
       resolve(added);
