@@ -9,6 +9,7 @@ import { ApiError } from '../api/api-error.js';
 import type { ApiHost } from '../api/api-host.js';
 import type { FeedSource } from '../api/command-feed.js';
 import { showCommandJson, writeCommandStream } from '../api/commands-stream.js';
+import { fanOut } from '../api/fan-out.js';
 import { formatCursor } from '../api/cursor.js';
 import { renderMetrics } from '../api/metrics.js';
 import { sendError, toApiError } from '../api/respond.js';
@@ -21,6 +22,8 @@ import type { TrustReload } from './trust-reload.js';
 /** What {@link agentApiHost} answers from. */
 export interface AgentHostParts {
   engine: Engine;
+  /** The engine's feed ({@link engineFeed}), shared with the library's iterators. */
+  feed: FeedSource;
   snapshot(): Snapshot;
   /** Readiness checks by name, each true when passing (`GET /readyz`). */
   checks(): Record<string, boolean>;
@@ -31,20 +34,24 @@ export interface AgentHostParts {
   log: Logger;
 }
 
-/** The engine's `commands` event as the feed's `onAdded` hook. */
+/**
+ * The engine's `commands` event as a feed's `onAdded` hook: one engine listener however many
+ * followers wait on the feed (up to 32 streams plus library iterators; an EventEmitter warns
+ * past 10). Make one feed per engine and share it.
+ */
 export function engineFeed(engine: Engine): FeedSource {
   return {
     store: engine.store,
-    onAdded(listener) {
+    onAdded: fanOut((listener) => {
       engine.on('commands', listener);
       return () => engine.off('commands', listener);
-    },
+    }),
   };
 }
 
 /** Build the host. */
 export function agentApiHost(p: AgentHostParts): ApiHost {
-  const feed = engineFeed(p.engine);
+  const { feed } = p;
   return {
     status: () => p.snapshot(),
     commit: async (payload) => {

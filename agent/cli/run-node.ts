@@ -20,10 +20,11 @@ import { acquireLock, type Lock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { BootstrapProgress } from './progress.js';
 import { takeSnapshot, type Snapshot, type SnapshotSource } from './snapshot.js';
+import type { FeedSource } from '../api/command-feed.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { createLoopHealth } from '../node/loop-health.js';
 import { createNotifier, type Notifier } from '../node/systemd-notify.js';
-import { agentApiHost } from './api-host.js';
+import { agentApiHost, engineFeed } from './api-host.js';
 import { reloadTrust, type TrustReload } from './trust-reload.js';
 
 /** How long a start waits for the data directory's lock while another process holds it. */
@@ -35,6 +36,8 @@ export type RunningTransport = AttachedTransport;
 /** A started agent. */
 export interface RunningNode {
   engine: Engine;
+  /** The engine's command feed (one engine listener for every follower). */
+  feed: FeedSource;
   store: DiskStore;
   transports: RunningTransport[];
   /** The local HTTP API (unix socket, and TCP when `api.listen` is set); null with `statusSocket: ""` and no listener. */
@@ -146,6 +149,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
         transports,
         ...(opts.lastError ? { lastError: opts.lastError } : {}),
       });
+    const feed = engineFeed(engine);
     const health = createLoopHealth();
     cleanups.push(() => health.close());
     // Aborted first on shutdown: follow streams end and commits are refused before the engine goes.
@@ -160,7 +164,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     const reload = (): TrustReload => reloadTrust(engine, cfg, log.child({ part: 'trust' }));
     let api: ApiServer | null = null;
     if (cfg.statusSocket !== '' || cfg.api.listen !== null) {
-      const host = agentApiHost({ engine, snapshot, checks, reload, closing: closing.signal, log: log.child({ part: 'api' }) });
+      const host = agentApiHost({ engine, feed, snapshot, checks, reload, closing: closing.signal, log: log.child({ part: 'api' }) });
       const tcp = cfg.api.listen !== null && cfg.api.token !== null ? { ...cfg.api.listen, token: cfg.api.token } : undefined;
       api = await startApiServer({ socketPath: cfg.statusSocket, ...(tcp ? { tcp } : {}), logger: log.child({ part: 'api' }) }, host);
       const server = api;
@@ -186,6 +190,7 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
     let shutdown: Promise<void> | null = null;
     return {
       engine,
+      feed,
       store,
       transports,
       api,

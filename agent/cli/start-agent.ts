@@ -14,7 +14,6 @@ import { showCommandJson } from '../api/commands-stream.js';
 import { formatCursor } from '../api/cursor.js';
 import type { Logger } from '../node/log.js';
 import type { PeerRejected } from '../sync/engine.js';
-import { engineFeed } from './api-host.js';
 import { ConfigError, resolveConfig, validate, type ResolvedConfig } from './config.js';
 import type { ConfigFile } from './config-schema.js';
 import { loadKeyFile, writeKeyFile } from './keys.js';
@@ -154,7 +153,7 @@ class RunningAgent extends EventEmitter<AgentEvents> implements Agent {
   }
 
   commands(opts: FeedOptions = {}): AsyncIterable<CommandEntry> {
-    return commandsFrom(engineFeed(this.node.engine), opts);
+    return commandsFrom(this.node.feed, opts);
   }
 
   command(idHex: string): CommandEntry | null {
