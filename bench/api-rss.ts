@@ -7,15 +7,17 @@
  * - `unix`: the API on the unix socket (`statusSocket`, the default; always on in practice);
  * - `tcp`:  the unix socket and the TCP listener `api.listen` with a bearer token.
  *
- * Once each has logged `agent started`, every listening agent is scraped N times on each of its
- * listeners (`GET /metrics` then `GET /v1/status`, through agent/api/api-client.ts), then all idle
- * for a settle time; VmRSS from /proc/PID/status, median of 5 samples 200 ms apart. Median over
- * the runs per variant. `api.rss_idle_delta_mb` = tcp − off (everything the API can listen on,
- * scraped, against no listener); unix − off on a revision that accepts `api.listen` but does not
- * serve it (`api.tcp_listener_served` 0, said in the notes). The API's modules are imported statically by the CLI, so all
- * three variants hold them; their import cost is measured apart (`api.rss_import_mb`: a fresh
- * node that imported the engine, store and snapshot modules, then every agent-side module of
- * agent/api/; gc before each reading).
+ * Once each has logged `agent started` and settled (3 s), VmRSS is read (`listening`: median of 5
+ * samples 200 ms apart, from /proc/PID/status); then each listening agent is scraped N times on
+ * the listener it is about (unix: the socket; tcp: TCP with the token) — `GET /metrics` then
+ * `GET /v1/status` through agent/api/api-client.ts — and read again at once (`burst`) and after
+ * an idle time long enough for V8's memory reducer (`idle`). Medians over the runs.
+ * `api.rss_idle_delta_mb` = tcp − off, idle (the issue's "idle agent with the API enabled");
+ * unix − off on a revision that accepts `api.listen` but does not serve it
+ * (`api.tcp_listener_served` 0, said in the notes). The API's modules are imported statically by
+ * the CLI, so all three variants hold them; their import cost is measured apart
+ * (`api.rss_import_mb`: a fresh node that imported the engine, store and snapshot modules, then
+ * every agent-side module of agent/api/; gc before each reading).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -89,7 +91,7 @@ async function started(a: Agent, variant: Variant, timeoutMs: number): Promise<v
   }
 }
 
-/** `n` × (GET /metrics, GET /v1/status) on every target; answers counted by status. */
+/** `n` × (GET /metrics, GET /v1/status) on each of the agent's targets; answers counted by status. */
 async function scrape(a: Agent, n: number, statuses: Record<string, number>): Promise<void> {
   for (const target of a.targets) {
     for (let i = 0; i < n; i++) {
@@ -142,67 +144,83 @@ function importCostMb(): number {
   return median(runs);
 }
 
+type Phase = 'listening' | 'burst' | 'idle';
+const PHASES: readonly Phase[] = ['listening', 'burst', 'idle'];
+
+/** Median VmRSS of each agent over 5 samples 200 ms apart, MB. */
+async function sampleAll(agents: Record<Variant, Agent>): Promise<Record<Variant, number>> {
+  const samples: Record<Variant, number[]> = { off: [], unix: [], tcp: [] };
+  for (let i = 0; i < 5; i++) {
+    for (const v of VARIANTS) {
+      if (agents[v].child.exitCode !== null) throw new Error(`${v} agent exited: ${agents[v].log().slice(0, 400)}`);
+      samples[v].push(vmRssMb(agents[v].child.pid!));
+    }
+    await sleep(200);
+  }
+  return { off: median(samples.off), unix: median(samples.unix), tcp: median(samples.tcp) };
+}
+
 /** The `api` suite (see the file comment). */
 export async function benchApiRss(): Promise<Record<string, number>> {
   const runs = QUICK ? 3 : 5;
   const scrapes = QUICK ? 20 : 50;
-  const settleMs = QUICK ? 2000 : 3000;
+  const idleMs = QUICK ? 10_000 : 15_000;
   const dir = mkdtempSync(join(tmpdir(), 'syncwire-api-rss-'));
-  const rss: Record<Variant, number[]> = { off: [], unix: [], tcp: [] };
+  const rss: Record<Phase, Record<Variant, number[]>> = { listening: { off: [], unix: [], tcp: [] }, burst: { off: [], unix: [], tcp: [] }, idle: { off: [], unix: [], tcp: [] } };
   const statuses: Record<string, number> = {};
   let tcpMissing = 0;
   try {
     for (let r = 0; r < runs; r++) {
-      const agents: Partial<Record<Variant, Agent>> = {};
+      const started_: Partial<Record<Variant, Agent>> = {};
       try {
-        for (const v of VARIANTS) agents[v] = await startAgent(dir, v);
-        for (const v of VARIANTS) await started(agents[v]!, v, 15_000);
-        // A revision that accepts `api.listen` but does not serve it yet: measure the unix socket only.
-        const tcp = agents.tcp!;
-        const tcpTarget = tcp.targets[1];
+        for (const v of VARIANTS) started_[v] = await startAgent(dir, v);
+        for (const v of VARIANTS) await started(started_[v]!, v, 15_000);
+        const agents = started_ as Record<Variant, Agent>;
+        // A revision that accepts `api.listen` but does not serve it: the tcp agent is scraped on its unix socket.
+        const tcpTarget = agents.tcp.targets[1];
         if (tcpTarget !== undefined && !(await answers(tcpTarget))) {
           tcpMissing++;
-          tcp.targets.splice(1);
+          agents.tcp.targets.splice(1);
         }
-        for (const v of VARIANTS) await scrape(agents[v]!, scrapes, statuses);
-        await sleep(settleMs);
-        const samples: Record<Variant, number[]> = { off: [], unix: [], tcp: [] };
-        for (let i = 0; i < 5; i++) {
-          for (const v of VARIANTS) samples[v].push(vmRssMb(agents[v]!.child.pid!));
-          await sleep(200);
-        }
-        for (const v of VARIANTS) {
-          if (agents[v]!.child.exitCode !== null) throw new Error(`${v} agent exited: ${agents[v]!.log().slice(0, 400)}`);
-          rss[v].push(median(samples[v]));
-        }
+        // Each listening agent gets the same N scrapes, on the listener it is about (tcp: TCP).
+        for (const v of VARIANTS) agents[v].targets.splice(0, agents[v].targets.length - 1);
+        await sleep(3000);
+        const phase = (p: Phase, at: Record<Variant, number>): void => VARIANTS.forEach((v) => rss[p][v].push(at[v]));
+        phase('listening', await sampleAll(agents));
+        for (const v of VARIANTS) await scrape(agents[v], scrapes, statuses);
+        phase('burst', await sampleAll(agents));
+        // Idle long enough for V8's memory reducer (it acts some seconds after allocation stops).
+        await sleep(idleMs);
+        phase('idle', await sampleAll(agents));
       } finally {
-        await Promise.allSettled(Object.values(agents).map((a) => stop(a.child)));
+        await Promise.allSettled(Object.values(started_).map((a) => stop(a.child)));
       }
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  const m = (v: Variant): number => median(rss[v]);
+  const m = (p: Phase, v: Variant): number => median(rss[p][v]);
   const importMb = importCostMb();
-  const perRun = (v: Variant): string => rss[v].map((x) => round(x, 1)).join(', ');
+  const perRun = (p: Phase): string => VARIANTS.map((v) => `${v} ${rss[p][v].map((x) => round(x, 1)).join(', ')}`).join('; ');
   notes.push(
-    `api: VmRSS per run, MB — off ${perRun('off')}; unix ${perRun('unix')}; tcp ${perRun('tcp')}. ` +
-      `Answers to the ${scrapes} scrapes per listener and run: ${Object.entries(statuses).sort().map(([k, n]) => `${k} ×${n}`).join(', ')}. ` +
+    `api: VmRSS per run, MB. Listening, never scraped: ${perRun('listening')}. Right after ${scrapes} scrapes: ${perRun('burst')}. ` +
+      `After ${idleMs / 1000} s idle: ${perRun('idle')}. Answers: ${Object.entries(statuses).sort().map(([k, n]) => `${k} ×${n}`).join(', ')}. ` +
       `The API modules' import cost (\`api.rss_import_mb\`, ${round(importMb, 2)} MB) is paid by all three variants (static imports).` +
       (tcpMissing > 0
-        ? ` In ${tcpMissing} of ${runs} runs the \`tcp\` agent accepted \`api.listen\` but nothing answered on it (the TCP listener is not served at this revision): \`api.rss_idle_delta_mb\` is unix − off there, and the tcp variant only differs by its config.`
+        ? ` In ${tcpMissing} of ${runs} runs the \`tcp\` agent accepted \`api.listen\` but nothing answered on it (the TCP listener is not served at this revision): \`api.rss_idle_delta_mb\` is unix − off there.`
         : ''),
   );
   const top: Variant = tcpMissing > 0 ? 'unix' : 'tcp';
-  return {
-    'api.rss_idle_mb.off': round(m('off'), 2),
-    'api.rss_idle_mb.unix': round(m('unix'), 2),
-    'api.rss_idle_mb.tcp': round(m('tcp'), 2),
-    'api.rss_idle_delta_mb': round(m(top) - m('off'), 2),
-    'api.rss_idle_delta_mb.unix': round(m('unix') - m('off'), 2),
-    'api.rss_import_mb': round(importMb, 2),
-    'api.tcp_listener_served': tcpMissing > 0 ? 0 : 1,
-    'api.scrapes_per_listener': scrapes,
-    'api.metrics_ok_share': round((statuses['/metrics 200'] ?? 0) / Math.max(1, Object.entries(statuses).filter(([k]) => k.startsWith('/metrics')).reduce((s, [, n]) => s + n, 0)), 3),
-  };
+  const out: Record<string, number> = {};
+  for (const v of VARIANTS) out[`api.rss_idle_mb.${v}`] = round(m('idle', v), 2);
+  out['api.rss_idle_delta_mb'] = round(m('idle', top) - m('idle', 'off'), 2);
+  out['api.rss_idle_delta_mb.unix'] = round(m('idle', 'unix') - m('idle', 'off'), 2);
+  out['api.rss_listening_delta_mb'] = round(m('listening', top) - m('listening', 'off'), 2);
+  out['api.rss_burst_delta_mb'] = round(m('burst', top) - m('burst', 'off'), 2);
+  out['api.rss_import_mb'] = round(importMb, 2);
+  out['api.tcp_listener_served'] = tcpMissing > 0 ? 0 : 1;
+  out['api.scrapes_per_agent'] = scrapes;
+  const metricsAnswers = Object.entries(statuses).filter(([k]) => k.startsWith('/metrics')).reduce((n, [, c]) => n + c, 0);
+  out['api.metrics_ok_share'] = round((statuses['/metrics 200'] ?? 0) / Math.max(1, metricsAnswers), 3);
+  return out;
 }
