@@ -1,9 +1,9 @@
 /**
  * The CLI on top of the local HTTP API, run as users run it: real `syncwire` processes (the
- * compiled dist/agent/cli/main.js; build first) against an agent's API on its unix socket (and
- * TCP with a token). The command stream and `show` are served by testkit/api-agent.ts (the real
- * server, engine and DiskStore in this process); `commit` also against a real `syncwire agent`
- * and offline. Covers: `commit --stdin` (ids in order, mixed JSON/text/CRLF/empty lines, a
+ * compiled dist/agent/cli/main.js; build first) against real `syncwire agent` processes on their
+ * unix socket (and TCP with a token), and offline. A full disk is played by testkit/api-agent.ts
+ * (the real API server, engine and DiskStore in this process, refusing commits after a count).
+ * Covers: `commit --stdin` (ids in order, mixed JSON/text/CRLF/empty lines, a
  * failure mid-stream keeping what came before, exit 75 on a full disk), `tail` (everything, in
  * order; `--json`; `--after`; `--follow` seeing a later commit and ending 0 on SIGTERM; a cursor
  * the store does not hold), `show` (known, unknown), `key show` (public key, never the secret;
@@ -13,7 +13,8 @@ import t from 'tap';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { CliHarness, statusUntil } from '../testkit/cli-proc.js';
+import { CliHarness, commandIds, postCommand, statusUntil } from '../testkit/cli-proc.js';
+import { freePort } from '../testkit/net.js';
 import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
 import { contentTypeOf, LineTooLongError, readLines } from '../agent/cli/line-reader.js';
 import { formatCommand, payloadText, type StreamedCommand } from '../agent/cli/command-line.js';
@@ -29,7 +30,7 @@ t.teardown(async () => {
   for (const a of agents) await a.close().catch(() => {});
 });
 
-async function agent(dir: string, opts: Parameters<typeof startApiAgent>[1] = {}): Promise<ApiAgent> {
+async function inProcessAgent(dir: string, opts: Parameters<typeof startApiAgent>[1] = {}): Promise<ApiAgent> {
   const a = await startApiAgent(dir, opts);
   agents.push(a);
   return a;
@@ -99,16 +100,16 @@ t.test('key show prints the peer id and public key, never the secret; a loose fi
 
 t.test('commit --stdin: 50 ids in line order; tail prints all of them in order; --json, --after; show', async (t) => {
   const d = h.tmp('swa-');
-  const a = await agent(d);
+  const a = await h.agent(d);
   // JSON, text, CRLF endings and empty lines (skipped); no newline after the last line.
   const input = Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? `{"n":${i}}` : `line ${i}`) + (i % 5 === 0 ? '\r\n\n' : '\n')).join('').trimEnd();
   const c = await h.run(['commit', '--stdin', '-d', d], 60000, { input });
   t.equal(c.code, 0, c.stderr);
   const ids = lines(c.stdout);
   t.equal(ids.length, 50, '50 ids');
-  t.same(ids, a.ids(), 'ids printed in line order = the store\'s order');
+  t.same(ids, await commandIds(a.socket), 'ids printed in line order = the store\'s order');
 
-  const [human, json] = await Promise.all([h.run(['tail', '-d', d]), h.run(['tail', '--json', '-s', a.socketPath])]);
+  const [human, json] = await Promise.all([h.run(['tail', '-d', d]), h.run(['tail', '--json', '-s', a.socket])]);
   t.equal(human.code, 0, human.stderr);
   const hl = lines(human.stdout);
   t.equal(hl.length, 50);
@@ -116,7 +117,7 @@ t.test('commit --stdin: 50 ids in line order; tail prints all of them in order; 
     const [cursor, shortId, author, seq, ...payload] = l.split('  ');
     t.equal(cursor, `${i}-${ids[i]!.slice(0, 16)}`);
     t.equal(shortId, ids[i]!.slice(0, 12));
-    t.equal(author, a.engine.peerId);
+    t.equal(author, a.peerId);
     t.equal(seq, String(i + 1), 'seq counts from 1');
     t.equal(payload.join('  '), i % 3 === 0 ? `{"n":${i}}` : `line ${i}`);
   });
@@ -142,8 +143,8 @@ t.test('commit --stdin: 50 ids in line order; tail prints all of them in order; 
 
 t.test('tail --follow sees a command committed later; --after end; SIGTERM ends it with 0', async (t) => {
   const d = h.tmp('swf-');
-  const a = await agent(d);
-  const first = await a.commit('before');
+  const a = await h.agent(d);
+  const first = await postCommand(a.socket, 'before');
   const all = h.start(['tail', '--follow', '-d', d]);
   const fresh = h.start(['tail', '--follow', '--after', 'end', '--json', '-d', d]);
   await all.waitStdout(/before/);
@@ -160,17 +161,16 @@ t.test('tail --follow sees a command committed later; --after end; SIGTERM ends 
 
 t.test('commit --stdin failing mid-stream: stops at the line, keeps what came before, exit status of the table', async (t) => {
   const d = h.tmp('swe-');
-  const a = await agent(d);
+  const a = await h.agent(d);
   const big = 'x'.repeat(2000); // over the command size limit: refused 413
   const tooBig = await h.run(['commit', '--stdin', '-d', d], 30000, { input: `a\nb\n\nc\n${big}\nnever\n` });
   t.equal(tooBig.code, 1);
   t.match(tooBig.stderr, 'line 5 failed, 3 commands committed before it');
   t.match(tooBig.stderr, 'too_large');
-  t.same(lines(tooBig.stdout), a.ids(), 'the three before it are committed and printed');
-  t.equal(a.ids().length, 3);
+  t.same(lines(tooBig.stdout), await commandIds(a.socket), 'the three before it are committed and printed');
 
   const f = h.tmp('swe-');
-  const full = await agent(f, { diskFullAfter: 2 });
+  const full = await inProcessAgent(f, { diskFullAfter: 2 });
   const r = await h.run(['commit', '--stdin', '-d', f], 30000, { input: '1\n2\n3\n4\n' });
   t.equal(r.code, 75, 'disk full: try again later');
   t.match(r.stderr, 'line 3 failed, 2 commands committed before it');
@@ -182,15 +182,18 @@ t.test('commit --stdin failing mid-stream: stops at the line, keeps what came be
 t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a wrong token is refused', async (t) => {
   const d = h.tmp('swu-');
   const token = 'tok-0123456789abcdef-tok';
-  const a = await agent(d, { token });
   const tf = join(d, 'token');
   writeFileSync(tf, token + '\n', { mode: 0o600 });
   const bad = join(d, 'bad');
   writeFileSync(bad, 'wrong-token-0123456789', { mode: 0o600 });
-  const url = `http://127.0.0.1:${a.tcpPort}`;
+  const port = await freePort();
+  const cfg = join(d, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ api: { listen: `127.0.0.1:${port}`, tokenFile: tf } }));
+  const a = await h.agent(d, ['--config', cfg]);
+  const url = `http://127.0.0.1:${port}`;
   const c = await h.run(['commit', '--stdin', '--url', url, '--token-file', tf], 30000, { input: 'one\ntwo\n' });
   t.equal(c.code, 0, c.stderr);
-  t.same(lines(c.stdout), a.ids());
+  t.same(lines(c.stdout), await commandIds(a.socket));
   const [tail, status, wrong] = await Promise.all([
     h.run(['tail', '--url', url], 30000, { env: { SYNCWIRE_API_TOKEN_FILE: tf } }),
     h.run(['status', '--json', '--url', url, '--token-file', tf]),
@@ -205,9 +208,7 @@ t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a w
 
 t.test('a real syncwire agent: commit --stdin through it, offline into its data dir, tail with no agent', async (t) => {
   const d = h.tmp('swr-');
-  await h.keygen(join(d, 'key.json'));
-  const running = h.start(['agent', '-d', d, '--log-level', 'warn']);
-  await statusUntil(join(d, 'status.sock'), () => true);
+  const running = await h.agent(d);
   const through = await h.run(['commit', '--stdin', '-d', d], 30000, { input: '{"a":1}\nb\n' });
   t.equal(through.code, 0, through.stderr);
   t.equal(lines(through.stdout).length, 2);
@@ -227,8 +228,8 @@ t.test('a real syncwire agent: commit --stdin through it, offline into its data 
   t.match(tooBig.stderr, 'line 2 failed, 1 command committed before it');
 
   // Everything is in the store, in order: read it back through the API.
-  const a = await agent(d);
-  const ids = a.ids();
+  const again = await h.agent(d);
+  const ids = await commandIds(again.socket);
   t.equal(ids.length, 6);
   t.same(ids.slice(2, 5), offIds);
   t.same(ids.slice(0, 2), lines(through.stdout));

@@ -1,7 +1,7 @@
 /**
  * `syncwire tail --exec`, run as a service runs it: real `syncwire tail` processes (the compiled
- * dist/agent/cli/main.js; build first) against the API of testkit/api-agent.ts on a unix socket,
- * with a shell script per command that appends what it got to a file. Checked: a crash (the
+ * dist/agent/cli/main.js; build first) against a real `syncwire agent` on its unix socket, with
+ * a shell script per command that appends what it got to a file. Checked: a crash (the
  * tail's whole process group SIGKILLed while a script runs) and a restart handle every command
  * at least once, in order, none skipped, with a valid cursor file; a failing script is retried
  * (never skipped); the cursor file wins over --after; SIGTERM while a script runs ends tail with
@@ -10,23 +10,12 @@
 import t from 'tap';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliHarness } from '../testkit/cli-proc.js';
-import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
+import { CliHarness, commandIds, postCommand } from '../testkit/cli-proc.js';
 import { readCursorFile } from '../agent/cli/cursor-file.js';
 import { until } from '../testkit/wait.js';
 
 const h = new CliHarness();
-const agents: ApiAgent[] = [];
-t.teardown(async () => {
-  h.cleanup();
-  for (const a of agents) await a.close().catch(() => {});
-});
-
-async function agent(dir: string): Promise<ApiAgent> {
-  const a = await startApiAgent(dir);
-  agents.push(a);
-  return a;
-}
+t.teardown(() => h.cleanup());
 
 /** The lines the script appended ("<id> <payload>"), as [id, payload] pairs. */
 function handled(out: string): [string, string][] {
@@ -56,8 +45,9 @@ function script(dir: string, out: string, gate: string, holdOn: string): string 
 
 t.test('a crash and a restart: every command at least once, in order, none skipped; the cursor file stays valid', async (t) => {
   const d = h.tmp('swx-');
-  const a = await agent(d);
-  for (let i = 0; i < 30; i++) await a.commit(`p${i}`);
+  const a = await h.agent(d);
+  const c = await h.run(['commit', '--stdin', '-d', d], 30000, { input: Array.from({ length: 30 }, (_, i) => `p${i}\n`).join('') });
+  t.equal(c.code, 0, c.stderr);
   const out = join(d, 'out');
   const gate = join(d, 'gate');
   writeFileSync(gate, '');
@@ -67,12 +57,12 @@ t.test('a crash and a restart: every command at least once, in order, none skipp
   const first = h.start(args, { detached: true });
   await until(() => existsSync(join(d, 'pgid')) && readFileSync(join(d, 'pgid'), 'utf8').trim() !== '', 30000, 'the script got p12');
   // Added while the script for p12 hangs: the restarted tail must get them too.
-  for (let i = 30; i < 35; i++) await a.commit(`p${i}`);
+  for (let i = 30; i < 35; i++) await postCommand(a.socket, `p${i}`);
   // tail and its script (in a process group of its own) die at once, as in a cgroup kill.
   const scriptGroup = Number(readFileSync(join(d, 'pgid'), 'utf8').trim());
   await first.killGroup();
   process.kill(-scriptGroup, 'SIGKILL');
-  const ids = a.ids();
+  const ids = await commandIds(a.socket);
   t.equal(readCursorFile(cf), cursorOf(ids, 11), 'the cursor file names the last command whose script exited 0');
   t.same(handled(out).map(([id]) => id), ids.slice(0, 13), 'before the crash: p0..p12, in order');
 
@@ -90,24 +80,24 @@ t.test('a crash and a restart: every command at least once, in order, none skipp
 
 t.test('a failing script is retried with back-off, never skipped; the cursor file wins over --after', async (t) => {
   const d = h.tmp('swy-');
-  const a = await agent(d);
-  for (const p of ['a', 'b', 'c']) await a.commit(p);
+  const a = await h.agent(d);
+  for (const p of ['a', 'b', 'c']) await postCommand(a.socket, p);
   const out = join(d, 'out');
   const once = join(d, 'failed-once');
   const f = join(d, 'flaky.sh');
   writeFileSync(f, `payload=$(cat)\nif [ "$payload" = b ] && [ ! -e '${once}' ]; then : > '${once}'; echo "fail $payload" >> '${out}'; exit 3; fi\necho "$payload $SYNCWIRE_SEQ $SYNCWIRE_CURSOR" >> '${out}'\n`);
   const cf = join(d, 'cursor');
-  const ids = a.ids();
+  const ids = await commandIds(a.socket);
   const r = await h.run(['tail', '-d', d, '--exec', `sh ${f}`, '--cursor-file', cf]);
   t.equal(r.code, 0, r.stderr);
   t.same(readFileSync(out, 'utf8').split('\n').filter(Boolean), ['a 1 ' + cursorOf(ids, 0), 'fail b', 'b 2 ' + cursorOf(ids, 1), 'c 3 ' + cursorOf(ids, 2)], 'b failed, was run again, then c');
   t.match(r.stderr, /--exec for 1-[0-9a-f]{16} \(id [0-9a-f]{12}\) exited 3; attempt 1, retrying in 1 s/);
   t.equal(readCursorFile(cf), cursorOf(ids, 2));
 
-  await a.commit('d');
+  await postCommand(a.socket, 'd');
   const again = await h.run(['tail', '-d', d, '--after', cursorOf(ids, 0), '--exec', `sh ${f}`, '--cursor-file', cf]);
   t.equal(again.code, 0, again.stderr);
-  t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).at(-1), `d 4 ${cursorOf(a.ids(), 3)}`, 'resumed from the cursor file, not --after');
+  t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).at(-1), `d 4 ${cursorOf(await commandIds(a.socket), 3)}`, 'resumed from the cursor file, not --after');
   t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, 5, 'only d was new');
 
   writeFileSync(cf, 'garbage\n');
@@ -118,9 +108,9 @@ t.test('a failing script is retried with back-off, never skipped; the cursor fil
 
 t.test('SIGTERM while a script runs: exit 0, that command not acknowledged; --follow outlives an agent restart', async (t) => {
   const d = h.tmp('swz-');
-  let a = await agent(d);
-  await a.commit('first');
-  await a.commit('hold');
+  let a = await h.agent(d);
+  await postCommand(a.socket, 'first');
+  await postCommand(a.socket, 'hold');
   const out = join(d, 'out');
   const gate = join(d, 'gate');
   writeFileSync(gate, '');
@@ -130,20 +120,19 @@ t.test('SIGTERM while a script runs: exit 0, that command not acknowledged; --fo
   await until(() => handled(out).length === 2, 30000, 'the script got "hold"');
   const r = await p.stop('SIGTERM');
   t.equal(r.code, 0, r.stderr);
-  t.equal(readCursorFile(cf), cursorOf(a.ids(), 0), '"hold" was not acknowledged (its script was stopped)');
+  t.equal(readCursorFile(cf), cursorOf(await commandIds(a.socket), 0), '"hold" was not acknowledged (its script was stopped)');
 
   rmSync(gate);
   const q = h.start(args);
   await until(() => handled(out).length === 3, 30000, '"hold" handled again');
   // The agent restarts: the follower reconnects after its last command and sees the next one.
-  await a.close();
-  agents.splice(agents.indexOf(a), 1);
+  t.equal((await a.stop()).code, 0);
   await q.waitStderr(/reopening after 1-[0-9a-f]{16}/);
-  a = await agent(d);
-  await a.commit('after restart');
+  a = await h.agent(d);
+  await postCommand(a.socket, 'after restart');
   await until(() => handled(out).length === 4, 30000, 'the command committed after the restart');
   const end = await q.stop('SIGINT');
   t.equal(end.code, 0, end.stderr);
   t.same(handled(out).map(([, p]) => p), ['first', 'hold', 'hold', 'after restart']);
-  t.equal(readCursorFile(cf), cursorOf(a.ids(), 2));
+  t.equal(readCursorFile(cf), cursorOf(await commandIds(a.socket), 2));
 });

@@ -152,6 +152,18 @@ export class CliHarness {
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
 
+  /**
+   * Start `syncwire agent` on `dataDir` (a key file is created there first when missing) with
+   * `args` added, and wait until its API answers on `<dataDir>/status.sock`.
+   */
+  async agent(dataDir: string, args: string[] = []): Promise<Started & { socket: string; peerId: string }> {
+    if (!existsSync(join(dataDir, 'key.json'))) await this.keygen(join(dataDir, 'key.json'));
+    const s = this.start(['agent', '-d', dataDir, '--log-level', 'warn', ...args]);
+    const socket = join(dataDir, 'status.sock');
+    const status = await statusUntil(socket, () => true);
+    return { ...s, socket, peerId: String(status.peerId) };
+  }
+
   /** Create a key file; returns its peer id and public key. */
   async keygen(file: string): Promise<{ peerId: string; publicKey: string }> {
     const r = await this.run(['keygen', '--out', file, '--json']);
@@ -200,4 +212,19 @@ export function mountTmpfs(dir: string, size: string, opts: string[] = []): stri
 /** Unmount `dir` (lazily, so a straggling child cannot keep it busy). */
 export function unmount(dir: string): void {
   spawnSync('umount', ['-l', dir]);
+}
+
+/** POST one text command to the agent's API socket; its id (hex). */
+export async function postCommand(socket: string, text: string): Promise<string> {
+  const r = await apiRequest({ socketPath: socket }, 'POST', '/v1/commands', { body: text, contentType: 'text/plain' });
+  return (r.json as { id: string }).id;
+}
+
+/** The ids of every command the agent at `socket` holds, in its log order (GET /v1/commands). */
+export async function commandIds(socket: string): Promise<string[]> {
+  const r = await apiRequest({ socketPath: socket }, 'GET', '/v1/commands');
+  return r.text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => (JSON.parse(l) as { id: string }).id);
 }
