@@ -19,6 +19,11 @@ export interface MemoryLinkFaults {
   random?: () => number;
   /** Sealing policy of the link on this side (PROTOCOL.md §7.2). Default `require`. */
   seal?: SealPolicy;
+  /**
+   * Lose exactly the frames this returns true for (checked first, before `drop`): a test aims a
+   * fault at one frame, e.g. the one an engine's `frame-out` event just announced. Default none.
+   */
+  lose?: (body: Uint8Array) => boolean;
 }
 
 class MemoryLink extends EventEmitter<LinkEvents> implements Link {
@@ -41,6 +46,7 @@ class MemoryLink extends EventEmitter<LinkEvents> implements Link {
     this.sent++;
     const f = this.faults;
     const rnd = f.random ?? Math.random;
+    if (f.lose?.(body) === true) return true;
     if (f.drop && rnd() < f.drop) return true;
     const copies = f.duplicate && rnd() < f.duplicate ? 2 : 1;
     for (let i = 0; i < copies; i++) {

@@ -16,11 +16,13 @@
  *   until the line is quiet) is measured and charged once an hour (as if the link reconnected
  *   hourly: conservative); then a steady-state window of W seconds is scaled ×3600/W.
  */
-import type { Engine } from '../agent/sync/engine.js';
+import { ENGINE_DEFAULTS, type Engine } from '../agent/sync/engine.js';
+import type { PeerSession } from '../agent/sync/peer-session.js';
+import { peerOf } from '../testkit/engines.js';
 import type { SimLink } from '../firmware-sim/uart/index.js';
 import { decodeMessage } from '../protocol/envelope.js';
 import { isSealed } from '../protocol/seal.js';
-import { QUICK, makeEngines, notes, payload, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
+import { QUICK, makeEngines, notes, payload, round, recordingSink, serialPair, sleep, subscribed, teardown, until } from './util.js';
 
 const wire = (sim: SimLink): number => {
   const s = sim.stats();
@@ -38,10 +40,9 @@ async function seed(a: Engine, b: Engine): Promise<void> {
 }
 
 /**
- * Log every frame both engines send: [ms since start, sender, type, wire body bytes]. On a sealed
- * link the wire body cannot be read here, so the session's `sendFrame` (which gets the plaintext
- * and seals it synchronously into `link.send`) is wrapped too: a sealed frame is logged as
- * `sealed <type>` with its sealed size.
+ * Log every frame both engines send: [ms since start, sender, type, wire body bytes], from the
+ * engines' `frame-out` events (the message and what went on the wire): a sealed frame is logged
+ * as `sealed <type>` with its sealed size.
  */
 function frameLog(es: Engine[]): { log: [number, string, string, number][]; t0: number } {
   const out = { log: [] as [number, string, string, number][], t0: performance.now() };
@@ -53,24 +54,10 @@ function frameLog(es: Engine[]): { log: [number, string, string, number][]; t0: 
     }
   };
   for (const [k, e] of es.entries()) {
-    for (const s of e.sessions.values()) {
-      let plain: Uint8Array | null = null;
-      const sendFrame = s.sendFrame.bind(s);
-      s.sendFrame = (b: Uint8Array): void => {
-        plain = b;
-        try {
-          sendFrame(b);
-        } finally {
-          plain = null;
-        }
-      };
-      const send = s.link.send.bind(s.link);
-      s.link.send = (b: Uint8Array): boolean => {
-        const type = isSealed(b) ? `sealed ${plain === null ? '?' : typeOf(plain)}` : typeOf(b);
-        out.log.push([Math.round(performance.now() - out.t0), k === 0 ? 'c' : 'd', type, b.length]);
-        return send(b);
-      };
-    }
+    e.on('frame-out', (_peer, message, wire) => {
+      const type = isSealed(wire) ? `sealed ${message.length === 0 ? '?' : typeOf(message)}` : typeOf(wire);
+      out.log.push([Math.round(performance.now() - out.t0), k === 0 ? 'c' : 'd', type, wire.length]);
+    });
   }
   return out;
 }
@@ -91,23 +78,27 @@ export async function benchIdle(): Promise<Record<string, number>> {
   try {
     await seed(a!, b!);
     await sleep(1500);
-    const s = b!.sessions.get(a!.peerId)!.stats;
-    const f0 = s.framesOut;
+    const framesOut = (): number => peerOf(b!, a!.peerId)!.framesOut;
+    const f0 = framesOut();
     const w0 = wire(p.sim);
     await sleep(W * 1000);
     const bytes = wire(p.sim) - w0;
     // B's frames out = its own polls + its answers to A's polls = every exchange on the link.
-    pollsPerS = (s.framesOut - f0) / W / 2;
+    const f1 = framesOut();
+    pollsPerS = (f1 - f0) / W / 2;
     pollHour = (bytes / W) * 3600;
-    perPoll = bytes / Math.max(1, s.framesOut - f0);
+    perPoll = bytes / Math.max(1, f1 - f0);
   } finally {
     await teardown([a!, b!], [p.close]);
   }
   // Push subscription, engine defaults.
   const [c, d] = makeEngines(2);
-  const q = await serialPair(c!, d!);
-  const subS = c!.settings.subscribe === false ? 600 : c!.settings.subscribe.remainOpenS;
-  const aeS = c!.settings.subscribedPollS;
+  const dSink = recordingSink(d!);
+  const q = await serialPair(c!, d!, undefined, undefined, { b: dSink });
+  const subS = ENGINE_DEFAULTS.subscribe.remainOpenS;
+  const aeS = ENGINE_DEFAULTS.subscribedPollS;
+  /** D's up session with C (its requester is driven by hand below). */
+  const dToC = (): PeerSession => dSink.sessions.find((s) => s.authenticated && s.peerId === c!.peerId && s.link.open)!;
   let pushHour: number;
   let renew: number;
   let ae: number;
@@ -140,13 +131,13 @@ export async function benchIdle(): Promise<Record<string, number>> {
     // One anti-entropy poll exchange, measured on the line.
     await until(() => quiet(q.sim), 10000, 'quiet line');
     const a0 = wire(q.sim);
-    d!.sessions.get(c!.peerId)!.client.pollNow();
+    dToC().requester.pollNow();
     await sleep(1000);
     await until(() => quiet(q.sim), 10000, 'quiet line');
     ae = wire(q.sim) - a0;
     // One renewal (Subscribe + SubscribeAck), measured on the line.
     const r0 = wire(q.sim);
-    d!.sessions.get(c!.peerId)!.client.resubscribeSoon();
+    dToC().requester.resubscribeSoon();
     await sleep(1000);
     await until(() => quiet(q.sim), 10000, 'quiet line');
     renew = wire(q.sim) - r0;

@@ -3,14 +3,13 @@
  * writers. Peer 0 starts with a history of H commands the others lack, so connecting includes a
  * bootstrap. Once all three are connected, subscribed to each other and caught up (and the
  * links quiet), the steady-state phase begins: every peer commits while the others do.
- * `mesh3.redundant_ratio` = duplicates / received from `engine.ingest.stats` over that
+ * `mesh3.redundant_ratio` = duplicates / received from the engines' snapshot `ingest` counters over that
  * steady-state phase; `mesh3.connect_redundant_ratio` covers the connection phase (bootstrap).
- * Duplicates are attributed by wrapping each engine's `ingest.receive` (the IngestResult of each
+ * Duplicates are attributed from each engine's `ingested` events (the IngestResult of each
  * batch says how many were already held): by delivery (push / poll) and by sending peer (the
  * command's author vs. a relaying peer).
  */
 import type { Engine } from '../agent/sync/engine.js';
-import type { Delivery } from '../agent/sync/ingest.js';
 import { decodeCommand } from '../protocol/command.js';
 import { toHex } from '../protocol/keys.js';
 import { QUICK, makeEngines, median, notes, payload, round, sleep, subscribed, tcpStar, teardown, until, type Closer } from './util.js';
@@ -20,25 +19,20 @@ interface Tally {
   duplicates: Record<string, number>;
 }
 
-/** Wrap `e.ingest.receive` to tally received/duplicates by `${how}/${author|relay}` into `tally()`. */
+/** Tally received/duplicates by `${how}/${author|relay}` into `tally()`, from `e`'s `ingested` events. */
 function attribute(e: Engine, authorOf: Map<string, string>, tally: () => Tally): void {
-  const orig = e.ingest.receive.bind(e.ingest);
-  e.ingest.receive = (encoded: readonly Uint8Array[], from: string, how: Delivery) => {
+  e.on('ingested', (from, how, encoded, res) => {
     const t = tally();
     const rel = (bytes: Uint8Array): string => (authorOf.get(toHex(decodeCommand(bytes).author)) === from ? 'author' : 'relay');
     const kinds = encoded.map(rel);
     for (const k of kinds) t.received[`${how}/${k}`] = (t.received[`${how}/${k}`] ?? 0) + 1;
-    const r = orig(encoded, from, how);
-    void r.then((res) => {
-      // The batch result does not say which commands were duplicates: attribute by the batch's
-      // dominant kind (batches are one kind in practice: a push or an answer from one peer).
-      if (res.duplicates > 0) {
-        const k = kinds.filter((x) => x === 'relay').length * 2 > kinds.length ? 'relay' : 'author';
-        t.duplicates[`${how}/${k}`] = (t.duplicates[`${how}/${k}`] ?? 0) + res.duplicates;
-      }
-    });
-    return r;
-  };
+    // The batch result does not say which commands were duplicates: attribute by the batch's
+    // dominant kind (batches are one kind in practice: a push or an answer from one peer).
+    if (res.duplicates > 0) {
+      const k = kinds.filter((x) => x === 'relay').length * 2 > kinds.length ? 'relay' : 'author';
+      t.duplicates[`${how}/${k}`] = (t.duplicates[`${how}/${k}`] ?? 0) + res.duplicates;
+    }
+  });
 }
 
 const sum = (r: Record<string, number>): number => Object.values(r).reduce((s, x) => s + x, 0);
@@ -64,7 +58,7 @@ export async function benchMesh(): Promise<Record<string, number>> {
     const closers: Closer[] = [];
     try {
       for (let i = 0; i < history; i++) await es[0]!.commit(payload(100, 900000 + i));
-      const base0 = es.map((e) => ({ ...e.ingest.stats }));
+      const base0 = es.map((e) => e.snapshot().ingest);
       closers.push(await tcpStar(es[0]!, [es[1]!, es[2]!]));
       closers.push(await tcpStar(es[1]!, [es[2]!]));
       for (const [a, b] of [[0, 1], [0, 2], [1, 2]] as const) {
@@ -72,9 +66,9 @@ export async function benchMesh(): Promise<Record<string, number>> {
         await subscribed(es[b]!, es[a]!);
       }
       await until(() => es.every((e) => e.store.size >= history), 60000, 'mesh bootstrap', 20);
-      await Promise.all(es.map((e) => e.ingest.idle()));
+      await Promise.all(es.map((e) => e.idle()));
       await sleep(500); // quiet: follow-up polls and re-subscriptions (via changes) settle
-      const base = es.map((e) => ({ ...e.ingest.stats }));
+      const base = es.map((e) => e.snapshot().ingest);
       let rec0 = 0;
       let dup0 = 0;
       es.forEach((e, k) => {
@@ -93,12 +87,13 @@ export async function benchMesh(): Promise<Record<string, number>> {
       );
       await until(() => es.every((e) => e.store.size >= history + 3 * perPeer), 30000, 'mesh convergence', 20);
       await sleep(300); // let in-flight pushes and repair polls land: they count too
-      await Promise.all(es.map((e) => e.ingest.idle()));
+      await Promise.all(es.map((e) => e.idle()));
       let rec = 0;
       let dup = 0;
       es.forEach((e, k) => {
-        rec += e.ingest.stats.received - base[k]!.received;
-        dup += e.ingest.stats.duplicates - base[k]!.duplicates;
+        const now = e.snapshot().ingest;
+        rec += now.received - base[k]!.received;
+        dup += now.duplicates - base[k]!.duplicates;
       });
       steady.push(rec === 0 ? 0 : dup / rec);
     } finally {

@@ -19,9 +19,9 @@
 import mqtt from 'mqtt';
 import { encodeCommand, type Command } from '../protocol/command.js';
 import { decodeMessage } from '../protocol/envelope.js';
-import { isSealed } from '../protocol/seal.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import { QUICK, gotCommands, makeEngines, median, mqttPair, notes, payload, round, startMosquitto, subscribed, teardown, until } from './util.js';
+import { peerOf } from '../testkit/engines.js';
 
 function signChain(author: Identity, n: number): Command[] {
   const cmds: Command[] = [];
@@ -44,58 +44,47 @@ interface SwRun {
 }
 
 /**
- * One run. `stubIngest` (diagnostic only): the subscriber's ingest is replaced by a no-op, so the
+ * One run. `stubIngest` (diagnostic only): the subscriber does not trust the commands' author, so
+ * its ingest refuses each at the author check (decode only, no signature verification), and the
  * link-level time shows the transport, framing and message decode without command verification
  * work competing on the event loop; `appliedSecs` is then NaN.
  */
 async function syncwireRun(port: number, author: Identity, cmds: Command[], stubIngest = false): Promise<SwRun> {
-  const [pub, sub] = makeEngines(3, { subscribe: { remainOpenS: 600, maxBytes: 64 << 20 } }, [generateIdentity(), generateIdentity(), author]);
+  const opts = { subscribe: { remainOpenS: 600, maxBytes: 64 << 20 } };
+  const [pub, sub] = stubIngest ? makeEngines(2, opts) : makeEngines(3, opts, [generateIdentity(), generateIdentity(), author]);
   const close = await mqttPair(pub!, sub!, port);
   try {
     await subscribed(pub!, sub!);
-    const pubLink = pub!.sessions.get(sub!.peerId)!.link;
-    const subLink = sub!.sessions.get(pub!.peerId)!.link;
-    // Wire bodies with their plaintext: on a sealed link (the MQTT default) only the session's
-    // `sendFrame`, which seals synchronously into `link.send`, sees the message. Classified after
-    // the timed window, so the capture adds no decoding to it.
+    // Wire bodies with their plaintext (the engine's `frame-out`: on a sealed link, the MQTT
+    // default, the message and what it was sealed into). Classified after the timed window, so
+    // the capture adds no decoding to it.
     const sent: { wire: Uint8Array; plain: Uint8Array }[] = [];
-    const session = pub!.sessions.get(sub!.peerId)!;
-    let plain: Uint8Array | null = null;
-    const sendFrame = session.sendFrame.bind(session);
-    session.sendFrame = (b: Uint8Array): void => {
-      plain = b;
-      try {
-        sendFrame(b);
-      } finally {
-        plain = null;
-      }
+    const onSent = (to: string, message: Uint8Array, wire: Uint8Array): void => {
+      if (to === sub!.peerId) sent.push({ wire, plain: message });
     };
-    const send = pubLink.send.bind(pubLink);
-    pubLink.send = (b: Uint8Array): boolean => (sent.push({ wire: b, plain: isSealed(b) ? (plain ?? b) : b }), send(b));
-    // Prepended so the arrival time is taken before the session decodes and ingests the frame.
+    pub!.on('frame-out', onSent);
+    // The engine's `frame-in` fires on arrival, before the session decodes and ingests the frame.
     let rxBytes = 0;
     let rxAt = 0;
     let need = Infinity;
     let linkDone!: (t: number) => void;
     const linkP = new Promise<number>((r) => (linkDone = r));
-    const onFrame = (body: Uint8Array): void => {
+    const onFrame = (from: string, body: Uint8Array): void => {
+      if (from !== pub!.peerId) return;
       rxBytes += body.length;
       rxAt = performance.now();
       if (rxBytes >= need) linkDone(rxAt);
     };
-    subLink.prependListener('frame', onFrame);
-    if (stubIngest) sub!.ingest.receive = () => Promise.resolve({ appended: [], duplicates: 0, orphaned: 0, rejected: {} });
+    sub!.on('frame-in', onFrame);
     const applied = stubIngest ? new Promise<number>(() => undefined) : gotCommands(sub!, cmds.length, 120000);
-    for (const c of cmds) pub!.store.append(c);
+    const handles = cmds.map((c) => pub!.store.append(c));
     rxBytes = 0;
     const t0 = performance.now();
-    pub!.table.markAllDirty();
-    pub!.schedulePush();
+    pub!.announce(handles);
     // The push pass is synchronous: once every command is planned, the frames are all sent.
-    await until(() => pub!.sessions.get(sub!.peerId)!.stats.pushedCommands >= cmds.length, 60000, 'push planned', 1);
+    await until(() => (peerOf(pub!, sub!.peerId)?.pushedCommands ?? 0) >= cmds.length, 60000, 'push planned', 1);
     const planned = performance.now() - t0;
-    pubLink.send = send;
-    session.sendFrame = sendFrame;
+    pub!.off('frame-out', onSent);
     const isPush = (b: Uint8Array): boolean => {
       try {
         return decodeMessage(b).type === 'Push';
@@ -110,7 +99,7 @@ async function syncwireRun(port: number, author: Identity, cmds: Command[], stub
     const tLink = await Promise.race([linkP, new Promise<number>((_, rej) => (guard = setTimeout(() => rej(new Error('link bytes short')), 60000)))]);
     clearTimeout(guard);
     const tApplied = stubIngest ? NaN : await applied;
-    subLink.off('frame', onFrame);
+    sub!.off('frame-in', onFrame);
     return { plannedMs: planned, linkSecs: (tLink - t0) / 1000, appliedSecs: (tApplied - t0) / 1000, bodies, pushBytes: bodies.reduce((s, b) => s + b.length, 0) };
   } finally {
     await teardown([pub!, sub!], [close]);

@@ -37,12 +37,11 @@ function isHandshake(body: Uint8Array): boolean {
   return head >= 0x80 && head <= 0x97 && (body[1] === MessageType.Hello || body[1] === MessageType.Auth);
 }
 
-/** Watch the frames `e` receives from `peerId` (prepended: before the session opens them). */
+/** Watch the frames `e` receives from `peerId` (the engine's `frame-in`: before the session opens them). */
 export function watchSealed(e: Engine, peerId: string): SealWatch {
   const w: SealWatch = { sealed: 0, plain: 0 };
-  const link = e.sessions.get(peerId)?.link;
-  if (link === undefined) throw new Error(`no session to ${peerId}`);
-  link.prependListener('frame', (body: Uint8Array) => {
+  e.on('frame-in', (from, body) => {
+    if (from !== peerId) return;
     if (isSealed(body)) w.sealed++;
     else if (!isHandshake(body)) w.plain++;
   });

@@ -8,11 +8,13 @@ import net from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { Engine, type EngineOptions } from '../agent/sync/engine.js';
-import { attachLinks, attachTransport, type AttachedTransport } from '../agent/node/attach-transport.js';
+import { attachLinks, attachTransport, type AttachedTransport, type LinkSink } from '../agent/node/attach-transport.js';
 import type { OpenedTransport, TransportOptions } from '../agent/transport/registry.js';
 import { SimRegistry, createSimBinding, createSimLink, type SimLink } from '../firmware-sim/uart/index.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { SealPolicy } from '../protocol/seal.js';
+import type { PeerSession } from '../agent/sync/peer-session.js';
+import { peerOf } from '../testkit/engines.js';
 
 /** True under `BENCH_QUICK=1`: smaller sizes, fewer runs. */
 export const QUICK = process.env.BENCH_QUICK === '1';
@@ -114,9 +116,18 @@ export function makeEngines(n: number, extra: Partial<EngineOptions> = {}, ids?:
   return all.map((identity) => new Engine({ identity, store: new MemoryStore(), trust: { mode: 'list', keys }, ...extra }));
 }
 
+/**
+ * A link sink for {@link attachTransport} that hands each link to `e` and keeps the session
+ * `attach` returns: the handles a bench drives a requester by, without reaching into the engine.
+ */
+export function recordingSink(e: Engine): LinkSink & { sessions: PeerSession[] } {
+  const sessions: PeerSession[] = [];
+  return { peerId: e.peerId, sessions, attach: (link) => void sessions.push(e.attach(link)) };
+}
+
 /** Resolve once `e` has an authenticated session to `peerId`. */
 export function peerUp(e: Engine, peerId: string, timeoutMs = 10000): Promise<void> {
-  if (e.sessions.has(peerId)) return Promise.resolve();
+  if (peerOf(e, peerId) !== undefined) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`peer ${peerId} not up after ${timeoutMs} ms`)), timeoutMs);
     const on = (id: string): void => {
@@ -140,7 +151,7 @@ export async function until(cond: () => boolean, timeoutMs: number, what: string
 
 /** Resolve once `sub` has a granted subscription at `pub` (pushes will flow pub → sub). */
 export function subscribed(pub: Engine, sub: Engine, timeoutMs = 15000): Promise<void> {
-  return until(() => sub.sessions.get(pub.peerId)?.client.subscribed === true && pub.table.find(sub.peerId) >= 0, timeoutMs, 'subscription');
+  return until(() => peerOf(sub, pub.peerId)?.subscribed === true && peerOf(pub, sub.peerId)?.subscriber === true, timeoutMs, 'subscription');
 }
 
 /** Resolve when `e` emits `commands` containing at least `n` more handles. */
@@ -208,13 +219,13 @@ let simCounter = 0;
  * Join two engines over the serial transport on a simulated UART. Returns the sim link for its
  * counters. `seal` as for {@link tcpStar} (the serial default is `prefer`).
  */
-export async function serialPair(a: Engine, b: Engine, baudRate = 115200, seal?: SealPolicy): Promise<{ sim: SimLink; close: Closer }> {
+export async function serialPair(a: Engine, b: Engine, baudRate = 115200, seal?: SealPolicy, sinks: { a?: LinkSink; b?: LinkSink } = {}): Promise<{ sim: SimLink; close: Closer }> {
   const registry = new SimRegistry();
   const k = simCounter++;
   const sim = createSimLink({ pathA: `/dev/benchA${k}`, pathB: `/dev/benchB${k}`, registry, baudRate });
   const binding = createSimBinding(registry);
-  const ta = await attachTransport(`serial:/dev/benchA${k}?baud=${baudRate}${sealQuery(seal, '&')}`, a, { ...QUIET, binding });
-  const tb = await attachTransport(`serial:/dev/benchB${k}?baud=${baudRate}${sealQuery(seal, '&')}`, b, { ...QUIET, binding });
+  const ta = await attachTransport(`serial:/dev/benchA${k}?baud=${baudRate}${sealQuery(seal, '&')}`, sinks.a ?? a, { ...QUIET, binding });
+  const tb = await attachTransport(`serial:/dev/benchB${k}?baud=${baudRate}${sealQuery(seal, '&')}`, sinks.b ?? b, { ...QUIET, binding });
   await Promise.all([peerUp(a, b.peerId, 20000), peerUp(b, a.peerId, 20000)]);
   return {
     sim,

@@ -230,7 +230,7 @@ t.test('progress lines at most every interval, also while stalled; interrupted w
   // A stand-in engine: the events and the store calls BootstrapProgress uses.
   const engine = Object.assign(new EventEmitter(), {
     store: { size: 0, lengthOf: () => 50 },
-    ingest: { idle: async () => undefined },
+    idle: async () => undefined,
   });
   const lines: Line[] = [];
   const log = createLogger('info', 'test', (l) => lines.push(JSON.parse(l) as Line));

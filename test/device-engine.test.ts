@@ -17,6 +17,7 @@ import { openTransport } from '../agent/transport/registry.js';
 import { DeviceRingFullError, attachDeviceToSerialPort, createDevice, type SimDevice } from '../firmware-sim/device/index.js';
 import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
 import { decodeCommand, generateIdentity, toHex } from '../protocol/index.js';
+import { peerOf } from '../testkit/engines.js';
 
 const BAUD = 115_200;
 const keepAlive = setInterval(() => undefined, 60_000);
@@ -89,10 +90,10 @@ t.test('a device with 40 unsynced commands delivers each once and the poll round
     for (let i = 0; i < 40; i++) ids.push(dev.commit(randomBytes(120)).id);
   });
   tt.same(decodeCommand(dev.ring.bytesAt(dev.ring.count - 1)).parents.map(toHex), [toHex(ids[38]!)], 'own commands form a chain');
-  const before = gw.ingest.stats.duplicates;
+  const before = gw.snapshot().ingest.duplicates;
   await until(() => heldBy(store, dev, ids) === ids.length, 30_000, 'every device command at the gateway');
-  await until(() => (gw.sessions.get(dev.peerId)?.client.snapshot().rounds ?? 0) >= 1, 10_000, 'the gateway poll round to end');
-  tt.equal(gw.ingest.stats.duplicates - before, 0, 'no device command arrived twice');
+  await until(() => (peerOf(gw, dev.peerId)?.sync.rounds ?? 0) >= 1, 10_000, 'the gateway poll round to end');
+  tt.equal(gw.snapshot().ingest.duplicates - before, 0, 'no device command arrived twice');
   tt.ok(dev.stats.pollsAnswered < 25, `${dev.stats.pollsAnswered} poll answers for 40 commands`);
 });
 

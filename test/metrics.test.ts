@@ -114,7 +114,7 @@ function fakePeer(id: string, n: number, over: Partial<MetricsPeer> = {}): Metri
 
 function fakeInput(peers: MetricsPeer[], over: Partial<MetricsInput> = {}): MetricsInput {
   return {
-    version: '1.2.3', uptimeS: 10, commands: 3, storeBytes: 100, rssBytes: 50e6, transports: [{ url: 'tcp-listen://127.0.0.1:7000', links: ['a'] }], peers,
+    version: '1.2.3', commands: 3, storeBytes: 100, rssBytes: 50e6, transports: [{ url: 'tcp-listen://127.0.0.1:7000', links: ['a'] }], peers,
     subscriptions: { used: 1, capacity: 128 }, ingest: { received: 4, appended: 3, duplicates: 1, orphaned: 0, rejected: 0 },
     latency: { pushMs: hist([0.5, 3, 40]), applyMs: hist([2]) }, ...over,
   };
@@ -138,7 +138,7 @@ t.test('two synced engines: every family parses with its type and plausible valu
   await until(() => b.snapshot().peers.some((p) => p.authenticated && p.subscribed), 5000, 'B subscribed to A');
   for (let i = 0; i < 5; i++) await a.commit(new TextEncoder().encode(`{"n":${i}}`));
   t.ok(await converge([a, b]), 'converged');
-  await until(() => b.ingest.stats.appended >= 5, 5000, 'B appended the 5 commands');
+  await until(() => b.snapshot().ingest.appended >= 5, 5000, 'B appended the 5 commands');
   const snap = takeSnapshot({ engine: b, role: 'agent', startedAt: Date.now() - 3000, dataDir: dir, durability: 'none', transports: [{ url: 'memory:', localPort: undefined, links: new Set() }] });
   const text = renderMetrics(snap);
   t.same(lint(text), [], 'strict format rules hold');
@@ -164,6 +164,9 @@ t.test('two synced engines: every family parses with its type and plausible valu
   t.ok(sample('syncwire_ingest_received_commands_total') >= 5, 'received counted');
   t.equal(sample('syncwire_subscriptions_capacity'), snap.subscriptions.capacity);
   t.ok(sample('process_resident_memory_bytes') > 1e6, 'RSS in bytes');
+  const start = sample('process_start_time_seconds');
+  t.ok(start > Date.now() / 1000 - 3600 && start <= Date.now() / 1000, 'process start time in epoch seconds');
+  t.equal(num(byName(parse(renderMetrics(snap))).get('process_start_time_seconds')!.metrics[0]!.value), start, 'the same at every scrape');
   t.equal(sample('syncwire_transport_links', ['transport', 'memory:']), 0);
   t.same(fams.get('syncwire_ingest_commands_total')!.metrics.map((m) => m.labels?.result), ['appended', 'duplicate', 'orphaned', 'rejected']);
 
@@ -281,7 +284,7 @@ t.test('any input renders text the parser accepts and the format rules allow (pr
     sync: fc.record({ rounds: n, timeoutsInARow: n }), lastContactMs: fc.option(n), lastSyncMs: fc.option(n), reconnects: n, behind: fc.option(n),
   });
   const input = fc.record({
-    version: text, uptimeS: fc.nat(), commands: n, storeBytes: fc.option(n), rssBytes: n,
+    version: text, commands: n, storeBytes: fc.option(n), rssBytes: n,
     transports: fc.array(fc.record({ url: text, links: fc.array(fc.nat(), { maxLength: 3 }) }), { maxLength: 4 }),
     peers: fc.array(peer, { maxLength: 12 }),
     subscriptions: fc.record({ used: n, capacity: n }),
@@ -295,7 +298,7 @@ t.test('any input renders text the parser accepts and the format rules allow (pr
       if (problems.length > 0) throw new Error(problems.join('; '));
       const fams = parse(out);
       // Families that need input that was absent are left out; nothing else is.
-      const expected = Object.keys(FAMILIES).length - (inp.uptimeS === undefined ? 1 : 0) - (inp.storeBytes == null ? 1 : 0);
+      const expected = Object.keys(FAMILIES).length - (inp.storeBytes == null ? 1 : 0);
       if (fams.length !== expected) throw new Error(`${fams.length} families, expected ${expected}`);
       const peerLabels = new Set(fams.flatMap((f) => f.metrics.map((m) => m.labels?.peer)).filter((x) => x !== undefined));
       return peerLabels.size <= maxPeers + 1;

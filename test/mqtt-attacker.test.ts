@@ -20,7 +20,7 @@ import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { Message } from '../protocol/messages.js';
 import { ephemeralFromSecret, isSealed, SEAL_OVERHEAD } from '../protocol/seal.js';
 import { findBin, freePort, mosquitto, mosquittoConf, type BrokerProcess } from '../testkit/net.js';
-import type { MqttNode } from '../testkit/engines.js';
+import { peerOf, type MqttNode } from '../testkit/engines.js';
 import { sleep, until } from '../testkit/wait.js';
 import { Attacker, sealCounters, sessionOf, settled, watchedNodes, type LogLine, type SealCounters, type Watched } from '../testkit/mqtt-attacker.js';
 
@@ -88,9 +88,9 @@ function subscriptionsHeld(tt: Test, a: MqttNode, b: MqttNode, what: string): vo
     [a, b],
     [b, a],
   ] as const) {
-    const c = sessionOf(x, y.id).client.snapshot();
-    const slot = y.engine.table.find(x.id);
-    tt.ok(c.subscribed && !c.refused && slot >= 0 && y.engine.table.remaining[slot]! > 64 * 1024, `${what}: ${x === a ? 'gateway' : 'agent'}'s subscription still held`);
+    const c = sessionOf(x, y.id).requester.snapshot();
+    const budget = peerOf(y.engine, x.id)?.pushBudget ?? null;
+    tt.ok(c.subscribed && !c.refused && budget !== null && budget > 64 * 1024, `${what}: ${x === a ? 'gateway' : 'agent'}'s subscription still held`);
   }
 }
 
@@ -247,7 +247,7 @@ async function replayAll(tt: Test, p: Pair): Promise<void> {
   const toGw = replayOrders(atk.sealedBetween(dev.node.id, gw.node.id));
   tt.ok(toDev.length >= 10 && toGw.length >= 10, `replaying ${toDev.length} frames to the agent and ${toGw.length} to the gateway`);
   const before = [sealCounters(gw.node, dev.node.id), sealCounters(dev.node, gw.node.id)] as const;
-  const state = (n: MqttNode) => ({ size: n.engine.store.size, ingest: { ...n.engine.ingest.stats } });
+  const state = (n: MqttNode) => ({ size: n.engine.store.size, ingest: n.engine.snapshot().ingest });
   const was = [state(gw.node), state(dev.node)];
   for (const f of toDev) await atk.inject(dev.node.id, gw.node.id, f);
   for (const f of toGw) await atk.inject(gw.node.id, dev.node.id, f);

@@ -98,7 +98,7 @@ t.test('a link closed locally, at either end, is always followed by a new link',
   await until(both, 20_000, 'first link');
   // The engine closes the link (as after a handshake timeout or an Unauthorized), device side first.
   for (const [closer, other] of [[dev!, gw!], [gw!, dev!], [dev!, gw!]] as const) {
-    const s = closer.engine.sessions.get(other.id);
+    const s = closer.sessionWith(other.id);
     tt.ok(s !== undefined, `${closer === dev ? 'device' : 'gateway'} has a session`);
     await s!.close();
     await until(() => !closer.up.has(other.id), 5000, 'session closed');

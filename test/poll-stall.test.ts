@@ -28,6 +28,7 @@ import { runInNewContext } from 'node:vm';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { randomDag } from '../testkit/synthetic-commands.js';
 import { Engine } from '../agent/sync/engine.js';
+import type { PeerSession } from '../agent/sync/peer-session.js';
 import { StreamLink } from '../agent/transport/stream-link.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import { RawWire } from '../testkit/raw-wire.js';
@@ -148,6 +149,7 @@ async function rig(tt: Test) {
   const polite = generateIdentity();
   const own = generateIdentity();
   const peers: RawPeer[] = [];
+  const sessions: PeerSession[] = [];
   const engine = new Engine({
     identity: own,
     store,
@@ -156,7 +158,7 @@ async function rig(tt: Test) {
   });
   const server = net.createServer((socket) => {
     socket.setNoDelay(true);
-    engine.attach(new StreamLink(socket, { description: 'tcp://test', decoder: new TcpFrameDecoder(), encode: encodeTcpFrame, maxFrame: 65536 }));
+    sessions.push(engine.attach(new StreamLink(socket, { description: 'tcp://test', decoder: new TcpFrameDecoder(), encode: encodeTcpFrame, maxFrame: 65536 })));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   tt.teardown(async () => {
@@ -168,12 +170,14 @@ async function rig(tt: Test) {
   const bad = new RawPeer(port, attacker);
   const good = new RawPeer(port, polite);
   peers.push(bad, good);
-  await until(() => engine.sessions.size === 2, 20_000, 'both peers authenticated');
-  return { store, engine, bad, good, attacker };
+  await until(() => sessions.filter((s) => s.authenticated).length === 2, 20_000, 'both peers authenticated');
+  /** The up session with `peerId` (the handle `attach` returned). */
+  const sessionOf = (peerId: string): PeerSession => sessions.find((s) => s.authenticated && s.peerId === peerId)!;
+  return { store, engine, bad, good, attacker, sessionOf };
 }
 
 t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 100 ms', async (tt) => {
-  const { store, engine, bad, good, attacker } = await rig(tt);
+  const { store, engine, bad, good, attacker, sessionOf } = await rig(tt);
 
   const heads = store.heads().map((h) => Uint8Array.from(store.idOf(h)));
   const ids = Array.from({ length: BURST }, (_, i) => Uint8Array.from(store.idOf((i * 7919) % GRAPH)));
@@ -201,7 +205,7 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
   const probe = lagProbe();
   const commitMs: number[] = [];
   const politeMs: number[] = [];
-  const badSession = engine.sessions.get(attacker.peerId)!;
+  const badSession = sessionOf(attacker.peerId);
   const measuredFrom = bad.received.length;
   const framesIn = badSession.stats.framesIn;
   const supersededBefore = badSession.stats.pollsSuperseded;
@@ -255,7 +259,7 @@ t.test('a 2,000-poll burst in one TCP write never blocks the loop for more than 
 });
 
 t.test('a burst of 2,000 Subscribes with an empty sample never blocks the loop for more than 100 ms', async (tt) => {
-  const { engine, bad, good } = await rig(tt);
+  const { engine, bad, good, sessionOf } = await rig(tt);
   // Each Subscribe naming nothing makes the subscriber's pending work the whole graph; with a
   // 1 MiB budget, every push pass plans and sends a megabyte, then the budget is exhausted and
   // the next Subscribe starts over.
@@ -265,7 +269,7 @@ t.test('a burst of 2,000 Subscribes with an empty sample never blocks the loop f
   (runInNewContext('gc') as () => void)();
   const probe = lagProbe();
   const commitMs: number[] = [];
-  const badSession = engine.sessions.get(bad.id.peerId)!;
+  const badSession = sessionOf(bad.id.peerId);
   const framesIn = badSession.stats.framesIn;
   for (let round = 0; round < 3; round++) {
     const before = bad.received.length;
@@ -274,7 +278,7 @@ t.test('a burst of 2,000 Subscribes with an empty sample never blocks the loop f
     await engine.commit(new Uint8Array([round]));
     commitMs.push(performance.now() - c0);
     await until(() => bad.received.slice(before).some((m) => m.type === 'Error' && m.code === ReasonCode.BudgetExhausted), 60_000, 'the push budget exhausted');
-    await until(() => !engine.sessions.get(bad.id.peerId)!.blocked, 60_000, 'the link drained');
+    await until(() => !badSession.blocked, 60_000, 'the link drained');
   }
   // Frames of one read are handled over several turns: the probe covers every one of them.
   await until(() => badSession.stats.framesIn - framesIn >= 3 * BURST, 60_000, 'every Subscribe handled');

@@ -13,7 +13,7 @@ import type { Link } from '../agent/link.js';
 import { Engine } from '../agent/sync/engine.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
 import { generateIdentity } from '../protocol/keys.js';
-import { FAST } from '../testkit/engines.js';
+import { FAST, peerOf } from '../testkit/engines.js';
 import { until } from '../testkit/wait.js';
 
 t.test('after a peer restarts on the same link, the other side subscribes to it again', async (tt) => {
@@ -37,14 +37,14 @@ t.test('after a peer restarts on the same link, the other side subscribes to it 
   const a1 = mk(ia);
   attachA(a1);
   tt.teardown(async () => { await b.close(); await a1.close(); });
-  const subscribed = (): boolean => b.sessions.get(ia.peerId)?.client.subscribed === true;
+  const subscribed = (): boolean => peerOf(b, ia.peerId)?.subscribed === true;
   await until(subscribed, 10_000, 'B subscribed to A');
 
   // A restarts: a new engine (same identity, new nonce) on the same cable.
   const a2 = mk(ia);
   tt.teardown(() => a2.close());
   attachA(a2);
-  await until(() => b.sessions.get(ia.peerId)?.authenticated === true && a2.sessions.get(ib.peerId)?.authenticated === true, 10_000, 'authenticated again');
+  await until(() => peerOf(b, ia.peerId) !== undefined && peerOf(a2, ib.peerId) !== undefined, 10_000, 'authenticated again');
   await until(subscribed, 10_000, 'B subscribed to the restarted A');
   const id = Buffer.from(await a2.commit(new TextEncoder().encode('after restart')));
   await until(() => b.store.indexOf(id) >= 0, 10_000, 'a push from the restarted A');

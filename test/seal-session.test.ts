@@ -23,7 +23,7 @@ import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
 import type { Hello, Message } from '../protocol/messages.js';
 import { SEAL_POLICIES, ephemeralFromSecret, isSealed, sealedSeq, type SealPolicy } from '../protocol/seal.js';
-import { FAST } from '../testkit/engines.js';
+import { FAST, peerOf } from '../testkit/engines.js';
 import { WireTap, type TapDir } from '../testkit/wire-tap.js';
 import { until } from '../testkit/wait.js';
 
@@ -71,16 +71,23 @@ function pair(
   const b = mk(ib, lb.logger);
   const tap = new WireTap({ a: o.a, b: o.b }, o.propagateClose ?? true);
   if (o.filter) tap.filter = o.filter;
-  a.attach(tap.a);
-  b.attach(tap.b);
+  const sa = a.attach(tap.a);
+  const sb = b.attach(tap.b);
   tt.teardown(() => Promise.all([a.close(), b.close()]));
-  return { a, b, ia, ib, tap, logs: { a: la.lines, b: lb.lines }, sa: () => a.sessions.get(ib.peerId), sb: () => b.sessions.get(ia.peerId) };
+  // The handles attach returned, while they are up (as the engine's own table of sessions has them).
+  const up = (s: PeerSession): PeerSession | undefined => (s.authenticated && s.link.open ? s : undefined);
+  return { a, b, ia, ib, tap, logs: { a: la.lines, b: lb.lines }, sa: () => up(sa), sb: () => up(sb) };
 }
+
+/** Whether `e` holds a subscription of `peerId` (it pushes to it). */
+const holds = (e: Engine, peerId: string): boolean => peerOf(e, peerId)?.subscriber === true;
+/** Authenticated sessions of `e`. */
+const upCount = (e: Engine): number => e.snapshot().peers.filter((x) => x.authenticated).length;
 
 /** Both sides up and each subscribed to the other (pushes flow both ways). */
 async function upAndSubscribed(p: Pair): Promise<void> {
-  await until(() => p.sa()?.client.subscribed === true && p.sb()?.client.subscribed === true, 10_000, 'both up and subscribed');
-  await until(() => p.a.table.find(p.ib.peerId) >= 0 && p.b.table.find(p.ia.peerId) >= 0, 10_000, 'both subscriptions held');
+  await until(() => p.sa()?.subscribed === true && p.sb()?.subscribed === true, 10_000, 'both up and subscribed');
+  await until(() => holds(p.a, p.ib.peerId) && holds(p.b, p.ia.peerId), 10_000, 'both subscriptions held');
 }
 
 /** Commit on `from` and wait until `to` holds it (by push, under PUSH_ONLY). */
@@ -146,7 +153,7 @@ t.test('the policy matrix: require / prefer / off on each side (§7.2)', async (
         const heard = other.find((l) => l.level === 'warn' && l.obj.code === ReasonCode.SealingRequired)!;
         t2.match(String(heard.obj.message), /requires sealing/, "the refused side's warning carries the peer's message");
         await until(() => !p.tap.a.open && !p.tap.b.open, 10_000, 'the link closed');
-        t2.equal(p.a.sessions.size + p.b.sessions.size, 0, 'no link came up');
+        t2.equal(upCount(p.a) + upCount(p.b), 0, 'no link came up');
       });
     }
   }
@@ -172,18 +179,19 @@ function unsealedInjections(p: Pair): { name: string; body: Uint8Array }[] {
 /** What injected frames must not change at B. */
 function stateOf(p: Pair): string {
   const sb = p.sb();
-  const slot = p.b.table.find(p.ia.peerId);
-  const c = sb?.client.snapshot();
+  const snap = p.b.snapshot();
+  const peer = snap.peers.find((x) => x.authenticated && x.id === p.ia.peerId);
+  const c = sb?.requester.snapshot();
   return JSON.stringify({
     up: sb?.authenticated && sb.link.open,
     same: sb === undefined ? null : sb.link === p.tap.b,
-    slot: slot >= 0,
-    remaining: slot >= 0 ? p.b.table.remaining[slot] : null,
+    slot: peer?.subscriber === true,
+    remaining: peer?.pushBudget ?? null,
     commands: p.b.store.size,
     stopped: c?.stopped,
     refused: c?.refused,
     polled: sb?.stats.polledCommands,
-    keys: [...p.b.keys.announcements()].flat().length,
+    keys: snap.trust.keys,
   });
 }
 
@@ -282,7 +290,7 @@ t.test('a forged Hello with a new nonce costs one re-handshake that keeps the li
   tt.equal(p.sa(), sa, "A's session is the same one");
   tt.equal(p.sb(), sb, "B's session is the same one");
   tt.ok(sa.sealed && sb.sealed && sa.authenticated && sb.authenticated, 'still up and sealed');
-  tt.ok(p.a.table.find(p.ib.peerId) >= 0 && p.b.table.find(p.ia.peerId) >= 0, 'both subscriptions kept');
+  tt.ok(holds(p.a, p.ib.peerId) && holds(p.b, p.ia.peerId), 'both subscriptions kept');
   await pushes(p.b, p.a, 'b to a after the re-handshake');
   await pushes(p.a, p.b, 'a to b after the re-handshake');
   tt.equal(sa.stats.rehandshakes + sb.stats.rehandshakes, 2, 'exactly one re-handshake, on each side');
@@ -358,26 +366,25 @@ t.test('a genuine restart of one engine relinks in place: one re-handshake, the 
   const [lb, bFar] = createMemoryLinkPair();
   let aFar: Link | null = null;
   bFar.on('frame', (body) => aFar?.send(body));
-  const attachA = (e: Engine): void => {
+  const attachA = (e: Engine): PeerSession => {
     const [la, far] = createMemoryLinkPair();
     far.on('frame', (body) => {
       if (aFar === far) bFar.send(body);
     });
     aFar = far;
-    e.attach(la);
+    return e.attach(la);
   };
-  b.attach(lb);
+  const sb = b.attach(lb);
   const a1 = mk(ia);
   attachA(a1);
   const a2 = mk(ia);
   tt.teardown(() => Promise.all([a1.close(), a2.close(), b.close()]));
-  await until(() => b.sessions.get(ia.peerId)?.client.subscribed === true && a1.table.find(ib.peerId) >= 0, 10_000, 'B subscribed to A');
-  const sb = b.sessions.get(ia.peerId)!;
-  attachA(a2);
-  await until(() => sb.stats.rehandshakes === 1 && a2.sessions.get(ib.peerId)?.authenticated === true, 10_000, 'relinked');
-  tt.equal(b.sessions.get(ia.peerId), sb, "B's session is the same one");
-  tt.ok(sb.sealed && a2.sessions.get(ib.peerId)!.sealed, 'sealed on both sides');
-  await until(() => a2.table.find(ib.peerId) >= 0, 10_000, 'B subscribed to the restarted A again');
+  await until(() => sb.subscribed && holds(a1, ib.peerId), 10_000, 'B subscribed to A');
+  const sa2 = attachA(a2);
+  await until(() => sb.stats.rehandshakes === 1 && sa2.authenticated, 10_000, 'relinked');
+  tt.ok(sb.authenticated && sb.link.open && upCount(b) === 1, "B's session is the same one");
+  tt.ok(sb.sealed && sa2.sealed, 'sealed on both sides');
+  await until(() => holds(a2, ib.peerId), 10_000, 'B subscribed to the restarted A again');
   const id = await a2.commit(enc('after restart'));
   await until(() => b.store.indexOf(id) >= 0, 10_000, 'a push from the restarted A');
   tt.pass('pushes flow from the restarted peer');
@@ -421,5 +428,5 @@ t.test('the sealed close marker closes the other side, which sends nothing back 
   await until(() => !p.tap.b.open, 10_000, "B's link closed by the marker alone");
   tt.ok(baAtMarker >= 0, 'A sent a 21-byte sealed frame (empty plaintext) before closing');
   tt.equal(p.tap.frames('ba').length, baAtMarker, 'B sent nothing after the marker');
-  tt.equal(p.b.sessions.size, 0, 'B dropped the session');
+  tt.equal(upCount(p.b), 0, 'B dropped the session');
 });

@@ -10,6 +10,7 @@ import type { Link } from '../agent/link.js';
 import { openTransport, type OpenedTransport, type TransportOptions } from '../agent/transport/registry.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import type { PeerSession } from '../agent/sync/peer-session.js';
+import type { PeerSnapshot } from '../agent/sync/engine-snapshot.js';
 import { sleep } from './wait.js';
 
 /** Fast pacing so property runs converge in well under a second of wall time. */
@@ -35,6 +36,11 @@ export function makeEngines(n: number, extra: Partial<EngineOptions> = {}): Engi
 export function connect(a: Engine, b: Engine, faults: MemoryLinkFaults = {}): [Link, Link, PeerSession, PeerSession] {
   const [la, lb] = createMemoryLinkPair(faults);
   return [la, lb, a.attach(la), b.attach(lb)];
+}
+
+/** `e`'s authenticated session with `peerId` as its snapshot shows it, if there is one. */
+export function peerOf(e: Engine, peerId: string): PeerSnapshot | undefined {
+  return e.snapshot().peers.find((p) => p.authenticated && p.id === peerId);
 }
 
 /** Sorted hex ids of every command in a store. */
@@ -64,6 +70,8 @@ export class MqttNode {
   readonly up = new Set<string>();
   readonly transports: OpenedTransport[] = [];
   readonly warnings: Error[] = [];
+  /** Every session `attach` returned, oldest first. */
+  readonly sessions: PeerSession[] = [];
 
   constructor(
     readonly identity: Identity,
@@ -83,8 +91,17 @@ export class MqttNode {
     const t = await openTransport(url, { selfId: this.id, ...opts });
     this.transports.push(t);
     t.on('warn', (e) => this.warnings.push(e));
-    t.on('link', (l) => this.engine.attach(l));
+    t.on('link', (l) => void this.sessions.push(this.engine.attach(l)));
     return t;
+  }
+
+  /** The newest authenticated session with `peerId` whose link is open, if any. */
+  sessionWith(peerId: string): PeerSession | undefined {
+    for (let i = this.sessions.length - 1; i >= 0; i--) {
+      const s = this.sessions[i]!;
+      if (s.peerId === peerId && s.authenticated && s.link.open) return s;
+    }
+    return undefined;
   }
 
   /** Commit a small payload; returns its command id as hex. */

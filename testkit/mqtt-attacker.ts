@@ -11,7 +11,7 @@ import { inboxTopic, presenceTopic } from '../protocol/mqtt-topics.js';
 import { isSealed } from '../protocol/seal.js';
 import type { Logger } from '../agent/sync/engine.js';
 import type { PeerSession } from '../agent/sync/peer-session.js';
-import { MqttNode } from './engines.js';
+import { MqttNode, peerOf } from './engines.js';
 import { until } from './wait.js';
 
 /** One PUBLISH the sniffer saw. */
@@ -154,9 +154,9 @@ export interface SealCounters {
   framesOut: number;
 }
 
-/** `node`'s authenticated session with `peer`. @throws when there is none. */
+/** `node`'s authenticated session with `peer` (the handle `attach` returned). @throws when there is none. */
 export function sessionOf(node: MqttNode, peer: string): PeerSession {
-  const s = node.engine.sessions.get(peer);
+  const s = node.sessionWith(peer);
   if (s === undefined) throw new Error(`${node.id} has no session with ${peer}`);
   return s;
 }
@@ -188,11 +188,11 @@ export function settled(a: MqttNode, b: MqttNode): boolean {
     [a, b],
     [b, a],
   ] as const) {
-    const s = x.engine.sessions.get(y.id);
-    if (s === undefined || !s.authenticated) return false;
-    const c = s.client.snapshot();
+    const s = peerOf(x.engine, y.id);
+    if (s === undefined) return false;
+    const c = s.sync;
     if (!c.subscribed || c.pollInFlight || c.backlog > 0) return false;
-    if (y.engine.table.find(x.id) < 0) return false;
+    if (peerOf(y.engine, x.id)?.subscriber !== true) return false;
   }
   return true;
 }

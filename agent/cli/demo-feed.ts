@@ -39,7 +39,7 @@ export class DemoFeed {
   addNode(node: DemoNode): void {
     this.names.set(node.peerId, node.name);
     node.engine.on('peer-up', (peer) => {
-      const link = node.engine.sessions.get(peer)?.link.description ?? '?';
+      const link = node.engine.snapshot().peers.find((p) => p.id === peer)?.link ?? '?';
       this.line(node.name, `link up ⇄ ${this.nameOf(peer)} over ${link}`);
     });
     node.engine.on('peer-down', (peer) => this.line(node.name, `link down ⇄ ${this.nameOf(peer)}`));

@@ -15,6 +15,7 @@ import { DemoFeed } from './demo-feed.js';
 import type { DemoNode } from './demo-node.js';
 import { DEMO_BAUD, buildWorld, type DemoWorld } from './demo-world.js';
 import { createLogger } from './logger.js';
+import type { Engine } from '../sync/engine.js';
 
 /** `syncwire demo`. */
 export const demoSpec: CommandSpec = {
@@ -101,9 +102,10 @@ async function runDemo(flags: Flags): Promise<number> {
 
     // Everyone connected: the gateway holds a session with each of the four peers.
     const upBy = Date.now() + 15000;
-    while (world.gateway.engine.sessions.size < 4 || world.agents.some((a) => a.engine.sessions.size < 1) || world.device.state !== 'up') {
+    const up = (e: Engine): number => e.snapshot().peers.filter((p) => p.authenticated).length;
+    while (up(world.gateway.engine) < 4 || world.agents.some((a) => up(a.engine) < 1) || world.device.state !== 'up') {
       if (Date.now() > upBy) {
-        process.stderr.write(`demo: peers did not all connect within 15 s (gateway sees ${world.gateway.engine.sessions.size}/4)\n`);
+        process.stderr.write(`demo: peers did not all connect within 15 s (gateway sees ${up(world.gateway.engine)}/4)\n`);
         return 1;
       }
       await sleep(50);

@@ -96,7 +96,7 @@ export class BootstrapProgress {
     const run = this.active;
     if (run === null || run.peer !== peer) return;
     // The answer's commands are being ingested: finish once they are in the store.
-    void this.engine.ingest.idle().then(() => {
+    void this.engine.idle().then(() => {
       if (this.active === run) this.end('finished');
     });
   }

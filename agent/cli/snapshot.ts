@@ -109,6 +109,7 @@ export function takeSnapshot(src: SnapshotSource): Snapshot {
     transports: src.transports.map((t) => ({ url: t.url, localPort: t.localPort ?? null, links: [...t.links].map((l) => l.description) })),
     peers: e.peers,
     subscriptions: e.subscriptions,
+    trust: e.trust,
     pacing: e.pacing,
     ingest: e.ingest,
     latency: e.latency,

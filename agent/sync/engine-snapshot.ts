@@ -6,6 +6,7 @@
  */
 import type { HistogramSnapshot } from './latency-histogram.js';
 import type { IngestStats } from './ingest.js';
+import type { TrustMode } from './trust.js';
 import type { SessionStats } from './session-stats.js';
 import type { RequesterSnapshot } from './requester-snapshot.js';
 
@@ -23,6 +24,8 @@ export interface PeerSnapshot extends SessionStats {
   subscriber: boolean;
   /** The link is up and sealed (PROTOCOL.md §7.2). */
   sealed: boolean;
+  /** Bytes of pushes this peer's subscription still grants us (its `max_bytes` less what we pushed); null when it holds none. */
+  pushBudget: number | null;
   /** Epoch ms (the engine's clock) of the last frame received on this link; null before any. */
   lastContactMs: number | null;
   /**
@@ -52,6 +55,8 @@ export interface EngineSnapshot {
   /** Authenticated sessions first, then links still in their handshake. */
   peers: PeerSnapshot[];
   subscriptions: { used: number; capacity: number };
+  /** The trust mode, and how many author keys are known (trusted ones; in `open` mode also those learnt). */
+  trust: { mode: TrustMode; keys: number };
   pacing: { commitRatePerS: number; nextPollHintMs: number };
   ingest: IngestStats;
   latency: {

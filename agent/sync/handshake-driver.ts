@@ -10,7 +10,7 @@ import { Capability } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/messages.js';
 import { peerIdOf, toHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
-import type { Engine } from './engine.js';
+import type { SessionHost } from './session-host.js';
 import { Handshake, type HandshakeStep } from './handshake.js';
 import { RateWindow, Repeater } from './session-timers.js';
 
@@ -21,9 +21,11 @@ export const REHANDSHAKE_EVERY_MS = 1000;
 /** At most this many answers to peer `Hello`s on an up link per second (§7.5). */
 export const HELLO_ANSWERS_PER_S = 10;
 
+/** What the driver needs of the engine. */
+export type HandshakeEngine = Pick<SessionHost, 'identity' | 'settings' | 'log' | 'admits' | 'onRejected'>;
+
 /** What the driver needs of its session. */
 export interface DriverHost {
-  readonly engine: Engine;
   readonly link: Link;
   readonly peerId: string;
   /** The up session is sealed (a re-handshake must then seal too). */
@@ -56,9 +58,12 @@ export class HandshakeDriver {
   private lastStart = -Infinity;
   private readonly answers: RateWindow;
 
-  constructor(private readonly host: DriverHost) {
-    const log = host.engine.log;
-    this.answers = new RateWindow(HELLO_ANSWERS_PER_S, 1000, host.engine.settings.now);
+  constructor(
+    private readonly engine: HandshakeEngine,
+    private readonly host: DriverHost,
+  ) {
+    const log = engine.log;
+    this.answers = new RateWindow(HELLO_ANSWERS_PER_S, 1000, engine.settings.now);
     this.current = this.make();
     this.helloRepeat = new Repeater(() => this.resend(this.current));
     this.pendingRepeat = new Repeater(() => this.pending !== null && this.resend(this.pending));
@@ -93,7 +98,7 @@ export class HandshakeDriver {
    * a refused trigger is counted when `count`. Returns whether one started.
    */
   start(trigger: string, count = true): boolean {
-    const e = this.host.engine;
+    const e = this.engine;
     const now = e.settings.now();
     if (!this.isUp) return false; // the first handshake is still running: nothing to renew
     if (this.pending !== null || now - this.lastStart < REHANDSHAKE_EVERY_MS) {
@@ -121,13 +126,13 @@ export class HandshakeDriver {
   }
 
   private make(current?: { peerKey: Uint8Array; sealed: boolean }): Handshake {
-    const e = this.host.engine;
+    const e = this.engine;
     return new Handshake({
       identity: e.identity,
       maxFrame: e.settings.maxFrame,
       caps: Capability.Push | Capability.BareCommand,
       policy: this.host.link.sealPolicy ?? 'require',
-      admits: (key) => e.keys.admits(key),
+      admits: (key) => e.admits(key),
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
       current,
     });
@@ -144,8 +149,8 @@ export class HandshakeDriver {
       const r = step.refuse;
       // The full key and the link: an operator adding a device to the trust list needs both.
       const info = { publicKey: toHex(r.publicKey), peerId: peerIdOf(r.publicKey), link: this.host.link.description, reason: r.cause };
-      this.host.engine.log.warn({ peer: info.peerId, publicKey: info.publicKey, link: info.link, reason: r.reason }, r.log);
-      if (r.cause === 'untrusted') this.host.engine.emit('peer-rejected', info);
+      this.engine.log.warn({ peer: info.peerId, publicKey: info.publicKey, link: info.link, reason: r.reason }, r.log);
+      if (r.cause === 'untrusted') this.engine.onRejected(info);
       void this.host.close();
       return;
     }

@@ -84,6 +84,12 @@ export class Pusher {
     return this.table.find(peerId) >= 0;
   }
 
+  /** Bytes of pushes `peerId`'s subscription still grants, or null when it holds none. */
+  budgetOf(peerId: string): number | null {
+    const slot = this.table.find(peerId);
+    return slot < 0 ? null : this.table.remainingOf(slot);
+  }
+
   /** Which peer a recent command came from ('self' for local commits), if remembered. */
   originOf(handle: number): string | undefined {
     return this.origin.get(handle);

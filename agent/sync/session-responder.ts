@@ -1,19 +1,22 @@
 /**
  * The responder role of one session (PROTOCOL.md §8.1, §9, §10.2): admit the peer's polls through
  * the engine's poll queue under a token bucket, and manage the peer's subscription. It sees the
- * session only through {@link ResponderHost}, so it does not care whether the link is sealed.
+ * session only through {@link ResponderSession} and the engine through {@link ResponderEngine}, so
+ * it does not care whether the link is sealed.
  */
 import { MIN_POLL_BYTES } from '../../protocol/constants.js';
 import type { ReasonName } from '../../protocol/errors.js';
 import type { Message, PollRequest, Subscribe } from '../../protocol/messages.js';
-import type { Engine } from './engine.js';
 import { TokenBucket } from './pacing.js';
 import { WALK_COMMANDS_PER_TOKEN, type PollServer } from './poll-queue.js';
 import type { PollJob } from './poll-responder.js';
+import type { SessionHost } from './session-host.js';
+
+/** What the responder needs of the engine. */
+export type ResponderEngine = Pick<SessionHost, 'settings' | 'learnKey' | 'submitPoll' | 'beginPoll' | 'finishPoll' | 'pollHintMs' | 'subscribe' | 'unsubscribe'>;
 
 /** What the responder needs of its session. */
-export interface ResponderHost {
-  readonly engine: Engine;
+export interface ResponderSession {
   readonly peerId: string;
   /** The link is up and open. */
   readonly live: boolean;
@@ -30,14 +33,16 @@ export interface ResponderHost {
 export class SessionResponder implements PollServer {
   private readonly bucket: TokenBucket;
 
-  constructor(private readonly s: ResponderHost) {
-    const b = s.engine.settings.pollBucket;
-    this.bucket = new TokenBucket(b.capacity, b.perSecond, s.engine.settings.now());
+  constructor(
+    private readonly e: ResponderEngine,
+    private readonly s: ResponderSession,
+  ) {
+    const b = e.settings.pollBucket;
+    this.bucket = new TokenBucket(b.capacity, b.perSecond, e.settings.now());
   }
 
   /** A request of the peer's. Returns false when `msg` is not one (the caller handles it). */
   handle(msg: Message): boolean {
-    const e = this.s.engine;
     switch (msg.type) {
       case 'PollRequest':
         this.onPollRequest(msg);
@@ -46,10 +51,10 @@ export class SessionResponder implements PollServer {
         this.onSubscribe(msg);
         return true;
       case 'Unsubscribe':
-        e.pusher.unsubscribe(this.s.peerId);
+        this.e.unsubscribe(this.s.peerId);
         return true;
       case 'Keys':
-        for (const k of msg.keys) e.keys.learn(k);
+        for (const k of msg.keys) this.e.learnKey(k);
         return true;
       default:
         return false;
@@ -62,12 +67,11 @@ export class SessionResponder implements PollServer {
       return;
     }
     // Answered from the engine's poll queue: one poll per link, bounded work per turn.
-    if (this.s.engine.polls.submit(this, req)) this.s.stats.pollsSuperseded++;
+    if (this.e.submitPoll(this, req)) this.s.stats.pollsSuperseded++;
   }
 
   /** {@link PollServer}: admit a queued poll (the queue's turn has come). */
   startPoll(req: PollRequest): PollJob | null {
-    const e = this.s.engine;
     if (!this.s.live) return null;
     if (this.s.blocked) {
       // The link is above its high-water mark: an answer would queue behind what is already
@@ -76,13 +80,13 @@ export class SessionResponder implements PollServer {
       this.s.stats.pollsDeferred++;
       return null;
     }
-    const job = e.responder.begin(this.s.peerId, req);
+    const job = this.e.beginPoll(this.s.peerId, req);
     // A poll that continues where the last answer stopped is progress and never refused; any
     // other needs a token (it may be idle, or walk the graph), and is refused while in debt.
     if (!job.continued) {
-      const wait = this.bucket.wait(e.settings.now());
+      const wait = this.bucket.wait(this.e.settings.now());
       if (wait > 0) {
-        this.s.sendError('Busy', 'polling faster than the pacing hint', Math.max(wait, e.pollHintMs()));
+        this.s.sendError('Busy', 'polling faster than the pacing hint', Math.max(wait, this.e.pollHintMs()));
         return null;
       }
     }
@@ -95,22 +99,21 @@ export class SessionResponder implements PollServer {
    * budget fit no command is not one), plus the fresh walk's size.
    */
   finishPoll(job: PollJob): void {
-    const e = this.s.engine;
     if (!this.s.live) return;
-    const res = e.responder.finish(job, this.s.sendLimit, e.pollHintMs());
+    const res = this.e.finishPoll(job, this.s.sendLimit);
     const idle = res.commands.length === 0 && !res.more;
-    this.bucket.spend((idle ? 1 : 0) + job.visited / WALK_COMMANDS_PER_TOKEN, e.settings.now());
+    this.bucket.spend((idle ? 1 : 0) + job.visited / WALK_COMMANDS_PER_TOKEN, this.e.settings.now());
     this.s.stats.polledCommands += res.commands.length;
     this.s.send(res);
   }
 
   /** {@link PollServer}: a newer poll replaced `job`; its walk so far is still charged. */
   abandonPoll(job: PollJob): void {
-    this.bucket.spend(job.visited / WALK_COMMANDS_PER_TOKEN, this.s.engine.settings.now());
+    this.bucket.spend(job.visited / WALK_COMMANDS_PER_TOKEN, this.e.settings.now());
   }
 
   private onSubscribe(sub: Subscribe): void {
-    const r = this.s.engine.pusher.subscribe(this.s.peerId, sub);
+    const r = this.e.subscribe(this.s.peerId, sub);
     if (!r.granted) return this.s.sendError('MaximumSubscriptionsExceeded', `all ${r.capacity} subscription slots in use`, r.retryAfterMs);
     this.s.send({ type: 'SubscribeAck', remain_open: r.remainOpenS, max_bytes: sub.max_bytes });
   }

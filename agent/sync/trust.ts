@@ -54,6 +54,11 @@ export class KeyDirectory {
     return { added, removed };
   }
 
+  /** Keys known: trusted ones, and in `open` mode those learnt. */
+  get size(): number {
+    return this.keys.size;
+  }
+
   /** Whether a peer or author with this key may connect / author commands. */
   admits(publicKey: Uint8Array): boolean {
     // Compare whole keys: a fingerprint is only 64 bits, and a key ground to collide with a

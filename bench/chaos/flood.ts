@@ -109,6 +109,10 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
     return log;
   };
 
+  // Every peer that ever authenticated (a subscription slot needs an authenticated session).
+  const everUp = new Set<string>();
+  target.on('peer-up', (id) => everUp.add(id));
+  const held = (): number => target.snapshot().subscriptions.used;
   const t0 = Date.now();
   // All at once: every link is attached in the same tick.
   for (const id of ids) peers.push(wire(id, false));
@@ -151,23 +155,19 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
 
   const settled = await until(() => peers.every((p) => p.acked || p.refusals > 0), 30000);
   const settleMs = Date.now() - t0;
-  const heldAtOnce = target.table.size;
+  const heldAtOnce = held();
   cfg.log(`flood: settled=${settled} in ${settleMs} ms, table ${heldAtOnce}/${capacity}`);
   // Observe pacing for a while with some traffic to sync.
   const end = Date.now() + windowMs;
   let maxHeld = heldAtOnce;
   while (Date.now() < end) {
     await target.commit(randomBytes(48));
-    maxHeld = Math.max(maxHeld, target.table.size);
+    maxHeld = Math.max(maxHeld, held());
     await sleep(250);
   }
-  const heldAtEnd = target.table.size;
-  const untrustedIds = new Set([...untrusted.map((p) => p.id)]);
-  let unauthAdmitted = 0;
-  target.table.forEach((_slot, peerId) => {
-    if (untrustedIds.has(peerId)) unauthAdmitted++;
-  });
-  for (const id of target.sessions.keys()) if (untrustedIds.has(id)) unauthAdmitted++;
+  const heldAtEnd = held();
+  // An untrusted peer admitted at any time (not only at the end): authenticated, hence able to hold a slot.
+  const unauthAdmitted = untrusted.filter((p) => everUp.has(p.id)).length;
   const refused = peers.filter((p) => p.refusals > 0 && !p.acked);
   const violations = peers.flatMap((p) => p.violations.map((v) => `${p.id}: ${v}`));
   if (violations.length > 0) cfg.log(`flood: pace violations, first: ${violations.slice(0, 5).join('; ')}`);
@@ -190,7 +190,7 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
     unauthenticated_told_unauthorized: untrusted.filter((p) => p.unauthorized > 0).length,
     raw_preauth_links: nRaw,
     unauthenticated_admitted: unauthAdmitted,
-    target_sessions: target.sessions.size,
+    target_sessions: target.snapshot().peers.filter((p) => p.authenticated).length,
   };
   void peerIdOf;
   await Promise.all(dialers.map((d) => d.close()));

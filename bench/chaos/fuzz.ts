@@ -417,7 +417,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
     return inject(b);
   };
   sealedEngine.attach(sealedP);
-  await until(() => target.sessions.size === 2 + hostileIds.length && sealedSession.authenticated, 5000);
+  await until(() => target.snapshot().peers.filter((p) => p.authenticated).length === 2 + hostileIds.length && sealedSession.authenticated, 5000);
   await until(() => sealedLink, 2000);
   // The counters are read loosely: the figures stay null on a session that has none.
   const sealedStat = (k: string): number | null => {
@@ -559,7 +559,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
     for (let h = 0; h < target.store.size; h++) if (good.store.indexOf(target.store.idOf(h)) < 0) return false;
     return true;
   }, 20000, 100);
-  await target.ingest.idle();
+  await target.idle();
   gc();
   const heapAfter = round(process.memoryUsage().heapUsed / 1048576);
   const badFramesCounted = sessions.reduce((a, s) => a + s.stats.badFrames, 0);
@@ -572,8 +572,8 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
     crashes,
     badFramesCounted,
     undecodableSent: undecodable,
-    rejected: target.ingest.stats.rejected,
-    orphaned: target.ingest.stats.orphaned,
+    rejected: target.snapshot().ingest.rejected,
+    orphaned: target.snapshot().ingest.orphaned,
     errorsAnswered,
     serialFrameErrors,
     heapBefore,
@@ -591,7 +591,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
     sealedRehandshakes: delta(sealedStat('rehandshakes'), sealedBase.rehandshakes),
     sealedBadFrames: sealedSession.stats.badFrames - sealedBase.bad,
   };
-  if (!converged) cfg.log(`fuzz: good peer NOT converged: target ${target.store.size}, good ${good.store.size}, sessions ${[...target.sessions.keys()].join(',')}`);
+  if (!converged) cfg.log(`fuzz: good peer NOT converged: target ${target.store.size}, good ${good.store.size}, sessions ${target.snapshot().peers.filter((p) => p.authenticated).map((p) => p.id).join(',')}`);
   void toHex;
   await serialT.close();
   if (far.isOpen) await new Promise<void>((r) => far.close(() => r()));

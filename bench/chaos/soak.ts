@@ -22,6 +22,7 @@ import type { CommandStore } from '../../agent/store/command-store.js';
 import { Engine, type EngineOptions } from '../../agent/sync/engine.js';
 import type { ArqEndpoint } from '../../protocol/serial-arq.js';
 import { attachTransport } from '../../agent/node/attach-transport.js';
+import type { Link } from '../../agent/link.js';
 import type { OpenedTransport } from '../../agent/transport/registry.js';
 import { attachDeviceToSerialPort, createDevice, type SimDevice } from '../../firmware-sim/device/index.js';
 import { createSimBinding, createSimLink, SimRegistry, type SimLink } from '../../firmware-sim/uart/index.js';
@@ -152,14 +153,19 @@ interface Node {
   acked: string[];
 }
 
+/** Every link each engine's transports attached (`onLink`), for {@link describeSession}. */
+const linksOf = new Map<Engine, Link[]>();
+const recordLink = (e: Engine) => (l: Link): void => void (linksOf.get(e) ?? linksOf.set(e, []).get(e)!).push(l);
+
 /** One line on a session and its link (the serial pair's state when something stalls). */
 function describeSession(engine: Engine, peerId: string): string {
-  const s = engine.sessions.get(peerId);
+  const s = engine.snapshot().peers.find((p) => p.authenticated && p.id === peerId);
   if (s === undefined) return 'no session';
-  const link = s.link as { arq?: ArqEndpoint; droppedMessages?: number; open?: boolean };
-  const arq = link.arq;
-  const arqText = arq ? ` arq{epoch ${arq.epoch}, queued ${arq.queuedBytes}, dropped ${link.droppedMessages ?? 0}, ${JSON.stringify(arq.stats)}}` : '';
-  return `auth ${String(s.authenticated)}, link open ${String(link.open)}, client ${JSON.stringify(s.client.snapshot())}, stats ${JSON.stringify(s.stats)}${arqText}`;
+  const { sync, ...stats } = s;
+  const link = [...(linksOf.get(engine) ?? [])].reverse().find((l) => l.description === s.link) as { arq?: ArqEndpoint; droppedMessages?: number; open?: boolean } | undefined;
+  const arq = link?.arq;
+  const arqText = arq ? ` arq{epoch ${arq.epoch}, queued ${arq.queuedBytes}, dropped ${link?.droppedMessages ?? 0}, ${JSON.stringify(arq.stats)}}` : '';
+  return `auth ${String(s.authenticated)}, link open ${String(link?.open)}, client ${JSON.stringify(sync)}, stats ${JSON.stringify(stats)}${arqText}`;
 }
 
 export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
@@ -194,7 +200,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
       const key = `${n.name}:${(e as { kind?: string }).kind ?? e.name}`;
       warns[key] = (warns[key] ?? 0) + 1;
     };
-    const t = await attachTransport(url, n.engine, { reconnectBaseMs: 100, reconnectMaxMs: 2000, ...extra, onWarn: countWarn });
+    const t = await attachTransport(url, n.engine, { reconnectBaseMs: 100, reconnectMaxMs: 2000, ...extra, onWarn: countWarn, onLink: recordLink(n.engine) });
     n.transports.push(t.transport);
   };
 
@@ -212,7 +218,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
   const uarts: SimLink[] = ['agent', 'device-1', 'device-2'].map((end) =>
     createSimLink({ pathA: `/dev/soak-${tag}-gw-${end}`, pathB: `/dev/soak-${tag}-${end}`, baudRate: BAUD, registry, bitErrorRate: 1e-5, dropRate: 0.01, seed: Math.floor(Math.random() * 1e9) }),
   );
-  const tcp = await attachTransport('tcp-listen://127.0.0.1:0', gw.engine);
+  const tcp = await attachTransport('tcp-listen://127.0.0.1:0', gw.engine, { onLink: recordLink(gw.engine) });
   gw.transports.push(tcp.transport);
   const proxy = new ResettingProxy(tcp.localPort!);
   await proxy.listen();
@@ -296,7 +302,7 @@ export async function runSoak(cfg: ChaosConfig): Promise<Figures> {
       void broker.start().then(() => later(rand(3000, 6000), () => {
         mqttGate.blocked = false;
         const opened = Date.now();
-        const relinked = (): boolean => mqttAgent.engine.sessions.get(gw.engine.peerId)?.authenticated === true;
+        const relinked = (): boolean => mqttAgent.engine.snapshot().peers.some((p) => p.authenticated && p.id === gw.engine.peerId);
         // Ends with the soak too: the settle phase lifts the gate anyway, and no timer may outlive the run.
         void until(() => stopping || relinked(), 60000, 100).then(() => {
           if (stopping && !relinked()) return;

@@ -1,0 +1,96 @@
+/**
+ * The engine's options, their defaults (defined once: config and help texts read
+ * {@link ENGINE_DEFAULTS}) and the resolved settings every part of the engine reads.
+ */
+import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES } from '../../protocol/constants.js';
+import type { Identity } from '../../protocol/keys.js';
+import { SEAL_REKEY_AT } from '../../protocol/seal.js';
+import type { Logger } from '../node/log.js';
+import type { CommandStore } from '../store/command-store.js';
+import { DEFAULT_BACKOFF, type BackoffPolicy } from './pacing.js';
+import type { TrustMode } from './trust.js';
+
+/** What the engine does when an option is absent; config and help texts read these (one place). */
+export const ENGINE_DEFAULTS = {
+  /** Subscription table capacity, a power of two. */
+  subscriptionCapacity: DEFAULT_SUBSCRIPTION_CAPACITY,
+  /** Longest subscription granted, seconds. */
+  maxRemainOpenS: 900,
+  /** What this agent asks of peers that push (renewed at 80 %). */
+  subscribe: { remainOpenS: 600, maxBytes: 1 << 20 },
+  /** `max_bytes` of our polls. */
+  pollMaxBytes: 65536,
+  /** Seconds between anti-entropy polls while subscribed. */
+  subscribedPollS: 300,
+} as const;
+
+/** Engine settings; every field but identity and store has a default. */
+export interface EngineOptions {
+  identity: Identity;
+  store: CommandStore;
+  /** Trust mode and trusted public keys. Default `{ mode: 'list', keys: [own key] }`. */
+  trust?: { mode: TrustMode; keys: Uint8Array[] };
+  /** Subscription table capacity, a power of two. Default 128. */
+  subscriptionCapacity?: number;
+  /** Longest subscription granted, seconds. Default 900. */
+  maxRemainOpenS?: number;
+  /** What this agent asks of peers that push: false to only poll. Default 600 s, 1 MiB (renewed at 80 %). */
+  subscribe?: { remainOpenS: number; maxBytes: number } | false;
+  /** `max_bytes` of our polls. Default 64 KiB (clamped to the peer's frame size). */
+  pollMaxBytes?: number;
+  /** Largest frame body we accept (announced in Hello). Default 64 KiB. */
+  maxFrame?: number;
+  /** Poll answer timeout: this many ms plus `pollTimeoutMsPerByte` × max_bytes. Default 3000. */
+  pollTimeoutMs?: number;
+  /** Default 0.1 ms a byte (a line of ~10 KB/s, like 115200 baud). */
+  pollTimeoutMsPerByte?: number;
+  /**
+   * Close a link whose polls time out this many times in a row (0 = never): a link that carries
+   * nothing back is dead in a way its transport did not notice (a wedged UART, a half-open
+   * socket), and closing it makes the transport redial with fresh state. Default 8: with the
+   * exponential backoff between timed-out polls (PROTOCOL.md §10.3) about a minute of silence.
+   */
+  deadAfterTimeouts?: number;
+  /** Seconds between anti-entropy polls while subscribed. Default 300 (an idle link costs a few KB an hour). */
+  subscribedPollS?: number;
+  /** Next-poll hint bounds, ms. Default 1000..30000. */
+  pollHint?: { minMs: number; maxMs: number };
+  /** Token bucket for idle polls per peer. Default 10 tokens, 2 per second. */
+  pollBucket?: { capacity: number; perSecond: number };
+  /** Client wait policy. */
+  backoff?: BackoffPolicy;
+  logger?: Logger;
+  /**
+   * Sealed frames a side sends under one key before it starts a re-handshake for fresh keys
+   * (PROTOCOL.md §7.4). Default `SEAL_REKEY_AT` (2^31); tests lower it to exercise rekeying.
+   */
+  rekeyAt?: number;
+  /** Clock, ms. Default Date.now. */
+  now?: () => number;
+  /** Random source. Default Math.random. */
+  random?: () => number;
+}
+
+/** Resolved settings (all defaults applied). */
+export type EngineSettings = Required<Omit<EngineOptions, 'identity' | 'store' | 'trust' | 'logger'>>;
+
+/** Every option's value, defaults applied for those `opts` leaves out. */
+export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>): EngineSettings {
+  return {
+    subscriptionCapacity: opts.subscriptionCapacity ?? ENGINE_DEFAULTS.subscriptionCapacity,
+    maxRemainOpenS: opts.maxRemainOpenS ?? ENGINE_DEFAULTS.maxRemainOpenS,
+    subscribe: opts.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
+    pollMaxBytes: opts.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
+    maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
+    subscribedPollS: opts.subscribedPollS ?? ENGINE_DEFAULTS.subscribedPollS,
+    pollTimeoutMs: opts.pollTimeoutMs ?? 3000,
+    deadAfterTimeouts: opts.deadAfterTimeouts ?? 8,
+    pollTimeoutMsPerByte: opts.pollTimeoutMsPerByte ?? 0.1,
+    pollHint: opts.pollHint ?? { minMs: 1000, maxMs: 30000 },
+    pollBucket: opts.pollBucket ?? { capacity: 10, perSecond: 2 },
+    backoff: opts.backoff ?? DEFAULT_BACKOFF,
+    rekeyAt: opts.rekeyAt ?? SEAL_REKEY_AT,
+    now: opts.now ?? Date.now,
+    random: opts.random ?? Math.random,
+  };
+}
