@@ -50,7 +50,6 @@ export interface MetricsLatency {
 /** What {@link renderMetrics} reads: structurally a subset of the status snapshot. */
 export interface MetricsInput {
   version?: string;
-  uptimeS?: number;
   commands: number;
   /** Bytes of the command log; null (an in-memory store) or absent: the family is left out. */
   storeBytes?: number | null;
@@ -79,8 +78,8 @@ function toSeconds(h: MetricsHistogram): PromHistogram {
 
 /**
  * The exposition of one snapshot: families in a fixed order, each present even when empty
- * (HELP and TYPE only), except `process_start_time_seconds` without `uptimeS`, `syncwire_store_bytes`
- * without `storeBytes` and the latency histograms' samples without `latency`. Peers sorted by id
+ * (HELP and TYPE only), except `syncwire_store_bytes` without `storeBytes` and the latency
+ * histograms' samples without `latency`. `process_*` are this process's own (RSS unless given). Peers sorted by id
  * (`_other` last), transports by URL. Allocates per call only; keeps nothing.
  */
 export function renderMetrics(input: MetricsInput, opts: RenderOptions = {}): string {
@@ -89,7 +88,9 @@ export function renderMetrics(input: MetricsInput, opts: RenderOptions = {}): st
   const one = (name: string, type: PromType, help: string, v: number, lb = ''): void => void w.family(name, type, help).sample(v, lb);
 
   one('syncwire_build_info', 'gauge', 'Always 1; the label carries the agent version.', 1, labels([['version', input.version ?? 'unknown']]));
-  if (input.uptimeS !== undefined) one('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch, seconds.', Math.round(nowMs / 1000 - input.uptimeS));
+  // From the process's own time origin, not from the snapshot's rounded uptime: a start time that
+  // moved by a second between scrapes would read as a restart to `changes()`.
+  one('process_start_time_seconds', 'gauge', 'Start time of the process since the Unix epoch, seconds.', Math.round(performance.timeOrigin) / 1000);
   one('process_resident_memory_bytes', 'gauge', 'Resident memory size, bytes.', input.rssBytes ?? process.memoryUsage.rss());
 
   const { rows, up, folded } = peerRows(input.peers, nowMs, opts.maxPeers ?? MAX_PEER_SERIES);
