@@ -7,7 +7,7 @@ import { UsageError, type Command, type CommandSpec, type Flags } from './args.j
 import { ConfigError } from './config.js';
 import { createLogger, logFatal } from './logger.js';
 import { configFromFlags, NODE_FLAGS, printableConfig, URL_HELP } from './node-flags.js';
-import { untilSignal } from './run-node.js';
+import { untilSignal } from './until-signal.js';
 import { startResolvedAgent } from './start-agent.js';
 
 /** `syncwire agent`. */

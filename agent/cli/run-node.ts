@@ -1,8 +1,9 @@
 /**
  * Assembling a running agent from a resolved config: lock the data directory, load the key, open
- * the disk store, build the engine, open every link URL and attach each link it yields to the
- * engine (`attachTransport`; each scheme's module is loaded lazily), serve the status socket, and shut all of it down in
- * order on request. `agent` and `gateway` are both this; they differ in defaults and checks.
+ * the disk store, build the engine, serve the local HTTP API (unix socket, optional TCP), open
+ * every link URL and attach each link it yields to the engine (`attachTransport`; each scheme's
+ * module is loaded lazily), and shut all of it down in order on request. `agent`, `gateway` and
+ * the library's `startAgent` are all this; they differ in defaults and checks.
  */
 import { fromHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
@@ -23,7 +24,6 @@ import { takeSnapshot, type Snapshot, type SnapshotSource } from './snapshot.js'
 import type { FeedSource } from '../api/command-feed.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { createLoopHealth } from '../node/loop-health.js';
-import { createNotifier, type Notifier } from '../node/systemd-notify.js';
 import { agentApiHost, engineFeed } from './api-host.js';
 import { reloadTrust, type TrustReload } from './trust-reload.js';
 
@@ -220,63 +220,4 @@ function logLifecycle(link: Link, log: Logger): void {
     else log.debug(fields, 'link down');
   });
   log.debug({ link: link.description }, 'link up');
-}
-
-/** What {@link untilSignal} drives: the parts of a {@link RunningNode} signals act on. */
-export type SignalTarget = Pick<RunningNode, 'close' | 'reload' | 'healthy'>;
-
-/**
- * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits
- * at once with status 1, for a shutdown stuck on a dead device). SIGHUP (`systemctl reload`)
- * re-reads `trust.keysFile` (a bad file is logged and the trust in force stays). With a
- * service manager (`notifier` enabled): `READY=1` now, `WATCHDOG=1` while the event loop is
- * healthy, `RELOADING=1`/`READY=1` around a reload and `STOPPING=1` at shutdown.
- */
-export function untilSignal(node: SignalTarget, log: JsonLogger, notifier: Notifier = createNotifier(process.env, { log })): Promise<number> {
-  return new Promise((resolve) => {
-    // Listeners and sockets usually keep the process alive, but a serial-only agent waiting for
-    // its device may hold nothing but unref'd timers.
-    const keepAlive = setInterval(() => undefined, 1 << 30);
-    let stopping = false;
-    const onSignal = (sig: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn({ signal: sig }, 'second signal: exiting without a clean shutdown');
-        process.exit(1);
-      }
-      stopping = true;
-      clearInterval(keepAlive);
-      notifier.stopping();
-      log.info({ signal: sig }, 'shutting down');
-      void node.close().then(
-        async () => {
-          process.off('SIGINT', onSignal);
-          process.off('SIGTERM', onSignal);
-          process.off('SIGHUP', onHangup);
-          await notifier.close();
-          log.info({}, 'stopped');
-          resolve(0);
-        },
-        async (err) => {
-          await notifier.close();
-          log.error({ err: String(err) }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    const onHangup = (): void => {
-      if (stopping) return;
-      notifier.reloading();
-      try {
-        node.reload();
-      } catch (err) {
-        log.error({ signal: 'SIGHUP', err: (err as Error).message }, 'reload refused: the trust in force is unchanged');
-      }
-      notifier.ready();
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    process.on('SIGHUP', onHangup);
-    notifier.ready();
-    notifier.startWatchdog(() => node.healthy());
-  });
 }
