@@ -45,8 +45,8 @@ restarted tail resumes after it: at-least-once (a crash between CMD's exit and t
 the command again). A CMD that fails is retried after 1 s, doubling to 60 s, logged on stderr;
 a command is never skipped. Without --follow tail ends after the last command held.
 
-SIGINT / SIGTERM end tail with status 0 (a running CMD gets SIGTERM; its command counts as
-handled if it still exits 0). Exit status 1 when no agent answers at the start, or when the
+SIGINT / SIGTERM end tail with status 0 (a running CMD's process group gets SIGTERM, SIGKILL
+after 10 s; its command counts as handled if it still exits 0). Exit status 1 when no agent answers at the start, or when the
 stream breaks without --follow; with --follow a lost agent is waited for.`,
 };
 
