@@ -127,9 +127,10 @@ export const keygenSpec: CommandSpec = {
     force: { type: 'boolean', short: 'f', description: 'overwrite an existing key file (its identity is lost)' },
     json: { type: 'boolean', description: 'print {"peerId","publicKey","file"} as JSON' },
   },
-  details: `Prints the peer id and the public key. Put the public key in the "trust.keys" list of
-every peer that must accept this one. The file holds the secret: it is created with mode 0600
-and agents refuse to load a key file that group or others can access.`,
+  details: `Prints the peer id and the public key (\`syncwire key show FILE\` prints them again later). Put
+the public key in the trust list ("trust.keys" or the trust.keysFile) of every peer that must
+accept this one. The file holds the secret: it is created with mode 0600 and agents refuse to
+load a key file that group or others can access.`,
 };
 
 /** The `keygen` subcommand. */

@@ -20,7 +20,7 @@ export const NODE_FLAGS: Record<string, FlagSpec> = {
   capacity: { type: 'string', arg: 'N', description: `subscription table capacity, a power of two (default ${ENGINE_DEFAULTS.subscriptionCapacity})` },
   'poll-only': { type: 'boolean', description: 'never subscribe to peers; only poll them (config subscribe: false)' },
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default $SYNCWIRE_LOG_LEVEL, else config, else info); JSON logs on stderr' },
-  'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket for `syncwire status` (default <data-dir>/status.sock; "" = none)' },
+  'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket of the local HTTP API (status, commit, tail, show; default <data-dir>/status.sock; "" = none)' },
   'print-config': { type: 'boolean', description: 'print the resolved config (password redacted) and exit' },
 };
 
