@@ -11,98 +11,16 @@
  */
 import { Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
 import { encodeMessage } from '../../protocol/envelope.js';
-import { errorMessage } from '../../protocol/error-message.js';
-import type { ReasonName } from '../../protocol/errors.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { compareBytes } from '../../protocol/command.js';
-import { authTranscript, peerIdOf, toHex, verifySignature, type Identity } from '../../protocol/keys.js';
+import { authTranscript, peerIdOf, toHex, verifySignature } from '../../protocol/keys.js';
 import type { Hello } from '../../protocol/messages.js';
-import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type SealKeys, type SealPolicy } from '../../protocol/seal.js';
+import { refusal, refusalOf, type HandshakeDrop, type Refusal } from './handshake-refusal.js';
+import type { HandshakeSetup, HandshakeState, HandshakeStep, PeerHello } from './handshake-types.js';
+import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type SealKeys } from '../../protocol/seal.js';
 
-/** Where a handshake stands. */
-export type HandshakeState =
-  /** Our `Hello` is out; no acceptable peer `Hello` yet. */
-  | 'hello-sent'
-  /** The peer's `Hello` was accepted and answered with our `Auth`; waiting for the peer's `Auth`. */
-  | 'auth-sent'
-  /** The peer's `Auth` verified. */
-  | 'up'
-  /** First handshake only: the peer was refused (the `Error` is in the step); the link closes. */
-  | 'refused';
-
-/** Why an input was dropped without an answer (the session counts it). */
-export type HandshakeDrop =
-  | 'version'
-  | 'untrusted'
-  /** Re-handshake: a `public_key` other than the current session's peer. */
-  | 'other-key'
-  /** The sealing negotiation refuses the peer (§7.2). */
-  | 'sealing'
-  /** Re-handshake: the current session is sealed and the new one would not be. */
-  | 'downgrade'
-  | 'weak-key'
-  | 'reflected'
-  | 'bad-auth'
-  /** The handshake is over (refused, or a Hello/Auth that belongs to no open question). */
-  | 'late';
-
-/** A refusal of the first handshake: send `error`, log `log` at warn, close the link. */
-export interface Refusal {
-  reason: ReasonName;
-  /** Which check refused the peer (`untrusted`: its key is not trusted; `bad-auth`: its signature failed). */
-  cause: HandshakeDrop;
-  /** The public key the peer's `Hello` named. */
-  publicKey: Uint8Array;
-  /** The `Error` frame body to send (unsealed: the link is not up). */
-  error: Uint8Array;
-  /** What to log. */
-  log: string;
-}
-
-/** What one input produced. */
-export interface HandshakeStep {
-  /** Frame bodies to send in order, never sealed (`Hello`, `Auth`, or the refusal's `Error`). */
-  send: Uint8Array[];
-  /** This input brought the handshake up. */
-  up: boolean;
-  /** First handshake: the peer is refused (its `Error` is the last of `send`). */
-  refuse: Refusal | null;
-  /** Re-handshake (and repeats): the input was dropped, and why. */
-  dropped: HandshakeDrop | null;
-}
-
-/** The peer as its accepted `Hello` describes it. */
-export interface PeerHello {
-  readonly publicKey: Uint8Array;
-  readonly id: string;
-  /** `max_frame`, raised to `MIN_FRAME_BYTES`. */
-  readonly maxFrame: number;
-  readonly caps: number;
-  readonly nonce: Uint8Array;
-  /** The exact frame body received. */
-  readonly bytes: Uint8Array;
-  /** Its `Hello` carried `ephemeral` (this revision); false: a legacy peer (v1 transcript). */
-  readonly v2: boolean;
-}
-
-/** What a handshake needs from its side. */
-export interface HandshakeSetup {
-  identity: Identity;
-  /** Largest frame body we accept (announced). */
-  maxFrame: number;
-  /** Capability bits to announce besides `Seal` (which the policy decides). */
-  caps: number;
-  policy: SealPolicy;
-  /** Whether the trust rules admit a peer key. */
-  admits(publicKey: Uint8Array): boolean;
-  /** Cryptographic randomness: `n` fresh bytes. */
-  randomBytes(n: number): Uint8Array;
-  /**
-   * Set for a re-handshake beside an up session: its peer key (a `Hello` under another key is
-   * dropped) and whether it is sealed (then the new session must be too: no downgrade).
-   */
-  current?: { peerKey: Uint8Array; sealed: boolean };
-}
+export type { HandshakeDrop, Refusal } from './handshake-refusal.js';
+export type { HandshakeSetup, HandshakeState, HandshakeStep, PeerHello } from './handshake-types.js';
 
 const step = (send: Uint8Array[] = [], up = false): HandshakeStep => ({ send, up, refuse: null, dropped: null });
 const drop = (why: HandshakeDrop): HandshakeStep => ({ send: [], up: false, refuse: null, dropped: why });
@@ -232,7 +150,7 @@ export class Handshake {
         this.unverified = Uint8Array.from(signature);
         return drop('bad-auth');
       }
-      return this.refuse('bad-auth', p.publicKey, 'Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`);
+      return this.refuse(refusal('bad-auth', p.publicKey, 'Unauthorized', 'bad authentication signature', `peer ${p.id} failed authentication`));
     }
     this.state = 'up';
     // Forward secrecy (§7.3): the ephemeral secret is never needed again once up.
@@ -256,27 +174,11 @@ export class Handshake {
 
   private fail(why: HandshakeDrop, h: Hello): HandshakeStep {
     if (this.rehandshake) return drop(why);
-    const id = peerIdOf(h.public_key);
-    const refuse = (reason: ReasonName, message: string, log: string): HandshakeStep => this.refuse(why, h.public_key, reason, message, log);
-    switch (why) {
-      case 'version':
-        return refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
-      case 'untrusted':
-        return refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
-      case 'sealing': {
-        const text = `this link requires sealing; peer ${id} did not offer it`;
-        return refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
-      }
-      case 'reflected':
-        return refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);
-      default:
-        return refuse('Unauthorized', "the peer's ephemeral key is unusable", `peer ${id} sent an unusable ephemeral key (${why})`);
-    }
+    return this.refuse(refusalOf(why, h));
   }
 
-  private refuse(cause: HandshakeDrop, publicKey: Uint8Array, reason: ReasonName, message: string, log: string): HandshakeStep {
+  private refuse(r: Refusal): HandshakeStep {
     this.state = 'refused';
-    const error = encodeMessage(errorMessage(reason, message));
-    return { send: [error], up: false, refuse: { reason, cause, publicKey: Uint8Array.from(publicKey), error, log }, dropped: null };
+    return { send: [r.error], up: false, refuse: r, dropped: null };
   }
 }

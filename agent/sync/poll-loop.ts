@@ -11,13 +11,10 @@
  *    └───────────────────────────────stop─────────────────────────────────────────────┘
  * ```
  */
-import { MAX_SAMPLE } from '../../protocol/constants.js';
-import { equalBytes } from '../../protocol/bytes.js';
 import { sha256 } from '../../protocol/command.js';
-import { encodeMessage } from '../../protocol/envelope.js';
 import type { PollResponse } from '../../protocol/messages.js';
-import { deepestFirst, sampleOf } from './graph-walk.js';
 import type { ClientPacer } from './pacing.js';
+import { pollRequestBody } from './poll-request.js';
 import { PollShaper } from './poll-shaper.js';
 import type { RequesterHost } from './requester-host.js';
 
@@ -113,22 +110,11 @@ export class PollLoop {
     if (this.state !== 'idle') return;
     this.clearPollTimer();
     const h = this.host;
-    const store = h.store;
     const room = h.answerRoom;
     const shaper = (this.shaper ??= new PollShaper(Math.min(h.settings.pollMaxBytes, room), h.settings.pollTimeoutMs, h.settings.pollTimeoutMsPerByte, room));
-    const heads = deepestFirst(store, store.heads(), shaper.headsCap);
-    const preferred = this.peerHeads.map((id) => store.indexOf(id)).filter((x) => x >= 0);
-    const headSet = new Set(heads);
-    const sample = sampleOf(store, MAX_SAMPLE + heads.length, preferred).filter((x) => !headSet.has(x)).slice(0, shaper.sampleCap);
-    const headIds: Uint8Array[] = heads.map((x) => Uint8Array.from(store.idOf(x)));
-    // Within a round the last command of the newest answer is named as held — before it is
-    // verified (pipelining) and after, when it need not be among our deepest heads — so a
-    // responder continues where it stopped instead of resending what did not fit in our heads.
-    const f = this.frontier;
-    if (f.length > 0 && !headIds.some((id) => equalBytes(id, f))) headIds.splice(Math.max(0, shaper.headsCap - 1), headIds.length, f);
     this.session = (this.session + 1) >>> 0;
     this.state = 'in-flight';
-    const body = encodeMessage({ type: 'PollRequest', session: this.session, max_bytes: shaper.budget, heads: headIds, sample: sample.map((x) => Uint8Array.from(store.idOf(x))) });
+    const body = pollRequestBody(h.store, this.session, shaper, this.peerHeads, this.frontier);
     this.requestBytes = body.length;
     this.sentAt = performance.now();
     h.sendFrame(body);

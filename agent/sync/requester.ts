@@ -25,7 +25,7 @@ export class Requester {
 
   constructor(
     private readonly host: RequesterHost,
-    private readonly pacer: ClientPacer,
+    pacer: ClientPacer,
   ) {
     this.subscription = new Subscription(host, pacer, {
       granted: (first) => {

@@ -406,16 +406,15 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
   const sealedSession = target.attach(sealedT);
   const ownSealed: Uint8Array[] = []; // what the sealed hostile's own sealer sent: replay material
   let sealedLink = false;
-  // Record what the engine itself sends; our injections go through `inject`, around the record.
-  const inject = sealedP.send.bind(sealedP);
-  sealedP.send = (b: Uint8Array): boolean => {
+  // Record what the engine itself sends (`frame-out`); our injections go through `inject`, unrecorded.
+  const inject = (b: Uint8Array): boolean => sealedP.send(b);
+  sealedEngine.on('frame-out', (_peer, _message, b) => {
     if (isSealed(b)) {
       sealedLink = true;
       if (ownSealed.length < 500) ownSealed.push(Uint8Array.from(b));
       else ownSealed[int(rnd, ownSealed.length)] = Uint8Array.from(b);
     }
-    return inject(b);
-  };
+  });
   sealedEngine.attach(sealedP);
   await until(() => target.snapshot().peers.filter((p) => p.authenticated).length === 2 + hostileIds.length && sealedSession.authenticated, 5000);
   await until(() => sealedLink, 2000);

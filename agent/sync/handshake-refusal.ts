@@ -1,0 +1,65 @@
+/**
+ * Why a handshake input is dropped, and what the first handshake of a link says and logs when it
+ * refuses a peer (PROTOCOL.md §7.1 step 2): the reason code, the `Error` text sent, the warn line.
+ * Pure: builds the `Error` frame body; the handshake decides whether it refuses or drops.
+ */
+import { PROTOCOL_VERSION } from '../../protocol/constants.js';
+import { encodeMessage } from '../../protocol/envelope.js';
+import { errorMessage } from '../../protocol/error-message.js';
+import type { ReasonName } from '../../protocol/errors.js';
+import { peerIdOf } from '../../protocol/keys.js';
+import type { Hello } from '../../protocol/messages.js';
+
+/** Why an input was dropped without an answer (the session counts it). */
+export type HandshakeDrop =
+  | 'version'
+  | 'untrusted'
+  /** Re-handshake: a `public_key` other than the current session's peer. */
+  | 'other-key'
+  /** The sealing negotiation refuses the peer (§7.2). */
+  | 'sealing'
+  /** Re-handshake: the current session is sealed and the new one would not be. */
+  | 'downgrade'
+  | 'weak-key'
+  | 'reflected'
+  | 'bad-auth'
+  /** The handshake is over (refused, or a Hello/Auth that belongs to no open question). */
+  | 'late';
+
+/** A refusal of the first handshake: send `error`, log `log` at warn, close the link. */
+export interface Refusal {
+  reason: ReasonName;
+  /** Which check refused the peer (`untrusted`: its key is not trusted; `bad-auth`: its signature failed). */
+  cause: HandshakeDrop;
+  /** The public key the peer's `Hello` named. */
+  publicKey: Uint8Array;
+  /** The `Error` frame body to send (unsealed: the link is not up). */
+  error: Uint8Array;
+  /** What to log. */
+  log: string;
+}
+
+/** A refusal of cause `cause` for the peer with `publicKey`. */
+export function refusal(cause: HandshakeDrop, publicKey: Uint8Array, reason: ReasonName, message: string, log: string): Refusal {
+  return { reason, cause, publicKey: Uint8Array.from(publicKey), error: encodeMessage(errorMessage(reason, message)), log };
+}
+
+/** The refusal of a peer `Hello` that failed check `why`. */
+export function refusalOf(why: HandshakeDrop, h: Hello): Refusal {
+  const id = peerIdOf(h.public_key);
+  const refuse = (reason: ReasonName, message: string, log: string): Refusal => refusal(why, h.public_key, reason, message, log);
+  switch (why) {
+    case 'version':
+      return refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
+    case 'untrusted':
+      return refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
+    case 'sealing': {
+      const text = `this link requires sealing; peer ${id} did not offer it`;
+      return refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
+    }
+    case 'reflected':
+      return refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);
+    default:
+      return refuse('Unauthorized', "the peer's ephemeral key is unusable", `peer ${id} sent an unusable ephemeral key (${why})`);
+  }
+}
