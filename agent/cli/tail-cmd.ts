@@ -47,7 +47,9 @@ a command is never skipped. Without --follow tail ends after the last command he
 
 SIGINT / SIGTERM end tail with status 0 (a running CMD's process group gets SIGTERM, SIGKILL
 after 10 s; its command counts as handled if it still exits 0). Exit status 1 when no agent answers at the start, or when the
-stream breaks without --follow; with --follow a lost agent is waited for.`,
+stream breaks without --follow; with --follow a lost agent is waited for, and the stream is
+reopened after the last command handled (with --after end and none handled yet, "end" is
+resolved again: what arrived while the agent was away is skipped).`,
 };
 
 /** What the flags ask for. @throws UsageError on a bad combination or cursor. */
