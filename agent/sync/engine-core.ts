@@ -92,17 +92,12 @@ export class EngineCore implements SessionHost {
     this.events.emit('commands', handles, from, how);
   }
 
-  admits(publicKey: Uint8Array): boolean {
-    return this.keys.admits(publicKey);
-  }
+  // SessionHost (session-host.ts documents each member).
+  readonly admits = (publicKey: Uint8Array): boolean => this.keys.admits(publicKey);
 
-  learnKey(publicKey: Uint8Array): void {
-    this.keys.learn(publicKey);
-  }
+  readonly learnKey = (publicKey: Uint8Array): void => void this.keys.learn(publicKey);
 
-  keyAnnouncements(): Uint8Array[][] {
-    return this.keys.announcements();
-  }
+  readonly keyAnnouncements = (): Uint8Array[][] => this.keys.announcements();
 
   /**
    * A peer already connected over another link keeps one of the two, the same one at both ends
@@ -149,17 +144,11 @@ export class EngineCore implements SessionHost {
     this.events.emit('peer-rejected', info);
   }
 
-  submitPoll(server: PollServer, req: PollRequest): boolean {
-    return this.polls.submit(server, req);
-  }
+  readonly submitPoll = (server: PollServer, req: PollRequest): boolean => this.polls.submit(server, req);
 
-  beginPoll(peerId: string, req: PollRequest): PollJob {
-    return this.responder.begin(peerId, req);
-  }
+  readonly beginPoll = (peerId: string, req: PollRequest): PollJob => this.responder.begin(peerId, req);
 
-  finishPoll(job: PollJob, frameLimit: number): PollResponse {
-    return this.responder.finish(job, frameLimit, this.pollHintMs());
-  }
+  readonly finishPoll = (job: PollJob, frameLimit: number): PollResponse => this.responder.finish(job, frameLimit, this.pollHintMs());
 
   /** The `next_poll_ms` hint this agent gives now: expected time to the next command, scaled by load. */
   pollHintMs(): number {
@@ -167,17 +156,11 @@ export class EngineCore implements SessionHost {
     return this.commitRate.hintMs(load, this.settings.now());
   }
 
-  subscribe(peerId: string, sub: Subscribe): SubscribeOutcome {
-    return this.pusher.subscribe(peerId, sub);
-  }
+  readonly subscribe = (peerId: string, sub: Subscribe): SubscribeOutcome => this.pusher.subscribe(peerId, sub);
 
-  unsubscribe(peerId: string): void {
-    this.pusher.unsubscribe(peerId);
-  }
+  readonly unsubscribe = (peerId: string): void => this.pusher.unsubscribe(peerId);
 
-  linkDrained(): void {
-    this.pusher.schedule();
-  }
+  readonly linkDrained = (): void => this.pusher.schedule();
 
   ingest(encoded: readonly Uint8Array[], from: string, how: Delivery): Promise<IngestResult> {
     const r = this.ingestion.receive(encoded, from, how);
@@ -192,25 +175,21 @@ export class EngineCore implements SessionHost {
     return out;
   }
 
-  upstreamsChanged(s: PeerSession): void {
+  readonly upstreamsChanged = (s: PeerSession): void => {
     for (const other of this.sessions.values()) if (other !== s) other.viaChanged();
-  }
+  };
 
-  pollAnswered(peerId: string, answer: PollAnswer): void {
-    this.events.emit('poll-answer', peerId, answer);
-  }
+  readonly pollAnswered = (peerId: string, answer: PollAnswer): void => void this.events.emit('poll-answer', peerId, answer);
 
-  applied(arrivedAt: number): void {
-    this.applyLatency.observe(performance.now() - arrivedAt);
-  }
+  readonly applied = (arrivedAt: number): void => void this.applyLatency.observe(performance.now() - arrivedAt);
 
-  frameOut(peerId: string, message: Uint8Array, wire: Uint8Array): void {
+  readonly frameOut = (peerId: string, message: Uint8Array, wire: Uint8Array): void => {
     if (this.events.listenerCount('frame-out') > 0) this.events.emit('frame-out', peerId, message, wire);
-  }
+  };
 
-  frameIn(peerId: string, wire: Uint8Array): void {
+  readonly frameIn = (peerId: string, wire: Uint8Array): void => {
     if (this.events.listenerCount('frame-in') > 0) this.events.emit('frame-in', peerId, wire);
-  }
+  };
 
   /** Replace trust; close every session whose peer key is no longer trusted. */
   setTrust(mode: TrustMode, keys: readonly Uint8Array[]): { added: number; removed: number; closed: number } {

@@ -16,6 +16,7 @@ import type { PollResponse } from '../../protocol/messages.js';
 import type { ClientPacer } from './pacing.js';
 import { pollRequestBody } from './poll-request.js';
 import { PollShaper } from './poll-shaper.js';
+import { OneShot } from './session-timers.js';
 import type { RequesterHost } from './requester-host.js';
 
 /** Where the poll loop stands. */
@@ -48,8 +49,8 @@ export class PollLoop {
   private session = Math.floor(Math.random() * 0x7fffffff);
   /** Session of the last answer handled, -1 before any: a duplicated frame is ignored. */
   private answered = -1;
-  private pollTimer: NodeJS.Timeout | null = null;
-  private timeoutTimer: NodeJS.Timeout | null = null;
+  private readonly pollTimer = new OneShot();
+  private readonly timeoutTimer = new OneShot();
   /** The heads the peer last reported (sent back first in our sample). */
   private peerHeads: Uint8Array[] = [];
   private waiters: (() => void)[] = [];
@@ -86,7 +87,8 @@ export class PollLoop {
   /** Stop every timer; the next start begins a new first round. Waiters resolve. */
   stop(): void {
     this.state = 'stopped';
-    this.clearTimers();
+    this.pollTimer.clear();
+    this.timeoutTimer.clear();
     this.rounds = 0;
     this.release();
   }
@@ -102,13 +104,13 @@ export class PollLoop {
 
   /** For the snapshot. */
   view(): { pollScheduled: boolean; timeoutsInARow: number; backlog: number; morePending: boolean; budget: number | null } {
-    return { pollScheduled: this.pollTimer !== null, timeoutsInARow: this.timeouts, backlog: this.backlog, morePending: this.morePending, budget: this.shaper?.budget ?? null };
+    return { pollScheduled: this.pollTimer.armed, timeoutsInARow: this.timeouts, backlog: this.backlog, morePending: this.morePending, budget: this.shaper?.budget ?? null };
   }
 
   /** Send a poll now unless one is in flight. */
   pollNow(): void {
     if (this.state !== 'idle') return;
-    this.clearPollTimer();
+    this.pollTimer.clear();
     const h = this.host;
     const room = h.answerRoom;
     const shaper = (this.shaper ??= new PollShaper(Math.min(h.settings.pollMaxBytes, room), h.settings.pollTimeoutMs, h.settings.pollTimeoutMsPerByte, room));
@@ -118,8 +120,8 @@ export class PollLoop {
     this.requestBytes = body.length;
     this.sentAt = performance.now();
     h.sendFrame(body);
-    this.timeoutTimer = setTimeout(() => this.timedOut(shaper), shaper.timeoutMs(body.length));
-    this.timeoutTimer.unref();
+    // Unless the send closed the link (sealed sequence numbers used up): then it is stopped.
+    if (this.state === 'in-flight') this.timeoutTimer.arm(shaper.timeoutMs(body.length), () => this.timedOut(shaper));
   }
 
   /**
@@ -133,7 +135,7 @@ export class PollLoop {
     this.answered = res.session;
     this.state = 'idle';
     this.timeouts = 0;
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer.clear();
     this.pacer.succeeded();
     this.shaper?.answered(performance.now() - this.sentAt, this.requestBytes + bytes);
     // The next command did not fit: raise the budget, past the configured maximum if need be (§8.2).
@@ -168,7 +170,7 @@ export class PollLoop {
   fail(retryAfterMs: number): void {
     if (this.state === 'stopped') return;
     this.state = 'idle';
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer.clear();
     this.schedule(this.pacer.afterFailure(retryAfterMs));
   }
 
@@ -176,19 +178,13 @@ export class PollLoop {
   relinked(): void {
     if (this.state !== 'in-flight') return;
     this.state = 'idle';
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
+    this.timeoutTimer.clear();
     this.pollNow();
   }
 
   /** Poll after `ms` (replacing an earlier timer). */
   schedule(ms: number): void {
-    if (this.state === 'stopped') return;
-    this.clearPollTimer();
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = null;
-      this.pollNow();
-    }, ms);
-    this.pollTimer.unref();
+    if (this.state !== 'stopped') this.pollTimer.arm(ms, () => this.pollNow());
   }
 
   private endRound(hintMs: number): void {
@@ -205,6 +201,7 @@ export class PollLoop {
 
   private timedOut(shaper: PollShaper): void {
     const h = this.host;
+    if (this.state !== 'in-flight') return;
     this.state = 'idle';
     const dead = h.settings.deadAfterTimeouts;
     if (dead > 0 && ++this.timeouts >= dead) {
@@ -221,16 +218,5 @@ export class PollLoop {
     const w = this.waiters;
     this.waiters = [];
     for (const f of w) f();
-  }
-
-  private clearPollTimer(): void {
-    if (this.pollTimer) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
-  }
-
-  private clearTimers(): void {
-    this.clearPollTimer();
-    if (this.timeoutTimer) clearTimeout(this.timeoutTimer);
-    this.timeoutTimer = null;
   }
 }

@@ -32,6 +32,32 @@ export class Repeater {
   }
 }
 
+/** One unref'd timer that can be re-armed (a newer arm replaces the older) or cleared. */
+export class OneShot {
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Whether it is armed. */
+  get armed(): boolean {
+    return this.timer !== null;
+  }
+
+  /** Run `fn` after `ms`, replacing what was armed. */
+  arm(ms: number, fn: () => void): void {
+    this.clear();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      fn();
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Disarm; idempotent. */
+  clear(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+}
+
 /** At most `limit` takes per `windowMs` (a fixed window on the given clock). */
 export class RateWindow {
   private start = -Infinity;

@@ -20,6 +20,7 @@ import type { Push } from '../../protocol/messages.js';
 import { deepestFirst, sampleOf } from './graph-walk.js';
 import type { ClientPacer } from './pacing.js';
 import type { RequesterHost } from './requester-host.js';
+import { OneShot } from './session-timers.js';
 
 /** Where the subscription stands. */
 export type SubscriptionState =
@@ -53,8 +54,8 @@ export class Subscription {
   remaining = 0;
   /** `remain_open` of the `Subscribe` out (meaningful in the asking states). */
   private asked = 0;
-  private renewTimer: NodeJS.Timeout | null = null;
-  private debounceTimer: NodeJS.Timeout | null = null;
+  private readonly renewTimer = new OneShot();
+  private readonly debounceTimer = new OneShot();
 
   constructor(
     private readonly host: RequesterHost,
@@ -88,8 +89,8 @@ export class Subscription {
   /** The link closed: forget the subscription and stop the timers. */
   stop(): void {
     this.state = 'stopped';
-    for (const t of [this.renewTimer, this.debounceTimer]) if (t) clearTimeout(t);
-    this.renewTimer = this.debounceTimer = null;
+    this.renewTimer.clear();
+    this.debounceTimer.clear();
   }
 
   /** Send `Subscribe` now (first request, renewal, or a new `via`). */
@@ -107,12 +108,7 @@ export class Subscription {
 
   /** (Re)send `Subscribe` after `ms`; a newer call replaces an older one (debounce). */
   requestLater(ms: number): void {
-    if (this.debounceTimer) clearTimeout(this.debounceTimer);
-    this.debounceTimer = setTimeout(() => {
-      this.debounceTimer = null;
-      this.request();
-    }, ms);
-    this.debounceTimer.unref();
+    this.debounceTimer.arm(ms, () => this.request());
   }
 
   /** The peer granted `granted` seconds and `maxBytes`. An ack we did not ask for is ignored. */
@@ -124,9 +120,7 @@ export class Subscription {
     const first = this.state !== 'renewing';
     this.state = 'granted';
     this.remaining = maxBytes;
-    if (this.renewTimer) clearTimeout(this.renewTimer);
-    this.renewTimer = setTimeout(() => this.request(), Math.max(1000, remainOpen * 800));
-    this.renewTimer.unref();
+    this.renewTimer.arm(Math.max(1000, remainOpen * 800), () => this.request());
     if (!wasUpstream) this.host.upstreamsChanged();
     this.events.granted(first);
   }
