@@ -164,7 +164,7 @@ export class EngineCore implements SessionHost {
 
   ingest(encoded: readonly Uint8Array[], from: string, how: Delivery): Promise<IngestResult> {
     const r = this.ingestion.receive(encoded, from, how);
-    if (this.events.listenerCount('ingested') > 0) void r.then((res) => this.events.emit('ingested', from, how, encoded, res));
+    if (this.events.listenerCount('ingested') > 0) void r.then((res) => this.events.emit('ingested', from, how, encoded, res), () => undefined);
     return r;
   }
 
