@@ -76,11 +76,11 @@ t.test('npm pack on a fresh copy, install into an empty directory, run the bin',
   t.comment(`tarball ${info.filename}: ${files.length} files, ${info.size} B packed, ${info.unpackedSize} B unpacked`);
 
   // The whitelist: the built product, the docs the CLI points to, README, LICENSE, package.json.
-  const allowed = /^(package\.json|README\.md|LICENSE|agent\/cli\/config\.example\.json|docs\/(PROTOCOL|ARCHITECTURE)\.md|docs\/syncwire\.service|dist\/(agent|protocol|firmware-sim)\/.+\.js(\.map)?)$/;
+  const allowed = /^(package\.json|README\.md|LICENSE|agent\/cli\/config\.example\.json|docs\/(PROTOCOL|ARCHITECTURE)\.md|docs\/syncwire\.service|dist\/(agent|protocol|firmware-sim)\/.+\.(js(\.map)?|d\.ts))$/;
   t.same(files.filter((f) => !allowed.test(f)), [], 'nothing outside the whitelist is shipped');
   t.notOk(files.some((f) => /^(test|testkit|bench|scripts)\/|^dist\/(test|testkit|bench|scripts)\//.test(f)), 'no tests, testkit, benches or scripts');
-  t.notOk(files.some((f) => f.endsWith('.ts')), 'no TypeScript sources');
-  for (const f of ['dist/agent/cli/main.js', 'LICENSE', 'README.md', 'docs/PROTOCOL.md', 'docs/syncwire.service', 'agent/cli/config.example.json']) t.ok(files.includes(f), `ships ${f}`);
+  t.notOk(files.some((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')), 'no TypeScript sources (declarations only)');
+  for (const f of ['dist/agent/index.js', 'dist/agent/index.d.ts', 'dist/agent/cli/main.js', 'LICENSE', 'README.md', 'docs/PROTOCOL.md', 'docs/syncwire.service', 'agent/cli/config.example.json']) t.ok(files.includes(f), `ships ${f}`);
 
   const app = join(work, 'app');
   mkdirSync(app);
@@ -128,4 +128,35 @@ t.test('npm pack on a fresh copy, install into an empty directory, run the bin',
   agent.kill('SIGTERM');
   t.equal(await exited, 0, `agent stops cleanly on SIGTERM: ${agentErr.slice(-1000)}`);
   t.notOk(existsSync(join(data, 'syncwire.lock')), 'lock released');
+
+  // The library: `import { startAgent } from 'syncwire'` in plain ESM, and its types in TypeScript.
+  writeFileSync(
+    join(app, 'use.mjs'),
+    `import { ensureKeyFile, startAgent } from 'syncwire';
+const dir = process.argv[2];
+ensureKeyFile(dir + '/key.json');
+const agent = await startAgent({ dataDir: dir, log: { level: 'warn' } });
+const { id } = await agent.commit({ led: 1 });
+for await (const c of agent.commands()) console.log(c.id === id ? 'found ' + JSON.stringify(c.json) : 'other');
+await agent.close();
+`,
+  );
+  const lib = await run(process.execPath, ['use.mjs', join(work, 'lib-data')], app);
+  t.equal(lib.code, 0, `the library runs from the installed package: ${lib.stderr.slice(-1000)}`);
+  t.equal(lib.stdout.trim(), 'found {"led":1}', 'commit and read back through the library');
+  writeFileSync(
+    join(app, 'use.ts'),
+    `import { startAgent, type Agent, type CommandEntry } from 'syncwire';
+export async function run(dir: string): Promise<string[]> {
+  const agent: Agent = await startAgent({ dataDir: dir, trust: { mode: 'list', keys: [] } });
+  const ids: string[] = [];
+  for await (const c of agent.commands({ follow: false })) ids.push((c satisfies CommandEntry).id);
+  await agent.close();
+  return ids;
+}
+`,
+  );
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const types = await run(process.execPath, [tsc, '--noEmit', '--strict', '--skipLibCheck', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types'), 'use.ts'], app);
+  t.equal(types.code, 0, `a TypeScript consumer type-checks against the shipped .d.ts: ${types.stdout.slice(-2000)}`);
 });
