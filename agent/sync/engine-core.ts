@@ -196,8 +196,8 @@ export class EngineCore implements SessionHost {
     const change = this.keys.replace(mode, [...keys, this.identity.publicKey]);
     let closed = 0;
     for (const s of this.allSessions()) {
-      if (s.peerKey === null || this.keys.admits(s.peerKey)) continue;
-      this.log.warn({ peer: s.peerId, publicKey: toHex(s.peerKey), link: s.link.description }, 'peer no longer trusted; closing its link');
+      if (s.peer === null || this.keys.admits(s.peer.publicKey)) continue;
+      this.log.warn({ peer: s.peerId, publicKey: toHex(s.peer.publicKey), link: s.link.description }, 'peer no longer trusted; closing its link');
       closed++;
       void s.close();
     }

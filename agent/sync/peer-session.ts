@@ -27,10 +27,8 @@ export type { SessionStats } from './session-stats.js';
 
 /** A link's protocol session. */
 export class PeerSession implements DriverHost, HostedSession {
-  peerId = '';
-  peerKey: Uint8Array | null = null;
-  peerMaxFrame = MIN_FRAME_BYTES;
-  peerCaps = 0;
+  /** The peer as its accepted `Hello` describes it (key, id, frame limit, capabilities), else null. */
+  peer: PeerHello | null = null;
   authenticated = false;
   readonly stats: SessionStats = newSessionStats();
   readonly requester: Requester;
@@ -70,6 +68,11 @@ export class PeerSession implements DriverHost, HostedSession {
     this.handshakes = new HandshakeDriver(host, this);
   }
 
+  /** The peer's id ('' before its `Hello` was accepted). */
+  get peerId(): string {
+    return this.peer?.id ?? '';
+  }
+
   /** {@link Handshake.linkKey} of the session's handshake: both ends keep the link with the smaller. */
   get linkKey(): string {
     return this.handshakes.current.linkKey;
@@ -82,7 +85,7 @@ export class PeerSession implements DriverHost, HostedSession {
 
   /** Largest message we may send this peer: the frame limit, less the seal on a sealed link. */
   get sendLimit(): number {
-    return Math.min(this.peerMaxFrame, this.link.maxFrame) - (this.channel !== null ? SEAL_OVERHEAD : 0);
+    return Math.min(this.peer?.maxFrame ?? MIN_FRAME_BYTES, this.link.maxFrame) - (this.channel !== null ? SEAL_OVERHEAD : 0);
   }
 
   /** Whether the link is up and open. */
@@ -92,7 +95,7 @@ export class PeerSession implements DriverHost, HostedSession {
 
   /** Whether the peer takes bare-command pushes. */
   get acceptsBare(): boolean {
-    return (this.peerCaps & Capability.BareCommand) !== 0;
+    return ((this.peer?.caps ?? 0) & Capability.BareCommand) !== 0;
   }
 
   /** When the frame being handled reached the session (performance.now). */
@@ -182,7 +185,7 @@ export class PeerSession implements DriverHost, HostedSession {
 
   /** {@link DriverHost}: the first handshake accepted the peer's Hello. */
   accepted(hs: Handshake): void {
-    this.adopt(hs.peer!);
+    this.peer = hs.peer;
   }
 
   /** {@link DriverHost}: the first handshake completed: the link is up. */
@@ -190,7 +193,7 @@ export class PeerSession implements DriverHost, HostedSession {
     this.authenticated = true;
     this.link.markAuthenticated?.(); // a listener takes the link out of its pre-auth pool
     if (hs.keys !== null) this.seal(hs);
-    this.host.learnKey(this.peerKey!);
+    this.host.learnKey(this.peer!.publicKey);
     if (!this.host.onUp(this) || this.closing) return; // the peer's other link was kept
     for (const keys of this.host.keyAnnouncements()) this.send({ type: 'Keys', keys });
     this.requester.start();
@@ -198,7 +201,7 @@ export class PeerSession implements DriverHost, HostedSession {
 
   /** {@link DriverHost}: a re-handshake completed; its keys and nonces replace ours, all else is kept. */
   switched(hs: Handshake): void {
-    this.adopt(hs.peer!);
+    this.peer = hs.peer;
     if (hs.keys !== null && this.channel !== null) this.channel.rekey(hs.keys);
     else if (hs.keys !== null) this.seal(hs); // an unsealed session upgraded (never the reverse)
     this.stats.rehandshakes++;
@@ -217,10 +220,4 @@ export class PeerSession implements DriverHost, HostedSession {
     this.link.markSealed?.();
   }
 
-  private adopt(peer: PeerHello): void {
-    this.peerKey = peer.publicKey;
-    this.peerId = peer.id;
-    this.peerMaxFrame = peer.maxFrame;
-    this.peerCaps = peer.caps;
-  }
 }

@@ -12,7 +12,7 @@ import type { HostedSession, SessionHost } from './session-host.js';
 export interface RequesterSession extends HostedSession {
   readonly link: { readonly description: string; readonly maxFrame: number };
   readonly sealed: boolean;
-  readonly peerCaps: number;
+  readonly peer: { readonly caps: number } | null;
   readonly frameArrivedAt: number;
   sendFrame(body: Uint8Array): void;
   send(msg: Message): void;
@@ -35,7 +35,7 @@ export function sessionRequesterHost(s: RequesterSession, host: SessionHost): Re
       return Math.min(host.settings.maxFrame, s.link.maxFrame) - (s.sealed ? SEAL_OVERHEAD : 0);
     },
     get peerPushes() {
-      return (s.peerCaps & Capability.Push) !== 0;
+      return ((s.peer?.caps ?? 0) & Capability.Push) !== 0;
     },
     get frameArrivedAt() {
       return s.frameArrivedAt;
