@@ -12,7 +12,9 @@
 import t from 'tap';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
+import { apiStream } from '../agent/api/api-client.js';
 import { CliHarness, commandIds, postCommand, statusUntil } from '../testkit/cli-proc.js';
 import { freePort } from '../testkit/net.js';
 import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
@@ -157,6 +159,20 @@ t.test('tail --follow sees a command committed later; --after end; SIGTERM ends 
   t.equal(r2.code, 0, r2.stderr);
   t.same(lines(r1.stdout).map((l) => l.split('  ')[1]), [first.slice(0, 12), c.stdout.trim().slice(0, 12)]);
   t.same(lines(r2.stdout).map((l) => (JSON.parse(l) as StreamedCommand).id), [c.stdout.trim()], '--after end: only the new one');
+});
+
+t.test('after=end names where it starts (Syncwire-Start-Cursor), so a reconnecting tail skips nothing', async (t) => {
+  // Regression: "end" was resolved again on each reconnect, skipping what arrived meanwhile.
+  const d = h.tmp('swr-');
+  const a = await h.agent(d);
+  const empty: IncomingHttpHeaders[] = [];
+  for await (const _ of apiStream({ socketPath: a.socket }, '/v1/commands?after=end', { onHeaders: (hd) => empty.push(hd) })) t.fail('no commands yet');
+  t.equal(empty[0]?.['syncwire-start-cursor'], undefined, 'an empty store: the stream starts at the first command');
+  const old = await postCommand(a.socket, 'old');
+  const seen: IncomingHttpHeaders[] = [];
+  for await (const _ of apiStream({ socketPath: a.socket }, '/v1/commands?after=end', { onHeaders: (hd) => seen.push(hd) })) t.fail('nothing after the end');
+  t.equal(seen[0]?.['syncwire-start-cursor'], `0-${old.slice(0, 16)}`, 'the cursor of the last command held');
+  await a.stop();
 });
 
 t.test('commit --stdin failing mid-stream: stops at the line, keeps what came before, exit status of the table', async (t) => {

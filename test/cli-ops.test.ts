@@ -194,6 +194,25 @@ t.test('a bootstrap off a terminal is logged: start and end, peer = the remote',
   t.equal(up?.peer, ka.peerId, '`peer` in B\'s log is the remote, A');
 });
 
+t.test('--print-config never prints the API token; trust labels print as an object', async (t) => {
+  // Regression: the resolved config was printed as it was, bearer token included.
+  const d = tmp();
+  const token = 'tok-' + 'x'.repeat(28);
+  const tokenFile = join(d, 'api.token');
+  writeFileSync(tokenFile, token + '\n', { mode: 0o600 });
+  const keysFile = join(d, 'trusted.keys');
+  writeFileSync(keysFile, `${'ab'.repeat(32)} gw-north\n`, { mode: 0o644 });
+  const cfgFile = join(d, 'c.json');
+  writeFileSync(cfgFile, JSON.stringify({ dataDir: join(d, 'data'), api: { listen: '127.0.0.1:8787', tokenFile }, trust: { keysFile } }));
+  const r = await runCli(['agent', '--print-config', '--config', cfgFile]);
+  t.equal(r.code, 0, r.raw);
+  t.notMatch(r.stdout, token, 'the token is not printed');
+  const printed = JSON.parse(r.stdout) as { api: { token: string; listen: unknown }; trust: { labels: Record<string, string> } };
+  t.equal(printed.api.token, '***');
+  t.same(printed.api.listen, { host: '127.0.0.1', port: 8787 });
+  t.same(printed.trust.labels, { ['ab'.repeat(32)]: 'gw-north' });
+});
+
 t.test('SYNCWIRE_CONFIG and SYNCWIRE_LOG_LEVEL; flags win', async (t) => {
   const d = tmp();
   const cfgFile = join(d, 'env.json');

@@ -151,6 +151,8 @@ export function apiRequest(target: ApiTarget, method: string, path: string, opts
 export interface ApiStreamOptions {
   /** Aborting ends the iteration (without an error) and closes the connection. */
   signal?: AbortSignal;
+  /** Called with the headers of a 2xx answer before its first line (e.g. `syncwire-start-cursor`). */
+  onHeaders?: (headers: IncomingHttpHeaders) => void;
 }
 
 /**
@@ -185,6 +187,7 @@ export async function* apiStream(target: ApiTarget, path: string, opts: ApiStrea
       for await (const c of res) text += c as string;
       throw answerError(status, res.headers, text);
     }
+    opts.onHeaders?.(res.headers);
     let rest = '';
     try {
       for await (const chunk of res) {

@@ -12,7 +12,7 @@ import { fromHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import { ApiError } from './api-error.js';
 import { commandEntry, resolveAfter, waitForAdded, type CommandEntry, type FeedSource } from './command-feed.js';
-import { CursorError } from './cursor.js';
+import { CursorError, formatCursor } from './cursor.js';
 import { onAbort } from './fan-out.js';
 
 /** Most lines joined into one `res.write`. */
@@ -123,7 +123,10 @@ export async function writeCommandStream(res: ServerResponse, source: FeedSource
   };
   const offOuter = opts.signal ? onAbort(opts.signal, endNow) : () => {};
   try {
-    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no' });
+    // Where this stream starts, as a cursor: a client that asked for `after=end` resumes from it
+    // after a reconnect, so commands added while it was away are not skipped.
+    const start = next > 0 ? { 'Syncwire-Start-Cursor': formatCursor(next - 1, source.store.idOf(next - 1)) } : {};
+    res.writeHead(200, { 'Content-Type': 'application/x-ndjson', 'Cache-Control': 'no-store', 'X-Accel-Buffering': 'no', ...start });
     if (q.follow) res.setTimeout(0);
     res.flushHeaders();
     let left = q.limit ?? Infinity;

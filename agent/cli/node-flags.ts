@@ -101,5 +101,8 @@ export function printableConfig(cfg: ResolvedConfig): object {
     durabilityText: undefined,
     mqtt: { ...cfg.mqtt, ...(cfg.mqtt.password !== undefined ? { password: '***' } : {}) },
     links: cfg.links.map((l) => redactUrl(l)),
+    // The API's bearer token is a secret like the MQTT password; the labels Map as an object.
+    api: { ...cfg.api, token: cfg.api.token === null ? null : '***' },
+    trust: { ...cfg.trust, labels: Object.fromEntries(cfg.trust.labels) },
   };
 }

@@ -17,6 +17,7 @@ import { ApiAnswerError, apiStream, ApiUnavailableError, describeTarget, type Ap
 import { str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
 import { apiFailure, apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
 import { BadStreamLineError, formatCommand, parseStreamLine } from './command-line.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isCursor, readCursorFile } from './cursor-file.js';
 import { EXEC_FIRST_BACKOFF_MS, EXEC_MAX_BACKOFF_MS, runExec } from './exec-runner.js';
 import { stdoutClosed, writeOut } from './stdout.js';
@@ -48,8 +49,8 @@ a command is never skipped. Without --follow tail ends after the last command he
 SIGINT / SIGTERM end tail with status 0 (a running CMD's process group gets SIGTERM, SIGKILL
 after 10 s; its command counts as handled if it still exits 0). Exit status 1 when no agent answers at the start, or when the
 stream breaks without --follow; with --follow a lost agent is waited for, and the stream is
-reopened after the last command handled (with --after end and none handled yet, "end" is
-resolved again: what arrived while the agent was away is skipped).`,
+reopened after the last command handled (--after end stands for the last command the agent
+held when the stream first opened, so nothing that arrives meanwhile is skipped).`,
 };
 
 /** What the flags ask for. @throws UsageError on a bad combination or cursor. */
@@ -95,7 +96,12 @@ async function tailLoop(target: ApiTarget, flags: Flags, opts: ReturnType<typeof
   let delay = EXEC_FIRST_BACKOFF_MS;
   for (let attempt = 0; ; attempt++) {
     try {
-      for await (const line of apiStream(target, streamPath(after, follow), { signal })) {
+      // "end" becomes the cursor it stood for, so a reconnect skips nothing added meanwhile.
+      const onHeaders = (h: IncomingHttpHeaders): void => {
+        const start = h['syncwire-start-cursor'];
+        if (after === 'end') after = typeof start === 'string' && isCursor(start) ? start : undefined;
+      };
+      for await (const line of apiStream(target, streamPath(after, follow), { signal, onHeaders })) {
         const cmd = parseStreamLine(line);
         delay = EXEC_FIRST_BACKOFF_MS;
         if (opts.exec !== undefined) {
