@@ -20,7 +20,7 @@
  * every agent-side module of agent/api/; gc before each reading).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -28,7 +28,7 @@ import { apiRequest, ApiAnswerError, type ApiTarget } from '../agent/api/api-cli
 import { writeKeyFile } from '../agent/cli/keys.js';
 import { generateIdentity } from '../protocol/keys.js';
 import { repoRoot } from '../scripts/repo-root.js';
-import { QUICK, freePort, median, notes, round, sleep } from './util.js';
+import { QUICK, freePort, median, notes, round, sleep, stopChild, vmRssMb } from './util.js';
 
 type Variant = 'off' | 'unix' | 'tcp';
 const VARIANTS: readonly Variant[] = ['off', 'unix', 'tcp'];
@@ -39,20 +39,7 @@ interface Agent {
   log: () => string;
 }
 
-function vmRssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error('no VmRSS');
-  return Number(m[1]) / 1024;
-}
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => (clearTimeout(t), r()));
-    child.kill('SIGTERM');
-  });
-}
 
 /** Start one agent of `variant` in a fresh data dir under `dir`. */
 async function startAgent(dir: string, variant: Variant): Promise<Agent> {
@@ -193,7 +180,7 @@ export async function benchApiRss(): Promise<Record<string, number>> {
         await sleep(idleMs);
         phase('idle', await sampleAll(agents));
       } finally {
-        await Promise.allSettled(Object.values(started_).map((a) => stop(a.child)));
+        await Promise.allSettled(Object.values(started_).map((a) => stopChild(a.child)));
       }
     }
   } finally {

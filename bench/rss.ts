@@ -5,17 +5,12 @@
  * samples over one second).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../scripts/repo-root.js';
-import { QUICK, median, notes, round, sleep, startMosquitto } from './util.js';
+import { QUICK, median, notes, round, sleep, startMosquitto, stopChild, vmRssMb } from './util.js';
 
-function vmRssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error('no VmRSS');
-  return Number(m[1]) / 1024;
-}
 
 async function agentRss(dir: string, link: string, settleMs: number): Promise<number> {
   const main = join(repoRoot(), 'dist', 'agent', 'cli', 'main.js');
@@ -38,18 +33,10 @@ async function agentRss(dir: string, link: string, settleMs: number): Promise<nu
     }
     return median(xs);
   } finally {
-    await stop(child);
+    await stopChild(child);
   }
 }
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => (clearTimeout(t), r()));
-    child.kill('SIGTERM');
-  });
-}
 
 export async function benchRss(): Promise<Record<string, number>> {
   const dir = mkdtempSync(join(tmpdir(), 'syncwire-rss-'));
@@ -76,7 +63,7 @@ export async function benchRss(): Promise<Record<string, number>> {
       const n = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
       await sleep(1000);
       bare.push(vmRssMb(n.pid!));
-      await stop(n);
+      await stopChild(n);
     }
     return { 'rss_mb.idle_serial': round(median(serial), 1), 'rss_mb.idle_mqtt': round(median(mq), 1), 'rss_mb.bare_node': round(median(bare), 1) };
   } finally {

@@ -7,7 +7,7 @@
  * of a run start together (memory does not care that they share the cores).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeKeyFile } from '../agent/cli/keys.js';
@@ -17,22 +17,9 @@ import { openTransport, type OpenedTransport } from '../agent/transport/registry
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import { repoRoot } from '../scripts/repo-root.js';
 import { watchSealed, sealedShare, type Mode, type PerMode } from './seal-links.js';
-import { attachAll, median, peerUp, sleep } from './util.js';
+import { attachAll, median, peerUp, sleep, stopChild, vmRssMb } from './util.js';
 
-function vmRssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!m) throw new Error('no VmRSS');
-  return Number(m[1]) / 1024;
-}
 
-function stop(child: ChildProcess): Promise<void> {
-  return new Promise((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-    child.once('exit', () => (clearTimeout(t), r()));
-    child.kill('SIGTERM');
-  });
-}
 
 /** Start an agent with identity `id` dialing `url`, trusting `peer`. */
 function startAgent(dir: string, id: Identity, url: string, peer: Identity): { child: ChildProcess; stderr: () => string } {
@@ -86,7 +73,7 @@ export async function sealRss(runs: number, settleMs: number): Promise<PerMode> 
           res[mode].shares.push(sealedShare(watches[mode]));
         }
       } finally {
-        await Promise.allSettled(Object.values(procs).map((p) => stop(p.child)));
+        await Promise.allSettled(Object.values(procs).map((p) => stopChild(p.child)));
         await host.close();
         await Promise.allSettled(listeners.map((l) => l.close()));
       }

@@ -4,6 +4,7 @@
  * the broker, serial over the simulated 115200-baud UART). Everything runs the compiled code.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import * as hdr from 'hdr-histogram-js';
 import { MemoryStore } from '../agent/store/memory-store.js';
@@ -254,4 +255,21 @@ export function payload(n: number, seed: number): Uint8Array {
 export async function teardown(engines: Engine[], closers: Closer[]): Promise<void> {
   await Promise.allSettled(engines.map((e) => e.close()));
   await Promise.allSettled(closers.map((c) => c()));
+}
+
+/** Resident memory of process `pid` from /proc/PID/status, MB. */
+export function vmRssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!m) throw new Error('no VmRSS');
+  return Number(m[1]) / 1024;
+}
+
+/** SIGTERM `child` and resolve once it exited (SIGKILL after 3 s). */
+export function stopChild(child: ChildProcess): Promise<void> {
+  return new Promise((r) => {
+    if (child.exitCode !== null || child.signalCode !== null) return r();
+    const t = setTimeout(() => child.kill('SIGKILL'), 3000);
+    child.once('exit', () => (clearTimeout(t), r()));
+    child.kill('SIGTERM');
+  });
 }

@@ -43,5 +43,5 @@ export function exhaustingPush(graph: readonly Command[]): { pushes: Push[]; exh
   const slot = table.upsert('0000000000000000', Number.MAX_SAFE_INTEGER, EXHAUSTING_PUSH.budget);
   table.setKnown(slot, [store.indexOf(graph[0]!.id)]);
   const plan = planPush(store, table, slot, EXHAUSTING_PUSH.frame_limit, EXHAUSTING_PUSH.bare, () => false);
-  return { pushes: plan.frames.map((f) => decodeMessage(f) as Push), exhausted: plan.exhausted, budget_after: table.remaining[slot]! };
+  return { pushes: plan.frames.map((f) => decodeMessage(f) as Push), exhausted: plan.exhausted, budget_after: table.remainingOf(slot) };
 }

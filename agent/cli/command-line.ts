@@ -4,19 +4,10 @@
  * JSON when it parses as JSON, else as text when it is printable UTF-8 on one line, else as
  * `base64:<base64>`.
  */
+import type { CommandEntry } from '../api/command-feed.js';
 
-/** A command as the stream carries it. */
-export interface StreamedCommand {
-  cursor: string;
-  id: string;
-  author: string;
-  seq: number;
-  parents: string[];
-  /** The payload, base64. */
-  payload: string;
-  /** The payload as JSON, when it is UTF-8 that parses as JSON. */
-  json?: unknown;
-}
+/** A command as the stream carries it (the API's entry, agent/api/command-feed.ts). */
+export type StreamedCommand = CommandEntry;
 
 /** A stream line that is not a command object. */
 export class BadStreamLineError extends Error {

@@ -8,7 +8,7 @@
  * later, 78 bad config, key file, data directory or store: the systemd unit does not restart on it),
  * chosen by exit-status.ts from the error's class.
  */
-import { readFileSync } from 'node:fs';
+import { packageVersion } from './version.js';
 import { helpText, parseCommand, UsageError, type Command } from './args.js';
 import { EXIT_HELP } from './exit-codes.js';
 import { logFatal } from './logger.js';
@@ -33,17 +33,6 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   store: { summary: 'check a command log, or salvage a damaged one (check never writes)', load: async () => (await import('./store-cmd.js')).storeCommand },
   demo: { summary: 'zero-setup demo: gateway + serial, MQTT and TCP agents converging', load: async () => (await import('./demo.js')).demoCommand },
 };
-
-function version(): string {
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      /* try the next layout (dist/ or source) */
-    }
-  }
-  return 'unknown';
-}
 
 function topHelp(): string {
   const names = Object.keys(COMMANDS);
@@ -74,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
     return first === undefined ? 2 : 0;
   }
   if (first === '--version' || first === '-v') {
-    process.stdout.write(`syncwire ${version()}\n`);
+    process.stdout.write(`syncwire ${packageVersion()}\n`);
     return 0;
   }
   const entry = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;

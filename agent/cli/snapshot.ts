@@ -5,8 +5,8 @@
  * version, store bytes, RSS, the last error, its transports, and which heavy modules it has loaded
  * (the proof that transports load lazily). docs/STATUS.md documents every field.
  */
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { packageVersion } from './version.js';
 import type { Link } from '../link.js';
 import { DiskStore } from '../store/disk-store.js';
 import type { Engine } from '../sync/engine.js';
@@ -70,23 +70,6 @@ export function loadedModules(): { mqtt: boolean; serialport: boolean } {
     mqtt: keys.some((k) => /[\\/]node_modules[\\/]mqtt[\\/]/.test(k)),
     serialport: keys.some((k) => /[\\/]node_modules[\\/](serialport|@serialport[\\/]bindings-cpp)[\\/]/.test(k)),
   };
-}
-
-let cachedVersion: string | undefined;
-
-/** The package version, read from package.json once (from dist/ or from the source tree). */
-export function packageVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  cachedVersion = 'unknown';
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      cachedVersion = (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
-      break;
-    } catch {
-      /* try the next layout (dist/ or source) */
-    }
-  }
-  return cachedVersion;
 }
 
 /** Take a snapshot. */

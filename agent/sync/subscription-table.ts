@@ -59,14 +59,6 @@ export class SubscriptionTable {
     return this.slots.size;
   }
 
-  /**
-   * Read-only view of the budgets by slot, for callers written before {@link remainingOf}.
-   * @deprecated read {@link remainingOf}.
-   */
-  get remaining(): { readonly [slot: number]: number } {
-    return this.budget;
-  }
-
   /** Slot of `peerId`, or -1. */
   find(peerId: string): number {
     return this.slots.find(peerId);
