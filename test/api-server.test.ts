@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { ApiAnswerError, apiRequest, apiStream, type ApiTarget } from '../agent/api/api-client.js';
 import { ApiError } from '../agent/api/api-error.js';
 import type { ApiHost } from '../agent/api/api-host.js';
-import { apiHostFor } from '../agent/api/basic-host.js';
+import { apiHostFor } from '../testkit/basic-host.js';
 import { MAX_PAYLOAD_BYTES } from '../agent/api/body-limit.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../agent/api/server.js';
 import { askStatusSocket } from '../agent/cli/status-server.js';

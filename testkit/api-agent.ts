@@ -2,14 +2,14 @@
  * An agent's whole local HTTP API in the test process, for CLI tests that need endpoints the
  * `syncwire agent` process may not serve yet: a real Engine on a real DiskStore, the real
  * server (agent/api/server.ts) on a unix socket (and optionally TCP with a token), status and
- * commit from agent/api/basic-host.ts, and the command stream and `show` from
+ * commit from testkit/basic-host.ts, and the command stream and `show` from
  * agent/api/commands-stream.ts wired to the engine's `commands` event. CLI processes talk to it
  * exactly as to a running agent.
  */
 import { join } from 'node:path';
 import type { ServerResponse } from 'node:http';
 import { ApiError } from '../agent/api/api-error.js';
-import { apiHostFor } from '../agent/api/basic-host.js';
+import { apiHostFor } from './basic-host.js';
 import type { FeedSource } from '../agent/api/command-feed.js';
 import { showCommandJson, writeCommandStream } from '../agent/api/commands-stream.js';
 import { sendError } from '../agent/api/respond.js';

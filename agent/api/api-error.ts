@@ -20,7 +20,7 @@ export type ApiReason =
   | 'internal'
   | 'not_implemented';
 
-/** The HTTP status of each reason (api.md's table; `not_implemented` is a stand-in until wired). */
+/** The HTTP status of each reason (api.md's table; `not_implemented` only answers from test hosts, testkit/basic-host.ts). */
 export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
   bad_request: 400,
   unauthorized: 401,

@@ -12,6 +12,7 @@ import type { Link } from '../link.js';
 import type { Logger } from '../node/log.js';
 import type { CommandStore } from '../store/command-store.js';
 import { EngineCore } from './engine-core.js';
+import { EngineClosedError } from './engine-errors.js';
 import type { EngineEvents, TrustChange } from './engine-events.js';
 import { resolveSettings, type EngineOptions } from './engine-settings.js';
 import type { EngineSnapshot, PeerSnapshot } from './engine-snapshot.js';
@@ -20,6 +21,7 @@ import type { PeerSession } from './peer-session.js';
 import type { TrustMode } from './trust.js';
 
 export type { Logger } from '../node/log.js';
+export { EngineClosedError } from './engine-errors.js';
 export type { EngineEvents, PeerRejected, PollAnswer, TrustChange } from './engine-events.js';
 export { ENGINE_DEFAULTS, type EngineOptions, type EngineSettings } from './engine-settings.js';
 export type { EngineSnapshot, PeerSnapshot } from './engine-snapshot.js';
@@ -61,9 +63,10 @@ export class Engine extends EventEmitter<EngineEvents> {
    * store's durability promises; subscribers are pushed once its record is in the log.
    * @throws StoreWriteError when the record could not be written (a full disk): the command is
    *   then not in the graph, not pushed, and its seq is used again by the next commit.
+   * @throws EngineClosedError after close().
    */
   async commit(payload: Uint8Array): Promise<Uint8Array> {
-    if (this.closed) throw new Error('engine is closed');
+    if (this.closed) throw new EngineClosedError();
     const parents = deepestFirst(this.store, this.store.heads(), MAX_PARENTS).map((h) => Uint8Array.from(this.store.idOf(h)));
     const seq = this.nextSeq;
     const cmd = encodeCommand({ parents, author: this.identity.author, seq, payload }, this.identity.sign);

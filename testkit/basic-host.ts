@@ -1,12 +1,12 @@
 /**
- * The API host a running agent starts with (agent/cli/run-node.ts): status and commit from the
- * engine; metrics, the command stream, `show` and reload answer 501 `not_implemented` until
- * their parts are wired in. Readiness is "the store is open" (it is, once this exists).
+ * A minimal API host for tests of the server (the agent's own is agent/cli/api-host.ts): status
+ * and commit from an engine; metrics, the command stream, `show` and reload answer 501
+ * `not_implemented` unless a test overrides them. Readiness is "the store is open".
  */
-import { toHex } from '../../protocol/keys.js';
-import type { Engine } from '../sync/engine.js';
-import { ApiError } from './api-error.js';
-import type { ApiHost } from './api-host.js';
+import { toHex } from '../protocol/keys.js';
+import type { Engine } from '../agent/sync/engine.js';
+import { ApiError } from '../agent/api/api-error.js';
+import type { ApiHost } from '../agent/api/api-host.js';
 
 /** What {@link apiHostFor} builds a host from. */
 export interface BasicHostSource {
@@ -26,14 +26,7 @@ export function apiHostFor(src: BasicHostSource): ApiHost {
   return {
     status: () => src.snapshot(),
     commit: async (payload) => {
-      let id: Uint8Array;
-      try {
-        id = await engine.commit(payload);
-      } catch (err) {
-        // The engine refuses with a plain Error once closed (no reason code of its own).
-        if (err instanceof Error && err.message === 'engine is closed') throw ApiError.of('closing', 'the agent is shutting down');
-        throw err;
-      }
+      const id = await engine.commit(payload); // EngineClosedError answers 503 closing (respond.ts)
       const hex = toHex(id);
       return { id, cursor: `${engine.store.indexOf(id)}-${hex.slice(0, 16)}` };
     },
