@@ -18,6 +18,7 @@ import { ApiError } from '../agent/api/api-error.js';
 import type { ApiHost } from '../agent/api/api-host.js';
 import { apiHostFor } from '../testkit/basic-host.js';
 import { MAX_PAYLOAD_BYTES } from '../agent/api/body-limit.js';
+import { socketExchange } from '../testkit/socket-exchange.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../agent/api/server.js';
 import { askStatusSocket } from '../agent/cli/status-server.js';
 import { StoreWriteError } from '../agent/store/write-error.js';
@@ -73,17 +74,7 @@ async function refusal(p: Promise<unknown>): Promise<ApiAnswerError> {
 }
 
 /** Write `chunks` on a raw connection to `path` and collect the answer until the agent closes it. */
-async function raw(path: string, chunks: (string | Buffer)[]): Promise<string> {
-  const sock = net.connect(path);
-  let answer = '';
-  sock.setEncoding('utf8');
-  sock.on('data', (c: string) => (answer += c));
-  sock.on('error', () => undefined);
-  await new Promise((r) => sock.once('connect', r));
-  for (const c of chunks) sock.write(c);
-  await new Promise((r) => sock.once('close', r));
-  return answer;
-}
+const raw = async (path: string, chunks: (string | Buffer)[]): Promise<string> => (await socketExchange(path, chunks, 60_000)).answer;
 
 t.test('unix socket: 0600, healthz, status, readyz, metrics, show, reload, stream query', async (t) => {
   const host = fakeHost();

@@ -9,11 +9,11 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateIdentity } from '../protocol/keys.js';
 import { writeKeyFile } from '../agent/cli/keys.js';
+import { socketExchange } from '../testkit/socket-exchange.js';
 import { startApiServer } from '../agent/api/server.js';
 import type { ApiHost } from '../agent/api/api-host.js';
 
@@ -155,38 +155,22 @@ t.test('the status socket is never reachable with a mode looser than 0600', asyn
   tt.same(readdirSync(d).filter((n) => n.startsWith('.s')), [], 'no staging directory left behind');
 });
 
-/** Connect to `path`, send `bytes` (if any), and collect what comes back until the agent closes. */
-async function exchange(path: string, bytes: string[]): Promise<{ answer: string; closed: boolean }> {
-  const sock = net.connect(path);
-  let answer = '';
-  sock.setEncoding('utf8');
-  sock.on('data', (c: string) => (answer += c));
-  sock.on('error', () => undefined);
-  await new Promise((r) => sock.once('connect', r));
-  for (const b of bytes) if (!sock.destroyed) sock.write(b);
-  const closed = await Promise.race([
-    new Promise<boolean>((r) => sock.once('close', () => r(true))),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 10_000)),
-  ]);
-  sock.destroy();
-  return { answer, closed };
-}
 
 t.test('idle, garbage and oversized API connections are answered or closed', async (tt) => {
   const d = tmp();
   const path = join(d, 'status.sock');
   const s = await startApiServer({ socketPath: path, limits: { headersTimeoutMs: 300, requestTimeoutMs: 1000, checkIntervalMs: 100 } }, host);
   tt.teardown(() => s.close());
-  tt.ok((await exchange(path, [])).closed, 'a connection that sends nothing is closed by the agent (headers timeout)');
-  tt.ok((await exchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\n'])).closed, 'one that never finishes its headers too');
+  tt.ok((await socketExchange(path, [])).closed, 'a connection that sends nothing is closed by the agent (headers timeout)');
+  tt.ok((await socketExchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\n'])).closed, 'one that never finishes its headers too');
 
-  const garbage = await exchange(path, ['x'.repeat(64 * 1024), '\0\xff\r\n\r\n']);
+  const garbage = await socketExchange(path, ['x'.repeat(64 * 1024), '\0\xff\r\n\r\n']);
   tt.ok(garbage.closed, 'garbage bytes: the connection is closed');
   tt.match(garbage.answer, /^HTTP\/1\.1 400 /, 'after a 400');
   tt.match(garbage.answer, /"reason":"bad_request"/, 'with the JSON error body');
 
   const chunk = 'x'.repeat(64 * 1024);
-  const huge = await exchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ', ...Array.from({ length: 20 }, () => chunk)]);
+  const huge = await socketExchange(path, ['GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Big: ', ...Array.from({ length: 20 }, () => chunk)]);
   tt.ok(huge.closed, 'headers over the limit: closed');
   tt.match(huge.answer, /^HTTP\/1\.1 400 [^]*"bad_request"/, 'after a JSON 400');
 });
