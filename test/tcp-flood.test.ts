@@ -162,14 +162,25 @@ async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket
   return { socket, peer };
 }
 
+/** The NODE_OPTIONS of docs/syncwire.service (the production unit). */
+function unitNodeOptions(): string {
+  const m = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(resolve('docs/syncwire.service'), 'utf8'));
+  if (!m?.[1]) throw new Error('docs/syncwire.service sets no NODE_OPTIONS');
+  return m[1].trim();
+}
+
 t.test('a trusted peer gets in within seconds during a 1,500-connection pre-auth flood', { timeout: 240_000 + HOLD_MS }, async (tt) => {
   const gw = tmp();
   const ag = tmp();
   const gk = await keygen(join(gw, 'key.json'));
   const ak = await keygen(join(ag, 'key.json'));
   const raw = generateIdentity();
-  // SYNCWIRE_FLOOD_NODE_ARGS: node flags for the gateway (e.g. a heap cap, to compare memory).
-  const nodeArgs = (process.env.SYNCWIRE_FLOOD_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+  // The memory bound below is the unit's, so the gateway runs with the unit's node flags (its
+  // NODE_OPTIONS heap cap: without it V8 sizes the heap from this machine's RAM, not from
+  // MemoryMax, and lets garbage pile up: 175-195 MB measured here). SYNCWIRE_FLOOD_NODE_ARGS
+  // replaces them (e.g. '' to measure without the cap).
+  const nodeArgs = (process.env.SYNCWIRE_FLOOD_NODE_ARGS ?? unitNodeOptions()).split(' ').filter((a) => a !== '');
+  tt.comment(`gateway node flags: ${nodeArgs.join(' ') || '(none)'}`);
   const gateway = start(['gateway', '-d', gw, '--listen', 'tcp-listen://127.0.0.1:0', '--trust-key', ak.publicKey, '--trust-key', toHex(raw.publicKey), '--log-level', 'info'], nodeArgs);
   const opened = await gateway.waitFor((l) => l.msg === 'transport open', 20_000);
   const port = opened.port as number;
