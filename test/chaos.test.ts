@@ -42,7 +42,13 @@ t.test('chaos harness, quick variant: every invariant holds', async (t) => {
   t.equal(r.fuzz!.crashes, 0, 'fuzz: no crash');
   t.equal(r.fuzz!.hangs, 0, 'fuzz: no hang');
   t.equal(r.fuzz!.untyped_errors, 0, 'fuzz: every rejection is a typed error');
-  t.equal(r.fuzz!.live_bad_frames_counted, r.fuzz!.live_undecodable_sent, 'fuzz: every undecodable frame was counted');
+  // Counted as bad when decoded, or as dropped unread when its link closed first (a hostile Hello
+  // closes the link while its frames still wait in the session's intake): none goes uncounted.
+  const bad = Number(r.fuzz!.live_bad_frames_counted);
+  const sent = Number(r.fuzz!.live_undecodable_sent);
+  const dropped = Number(r.fuzz!.live_intake_dropped);
+  t.ok(bad <= sent, `fuzz: no frame counted bad that decoded (${bad} <= ${sent})`);
+  t.ok(sent <= bad + dropped, `fuzz: every undecodable frame was counted (${sent} <= ${bad} bad + ${dropped} dropped at close)`);
   t.equal(r.fuzz!.good_peer_converged, true, 'fuzz: the good peer kept syncing');
   t.equal(r.fuzz!.sealed_forgeries_opened, 0, 'fuzz: no forged sealed frame opened');
   t.equal(r.fuzz!.live_sealed_link_survived, true, 'fuzz: the live sealed link stayed up under injection');

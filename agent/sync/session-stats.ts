@@ -25,7 +25,7 @@ export interface SessionStats {
   rehandshakes: number;
   /** Re-handshake inputs dropped: failed Hellos, bad Auths, triggers and answers over their rate. */
   handshakeDropped: number;
-  /** Frames dropped unread because too many bytes already waited to be handled (a flood). */
+  /** Frames dropped unread: too many bytes already waited to be handled (a flood), or they still waited when the link closed. */
   intakeDropped: number;
 }
 

@@ -89,7 +89,8 @@ export const INTAKE_MAX_BYTES = 4 << 20;
  * event-loop turn: a transport read of thousands of frames (one TCP segment burst) is continued
  * on later turns instead of blocking the loop — every frame now costs an AEAD open, and most an
  * AEAD seal for the answer. Frames beyond {@link INTAKE_MAX_BYTES} waiting are passed to
- * `overflow` (counted) instead: the transport keeps reading while frames wait.
+ * `overflow` (counted) instead: the transport keeps reading while frames wait; so are the frames
+ * still waiting when the intake stops (the link closed).
  */
 export class Intake {
   private readonly waiting: Uint8Array[] = [];
@@ -119,9 +120,11 @@ export class Intake {
     this.handle(body, now);
   }
 
-  /** Drop what waits and take nothing more (the link closed). */
+  /** Drop what waits (each passed to `overflow`: counted, never silent) and take nothing more (the link closed). */
   stop(): void {
+    if (this.stopped) return;
     this.stopped = true;
+    for (let i = this.head; i < this.waiting.length; i++) this.overflow(this.waiting[i]!);
     this.waiting.length = this.arrived.length = this.head = this.bytes = 0;
   }
 

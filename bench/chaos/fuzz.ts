@@ -197,6 +197,7 @@ export async function runFuzz(cfg: ChaosConfig): Promise<Figures> {
     slowest_single_input_ms: round(t.slowestMs),
     decoder_error_reasons: errKinds,
     live_bad_frames_counted: live.badFramesCounted,
+    live_intake_dropped: live.intakeDropped,
     live_undecodable_sent: live.undecodableSent,
     live_rejected_commands: live.rejected,
     live_orphaned_commands: live.orphaned,
@@ -309,6 +310,8 @@ interface LiveResult {
   serialChunks: number;
   crashes: number;
   badFramesCounted: number;
+  /** Frames the hostile links' sessions dropped unread (still waiting when their link closed). */
+  intakeDropped: number;
   undecodableSent: number;
   rejected: number;
   orphaned: number;
@@ -562,6 +565,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
   gc();
   const heapAfter = round(process.memoryUsage().heapUsed / 1048576);
   const badFramesCounted = sessions.reduce((a, s) => a + s.stats.badFrames, 0);
+  const intakeDropped = sessions.reduce((a, s) => a + s.stats.intakeDropped, 0);
   const delta = (now: number | null, base: number | null): number | null => (now === null || base === null ? null : now - base);
   const sealedFailures = delta(sealedStat('sealFailures'), sealedBase.failures);
   const sealedReplays = delta(sealedStat('replays'), sealedBase.replays);
@@ -570,6 +574,7 @@ async function liveAgent(cfg: ChaosConfig, rnd: Random, seeds: Uint8Array[], n: 
     serialChunks,
     crashes,
     badFramesCounted,
+    intakeDropped,
     undecodableSent: undecodable,
     rejected: target.snapshot().ingest.rejected,
     orphaned: target.snapshot().ingest.orphaned,
