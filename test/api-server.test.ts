@@ -20,7 +20,6 @@ import { apiHostFor } from '../testkit/basic-host.js';
 import { MAX_PAYLOAD_BYTES } from '../agent/api/body-limit.js';
 import { socketExchange } from '../testkit/socket-exchange.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../agent/api/server.js';
-import { askStatusSocket } from '../agent/cli/status-server.js';
 import { StoreWriteError } from '../agent/store/write-error.js';
 import { encodeCommand } from '../protocol/command.js';
 import { TooLargeError } from '../protocol/errors.js';
@@ -164,7 +163,6 @@ t.test("the host's refusals: disk full, closing, not ready, store error, interna
   const full = await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: 'x' }));
   t.match(full, { status: 503, reason: 'disk_full' });
   t.equal(full.headers['retry-after'], '30');
-  t.match(await askStatusSocket(s.socketPath, { op: 'commit', payload: '78' }), { ok: false, reason: 'disk-full' }, 'old reason spelling through the compatibility layer');
   fail = new StoreWriteError('io-error', 'EIO', 'write failed');
   t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: 'x' })), { status: 500, reason: 'store_error' });
   fail = ApiError.of('closing', 'the agent is shutting down');
@@ -195,9 +193,9 @@ t.test('commit round-trip against a real Engine on a MemoryStore', async (t) => 
   t.same((await apiRequest(unix, 'GET', '/v1/status')).json, { commands: 2 });
   // With a parent, the largest payload no longer fits: the encoder's refusal is a 413 too.
   t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: new Uint8Array(MAX_PAYLOAD_BYTES) })), { status: 413, reason: 'too_large' });
-  const old = await askStatusSocket(s.socketPath, { op: 'commit', payload: 'ff00' });
-  t.match(old, { ok: true, id: /^[0-9a-f]{64}$/ }, 'compatibility layer: commit');
-  t.match(await askStatusSocket(s.socketPath, { op: 'status' }), { ok: true, status: { commands: 3 } }, 'compatibility layer: status');
+  const third = await apiRequest(unix, 'POST', '/v1/commands', { body: Uint8Array.of(0xff, 0x00) });
+  t.match(third.json, { id: /^[0-9a-f]{64}$/ }, 'a binary commit');
+  t.match((await apiRequest(unix, 'GET', '/v1/status')).json, { commands: 3 }, 'status counts it');
   await engine!.close();
   t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: 'x' })), { status: 503, reason: 'closing' }, 'after the engine closed');
 });

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { askStatusSocket } from '../agent/cli/status-server.js';
+import { apiRequest } from '../agent/api/api-client.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
 if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc -p tsconfig.json)`);
@@ -50,9 +50,9 @@ async function statusUntil(dataDir: string, ready: (s: Record<string, any>) => b
   let last = '';
   while (Date.now() < by) {
     try {
-      const r = await askStatusSocket(join(dataDir, 'status.sock'), { op: 'status' });
-      last = JSON.stringify(r).slice(0, 300);
-      if (r.ok && ready(r.status as unknown as Record<string, any>)) return;
+      const r = await apiRequest({ socketPath: join(dataDir, 'status.sock') }, 'GET', '/v1/status');
+      last = r.text.slice(0, 300);
+      if (ready(r.json as Record<string, any>)) return;
     } catch (err) {
       last = String(err);
     }

@@ -3,7 +3,7 @@
  * and commit from an engine; metrics, the command stream, `show` and reload answer 501
  * `not_implemented` unless a test overrides them. Readiness is "the store is open".
  */
-import { toHex } from '../protocol/keys.js';
+import { cursorOf } from '../agent/api/command-feed.js';
 import type { Engine } from '../agent/sync/engine.js';
 import { ApiError } from '../agent/api/api-error.js';
 import type { ApiHost } from '../agent/api/api-host.js';
@@ -27,8 +27,7 @@ export function apiHostFor(src: BasicHostSource): ApiHost {
     status: () => src.snapshot(),
     commit: async (payload) => {
       const id = await engine.commit(payload); // EngineClosedError answers 503 closing (respond.ts)
-      const hex = toHex(id);
-      return { id, cursor: `${engine.store.indexOf(id)}-${hex.slice(0, 16)}` };
+      return { id, cursor: cursorOf(engine.store, id) };
     },
     streamCommands: () => {
       throw notYet('the command stream');

@@ -63,6 +63,11 @@ function payloadJson(payload: Uint8Array): unknown {
   }
 }
 
+/** The cursor of the command `id`, which `store` holds (e.g. just committed). */
+export function cursorOf(store: CommandStore, id: Uint8Array): string {
+  return formatCursor(store.indexOf(id), id);
+}
+
 /**
  * The entry of the command at `handle` (decoded from the store's exact bytes).
  * @throws whatever the store's `bytesOf` throws (closed store, failed read); RangeError on a

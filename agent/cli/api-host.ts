@@ -4,13 +4,11 @@
  * loop-health monitor and live trust. The server owns listeners, auth, limits and the error shape;
  * this file only answers.
  */
-import { toHex } from '../../protocol/keys.js';
 import { ApiError } from '../api/api-error.js';
 import type { ApiHost } from '../api/api-host.js';
-import type { FeedSource } from '../api/command-feed.js';
+import { cursorOf, type FeedSource } from '../api/command-feed.js';
 import { showCommandJson, writeCommandStream } from '../api/commands-stream.js';
 import { fanOut } from '../api/fan-out.js';
-import { formatCursor } from '../api/cursor.js';
 import { renderMetrics } from '../api/metrics.js';
 import { sendError, toApiError } from '../api/respond.js';
 import type { Logger } from '../node/log.js';
@@ -57,7 +55,7 @@ export function agentApiHost(p: AgentHostParts): ApiHost {
     commit: async (payload) => {
       if (p.closing.aborted) throw ApiError.of('closing', 'the agent is shutting down');
       const id = await p.engine.commit(payload);
-      return { id, cursor: formatCursor(p.engine.store.indexOf(id), toHex(id)) };
+      return { id, cursor: cursorOf(p.engine.store, id) };
     },
     streamCommands: (_req, res, query) => {
       writeCommandStream(res, feed, query, { signal: p.closing }).catch((err: unknown) => {

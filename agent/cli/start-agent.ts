@@ -9,9 +9,8 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { generateIdentity, toHex } from '../../protocol/keys.js';
-import { commandEntry, commandsFrom, type CommandEntry, type FeedOptions } from '../api/command-feed.js';
+import { commandEntry, commandsFrom, cursorOf, type CommandEntry, type FeedOptions } from '../api/command-feed.js';
 import { showCommandJson } from '../api/commands-stream.js';
-import { formatCursor } from '../api/cursor.js';
 import type { Logger } from '../node/log.js';
 import type { PeerRejected } from '../sync/engine.js';
 import { ConfigError, resolveConfig, validate, type ResolvedConfig } from './config.js';
@@ -148,8 +147,7 @@ class RunningAgent extends EventEmitter<AgentEvents> implements Agent {
     const bytes =
       payload instanceof Uint8Array ? payload : new TextEncoder().encode(typeof payload === 'string' ? payload : JSON.stringify(payload));
     const id = await this.node.engine.commit(bytes);
-    const hex = toHex(id);
-    return { id: hex, cursor: formatCursor(this.node.engine.store.indexOf(id), hex) };
+    return { id: toHex(id), cursor: cursorOf(this.node.engine.store, id) };
   }
 
   commands(opts: FeedOptions = {}): AsyncIterable<CommandEntry> {
