@@ -31,17 +31,30 @@ export interface InboundSession {
   close(marker?: boolean): Promise<void>;
 }
 
+/** Frames dropped at close that are examined for a refusal (it comes right after the Hellos). */
+const LAST_WORDS_SCAN = 16;
+
 /** Decodes and routes one session's frames. */
 export class SessionInbound {
   private readonly intake: Intake;
   /** When the frame being handled reached the session (performance.now): apply latency starts here. */
   frameArrivedAt = 0;
+  /** Set by stop(): what the intake drops from now on is the link's last words. */
+  private closing = false;
+  /** How many of the last words were looked at (at most {@link LAST_WORDS_SCAN}). */
+  private lastWordsSeen = 0;
 
   constructor(
     private readonly host: Pick<SessionHost, 'settings' | 'log'>,
     private readonly s: InboundSession,
   ) {
-    this.intake = new Intake((body, at) => this.onFrame(body, at), () => s.stats.intakeDropped++);
+    this.intake = new Intake(
+      (body, at) => this.onFrame(body, at),
+      (body) => {
+        s.stats.intakeDropped++;
+        if (this.closing) this.lastWords(body);
+      },
+    );
   }
 
   /** A frame body arrived on the link. */
@@ -49,9 +62,27 @@ export class SessionInbound {
     this.intake.push(body);
   }
 
-  /** Drop what waits; take nothing more (the link closed). */
+  /**
+   * Drop what waits; take nothing more (the link closed). A refusal among the first dropped
+   * frames is still logged: a peer that refuses a link sends an unsealed `Error` and closes at
+   * once, and its reason must reach the operator even when the close overtook the frame here.
+   */
   stop(): void {
+    this.closing = true;
     this.intake.stop();
+  }
+
+  /** Logs `body` if it is an unsealed `Error`; changes no other state, and looks at a few frames at most. */
+  private lastWords(body: Uint8Array): void {
+    if (this.lastWordsSeen++ >= LAST_WORDS_SCAN || isSealed(body)) return;
+    try {
+      const msg = decodeMessage(body, this.host.settings.maxFrame);
+      if (msg.type !== 'Error') return;
+      this.lastWordsSeen = LAST_WORDS_SCAN; // one line at most: a flood cannot fill the log
+      this.logError(msg.code, msg.message, 'peer sent error as the link closed');
+    } catch {
+      /* undecodable: counted as dropped, nothing to say */
+    }
   }
 
   private onFrame(body: Uint8Array, arrivedAt: number): void {
