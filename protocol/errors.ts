@@ -17,6 +17,12 @@ export const ReasonCode = {
   Internal: 12,
   Closed: 13,
   SealingRequired: 14,
+  // Protocol version 2 (scopes; docs/design/v2-scopes.md §3.11). Never sent by a version-1 peer.
+  UnknownScope: 15,
+  NotAMember: 16,
+  ScopeDeclined: 17,
+  TooManyScopes: 18,
+  NotPermitted: 19,
 } as const;
 
 /** Name of a reason code. */
@@ -88,5 +94,13 @@ export class UnauthorizedError extends SyncwireError {
   constructor(message: string) {
     super('Unauthorized', message);
     this.name = 'UnauthorizedError';
+  }
+}
+
+/** A command whose author lacks the role it needs at that command, or a scope rule it breaks (v2). */
+export class NotPermittedError extends SyncwireError {
+  constructor(message: string) {
+    super('NotPermitted', message);
+    this.name = 'NotPermittedError';
   }
 }
