@@ -4,12 +4,14 @@
  * - `protocol/message-checks.generated.ts` from `protocol/messages.ts`: per message, its wire
  *   field order and, per field, a check compiled by TypeBox (`TypeCompiler.Code`) and a readable
  *   description for error messages;
+ * - `protocol/message-checks-v2.generated.ts` the same from `protocol/messages-v2.ts` (protocol
+ *   version 2, not on the wire yet), where a field's check may use a regular expression;
  * - `agent/cli/config-check.generated.ts` from `agent/cli/config-schema.ts`: one check of a whole
  *   config file (on failure, `config.ts` loads TypeBox to explain exactly what is wrong).
  * `make vectors` runs this (after a build; run it again after changing a schema, then rebuild);
  * tests fail when a committed file is not what this would write.
  *
- * Usage: `node dist/scripts/gen-checks.js` (writes both files in the source tree).
+ * Usage: `node dist/scripts/gen-checks.js` (writes the three files in the source tree).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +20,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigFile } from '../agent/cli/config-schema.js';
 import { schemas } from '../protocol/messages.js';
+import { schemasV2 } from '../protocol/messages-v2.js';
 import { repoRoot } from './repo-root.js';
 
 /** The schema fields this generator understands (all the message schemas use). */
@@ -28,9 +31,12 @@ interface SchemaLike {
   maximum?: number;
   minByteLength?: number;
   maxByteLength?: number;
+  minItems?: number;
   maxItems?: number;
+  minLength?: number;
   maxLength?: number;
-  items?: SchemaLike;
+  pattern?: string;
+  items?: SchemaLike | SchemaLike[];
   anyOf?: SchemaLike[];
   properties?: Record<string, SchemaLike>;
   [k: symbol]: unknown;
@@ -46,11 +52,15 @@ export function describe(s: SchemaLike): string {
       return 'a boolean';
     case 'null':
       return 'null';
-    case 'string':
-      return s.maxLength !== undefined ? `a text string of at most ${s.maxLength} characters` : 'a text string';
+    case 'string': {
+      const match = s.pattern !== undefined ? ` matching /${s.pattern}/` : '';
+      if (s.minLength !== undefined) return `a text string of ${s.minLength}..${s.maxLength ?? '∞'} characters${match}`;
+      return (s.maxLength !== undefined ? `a text string of at most ${s.maxLength} characters` : 'a text string') + match;
+    }
     case 'Uint8Array':
       return s.minByteLength === s.maxByteLength ? `a byte string of ${s.minByteLength} bytes` : `a byte string of ${s.minByteLength ?? 0}..${s.maxByteLength ?? '∞'} bytes`;
     case 'array':
+      if (Array.isArray(s.items)) return `an array [${s.items.map(describe).join(', ')}]`; // a tuple
       return `an array of at most ${s.maxItems ?? '∞'} items, each ${describe(s.items!)}`;
     default:
       throw new Error(`gen-checks: no description for schema type ${String(s.type)}`);
@@ -77,25 +87,15 @@ const HEADER = [
   '// `any`: the compiled checks index into an unknown value; each access is guarded by the test before it.',
 ];
 
-/** The full text of `protocol/message-checks.generated.ts`. */
-export function messageChecksSource(): string {
-  const lines: string[] = [
-    ...HEADER,
-    "import type { MessageName } from './message-type.js';",
-    '',
-    '/** One field of a message: its name, a check of its decoded value, and what it must be. */',
-    'export interface FieldCheck {',
-    '  readonly name: string;',
-    '  readonly check: (value: unknown) => boolean;',
-    '  readonly expect: string;',
-    '  /** Left out by older peers: optional fields are trailing, and an encoder omits an undefined one. */',
-    '  readonly optional?: true;',
-    '}',
-    '',
-    '/** Per message, its fields in wire order (after `type`) with their checks. */',
-    'export const messageFields: Record<MessageName, readonly FieldCheck[]> = {',
-  ];
-  for (const [name, schema] of Object.entries(schemas)) {
+/**
+ * The `FieldCheck` entries of every message of `all`, one line per array element, and the module
+ * constants (regular expressions) their checks need. Without `allowConsts` a check that needs one
+ * is an error (the v1 file has none, and its text must not change).
+ */
+function fieldEntries(all: Record<string, TSchema>, allowConsts: boolean): { consts: string[]; lines: string[] } {
+  const consts: string[] = [];
+  const lines: string[] = [];
+  for (const [name, schema] of Object.entries(all)) {
     const props = (schema as unknown as SchemaLike).properties!;
     const required = new Set((schema as unknown as { required?: string[] }).required ?? []);
     lines.push(`  ${name}: [`);
@@ -107,14 +107,62 @@ export function messageChecksSource(): string {
       sawOptional ||= optional;
       lines.push(`    {`, `      name: ${JSON.stringify(field)},`, `      expect: ${JSON.stringify(describe(fs))},`);
       if (optional) lines.push('      optional: true,');
-      const { consts, fn } = checkCode(fs as unknown as TSchema);
-      if (consts.length > 0) throw new Error(`gen-checks: ${name}.${field} needs module constants; not supported in message checks`);
+      // Each field gets its own constant names, so two fields' expressions never collide.
+      const { consts: own, fn } = checkCode(fs as unknown as TSchema, `re_${name}_${field}`);
+      if (own.length > 0 && !allowConsts) throw new Error(`gen-checks: ${name}.${field} needs module constants; not supported in message checks`);
+      consts.push(...own);
       lines.push(`      check: ${fn.split('\n').join('\n      ')},`, `    },`);
     }
     lines.push('  ],');
   }
+  return { consts, lines };
+}
+
+/** The `FieldCheck` interface both generated message-check files declare. */
+const FIELD_CHECK = [
+  '/** One field of a message: its name, a check of its decoded value, and what it must be. */',
+  'export interface FieldCheck {',
+  '  readonly name: string;',
+  '  readonly check: (value: unknown) => boolean;',
+  '  readonly expect: string;',
+  '  /** Left out by older peers: optional fields are trailing, and an encoder omits an undefined one. */',
+  '  readonly optional?: true;',
+  '}',
+];
+
+/** The full text of `protocol/message-checks.generated.ts`. */
+export function messageChecksSource(): string {
+  const { lines: entries } = fieldEntries(schemas, false);
+  const lines: string[] = [
+    ...HEADER,
+    "import type { MessageName } from './message-type.js';",
+    '',
+    ...FIELD_CHECK,
+    '',
+    '/** Per message, its fields in wire order (after `type`) with their checks. */',
+    'export const messageFields: Record<MessageName, readonly FieldCheck[]> = {',
+    ...entries,
+  ];
   lines.push('};', '');
   return lines.join('\n');
+}
+
+/** The full text of `protocol/message-checks-v2.generated.ts` (self-contained: it outlives the v1 file). */
+export function messageChecksSourceV2(): string {
+  const { consts, lines: entries } = fieldEntries(schemasV2, true);
+  return [
+    ...HEADER,
+    "import type { MessageNameV2 } from './message-type-v2.js';",
+    '',
+    ...(consts.length > 0 ? [...consts, ''] : []),
+    ...FIELD_CHECK,
+    '',
+    '/** Per protocol version 2 message, its fields in wire order (after `type`) with their checks. */',
+    'export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {',
+    ...entries,
+    '};',
+    '',
+  ].join('\n');
 }
 
 /** The full text of `agent/cli/config-check.generated.ts`. */
@@ -135,6 +183,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const root = repoRoot();
   for (const [path, text] of [
     [join(root, 'protocol', 'message-checks.generated.ts'), messageChecksSource()],
+    [join(root, 'protocol', 'message-checks-v2.generated.ts'), messageChecksSourceV2()],
     [join(root, 'agent', 'cli', 'config-check.generated.ts'), configCheckSource()],
   ] as const) {
     writeFileSync(path, text);

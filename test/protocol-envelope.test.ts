@@ -108,10 +108,12 @@ t.test('schema limits on encode and decode', async (t) => {
   t.equal(reasonOf(() => decodeMessage(new Uint8Array(0))), 'Malformed', 'empty input');
 });
 
-t.test('the generated message checks are current; a failed check names the field and the rule', async (t) => {
-  const { messageChecksSource } = await import('../scripts/gen-checks.js');
+t.test('the generated message checks (v1 and v2) are current; a failed check names the field and the rule', async (t) => {
+  const { messageChecksSource, messageChecksSourceV2 } = await import('../scripts/gen-checks.js');
   const committed = readFileSync(new URL('../protocol/message-checks.generated.ts', import.meta.url), 'utf8');
   t.equal(committed, messageChecksSource(), 'protocol/message-checks.generated.ts matches the schemas (run `make vectors`)');
+  const committedV2 = readFileSync(new URL('../protocol/message-checks-v2.generated.ts', import.meta.url), 'utf8');
+  t.equal(committedV2, messageChecksSourceV2(), 'protocol/message-checks-v2.generated.ts matches the v2 schemas (run `make vectors`)');
   // A decode error names the field and what it must be.
   const bad = encodeCbor([MessageType.PollRequest, 1, 4096, [new Uint8Array(31)], []]);
   t.throws(() => decodeMessage(bad), /PollRequest\/heads: must be an array of at most 10 items, each a byte string of 32 bytes/);
