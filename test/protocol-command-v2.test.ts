@@ -190,14 +190,24 @@ t.test('property: a command read in another scope has another id and fails verif
   t.pass('replay refused');
 });
 
-t.test('fuzz: random bytes and mutations only ever raise SyncwireError; what decodes re-encodes identically', async (t) => {
+t.test('fuzz: random bytes and mutations only ever raise SyncwireError (command, horizon record, bare push); a command that decodes re-encodes identically', async (t) => {
   const seed = Number(process.env.FUZZ_SEED ?? 0x5eed2);
   t.comment(`FUZZ_SEED=${seed}`);
   const r = prng(seed);
-  const corpus = [data.bytes, genesis.bytes, unsignedOf(data.bytes), encodeBarePushV2(data.bytes, 300)];
+  const record = encodeHorizonRecord({ id: ids[0]!, depth: 300, frontier: [ids[1]!, ids[2]!] });
+  const corpus = [data.bytes, genesis.bytes, unsignedOf(data.bytes), encodeBarePushV2(data.bytes, 300), record];
+  const typedOnly = (f: () => unknown, input: Uint8Array): void => {
+    try {
+      f();
+    } catch (err) {
+      if (!(err instanceof SyncwireError)) t.fail(`untyped ${String(err)} for ${toHex(input)}`);
+    }
+  };
   let accepted = 0;
   for (let i = 0; i < 20_000; i++) {
     const input = i % 3 === 0 ? randomCbor(r, 3) : mutate(r, r.pick(corpus), corpus);
+    typedOnly(() => decodeHorizonRecord(input), input);
+    typedOnly(() => isBarePushV2(input) && decodeBarePushV2(input), input);
     let d;
     try {
       d = decodeCommandV2(r.chance(0.2) ? null : scope, input);
