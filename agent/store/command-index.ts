@@ -38,27 +38,48 @@ function grown<T extends Typed>(a: T, n: number): T {
  */
 export class CommandIndex {
   private n = 0;
-  private cap = INITIAL_CAPACITY;
-  private ids = new Uint8Array(INITIAL_CAPACITY * ID_BYTES);
-  private depths = new Uint32Array(INITIAL_CAPACITY);
-  private lengths = new Uint16Array(INITIAL_CAPACITY);
-  private offsets = new Float64Array(INITIAL_CAPACITY);
+  private cap: number;
+  private ids: Uint8Array;
+  private depths: Uint32Array;
+  private lengths: Uint16Array;
+  private offsets: Float64Array;
   /** Parents of `h` are `pool[pstart[h] .. pstart[h + 1])` (CSR layout: appends are sequential). */
-  private pstart = new Int32Array(INITIAL_CAPACITY + 1);
-  private pool = new Int32Array(INITIAL_CAPACITY);
+  private pstart: Int32Array;
+  private pool: Int32Array;
   /** Upgraded to 32 bits only if more than 65,536 distinct authors ever appear. */
-  private authorIx: Uint16Array | Uint32Array = new Uint16Array(INITIAL_CAPACITY);
-  private seqs = new Uint32Array(INITIAL_CAPACITY);
+  private authorIx: Uint16Array | Uint32Array;
+  private seqs: Uint32Array;
   private readonly authors = new AuthorTable();
   /** Open addressing, linear probing, -1 = empty. Size is a power of two: 2^(32 - shift). */
-  private table = new Int32Array(2048).fill(-1);
-  private shift = 32 - 11;
+  private table: Int32Array;
+  private shift: number;
   /**
    * Ids are SHA-256, so their first 4 bytes are uniform; mixing them with a per-process seed
    * keeps an author who grinds ids from aiming at one bucket of *this* table.
    */
   private readonly seed = (Math.random() * 0x100000000) | 0;
   private readonly headSet = new Set<number>();
+
+  /**
+   * @param initialCapacity slots allocated up front (default 1,024); the hash table starts at
+   *   twice that, rounded up to a power of two (at least 16). A store holding thousands of small
+   *   scopes passes a small number so an idle scope costs a few hundred bytes.
+   */
+  constructor(initialCapacity = INITIAL_CAPACITY) {
+    const cap = Math.max(1, Math.floor(initialCapacity));
+    this.cap = cap;
+    this.ids = new Uint8Array(cap * ID_BYTES);
+    this.depths = new Uint32Array(cap);
+    this.lengths = new Uint16Array(cap);
+    this.offsets = new Float64Array(cap);
+    this.pstart = new Int32Array(cap + 1);
+    this.pool = new Int32Array(cap);
+    this.authorIx = new Uint16Array(cap);
+    this.seqs = new Uint32Array(cap);
+    const bits = Math.max(4, Math.ceil(Math.log2(cap * 2)));
+    this.table = new Int32Array(2 ** bits).fill(-1);
+    this.shift = 32 - bits;
+  }
 
   /** Number of commands indexed. */
   get size(): number {
@@ -143,9 +164,11 @@ export class CommandIndex {
    * Index a new command and return its handle (the previous size).
    * The caller guarantees the id is absent and every parent handle exists (a handle below size);
    * that is what makes append order a causal order and heads maintainable on append.
+   * `depthFloor`: the largest depth of parents that are not indexed (a per-scope store's horizon
+   * entries, whose depth it knows); the depth is 1 + the maximum of it and the indexed parents'.
    * @throws RangeError when `length` or a field is out of range (the index would store garbage).
    */
-  add(id: Uint8Array, parents: readonly number[], length: number, offset: number, author: Uint8Array, seq: number): number {
+  add(id: Uint8Array, parents: readonly number[], length: number, offset: number, author: Uint8Array, seq: number, depthFloor = 0): number {
     if (id.length !== ID_BYTES || author.length !== AUTHOR_BYTES) throw new RangeError('bad id or author length');
     if (!(length > 0 && length <= MAX_COMMAND_BYTES)) throw new RangeError(`command length ${length} out of range`);
     const h = this.n;
@@ -155,7 +178,7 @@ export class CommandIndex {
       this.pool = grown(this.pool, Math.max(p0 + parents.length, Math.ceil(this.pool.length * GROWTH)));
     }
     for (const p of parents) if (!(p >= 0 && p < h)) throw new RangeError(`parent handle ${p} out of range`);
-    let depth = 0;
+    let depth = depthFloor;
     for (let i = 0; i < parents.length; i++) {
       const p = parents[i]!;
       this.pool[p0 + i] = p;

@@ -36,6 +36,9 @@ export interface ScanResult {
  */
 export type RecordVisitor = (body: Uint8Array, recordOffset: number, bodyOffset: number) => string | null;
 
+/** What the scanner needs of a layout: the per-scope logs (format v3) pass their own. */
+export type RecordLayout = Pick<RecordFormat, 'headBytes' | 'check' | 'nextCandidate'>;
+
 const WINDOW_BYTES = 1 << 20;
 
 /** A sliding read window over `[.., end)` of a file. */
@@ -74,7 +77,7 @@ class Window {
  * Scan the records of `fd` in `[start, end)` laid out as `fmt`, handing each verified one to
  * `visit`. Never throws on content (only on a read error).
  */
-export function scanRecords(fd: number, fmt: RecordFormat, start: number, end: number, visit: RecordVisitor): ScanResult {
+export function scanRecords(fd: number, fmt: RecordLayout, start: number, end: number, visit: RecordVisitor): ScanResult {
   const w = new Window(fd, end);
   const reach = fmt.headBytes + MAX_COMMAND_BYTES;
   const damaged: DamagedRange[] = [];
@@ -120,7 +123,7 @@ export function scanRecords(fd: number, fmt: RecordFormat, start: number, end: n
 }
 
 /** First offset ≥ `from` that may start a record, or `w.end`. */
-function nextCandidate(w: Window, fmt: RecordFormat, from: number, reach: number): number {
+function nextCandidate(w: Window, fmt: RecordLayout, from: number, reach: number): number {
   let p = from;
   while (p < w.end) {
     w.load(p, reach);

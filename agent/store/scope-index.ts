@@ -1,0 +1,274 @@
+/**
+ * The in-memory state of one scope store (docs/design/v2-scopes.md §5.3), shared by the disk and
+ * memory stores: the v1 {@link CommandIndex} holds ids, parents, depths, lengths, offsets,
+ * authors and heads per *slot*, and this adds what v2 needs per handle (kind, frontier number,
+ * arrival time) and the retention state (base, pinned commands, horizon, gap markers).
+ *
+ * Slots are dense in load order; handles are not (an open skips pruned records). The mapping is
+ * monotonic: the handles loaded below the base at open (`pinned0`, ascending) take the first
+ * slots, and every handle from that base on has slot `pinned0.length + (h − base0)`, because
+ * everything at or above the base is retained. Commands pruned while open keep their slot (the
+ * index arrays do not shrink until the next open), they only stop being retained.
+ */
+import type { CommandV2 } from '../../protocol/command-v2.js';
+import type { CommandKindValue } from '../../protocol/constants-v2.js';
+import { CommandKind } from '../../protocol/constants-v2.js';
+import { toHex } from '../../protocol/keys.js';
+import { CommandIndex } from './command-index.js';
+import type { GapRecord, HorizonEntry, PrunePlan } from './scope-store-contract.js';
+
+/** Slots an empty scope starts with: an idle scope must stay within a few KB (§5.4). */
+const INITIAL_SLOTS = 8;
+
+const copyEntry = (e: HorizonEntry): HorizonEntry => ({ id: e.id.slice(), depth: e.depth, frontier: e.frontier.map((f) => f.slice()) });
+
+/** Per-handle state and retention of one scope. Not a store: it holds no command bytes. */
+export class ScopeIndex {
+  readonly ix = new CommandIndex(INITIAL_SLOTS);
+  private kinds = new Uint8Array(INITIAL_SLOTS);
+  private frontiers: Uint16Array | Uint32Array = new Uint16Array(INITIAL_SLOTS);
+  private times = new Uint32Array(INITIAL_SLOTS);
+  private readonly pinned0: number[] = [];
+  /** Data commands below base that are retained (heads kept by pruning). */
+  private pinnedData: Set<number> | null = null;
+  /** Membership commands below base that have (pruned) children, so are no heads though no loaded command names them. */
+  private notHeads: Set<number> | null = null;
+  /** Membership handles, ascending (never pruned; a scope has at most 1,024). */
+  readonly members: number[] = [];
+  private hz: Map<string, HorizonEntry> | null = null;
+  private gaps: Map<number, GapRecord[][]> | null = null;
+  /** Next handle. */
+  size: number;
+  base: number;
+
+  /**
+   * @param base0 the base read from `horizon.bin` (0 for a new scope)
+   * @param pinnedData0 data handles below `base0` that are retained
+   * @param horizon0 the horizon read from `horizon.bin`
+   */
+  constructor(
+    private readonly base0 = 0,
+    pinnedData0: readonly number[] = [],
+    horizon0: readonly HorizonEntry[] = [],
+  ) {
+    this.size = base0;
+    this.base = base0;
+    if (pinnedData0.length > 0) this.pinnedData = new Set(pinnedData0);
+    this.setHorizon(horizon0);
+  }
+
+  /** Slot of handle `h`, or -1 when it was never loaded. */
+  slotOf(h: number): number {
+    if (h >= this.base0) return h < this.size ? this.pinned0.length + (h - this.base0) : -1;
+    let lo = 0;
+    let hi = this.pinned0.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.pinned0[mid]!;
+      if (v === h) return mid;
+      if (v < h) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return -1;
+  }
+
+  private handleOf(slot: number): number {
+    return slot < this.pinned0.length ? this.pinned0[slot]! : this.base0 + (slot - this.pinned0.length);
+  }
+
+  /** Whether `h` is retained: at or above base, or a pinned command below it. */
+  isRetained(h: number): boolean {
+    if (!Number.isInteger(h) || h < 0 || h >= this.size) return false;
+    if (h >= this.base) return true;
+    const s = this.slotOf(h);
+    return s >= 0 && (this.kinds[s] !== CommandKind.Data || (this.pinnedData?.has(h) ?? false));
+  }
+
+  /** The slot of retained `h`. @throws RangeError for a pruned or unknown handle. */
+  slot(h: number): number {
+    if (!this.isRetained(h)) throw new RangeError(`handle ${h} is not retained (base ${this.base}, size ${this.size})`);
+    return this.slotOf(h);
+  }
+
+  /** Handle of a retained id, else -1. A pruned id whose slot is still loaded gives -2. */
+  find(id: Uint8Array): number {
+    const s = this.ix.indexOf(id);
+    if (s < 0) return -1;
+    const h = this.handleOf(s);
+    return this.isRetained(h) ? h : -2;
+  }
+
+  kindOf(h: number): CommandKindValue {
+    return this.kinds[this.slot(h)]! as CommandKindValue;
+  }
+
+  frontierOf(h: number): number {
+    return this.frontiers[this.slot(h)]!;
+  }
+
+  appendedAtS(h: number): number {
+    return this.times[this.slot(h)]!;
+  }
+
+  /** Retained parents of `h`. */
+  parentsOf(h: number): number[] {
+    return this.ix.parentsOf(this.slot(h)).map((s) => this.handleOf(s)).filter((p) => this.isRetained(p));
+  }
+
+  heads(): number[] {
+    const out: number[] = [];
+    for (const s of this.ix.heads()) {
+      const h = this.handleOf(s);
+      if (this.notHeads === null || !this.notHeads.has(h)) out.push(h);
+    }
+    return out;
+  }
+
+  /**
+   * The slots of `cmd`'s parents and the largest depth among its horizon parents, or null when a
+   * parent is neither retained nor a horizon entry. `lenient` (open): such a parent is left out
+   * and counted in `missing` instead.
+   */
+  resolve(cmd: CommandV2, lenient = false): { slots: number[]; floor: number; missing: number } | null {
+    const slots: number[] = [];
+    let floor = 0;
+    let missing = 0;
+    for (const p of cmd.parents) {
+      const h = this.find(p);
+      if (h >= 0) {
+        slots.push(this.slotOf(h));
+        continue;
+      }
+      const e = this.hz?.get(toHex(p));
+      if (e === undefined) {
+        if (!lenient) return null;
+        missing++;
+      } else if (e.depth > floor) floor = e.depth;
+    }
+    return { slots, floor, missing };
+  }
+
+  /**
+   * Index `cmd` at handle `h` with resolved parents: `size` for an append; on open, the pinned
+   * handles below the base first (ascending), then every handle from the base on.
+   * `offset` is the owning store's (a file offset, or a buffer offset).
+   */
+  add(h: number, cmd: CommandV2, parents: { slots: number[]; floor: number }, frontier: number, offset: number, timeS: number): number {
+    if (h < this.base0) {
+      // Pinned handles are loaded first, ascending (their slots precede every slot from base0 on).
+      const last = this.pinned0[this.pinned0.length - 1] ?? -1;
+      if (h <= last || this.ix.size !== this.pinned0.length) throw new RangeError(`pinned handle ${h} out of order`);
+      this.pinned0.push(h);
+    } else if (h !== this.size) throw new RangeError(`handle ${h} is not the next handle ${this.size}`);
+    else this.size = h + 1;
+    const s = this.ix.add(cmd.id, parents.slots, cmd.bytes.length, offset, cmd.author, cmd.seq, parents.floor);
+    if (s === this.kinds.length) this.grow();
+    if (frontier > 0xffff && this.frontiers instanceof Uint16Array) this.frontiers = Uint32Array.from(this.frontiers);
+    this.kinds[s] = cmd.kind;
+    this.frontiers[s] = frontier;
+    this.times[s] = timeS >>> 0;
+    if (cmd.kind !== CommandKind.Data) this.members.push(h);
+    return h;
+  }
+
+  /** Mark membership handle `h` (below base, loaded on open) as no head: it had children, all pruned. */
+  markNotHead(h: number): void {
+    (this.notHeads ??= new Set()).add(h);
+  }
+
+  /**
+   * Apply `plan` (see {@link PrunePlan}): base moves past the highest pruned handle, data
+   * commands left below it become pinned, the horizon is replaced.
+   * @throws RangeError (nothing changed) when a handle is not a retained data command or is a head.
+   */
+  prune(plan: PrunePlan): void {
+    const heads = new Set(this.heads());
+    let top = -1;
+    for (const p of plan.prune) {
+      if (!this.isRetained(p) || this.kinds[this.slotOf(p)] !== CommandKind.Data) throw new RangeError(`prune: handle ${p} is not a retained data command`);
+      if (heads.has(p)) throw new RangeError(`prune: handle ${p} is a head`);
+      if (p > top) top = p;
+    }
+    for (const p of plan.pinnedHeads ?? []) {
+      if (!this.isRetained(p) || this.kinds[this.slotOf(p)] !== CommandKind.Data) throw new RangeError(`prune: pinned head ${p} is not a retained data command`);
+    }
+    const pruned = new Set(plan.prune);
+    const newBase = Math.max(this.base, top + 1);
+    for (let h = this.base; h < newBase; h++) {
+      if (!pruned.has(h) && this.kinds[this.slotOf(h)] === CommandKind.Data) (this.pinnedData ??= new Set()).add(h);
+    }
+    for (const p of pruned) {
+      this.pinnedData?.delete(p);
+      this.gaps?.delete(p);
+    }
+    if (this.pinnedData?.size === 0) this.pinnedData = null;
+    this.base = newBase;
+    this.setHorizon(plan.horizon);
+  }
+
+  /** Add adopted entries that are neither retained nor in the horizon; returns how many were added. */
+  adopt(entries: readonly HorizonEntry[]): number {
+    let n = 0;
+    for (const e of entries) {
+      const hex = toHex(e.id);
+      if (this.find(e.id) >= 0 || this.hz?.has(hex)) continue;
+      (this.hz ??= new Map()).set(hex, copyEntry(e));
+      n++;
+    }
+    return n;
+  }
+
+  horizon(): HorizonEntry[] {
+    return this.hz === null ? [] : [...this.hz.values()].map(copyEntry);
+  }
+
+  horizonEntry(id: Uint8Array): HorizonEntry | undefined {
+    const e = this.hz?.get(toHex(id));
+    return e === undefined ? undefined : copyEntry(e);
+  }
+
+  /** Data commands below base that are retained, ascending. */
+  pinnedDataList(): number[] {
+    return this.pinnedData === null ? [] : [...this.pinnedData].sort((a, b) => a - b);
+  }
+
+  /** Membership handles below base, each with whether it is a head. */
+  pinnedMembers(): Array<[number, boolean]> {
+    const heads = new Set(this.heads());
+    return this.members.filter((h) => h < this.base).map((h) => [h, heads.has(h)]);
+  }
+
+  /** Record a gap marker before handle `before`. */
+  addGap(before: number, records: GapRecord[]): void {
+    const gs = (this.gaps ??= new Map());
+    const list = gs.get(before);
+    if (list === undefined) gs.set(before, [records]);
+    else list.push(records);
+  }
+
+  gapsBefore(h: number): GapRecord[][] {
+    return (this.gaps?.get(h) ?? []).map((g) => g.map((r) => ({ id: r.id.slice(), depth: r.depth })));
+  }
+
+  /** Drop gap markers that precede no retained command (on open, before pruned records). */
+  dropGapsBefore(h: number): void {
+    this.gaps?.delete(h);
+  }
+
+  private setHorizon(entries: readonly HorizonEntry[]): void {
+    this.hz = entries.length === 0 ? null : new Map(entries.map((e) => [toHex(e.id), copyEntry(e)]));
+  }
+
+  private grow(): void {
+    const cap = Math.ceil(this.kinds.length * 1.25) + 1;
+    const k = new Uint8Array(cap);
+    k.set(this.kinds);
+    this.kinds = k;
+    const f = new (this.frontiers.constructor as new (n: number) => Uint16Array | Uint32Array)(cap);
+    f.set(this.frontiers);
+    this.frontiers = f;
+    const t = new Uint32Array(cap);
+    t.set(this.times);
+    this.times = t;
+  }
+}
