@@ -1,6 +1,6 @@
 /**
  * Protocol version 2 messages (protocol/messages-v2.ts, envelope-v2.ts; design §3.2–§3.7): every
- * message both ways, the design's worked encodings, every schema limit refused, `Error` with and
+ * message both ways, the design's worked encodings and sizes, every schema limit refused, `Error` with and
  * without `scope`, the §3.1 `Hello` order, the bare push, and properties: a fast-check round trip
  * of any valid message, the generated checks agreeing with TypeBox, and decodeMessageV2 throwing
  * nothing but SyncwireError on random bytes and mutated valid encodings.
@@ -11,7 +11,7 @@ import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { MAX_COMMAND_BYTES, MAX_ERROR_TEXT, MAX_FRAME_BYTES, MAX_HEADS, MAX_SAMPLE, MAX_VIA } from '../protocol/constants.js';
-import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN } from '../protocol/constants-v2.js';
+import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, POLL_FIT_ANY_BYTES_V2 } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { ReasonCode, SyncwireError } from '../protocol/errors.js';
 import { fromHex, identityFromSecret, toHex } from '../protocol/keys.js';
@@ -61,6 +61,16 @@ t.test("the design's worked encodings (§3.3): a Scopes opening a device scope, 
   const poll = encodeMessageV2({ type: 'PollRequest', scope: 0, session: 7, max_bytes: 4096, heads: [idA], sample: [], window: 64 });
   t.equal(toHex(poll), `87030007191000815820${toHex(idA)}801840`);
   t.equal(poll.length, 45, '45 bytes');
+});
+
+t.test('the sizes §3.9 and §3.12 state: POLL_FIT_ANY_BYTES_V2 fits the largest one-item answer; a full Scopes is 889 bytes', async (t) => {
+  const max = 0xffffffff;
+  const heads = new Array(MAX_HEADS).fill(idA);
+  const answer = encodeMessageV2({ type: 'PollResponse', scope: MAX_SCOPE_NUMBER, session: max, more: true, gap: true, total: max, next_poll_ms: max, heads, items: [fill(MAX_COMMAND_BYTES, 0x86)] });
+  t.equal(answer.length, POLL_FIT_ANY_BYTES_V2, 'one 1,024-byte item, ten heads, 5-byte integers, a 3-byte scope number');
+  const open = Array.from({ length: MAX_SCOPES_OPEN }, (): [number, Uint8Array, string] => [MAX_SCOPE_NUMBER, idA, 'a'.repeat(MAX_SCOPE_NAME)]);
+  const scopes = encodeMessageV2({ type: 'Scopes', seq: max, open, close: new Array(MAX_SCOPES_CLOSE).fill(MAX_SCOPE_NUMBER) });
+  t.equal(scopes.length, 889, 'the largest Scopes');
 });
 
 t.test('the tuples are the scope table\'s structural types (compile time) and decode as arrays', async (t) => {
