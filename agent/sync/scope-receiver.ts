@@ -203,7 +203,8 @@ function openEntry(t: ReceiverState, n: number, scopeId: Uint8Array, name: strin
   if (own?.state === 'open') t.host.onActive(scopeId, n);
   else if (own?.state === 'pending') own.crossed = true;
   // Sender rule 1: a joined scope is opened back; so is one whose own entry the peer refused or
-  // we closed, now that it is granted (both views of the membership have converged since).
+  // we closed, now that it is granted (both views of the membership have converged since). A held
+  // scope never opened here stays inactive until the host opens it (it opens all at link-up).
   else if (joined) t.open(scopeId, name);
   else if (own !== undefined) t.open(scopeId, own.name);
   return null;
