@@ -1,5 +1,6 @@
 /**
- * Test-vector generator: writes `docs/vectors/{messages,commands,frames,arq,seal}.json` from fixed inputs.
+ * Test-vector generator: writes `docs/vectors/{messages,commands,frames,arq,seal}.json` (protocol v1)
+ * and `{commands-v2,membership,messages-v2}.json` (protocol v2, scripts/vectors-*.ts) from fixed inputs.
  *
  * Everything is deterministic: identities come from fixed 32-byte seeds (0x01…, 0x02…, 0x03…),
  * nonces and X25519 ephemeral secrets (0x11…, 0x22…) are fixed, and ed25519 signatures and
@@ -57,6 +58,9 @@ import { concat } from '../testkit/bytes.js';
 import { repoRoot } from './repo-root.js';
 import { arqExchange, ARQ_EXCHANGE_OPTIONS, type ArqStep } from './arq-vectors.js';
 import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from './budget-vectors.js';
+import { commandsV2Vectors } from './vectors-commands-v2.js';
+import { membershipVectors } from './vectors-membership.js';
+import { messagesV2Vectors } from './vectors-messages-v2.js';
 
 /** JSON form of a value with byte strings as `{"$hex": "…"}`. */
 export type Readable = null | boolean | number | string | { $hex: string } | Readable[] | { [k: string]: Readable };
@@ -652,7 +656,7 @@ function sealFile(ids: Record<'A' | 'B' | 'C', Identity>, cmds: CommandCase[]): 
   };
 }
 
-/** All five vector files, as JSON-ready objects keyed by file name. */
+/** Every vector file (v1's five and protocol v2's), as JSON-ready objects keyed by file name. */
 export function buildVectors(): Record<string, unknown> {
   const ids = identities();
   const cmds = graph(ids);
@@ -662,6 +666,9 @@ export function buildVectors(): Record<string, unknown> {
     'frames.json': framesFile(),
     'arq.json': arqFile(),
     'seal.json': sealFile(ids, cmds),
+    ...commandsV2Vectors(),
+    ...membershipVectors(),
+    ...messagesV2Vectors(),
   };
 }
 
