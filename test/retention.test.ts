@@ -7,6 +7,7 @@ import { toHex } from '../protocol/keys.js';
 import { HorizonSet } from '../agent/store/horizon.js';
 import { planRetention, RetentionTotals, type RetentionPlan, type RetentionView } from '../agent/store/retention.js';
 import { FOREVER, type RetentionLimits } from '../agent/store/retention-policy.js';
+import type { PrunePlan } from '../agent/store/scope-store-contract.js';
 
 const { Data, Genesis, Membership } = CommandKind;
 const idOf = (h: number): Uint8Array => {
@@ -83,7 +84,7 @@ class Model implements RetentionView {
     for (const h of plan.prune) this.retained[h] = false;
     this.base = plan.base;
     this.pinned = [...plan.pinnedHeads];
-    this.horizon = plan.horizon;
+    this.horizon = plan.horizonSet;
     this.totals.apply(plan);
   }
   run(limits: RetentionLimits, horizonTarget?: number): RetentionPlan {
@@ -203,7 +204,20 @@ t.test('nothing to prune: the same horizon object, the pinned heads as they were
   const before = m.horizon;
   const plan = m.run(limits({ commands: 10 }));
   t.same([plan.prune, plan.keptHeads, plan.stop, plan.base], [[], [], 'within', 0]);
-  t.equal(plan.horizon, before);
+  t.equal(plan.horizonSet, before);
+  t.same(plan.horizon, []);
+});
+
+t.test("with frontiers as ids the plan is the scope store's PrunePlan; the entries are listed lazily", async (t) => {
+  const m = new Model();
+  m.chain(0, 4);
+  const frontierIds = (h: number): Uint8Array[] => [idOf(m.frontiers[h]!)];
+  const view: RetentionView<Uint8Array[]> = Object.assign(Object.create(m) as Model, { frontierOf: frontierIds });
+  const plan = planRetention({ view, limits: limits({ commands: 1 }), nowS: 0, heldFloor: 0, horizon: new HorizonSet<Uint8Array[]>(), totals: m.totals });
+  const asStorePlan: PrunePlan = plan;
+  t.same(asStorePlan.prune, [1, 2]);
+  t.same(asStorePlan.horizon, [{ id: idOf(2), depth: 2, frontier: [idOf(0)] }]);
+  t.equal(plan.horizon, plan.horizon, 'listed once');
 });
 
 t.test('RetentionTotals: fromView equals the running totals; exceeded is per axis', async (t) => {

@@ -14,18 +14,22 @@
 import { compareBytes } from '../../protocol/command.js';
 import { toHex } from '../../protocol/keys.js';
 
-/** One horizon entry: a pruned (or adopted, never held) command's id, depth and frontier. */
-export interface HorizonEntry {
+/**
+ * One horizon entry: a pruned (or adopted, never held) command's id, depth and frontier. `F` is
+ * whatever the caller uses for a frontier: its interned number (the default), or the ids of the
+ * membership commands (what horizon.bin and a horizon record carry).
+ */
+export interface HorizonEntry<F = number> {
   /** Command id, 32 bytes. */
   readonly id: Uint8Array;
   /** Its depth (as a held command's `depthOf`). */
   readonly depth: number;
-  /** Its membership frontier `F(id)`, interned by the caller (opaque here). */
-  readonly frontier: number;
+  /** Its membership frontier `F(id)` (opaque here). */
+  readonly frontier: F;
 }
 
-interface Slot {
-  readonly entry: HorizonEntry;
+interface Slot<F> {
+  readonly entry: HorizonEntry<F>;
   refs: number;
 }
 
@@ -33,12 +37,12 @@ interface Slot {
 const keyOf = (id: Uint8Array | string): string => (typeof id === 'string' ? id : toHex(id));
 
 /** The horizon set: entries by id with a referrer count each. */
-export class HorizonSet {
-  private readonly slots = new Map<string, Slot>();
+export class HorizonSet<F = number> {
+  private readonly slots = new Map<string, Slot<F>>();
 
   /** A set holding `entries`, each with its referrer count (≥ 1). */
-  static of(entries: Iterable<{ entry: HorizonEntry; refs: number }>): HorizonSet {
-    const set = new HorizonSet();
+  static of<F>(entries: Iterable<{ entry: HorizonEntry<F>; refs: number }>): HorizonSet<F> {
+    const set = new HorizonSet<F>();
     for (const { entry, refs } of entries) set.add(entry, refs);
     return set;
   }
@@ -54,7 +58,7 @@ export class HorizonSet {
   }
 
   /** The entry of `id`, or undefined. */
-  get(id: Uint8Array | string): HorizonEntry | undefined {
+  get(id: Uint8Array | string): HorizonEntry<F> | undefined {
     return this.slots.get(keyOf(id))?.entry;
   }
 
@@ -70,7 +74,7 @@ export class HorizonSet {
    * already held: an id has one depth and one frontier).
    * @throws RangeError when `refs` is not a positive integer or the id is not 32 bytes.
    */
-  add(entry: HorizonEntry, refs = 1): void {
+  add(entry: HorizonEntry<F>, refs = 1): void {
     if (!Number.isInteger(refs) || refs < 1) throw new RangeError(`horizon entry needs ≥ 1 referrer, got ${refs}`);
     if (entry.id.length !== 32) throw new RangeError(`horizon entry id must be 32 bytes, got ${entry.id.length}`);
     const key = keyOf(entry.id);
@@ -109,7 +113,7 @@ export class HorizonSet {
   }
 
   /** Every entry, in insertion order. */
-  entries(): HorizonEntry[] {
+  entries(): HorizonEntry<F>[] {
     return [...this.slots.values()].map((s) => s.entry);
   }
 
@@ -117,7 +121,7 @@ export class HorizonSet {
    * Up to `n` entries, deepest first, ties by id ascending (deterministic): what a requester
    * names in a poll's `sample` (§4.6, at most MAX_HORIZON_SAMPLE).
    */
-  deepestFirst(n: number): HorizonEntry[] {
+  deepestFirst(n: number): HorizonEntry<F>[] {
     if (n <= 0) return [];
     const all = this.entries();
     all.sort((a, b) => b.depth - a.depth || compareBytes(a.id, b.id));
@@ -125,8 +129,8 @@ export class HorizonSet {
   }
 
   /** An independent copy (the planner works on one, leaving the caller's set untouched). */
-  clone(): HorizonSet {
-    const copy = new HorizonSet();
+  clone(): HorizonSet<F> {
+    const copy = new HorizonSet<F>();
     for (const [key, slot] of this.slots) copy.slots.set(key, { entry: slot.entry, refs: slot.refs });
     return copy;
   }

@@ -6,7 +6,7 @@
  */
 import { CommandKind, HORIZON_TARGET, type CommandKindValue } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
-import type { HorizonSet } from './horizon.js';
+import type { HorizonEntry, HorizonSet } from './horizon.js';
 import type { RetentionLimits } from './retention-policy.js';
 
 /**
@@ -14,9 +14,9 @@ import type { RetentionLimits } from './retention-policy.js';
  * renumbered; a pruned command keeps its handle. `appendedAtS` MUST be non-decreasing in handle
  * order (the store clamps a clock that stepped back), so the oldest counted command is the one
  * with the smallest handle. Everything retained below `base` is pinned: membership commands and
- * the data commands listed by `pinnedHeads`.
+ * the data commands listed by `pinnedHeads`. `F` is the frontier type of {@link HorizonEntry}.
  */
-export interface RetentionView {
+export interface RetentionView<F = number> {
   /** Handles in use: 0 .. size − 1. */
   readonly size: number;
   /** §5.3: the smallest retained handle that is not pinned (`size` when none). */
@@ -29,41 +29,33 @@ export interface RetentionView {
   parentIdsOf(h: number): readonly Uint8Array[];
   /** Commands held (retained or pruned) that name `h` as a parent: 0 iff `h` is a head. */
   childCountOf(h: number): number;
-  /** Length of `h`'s encoding in bytes (what the byte bound sums). */
+  isHead(h: number): boolean;
+  /** Bytes of `h`'s encoding (what the byte bound sums). */
   lengthOf(h: number): number;
   /** This host's clock, in seconds, when it appended `h`. */
   appendedAtS(h: number): number;
-  isHead(h: number): boolean;
-  /** Whether `h` is authored by this host's own key. */
+  /** Authored by this host's own key. */
   isOwn(h: number): boolean;
   depthOf(h: number): number;
-  /** `F(h)`, interned by the caller. */
-  frontierOf(h: number): number;
+  /** `F(h)`, as the horizon entries should carry it. */
+  frontierOf(h: number): F;
   idOf(h: number): Uint8Array;
 }
 
-/** Ascending retained data handles: the pinned heads, then `base` upward. */
-class Candidates {
-  private i = 0;
-  private h: number;
-  private readonly pinned: readonly number[];
-  constructor(private readonly view: RetentionView) {
-    this.pinned = view.pinnedHeads();
-    this.h = view.base;
-  }
-  /** The next candidate, or −1. */
-  next(): number {
-    const v = this.view;
-    while (this.i < this.pinned.length) {
-      const p = this.pinned[this.i++]!;
-      if (v.isRetained(p) && v.kind(p) === CommandKind.Data) return p;
+/** Ascending retained data handles: the pinned heads, then `base` upward; each call the next, −1 at the end. */
+function candidates(view: RetentionView<unknown>): () => number {
+  const pinned = view.pinnedHeads();
+  const data = (x: number): boolean => view.isRetained(x) && view.kind(x) === CommandKind.Data;
+  let i = 0;
+  let h = view.base;
+  return () => {
+    while (i < pinned.length) {
+      const p = pinned[i++]!;
+      if (data(p)) return p;
     }
-    while (this.h < v.size) {
-      const x = this.h++;
-      if (v.isRetained(x) && v.kind(x) === CommandKind.Data) return x;
-    }
+    while (h < view.size) if (data(h++)) return h - 1;
     return -1;
-  }
+  };
 }
 
 /**
@@ -72,43 +64,47 @@ class Candidates {
  * Every command is a head when appended; it starts counting when it stops being one.
  */
 export class RetentionTotals {
+  private n = 0;
+  private b = 0;
+  private o = 0;
+  private oldest = Infinity;
   /** Counted commands. */
-  commands = 0;
+  get commands(): number { return this.n; }
   /** Sum of their encodings. */
-  bytes = 0;
+  get bytes(): number { return this.b; }
   /** How many of them are own commands (protected or not). */
-  own = 0;
-  /** The oldest's `appendedAtS`; Infinity when none counts. */
-  oldestS = Infinity;
+  get own(): number { return this.o; }
+  /** The oldest one's `appendedAtS`; Infinity when none counts. */
+  get oldestS(): number { return this.oldest; }
 
   /** Totals of a store as it is (on open): one pass over the retained data commands. */
-  static fromView(view: RetentionView): RetentionTotals {
+  static fromView(view: RetentionView<unknown>): RetentionTotals {
     const t = new RetentionTotals();
-    const it = new Candidates(view);
-    for (let h = it.next(); h >= 0; h = it.next()) if (!view.isHead(h)) t.retire(view, h);
+    const next = candidates(view);
+    for (let h = next(); h >= 0; h = next()) if (!view.isHead(h)) t.retire(view, h);
     return t;
   }
 
   /** Retained command `h` stopped being a head (a command naming it was appended). Non-data: ignored. */
-  retire(view: RetentionView, h: number): void {
+  retire(view: RetentionView<unknown>, h: number): void {
     if (view.kind(h) !== CommandKind.Data || !view.isRetained(h)) return;
-    this.commands++;
-    this.bytes += view.lengthOf(h);
-    if (view.isOwn(h)) this.own++;
-    this.oldestS = Math.min(this.oldestS, view.appendedAtS(h));
+    this.n++;
+    this.b += view.lengthOf(h);
+    if (view.isOwn(h)) this.o++;
+    this.oldest = Math.min(this.oldest, view.appendedAtS(h));
   }
 
-  /** The store applied `plan` (call before anything else is appended). */
-  apply(plan: RetentionPlan): void {
-    this.commands -= plan.prunedTotals.commands;
-    this.bytes -= plan.prunedTotals.bytes;
-    this.own -= plan.prunedTotals.own;
-    this.oldestS = this.commands === 0 ? Infinity : plan.oldestAfterS;
+  /** The store applied `plan` (call it before anything else is appended). */
+  apply(plan: RetentionPlan<unknown>): void {
+    this.n -= plan.prunedTotals.commands;
+    this.b -= plan.prunedTotals.bytes;
+    this.o -= plan.prunedTotals.own;
+    this.oldest = this.n === 0 ? Infinity : plan.oldestAfterS;
   }
 
   /** Whether a bound of `limits` is exceeded at `nowS` (§4.1). O(1). */
   exceeded(limits: RetentionLimits, nowS: number): boolean {
-    return this.commands > limits.commands || this.bytes > limits.bytes || nowS - this.oldestS > limits.ageS;
+    return this.n > limits.commands || this.b > limits.bytes || nowS - this.oldest > limits.ageS;
   }
 }
 
@@ -123,23 +119,26 @@ export interface OverBy {
 }
 
 /** Inputs of {@link planRetention}. */
-export interface PlanInput {
-  readonly view: RetentionView;
+export interface PlanInput<F = number> {
+  readonly view: RetentionView<F>;
   readonly limits: RetentionLimits;
   /** The host's clock, seconds (same clock as `appendedAtS`). */
   readonly nowS: number;
   /** §4.2: own commands with a handle ≥ this are protected. */
   readonly heldFloor: number;
   /** The current horizon; never modified (the plan carries a new set when it changes). */
-  readonly horizon: HorizonSet;
+  readonly horizon: HorizonSet<F>;
   /** The running totals, consistent with `view`. */
   readonly totals: RetentionTotals;
   /** The HORIZON_TARGET of §4.2 (default {@link HORIZON_TARGET}; tests lower it). */
   readonly horizonTarget?: number;
 }
 
-/** The outcome of one run of §4.2. Valid for the view it was computed on: apply it at once. */
-export interface RetentionPlan {
+/**
+ * The outcome of one run of §4.2. Valid for the view it was computed on: apply it at once. With
+ * `F` = the ids of membership commands it is the store's `PrunePlan` (prune, horizon, pinnedHeads).
+ */
+export interface RetentionPlan<F = number> {
   /** Handles to prune, ascending. */
   readonly prune: readonly number[];
   /** Heads this run reached and kept, ascending (pinned when below `base`). */
@@ -149,7 +148,9 @@ export interface RetentionPlan {
   /** Every retained data command below `base` after the plan, ascending (horizon.bin `pinned_heads`). */
   readonly pinnedHeads: readonly number[];
   /** The horizon after the plan: the input set itself when the run pruned nothing. */
-  readonly horizon: HorizonSet;
+  readonly horizonSet: HorizonSet<F>;
+  /** The entries of `horizonSet` (listed on first read). */
+  readonly horizon: readonly HorizonEntry<F>[];
   readonly stop: StopReason;
   readonly overBy: OverBy;
   /**
@@ -171,39 +172,41 @@ const ZERO: OverBy = Object.freeze({ commands: 0, bytes: 0, ageS: 0 });
  * it would make the horizon larger than max(horizonTarget, its size at the start); else prune it.
  * O(1) when no bound is exceeded; otherwise linear in the candidates it passes.
  */
-export function planRetention(input: PlanInput): RetentionPlan {
+export function planRetention<F>(input: PlanInput<F>): RetentionPlan<F> {
   const { view, limits, nowS, heldFloor, horizon, totals } = input;
+  let changed: HorizonSet<F> | undefined; // a copy of `horizon`, made at the first prune
+  let entries: HorizonEntry<F>[] | undefined;
+  const listed = (): HorizonEntry<F>[] => (entries ??= (changed ?? horizon).entries());
   if (!totals.exceeded(limits, nowS)) {
     return {
-      prune: [], keptHeads: [], base: view.base, pinnedHeads: view.pinnedHeads(), horizon, stop: 'within', overBy: ZERO,
-      ownAloneExceed: false, prunedTotals: { commands: 0, bytes: 0, own: 0 }, oldestAfterS: totals.oldestS,
+      prune: [], keptHeads: [], base: view.base, pinnedHeads: view.pinnedHeads(), horizonSet: horizon, get horizon() { return listed(); },
+      stop: 'within', overBy: ZERO, ownAloneExceed: false, prunedTotals: { commands: 0, bytes: 0, own: 0 }, oldestAfterS: totals.oldestS,
     };
   }
   const cap = Math.max(input.horizonTarget ?? HORIZON_TARGET, horizon.size);
   let { commands, bytes, own } = totals;
   const prune: number[] = [];
   const kept: number[] = [];
-  let next: HorizonSet | undefined;
-  const it = new Candidates(view);
+  const next = candidates(view);
   let stop: StopReason;
   let c: number;
   for (;;) {
     // c: the oldest counted command; the heads before it count for nothing.
     const passed: number[] = [];
-    for (c = it.next(); c >= 0 && view.isHead(c); c = it.next()) passed.push(c);
+    for (c = next(); c >= 0 && view.isHead(c); c = next()) passed.push(c);
     const over = commands > limits.commands || bytes > limits.bytes || (c >= 0 && nowS - view.appendedAtS(c) > limits.ageS);
     if (!over) { stop = 'within'; break; }
     kept.push(...passed);
     if (c < 0) { stop = 'exhausted'; break; }
     if (view.isOwn(c) && c >= heldFloor) { stop = 'protected'; break; }
-    const h = next ?? horizon;
+    const h = changed ?? horizon;
     const parents = view.parentIdsOf(c).map(toHex);
     const leaving = parents.filter((p) => h.refsOf(p) === 1).length;
     const children = view.childCountOf(c);
     if (h.size - leaving + (children > 0 ? 1 : 0) > cap) { stop = 'horizon'; break; }
-    next ??= horizon.clone();
-    for (const p of parents) next.dropRef(p);
-    if (children > 0) next.add({ id: view.idOf(c), depth: view.depthOf(c), frontier: view.frontierOf(c) }, children);
+    changed ??= horizon.clone();
+    for (const p of parents) changed.dropRef(p);
+    if (children > 0) changed.add({ id: view.idOf(c), depth: view.depthOf(c), frontier: view.frontierOf(c) }, children);
     prune.push(c);
     commands--;
     bytes -= view.lengthOf(c);
@@ -211,19 +214,20 @@ export function planRetention(input: PlanInput): RetentionPlan {
   }
   const oldestAfterS = c >= 0 ? view.appendedAtS(c) : Infinity;
   return {
-    prune, keptHeads: [...kept].sort((a, b) => a - b), ...baseAfter(view, prune, kept), horizon: next ?? horizon, stop,
+    prune, keptHeads: [...kept].sort((a, b) => a - b), ...baseAfter(view, prune, kept),
+    horizonSet: changed ?? horizon, get horizon() { return listed(); }, stop,
     overBy: stop === 'within' ? ZERO : {
       commands: Math.max(0, commands - limits.commands), bytes: Math.max(0, bytes - limits.bytes),
       ageS: Math.max(0, nowS - oldestAfterS - limits.ageS),
     },
-    ownAloneExceed: commands > limits.commands && ownProtected(view, stop, c, own, heldFloor, it) > limits.commands,
+    ownAloneExceed: commands > limits.commands && ownProtected(view, stop, c, own, heldFloor, next) > limits.commands,
     prunedTotals: { commands: totals.commands - commands, bytes: totals.bytes - bytes, own: totals.own - own },
     oldestAfterS,
   };
 }
 
 /** Base and pinned heads after pruning `prune` and keeping `kept` (both taken in handle order). */
-function baseAfter(view: RetentionView, prune: readonly number[], kept: readonly number[]): { base: number; pinnedHeads: number[] } {
+function baseAfter(view: RetentionView<unknown>, prune: readonly number[], kept: readonly number[]): { base: number; pinnedHeads: number[] } {
   const gone = new Set(prune);
   const keptSet = new Set(kept);
   let base = view.base;
@@ -238,9 +242,9 @@ function baseAfter(view: RetentionView, prune: readonly number[], kept: readonly
  * commands left. Everything counted below `c` was pruned, so after a protected stop every own
  * one is protected; after a horizon stop the own ones in [c, heldFloor) are not (a short walk).
  */
-function ownProtected(view: RetentionView, stop: StopReason, c: number, own: number, heldFloor: number, it: Candidates): number {
+function ownProtected(view: RetentionView<unknown>, stop: StopReason, c: number, own: number, heldFloor: number, next: () => number): number {
   if (stop !== 'horizon' || c >= heldFloor) return own;
   let unprotected = 0;
-  for (let h = c; h >= 0 && h < heldFloor; h = it.next()) if (view.isOwn(h) && !view.isHead(h)) unprotected++;
+  for (let h = c; h >= 0 && h < heldFloor; h = next()) if (view.isOwn(h) && !view.isHead(h)) unprotected++;
   return own - unprotected;
 }
