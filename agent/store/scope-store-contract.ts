@@ -120,8 +120,8 @@ export interface ScopeStore extends ScopeStoreReader {
    * Apply a prune step: the handles become pruned, base advances past the highest of them, the
    * horizon is replaced, and (disk) `horizon.bin` is rewritten, then every segment wholly below
    * base that holds no pinned data command is deleted.
-   * @throws RangeError when a handle is not a retained data command, is a head, or a horizon
-   *   entry lacks for a pruned command that still has a retained child.
+   * The plan's horizon is taken as given (the planner computes it, §4.3).
+   * @throws RangeError (nothing changed) when a handle is not a retained data command or is a head.
    */
   prune(plan: PrunePlan): Promise<void>;
   /** Add adopted horizon entries (§4.6; ids retained or already in the horizon are skipped) and persist them. */
