@@ -40,36 +40,75 @@ export function knownOf(reader: ScopeStoreReader, q: readonly Uint8Array[]): Uin
 }
 
 /**
- * The handles the walk of step 2 paints as known: each retained id of `k`, and for a horizon
- * entry the membership commands of its frontier. An entry has no retained *data* ancestor when
- * this host pruned it (pruning is down-closed), but every membership command in its past is
- * retained, and the requester holds them (it holds or has the entry, §4.6): F(x) names their
- * maxima, so painting those excludes exactly them.
+ * The membership commands (handles) in the past of `ids`, each included: a retained membership
+ * command itself, and for any id the closure of its frontier — `F(c)` of a retained command or a
+ * horizon entry, then `F(m)` of each membership command reached. The store's parent links cannot
+ * give this: below the horizon they lead through pruned commands.
  */
-export function knownHandles(reader: ScopeStoreReader, k: readonly Uint8Array[]): number[] {
-  const out: number[] = [];
-  for (const id of k) {
+export function membershipPast(reader: ScopeStoreReader, frontierIds: FrontierIds, ids: readonly Uint8Array[]): Set<number> {
+  const out = new Set<number>();
+  const stack: number[] = [];
+  const push = (f: readonly Uint8Array[]): void => {
+    for (const m of f) stack.push(reader.indexOf(m));
+  };
+  for (const id of ids) {
     const h = reader.indexOf(id);
-    if (h >= 0) out.push(h);
-    else {
-      for (const m of reader.horizonEntry(id)?.frontier ?? []) {
-        const mh = reader.indexOf(m);
-        if (mh >= 0) out.push(mh);
-      }
-    }
+    if (h >= 0) {
+      if (reader.kindOf(h) === CommandKind.Data) push(frontierIds(reader.frontierOf(h)));
+      else stack.push(h);
+    } else push(reader.horizonEntry(id)?.frontier ?? []);
+  }
+  for (let m = stack.pop(); m !== undefined; m = stack.pop()) {
+    if (m < 0 || out.has(m)) continue;
+    out.add(m);
+    push(frontierIds(reader.frontierOf(m)));
   }
   return out;
 }
 
 /**
- * Step 2 as a resumable walk: v1's {@link MissingWalk}, which reads only `heads`, `depthOf` and
- * `parentsOf` — the three the scope reader has with the same meaning (a pruned or horizon parent
- * has no handle, so the walk stops there).
+ * Step 2 in pieces: M = the retained commands that are not an ancestor-or-equal of an element of
+ * K, ascending. Data commands come from v1's {@link MissingWalk} from the heads (a retained data
+ * command's descendants are all retained — pruning is down-closed — so the walk reaches it, and
+ * stops at horizon entries, which have no handle); membership commands, which may sit below
+ * pruned ones, are those in the past of the heads and not in the past of K ({@link membershipPast}).
  */
-export function missingWalk(reader: ScopeStoreReader, known: readonly number[]): MissingWalk {
-  const view = { heads: () => reader.heads(), depthOf: (h: number) => reader.depthOf(h), parentsOf: (h: number) => reader.parentsOf(h) };
-  // Why the cast: MissingWalk is typed over the v1 store but calls nothing else of it.
-  return new MissingWalk(view as unknown as CommandStore, known);
+export class MissingV2 {
+  private readonly walk: MissingWalk;
+  private readonly knownMembers: Set<number>;
+
+  constructor(
+    private readonly reader: ScopeStoreReader,
+    private readonly frontierIds: FrontierIds,
+    k: readonly Uint8Array[],
+  ) {
+    this.knownMembers = membershipPast(reader, frontierIds, k);
+    const known = [...this.knownMembers];
+    for (const id of k) if (reader.indexOf(id) >= 0) known.push(reader.indexOf(id));
+    const view = { heads: () => reader.heads(), depthOf: (h: number) => reader.depthOf(h), parentsOf: (h: number) => reader.parentsOf(h) };
+    // Why the cast: MissingWalk is typed over the v1 store but reads only these three, same meaning.
+    this.walk = new MissingWalk(view as unknown as CommandStore, known);
+  }
+
+  /** Commands the walk has visited so far. */
+  get visited(): number {
+    return this.walk.visited;
+  }
+
+  /** Advance the walk by at most `steps` commands; true when done. */
+  step(steps: number): boolean {
+    return this.walk.step(steps);
+  }
+
+  /** M, ascending (completes the walk). */
+  result(): Uint32Array {
+    const r = this.reader;
+    const all = new Set<number>();
+    for (const h of this.walk.result()) if (r.kindOf(h) === CommandKind.Data) all.add(h);
+    const heads = r.heads().map((h) => r.idOf(h));
+    for (const m of membershipPast(r, this.frontierIds, heads)) if (!this.knownMembers.has(m)) all.add(m);
+    return Uint32Array.from(all).sort();
+  }
 }
 
 /** Step 3: `T` and `cut`. Membership commands (kinds 1 and 2) of `m` are always kept. */
@@ -82,9 +121,19 @@ export function windowOf(reader: ScopeStoreReader, m: ArrayLike<number>, window:
   return { t: all.filter((h) => reader.kindOf(h) !== CommandKind.Data || skip-- <= 0), cut: true };
 }
 
-/** Step 4: the requester lacks what this host will not send (a cut window, or behind the horizon). */
-export function gapOf(cut: boolean, horizonSize: number, knownCount: number): boolean {
-  return cut || (horizonSize > 0 && knownCount === 0);
+/**
+ * Step 4: the requester lacks what this host will not send — a cut window, or a requester behind
+ * the horizon: this host has a horizon and `k` names no data command or horizon entry. Membership
+ * commands of `k` are not counted: every requester names the genesis (its sample ends with it) and
+ * they are never pruned, so they say nothing about how far behind it is.
+ */
+export function gapOf(reader: ScopeStoreReader, cut: boolean, k: readonly Uint8Array[]): boolean {
+  if (cut) return true;
+  if (reader.horizon().length === 0) return false;
+  return !k.some((id) => {
+    const h = reader.indexOf(id);
+    return h < 0 || reader.kindOf(h) === CommandKind.Data;
+  });
 }
 
 /** One element of L: a horizon record (`handle` −1) or a command, with its bytes and the id it names. */
@@ -231,7 +280,7 @@ export class PollJobV2 {
     readonly peer: string,
     readonly req: PollRequest,
     /** @internal */ readonly cursor: CursorV2 | null,
-    private readonly walk: MissingWalk | null,
+    private readonly walk: MissingV2 | null,
     /** @internal K of step 1 (empty for a continuation). */ readonly known: readonly Uint8Array[],
   ) {}
   /** True when the poll continues where the peer's previous answer stopped. */
@@ -272,7 +321,7 @@ export class PollAnswererV2 {
       if (req.heads.some((id) => toHex(id) === last) || req.sample.some((id) => toHex(id) === last)) return new PollJobV2(peer, req, c, null, []);
     }
     const k = knownOf(r, [...req.heads, ...req.sample]);
-    return new PollJobV2(peer, req, null, missingWalk(r, knownHandles(r, k)), k);
+    return new PollJobV2(peer, req, null, new MissingV2(r, this.frontierIds, k), k);
   }
 
   /** Build the answer of `job` (its walk is completed here if needed). The caller checks `max_bytes` ≥ 64. */
@@ -284,7 +333,7 @@ export class PollAnswererV2 {
       const m = job.missing();
       const { t, cut } = windowOf(r, m, req.window);
       const items = new AnswerItems(r, this.frontierIds, t, [...req.heads, ...req.sample]);
-      cur = this.remember(job.peer, { items, size: r.size, base: r.base, gap: gapOf(cut, r.horizon().length, job.known.length), heldFloor: m[0] ?? r.size, lastSent: null });
+      cur = this.remember(job.peer, { items, size: r.size, base: r.base, gap: gapOf(r, cut, job.known), heldFloor: m[0] ?? r.size, lastSent: null });
     }
     const first = cur.items.taken === 0;
     const base: PollResponse = {
