@@ -214,6 +214,19 @@ t.test('orphan bounds hold under a flood, over all scopes', async (t) => {
   t.equal(r1.store.size + r2.store.size, 0, 'nothing stored');
 });
 
+t.test('a forged copy waiting first does not shut out the genuine command (unverified orphans)', async (t) => {
+  const g = std();
+  const { store, send } = rig(g);
+  await send([g]);
+  const p = cmd(g.id, W, [g]);
+  const c = cmd(g.id, W, [p]);
+  t.equal((await send([flip(c)])).orphaned, 1);
+  t.equal((await send([c])).orphaned, 1, 'the genuine copy waits too, it is no duplicate');
+  const r = await send([p]);
+  t.same(r.rejected, { BadSignature: 1 }, 'the forged copy fails once released');
+  t.ok(held(store, p) && held(store, c));
+});
+
 t.test('horizon entries and pending records as parents: depth, frontier, adoption', async (t) => {
   const g = std();
   const { store, m, send } = rig(g);
@@ -239,6 +252,8 @@ t.test('horizon entries and pending records as parents: depth, frontier, adoptio
   const noW = cmd(g.id, Rd, [y]);
   const r2 = await send([noW], (id) => (toHex(id) === toHex(y) ? { id, depth: 1, frontier: [g.id] } : undefined));
   t.same(r2.rejected, { NotPermitted: 1 }, "§8 attack 5: a non-writer's command under a fake record is NotPermitted");
+  const loaded = ScopeMembership.load(store, (h) => decodeCommandV2(g.id, store.bytesOf(h)));
+  t.same([2, 3].map((h) => loaded.idsOf(loaded.frontierRef(store, h)).map(toHex)), [2, 3].map((h) => m.idsOf(store.frontierOf(h)).map(toHex)), 'load() reads horizon entries');
   t.equal(store.horizonEntry(y), undefined, 'and the fake record is not adopted');
 });
 
@@ -249,7 +264,10 @@ t.test('a joined scope accepts only its genesis first (§1.9)', async (t) => {
   t.same((await rig(g, { join: joinAs }).send([d, g])).joinRefused?.reason, 'NotPermitted', 'data first');
   t.same((await rig(g, { join: { ...joinAs, name: 'fleet/other' } }).send([g])).joinRefused?.reason, 'NotPermitted', 'another name');
   t.same((await rig(g, { join: { ...joinAs, publicKey: O.publicKey } }).send([g])).joinRefused?.reason, 'NotAMember', 'no R for this host');
-  t.same((await rig(g, { join: joinAs }).send([flip(g)])).joinRefused?.reason, 'BadSignature', 'a forged genesis');
+  const forged = rig(g, { join: joinAs });
+  t.same((await forged.send([flip(g)])).joinRefused?.reason, 'BadSignature', 'a forged genesis');
+  t.same((await forged.send([g])).joinRefused?.reason, 'BadSignature', 'a refused join stays refused');
+  t.equal(forged.store.size, 0);
   const open = genesis([{ publicKey: A.publicKey, roles: RWA }], { flags: GENESIS_OPEN_READ, nonce: 5 });
   const ok = rig(open, { join: { ...joinAs, publicKey: O.publicKey } });
   const r = await ok.send([open]);

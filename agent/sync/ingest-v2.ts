@@ -114,7 +114,8 @@ export class ScopeIngest {
   private readonly m: ScopeMembership;
   private readonly scopeHex: string;
   private tail: Promise<unknown> = Promise.resolve();
-  private join: JoinExpectation | undefined;
+  /** The join expectation until the first batch; 'refused' (for good) once a join failed. */
+  private join: JoinExpectation | { refused: { reason: ReasonName; detail: string } } | undefined;
   private readonly seqs = new Map<string, number>();
 
   constructor(private readonly o: ScopeIngestOptions) {
@@ -127,7 +128,7 @@ export class ScopeIngest {
 
   /** Whether the scope still waits for its genesis as first command (§1.9). */
   get joining(): boolean {
-    return this.join !== undefined;
+    return this.join !== undefined && !('refused' in this.join);
   }
 
   /**
@@ -150,16 +151,21 @@ export class ScopeIngest {
       }
     });
     const join = this.join;
+    if (join !== undefined && 'refused' in join) return Promise.resolve({ ...result, joinRefused: join.refused });
     if (join !== undefined && encoded.length > 0) {
       this.join = undefined;
       const refused = joinRefusal(first, this.store.scopeId, join);
-      if (refused !== undefined) return Promise.resolve({ ...result, joinRefused: refused });
+      if (refused !== undefined) {
+        this.join = { refused };
+        return Promise.resolve({ ...result, joinRefused: refused });
+      }
     }
     const run = this.tail.then(async () => {
       await this.run(items, from, pending, result);
       if (join !== undefined && this.store.size === 0) {
         const reason = (Object.keys(result.rejected)[0] as ReasonName | undefined) ?? 'Malformed';
         result.joinRefused = { reason, detail: 'the genesis was not accepted' };
+        this.join = { refused: result.joinRefused };
       }
       this.notify(result, from, how);
       return result;
