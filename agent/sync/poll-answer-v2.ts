@@ -269,7 +269,7 @@ interface CursorV2 {
   base: number;
   gap: boolean;
   heldFloor: number;
-  /** Id of the last item sent (a command or a record); null before the first. */
+  /** Id of the last command sent (or, when an answer carried records only, its last record); null before any. */
   lastSent: Uint8Array | null;
 }
 
@@ -300,7 +300,8 @@ export class PollJobV2 {
 /**
  * The v2 responder of one scope: §4.5 with v1's per-peer cursor cache (16 peers, LRU) over L. A
  * cursor continues while the store's size and base are unchanged and the request names the last
- * item sent (a command among its heads or sample, or a record among its pending-record ids).
+ * command sent (among its heads or sample) or, after an answer of records only, its last record
+ * (among the pending-record ids of its sample).
  */
 export class PollAnswererV2 {
   private readonly cursors = new Map<string, CursorV2>();
@@ -341,7 +342,9 @@ export class PollAnswererV2 {
       total: opts.total ?? retainedCount(r), next_poll_ms: opts.nextPollMs, heads: headsOf(r), items: [],
     };
     const { response, carried } = fitAnswer(base, cur.items, Math.min(req.max_bytes, opts.frameLimit ?? Infinity));
-    const last = carried[carried.length - 1];
+    // The last command carried: the requester names it (a head it just appended); an answer of
+    // records only is named through the requester's pending records instead.
+    const last = carried.findLast((c) => c.handle >= 0) ?? carried[carried.length - 1];
     if (last !== undefined) cur.lastSent = last.id;
     response.gap = cur.gap && first && last !== undefined;
     if (!response.more) this.cursors.delete(job.peer);
