@@ -1,6 +1,6 @@
 /**
  * Test-vector generator: writes `docs/vectors/{messages,commands,frames,arq,seal}.json` (protocol v1)
- * and `{commands-v2,membership,messages-v2}.json` (protocol v2, scripts/vectors-*.ts) from fixed inputs.
+ * and `{commands-v2,membership,messages-v2,horizon}.json` (protocol v2, scripts/vectors-*.ts) from fixed inputs.
  *
  * Everything is deterministic: identities come from fixed 32-byte seeds (0x01…, 0x02…, 0x03…),
  * nonces and X25519 ephemeral secrets (0x11…, 0x22…) are fixed, and ed25519 signatures and
@@ -59,6 +59,7 @@ import { repoRoot } from './repo-root.js';
 import { arqExchange, ARQ_EXCHANGE_OPTIONS, type ArqStep } from './arq-vectors.js';
 import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from './budget-vectors.js';
 import { commandsV2Vectors } from './vectors-commands-v2.js';
+import { horizonVectors } from './vectors-horizon.js';
 import { membershipVectors } from './vectors-membership.js';
 import { messagesV2Vectors } from './vectors-messages-v2.js';
 
@@ -669,6 +670,7 @@ export function buildVectors(): Record<string, unknown> {
     ...commandsV2Vectors(),
     ...membershipVectors(),
     ...messagesV2Vectors(),
+    ...horizonVectors(),
   };
 }
 
