@@ -297,7 +297,7 @@ const addOp = fc.record({
 const planOp = fc.record({ op: fc.constant('plan' as const), floor: fc.double({ min: 0, max: 1, noNaN: true }), dt: fc.integer({ min: 0, max: 3000 }) });
 const axis = (min: number, max: number) => fc.option(fc.integer({ min, max }), { nil: Infinity });
 const scenario = fc.record({
-  ops: fc.array(fc.oneof({ arbitrary: addOp, weight: 8 }, { arbitrary: planOp, weight: 1 }), { maxLength: 140 }),
+  ops: fc.array(fc.oneof({ arbitrary: addOp, weight: 8 }, { arbitrary: planOp, weight: 1 }), { maxLength: 160, size: 'max' }),
   limits: fc.record({ commands: axis(0, 20), bytes: axis(500, 8000), ageS: axis(60, 20_000) }),
   target: fc.oneof({ arbitrary: fc.constant(32), weight: 1 }, { arbitrary: fc.integer({ min: 1, max: 3 }), weight: 2 }),
 });
