@@ -20,7 +20,7 @@ import { encodeHorizonRecord } from '../../protocol/horizon-record.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
 import { MAX_HEADS } from '../../protocol/constants.js';
 import type { DeviceScope } from './scope-v2.js';
-import { MEMBERSHIP_SLOTS } from './scope-v2.js';
+import { MEMBERSHIP_SLOTS } from './types-v2.js';
 import { sameId, type ScopeRingV2 } from './scope-ring-v2.js';
 
 /** An entry of the merged append order: which store, which position. */

@@ -122,6 +122,22 @@ export class ScopeRingV2 {
   }
 
   /**
+   * The sender of a command holds what it built on: mark `parents` and, through the ring, every
+   * ancestor of them held (so the ring may overwrite them).
+   */
+  markHeldFrom(parents: readonly Uint8Array[]): void {
+    const todo = parents.map((p) => Uint8Array.from(p));
+    for (let i = this.n - 1; i >= 0 && todo.length > 0; i--) {
+      const id = this.idAt(i);
+      const k = todo.findIndex((p) => sameId(p, id));
+      if (k < 0) continue;
+      todo.splice(k, 1);
+      this.markHeld(i);
+      this.forEachParent(i, (p) => todo.push(Uint8Array.from(p)));
+    }
+  }
+
+  /**
    * Call `fn` with each parent id of position `i` (views), parsed in place: a held command passed
    * `decodeCommandV2`/`encodeCommandV2`, so it starts `0x86`, a parents array head of at most 16
    * items, then `0x58 0x20` and 32 bytes per parent, strictly ascending.

@@ -12,31 +12,15 @@
  */
 import { CommandKind, GENESIS_OPEN_READ, MAX_FRONTIER, Role } from '../../protocol/constants-v2.js';
 import { decodeCommandV2, encodeCommandV2, verifyCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
-import { NotPermittedError, SyncwireError } from '../../protocol/errors.js';
-import { decodeGenesisBody } from '../../protocol/genesis.js';
+import { NotPermittedError } from '../../protocol/errors.js';
 import type { HorizonRecord } from '../../protocol/horizon-record.js';
 import type { Identity } from '../../protocol/keys.js';
-import { decodeMembershipBody } from '../../protocol/membership-body.js';
 import { MembershipGraph, type Frontier, type ParentFacts } from '../../protocol/membership.js';
+import { FrontierTableV2 } from './frontier-table-v2.js';
 import { HorizonTableV2, PendingRecords } from './horizon-table-v2.js';
-import { ScopeRingV2 } from './scope-ring-v2.js';
-import type { RejectReasonV2 } from './types-v2.js';
-
-/** Membership commands (genesis included), members and frontiers one scope may need (§7 item 3). */
-export const MEMBERSHIP_SLOTS = 16;
-
-/** Where a scope slot stands. */
-export type ScopeState = 'free' | 'joining' | 'held';
-
-/** What became of one command offered to a scope. */
-export type Accepted =
-  | { kind: 'stored'; cmd: CommandV2 }
-  | { kind: 'duplicate' }
-  | { kind: 'orphan' }
-  | { kind: 'rejected'; reason: RejectReasonV2; detail: string }
-  | { kind: 'full' }
-  | { kind: 'overflow' }
-  | { kind: 'join-rejected'; detail: string };
+import { joinRefusal, tooManyKeys } from './scope-rules-v2.js';
+import { ScopeRingV2, sameId } from './scope-ring-v2.js';
+import { MEMBERSHIP_SLOTS, type Accepted, type ScopeState } from './types-v2.js';
 
 interface Resolved { facts: ParentFacts; depth: number; record?: HorizonRecord }
 
@@ -55,8 +39,11 @@ export class DeviceScope {
   readonly members = new ScopeRingV2(MEMBERSHIP_SLOTS);
   readonly horizon = new HorizonTableV2();
   readonly pending = new PendingRecords();
-  /** Interned frontier numbers of the graph, by the u8 index entries keep. */
-  private refs: number[] = [];
+  /** Horizon records adopted, and horizon entries dropped from a full table (the device adds these to its stats). */
+  adopted = 0;
+  horizonDrops = 0;
+  /** Interned frontiers of the graph, by the u8 index entries keep. */
+  private readonly frontiers = new FrontierTableV2();
   private order = 0;
   private ownSeq = 0;
 
@@ -85,7 +72,7 @@ export class DeviceScope {
     this.members.clear();
     this.horizon.clear();
     this.pending.clear();
-    this.refs = [];
+    this.frontiers.clear();
     this.order = this.ownSeq = 0;
   }
 
@@ -110,8 +97,7 @@ export class DeviceScope {
 
   /** The ids of the frontier at index `fi`, ascending (a record's frontier). */
   frontierIds(fi: number): Uint8Array[] {
-    const g = this.graph!; // not free: indices exist only while held
-    return g.idsOf(g.frontierAt(this.refs[fi]!));
+    return this.frontiers.ids(this.graph!, fi); // not free: indices exist only while held
   }
 
   /** A record for a data command retained or in the horizon, or null (the table dropped it). */
@@ -195,42 +181,32 @@ export class DeviceScope {
     let i = this.members.indexOf(p);
     if (i >= 0) return { facts: { id: p, membership: true }, depth: this.members.depthAt(i) };
     i = this.ring.indexOf(p);
-    if (i >= 0) return { facts: { id: p, membership: false, frontier: this.refs[this.ring.frontierAt(i)]! }, depth: this.ring.depthAt(i) };
+    if (i >= 0) return { facts: { id: p, membership: false, frontier: this.frontiers.ref(this.ring.frontierAt(i)) }, depth: this.ring.depthAt(i) };
     i = this.horizon.indexOf(p);
-    if (i >= 0) return { facts: { id: p, membership: false, frontier: this.refs[this.horizon.frontierAt(i)]! }, depth: this.horizon.depthAt(i) };
+    if (i >= 0) return { facts: { id: p, membership: false, frontier: this.frontiers.ref(this.horizon.frontierAt(i)) }, depth: this.horizon.depthAt(i) };
     const r = this.pending.find(p);
     return r === undefined ? null : { facts: { id: p, membership: false, frontier: r.frontier }, depth: r.depth, record: r };
-  }
-
-  /** The u8 index of `f` in the frontier table (interned), or -1 when the table is full. */
-  private frontierIndex(f: Frontier): number {
-    const ref = this.graph!.intern(f); // graph set: only held or joining scopes store
-    const i = this.refs.indexOf(ref);
-    if (i >= 0) return i;
-    if (this.refs.length >= MEMBERSHIP_SLOTS) return -1;
-    this.refs.push(ref);
-    return this.refs.length - 1;
   }
 
   private store(cmd: CommandV2, frontier: Frontier, depth: number, adopt: HorizonRecord[], own: boolean): Accepted {
     const g = this.graph!; // set: accept and commit check it
     const adoptAt: number[] = [];
     for (const r of adopt) {
-      const fi = this.frontierIndex(g.frontierFromIds(r.frontier));
+      const fi = this.frontiers.indexOf(g, g.frontierFromIds(r.frontier));
       if (fi < 0) return { kind: 'overflow' };
       adoptAt.push(fi);
     }
     if (cmd.kind === CommandKind.Data) {
-      const fi = this.frontierIndex(frontier);
+      const fi = this.frontiers.indexOf(g, frontier);
       if (fi < 0) return { kind: 'overflow' };
       const evicted = this.ring.push(cmd.id, cmd.bytes, depth, fi, this.order, own);
       if (evicted === false) return { kind: 'full' };
       this.order++;
       if (evicted !== null && this.ring.names(evicted.id)) this.horizonDrops += Number(this.horizon.add(evicted.id, evicted.depth, evicted.frontier));
     } else {
-      const joined = cmd.kind === CommandKind.Genesis ? this.checkJoin(cmd) : null;
-      if (joined !== null) return joined;
-      if (this.members.count >= MEMBERSHIP_SLOTS || this.tooManyKeys(cmd)) return { kind: 'overflow' };
+      const refusal = cmd.kind === CommandKind.Genesis ? joinRefusal(cmd, this.name, this.self.publicKey) : null;
+      if (refusal !== null) return { kind: 'join-rejected', detail: refusal };
+      if (this.members.count >= MEMBERSHIP_SLOTS || tooManyKeys(g, cmd)) return { kind: 'overflow' };
       g.add({ id: cmd.id, kind: cmd.kind, author: cmd.author, frontier, payload: cmd.payload });
       this.members.push(cmd.id, cmd.bytes, depth, 0, this.order++, false);
       if (cmd.kind === CommandKind.Genesis) this.state = 'held';
@@ -240,49 +216,8 @@ export class DeviceScope {
       this.horizonDrops += Number(this.horizon.add(r.id, r.depth, adoptAt[k]!));
     });
     this.horizon.retain((id) => this.ring.names(id) || this.members.names(id));
-    if (!own) this.markHeld(cmd.parents);
-    if (own || (cmd.kind === CommandKind.Data && cmd.author.every((b, k) => b === this.self.author[k]))) this.ownSeq = Math.max(this.ownSeq, cmd.seq);
+    if (!own) this.ring.markHeldFrom(cmd.parents);
+    if (own || (cmd.kind === CommandKind.Data && sameId(cmd.author, this.self.author))) this.ownSeq = Math.max(this.ownSeq, cmd.seq);
     return { kind: 'stored', cmd };
-  }
-
-  /** Horizon records adopted, and horizon entries dropped from a full table (the device adds these to its stats). */
-  adopted = 0;
-  horizonDrops = 0;
-
-  /** §1.9: a joined scope's genesis must carry the announced name and grant the device R (or open_read). */
-  private checkJoin(cmd: CommandV2): Accepted | null {
-    const body = decodeGenesisBody(cmd.payload); // the verdict decoded it already
-    if (body.name !== this.name) return { kind: 'join-rejected', detail: `genesis name ${body.name} is not the announced ${this.name}` };
-    const me = body.members.find((m) => m.publicKey.every((b, k) => b === this.self.publicKey[k]));
-    if ((body.flags & GENESIS_OPEN_READ) === 0 && ((me?.roles ?? 0) & Role.Read) === 0) return { kind: 'join-rejected', detail: 'genesis does not grant this device R' };
-    return null;
-  }
-
-  /** Whether a membership command names keys past the 16-member table. */
-  private tooManyKeys(cmd: CommandV2): boolean {
-    const g = this.graph!;
-    let ops: { publicKey: Uint8Array }[];
-    try {
-      ops = cmd.kind === CommandKind.Genesis ? decodeGenesisBody(cmd.payload).members : decodeMembershipBody(cmd.payload).ops;
-    } catch (err) {
-      if (err instanceof SyncwireError) return true; // the verdict decoded it: unreachable
-      throw err;
-    }
-    const known = g.size === 0 ? 0 : g.state(g.view()).members().length;
-    const fresh = ops.filter((o) => g.keyNumber(o.publicKey) === undefined).length;
-    return known + fresh > MEMBERSHIP_SLOTS;
-  }
-
-  /** The sender holds what it built on: the parents and their ring ancestors are held. */
-  private markHeld(parents: readonly Uint8Array[]): void {
-    const todo = parents.map((p) => Uint8Array.from(p));
-    for (let i = this.ring.count - 1; i >= 0 && todo.length > 0; i--) {
-      const id = this.ring.idAt(i);
-      const k = todo.findIndex((p) => p.every((b, x) => b === id[x]));
-      if (k < 0) continue;
-      todo.splice(k, 1);
-      this.ring.markHeld(i);
-      this.ring.forEachParent(i, (p) => todo.push(Uint8Array.from(p)));
-    }
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Settings, counters, events and the link seam of the v2 simulated device (device-v2.ts).
+ * Settings, counters, events, table sizes, the link seam and the outcome of offering a command
+ * to a scope, of the v2 simulated device (device-v2.ts).
  */
 import type { ArqScheduler } from '../../protocol/arq/driver.js';
 import type { CommandV2 } from '../../protocol/command-v2.js';
@@ -9,6 +10,8 @@ import type { SealPolicy } from '../../protocol/seal.js';
 
 /** Scopes a device holds, and entries its table keeps each way on its one uplink (§7 item 2). */
 export const MAX_DEVICE_SCOPES = 4;
+/** Membership commands (genesis included), members and frontiers one scope may need (§7 item 3). */
+export const MEMBERSHIP_SLOTS = 16;
 /** Default ring size of the device scope, commands. */
 export const DEFAULT_DEVICE_RING = 64;
 /** Default ring size of every other scope, commands. */
@@ -114,6 +117,19 @@ export function zeroStatsV2(): DeviceV2Stats {
 
 /** Why a received command was not stored. */
 export type RejectReasonV2 = 'Malformed' | 'UnknownAuthor' | 'NotPermitted' | 'BadSignature';
+
+/** Where a scope slot stands. */
+export type ScopeState = 'free' | 'joining' | 'held';
+
+/** What became of one command offered to a scope. */
+export type Accepted =
+  | { kind: 'stored'; cmd: CommandV2 }
+  | { kind: 'duplicate' }
+  | { kind: 'orphan' }
+  | { kind: 'rejected'; reason: RejectReasonV2; detail: string }
+  | { kind: 'full' }
+  | { kind: 'overflow' }
+  | { kind: 'join-rejected'; detail: string };
 
 /** Events of a v2 device. */
 export interface DeviceV2Events {
