@@ -1,0 +1,274 @@
+/**
+ * One hosted scope end to end (docs/design/v2-scopes.md §1.8, §4): its store, membership,
+ * acceptance pipeline, retention and poll answers, with no wire and no engine. The caller (the
+ * registry, later the engine) moves requests and answers between hosts: {@link ScopeHost.request}
+ * builds this host's poll of a peer, {@link ScopeHost.answer} answers a peer's poll (and raises
+ * `heldFloor`, §4.2), {@link ScopeHost.accept} takes the peer's answer (§4.6: records become
+ * pending records, the gap marker is written before any command, commands go through ingest,
+ * which adopts the records they name). Retention runs after each accepted batch or commit and on
+ * a periodic tick of the injected scheduler. Access (§1.8, §3.10) is checked on every answer and
+ * every accepted answer: a peer the scope is not granted to gets nothing and gives nothing.
+ */
+import { compareBytes } from '../../protocol/command.js';
+import { CommandKind } from '../../protocol/constants-v2.js';
+import { SyncwireError } from '../../protocol/errors.js';
+import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
+import type { RetentionPlan } from '../store/retention.js';
+import { resolveRetention, type RetentionConfig, type ResolvedRetention } from '../store/retention-policy.js';
+import type { GapRecord, ScopeStore } from '../store/scope-store-contract.js';
+import type { Delivery } from './ingest.js';
+import { ScopeIngest, type IngestV2Result, type Signer } from './ingest-v2.js';
+import type { OrphanBufferV2 } from './orphans-v2.js';
+import { PendingRecords, classifyItems, sampleV2 } from './pending-records.js';
+import { PollAnswererV2, headsOf, type AnswerOptions } from './poll-answer-v2.js';
+import { RetentionFullError } from './retention-full-error.js';
+import type { Scheduler } from './scope-announcer.js';
+import type { ScopeMembership } from './scope-membership.js';
+import { ScopeRetention } from './scope-retention.js';
+
+/** How often retention runs without appends (§4.2: every 60 s), ms. */
+export const RETENTION_TICK_MS = 60_000;
+
+/** A peer as the access checks see it: its id (cursor and round keys), full key and link trust. */
+export interface PeerRef {
+  id: string;
+  publicKey: Uint8Array;
+  /** Whether this host's link trust admits the peer (what `open_read` relies on). */
+  trusted: boolean;
+}
+
+/** What the host tells its owner. Every member is optional. */
+export interface ScopeHostEvents {
+  appended?(host: ScopeHost, handles: readonly number[], from: string, how: Delivery): void;
+  /** Membership commands were appended: re-evaluate grants of every peer S is active with (§1.8). */
+  membershipChanged?(host: ScopeHost, handles: readonly number[]): void;
+  /** A gap marker was written before the next command (§4.6). */
+  gap?(host: ScopeHost, records: readonly GapRecord[], from: string): void;
+  /** A periodic retention run failed (a store error); the next tick tries again. */
+  error?(host: ScopeHost, err: unknown): void;
+}
+
+/** Options of {@link ScopeHost}. */
+export interface ScopeHostOptions {
+  /** The scope's store, opened with `membership.openHooks()` (or replayed by `ScopeMembership.load`). */
+  store: ScopeStore;
+  membership: ScopeMembership;
+  /** The host's own identity: commits are signed with it, its commands are protected (§4.2). */
+  identity: Signer;
+  /** The name announced for a scope being joined; otherwise the genesis name is used. */
+  name?: string;
+  /** Set while joining: the peer the scope is joined from, the only one granted it meanwhile (§1.8). */
+  joinFrom?: Uint8Array;
+  /** `scopes.retention` (§4.1). Default: none (the genesis, then forever). */
+  retention?: RetentionConfig;
+  /** Timers for the periodic run. Default: none (no tick). */
+  scheduler?: Scheduler;
+  /** Tick period, ms. Default {@link RETENTION_TICK_MS}. */
+  tickMs?: number;
+  /** Clock, seconds (same as the store's). Default `Date.now() / 1000`. */
+  nowS?: () => number;
+  /** The host's orphan buffer shared by its scopes. Default: a private one. */
+  orphans?: OrphanBufferV2;
+  events?: ScopeHostEvents;
+  /** HORIZON_TARGET override (tests). */
+  horizonTarget?: number;
+}
+
+/** What {@link ScopeHost.accept} did. */
+export interface AcceptResult extends IngestV2Result {
+  /** Items that were neither a command nor a decodable record. */
+  malformed: number;
+  /** The gap marker written for this answer, or null. */
+  gap: GapRecord[] | null;
+  /** Set when the peer is not granted the scope: nothing was taken. */
+  refused?: 'NotAMember';
+}
+
+interface RequesterState {
+  pending: PendingRecords;
+  responderHeads: Uint8Array[];
+}
+
+const NO_GENESIS_RETENTION = { maxCommands: 0, maxBytes: 0, maxAgeS: 0 };
+const EMPTY_RESULT = (): IngestV2Result => ({ appended: [], membership: [], duplicates: 0, orphaned: 0, rejected: {} });
+
+/** One hosted scope. */
+export class ScopeHost {
+  readonly store: ScopeStore;
+  readonly membership: ScopeMembership;
+  readonly ingest: ScopeIngest;
+  private readonly answerer: PollAnswererV2;
+  private readonly requesters = new Map<string, RequesterState>();
+  private retention: ScopeRetention | null = null;
+  private resolved: ResolvedRetention | null = null;
+  private cancelTick: (() => void) | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private readonly nowS: () => number;
+
+  constructor(private readonly o: ScopeHostOptions) {
+    this.store = o.store;
+    this.membership = o.membership;
+    this.nowS = o.nowS ?? (() => Math.floor(Date.now() / 1000));
+    const join = o.joinFrom !== undefined && o.store.size === 0 && o.name !== undefined ? { name: o.name, publicKey: o.identity.publicKey } : undefined;
+    this.ingest = new ScopeIngest({
+      store: o.store, membership: o.membership, ...(o.orphans ? { orphans: o.orphans } : {}), ...(join ? { join } : {}),
+      onAppended: (hs, from, how) => {
+        const had = this.retention;
+        const r = this.retentionState(); // created now (the genesis just arrived): it counted these already
+        if (had !== null && r !== null) for (const h of hs) r.appended(h);
+        o.events?.appended?.(this, hs, from, how);
+      },
+      onMembershipChanged: (hs) => o.events?.membershipChanged?.(this, hs),
+    });
+    this.answerer = new PollAnswererV2(o.store, (f) => o.membership.idsOf(f));
+    this.retentionState();
+    this.arm();
+  }
+
+  /** The scope id. */
+  get id(): Uint8Array {
+    return this.store.scopeId;
+  }
+
+  /** The genesis name, or the announced name while joining. */
+  get name(): string {
+    return this.membership.graph.genesis?.name ?? this.o.name ?? '';
+  }
+
+  /** The retention in force and where it came from; null until the genesis is held. */
+  get retentionPolicy(): ResolvedRetention | null {
+    return this.resolved;
+  }
+
+  /** Retention bookkeeping (heldFloor, last plan); null until the genesis is held. */
+  get retentionInfo(): Pick<ScopeRetention, 'heldFloor' | 'lastPlan' | 'ownUnacknowledged'> | null {
+    return this.retention;
+  }
+
+  /** Whether the scope still waits for its genesis from the peer it is joined from. */
+  get joining(): boolean {
+    return this.ingest.joining;
+  }
+
+  /** §1.8: whether this host grants the scope to the peer with `publicKey` (full key compare). */
+  grants(publicKey: Uint8Array, linkTrustAdmits: boolean): boolean {
+    if (this.ingest.joining) return this.o.joinFrom !== undefined && compareBytes(this.o.joinFrom, publicKey) === 0;
+    return this.membership.grants(publicKey, linkTrustAdmits);
+  }
+
+  /** This host's next poll of `peer` (§3.4): heads, the §4.6 sample, `window` = the command bound when finite. */
+  request(peer: string, o: { scope?: number; session?: number; maxBytes: number }): PollRequest {
+    const st = this.requester(peer);
+    const heads = headsOf(this.store);
+    const sample = sampleV2(this.store, { heads, responderHeads: st.responderHeads, pending: st.pending.ids() });
+    // Before the genesis only the config can bound the scope (by its announced name): a joining
+    // bounded host then asks for its window from the first poll instead of fetching everything.
+    const n = (this.resolved ?? resolveRetention(this.o.retention, this.name, NO_GENESIS_RETENTION)).limits.commands;
+    return { type: 'PollRequest', scope: o.scope ?? 0, session: o.session ?? 0, max_bytes: o.maxBytes, heads, sample, window: Number.isFinite(n) ? Math.min(n, 0xffff_ffff) : 0 };
+  }
+
+  /**
+   * Answer `peer`'s poll (§4.5) and raise `heldFloor` from it (§4.2).
+   * @throws SyncwireError('NotAMember') when the scope is not granted to the peer.
+   */
+  answer(peer: PeerRef, req: PollRequest, o: Partial<AnswerOptions> = {}): PollResponse {
+    if (!this.grants(peer.publicKey, peer.trusted)) throw new SyncwireError('NotAMember', `scope ${this.name} is not granted to ${peer.id}`);
+    const a = this.answerer.answer(peer.id, req, { scope: o.scope ?? req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }) });
+    this.retention?.raiseHeldFloor(a.heldFloor);
+    return a.response;
+  }
+
+  /** Take `peer`'s answer to this host's poll (§4.6); then run retention. Never throws for bad items. */
+  async accept(peer: PeerRef, res: Pick<PollResponse, 'items' | 'gap' | 'more' | 'heads'>): Promise<AcceptResult> {
+    if (!this.grants(peer.publicKey, peer.trusted)) return { ...EMPTY_RESULT(), malformed: 0, gap: null, refused: 'NotAMember' };
+    const st = this.requester(peer.id);
+    const { items, malformed } = classifyItems(res.items);
+    const records = items.flatMap((i) => (i.kind === 'record' ? [i.record] : []));
+    for (const r of records) st.pending.offer(this.store, r);
+    await this.ingest.idle(); // the marker must precede this answer's commands, not an earlier batch's
+    const gap = st.pending.gapMarker(this.store, res.gap, records);
+    if (gap !== null) {
+      this.store.appendGap(gap);
+      this.o.events?.gap?.(this, gap, peer.id);
+    }
+    const cmds = items.flatMap((i) => (i.kind === 'command' ? [i.bytes] : []));
+    const r = cmds.length > 0 ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id)) : EMPTY_RESULT();
+    st.responderHeads = res.heads.map((h) => h.slice());
+    if (!res.more) st.pending.endRound();
+    await this.retain();
+    return { ...r, malformed, gap };
+  }
+
+  /**
+   * Commit a local command (default data) on the scope's heads, then run retention.
+   * @throws RetentionFullError (Q-3) for data when the own commands no peer holds already number
+   *   the command bound; and what {@link ScopeIngest.commit} throws.
+   */
+  async commit(payload: Uint8Array, kind: typeof CommandKind.Data | typeof CommandKind.Membership = CommandKind.Data): Promise<{ handle: number; id: Uint8Array }> {
+    const r = this.retentionState();
+    if (kind === CommandKind.Data && r !== null && Number.isFinite(r.limits.commands)) {
+      await this.ingest.idle();
+      const own = r.ownUnacknowledged();
+      if (own >= r.limits.commands) throw new RetentionFullError(this.name, own, r.limits.commands);
+    }
+    const c = await this.ingest.commit(this.o.identity, kind, payload);
+    await this.retain();
+    return { handle: c.handle, id: c.cmd.id };
+  }
+
+  /** Run retention now (§4.2), serialised with other runs and after the batches placed so far. Null: nothing to do. */
+  retain(): Promise<RetentionPlan<Uint8Array[]> | null> {
+    const run = this.chain.then(async () => {
+      await this.ingest.idle();
+      const r = this.retentionState();
+      return r === null || this.closed ? null : r.run();
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** The peer's round is over or its link closed: its pending records and cursor are dropped. */
+  forget(peer: string): void {
+    this.requesters.delete(peer);
+    this.answerer.forget(peer);
+  }
+
+  /** Stop the tick, wait for the batches in flight, close the store. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.cancelTick?.();
+    this.cancelTick = null;
+    await this.ingest.idle();
+    await this.chain;
+    await this.store.close();
+  }
+
+  private requester(peer: string): RequesterState {
+    let st = this.requesters.get(peer);
+    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [] }));
+    return st;
+  }
+
+  /** Retention is resolved once, when the genesis is first held (config, then genesis, §4.1). */
+  private retentionState(): ScopeRetention | null {
+    if (this.retention !== null) return this.retention;
+    const g = this.membership.graph.genesis;
+    if (g === undefined) return null;
+    this.resolved = resolveRetention(this.o.retention, g.name, g.retention);
+    this.retention = new ScopeRetention({
+      store: this.store, membership: this.membership, limits: this.resolved.limits, ownAuthor: this.o.identity.author, nowS: this.nowS,
+      ...(this.o.horizonTarget === undefined ? {} : { horizonTarget: this.o.horizonTarget }),
+    });
+    return this.retention;
+  }
+
+  private arm(): void {
+    const s = this.o.scheduler;
+    if (s === undefined || this.closed) return;
+    this.cancelTick = s.after(this.o.tickMs ?? RETENTION_TICK_MS, () => {
+      this.retain().catch((err: unknown) => this.o.events?.error?.(this, err));
+      this.arm();
+    });
+  }
+}
