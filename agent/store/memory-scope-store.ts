@@ -9,6 +9,9 @@ import { MAX_GAP_RECORDS } from './log-format-v3.js';
 import { ScopeIndex } from './scope-index.js';
 import { ScopeStoreBase } from './scope-store-base.js';
 
+/** The buffer of a store that holds nothing yet (shared: it is never written). */
+const EMPTY = new Uint8Array(0);
+
 /** Options of {@link MemoryScopeStore}. */
 export interface MemoryScopeStoreOptions {
   /** Clock for `appendedAtS`, seconds. Default: `Date.now() / 1000`. */
@@ -20,7 +23,7 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
   /** Always empty: a memory store starts with nothing. */
   readonly openReport: ScopeOpenReport = { commands: 0, truncatedBytes: 0, retained: 0, segments: 0, deletedSegments: 0, recoveredMembers: 0 };
   protected readonly location = undefined;
-  private buf = new Uint8Array(0);
+  private buf = EMPTY;
   private used = 0;
   private closed = false;
   private readonly nowS: () => number;
@@ -44,7 +47,8 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
     const placed = this.placeOf(cmd);
     if (typeof placed === 'number') return placed;
     if (this.used + cmd.bytes.length > this.buf.length) {
-      const next = new Uint8Array(Math.max(this.buf.length * 2, this.used + cmd.bytes.length, 4096));
+      // Exact at first, then doubling: an idle scope holds its few encodings and no slack.
+      const next = new Uint8Array(Math.max(this.buf.length * 2, this.used + cmd.bytes.length));
       next.set(this.buf.subarray(0, this.used));
       this.buf = next;
     }

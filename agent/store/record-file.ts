@@ -34,7 +34,8 @@ export class RecordFile {
   private written: number;
   private synced: number;
   private fsyncing = false;
-  private waiters: Array<{ end: number; resolve: () => void; reject: (e: Error) => void }> = [];
+  /** Callers of `sync()` waiting for an fsync; created by the first one (an idle file has none). */
+  private waiters: Array<{ end: number; resolve: () => void; reject: (e: Error) => void }> | null = null;
   private queued = false;
   private timer: NodeJS.Timeout | null = null;
   private fatal: Error | null = null;
@@ -236,7 +237,7 @@ export class RecordFile {
 
   private waitFsync(): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.waiters.push({ end: this.written, resolve, reject });
+      (this.waiters ??= []).push({ end: this.written, resolve, reject });
       this.startFsync();
     });
   }
@@ -258,16 +259,19 @@ export class RecordFile {
     fdatasync(fd, (err) => {
       this.pool.unpin(this.path);
       this.fsyncing = false;
+      const waiters = this.waiters ?? [];
       if (err) {
         this.fatal = err;
-        for (const w of this.waiters.splice(0)) w.reject(err);
+        this.waiters = null;
+        for (const w of waiters) w.reject(err);
         return;
       }
       if (covers > this.synced) this.synced = covers;
       let i = 0;
-      while (i < this.waiters.length && this.waiters[i]!.end <= this.synced) this.waiters[i++]!.resolve();
-      this.waiters.splice(0, i);
-      if (this.waiters.length > 0) this.startFsync();
+      while (i < waiters.length && waiters[i]!.end <= this.synced) waiters[i++]!.resolve();
+      waiters.splice(0, i);
+      if (waiters.length === 0) this.waiters = null;
+      if (waiters.length > 0) this.startFsync();
       else if (this.synced < this.written) this.armTimer();
     });
   }

@@ -1,8 +1,13 @@
 /**
  * The in-memory state of one scope store (docs/design/v2-scopes.md §5.3), shared by the disk and
- * memory stores: the v1 {@link CommandIndex} holds ids, parents, depths, lengths, offsets,
- * authors and heads per *slot*, and this adds what v2 needs per handle (kind, frontier number,
- * arrival time) and the retention state (base, pinned commands, horizon, gap markers).
+ * memory stores: a {@link SlotIndex} holds ids, parents, depths, lengths, offsets, authors,
+ * kind, frontier number and arrival time per *slot*, and this adds the retention state (base,
+ * pinned commands, horizon, gap markers) and the handle ↔ slot mapping.
+ *
+ * The slot index starts as a {@link CompactIndex} (one buffer, a few hundred bytes for an idle
+ * scope, §5.4) and becomes a {@link CommandSlotIndex} past {@link COMPACT_MAX_COMMANDS}
+ * commands, where the compact one's linear scans would start to cost and the CommandIndex's
+ * fixed ~3 KB no longer matters. Everything else is created when first needed.
  *
  * Slots are dense in load order; handles are not (an open skips pruned records). The mapping is
  * monotonic: the handles loaded below the base at open (`pinned0`, ascending) take the first
@@ -14,27 +19,30 @@ import type { CommandV2 } from '../../protocol/command-v2.js';
 import type { CommandKindValue } from '../../protocol/constants-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
-import { CommandIndex } from './command-index.js';
+import { CommandSlotIndex } from './command-slot-index.js';
+import { COMPACT_MAX_COMMANDS, CompactIndex, type SlotIndex } from './compact-index.js';
 import type { GapRecord, HorizonEntry, PrunePlan } from './scope-store-contract.js';
 
-/** Slots an empty scope starts with: an idle scope must stay within a few KB (§5.4). */
-const INITIAL_SLOTS = 8;
+/**
+ * The empty handle list every index starts with (shared, frozen: an idle scope allocates no
+ * array for lists it never fills; the first entry replaces it with an array of its own).
+ */
+const NONE: readonly number[] = Object.freeze([]);
 
 const copyEntry = (e: HorizonEntry): HorizonEntry => ({ id: e.id.slice(), depth: e.depth, frontier: e.frontier.map((f) => f.slice()) });
 
 /** Per-handle state and retention of one scope. Not a store: it holds no command bytes. */
 export class ScopeIndex {
-  readonly ix = new CommandIndex(INITIAL_SLOTS);
-  private kinds = new Uint8Array(INITIAL_SLOTS);
-  private frontiers: Uint16Array | Uint32Array = new Uint16Array(INITIAL_SLOTS);
-  private times = new Uint32Array(INITIAL_SLOTS);
-  private readonly pinned0: number[] = [];
+  /** The per-slot fields (replaced by a {@link CommandSlotIndex} when the scope grows). */
+  ix: SlotIndex = new CompactIndex();
+  /** Handles below `base0` loaded at open, ascending (slot i holds pinned0[i]). */
+  private pinned0: readonly number[] = NONE;
   /** Data commands below base that are retained (heads kept by pruning). */
   private pinnedData: Set<number> | null = null;
   /** Membership commands below base that have (pruned) children, so are no heads though no loaded command names them. */
   private notHeads: Set<number> | null = null;
   /** Membership handles, ascending (never pruned; a scope has at most 1,024). */
-  readonly members: number[] = [];
+  private memberList: readonly number[] = NONE;
   private hz: Map<string, HorizonEntry> | null = null;
   private gaps: Map<number, GapRecord[][]> | null = null;
   /** Next handle. */
@@ -81,7 +89,7 @@ export class ScopeIndex {
     if (!Number.isInteger(h) || h < 0 || h >= this.size) return false;
     if (h >= this.base) return true;
     const s = this.slotOf(h);
-    return s >= 0 && (this.kinds[s] !== CommandKind.Data || (this.pinnedData?.has(h) ?? false));
+    return s >= 0 && (this.ix.kindOf(s) !== CommandKind.Data || (this.pinnedData?.has(h) ?? false));
   }
 
   /** The slot of retained `h`. @throws RangeError for a pruned or unknown handle. */
@@ -98,16 +106,21 @@ export class ScopeIndex {
     return this.isRetained(h) ? h : -2;
   }
 
+  /** Membership handles, ascending. */
+  get members(): readonly number[] {
+    return this.memberList;
+  }
+
   kindOf(h: number): CommandKindValue {
-    return this.kinds[this.slot(h)]! as CommandKindValue;
+    return this.ix.kindOf(this.slot(h));
   }
 
   frontierOf(h: number): number {
-    return this.frontiers[this.slot(h)]!;
+    return this.ix.frontierOf(this.slot(h));
   }
 
   appendedAtS(h: number): number {
-    return this.times[this.slot(h)]!;
+    return this.ix.timeOf(this.slot(h));
   }
 
   /** Retained parents of `h`. */
@@ -158,16 +171,12 @@ export class ScopeIndex {
       // Pinned handles are loaded first, ascending (their slots precede every slot from base0 on).
       const last = this.pinned0[this.pinned0.length - 1] ?? -1;
       if (h <= last || this.ix.size !== this.pinned0.length) throw new RangeError(`pinned handle ${h} out of order`);
-      this.pinned0.push(h);
     } else if (h !== this.size) throw new RangeError(`handle ${h} is not the next handle ${this.size}`);
+    if (this.ix.size === COMPACT_MAX_COMMANDS && this.ix instanceof CompactIndex) this.ix = CommandSlotIndex.from(this.ix);
+    this.ix.add(cmd.id, parents.slots, cmd.bytes.length, offset, cmd.author, cmd.seq, parents.floor, cmd.kind, frontier, timeS >>> 0);
+    if (h < this.base0) this.pinned0 = appended(this.pinned0, h);
     else this.size = h + 1;
-    const s = this.ix.add(cmd.id, parents.slots, cmd.bytes.length, offset, cmd.author, cmd.seq, parents.floor);
-    if (s === this.kinds.length) this.grow();
-    if (frontier > 0xffff && this.frontiers instanceof Uint16Array) this.frontiers = Uint32Array.from(this.frontiers);
-    this.kinds[s] = cmd.kind;
-    this.frontiers[s] = frontier;
-    this.times[s] = timeS >>> 0;
-    if (cmd.kind !== CommandKind.Data) this.members.push(h);
+    if (cmd.kind !== CommandKind.Data) this.memberList = appended(this.memberList, h);
     return h;
   }
 
@@ -185,17 +194,17 @@ export class ScopeIndex {
     const heads = new Set(this.heads());
     let top = -1;
     for (const p of plan.prune) {
-      if (!this.isRetained(p) || this.kinds[this.slotOf(p)] !== CommandKind.Data) throw new RangeError(`prune: handle ${p} is not a retained data command`);
+      if (!this.isRetained(p) || this.ix.kindOf(this.slotOf(p)) !== CommandKind.Data) throw new RangeError(`prune: handle ${p} is not a retained data command`);
       if (heads.has(p)) throw new RangeError(`prune: handle ${p} is a head`);
       if (p > top) top = p;
     }
     for (const p of plan.pinnedHeads ?? []) {
-      if (!this.isRetained(p) || this.kinds[this.slotOf(p)] !== CommandKind.Data) throw new RangeError(`prune: pinned head ${p} is not a retained data command`);
+      if (!this.isRetained(p) || this.ix.kindOf(this.slotOf(p)) !== CommandKind.Data) throw new RangeError(`prune: pinned head ${p} is not a retained data command`);
     }
     const pruned = new Set(plan.prune);
     const newBase = Math.max(this.base, top + 1);
     for (let h = this.base; h < newBase; h++) {
-      if (!pruned.has(h) && this.kinds[this.slotOf(h)] === CommandKind.Data) (this.pinnedData ??= new Set()).add(h);
+      if (!pruned.has(h) && this.ix.kindOf(this.slotOf(h)) === CommandKind.Data) (this.pinnedData ??= new Set()).add(h);
     }
     for (const p of pruned) {
       this.pinnedData?.delete(p);
@@ -235,7 +244,7 @@ export class ScopeIndex {
   /** Membership handles below base, each with whether it is a head. */
   pinnedMembers(): Array<[number, boolean]> {
     const heads = new Set(this.heads());
-    return this.members.filter((h) => h < this.base).map((h) => [h, heads.has(h)]);
+    return this.memberList.filter((h) => h < this.base).map((h) => [h, heads.has(h)]);
   }
 
   /** Record a gap marker before handle `before`. */
@@ -258,17 +267,11 @@ export class ScopeIndex {
   private setHorizon(entries: readonly HorizonEntry[]): void {
     this.hz = entries.length === 0 ? null : new Map(entries.map((e) => [toHex(e.id), copyEntry(e)]));
   }
+}
 
-  private grow(): void {
-    const cap = Math.ceil(this.kinds.length * 1.25) + 1;
-    const k = new Uint8Array(cap);
-    k.set(this.kinds);
-    this.kinds = k;
-    const f = new (this.frontiers.constructor as new (n: number) => Uint16Array | Uint32Array)(cap);
-    f.set(this.frontiers);
-    this.frontiers = f;
-    const t = new Uint32Array(cap);
-    t.set(this.times);
-    this.times = t;
-  }
+/** `list` with `h` appended: `list` itself unless it is the shared {@link NONE}. */
+function appended(list: readonly number[], h: number): readonly number[] {
+  if (list === NONE) return [h];
+  (list as number[]).push(h);
+  return list;
 }
