@@ -4,119 +4,17 @@
  * {@link RetentionPlan}; the store applies it (drops the handles, writes the horizon), then
  * {@link RetentionTotals.apply} updates the running totals. The clock is the `nowS` parameter.
  */
-import { CommandKind, HORIZON_TARGET, type CommandKindValue } from '../../protocol/constants-v2.js';
+import { CommandKind, HORIZON_TARGET } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { HorizonEntry, HorizonSet } from './horizon.js';
 import type { RetentionLimits } from './retention-policy.js';
+import type { OverBy, RetentionPlan, StopReason } from './retention-plan.js';
+import type { RetentionTotals } from './retention-totals.js';
+import { candidates, type RetentionView } from './retention-view.js';
 
-/**
- * What the planner reads of a scope's store. Handles are dense from 0 (the genesis), never
- * renumbered; a pruned command keeps its handle. `appendedAtS` MUST be non-decreasing in handle
- * order (the store clamps a clock that stepped back), so the oldest counted command is the one
- * with the smallest handle. Everything retained below `base` is pinned: membership commands and
- * the data commands listed by `pinnedHeads`. `F` is the frontier type of {@link HorizonEntry}.
- */
-export interface RetentionView<F = number> {
-  /** Handles in use: 0 .. size − 1. */
-  readonly size: number;
-  /** §5.3: the smallest retained handle that is not pinned (`size` when none). */
-  readonly base: number;
-  /** The retained data commands below `base` (heads an earlier run kept), ascending. */
-  pinnedHeads(): readonly number[];
-  isRetained(h: number): boolean;
-  kind(h: number): CommandKindValue;
-  /** Ids of all of `h`'s parents, held or not (an adopted horizon entry has no handle). */
-  parentIdsOf(h: number): readonly Uint8Array[];
-  /** Commands held (retained or pruned) that name `h` as a parent: 0 iff `h` is a head. */
-  childCountOf(h: number): number;
-  isHead(h: number): boolean;
-  /** Bytes of `h`'s encoding (what the byte bound sums). */
-  lengthOf(h: number): number;
-  /** This host's clock, in seconds, when it appended `h`. */
-  appendedAtS(h: number): number;
-  /** Authored by this host's own key. */
-  isOwn(h: number): boolean;
-  depthOf(h: number): number;
-  /** `F(h)`, as the horizon entries should carry it. */
-  frontierOf(h: number): F;
-  idOf(h: number): Uint8Array;
-}
-
-/** Ascending retained data handles: the pinned heads, then `base` upward; each call the next, −1 at the end. */
-function candidates(view: RetentionView<unknown>): () => number {
-  const pinned = view.pinnedHeads();
-  const data = (x: number): boolean => view.isRetained(x) && view.kind(x) === CommandKind.Data;
-  let i = 0;
-  let h = view.base;
-  return () => {
-    while (i < pinned.length) {
-      const p = pinned[i++]!;
-      if (data(p)) return p;
-    }
-    while (h < view.size) if (data(h++)) return h - 1;
-    return -1;
-  };
-}
-
-/**
- * Running totals of the *counted* commands (retained data commands that are not heads, §4.1),
- * so that "is a bound exceeded" is O(1) and a plan costs nothing when nothing needs pruning.
- * Every command is a head when appended; it starts counting when it stops being one.
- */
-export class RetentionTotals {
-  private n = 0;
-  private b = 0;
-  private o = 0;
-  private oldest = Infinity;
-  /** Counted commands. */
-  get commands(): number { return this.n; }
-  /** Sum of their encodings. */
-  get bytes(): number { return this.b; }
-  /** How many of them are own commands (protected or not). */
-  get own(): number { return this.o; }
-  /** The oldest one's `appendedAtS`; Infinity when none counts. */
-  get oldestS(): number { return this.oldest; }
-
-  /** Totals of a store as it is (on open): one pass over the retained data commands. */
-  static fromView(view: RetentionView<unknown>): RetentionTotals {
-    const t = new RetentionTotals();
-    const next = candidates(view);
-    for (let h = next(); h >= 0; h = next()) if (!view.isHead(h)) t.retire(view, h);
-    return t;
-  }
-
-  /** Retained command `h` stopped being a head (a command naming it was appended). Non-data: ignored. */
-  retire(view: RetentionView<unknown>, h: number): void {
-    if (view.kind(h) !== CommandKind.Data || !view.isRetained(h)) return;
-    this.n++;
-    this.b += view.lengthOf(h);
-    if (view.isOwn(h)) this.o++;
-    this.oldest = Math.min(this.oldest, view.appendedAtS(h));
-  }
-
-  /** The store applied `plan` (call it before anything else is appended). */
-  apply(plan: RetentionPlan<unknown>): void {
-    this.n -= plan.prunedTotals.commands;
-    this.b -= plan.prunedTotals.bytes;
-    this.o -= plan.prunedTotals.own;
-    this.oldest = this.n === 0 ? Infinity : plan.oldestAfterS;
-  }
-
-  /** Whether a bound of `limits` is exceeded at `nowS` (§4.1). O(1). */
-  exceeded(limits: RetentionLimits, nowS: number): boolean {
-    return this.n > limits.commands || this.b > limits.bytes || nowS - this.oldest > limits.ageS;
-  }
-}
-
-/** Why a run stopped: within bounds, no candidate left, a protected command, the horizon target. */
-export type StopReason = 'within' | 'exhausted' | 'protected' | 'horizon';
-
-/** Amounts beyond each bound after a plan (0 on an axis within it); status `retention.overBy`. */
-export interface OverBy {
-  readonly commands: number;
-  readonly bytes: number;
-  readonly ageS: number;
-}
+export { RetentionTotals } from './retention-totals.js';
+export type { OverBy, RetentionPlan, StopReason } from './retention-plan.js';
+export type { RetentionView } from './retention-view.js';
 
 /** Inputs of {@link planRetention}. */
 export interface PlanInput<F = number> {
@@ -132,36 +30,6 @@ export interface PlanInput<F = number> {
   readonly totals: RetentionTotals;
   /** The HORIZON_TARGET of §4.2 (default {@link HORIZON_TARGET}; tests lower it). */
   readonly horizonTarget?: number;
-}
-
-/**
- * The outcome of one run of §4.2. Valid for the view it was computed on: apply it at once. With
- * `F` = the ids of membership commands it is the store's `PrunePlan` (prune, horizon, pinnedHeads).
- */
-export interface RetentionPlan<F = number> {
-  /** Handles to prune, ascending. */
-  readonly prune: readonly number[];
-  /** Heads this run reached and kept, ascending (pinned when below `base`). */
-  readonly keptHeads: readonly number[];
-  /** §5.3 base after the plan. */
-  readonly base: number;
-  /** Every retained data command below `base` after the plan, ascending (horizon.bin `pinned_heads`). */
-  readonly pinnedHeads: readonly number[];
-  /** The horizon after the plan: the input set itself when the run pruned nothing. */
-  readonly horizonSet: HorizonSet<F>;
-  /** The entries of `horizonSet` (listed on first read). */
-  readonly horizon: readonly HorizonEntry<F>[];
-  readonly stop: StopReason;
-  readonly overBy: OverBy;
-  /**
-   * [Q-3] The own protected commands alone number more than the command bound: pruning cannot
-   * bring the scope within it until a peer holds them, so a commit path may refuse.
-   */
-  readonly ownAloneExceed: boolean;
-  /** What `prune` removes from the totals. */
-  readonly prunedTotals: { readonly commands: number; readonly bytes: number; readonly own: number };
-  /** `appendedAtS` of the oldest counted command after the plan (Infinity: none). */
-  readonly oldestAfterS: number;
 }
 
 const ZERO: OverBy = Object.freeze({ commands: 0, bytes: 0, ageS: 0 });
