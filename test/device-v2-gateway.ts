@@ -1,17 +1,20 @@
 /**
  * A scripted gateway for the v2 device tests, on protocol/ alone: a manual clock (the device's
- * injected scheduler), the v2 handshake, a device scope genesis (gateway `rwa`, device `rw`) and
- * an open-read fleet scope, and raw access to every message the device sends.
+ * injected scheduler), the v2 handshake (unsealed, or sealed with both sides' policy `prefer`),
+ * a device scope genesis (gateway `rwa`, device `rw`) and an open-read fleet scope, the table
+ * exchange, and raw access to every message the device sends (`wire` keeps every body as it
+ * crossed the link; `bodies` the ones not yet taken, opened when sealed).
  */
+import { randomBytes } from 'node:crypto';
 import type { ArqScheduler } from '../protocol/arq/driver.js';
 import { encodeCommandV2, type CommandV2 } from '../protocol/command-v2.js';
 import { Capability } from '../protocol/constants.js';
 import { CommandKind, GENESIS_OPEN_READ, type CommandKindValue } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { encodeGenesisBody, type Member } from '../protocol/genesis.js';
-import { generateIdentity, type Identity } from '../protocol/keys.js';
+import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import type { MessageV2 } from '../protocol/messages-v2.js';
-import { authTranscriptV2 } from '../protocol/seal.js';
+import { Opener, Sealer, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, isSealed } from '../protocol/seal.js';
 import { SimDeviceV2, type DeviceV2Options } from '../firmware-sim/device-v2/index.js';
 
 /** A manual clock: timers run only when the test advances time. */
@@ -53,8 +56,14 @@ export class Gateway {
   readonly identity: Identity = generateIdentity();
   readonly clock = new Clock();
   readonly device: SimDeviceV2;
-  /** Bodies the device sent, not yet taken. */
+  /** Bodies the device sent, not yet taken (plaintext: sealed ones are opened on arrival). */
   readonly bodies: Uint8Array[] = [];
+  /** Every body the device sent on the current link, exactly as sent. */
+  readonly wire: Uint8Array[] = [];
+  /** `wire.length` when the last handshake completed. */
+  upAt = 0;
+  private sealer: Sealer | null = null;
+  private opener: Opener | null = null;
   closed = 0;
   private seq = 0;
   /** When false, the device's bodies are lost (counted in `lost`). */
@@ -65,17 +74,34 @@ export class Gateway {
     this.device = new SimDeviceV2({ trustedKeys: [this.identity.publicKey], scheduler: this.clock, ...options });
   }
 
-  /** Connect the device to this gateway's link. */
+  /** Connect the device to this gateway's link (a fresh, unsealed one). */
   connect(): void {
+    this.sealer = this.opener = null;
+    this.wire.length = 0;
     this.device.connect({
-      send: (b) => (this.deliver ? this.bodies.push(Uint8Array.from(b)) : this.lost++),
+      send: (b) => {
+        this.wire.push(Uint8Array.from(b));
+        if (!this.deliver) return void this.lost++;
+        // A sealed body that does not open (or replays) stays as it came: decoding it then fails the test.
+        this.bodies.push(this.opener !== null && isSealed(b) ? (this.opener.open(b) ?? Uint8Array.from(b)) : Uint8Array.from(b));
+      },
       close: () => this.closed++,
     });
   }
 
-  /** Send a message to the device. */
+  /** Whether the link is sealed. */
+  get sealed(): boolean {
+    return this.sealer !== null;
+  }
+
+  /** Send a message to the device (sealed on a sealed link). */
   send(msg: MessageV2): void {
-    this.device.onBody(encodeMessageV2(msg));
+    this.sendBody(encodeMessageV2(msg));
+  }
+
+  /** Send one message body to the device (sealed on a sealed link). */
+  sendBody(body: Uint8Array): void {
+    this.device.onBody(this.sealer !== null ? this.sealer.seal(body) : body);
   }
 
   /** Every message the device sent so far (taken). */
@@ -96,17 +122,48 @@ export class Gateway {
     return out;
   }
 
-  /** Connect and complete the v2 handshake (unsealed: the gateway offers no `Seal`). */
-  handshake(caps = Capability.Push | Capability.BareCommand): void {
+  /**
+   * Connect and complete the v2 handshake. Unsealed unless `seal`: then the gateway offers `Seal`
+   * (its policy `prefer` against a device that offers it too), and every later message both ways
+   * is sealed with the derived keys.
+   */
+  handshake(caps = Capability.Push | Capability.BareCommand, seal = false): void {
     this.connect();
     const helloBody = this.bodies.shift()!;
+    const eph = ephemeralFromSecret(randomBytes(32));
     const own = encodeMessageV2({
-      type: 'Hello', version: 2, public_key: this.identity.publicKey, max_frame: 4096, caps,
-      nonce: new Uint8Array(16).fill(7), ephemeral: generateIdentity().publicKey,
+      type: 'Hello', version: 2, public_key: this.identity.publicKey, max_frame: 4096, caps: seal ? caps | Capability.Seal : caps,
+      nonce: new Uint8Array(16).fill(7), ephemeral: eph.publicKey,
     });
+    if (seal) {
+      const hello = decodeMessageV2(helloBody);
+      if (hello.type !== 'Hello' || hello.ephemeral === undefined) throw new Error('device Hello without ephemeral');
+      const keys = deriveSealKeys(own, helloBody, eph.secret, hello.ephemeral);
+      this.sealer = new Sealer(keys.send);
+      this.opener = new Opener(keys.receive);
+    }
     this.device.onBody(own);
     this.device.onBody(encodeMessageV2({ type: 'Auth', signature: this.identity.sign(authTranscriptV2(helloBody, own)) }));
-    this.bodies.length = 0; // the device's Hello repeat and Auth
+    // The device's Hello repeat and Auth; what it sent once up (a `Scopes` for scopes it holds) stays.
+    this.take('Hello');
+    this.take('Auth');
+    this.upAt = this.wire.length;
+  }
+
+  /**
+   * Handshake, open `scopes` as gateway numbers 0.. and acknowledge the device's `Scopes`.
+   * Returns the device's number of each scope (what the gateway's scoped messages carry).
+   */
+  linked(scopes: GwScope[], seal = false): Map<GwScope, number> {
+    this.handshake(undefined, seal);
+    this.open(0, scopes.map((s, i) => [i, s]));
+    const [ack] = this.take('ScopesAck');
+    const [sc] = this.take('Scopes');
+    if (ack === undefined || sc === undefined) throw new Error('no table exchange');
+    const mine = new Map<GwScope, number>();
+    for (const [n, id] of sc.open) mine.set(scopes.find((s) => toHex(s.id) === toHex(id))!, n);
+    this.send({ type: 'ScopesAck', seq: sc.seq, refused: [] });
+    return mine;
   }
 
   /** A genesis signed by the gateway. */

@@ -7,24 +7,11 @@ import { fromHex, generateIdentity, toHex } from '../protocol/keys.js';
 import type { MessageV2 } from '../protocol/messages-v2.js';
 import { loadVectors } from '../testkit/vectors.js';
 import { SCOPES_GIVE_UP_MS, SCOPES_RETRY_MS } from '../firmware-sim/device-v2/index.js';
-import { Gateway, type GwScope } from './device-v2-gateway.js';
+import { Gateway } from './device-v2-gateway.js';
 
 interface Cases { cases: { name: string; cbor: string; answers?: string }[] }
 const v2 = loadVectors<Cases>('messages-v2.json');
 const refusal = v2.cases.find((c) => c.name === 'error_unsupported_version')!;
-
-/** Handshake, then open `scopes` as numbers 0.. and ack the device's Scopes; returns the device's numbers by scope. */
-function linked(g: Gateway, scopes: GwScope[]): Map<GwScope, number> {
-  g.handshake();
-  g.open(0, scopes.map((s, i) => [i, s]));
-  const [ack] = g.take('ScopesAck');
-  const mine = new Map<GwScope, number>();
-  const [sc] = g.take('Scopes');
-  if (ack === undefined || sc === undefined) throw new Error('no table exchange');
-  for (const [n, id] of sc.open) mine.set(scopes.find((s) => toHex(s.id) === toHex(id))!, n);
-  g.send({ type: 'ScopesAck', seq: sc.seq, refused: [] });
-  return mine;
-}
 
 t.test('Hello v2 brings the session up; a v1 Hello gets the exact 3-field refusal and a close', async (t) => {
   const g = new Gateway();
@@ -108,7 +95,7 @@ t.test('orders in the device scope are accepted; a fleet command by a non-writer
   const rejected: string[] = [];
   g.device.on('order', (p) => orders.push(p));
   g.device.on('rejected', (scope, reason) => rejected.push(`${scope}:${reason}`));
-  const mine = linked(g, [ds, fleet]);
+  const mine = g.linked([ds, fleet]);
   for (const req of g.take('PollRequest')) {
     t.equal(req.window, req.scope === 0 ? 64 : 16, 'window = the ring size of the scope');
     g.answer(req, req.scope === 0 ? ds : fleet, req.scope === 0 ? mine.get(ds)! : mine.get(fleet)!);
@@ -125,7 +112,7 @@ t.test('orders in the device scope are accepted; a fleet command by a non-writer
 t.test('telemetry reaches the gateway poll with correct ids', async (t) => {
   const g = new Gateway();
   const ds = g.deviceScope();
-  const mine = linked(g, [ds]);
+  const mine = g.linked([ds]);
   for (const req of g.take('PollRequest')) g.answer(req, ds, mine.get(ds)!);
   const sent = [g.device.sample()!, g.device.sample()!, g.device.sample()!];
   g.send({ type: 'PollRequest', scope: mine.get(ds)!, session: 9, max_bytes: 4096, heads: [ds.commands[0]!.id], sample: [], window: 0 });
@@ -141,7 +128,7 @@ t.test('telemetry reaches the gateway poll with correct ids', async (t) => {
 t.test('ring eviction makes horizon entries; answers carry records, gap and window exactly', async (t) => {
   const g = new Gateway({ ringSizes: { device: 4 } });
   const ds = g.deviceScope();
-  const mine = linked(g, [ds]);
+  const mine = g.linked([ds]);
   for (const req of g.take('PollRequest')) g.answer(req, ds, mine.get(ds)!);
   const n = mine.get(ds)!;
   const poll = (heads: Uint8Array[], window: number): MessageV2 => {
