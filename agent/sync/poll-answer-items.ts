@@ -1,0 +1,83 @@
+/**
+ * Step 5 of the v2 poll answer (docs/design/v2-scopes.md §4.5): the item list L, the commands of
+ * T with the horizon records they need placed before them, produced lazily so that a command's
+ * bytes are only decoded when the budget reaches it.
+ */
+import { decodeCommandV2 } from '../../protocol/command-v2.js';
+import { CommandKind } from '../../protocol/constants-v2.js';
+import { encodeHorizonRecord } from '../../protocol/horizon-record.js';
+import { toHex } from '../../protocol/keys.js';
+import type { ScopeStoreReader } from '../store/scope-store-contract.js';
+import type { FrontierIds } from './poll-answer-missing.js';
+
+/** One element of L: a horizon record (`handle` −1) or a command, with its bytes and the id it names. */
+export interface AnswerItem {
+  readonly bytes: Uint8Array;
+  readonly id: Uint8Array;
+  readonly handle: number;
+}
+
+/**
+ * Step 5, lazily: L for `t` given the request ids `q`. Records come before the command that needs
+ * them, in ascending parent id order, for parents not in T, not in Q, not membership commands, and
+ * at most once each.
+ */
+export class AnswerItems {
+  private readonly inT: Set<number>;
+  private readonly inQ: Set<string>;
+  private readonly recorded = new Set<string>();
+  private readonly queue: AnswerItem[] = [];
+  private next = 0;
+  /** Items taken so far (the position in L). */
+  taken = 0;
+
+  constructor(
+    private readonly reader: ScopeStoreReader,
+    private readonly frontierIds: FrontierIds,
+    readonly t: readonly number[],
+    q: readonly Uint8Array[],
+  ) {
+    this.inT = new Set(t);
+    this.inQ = new Set(q.map(toHex));
+  }
+
+  /** The next item of L, undefined at its end. */
+  peek(): AnswerItem | undefined {
+    if (this.queue.length === 0 && this.next < this.t.length) this.expand(this.t[this.next++]!);
+    return this.queue[0];
+  }
+
+  /** Take the next item. */
+  take(): AnswerItem | undefined {
+    const item = this.peek();
+    if (item !== undefined) {
+      this.queue.shift();
+      this.taken++;
+    }
+    return item;
+  }
+
+  private expand(c: number): void {
+    const r = this.reader;
+    const bytes = r.bytesOf(c);
+    const cmd = decodeCommandV2(r.scopeId, bytes);
+    for (const p of cmd.parents) {
+      const hex = toHex(p);
+      if (this.inQ.has(hex) || this.recorded.has(hex)) continue;
+      const h = r.indexOf(p);
+      let rec: { depth: number; frontier: readonly Uint8Array[] } | undefined;
+      if (h >= 0) {
+        if (this.inT.has(h) || r.kindOf(h) !== CommandKind.Data) continue;
+        rec = { depth: r.depthOf(h), frontier: this.frontierIds(r.frontierOf(h)) };
+      } else {
+        // A retained command's parent is retained or an entry; a store that lost one gives no record
+        // (the requester orphans the command and asks again) rather than failing the answer.
+        rec = r.horizonEntry(p);
+        if (rec === undefined) continue;
+      }
+      this.recorded.add(hex);
+      this.queue.push({ bytes: encodeHorizonRecord({ id: p, depth: rec.depth, frontier: [...rec.frontier] }), id: p, handle: -1 });
+    }
+    this.queue.push({ bytes, id: cmd.id, handle: c });
+  }
+}
