@@ -101,7 +101,12 @@ export class Gateway {
 
   /** Send one message body to the device (sealed on a sealed link). */
   sendBody(body: Uint8Array): void {
-    this.device.onBody(this.sealer !== null ? this.sealer.seal(body) : body);
+    this.device.onBody(this.seal(body));
+  }
+
+  /** `body` as the gateway would put it on the link now (sealed with the next sequence number on a sealed link). */
+  seal(body: Uint8Array): Uint8Array {
+    return this.sealer !== null ? this.sealer.seal(body) : body;
   }
 
   /** Every message the device sent so far (taken). */

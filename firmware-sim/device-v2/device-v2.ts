@@ -190,6 +190,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
   private up(key: Uint8Array): void {
     this.peerKey = key;
     this.table.reset();
+    this.router.reset(); // §3.10 counts per link
     this.emit('ready', Uint8Array.from(key));
     this.table.batch(() => {
       for (const s of this.scopes) if (s.state === 'held' && s.grants(key)) this.table.open(s.slot, s.id, s.name);
