@@ -12,6 +12,14 @@
  *    T, not a membership command, not named, and has no record yet — from the ring or the horizon
  *    table (a parent the full table dropped gets none: the stated limitation of §7 item 6).
  * 6. The longest prefix that fits the budget exactly; heads give way to the first item.
+ * 7. No continuation cursor: every answer is recomputed from the ring. The cursor of §4.5 step 7
+ *    saves a host with a long log from walking it again per answer; here the walk covers a
+ *    bounded ring (at most 1,024 + 16 entries, 64 by default) and one answer carries at most a
+ *    small frame, so recomputing is cheap, and a cursor would be per-peer state for no gain.
+ *    Recomputing stays correct and makes progress because the requester's next poll names what
+ *    it got (its new heads, and the records of the round as pending ids, §4.6): K covers them, so
+ *    L starts past them and needs no record again. `gap` may then repeat within a round; the
+ *    requester counts at most one gap per round.
  * Mark buffers are allocated at construction.
  */
 import { ListFit } from '../../protocol/budget.js';
