@@ -23,6 +23,7 @@ import { benchRss } from './rss.js';
 import { benchSeal } from './seal.js';
 import { benchSerial } from './serial.js';
 import { benchSerialLossy } from './serial-lossy.js';
+import { benchScopesIdle } from './scopes-idle.js';
 import { writeReport } from './report.js';
 import { repoRoot } from '../scripts/repo-root.js';
 import { QUICK, notes, plots } from './util.js';
@@ -51,6 +52,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'serial-lossy', run: benchSerialLossy, limitS: 90 },
   { name: 'seal', run: benchSeal, limitS: 150 },
   { name: 'api', run: benchApiRss, limitS: 240 },
+  { name: 'scopes', run: benchScopesIdle, limitS: 60 },
 ];
 
 /** Target of a figure: `>=` or `<=` a value. */
@@ -72,6 +74,7 @@ export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
   'seal.push_p99_ratio.tcp': ['<=', 1.1],
   'seal.push_p99_ratio.mosquitto': ['<=', 1.1],
   'api.rss_idle_delta_mb': ['<=', 3],
+  'scopes.idle_bytes_per_scope': ['<=', 4096],
 };
 
 /** 'met', 'MISS' or '' (no target). */
