@@ -1,0 +1,152 @@
+/**
+ * The acceptance rounds of one scope's pipeline (docs/design/v2-scopes.md §2.3, §4.4, §4.6): a
+ * decoded batch is placed in waves so that signatures still verify in parallel. Every command
+ * whose parents are held, or are data commands judged earlier in the same wave, is judged and
+ * verified together; children of a membership command of the batch wait for the next wave (their
+ * F needs it in the graph). Verdicts are by causal past only, so a wave's members never affect
+ * each other's verdicts; a child of a command that then fails verification becomes an orphan, as
+ * in v1. `ScopeIngest` (ingest-v2.ts) decodes, applies the join rule and serialises the rounds.
+ */
+import { verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
+import { CommandKind } from '../../protocol/constants-v2.js';
+import type { ReasonName } from '../../protocol/errors.js';
+import { toHex } from '../../protocol/keys.js';
+import type { Frontier, ParentFacts } from '../../protocol/membership.js';
+import type { HorizonEntry, ScopeStore } from '../store/scope-store-contract.js';
+import type { IngestV2Result, IngestV2Stats } from './ingest-v2-types.js';
+import type { OrphanBufferV2 } from './orphans-v2.js';
+import type { PendingRecords, ScopeMembership } from './scope-membership.js';
+
+/** A decoded command of a batch and the peer it came from. */
+export interface Item {
+  cmd: CommandV2;
+  from: string;
+}
+interface Judged extends Item {
+  frontier: Frontier;
+  records: HorizonEntry[];
+  key: Uint8Array;
+}
+
+/** The rounds of one scope: judge, verify, append and release orphans. @internal owned by `ScopeIngest` */
+export class IngestRounds {
+  private readonly scopeHex: string;
+
+  constructor(
+    private readonly store: ScopeStore,
+    private readonly m: ScopeMembership,
+    private readonly orphans: OrphanBufferV2,
+    private readonly stats: IngestV2Stats,
+    /** Highest `seq` known per author (hex), shared with the commit path. */
+    private readonly seqs: Map<string, number>,
+  ) {
+    this.scopeHex = toHex(store.scopeId);
+  }
+
+  /** Count a rejection in the batch result and the totals. */
+  reject(r: IngestV2Result, reason: ReasonName): void {
+    r.rejected[reason] = (r.rejected[reason] ?? 0) + 1;
+    this.stats.rejected[reason] = (this.stats.rejected[reason] ?? 0) + 1;
+  }
+
+  private duplicate(r: IngestV2Result): void {
+    r.duplicates++;
+    this.stats.duplicates++;
+  }
+
+  private orphan(r: IngestV2Result, it: Item, missing: readonly Uint8Array[]): void {
+    this.orphans.add(this.scopeHex, it.cmd, it.from, missing);
+    r.orphaned++;
+    this.stats.orphaned++;
+  }
+
+  /** Held here, pruned here (a horizon entry: never taken back) or already waiting. */
+  private known(cmd: CommandV2): boolean {
+    return this.store.indexOf(cmd.id) >= 0 || this.store.horizonEntry(cmd.id) !== undefined || this.orphans.has(this.scopeHex, cmd);
+  }
+
+  /**
+   * Place a decoded batch received from `from` in waves (module doc); `pending` is adopted only for
+   * commands from `from`. The caller serialises calls. Store failures reject.
+   */
+  async run(items: Item[], from: string, pending: PendingRecords | undefined, r: IngestV2Result): Promise<void> {
+    let list = items;
+    while (list.length > 0) {
+      const remaining = new Map<string, number>();
+      const todo: Item[] = [];
+      const seen = new Set<string>();
+      for (const it of list) {
+        const exact = `${toHex(it.cmd.id)}:${toHex(it.cmd.signature)}`;
+        if (seen.has(exact) || this.known(it.cmd)) {
+          this.duplicate(r);
+          continue;
+        }
+        seen.add(exact);
+        todo.push(it);
+        const k = toHex(it.cmd.id);
+        remaining.set(k, (remaining.get(k) ?? 0) + 1);
+      }
+      const done = (id: Uint8Array): void => {
+        const k = toHex(id);
+        const n = (remaining.get(k) ?? 1) - 1;
+        if (n <= 0) remaining.delete(k);
+        else remaining.set(k, n);
+      };
+      const wave: Judged[] = [];
+      const next: Item[] = [];
+      const virtual = new Map<string, ParentFacts>();
+      const extra = (id: Uint8Array): ParentFacts | undefined => virtual.get(toHex(id));
+      for (const it of todo) {
+        const c = it.cmd;
+        if (c.parents.some((p) => remaining.has(toHex(p)) && !virtual.has(toHex(p)))) {
+          next.push(it); // a parent of this batch is not judged yet, or is a membership command
+          continue;
+        }
+        const fr = this.m.frontierForParents(this.store, c.parents, extra, it.from === from ? pending : undefined);
+        if (!fr.ok) {
+          this.orphan(r, it, fr.missing);
+          done(c.id);
+          continue;
+        }
+        const v = this.m.graph.check({ id: c.id, kind: c.kind, author: c.author, frontier: fr.frontier, payload: c.payload });
+        if (!v.ok) {
+          this.reject(r, v.reason);
+          done(c.id);
+          continue;
+        }
+        wave.push({ ...it, frontier: fr.frontier, records: fr.records, key: v.key });
+        if (c.kind === CommandKind.Data) virtual.set(toHex(c.id), { id: c.id, membership: false, frontier: this.m.graph.idsOf(fr.frontier) });
+      }
+      const ok = await Promise.all(wave.map((j) => verifyCommandV2Async(j.cmd, j.key)));
+      for (let i = 0; i < wave.length; i++) {
+        const j = wave[i]!;
+        if (ok[i] !== true) this.reject(r, 'BadSignature');
+        else await this.place(j, r, next);
+      }
+      list = next;
+    }
+  }
+
+  /** Append one judged and verified command; its released orphans join `next`. */
+  private async place(j: Judged, r: IngestV2Result, next: Item[]): Promise<void> {
+    const c = j.cmd;
+    if (this.store.indexOf(c.id) >= 0) return this.duplicate(r);
+    const recs = new Map(j.records.map((e) => [toHex(e.id), e]));
+    const lost = c.parents.filter((p) => this.store.indexOf(p) < 0 && this.store.horizonEntry(p) === undefined && !recs.has(toHex(p)));
+    if (lost.length > 0) return this.orphan(r, j, lost); // a parent of the batch failed its own checks
+    const adopt = c.parents.map((p) => recs.get(toHex(p))).filter((e): e is HorizonEntry => e !== undefined && this.store.horizonEntry(e.id) === undefined);
+    if (adopt.length > 0) await this.store.adopt(adopt);
+    const h = this.store.append(c, { frontier: this.m.refOf(j.frontier) });
+    if (h < 0) return this.duplicate(r);
+    r.appended.push(h);
+    this.stats.appended++;
+    const a = toHex(c.author);
+    const top = this.seqs.get(a);
+    if (top !== undefined && c.seq > top) this.seqs.set(a, c.seq);
+    if (c.kind !== CommandKind.Data) {
+      this.m.add(c, j.frontier);
+      r.membership.push(h);
+    }
+    for (const o of this.orphans.release(this.scopeHex, c.id)) next.push({ cmd: o.cmd, from: o.from });
+  }
+}
