@@ -9,9 +9,11 @@
  * a periodic tick of the injected scheduler. Access (§1.8, §3.10) is checked on every answer and
  * every accepted answer: a peer the scope is not granted to gets nothing and gives nothing.
  */
+import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { compareBytes } from '../../protocol/command.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { SyncwireError } from '../../protocol/errors.js';
+import { toHex } from '../../protocol/keys.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
 import type { RetentionPlan } from '../store/retention.js';
 import { resolveRetention, type RetentionConfig, type ResolvedRetention } from '../store/retention-policy.js';
@@ -87,8 +89,12 @@ export interface AcceptResult extends IngestV2Result {
 interface RequesterState {
   pending: PendingRecords;
   responderHeads: Uint8Array[];
+  /** Responder heads it sent that this host will not keep (pruned here, or refused): named in every sample. */
+  unwanted: Uint8Array[];
 }
 
+/** Most unwanted responder heads named per peer (they share the sample's 32 slots). */
+const MAX_UNWANTED = 8;
 const NO_GENESIS_RETENTION = { maxCommands: 0, maxBytes: 0, maxAgeS: 0 };
 const EMPTY_RESULT = (): IngestV2Result => ({ appended: [], membership: [], duplicates: 0, orphaned: 0, rejected: {} });
 
@@ -161,7 +167,7 @@ export class ScopeHost {
   request(peer: string, o: { scope?: number; session?: number; maxBytes: number }): PollRequest {
     const st = this.requester(peer);
     const heads = headsOf(this.store);
-    const sample = sampleV2(this.store, { heads, responderHeads: st.responderHeads, pending: st.pending.ids() });
+    const sample = sampleV2(this.store, { heads, responderHeads: st.responderHeads, pending: [...st.unwanted, ...st.pending.ids()] });
     // Before the genesis only the config can bound the scope (by its announced name): a joining
     // bounded host then asks for its window from the first poll instead of fetching everything.
     const n = (this.resolved ?? resolveRetention(this.o.retention, this.name, NO_GENESIS_RETENTION)).limits.commands;
@@ -195,6 +201,7 @@ export class ScopeHost {
     const cmds = items.flatMap((i) => (i.kind === 'command' ? [i.bytes] : []));
     const r = cmds.length > 0 ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id)) : EMPTY_RESULT();
     st.responderHeads = res.heads.map((h) => h.slice());
+    if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
     await this.retain();
     return { ...r, malformed, gap };
@@ -244,9 +251,36 @@ export class ScopeHost {
     await this.store.close();
   }
 
+  /**
+   * A responder's head that this host pruned (a head left behind there by a window cut: its
+   * children never reached it) is in every M it computes for this host, so it would be resent on
+   * every poll; naming it in the sample puts it in K. Only heads carried in the finished round
+   * and neither placed nor waiting as orphans are named (one that did not fit is never named): a
+   * command pruned here, or one refused here, which an honest responder (having accepted it)
+   * never sends and a dishonest one could withhold anyway.
+   */
+  private unwantedHeads(st: RequesterState, heads: readonly Uint8Array[], carried: readonly Uint8Array[]): Uint8Array[] {
+    const lacking = new Set(heads.filter((id) => this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined).map(toHex));
+    for (const id of st.unwanted) if (lacking.has(toHex(id))) lacking.add(`kept:${toHex(id)}`);
+    if (lacking.size === 0) return [];
+    const out = st.unwanted.filter((id) => lacking.has(toHex(id)));
+    const scopeHex = toHex(this.id);
+    for (const bytes of carried) {
+      let cmd: CommandV2;
+      try {
+        cmd = decodeCommandV2(this.id, bytes);
+      } catch {
+        continue;
+      }
+      const hex = toHex(cmd.id);
+      if (lacking.has(hex) && !lacking.has(`kept:${hex}`) && !this.ingest.orphans.has(scopeHex, cmd)) out.push(cmd.id.slice());
+    }
+    return out.slice(-MAX_UNWANTED);
+  }
+
   private requester(peer: string): RequesterState {
     let st = this.requesters.get(peer);
-    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [] }));
+    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [] }));
     return st;
   }
 
