@@ -329,33 +329,3 @@ t.test('property: reopened disk store = memory store = reference, through prunes
   );
   t.ok(pool.openCount <= 4 + 1, 'the pool stays within its capacity');
 });
-
-t.test('memory: bytes per idle scope (design §5.4, target ≤ 4 KB)', async (t) => {
-  const { setFlagsFromString } = await import('node:v8');
-  const { runInNewContext } = await import('node:vm');
-  setFlagsFromString('--expose-gc');
-  const gc = runInNewContext('gc') as () => void;
-  const root = tmp();
-  const scopes = Array.from({ length: 1000 }, (_, i) => {
-    const g = syntheticGenesis('device/idle', Uint8Array.from({ length: 16 }, (_, j) => (i >> (j % 2 ? 8 : 0)) & 0xff));
-    return [g, syntheticCommandV2(g.id, [g.id], 1, new Uint8Array(100))] as const;
-  });
-  const pool = new FdPool(64);
-  const stores: DiskScopeStore[] = [];
-  gc();
-  const m0 = process.memoryUsage();
-  for (const [i, [g, c]] of scopes.entries()) {
-    const s = await DiskScopeStore.open(join(root, String(i)), { scopeId: g.id, durability: { mode: 'none' }, pool });
-    s.append(g, { frontier: 0 });
-    s.append(c, { frontier: 0 });
-    await s.sync();
-    stores.push(s);
-  }
-  await new Promise((r) => setImmediate(r));
-  gc();
-  const m1 = process.memoryUsage();
-  const per = (m1.heapUsed + m1.arrayBuffers - m0.heapUsed - m0.arrayBuffers) / stores.length;
-  t.comment(`idle disk scope: ${Math.round(per)} bytes per scope (genesis + one data command, index included)`);
-  t.ok(per > 0, 'measured');
-  for (const s of stores) await s.close();
-});
