@@ -58,9 +58,15 @@ export class HandshakeDriver {
   private lastStart = -Infinity;
   private readonly answers: RateWindow;
 
+  /**
+   * @param version the protocol version spoken (default `PROTOCOL_VERSION`, see
+   *   `HandshakeSetup.version`); `caps` the capability bits announced besides `Seal`
+   *   (default `Push | BareCommand`).
+   */
   constructor(
     private readonly engine: HandshakeEngine,
     private readonly host: DriverHost,
+    private readonly options: { version?: number; caps?: number } = {},
   ) {
     const log = engine.log;
     this.answers = new RateWindow(HELLO_ANSWERS_PER_S, 1000, engine.settings.now);
@@ -130,11 +136,12 @@ export class HandshakeDriver {
     return new Handshake({
       identity: e.identity,
       maxFrame: e.settings.maxFrame,
-      caps: Capability.Push | Capability.BareCommand,
+      caps: this.options.caps ?? Capability.Push | Capability.BareCommand,
       policy: this.host.link.sealPolicy ?? 'require',
       admits: (key) => e.admits(key),
       randomBytes: (n) => new Uint8Array(randomBytes(n)),
       current,
+      ...(this.options.version === undefined ? {} : { version: this.options.version }),
     });
   }
 

@@ -44,12 +44,21 @@ export function refusal(cause: HandshakeDrop, publicKey: Uint8Array, reason: Rea
   return { reason, cause, publicKey: Uint8Array.from(publicKey), error: encodeMessage(errorMessage(reason, message)), log };
 }
 
-/** The refusal of a peer `Hello` that failed check `why`. */
-export function refusalOf(why: HandshakeDrop, h: Hello): Refusal {
+/**
+ * The refusal of a peer `Hello` that failed check `why`. `ownVersion` is the version this side
+ * speaks (default `PROTOCOL_VERSION`); for any other the version refusal uses the text and log
+ * line of docs/design/v2-scopes.md §3.1 (`protocol version <v> is not supported; this peer speaks
+ * version <own>`).
+ */
+export function refusalOf(why: HandshakeDrop, h: Hello, ownVersion: number = PROTOCOL_VERSION): Refusal {
   const id = peerIdOf(h.public_key);
   const refuse = (reason: ReasonName, message: string, log: string): Refusal => refusal(why, h.public_key, reason, message, log);
   switch (why) {
     case 'version':
+      if (ownVersion !== PROTOCOL_VERSION) {
+        const text = `protocol version ${h.version} is not supported; this peer speaks version ${ownVersion}`;
+        return refuse('UnsupportedVersion', text, `peer ${id} speaks protocol ${h.version}; this agent speaks ${ownVersion}: upgrade it`);
+      }
       return refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
     case 'untrusted':
       return refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);

@@ -57,5 +57,11 @@ export interface HandshakeSetup {
    * dropped) and whether it is sealed (then the new session must be too: no downgrade).
    */
   current?: { peerKey: Uint8Array; sealed: boolean };
+  /**
+   * The protocol version this side speaks: announced in its `Hello`, the only one it accepts.
+   * Default `PROTOCOL_VERSION` (1). A version-2 session passes 2; its refusal of another version
+   * then says so in v2's words (docs/design/v2-scopes.md §3.1).
+   */
+  version?: number;
 }
 

@@ -48,7 +48,7 @@ export class Handshake {
     const seal = setup.policy === 'off' ? 0 : Capability.Seal;
     this.hello = encodeMessage({
       type: 'Hello',
-      version: PROTOCOL_VERSION,
+      version: setup.version ?? PROTOCOL_VERSION,
       public_key: setup.identity.publicKey,
       max_frame: setup.maxFrame,
       caps: setup.caps | seal,
@@ -160,7 +160,7 @@ export class Handshake {
 
   /** The first failing check of step 2 (§7.1) before any key work, else null. */
   private check(h: Hello): HandshakeDrop | null {
-    if (h.version !== PROTOCOL_VERSION) return 'version';
+    if (h.version !== (this.setup.version ?? PROTOCOL_VERSION)) return 'version';
     if (!this.setup.admits(h.public_key)) return 'untrusted';
     const cur = this.setup.current;
     if (cur !== undefined && !equalBytes(h.public_key, cur.peerKey)) return 'other-key';
@@ -174,7 +174,7 @@ export class Handshake {
 
   private fail(why: HandshakeDrop, h: Hello): HandshakeStep {
     if (this.rehandshake) return drop(why);
-    return this.refuse(refusalOf(why, h));
+    return this.refuse(refusalOf(why, h, this.setup.version));
   }
 
   private refuse(r: Refusal): HandshakeStep {

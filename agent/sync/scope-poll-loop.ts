@@ -1,0 +1,143 @@
+/**
+ * The requester's poll loop for one (link, scope) of protocol v2 (docs/design/v2-scopes.md §3.9,
+ * protocol-v2.md §10.2, §13.3): one poll in flight at a time; the next at once while an answer
+ * says `more`; after a round that ends with nothing left, the next poll after the responder's
+ * `next_poll_ms` (jittered and clamped by the {@link ClientPacer}, as v1's loop); after a
+ * timeout, an `Error` for the scope, or a round that left orphans, exponential backoff. Started
+ * when S becomes active on the link, stopped when it becomes inactive or the link closes.
+ *
+ * ```
+ * stopped ──start──▶ idle ──poll──▶ in-flight ──answer applied (more: poll at once)──▶ idle
+ *    ▲                 (a timer may be armed)      └──timeout / Error──▶ idle (backoff)
+ *    └──────────────────────────── stop (S inactive, link closed) ────────────────────┘
+ * ```
+ *
+ * Budgets: `maxBytes` as configured; an answer that fit nothing (`more`, no item) raises it to at
+ * least `POLL_FIT_ANY_BYTES_V2` (1,391), which fits any one item (§3.9). No poll shaping to the
+ * line in this step (the budget does not shrink after timeouts).
+ */
+import { POLL_FIT_ANY_BYTES_V2 } from '../../protocol/constants-v2.js';
+import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
+import type { ClientPacer } from './pacing.js';
+import { OneShot } from './session-timers.js';
+
+/** Where one (link, scope) poll loop stands. */
+export type ScopePollState =
+  /** Not polling: S is not active on the link, or the link closed. */
+  | { kind: 'stopped' }
+  /** No poll out; a timer may be armed for the next one. */
+  | { kind: 'idle' }
+  /** Poll `session` is out; `applying` once its answer arrived and is being taken in. */
+  | { kind: 'in-flight'; session: number; applying: boolean };
+
+/** What the loop needs of its session and scope. */
+export interface ScopePollHost {
+  /** This host's poll of the peer for S, numbered `session`, within `maxBytes`; null when S is no longer active. */
+  request(session: number, maxBytes: number): PollRequest | null;
+  /** Send the poll on the link. */
+  send(req: PollRequest): void;
+  /** Take the peer's answer in (records, gap marker, commands); resolves with how many commands wait as orphans. */
+  accept(res: PollResponse): Promise<{ orphaned: number }>;
+  /** Poll timeout for a budget of `maxBytes`, ms. */
+  timeoutMs(maxBytes: number): number;
+  /** A poll failed to be accepted (a store error); logged by the host, the loop backs off. */
+  failed(err: unknown): void;
+}
+
+/** One (link, scope) poll loop. */
+export class ScopePollLoop {
+  state: ScopePollState = { kind: 'stopped' };
+  /** Polls sent since creation. */
+  polls = 0;
+  /** Polls that timed out since creation. */
+  timeouts = 0;
+  private session = Math.floor(Math.random() * 0x7fffffff);
+  private budget: number;
+  private readonly timer = new OneShot();
+  private readonly timeout = new OneShot();
+
+  /** @param maxBytes the configured poll budget (`max_bytes`), already within the frame limit. */
+  constructor(
+    private readonly host: ScopePollHost,
+    private readonly pacer: ClientPacer,
+    private readonly maxBytes: number,
+  ) {
+    this.budget = maxBytes;
+  }
+
+  /** S became active: poll now (a no-op unless stopped). */
+  start(): void {
+    if (this.state.kind !== 'stopped') return;
+    this.state = { kind: 'idle' };
+    this.pollNow();
+  }
+
+  /** S became inactive or the link closed: no timer, no poll; an answer still arriving is ignored. */
+  stop(): void {
+    this.state = { kind: 'stopped' };
+    this.timer.clear();
+    this.timeout.clear();
+  }
+
+  /** Send a poll now unless one is out (or the loop is stopped). */
+  pollNow(): void {
+    if (this.state.kind !== 'idle') return;
+    this.timer.clear();
+    this.session = (this.session + 1) >>> 0;
+    const req = this.host.request(this.session, this.budget);
+    if (req === null) return this.stop();
+    const session = this.session;
+    this.state = { kind: 'in-flight', session, applying: false };
+    this.polls++;
+    this.host.send(req);
+    // Unless the send closed the link (and so stopped this loop).
+    if (this.state.kind === 'in-flight') this.timeout.arm(this.host.timeoutMs(this.budget), () => this.timedOut(session));
+  }
+
+  /** The peer's `PollResponse` for S. A stale or repeated one (another session, or already taken) is ignored. */
+  onResponse(res: PollResponse): void {
+    const st = this.state;
+    if (st.kind !== 'in-flight' || st.applying || res.session !== st.session) return;
+    st.applying = true;
+    this.timeout.clear();
+    this.pacer.succeeded();
+    if (res.more && res.items.length === 0) this.budget = Math.max(this.budget, POLL_FIT_ANY_BYTES_V2);
+    void this.host.accept(res).then(
+      (r) => this.applied(st, res, r.orphaned),
+      (err: unknown) => {
+        this.host.failed(err);
+        if (this.state === st) this.backOff(0);
+      },
+    );
+  }
+
+  /** An `Error` naming S arrived (Busy, UnknownScope, NotAMember, …): back off, never below `retryAfterMs`. */
+  onError(retryAfterMs: number | null): void {
+    const st = this.state;
+    if (st.kind !== 'in-flight' || st.applying) return;
+    this.timeout.clear();
+    this.backOff(retryAfterMs ?? 0);
+  }
+
+  private applied(st: ScopePollState, res: PollResponse, orphaned: number): void {
+    if (this.state !== st) return; // stopped meanwhile
+    this.state = { kind: 'idle' };
+    if (res.more) return this.pollNow();
+    // Orphans: their parents may come from a later answer or another peer; ask again soon, not at once.
+    const wait = orphaned > 0 ? this.pacer.afterFailure() : this.pacer.afterSuccess(res.next_poll_ms);
+    this.timer.arm(wait, () => this.pollNow());
+  }
+
+  private timedOut(session: number): void {
+    const st = this.state;
+    if (st.kind !== 'in-flight' || st.session !== session || st.applying) return;
+    this.timeouts++;
+    this.state = { kind: 'idle' };
+    this.timer.arm(this.pacer.afterTimeout(), () => this.pollNow());
+  }
+
+  private backOff(retryAfterMs: number): void {
+    this.state = { kind: 'idle' };
+    this.timer.arm(this.pacer.afterFailure(retryAfterMs), () => this.pollNow());
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * What a v2 link session ({@link SessionV2}) needs of its engine, and the session's counters: an
+ * interface instead of a back-pointer, so a unit test can give a session a fake. Scopes are seen
+ * by id; the engine answers for its registry (held, granted, joinable) and for the scope hosts.
+ */
+import type { Identity } from '../../protocol/keys.js';
+import type { Logger } from '../node/log.js';
+import type { PeerRejected } from './engine-events.js';
+import type { EngineSettings } from './engine-settings.js';
+import type { AcceptResult, ScopeHost } from './scope-host.js';
+import type { JoinVerdict, ScopeCounter } from './scope-table.js';
+
+/** The engine as its v2 sessions see it. */
+export interface SessionV2Host {
+  readonly identity: Identity;
+  /** v1's resolved settings, reused: frame limit, poll budget and timeout, hint bounds, backoff, rekey, clock. */
+  readonly settings: EngineSettings;
+  readonly log: Logger;
+  /** Whether link trust admits a peer key (read at each `Hello`, and for `open_read` grants). */
+  admits(publicKey: Uint8Array): boolean;
+  /** A first handshake refused the peer for trust. */
+  onRejected(info: PeerRejected): void;
+  /** Whether a version refusal of this peer key (64 hex) is due a warn line (once per key per 10 minutes, §3.1). */
+  versionLogDue(publicKeyHex: string): boolean;
+
+  /** Whether this host holds S (a join still being set up included). */
+  holds(scopeId: Uint8Array): boolean;
+  /** §1.8: whether S is granted to the peer with this key now. */
+  grants(scopeId: Uint8Array, peerKey: Uint8Array): boolean;
+  /** §1.9 join policy for S offered as `name` by the peer `from`; after `joined` the host holds S. */
+  join(scopeId: Uint8Array, name: string, from: Uint8Array): JoinVerdict;
+  /** The host of S once it is set up (undefined while a join is being set up, or not held). */
+  hostOf(scopeId: Uint8Array): ScopeHost | undefined;
+  /** Resolves with S's host once set up, undefined if it never will be (a join that failed). */
+  whenHeld(scopeId: Uint8Array): Promise<ScopeHost | undefined>;
+  /** Every scope held and set up: link-up opens those granted to the peer. */
+  held(): ScopeHost[];
+  /** `next_poll_ms` this host gives now for S (§3.9: from S's own commit rate). */
+  hintMs(host: ScopeHost): number;
+
+  /** The peer proved its key: the session is up (a gateway may now create the peer's device scope). */
+  onUp(s: SessionV2Like): void;
+  /** The session's link closed. */
+  onDown(s: SessionV2Like): void;
+  /** An answer of the peer for S was taken in (join refusals are the engine's to act on). */
+  accepted(s: SessionV2Like, host: ScopeHost, result: AcceptResult): void;
+  /** Observation: a frame was handed to the link (`message` the plaintext, `wire` what went out). */
+  frameOut(s: SessionV2Like, message: Uint8Array, wire: Uint8Array): void;
+}
+
+/** What the engine reads of a v2 session. */
+export interface SessionV2Like {
+  /** The peer's id ('' before its `Hello` was accepted). */
+  readonly peerId: string;
+  /** The peer's key, null before its `Hello` was accepted. */
+  readonly peerKey: Uint8Array | null;
+  readonly authenticated: boolean;
+  /**
+   * Bring S's entry in line with its grant to the peer (sender rule 1): open it when granted and
+   * never opened (or closed by us since), close it when no longer granted. Sends at once.
+   */
+  refresh(scopeId: Uint8Array): void;
+  /** Close the session and its link. */
+  close(): Promise<void>;
+}
+
+/** Counters of one v2 session; all start at 0 and only grow. */
+export interface SessionV2Stats {
+  framesIn: number;
+  framesOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** Bodies that failed to decode, and scoped requests naming a number that does not route (§3.10). */
+  badFrames: number;
+  /** Scoped messages naming a number that does not route (requests included). */
+  unknownScope: number;
+  errorsIn: number;
+  sealFailures: number;
+  replays: number;
+  unsealedDropped: number;
+  droppedBeforeAuth: number;
+  intakeDropped: number;
+  rehandshakes: number;
+  handshakeDropped: number;
+  /** Peer `Hello`s of another version refused (or received refusals of ours). */
+  versionRefused: number;
+  pollsSent: number;
+  pollsAnswered: number;
+  /** `Subscribe`, `Unsubscribe`, `SubscribeAck`, `Push` received: ignored in this step (no subscriptions). */
+  subscriptionIgnored: number;
+  /** Counters of the scope table (stale `Scopes`, refusals, …). */
+  table: Record<ScopeCounter, number>;
+}
+
+/** Fresh counters. */
+export function newSessionV2Stats(): SessionV2Stats {
+  return {
+    framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
+    unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0,
+    pollsSent: 0, pollsAnswered: 0, subscriptionIgnored: 0,
+    table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
+  };
+}

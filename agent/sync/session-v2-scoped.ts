@@ -1,0 +1,222 @@
+/**
+ * A v2 session's scopes (docs/design/v2-scopes.md §3.3, §3.10; protocol-v2.md §9, §10): the host
+ * of its {@link ScopeTable} (held, granted and join questions go to the engine), routing of every
+ * scoped message by number, the answers to the peer's polls and one {@link ScopePollLoop} per
+ * active scope.
+ *
+ * - `PollRequest` whose number routes → the scope host's answer (`PollResponse`), or
+ *   `Error{NotAMember}` and S closed toward the peer when it is no longer granted; a number that
+ *   does not route → `Error{UnknownScope, scope: the number as received}`, counted as a bad frame
+ *   and answered at most once per 16 (§9.5).
+ * - `PollResponse` → that scope's loop; `Error` with a scope → that scope's loop backs off.
+ * - No subscriptions or pushes in this step: `Subscribe` (once routed), `Unsubscribe`,
+ *   `SubscribeAck` and `Push` are counted and ignored, and this side never subscribes; the
+ *   session announces neither `Push` nor `BareCommand`, so a conforming peer never pushes.
+ */
+import { MIN_POLL_BYTES } from '../../protocol/constants.js';
+import type { MessageV2, PollRequest } from '../../protocol/messages-v2.js';
+import { SyncwireError, ReasonCode, type ReasonName } from '../../protocol/errors.js';
+import type { ClientPacer } from './pacing.js';
+import type { ScopeAnnouncer } from './scope-announcer.js';
+import type { PeerRef } from './scope-host.js';
+import { ScopePollLoop } from './scope-poll-loop.js';
+import { scopeKey, type JoinVerdict, type ScopeCounter, type ScopeTable, type ScopeTableHost } from './scope-table.js';
+import type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
+
+/** What the scoped part needs of its session (once up). */
+export interface ScopedSession extends SessionV2Like {
+  readonly table: ScopeTable;
+  readonly announcer: ScopeAnnouncer;
+  readonly stats: SessionV2Stats;
+  /** Poll budget this side asks for: the configured one within what it can receive. */
+  readonly pollBudget: number;
+  /** Largest message this side may send the peer. */
+  readonly sendLimit: number;
+  send(msg: MessageV2): void;
+  sendError(reason: ReasonName, text: string, retryAfterMs: number | null, scope?: number): void;
+  /** Count a bad frame of the link; true when this one is answered (§14.2). */
+  badFrame(): boolean;
+}
+
+/** The scope table host, router and poll loops of one v2 session. */
+export class SessionV2Scoped implements ScopeTableHost {
+  private readonly loops = new Map<string, ScopePollLoop>();
+
+  constructor(
+    private readonly host: SessionV2Host,
+    private readonly s: ScopedSession,
+    private readonly pacer: () => ClientPacer,
+  ) {}
+
+  /** The link is up: open every held scope granted to the peer (one `Scopes`, rule 4). */
+  openGranted(): void {
+    for (const h of this.host.held()) if (this.grants(h.id)) this.open(h.id, h.name);
+    this.s.announcer.flush();
+  }
+
+  /** Sender rule 1 for S now: open when granted and not opened (or closed by us), close when not granted. */
+  refresh(scopeId: Uint8Array): void {
+    const own = this.s.table.ownState(scopeKey(scopeId));
+    const granted = this.host.holds(scopeId) && this.grants(scopeId);
+    const h = this.host.hostOf(scopeId);
+    if (granted && h !== undefined && (own === undefined || own === 'closed')) this.open(scopeId, h.name);
+    else if (!granted && (own === 'pending' || own === 'open')) this.s.table.close(scopeId);
+    this.s.announcer.flush();
+  }
+
+  /** The link closed: every loop stops. */
+  stop(): void {
+    for (const l of this.loops.values()) l.stop();
+    this.loops.clear();
+  }
+
+  /** The loop of S, for tests and status. */
+  loopOf(scopeId: Uint8Array): ScopePollLoop | undefined {
+    return this.loops.get(scopeKey(scopeId));
+  }
+
+  /** A message other than `Hello`, `Auth`, `Scopes`, `ScopesAck`, on an up link. */
+  handle(msg: MessageV2): void {
+    const t = this.s.table;
+    switch (msg.type) {
+      case 'PollRequest':
+        return this.answer(msg);
+      case 'PollResponse': {
+        const id = t.scopeOfMine(msg.scope);
+        const loop = id === undefined ? undefined : this.loops.get(scopeKey(id));
+        if (loop === undefined) return void this.s.stats.unknownScope++; // dropped, never answered
+        return loop.onResponse(msg);
+      }
+      case 'Subscribe':
+        if (t.scopeOfMine(msg.scope) === undefined) return this.unknownScope(msg.scope);
+        return void this.s.stats.subscriptionIgnored++;
+      case 'Push':
+        if (t.scopeOfMine(msg.scope) === undefined) this.s.stats.unknownScope++;
+        return void this.s.stats.subscriptionIgnored++;
+      case 'Unsubscribe':
+      case 'SubscribeAck':
+        return void this.s.stats.subscriptionIgnored++;
+      case 'Error':
+        return this.onError(msg.code, msg.message, msg.retry_after_ms, msg.scope ?? null);
+      default:
+        return; // Hello, Auth, Scopes, ScopesAck are routed before this
+    }
+  }
+
+  // ScopeTableHost
+
+  holds(scopeId: Uint8Array): boolean {
+    return this.host.holds(scopeId);
+  }
+
+  grants(scopeId: Uint8Array): boolean {
+    const key = this.s.peerKey;
+    return key !== null && this.host.grants(scopeId, key);
+  }
+
+  join(scopeId: Uint8Array, name: string): JoinVerdict {
+    const key = this.s.peerKey;
+    return key === null ? 'declined' : this.host.join(scopeId, name, key);
+  }
+
+  onActive(scopeId: Uint8Array): void {
+    const key = scopeKey(scopeId);
+    let loop = this.loops.get(key);
+    if (loop === undefined) this.loops.set(key, (loop = this.makeLoop(scopeId)));
+    const l = loop;
+    if (this.host.hostOf(scopeId) !== undefined) return l.start();
+    // A join still being set up: poll once its host exists, if S is still active with this loop.
+    void this.host.whenHeld(scopeId).then((h) => {
+      if (h !== undefined && this.loops.get(key) === l && this.s.table.active(scopeId)) l.start();
+    });
+  }
+
+  onInactive(scopeId: Uint8Array): void {
+    const key = scopeKey(scopeId);
+    this.loops.get(key)?.stop();
+    this.loops.delete(key);
+    this.host.hostOf(scopeId)?.forget(this.s.peerId);
+  }
+
+  onRefused(scopeId: Uint8Array, name: string, reason: string | number): void {
+    this.host.log.info({ peer: this.s.peerId, scope: name, reason }, 'peer refused a scope');
+  }
+
+  count(what: ScopeCounter): void {
+    this.s.stats.table[what]++;
+  }
+
+  private open(scopeId: Uint8Array, name: string): void {
+    if (this.s.table.open(scopeId, name)) return;
+    // Every number of the link used (decision 18): a new link starts with fresh tables.
+    this.host.log.warn({ peer: this.s.peerId }, 'scope numbers of the link used up; closing it');
+    void this.s.close();
+  }
+
+  private peerRef(): PeerRef {
+    const key = this.s.peerKey!;
+    return { id: this.s.peerId, publicKey: key, trusted: this.host.admits(key) };
+  }
+
+  private answer(req: PollRequest): void {
+    const s = this.s;
+    const id = s.table.scopeOfMine(req.scope);
+    if (id === undefined) return this.unknownScope(req.scope);
+    const h = this.host.hostOf(id);
+    const theirs = s.table.theirs.get(scopeKey(id));
+    if (h === undefined || theirs === undefined) return; // a join still being set up: nothing to give yet
+    if (req.max_bytes < MIN_POLL_BYTES) return s.sendError('Malformed', `max_bytes ${req.max_bytes} is below ${MIN_POLL_BYTES}`, null, theirs);
+    try {
+      s.send(h.answer(this.peerRef(), req, { scope: theirs, nextPollMs: this.host.hintMs(h), frameLimit: s.sendLimit }));
+      s.stats.pollsAnswered++;
+    } catch (err) {
+      if (!(err instanceof SyncwireError) || err.reason !== 'NotAMember') throw err;
+      s.sendError('NotAMember', 'not a member', null, theirs);
+      s.table.close(id);
+      s.announcer.flush();
+    }
+  }
+
+  private unknownScope(n: number): void {
+    this.s.stats.unknownScope++;
+    if (this.s.badFrame()) this.s.sendError('UnknownScope', `unknown scope ${n}`, null, n);
+  }
+
+  private onError(code: number, text: string, retryAfterMs: number | null, scope: number | null): void {
+    const s = this.s;
+    s.stats.errorsIn++;
+    // Code 15 names the number as we sent it (our `theirs` number); every other one names ours.
+    const id = scope === null ? undefined : code === ReasonCode.UnknownScope ? s.table.theirScopes.get(scope) : s.table.scopeOfMine(scope);
+    const loop = id === undefined ? undefined : this.loops.get(scopeKey(id));
+    this.host.log.debug({ peer: s.peerId, code, message: text, scope }, 'peer sent error');
+    if (loop === undefined) return;
+    // NotAMember: nothing more until S is active again under a new entry (the peer's close follows).
+    if (code === ReasonCode.NotAMember) return loop.stop();
+    loop.onError(retryAfterMs);
+  }
+
+  private makeLoop(scopeId: Uint8Array): ScopePollLoop {
+    const s = this.s;
+    const settings = this.host.settings;
+    return new ScopePollLoop({
+      request: (session, maxBytes) => {
+        const n = s.table.theirNumber(scopeId);
+        const h = this.host.hostOf(scopeId);
+        return n === undefined || h === undefined ? null : h.request(s.peerId, { scope: n, session, maxBytes });
+      },
+      send: (req) => {
+        s.stats.pollsSent++;
+        s.send(req);
+      },
+      accept: async (res) => {
+        const h = this.host.hostOf(scopeId);
+        if (h === undefined) return { orphaned: 0 };
+        const r = await h.accept(this.peerRef(), res);
+        this.host.accepted(s, h, r);
+        return { orphaned: r.orphaned };
+      },
+      timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
+      failed: (err) => this.host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
+    }, this.pacer(), s.pollBudget);
+  }
+}

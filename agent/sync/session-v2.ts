@@ -1,0 +1,233 @@
+/**
+ * One link's protocol-v2 session (docs/design/v2-scopes.md §3; protocol-v2.md §7–§10): the
+ * handshakes (v1's {@link HandshakeDriver} speaking version 2 only: a `Hello` of another version
+ * gets the 3-field `UnsupportedVersion` refusal and the link is closed, §3.1), the sealed channel
+ * once up (unchanged from v1), incoming frames through {@link SessionV2Inbound}, and the link's
+ * {@link ScopeTable} with its stop-and-wait {@link ScopeAnnouncer}. Scoped messages, the answers
+ * to the peer's polls and the per-scope poll loops are {@link SessionV2Scoped}'s.
+ *
+ * Poll only in this step: no subscriptions and no pushes. The session announces neither `Push`
+ * nor `BareCommand` in its `Hello`, never sends `Subscribe`, and ignores (counts) `Subscribe`,
+ * `Unsubscribe`, `SubscribeAck` and `Push` it receives. Re-handshakes keep the table (§7.5).
+ * One link per peer (§7.1's link key) is not enforced here yet: the engine keeps every link.
+ */
+import { MIN_FRAME_BYTES } from '../../protocol/constants.js';
+import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
+import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
+import { errorMessage } from '../../protocol/error-message.js';
+import type { ReasonName } from '../../protocol/errors.js';
+import type { MessageV2 } from '../../protocol/messages-v2.js';
+import { SEAL_OVERHEAD } from '../../protocol/seal.js';
+import type { Link } from '../link.js';
+import type { Handshake, PeerHello } from './handshake.js';
+import { HandshakeDriver, type DriverHost, type HandshakeEngine } from './handshake-driver.js';
+import type { Logger } from '../node/log.js';
+import { ClientPacer } from './pacing.js';
+import { ScopeAnnouncer } from './scope-announcer.js';
+import { ScopeTable } from './scope-table.js';
+import { SealedChannel } from './sealed-channel.js';
+import { newSessionV2Stats, type SessionV2Host, type SessionV2Like, type SessionV2Stats } from './session-v2-host.js';
+import { SessionV2Inbound } from './session-v2-inbound.js';
+import { SessionV2Scoped } from './session-v2-scoped.js';
+
+export type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
+
+/** `Hello.caps` of a v2 session in this step besides `Seal`: none (no `Push`, no `BareCommand`). */
+export const SESSION_V2_CAPS = 0;
+
+/** A link's v2 session. */
+export class SessionV2 implements DriverHost, SessionV2Like {
+  /** The peer as its accepted `Hello` describes it, else null. */
+  peer: PeerHello | null = null;
+  authenticated = false;
+  readonly stats: SessionV2Stats = newSessionV2Stats();
+  readonly handshakes: HandshakeDriver;
+  /** The sealed channel, once up on a sealed link. */
+  channel: SealedChannel | null = null;
+  /** This link's scope table (a new link starts with a new one). */
+  readonly table: ScopeTable;
+  readonly announcer: ScopeAnnouncer;
+  readonly scoped: SessionV2Scoped;
+  private readonly inbound: SessionV2Inbound;
+  private closing = false;
+  private down = false;
+
+  constructor(
+    private readonly host: SessionV2Host,
+    readonly link: Link,
+  ) {
+    const settings = host.settings;
+    this.scoped = new SessionV2Scoped(host, this, () => new ClientPacer(settings.backoff, settings.random));
+    this.table = new ScopeTable(this.scoped);
+    this.announcer = new ScopeAnnouncer(this.table, {
+      send: (m) => this.send(m),
+      closeLink: (reason) => {
+        host.log.warn({ peer: this.peerId, link: link.description, reason }, 'closing the link');
+        void this.close();
+      },
+    });
+    this.inbound = new SessionV2Inbound(host, this);
+    link.on('frame', (body) => this.inbound.push(body));
+    link.on('frame-error', () => this.stats.badFrames++);
+    link.on('rehandshake', () => void this.handshakes.start('transport hint'));
+    link.once('close', () => this.onClose());
+    this.handshakes = new HandshakeDriver(this.handshakeEngine(), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
+  }
+
+  /** The peer's id ('' before its `Hello` was accepted). */
+  get peerId(): string {
+    return this.peer?.id ?? '';
+  }
+
+  /** The peer's key, null before its `Hello` was accepted. */
+  get peerKey(): Uint8Array | null {
+    return this.peer?.publicKey ?? null;
+  }
+
+  /** Whether the link is up and sealed. */
+  get sealed(): boolean {
+    return this.channel !== null;
+  }
+
+  /** Largest message we may send the peer: the frame limit, less the seal on a sealed link. */
+  get sendLimit(): number {
+    return Math.min(this.peer?.maxFrame ?? MIN_FRAME_BYTES, this.link.maxFrame) - (this.sealed ? SEAL_OVERHEAD : 0);
+  }
+
+  /** The poll budget we ask for: the configured one, within what we accept on this link. */
+  get pollBudget(): number {
+    const s = this.host.settings;
+    return Math.min(s.pollMaxBytes, s.maxFrame, this.link.maxFrame) - (this.sealed ? SEAL_OVERHEAD : 0);
+  }
+
+  /** Encode and send a message (sealed once up on a sealed link). */
+  send(msg: MessageV2): void {
+    this.sendFrame(encodeMessageV2(msg));
+  }
+
+  /** Send an `Error`; `scope` (the receiver's number) only for an answer to a scoped message. */
+  sendError(reason: ReasonName, text: string, retryAfterMs: number | null, scope?: number): void {
+    this.send({ ...errorMessage(reason, text, retryAfterMs), ...(scope === undefined ? {} : { scope }) });
+  }
+
+  /** Send one encoded message: sealed once the link is up sealed, else as it is. */
+  sendFrame(body: Uint8Array): void {
+    if (!this.link.open) return;
+    const ch = this.channel;
+    if (ch === null) return this.transmit(body);
+    let sealed: Uint8Array;
+    try {
+      sealed = ch.seal(body);
+    } catch {
+      // Every sequence number used without a completed re-handshake (§7.4): the link must go.
+      this.host.log.warn({ peer: this.peerId }, 'sealed sequence numbers used up; closing the link');
+      return void this.close(false);
+    }
+    this.transmit(sealed, body);
+    if (ch.rekeyDue) this.handshakes.start('rekey', false);
+  }
+
+  /** {@link DriverHost}: send a frame body as it is; `message` is what it carries, for observers. */
+  transmit(body: Uint8Array, message: Uint8Array = body): void {
+    if (!this.link.open) return;
+    this.stats.framesOut++;
+    this.stats.bytesOut += body.length;
+    this.host.frameOut(this, message, body);
+    this.link.send(body);
+  }
+
+  /** Count a bad frame of the link; true when this one is answered (§14.2). */
+  badFrame(): boolean {
+    return this.inbound.badFrame();
+  }
+
+  /** {@link SessionV2Like}: bring S's entry in line with its grant to the peer (once up). */
+  refresh(scopeId: Uint8Array): void {
+    if (this.authenticated && !this.closing) this.scoped.refresh(scopeId);
+  }
+
+  /**
+   * Close the session and its link; idempotent. A sealed link first gets the sealed close marker
+   * (§7.6) unless `marker` is false (the peer closed it, or a pre-up refusal).
+   */
+  async close(marker = true): Promise<void> {
+    if (this.closing) return;
+    this.closing = true;
+    this.scoped.stop();
+    this.announcer.stop();
+    if (marker && this.channel !== null && this.link.open) {
+      try {
+        this.transmit(this.channel.seal(new Uint8Array(0)), new Uint8Array(0));
+      } catch {
+        // No sequence number left for it: the link closes unmarked.
+      }
+    }
+    await this.link.close();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.down) return;
+    this.down = true;
+    this.closing = true;
+    this.inbound.stop();
+    this.handshakes.stop();
+    this.announcer.stop();
+    for (const h of this.host.held()) if (this.peer !== null) h.forget(this.peerId);
+    this.scoped.stop();
+    this.host.onDown(this);
+  }
+
+  /** {@link DriverHost}: the first handshake accepted the peer's `Hello`. */
+  accepted(hs: Handshake): void {
+    this.peer = hs.peer;
+  }
+
+  /** {@link DriverHost}: the first handshake completed: the link is up; open the granted scopes. */
+  up(hs: Handshake): void {
+    this.authenticated = true;
+    this.link.markAuthenticated?.();
+    if (hs.keys !== null) {
+      this.channel = new SealedChannel(hs.keys, this.host.settings.rekeyAt, this.host.settings.now);
+      this.link.markSealed?.();
+    }
+    this.host.onUp(this);
+    if (!this.closing) this.scoped.openGranted();
+  }
+
+  /** {@link DriverHost}: a re-handshake completed; its keys replace ours, the table and loops are kept. */
+  switched(hs: Handshake): void {
+    this.peer = hs.peer;
+    if (hs.keys !== null && this.channel !== null) this.channel.rekey(hs.keys);
+    else if (hs.keys !== null) this.channel = new SealedChannel(hs.keys, this.host.settings.rekeyAt, this.host.settings.now);
+    this.stats.rehandshakes++;
+    this.host.log.info({ peer: this.peerId, link: this.link.description, sealed: this.sealed }, 're-handshake complete');
+  }
+
+  /**
+   * The engine as the handshake driver sees it. Its warn line for a version refusal is counted
+   * here and logged at warn at most once per peer key per 10 minutes (§3.1), else at debug.
+   */
+  private handshakeEngine(): HandshakeEngine {
+    const h = this.host;
+    const log: Logger = {
+      debug: (f, m) => h.log.debug(f, m),
+      info: (f, m) => h.log.info(f, m),
+      error: (f, m) => h.log.error(f, m),
+      warn: (f, m) => {
+        const fields = f as { reason?: string; publicKey?: string };
+        if (fields.reason !== 'UnsupportedVersion') return h.log.warn(f, m);
+        this.stats.versionRefused++;
+        if (h.versionLogDue(fields.publicKey ?? '')) h.log.warn(f, m);
+        else h.log.debug(f, m);
+      },
+    };
+    return { identity: h.identity, settings: h.settings, log, admits: (k) => h.admits(k), onRejected: (i) => h.onRejected(i) };
+  }
+
+  /** {@link DriverHost}: count a dropped re-handshake input. */
+  dropped(why: string): void {
+    this.stats.handshakeDropped++;
+    this.host.log.debug({ peer: this.peerId, why }, 're-handshake input dropped');
+  }
+}
