@@ -63,7 +63,7 @@ function run(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): P
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`syncwire ${args.join(' ')} timed out\n${stderr}`));
-    }, opts.timeoutMs ?? 15000);
+    }, opts.timeoutMs ?? 60_000); // a fallback for a wedged CLI, not a timing bound: 13 processes start side by side below
     child.on('close', (code) => {
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
