@@ -2,7 +2,7 @@
  * The requester side of docs/design/v2-scopes.md §4.6, pure over one scope's
  * {@link ScopeStoreReader}: an answer's items classified by first byte, the pending records of
  * one (link, scope) during a poll round, the adoption decision for a command about to be placed,
- * the gap-marker decision, and the `sample` order of §3.4 field 5.
+ * the gap-marker decision, and the `sample` order of §3.4 field 5 (with its steady-state rule).
  *
  * Not wired yet: the caller keeps one {@link PendingRecords} per (link, scope), calls
  * {@link PendingRecords.endRound} when a round ends (an answer with `more` = false, a poll
@@ -155,16 +155,32 @@ export function exponentialSample(reader: ScopeStoreReader, max: number): Uint8A
 export interface SampleInputs {
   /** The request's `heads` (never repeated in the sample). */
   heads: readonly Uint8Array[];
-  /** The responder's heads from its last answer on this (link, scope). */
+  /** The responder's heads from its last answer on this (link, scope); empty before the first. */
   responderHeads: readonly Uint8Array[];
   /** The pending record ids of this round, oldest first ({@link PendingRecords.ids}). */
   pending: readonly Uint8Array[];
 }
 
 /**
+ * Whether the exponential part of the sample is sent (§3.4 field 5, the steady-state rule): only
+ * when this host retains none of `responderHeads` — none of them, counting those that are among
+ * the request's own `heads` (they say the same to the responder without being repeated). With
+ * no previous answer (`responderHeads` empty) it is sent. Any sample is correct (it names only
+ * ids the requester holds, so M keeps all it lacks); a retained responder head is in K, and when all
+ * of them are (steady state, ≤ 10 heads) M is at most what the responder appended since that answer, so the
+ * exponential ids could only spare commands the requester got meanwhile from someone else.
+ */
+export function sendsExponential(reader: ScopeStoreReader, responderHeads: readonly Uint8Array[]): boolean {
+  return !responderHeads.some((id) => reader.indexOf(id) >= 0);
+}
+
+/**
  * §3.4 field 5, in this order without repeats and without ids in `heads`: the responder's heads
  * this host retains; the pending records; the horizon entries deepest first (ties: id ascending),
- * at most {@link MAX_HORIZON_SAMPLE}; then the exponential sample; cut to {@link MAX_SAMPLE}.
+ * at most {@link MAX_HORIZON_SAMPLE}; then the exponential sample, only when
+ * {@link sendsExponential} (no responder head retained); cut to {@link MAX_SAMPLE}. In steady
+ * state (nothing pending, no horizon) the sample is therefore the responder's heads this host
+ * retains and does not name in `heads` — often empty.
  */
 export function sampleV2(reader: ScopeStoreReader, inputs: SampleInputs): Uint8Array[] {
   const seen = new Set(inputs.heads.slice(0, MAX_HEADS).map(toHex));
@@ -179,6 +195,6 @@ export function sampleV2(reader: ScopeStoreReader, inputs: SampleInputs): Uint8A
   for (const id of inputs.pending) add(id);
   const horizon = reader.horizon().sort((a, b) => b.depth - a.depth || compareBytes(a.id, b.id));
   for (const e of horizon.slice(0, MAX_HORIZON_SAMPLE)) add(e.id);
-  for (const id of exponentialSample(reader, MAX_SAMPLE)) add(id);
+  if (sendsExponential(reader, inputs.responderHeads)) for (const id of exponentialSample(reader, MAX_SAMPLE)) add(id);
   return out;
 }
