@@ -103,4 +103,11 @@ t.test('a v1 peer is refused with UnsupportedVersion, and both ends log it', asy
   t.ok(w2.lines.some((l) => l.includes(`peer ${vi.peerId} speaks protocol 1; this agent speaks 2: upgrade it`)), 'the v2 end logs it at warn');
   t.ok(w1.lines.some((l) => l.includes('speaks protocol version 2')), 'the v1 end logs it at warn');
   t.same(gw.scopes(), [], 'no device scope for a peer that never came up');
+  // The same peer again within 10 minutes: refused and counted, but no second warn line (§3.1).
+  const [lg2, lv2] = createMemoryLinkPair();
+  const s2 = gw.attach(lg2);
+  v1.attach(lv2);
+  await until(() => !lg2.open && !lv2.open, 2000, 'the second link closed too');
+  t.ok(s2.stats.versionRefused >= 1, 'the second refusal is counted');
+  t.equal(w2.lines.filter((l) => l.includes('upgrade it')).length, 1, 'logged at warn once per peer key per 10 minutes');
 });

@@ -20,13 +20,13 @@ import type { MessageV2 } from '../../protocol/messages-v2.js';
 import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
 import type { Handshake, PeerHello } from './handshake.js';
-import { HandshakeDriver, type DriverHost, type HandshakeEngine } from './handshake-driver.js';
-import type { Logger } from '../node/log.js';
+import { HandshakeDriver, type DriverHost } from './handshake-driver.js';
 import { ClientPacer } from './pacing.js';
 import { ScopeAnnouncer } from './scope-announcer.js';
 import { ScopeTable } from './scope-table.js';
 import { SealedChannel } from './sealed-channel.js';
 import { newSessionV2Stats, type SessionV2Host, type SessionV2Like, type SessionV2Stats } from './session-v2-host.js';
+import { handshakeEngineV2 } from './session-v2-handshake.js';
 import { SessionV2Inbound } from './session-v2-inbound.js';
 import { SessionV2Scoped } from './session-v2-scoped.js';
 
@@ -71,7 +71,7 @@ export class SessionV2 implements DriverHost, SessionV2Like {
     link.on('frame-error', () => this.stats.badFrames++);
     link.on('rehandshake', () => void this.handshakes.start('transport hint'));
     link.once('close', () => this.onClose());
-    this.handshakes = new HandshakeDriver(this.handshakeEngine(), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
+    this.handshakes = new HandshakeDriver(handshakeEngineV2(host, () => this.stats.versionRefused++), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
   }
 
   /** The peer's id ('' before its `Hello` was accepted). */
@@ -202,27 +202,6 @@ export class SessionV2 implements DriverHost, SessionV2Like {
     else if (hs.keys !== null) this.channel = new SealedChannel(hs.keys, this.host.settings.rekeyAt, this.host.settings.now);
     this.stats.rehandshakes++;
     this.host.log.info({ peer: this.peerId, link: this.link.description, sealed: this.sealed }, 're-handshake complete');
-  }
-
-  /**
-   * The engine as the handshake driver sees it. Its warn line for a version refusal is counted
-   * here and logged at warn at most once per peer key per 10 minutes (§3.1), else at debug.
-   */
-  private handshakeEngine(): HandshakeEngine {
-    const h = this.host;
-    const log: Logger = {
-      debug: (f, m) => h.log.debug(f, m),
-      info: (f, m) => h.log.info(f, m),
-      error: (f, m) => h.log.error(f, m),
-      warn: (f, m) => {
-        const fields = f as { reason?: string; publicKey?: string };
-        if (fields.reason !== 'UnsupportedVersion') return h.log.warn(f, m);
-        this.stats.versionRefused++;
-        if (h.versionLogDue(fields.publicKey ?? '')) h.log.warn(f, m);
-        else h.log.debug(f, m);
-      },
-    };
-    return { identity: h.identity, settings: h.settings, log, admits: (k) => h.admits(k), onRejected: (i) => h.onRejected(i) };
   }
 
   /** {@link DriverHost}: count a dropped re-handshake input. */
