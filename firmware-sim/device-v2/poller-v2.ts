@@ -1,7 +1,8 @@
 /**
  * The v2 device's client side of sync for one scope on its uplink (design §4.6, §7 items 7–8):
  * polls with `window` = the scope's ring size, naming its heads, the peer's last heads it holds,
- * the round's pending records, its horizon entries (deepest first, ≤ 32) and a spread of its ring;
+ * the round's pending records, its horizon entries (deepest first, ≤ 32) and, while it holds none
+ * of the peer's last heads, a spread of its ring;
  * keeps the answer's records as pending, counts a gap (once per round) when the answer says `gap`
  * and a record names an id the device lacks; polls again at once on `more`; subscribes after its
  * first completed round when the peer announces `Push`, renewing at 80 %. One poll in flight; a
@@ -91,7 +92,7 @@ export class ScopePoller {
     const heads = this.scope.heads(MAX_HEADS);
     this.host.send({
       type: 'PollRequest', scope: number, session: this.session, max_bytes: this.host.maxBytes,
-      heads, sample: this.sample(heads), window: this.scope.ring.capacity,
+      heads, sample: this.sample(heads, this.sendsSpread()), window: this.scope.ring.capacity,
     });
     this.arm(POLL_TIMEOUT_MS, () => {
       this.inFlight = false;
@@ -162,13 +163,25 @@ export class ScopePoller {
     const heads = this.scope.heads(MAX_HEADS);
     this.host.send({
       type: 'Subscribe', scope: number, remain_open: SUBSCRIBE_REMAIN_OPEN_S, max_bytes: SUBSCRIBE_MAX_BYTES,
-      sample: [...heads, ...this.sample(heads)].slice(0, MAX_SAMPLE), via: [],
+      sample: [...heads, ...this.sample(heads, true)].slice(0, MAX_SAMPLE), via: [],
     });
     this.armSub(5000); // until acknowledged, ask again now and then
   }
 
-  /** The §3.4 sample order: peer's heads held, pending records, horizon entries, a ring spread. */
-  private sample(heads: Uint8Array[]): Uint8Array[] {
+  /**
+   * §3.4 field 5's steady-state rule: a poll's ring spread (the exponential part) is sent only
+   * when the device retains none of the peer's heads from its last answer (counting those among
+   * the device's own heads); once it holds one, that head bounds the peer's M on its own.
+   */
+  sendsSpread(): boolean {
+    return !this.peerHeads.some((h) => this.scope.retains(h));
+  }
+
+  /**
+   * The §3.4 sample order: peer's heads held, pending records, horizon entries, then a ring spread
+   * when `spread` (a `Subscribe` always sends it: its sample is the subscriber's known set, §11.2).
+   */
+  private sample(heads: Uint8Array[], spread: boolean): Uint8Array[] {
     const s = this.scope;
     const out: Uint8Array[] = [];
     const add = (id: Uint8Array): void => {
@@ -177,7 +190,7 @@ export class ScopePoller {
     for (const h of this.peerHeads) if (s.retains(h)) add(h);
     for (const r of s.pending.list) add(r.id);
     for (const i of s.horizon.deepestFirst().slice(0, MAX_HORIZON_SAMPLE)) add(s.horizon.idAt(i));
-    for (let back = 0, n = s.ring.count; n > 0; back = back === 0 ? 1 : back * 2) {
+    for (let back = 0, n = spread ? s.ring.count : 0; n > 0; back = back === 0 ? 1 : back * 2) {
       add(s.ring.idAt(Math.max(0, n - 1 - back)));
       if (n - 1 - back <= 0) break;
     }
