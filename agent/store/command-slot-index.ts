@@ -4,10 +4,14 @@
  * per-slot fields v2 adds (kind, frontier number, arrival time) in their own typed arrays. Its
  * fixed cost (~3 KB) is small beside the ~75 B a command of a scope this size, and it keeps O(1)
  * heads and 2-byte author numbers.
+ *
+ * {@link repackSlots} builds either kind of slot index from the slots a scope still retains: a
+ * CommandIndex cannot drop a slot in place (its arrays, pool and hash table are addressed by
+ * slot), so freeing pruned slots means copying the kept ones into a new index.
  */
 import type { CommandKindValue } from '../../protocol/constants-v2.js';
 import { CommandIndex } from './command-index.js';
-import { COMPACT_MAX_COMMANDS, type SlotIndex } from './compact-index.js';
+import { COMPACT_MAX_COMMANDS, CompactIndex, type SlotIndex } from './compact-index.js';
 
 /** {@link SlotIndex} over a {@link CommandIndex}. */
 export class CommandSlotIndex implements SlotIndex {
@@ -38,6 +42,11 @@ export class CommandSlotIndex implements SlotIndex {
 
   get size(): number {
     return this.ix.size;
+  }
+
+  /** The per-slot arrays' length (the CommandIndex's capacity grows in step with them). */
+  get capacity(): number {
+    return this.kinds.length;
   }
 
   indexOf(id: Uint8Array): number {
@@ -113,4 +122,43 @@ export class CommandSlotIndex implements SlotIndex {
     t.set(this.times);
     this.times = t;
   }
+}
+
+/**
+ * Moves a kept command's bytes: given its old offset and length, returns its new offset. Called
+ * once per kept slot, in slot order. A store whose offsets do not change (a file) passes none.
+ */
+export type SlotMove = (offset: number, length: number) => number;
+
+/**
+ * A new slot index holding only the slots `keep` of `from` (ascending), renumbered
+ * 0..keep.length − 1 in that order. A parent outside `keep` is dropped (the depth floor keeps
+ * the depth as it was, as for a parent pruned before an open); every other field is copied, the
+ * offset through `move` when given. Heads can only grow by this (a command whose children were
+ * all dropped becomes one): the caller decides what they mean.
+ *
+ * A {@link CompactIndex} when `keep` fits one ({@link COMPACT_MAX_COMMANDS}), else a
+ * {@link CommandSlotIndex}; either with a quarter of room to grow, so the repacked index's
+ * capacity is O(kept). O(from.size + kept).
+ * @throws RangeError when `keep` is not ascending or names a slot not filled.
+ */
+export function repackSlots(from: SlotIndex, keep: readonly number[], move?: SlotMove): SlotIndex {
+  const room = Math.ceil(keep.length * 1.25) + 1;
+  const to: SlotIndex = keep.length <= COMPACT_MAX_COMMANDS ? new CompactIndex(Math.min(COMPACT_MAX_COMMANDS, room)) : new CommandSlotIndex(room);
+  const renumbered = new Int32Array(from.size).fill(-1);
+  let last = -1;
+  for (const s of keep) {
+    if (!(s > last && s < from.size)) throw new RangeError(`repack: slot ${s} out of order or not filled`);
+    last = s;
+    const parents: number[] = [];
+    for (const p of from.parentsOf(s)) {
+      const q = renumbered[p]!;
+      if (q >= 0) parents.push(q);
+    }
+    const { author, seq } = from.authorOf(s);
+    const length = from.lengthOf(s);
+    const offset = move === undefined ? from.offsetOf(s) : move(from.offsetOf(s), length);
+    renumbered[s] = to.add(from.idOf(s), parents, length, offset, author, seq, from.depthOf(s) - 1, from.kindOf(s), from.frontierOf(s), from.timeOf(s));
+  }
+  return to;
 }

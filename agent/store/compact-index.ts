@@ -28,6 +28,8 @@ export const LINEAR_MAX = 16;
 export interface SlotIndex {
   /** Slots filled (0..size-1, in add order). */
   readonly size: number;
+  /** Slots allocated (≥ size): what the per-slot arrays hold before they grow. */
+  readonly capacity: number;
   /** Slot of `id`, or -1. */
   indexOf(id: Uint8Array): number;
   /** The id of slot `s`: a view (copy it to keep it past the next add). */
@@ -100,6 +102,10 @@ export class CompactIndex implements SlotIndex {
 
   get size(): number {
     return this.n;
+  }
+
+  get capacity(): number {
+    return this.cap;
   }
 
   indexOf(id: Uint8Array): number {

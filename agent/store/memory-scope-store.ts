@@ -1,7 +1,8 @@
 /**
  * A {@link ScopeStore} held in memory, for tests and simulations: the shared scope index plus one
- * growable buffer of encodings. Pruning forgets handles (their bytes stay in the buffer until the
- * store is dropped: it is a test double, not a bounded device store). Nothing survives the process.
+ * growable buffer of encodings. Pruning forgets handles; their bytes stay in the buffer until the
+ * index repacks (scope-index.ts), which copies the retained encodings into a buffer of their
+ * exact size, so a bounded scope's buffer stays O(bound) too. Nothing survives the process.
  */
 import type { CommandV2 } from '../../protocol/command-v2.js';
 import type { AppendExtra, GapRecord, HorizonEntry, PrunePlan, ScopeOpenReport, ScopeStore } from './scope-store-contract.js';
@@ -25,6 +26,8 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
   protected readonly location = undefined;
   private buf = EMPTY;
   private used = 0;
+  /** Bytes of the retained commands' encodings (what a repacked buffer holds). */
+  private live = 0;
   private closed = false;
   private readonly nowS: () => number;
 
@@ -32,6 +35,11 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
   constructor(scopeId: Uint8Array, opts: MemoryScopeStoreOptions = {}) {
     super(scopeId, new ScopeIndex());
     this.nowS = opts.nowS ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  /** Length of the encodings buffer (memory checks in tests): retained bytes plus what pruning left since the last repack, plus growth slack. */
+  get bufferBytes(): number {
+    return this.buf.length;
   }
 
   /** A fresh copy. @throws RangeError for a pruned handle. */
@@ -55,6 +63,7 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
     const h = this.state.add(this.state.size, cmd, placed, extra.frontier, this.used, this.nowS());
     this.buf.set(cmd.bytes, this.used);
     this.used += cmd.bytes.length;
+    this.live += cmd.bytes.length;
     return h;
   }
 
@@ -63,8 +72,24 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
     return this.append(cmd, extra);
   }
 
+  /** See {@link ScopeStore.prune}; a repack of the index moves the retained encodings to a new buffer. */
   prune(plan: PrunePlan): Promise<void> {
-    this.state.prune(plan);
+    let freed = 0;
+    for (const p of new Set(plan.prune)) if (this.state.isRetained(p)) freed += this.state.ix.lengthOf(this.state.slotOf(p));
+    const from = this.buf;
+    // Allocated at the first move: most prunes do not repack.
+    const next = { buf: EMPTY, at: 0 };
+    const move = (offset: number, length: number): number => {
+      if (next.buf === EMPTY) next.buf = new Uint8Array(this.live - freed);
+      next.buf.set(from.subarray(offset, offset + length), next.at);
+      next.at += length;
+      return next.at - length;
+    };
+    if (this.state.prune(plan, move)) {
+      this.buf = next.buf;
+      this.used = next.at;
+    }
+    this.live -= freed;
     return Promise.resolve();
   }
 

@@ -9,17 +9,22 @@
  * commands, where the compact one's linear scans would start to cost and the CommandIndex's
  * fixed ~3 KB no longer matters. Everything else is created when first needed.
  *
- * Slots are dense in load order; handles are not (an open skips pruned records). The mapping is
- * monotonic: the handles loaded below the base at open (`pinned0`, ascending) take the first
- * slots, and every handle from that base on has slot `pinned0.length + (h − base0)`, because
- * everything at or above the base is retained. Commands pruned while open keep their slot (the
- * index arrays do not shrink until the next open), they only stop being retained.
+ * Slots are dense in load order; handles are not, and are never renumbered. The mapping is
+ * monotonic: the handles below `dense0` that were retained when the slots were last laid out
+ * (`low`, ascending) take the first slots, and every handle from `dense0` on has slot
+ * `low.length + (h − dense0)`. `dense0` is the base at open, then the base at the last repack.
+ *
+ * A command pruned while open keeps its slot only until the pruned ("dead") slots reach a
+ * quarter of the slots (and at least {@link REPACK_MIN}): then the retained slots are copied
+ * into a new slot index laid out as at an open with the current base (the §5.3 shift). A repack
+ * costs O(slots) ≤ 4 × the slots freed, so O(1) amortised per pruned command, and a bounded
+ * scope's slots stay below 4/3 × retained + REPACK_MIN however long it runs.
  */
 import type { CommandV2 } from '../../protocol/command-v2.js';
 import type { CommandKindValue } from '../../protocol/constants-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
-import { CommandSlotIndex } from './command-slot-index.js';
+import { CommandSlotIndex, repackSlots, type SlotMove } from './command-slot-index.js';
 import { COMPACT_MAX_COMMANDS, CompactIndex, type SlotIndex } from './compact-index.js';
 import type { GapRecord, HorizonEntry, PrunePlan } from './scope-store-contract.js';
 
@@ -29,14 +34,21 @@ import type { GapRecord, HorizonEntry, PrunePlan } from './scope-store-contract.
  */
 const NONE: readonly number[] = Object.freeze([]);
 
+/** Dead slots below which no repack happens: a small scope does not re-lay its index at every prune. */
+export const REPACK_MIN = 16;
+
 const copyEntry = (e: HorizonEntry): HorizonEntry => ({ id: e.id.slice(), depth: e.depth, frontier: e.frontier.map((f) => f.slice()) });
 
 /** Per-handle state and retention of one scope. Not a store: it holds no command bytes. */
 export class ScopeIndex {
   /** The per-slot fields (replaced by a {@link CommandSlotIndex} when the scope grows). */
   ix: SlotIndex = new CompactIndex();
-  /** Handles below `base0` loaded at open, ascending (slot i holds pinned0[i]). */
-  private pinned0: readonly number[] = NONE;
+  /** Handles below `dense0` that have a slot, ascending (slot i holds low[i]). */
+  private low: readonly number[] = NONE;
+  /** First handle of the dense part: the base at open or at the last repack. */
+  private dense0: number;
+  /** Slots of pruned handles (freed by the next repack). */
+  private dead = 0;
   /** Data commands below base that are retained (heads kept by pruning). */
   private pinnedData: Set<number> | null = null;
   /** Membership commands below base that have (pruned) children, so are no heads though no loaded command names them. */
@@ -54,25 +66,22 @@ export class ScopeIndex {
    * @param pinnedData0 data handles below `base0` that are retained
    * @param horizon0 the horizon read from `horizon.bin`
    */
-  constructor(
-    private readonly base0 = 0,
-    pinnedData0: readonly number[] = [],
-    horizon0: readonly HorizonEntry[] = [],
-  ) {
+  constructor(base0 = 0, pinnedData0: readonly number[] = [], horizon0: readonly HorizonEntry[] = []) {
     this.size = base0;
     this.base = base0;
+    this.dense0 = base0;
     if (pinnedData0.length > 0) this.pinnedData = new Set(pinnedData0);
     this.setHorizon(horizon0);
   }
 
   /** Slot of handle `h`, or -1 when it was never loaded. */
   slotOf(h: number): number {
-    if (h >= this.base0) return h < this.size ? this.pinned0.length + (h - this.base0) : -1;
+    if (h >= this.dense0) return h < this.size ? this.low.length + (h - this.dense0) : -1;
     let lo = 0;
-    let hi = this.pinned0.length - 1;
+    let hi = this.low.length - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const v = this.pinned0[mid]!;
+      const v = this.low[mid]!;
       if (v === h) return mid;
       if (v < h) lo = mid + 1;
       else hi = mid - 1;
@@ -81,7 +90,7 @@ export class ScopeIndex {
   }
 
   private handleOf(slot: number): number {
-    return slot < this.pinned0.length ? this.pinned0[slot]! : this.base0 + (slot - this.pinned0.length);
+    return slot < this.low.length ? this.low[slot]! : this.dense0 + (slot - this.low.length);
   }
 
   /** Whether `h` is retained: at or above base, or a pinned command below it. */
@@ -98,7 +107,7 @@ export class ScopeIndex {
     return this.slotOf(h);
   }
 
-  /** Handle of a retained id, else -1. A pruned id whose slot is still loaded gives -2. */
+  /** Handle of a retained id, else -1. A pruned id whose slot is not yet repacked away gives -2. */
   find(id: Uint8Array): number {
     const s = this.ix.indexOf(id);
     if (s < 0) return -1;
@@ -167,14 +176,14 @@ export class ScopeIndex {
    * `offset` is the owning store's (a file offset, or a buffer offset).
    */
   add(h: number, cmd: CommandV2, parents: { slots: number[]; floor: number }, frontier: number, offset: number, timeS: number): number {
-    if (h < this.base0) {
-      // Pinned handles are loaded first, ascending (their slots precede every slot from base0 on).
-      const last = this.pinned0[this.pinned0.length - 1] ?? -1;
-      if (h <= last || this.ix.size !== this.pinned0.length) throw new RangeError(`pinned handle ${h} out of order`);
+    if (h < this.dense0) {
+      // Pinned handles are loaded first, ascending (their slots precede every slot from dense0 on).
+      const last = this.low[this.low.length - 1] ?? -1;
+      if (h <= last || this.ix.size !== this.low.length) throw new RangeError(`pinned handle ${h} out of order`);
     } else if (h !== this.size) throw new RangeError(`handle ${h} is not the next handle ${this.size}`);
     if (this.ix.size === COMPACT_MAX_COMMANDS && this.ix instanceof CompactIndex) this.ix = CommandSlotIndex.from(this.ix);
     this.ix.add(cmd.id, parents.slots, cmd.bytes.length, offset, cmd.author, cmd.seq, parents.floor, cmd.kind, frontier, timeS >>> 0);
-    if (h < this.base0) this.pinned0 = appended(this.pinned0, h);
+    if (h < this.dense0) this.low = appended(this.low, h);
     else this.size = h + 1;
     if (cmd.kind !== CommandKind.Data) this.memberList = appended(this.memberList, h);
     return h;
@@ -187,10 +196,12 @@ export class ScopeIndex {
 
   /**
    * Apply `plan` (see {@link PrunePlan}): base moves past the highest pruned handle, data
-   * commands left below it become pinned, the horizon is replaced.
+   * commands left below it become pinned, the horizon is replaced; then, when the dead slots
+   * have reached a quarter of the slots, {@link repack}. Returns whether it repacked.
+   * @param move the store's {@link SlotMove} for a repack (none: offsets are kept)
    * @throws RangeError (nothing changed) when a handle is not a retained data command or is a head.
    */
-  prune(plan: PrunePlan): void {
+  prune(plan: PrunePlan, move?: SlotMove): boolean {
     const heads = new Set(this.heads());
     let top = -1;
     for (const p of plan.prune) {
@@ -208,11 +219,49 @@ export class ScopeIndex {
     }
     for (const p of pruned) {
       this.pinnedData?.delete(p);
+      this.notHeads?.delete(p);
       this.gaps?.delete(p);
     }
     if (this.pinnedData?.size === 0) this.pinnedData = null;
     this.base = newBase;
+    this.dead += pruned.size;
     this.setHorizon(plan.horizon);
+    if (this.dead < Math.max(REPACK_MIN, this.ix.size / 4)) return false;
+    this.repack(move);
+    return true;
+  }
+
+  /**
+   * Copy the retained slots into a new slot index laid out as an open at the current base would
+   * (`low` = the pinned handles, `dense0` = base) and drop the dead ones. Heads are unchanged: a
+   * retained command whose children were all pruned is a head of the new slot index, so it is
+   * marked not a head, as an open does for membership commands.
+   * @param move the store's {@link SlotMove} (none: offsets are kept)
+   */
+  repack(move?: SlotMove): void {
+    const heads = new Set(this.heads());
+    const keep: number[] = [];
+    const low: number[] = [];
+    for (let s = 0; s < this.ix.size; s++) {
+      const h = this.handleOf(s);
+      if (!this.isRetained(h)) continue;
+      keep.push(s);
+      if (h < this.base) low.push(h);
+    }
+    this.ix = repackSlots(this.ix, keep, move);
+    this.low = low.length === 0 ? NONE : low;
+    this.dense0 = this.base;
+    this.dead = 0;
+    this.notHeads = null;
+    for (const s of this.ix.heads()) {
+      const h = this.handleOf(s);
+      if (!heads.has(h)) (this.notHeads ??= new Set()).add(h);
+    }
+  }
+
+  /** Slots of pruned handles not yet freed (0 right after a repack or an open). */
+  get deadSlots(): number {
+    return this.dead;
   }
 
   /** Add adopted entries that are neither retained nor in the horizon; returns how many were added. */

@@ -29,8 +29,9 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
 
   /**
    * The append preconditions both stores share: the handle of `cmd` when it is retained (append
-   * is idempotent), -1 when it was pruned here or is a horizon entry (never taken back), else
-   * its resolved parents.
+   * is idempotent), -1 when it is a horizon entry or was pruned here and its slot is not yet
+   * repacked away (never taken back), else its resolved parents. Once a repack (or an open) has
+   * dropped a pruned id, that command is refused only through its parents being gone.
    * @throws StoreError 'missing-parent' when a parent is neither retained nor a horizon entry.
    */
   protected placeOf(cmd: CommandV2): number | { slots: number[]; floor: number } {

@@ -5,7 +5,12 @@
  * heads — kept up to date on append and prune, plus `heldFloor` (§4.2) and the count of own
  * commands no peer is known to hold (the Q-3 refusal, §11.1).
  *
- * Costs: 4 bytes per handle for the child counts. The horizon's referrer counts are built only
+ * Costs: 4 bytes per retained handle for the child counts, windowed like the store's index
+ * (§5.3): a dense array for the handles from `from` on (count of h at h − from) and a Map for the
+ * retained handles below it (pinned heads, membership commands) that have children. When the
+ * base has advanced past `from` by a quarter of the array, the counts below base move to the Map
+ * (or are dropped: pruned) and the array is shifted, O(1) amortised per pruned command, so a
+ * bounded scope's counts stay O(bound) however long it runs. The horizon's referrer counts are built only
  * when a run first has something to prune (one decode per retained command), so a scope kept
  * forever never pays for them; after that each appended command is decoded once for its parent ids.
  */
@@ -18,6 +23,9 @@ import { planRetention, RetentionTotals, type RetentionPlan, type RetentionView 
 import type { RetentionLimits } from '../store/retention-policy.js';
 import type { ScopeStore } from '../store/scope-store-contract.js';
 import type { ScopeMembership } from './scope-membership.js';
+
+/** Smallest dense child-count array, and the least base advance that shifts it. */
+const MIN_WINDOW = 16;
 
 /** What {@link ScopeRetention} works on. */
 export interface ScopeRetentionOptions {
@@ -38,7 +46,12 @@ export class ScopeRetention {
   heldFloor = 0;
   /** Outcome of the last run that had something to do (status `retention.overBy`). */
   lastPlan: RetentionPlan<Uint8Array[]> | null = null;
-  private children = new Uint32Array(16);
+  /** Child counts of handles `from`..: children[h − from]. */
+  private children = new Uint32Array(MIN_WINDOW);
+  /** First handle of the dense child counts (the base when they were last shifted). */
+  private from: number;
+  /** Non-zero child counts of retained handles below `from`; null while there are none. */
+  private lowChildren: Map<number, number> | null = null;
   private readonly totals: RetentionTotals;
   private horizonSet: HorizonSet<Uint8Array[]> | null = null;
   private pinned: number[] = [];
@@ -46,6 +59,7 @@ export class ScopeRetention {
 
   constructor(private readonly o: ScopeRetentionOptions) {
     const s = o.store;
+    this.from = s.base;
     this.view = {
       get size() { return s.size; },
       get base() { return s.base; },
@@ -53,8 +67,8 @@ export class ScopeRetention {
       isRetained: (h) => s.isRetained(h),
       kind: (h) => s.kindOf(h),
       parentIdsOf: (h) => this.parentIds(h),
-      childCountOf: (h) => this.children[h] ?? 0,
-      isHead: (h) => (this.children[h] ?? 0) === 0,
+      childCountOf: (h) => this.childCount(h),
+      isHead: (h) => this.childCount(h) === 0,
       lengthOf: (h) => s.lengthOf(h),
       appendedAtS: (h) => s.appendedAtS(h),
       isOwn: (h) => compareBytes(s.authorOf(h).author, o.ownAuthor) === 0,
@@ -113,6 +127,7 @@ export class ScopeRetention {
     this.totals.apply(plan);
     this.horizonSet = plan.horizonSet;
     this.pinned = [...plan.pinnedHeads];
+    if (this.o.store.base - this.from >= Math.max(MIN_WINDOW, this.children.length / 4)) this.shift();
     await applied;
     return plan;
   }
@@ -124,17 +139,53 @@ export class ScopeRetention {
     for (let h = s.base; h < s.size; h++) yield h;
   }
 
+  /** Retained children of `h`, a retained handle (what a pruned handle gives means nothing). */
+  childCount(h: number): number {
+    return h >= this.from ? (this.children[h - this.from] ?? 0) : (this.lowChildren?.get(h) ?? 0);
+  }
+
   private count(h: number, retire: boolean): void {
-    if (h >= this.children.length) {
-      const next = new Uint32Array(Math.max(this.children.length * 2, h + 1));
+    const at = h - this.from;
+    if (at >= this.children.length) {
+      const next = new Uint32Array(Math.max(this.children.length * 2, at + 1));
       next.set(this.children);
       this.children = next;
     }
     for (const p of this.o.store.parentsOf(h)) {
-      const n = this.children[p] ?? 0;
-      this.children[p] = n + 1;
+      const n = this.childCount(p);
+      if (p >= this.from) this.children[p - this.from] = n + 1;
+      else (this.lowChildren ??= new Map()).set(p, n + 1);
       if (n === 0 && retire) this.totals.retire(this.view, p);
     }
+  }
+
+  /**
+   * Move the dense window to start at the store's base: counts of retained handles below it go
+   * to `lowChildren`, pruned ones are dropped; the array keeps room for half as many again as
+   * the handles from base to size.
+   */
+  private shift(): void {
+    const s = this.o.store;
+    const base = s.base;
+    const old = this.children;
+    for (let h = this.from; h < base; h++) {
+      const n = old[h - this.from] ?? 0;
+      if (n > 0 && s.isRetained(h)) (this.lowChildren ??= new Map()).set(h, n);
+    }
+    if (this.lowChildren !== null) {
+      for (const h of this.lowChildren.keys()) if (!s.isRetained(h)) this.lowChildren.delete(h);
+      if (this.lowChildren.size === 0) this.lowChildren = null;
+    }
+    const keep = Math.max(0, Math.min(old.length, s.size - this.from) - (base - this.from));
+    const next = new Uint32Array(Math.max(MIN_WINDOW, Math.ceil((s.size - base) * 1.5)));
+    next.set(old.subarray(base - this.from, base - this.from + keep));
+    this.children = next;
+    this.from = base;
+  }
+
+  /** Length of the dense child-count array and entries below it (memory checks in tests). @internal */
+  get childSlots(): { dense: number; low: number } {
+    return { dense: this.children.length, low: this.lowChildren?.size ?? 0 };
   }
 
   private parentIds(h: number): Uint8Array[] {
