@@ -2,8 +2,9 @@
  * agent/sync/ingest-v2.ts + scope-membership.ts (design v2-scopes §2.3, §1.5–§1.9, §4.4, §4.6,
  * §8): acceptance of genesis, data and membership commands over a memory scope store, every
  * rejection by reason, the ingest attacks of §8, arrival-order convergence (fast-check), orphan
- * bounds under a flood, horizon and pending-record parents, the join rule, the commit path and
- * reloading the membership from a store.
+ * bounds under a flood, horizon and pending-record parents, the join rule, the commit path,
+ * reloading the membership from a store, and orphans released by later records or by a resent
+ * command pruned here.
  */
 import t from 'tap';
 import fc from 'fast-check';
@@ -318,4 +319,91 @@ t.test('membership reloads from a store: load() and the open hooks give the same
   t.same(ids(reopened, again), ids(m, store));
   t.equal(reopened.roles(O.publicKey), R);
   await again.close();
+});
+
+t.test('a waiting orphan whose missing parent a later record resolves is placed, and adopts it (§4.6)', async (t) => {
+  const g = std();
+  const { store, ing, send } = rig(g);
+  await send([g]);
+  const rec = (x: Uint8Array, frontier: Uint8Array[] = [g.id]): ((id: Uint8Array) => HorizonEntry | undefined) => (id) => (toHex(id) === toHex(x) ? { id: x, depth: 40, frontier } : undefined);
+  // The resent copy arrives with the record of its missing parent.
+  const p1 = new Uint8Array(32).fill(0x31);
+  const c1 = cmd(g.id, W, [p1]);
+  t.equal((await send([c1])).orphaned, 1, 'parent unknown: it waits');
+  const r1 = await send([c1], rec(p1));
+  t.same([r1.appended.length, r1.duplicates, r1.orphaned], [1, 0, 0], 'the resent copy is placed, not dropped as a duplicate');
+  t.ok(held(store, c1));
+  t.same(store.horizonEntry(p1), { id: p1, depth: 40, frontier: [g.id] }, 'the record is adopted by the placed command');
+  t.equal(ing.orphans.size, 0);
+  // The record arrives with other commands of the same peer: the waiting orphan is retried.
+  const p2 = new Uint8Array(32).fill(0x32);
+  const c2 = cmd(g.id, W, [p2]);
+  const child = cmd(g.id, W, [c2]);
+  await send([c2, child]);
+  t.equal(ing.orphans.size, 2);
+  const other = cmd(g.id, W, [c1]);
+  const r2 = await send([other], rec(p2));
+  t.equal(r2.appended.length, 3, 'the orphan and its waiting child are placed with the new command');
+  t.ok(held(store, c2) && held(store, child) && store.horizonEntry(p2) !== undefined);
+  t.equal(ing.orphans.size, 0);
+  // An orphan parked from another peer: a copy from this peer with the record is processed.
+  const p3 = new Uint8Array(32).fill(0x33);
+  const c3 = cmd(g.id, W, [p3]);
+  await ing.receive([c3.bytes], 'elsewhere', 'poll');
+  const r3 = await send([c3], rec(p3));
+  t.same([r3.appended.length, r3.duplicates], [1, 0], 'the copy is processed');
+  t.equal(ing.orphans.size, 0, 'the waiting entry is gone');
+  // Without a copy, another peer's records do not resolve it (records are of one (link, scope)).
+  const p4 = new Uint8Array(32).fill(0x34);
+  const c4 = cmd(g.id, W, [p4]);
+  await ing.receive([c4.bytes], 'elsewhere', 'poll');
+  const r4 = await send([cmd(g.id, W, [c3])], rec(p4));
+  t.equal(r4.appended.length, 1, 'only the new command');
+  t.notOk(held(store, c4));
+  t.equal(store.horizonEntry(p4), undefined, 'a record no placed command names is not adopted');
+  t.ok(ing.orphans.has(toHex(g.id), c4), 'it still waits');
+});
+
+t.test('a retried orphan: a record naming an unheld membership command keeps it waiting; forged copies do not shut out the genuine one', async (t) => {
+  const g = std();
+  const { store, ing, send } = rig(g);
+  await send([g]);
+  const add = ops(g.id, A, [g], [{ publicKey: O.publicKey, roles: RW }]);
+  const p = new Uint8Array(32).fill(0x41);
+  const c = cmd(g.id, O, [p]);
+  await send([flip(c)]);
+  await send([c]);
+  t.equal(ing.orphans.size, 2, 'forged and genuine copies both wait');
+  const rec = (id: Uint8Array): HorizonEntry | undefined => (toHex(id) === toHex(p) ? { id: p, depth: 9, frontier: [add.id] } : undefined);
+  const r1 = await send([cmd(g.id, W, [g])], rec);
+  t.equal(r1.appended.length, 1, 'the record names a membership command not held: neither copy is placed');
+  t.equal(ing.orphans.size, 2, 'both wait again, now for the membership command');
+  t.equal(store.horizonEntry(p), undefined);
+  t.ok(ing.orphans.size <= ing.orphans.maxCount);
+  const r2 = await send([add], rec);
+  t.same(r2.rejected, { BadSignature: 1 }, 'released with the membership command: the forged copy fails');
+  t.ok(held(store, c), 'the genuine copy is placed');
+  t.same(store.horizonEntry(p), { id: p, depth: 9, frontier: [add.id] }, 'and adopts the record');
+  t.equal(ing.orphans.size, 0);
+});
+
+t.test('a command pruned here, resent as the parent of a new command, lets that command be placed (found by the scope-host property)', async (t) => {
+  const g = std();
+  const { store, ing, send } = rig(g);
+  const a = cmd(g.id, W, [g]);
+  const b = cmd(g.id, W, [a]);
+  const c = cmd(g.id, W, [b]);
+  await send([g, a, b, c]);
+  await store.prune({ prune: [1, 2], horizon: [{ id: b.id, depth: store.depthOf(2), frontier: [g.id] }] });
+  t.ok(store.indexOf(a.id) < 0 && store.horizonEntry(a.id) === undefined, 'a is pruned below the horizon');
+  // A peer that kept a as a head merges it with b: it sends a itself (a is no horizon entry here).
+  const merge = cmd(g.id, W, [a, b]);
+  t.equal((await send([merge])).orphaned, 1, 'alone: a is unknown, the merge waits');
+  const r = await send([a, merge]);
+  t.ok(held(store, merge), 'with a in the batch: the merge is placed');
+  t.ok(held(store, a) || store.horizonEntry(a.id)?.depth === 2, 'a is taken back, or adopted as a horizon entry at its depth');
+  t.equal(ing.orphans.size, 0);
+  t.equal(r.appended.length, held(store, a) ? 2 : 1);
+  const again = await send([a, merge]);
+  t.equal(again.appended.length, 0, 'nothing more the next time');
 });

@@ -60,24 +60,49 @@ export class IngestRounds {
     this.stats.orphaned++;
   }
 
-  /** Held here, pruned here (a horizon entry: never taken back) or already waiting. */
-  private known(cmd: CommandV2): boolean {
-    return this.store.indexOf(cmd.id) >= 0 || this.store.horizonEntry(cmd.id) !== undefined || this.orphans.has(this.scopeHex, cmd);
+  /**
+   * Held here, pruned here (a horizon entry: never taken back) or already waiting. A waiting copy
+   * that `pending` now resolves a missing parent of is taken out of the buffer and judged again
+   * (else the records of the answer that resends it would never be used, and it would wait for good).
+   */
+  private known(cmd: CommandV2, pending: PendingRecords | undefined): boolean {
+    if (this.store.indexOf(cmd.id) >= 0 || this.store.horizonEntry(cmd.id) !== undefined) return true;
+    const missing = this.orphans.missingOf(this.scopeHex, cmd);
+    if (missing === undefined) return false;
+    if (pending === undefined || !missing.some((id) => pending(id) !== undefined)) return true;
+    this.orphans.remove(this.scopeHex, cmd);
+    return false;
   }
 
   /**
-   * Place a decoded batch received from `from` in waves (module doc); `pending` is adopted only for
-   * commands from `from`. The caller serialises calls. Store failures reject.
+   * The batch, then the orphans received from `from` that `pending` resolves a missing parent of
+   * (§4.6: records resolve parents of this (link, scope) only; they are adopted only if such an
+   * orphan is then placed). An orphan whose exact copy is in the batch is judged once, as that copy.
+   */
+  private withRetried(items: Item[], from: string, pending: PendingRecords | undefined): Item[] {
+    if (pending === undefined) return items;
+    const retried = this.orphans.takeResolved(this.scopeHex, from, (id) => pending(id) !== undefined);
+    if (retried.length === 0) return items;
+    const inBatch = new Set(items.map((it) => exactKey(it.cmd)));
+    return [...items, ...retried.filter((o) => !inBatch.has(exactKey(o.cmd))).map((o) => ({ cmd: o.cmd, from: o.from }))];
+  }
+
+  /**
+   * Place a decoded batch received from `from` in waves (module doc), with the waiting orphans of
+   * `from` that `pending` now resolves; `pending` is used (and adopted) only for commands from
+   * `from`. The caller serialises calls. Store failures reject.
    */
   async run(items: Item[], from: string, pending: PendingRecords | undefined, r: IngestV2Result): Promise<void> {
-    let list = items;
+    let list = this.withRetried(items, from, pending);
+    const pruned = new Map<string, HorizonEntry>();
+    const lookup = (it: Item): PendingRecords => (id) => pruned.get(toHex(id)) ?? (it.from === from ? pending?.(id) : undefined);
     while (list.length > 0) {
       const remaining = new Map<string, number>();
       const todo: Item[] = [];
       const seen = new Set<string>();
       for (const it of list) {
-        const exact = `${toHex(it.cmd.id)}:${toHex(it.cmd.signature)}`;
-        if (seen.has(exact) || this.known(it.cmd)) {
+        const exact = exactKey(it.cmd);
+        if (seen.has(exact) || this.known(it.cmd, it.from === from ? pending : undefined)) {
           this.duplicate(r);
           continue;
         }
@@ -102,7 +127,7 @@ export class IngestRounds {
           next.push(it); // a parent of this batch is not judged yet, or is a membership command
           continue;
         }
-        const fr = this.m.frontierForParents(this.store, c.parents, extra, it.from === from ? pending : undefined);
+        const fr = this.m.frontierForParents(this.store, c.parents, extra, lookup(it));
         if (!fr.ok) {
           this.orphan(r, it, fr.missing);
           done(c.id);
@@ -121,14 +146,20 @@ export class IngestRounds {
       for (let i = 0; i < wave.length; i++) {
         const j = wave[i]!;
         if (ok[i] !== true) this.reject(r, 'BadSignature');
-        else await this.place(j, r, next);
+        else await this.place(j, r, next, pruned);
       }
       list = next;
     }
   }
 
-  /** Append one judged and verified command; its released orphans join `next`. */
-  private async place(j: Judged, r: IngestV2Result, next: Item[]): Promise<void> {
+  /**
+   * Append one judged and verified command; its released orphans join `next`. A command this
+   * store pruned is not taken back (a duplicate), but a responder that does not know that sends
+   * it, not a record, as the parent of its children (§4.5: it is in T): its id, depth and F
+   * (computed here) then serve the rest of the run like a record, in `pruned`, so a placed child
+   * adopts it as a horizon entry and the children waiting for it are released.
+   */
+  private async place(j: Judged, r: IngestV2Result, next: Item[], pruned: Map<string, HorizonEntry>): Promise<void> {
     const c = j.cmd;
     if (this.store.indexOf(c.id) >= 0) return this.duplicate(r);
     const recs = new Map(j.records.map((e) => [toHex(e.id), e]));
@@ -137,7 +168,13 @@ export class IngestRounds {
     const adopt = c.parents.map((p) => recs.get(toHex(p))).filter((e): e is HorizonEntry => e !== undefined && this.store.horizonEntry(e.id) === undefined);
     if (adopt.length > 0) await this.store.adopt(adopt);
     const h = this.store.append(c, { frontier: this.m.refOf(j.frontier) });
-    if (h < 0) return this.duplicate(r);
+    if (h < 0) {
+      if (c.kind === CommandKind.Data && this.store.indexOf(c.id) < 0 && this.store.horizonEntry(c.id) === undefined) {
+        pruned.set(toHex(c.id), { id: c.id.slice(), depth: this.depthOver(c.parents, recs, pruned), frontier: this.m.graph.idsOf(j.frontier) });
+        for (const o of this.orphans.release(this.scopeHex, c.id)) next.push({ cmd: o.cmd, from: o.from });
+      }
+      return this.duplicate(r);
+    }
     r.appended.push(h);
     this.stats.appended++;
     const a = toHex(c.author);
@@ -149,4 +186,21 @@ export class IngestRounds {
     }
     for (const o of this.orphans.release(this.scopeHex, c.id)) next.push({ cmd: o.cmd, from: o.from });
   }
+
+  /** 1 + the largest depth of `parents` (held, horizon entries, the command's records, `pruned`), as the store counts it. */
+  private depthOver(parents: readonly Uint8Array[], recs: ReadonlyMap<string, HorizonEntry>, pruned: ReadonlyMap<string, HorizonEntry>): number {
+    let top = 0;
+    for (const p of parents) {
+      const h = this.store.indexOf(p);
+      const k = toHex(p);
+      const d = h >= 0 ? this.store.depthOf(h) : (this.store.horizonEntry(p) ?? recs.get(k) ?? pruned.get(k))?.depth ?? 0;
+      top = Math.max(top, d);
+    }
+    return top + 1;
+  }
+}
+
+/** A command's exact bytes as a key: id and signature (a forged copy has the id, not the signature). */
+function exactKey(cmd: CommandV2): string {
+  return `${toHex(cmd.id)}:${toHex(cmd.signature)}`;
 }

@@ -3,7 +3,9 @@
  * which v2 commands reach a scope store, received or committed here. In order: decode with the
  * scope id; duplicates dropped before any crypto; parents resolvable (held, horizon, a pending
  * record of the caller's (link, scope), or a command of the same batch) else the command waits
- * unverified in the orphan buffer; F(c) computable and ≤ 16, then the author's role
+ * unverified in the orphan buffer (a waiting orphan is judged again when a later batch's pending
+ * records resolve a parent it lacks, or when a parent arrives, even one this store pruned and does
+ * not take back); F(c) computable and ≤ 16, then the author's role
  * ({@link MembershipGraph.check}); then the signature on the thread pool; then the append,
  * serialised across batches; then membership and the caller's re-evaluation hook.
  *
