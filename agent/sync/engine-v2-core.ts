@@ -3,8 +3,9 @@
  * and what the sessions ask of it ({@link SessionV2Host}): held, granted (§1.8), joinable (§1.9,
  * bridging the table's synchronous join question to the registry's asynchronous join), each
  * scope's `next_poll_ms` from its own commit rate (§3.9), grant re-evaluation when membership
- * changes or a scope is created or dropped, and a gateway's device scopes (§1.9: created for each
- * trusted peer that comes up, then opened toward it).
+ * changes or a scope is created or dropped, a gateway's device scopes (§1.9: created for each
+ * trusted peer that comes up, then opened toward it), and the (peer, scope) subscription table
+ * with its push passes ({@link PusherV2}, protocol-v2.md §11), fed by every append.
  */
 import { randomBytes } from 'node:crypto';
 import { compareBytes } from '../../protocol/command.js';
@@ -14,6 +15,7 @@ import { deviceGenesis, deviceScopeName, wantsDeviceScope, type DeviceScopesConf
 import type { PeerRejected } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
 import { CommitRate } from './pacing.js';
+import { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
 import type { ScopeRegistry } from './scope-registry.js';
 import type { JoinVerdict } from './scope-table.js';
@@ -48,7 +50,10 @@ export class EngineV2Core implements SessionV2Host {
   private readonly rates = new Map<string, CommitRate>();
   private readonly versionLogged = new Map<string, number>();
   private registry!: ScopeRegistry;
+  /** Subscriptions of peers to this host's scopes, and the pushes to them. */
+  readonly pusher: PusherV2;
 
+  /** @throws SubscriptionCapacityError when `settings.subscriptionCapacity` is not a power of two. */
   constructor(
     readonly identity: Identity,
     readonly settings: EngineSettings,
@@ -56,7 +61,14 @@ export class EngineV2Core implements SessionV2Host {
     readonly keys: KeyDirectory,
     private readonly deviceScopes: DeviceScopesConfig | undefined,
     private readonly events: CoreEvents,
-  ) {}
+  ) {
+    this.pusher = new PusherV2({
+      capacity: settings.subscriptionCapacity,
+      maxRemainOpenS: settings.maxRemainOpenS,
+      now: settings.now,
+      storeOf: (id) => this.registry.byId(id)?.store,
+    });
+  }
 
   /** Set once the registry is open (it needs the core's scope events first). */
   bind(registry: ScopeRegistry): void {
@@ -135,9 +147,10 @@ export class EngineV2Core implements SessionV2Host {
     return this.rateOf(host).hintMs(up / 16, this.settings.now());
   }
 
-  /** Commands were appended to `host`: its commit rate counts them. */
-  appended(host: ScopeHost, n: number): void {
-    this.rateOf(host).record(n, this.settings.now());
+  /** Commands were appended to `host` from `from` (a peer id, or 'local'): its commit rate counts them; subscribers get them pushed. */
+  appended(host: ScopeHost, handles: readonly number[], from: string): void {
+    this.rateOf(host).record(handles.length, this.settings.now());
+    this.pusher.appended(host.id, handles, from);
   }
 
   onUp(s: SessionV2Like): void {

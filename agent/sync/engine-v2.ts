@@ -2,7 +2,8 @@
  * The protocol-v2 engine (docs/design/v2-scopes.md §1.8–§1.9, §3), beside v1's `Engine` until the
  * flag day: a facade — {@link EngineV2.open}, `attach`, `commit`, `createScope`, `scopes`, its
  * events, `close` — over {@link EngineV2Core} (sessions, registry, joins, grants, device scopes),
- * one {@link SessionV2} per link. Poll only: no subscriptions or pushes yet (session-v2.ts).
+ * one {@link SessionV2} per link. Scopes sync by poll and, with peers that announce `Push`, by
+ * per-(peer, scope) subscriptions and pushes (protocol-v2.md §11).
  *
  * ```ts
  * const gw = await EngineV2.open({ identity, trust: { mode: 'list', keys }, scopes: { max: Infinity, deviceScopes: {} } });
@@ -58,7 +59,10 @@ export interface EngineV2Options {
   /**
    * v1's tuning knobs the v2 session reuses: `maxFrame`, `pollMaxBytes`, `pollTimeoutMs`,
    * `pollTimeoutMsPerByte`, `pollHint` (bounds of `next_poll_ms`), `backoff`, `rekeyAt`, `now`,
-   * `random`. Defaults as v1's (`ENGINE_DEFAULTS`).
+   * `random`, and for subscriptions `subscriptionCapacity` (a power of two, default 128; others
+   * make {@link EngineV2.open} throw), `maxRemainOpenS` (900), `subscribe` (what this side asks
+   * of peers that push: 600 s and 1 MiB, or false to only poll) and `subscribedPollS` (the
+   * anti-entropy poll while subscribed, 300). Defaults as v1's (`ENGINE_DEFAULTS`).
    */
   tuning?: Omit<EngineOptions, 'identity' | 'store' | 'trust' | 'logger'>;
 }
@@ -108,7 +112,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
     super();
   }
 
-  /** Open the engine and every scope of `dataDir`. @throws the stores' open errors */
+  /** Open the engine and every scope of `dataDir`. @throws SubscriptionCapacityError for a capacity that is not a power of two; the stores' open errors */
   static async open(o: EngineV2Options): Promise<EngineV2> {
     const keys = new KeyDirectory(o.trust?.mode ?? 'list', [o.identity.publicKey, ...(o.trust?.keys ?? [])]);
     const log = o.logger ?? silentLogger;
@@ -127,7 +131,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
       logger: log,
       events: {
         appended: (host, handles, from) => {
-          core.appended(host, handles.length);
+          core.appended(host, handles, from);
           for (const h of handles) engine?.emit('appended', { scope: host.name, scopeId: toHex(host.id), id: host.store.idOf(h).slice(), from });
         },
         membershipChanged: (host) => core.refreshAll(host.id),
@@ -159,7 +163,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
 
   /**
    * Commit `payload` as a data command to the scope named `scopeName`, on its heads. Resolves with
-   * the command id once stored; peers get it when they next poll.
+   * the command id once stored; subscribers of the scope get it pushed, other peers when they next poll.
    * @throws SyncwireError('UnknownScope') when no such scope is held (or it is still being joined);
    *   RetentionFullError (Q-3) and what the scope host's commit throws.
    */
@@ -210,6 +214,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.core.pusher.close();
     await Promise.all([...this.core.sessions].map((s) => s.close()));
     await this.core.scopes.close();
   }

@@ -15,6 +15,11 @@
  * Budgets: `maxBytes` as configured; an answer that fit nothing (`more`, no item) raises it to at
  * least `POLL_FIT_ANY_BYTES_V2` (1,391), which fits any one item (§3.9). No poll shaping to the
  * line in this step (the budget does not shrink after timeouts).
+ *
+ * While S is push-subscribed on the link ({@link ScopePollLoop.slowMs} set), a round that ends
+ * with nothing left waits `max(slowMs, next_poll_ms)` instead: the anti-entropy poll of
+ * protocol-v2.md §11.4 that repairs what a lost push left behind. A pushed command that could not
+ * be placed asks for a poll soon ({@link ScopePollLoop.pollSoon}, §11.8).
  */
 import { POLL_FIT_ANY_BYTES_V2 } from '../../protocol/constants-v2.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
@@ -42,6 +47,8 @@ export interface ScopePollHost {
   timeoutMs(maxBytes: number): number;
   /** A poll failed to be accepted (a store error); logged by the host, the loop backs off. */
   failed(err: unknown): void;
+  /** A round ended with nothing left (`more` = false) and its answer was taken in. */
+  completed?(): void;
 }
 
 /** One (link, scope) poll loop. */
@@ -51,6 +58,10 @@ export class ScopePollLoop {
   polls = 0;
   /** Polls that timed out since creation. */
   timeouts = 0;
+  /** Rounds completed (an answer with `more` = false taken in) since creation. */
+  rounds = 0;
+  /** While set (S is push-subscribed), the least wait between rounds, ms (anti-entropy). */
+  slowMs: number | null = null;
   private session = Math.floor(Math.random() * 0x7fffffff);
   private budget: number;
   private readonly timer = new OneShot();
@@ -94,6 +105,12 @@ export class ScopePollLoop {
     if (this.state.kind === 'in-flight') this.timeout.arm(this.host.timeoutMs(this.budget), () => this.timedOut(session));
   }
 
+  /** Poll after at most `ms` unless one is out (a pushed command waits for its parents, §11.8). */
+  pollSoon(ms: number): void {
+    if (this.state.kind !== 'idle') return;
+    this.timer.arm(ms, () => this.pollNow());
+  }
+
   /** The peer's `PollResponse` for S. A stale or repeated one (another session, or already taken) is ignored. */
   onResponse(res: PollResponse): void {
     const st = this.state;
@@ -121,10 +138,17 @@ export class ScopePollLoop {
 
   private applied(st: ScopePollState, res: PollResponse, orphaned: number): void {
     if (this.state !== st) return; // stopped meanwhile
-    this.state = { kind: 'idle' };
+    const idle: ScopePollState = { kind: 'idle' };
+    this.state = idle;
     if (res.more) return this.pollNow();
+    this.rounds++;
+    this.host.completed?.();
+    if (this.state !== idle) return; // the hook stopped the loop or polled
     // Orphans: their parents may come from a later answer or another peer; ask again soon, not at once.
-    const wait = orphaned > 0 ? this.pacer.afterFailure() : this.pacer.afterSuccess(res.next_poll_ms);
+    let wait: number;
+    if (orphaned > 0) wait = this.pacer.afterFailure();
+    else if (this.slowMs !== null) wait = Math.max(this.slowMs, res.next_poll_ms); // not the pacer: its cap is for failures
+    else wait = this.pacer.afterSuccess(res.next_poll_ms);
     this.timer.arm(wait, () => this.pollNow());
   }
 

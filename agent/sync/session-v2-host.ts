@@ -7,6 +7,7 @@ import type { Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import type { PeerRejected } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
+import type { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
 import type { JoinVerdict, ScopeCounter } from './scope-table.js';
 
@@ -37,6 +38,8 @@ export interface SessionV2Host {
   held(): ScopeHost[];
   /** `next_poll_ms` this host gives now for S (§3.9: from S's own commit rate). */
   hintMs(host: ScopeHost): number;
+  /** The engine's (peer, scope) subscription table and push passes (§11). */
+  readonly pusher: PusherV2;
 
   /** The peer proved its key: the session is up (a gateway may now create the peer's device scope). */
   onUp(s: SessionV2Like): void;
@@ -86,8 +89,20 @@ export interface SessionV2Stats {
   versionRefused: number;
   pollsSent: number;
   pollsAnswered: number;
-  /** `Subscribe`, `Unsubscribe`, `SubscribeAck`, `Push` received: ignored in this step (no subscriptions). */
-  subscriptionIgnored: number;
+  /** `Subscribe`s received that routed. */
+  subscribesIn: number;
+  /** Of those, refused with `MaximumSubscriptionsExceeded`. */
+  subscribesRefused: number;
+  /** `Subscribe`s this side sent (first requests, renewals, retries). */
+  subscribesSent: number;
+  /** Pushes received that routed (enveloped or bare). */
+  pushesIn: number;
+  /** Of those, pushes for a scope this side held no granted subscription for (§11.9: still taken in). */
+  pushesUnsolicited: number;
+  /** Push items that were not commands (dropped, counted `Malformed`; the others still processed). */
+  pushMalformed: number;
+  /** Commands this side pushed to the peer. */
+  pushedCommands: number;
   /** Counters of the scope table (stale `Scopes`, refusals, …). */
   table: Record<ScopeCounter, number>;
 }
@@ -97,7 +112,7 @@ export function newSessionV2Stats(): SessionV2Stats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
     unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0,
-    pollsSent: 0, pollsAnswered: 0, subscriptionIgnored: 0,
+    pollsSent: 0, pollsAnswered: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushedCommands: 0,
     table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
   };
 }

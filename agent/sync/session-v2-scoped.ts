@@ -1,17 +1,17 @@
 /**
- * A v2 session's scopes (docs/design/v2-scopes.md §3.3, §3.10; protocol-v2.md §9, §10): the host
+ * A v2 session's scopes (docs/design/v2-scopes.md §3.3, §3.10; protocol-v2.md §9–§11): the host
  * of its {@link ScopeTable} (held, granted and join questions go to the engine), routing of every
- * scoped message by number, the answers to the peer's polls and one {@link ScopePollLoop} per
- * active scope.
+ * scoped message by number, the answers to the peer's polls, one {@link ScopePollLoop} per
+ * active scope, and its subscriptions and pushes ({@link SessionV2Push}).
  *
  * - `PollRequest` whose number routes → the scope host's answer (`PollResponse`), or
  *   `Error{NotAMember}` and S closed toward the peer when it is no longer granted; a number that
  *   does not route → `Error{UnknownScope, scope: the number as received}`, counted as a bad frame
- *   and answered at most once per 16 (§9.5).
- * - `PollResponse` → that scope's loop; `Error` with a scope → that scope's loop backs off.
- * - No subscriptions or pushes in this step: `Subscribe` (once routed), `Unsubscribe`,
- *   `SubscribeAck` and `Push` are counted and ignored, and this side never subscribes; the
- *   session announces neither `Push` nor `BareCommand`, so a conforming peer never pushes.
+ *   and answered at most once per 16 (§9.5). `Subscribe` likewise.
+ * - `PollResponse` → that scope's loop; `Error` with a scope → that scope's subscription (codes 5
+ *   and 6) or loop (backs off).
+ * - `Unsubscribe`, `SubscribeAck`, `Push` → the push side; one that does not route is dropped and
+ *   counted.
  */
 import { MIN_POLL_BYTES } from '../../protocol/constants.js';
 import type { MessageV2, PollRequest } from '../../protocol/messages-v2.js';
@@ -20,6 +20,8 @@ import type { ClientPacer } from './pacing.js';
 import type { ScopeAnnouncer } from './scope-announcer.js';
 import type { PeerRef } from './scope-host.js';
 import { ScopePollLoop } from './scope-poll-loop.js';
+import type { PushLinkV2 } from './pusher-v2.js';
+import { SessionV2Push } from './session-v2-push.js';
 import { scopeKey, type JoinVerdict, type ScopeCounter, type ScopeTable, type ScopeTableHost } from './scope-table.js';
 import type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
 
@@ -36,17 +38,22 @@ export interface ScopedSession extends SessionV2Like {
   sendError(reason: ReasonName, text: string, retryAfterMs: number | null, scope?: number): void;
   /** Count a bad frame of the link; true when this one is answered (§14.2). */
   badFrame(): boolean;
+  /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
+  readonly peerCaps: number | null;
 }
 
 /** The scope table host, router and poll loops of one v2 session. */
 export class SessionV2Scoped implements ScopeTableHost {
   private readonly loops = new Map<string, ScopePollLoop>();
+  readonly push: SessionV2Push;
 
   constructor(
     private readonly host: SessionV2Host,
-    private readonly s: ScopedSession,
+    private readonly s: ScopedSession & PushLinkV2,
     private readonly pacer: () => ClientPacer,
-  ) {}
+  ) {
+    this.push = new SessionV2Push(host, s, pacer, (id) => this.loops.get(scopeKey(id)), () => this.peerRef());
+  }
 
   /** The link is up: open every held scope granted to the peer (one `Scopes`, rule 4). */
   openGranted(): void {
@@ -68,6 +75,7 @@ export class SessionV2Scoped implements ScopeTableHost {
   stop(): void {
     for (const l of this.loops.values()) l.stop();
     this.loops.clear();
+    this.push.stop();
   }
 
   /** The loop of S, for tests and status. */
@@ -87,15 +95,18 @@ export class SessionV2Scoped implements ScopeTableHost {
         if (loop === undefined) return void this.s.stats.unknownScope++; // dropped, never answered
         return loop.onResponse(msg);
       }
-      case 'Subscribe':
-        if (t.scopeOfMine(msg.scope) === undefined) return this.unknownScope(msg.scope);
-        return void this.s.stats.subscriptionIgnored++;
+      case 'Subscribe': {
+        const id = t.scopeOfMine(msg.scope);
+        return id === undefined ? this.unknownScope(msg.scope) : this.push.onSubscribe(id, msg);
+      }
       case 'Push':
-        if (t.scopeOfMine(msg.scope) === undefined) this.s.stats.unknownScope++;
-        return void this.s.stats.subscriptionIgnored++;
       case 'Unsubscribe':
-      case 'SubscribeAck':
-        return void this.s.stats.subscriptionIgnored++;
+      case 'SubscribeAck': {
+        const id = t.scopeOfMine(msg.scope);
+        if (id === undefined) return void this.s.stats.unknownScope++; // dropped, never answered
+        if (msg.type === 'Push') return this.push.onPush(id, msg);
+        return msg.type === 'SubscribeAck' ? this.push.onAck(id, msg) : this.push.onUnsubscribe(id);
+      }
       case 'Error':
         return this.onError(msg.code, msg.message, msg.retry_after_ms, msg.scope ?? null);
       default:
@@ -124,6 +135,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     let loop = this.loops.get(key);
     if (loop === undefined) this.loops.set(key, (loop = this.makeLoop(scopeId)));
     const l = loop;
+    this.push.active(scopeId);
     if (this.host.hostOf(scopeId) !== undefined) return l.start();
     // A join still being set up: poll once its host exists, if S is still active with this loop.
     void this.host.whenHeld(scopeId).then((h) => {
@@ -135,6 +147,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     const key = scopeKey(scopeId);
     this.loops.get(key)?.stop();
     this.loops.delete(key);
+    this.push.inactive(scopeId);
     this.host.hostOf(scopeId)?.forget(this.s.peerId);
   }
 
@@ -189,6 +202,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     const id = scope === null ? undefined : code === ReasonCode.UnknownScope ? s.table.theirScopes.get(scope) : s.table.scopeOfMine(scope);
     const loop = id === undefined ? undefined : this.loops.get(scopeKey(id));
     this.host.log.debug({ peer: s.peerId, code, message: text, scope }, 'peer sent error');
+    if (id !== undefined && this.push.onError(id, code, retryAfterMs)) return; // a subscription's, not a poll's
     if (loop === undefined) return;
     // NotAMember: nothing more until S is active again under a new entry (the peer's close follows).
     if (code === ReasonCode.NotAMember) return loop.stop();
@@ -217,6 +231,7 @@ export class SessionV2Scoped implements ScopeTableHost {
       },
       timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
       failed: (err) => this.host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
+      completed: () => this.push.roundCompleted(scopeId),
     }, this.pacer(), s.pollBudget);
   }
 }

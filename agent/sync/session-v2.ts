@@ -6,12 +6,14 @@
  * {@link ScopeTable} with its stop-and-wait {@link ScopeAnnouncer}. Scoped messages, the answers
  * to the peer's polls and the per-scope poll loops are {@link SessionV2Scoped}'s.
  *
- * Poll only in this step: no subscriptions and no pushes. The session announces neither `Push`
- * nor `BareCommand` in its `Hello`, never sends `Subscribe`, and ignores (counts) `Subscribe`,
- * `Unsubscribe`, `SubscribeAck` and `Push` it receives. Re-handshakes keep the table (§7.5).
- * One link per peer (§7.1's link key) is not enforced here yet: the engine keeps every link.
+ * Subscriptions and pushes (§11): the session announces `Push` and `BareCommand` in its `Hello`;
+ * it is the engine pusher's {@link PushLinkV2} for this link (up: pushes may go to it; closed: the
+ * peer's slots are suspended), and its scoped part subscribes to and takes pushes from the peer.
+ * Re-handshakes keep the table (§7.5). One link per peer (§7.1's link key) is not enforced here
+ * yet: the engine keeps every link.
  */
-import { MIN_FRAME_BYTES } from '../../protocol/constants.js';
+import { fingerprint } from '../../protocol/command.js';
+import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { errorMessage } from '../../protocol/error-message.js';
@@ -20,6 +22,7 @@ import type { MessageV2 } from '../../protocol/messages-v2.js';
 import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
 import type { Handshake, PeerHello } from './handshake.js';
+import type { PushLinkV2 } from './pusher-v2.js';
 import { HandshakeDriver, type DriverHost } from './handshake-driver.js';
 import { ClientPacer } from './pacing.js';
 import { ScopeAnnouncer } from './scope-announcer.js';
@@ -32,11 +35,18 @@ import { SessionV2Scoped } from './session-v2-scoped.js';
 
 export type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
 
-/** `Hello.caps` of a v2 session in this step besides `Seal`: none (no `Push`, no `BareCommand`). */
-export const SESSION_V2_CAPS = 0;
+/** `Hello.caps` of a v2 session besides `Seal`: it answers `Subscribe` and pushes, and takes bare pushes. */
+export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand;
+
+let nextLinkId = 0;
 
 /** A link's v2 session. */
-export class SessionV2 implements DriverHost, SessionV2Like {
+export class SessionV2 implements DriverHost, SessionV2Like, PushLinkV2 {
+  /** This link's id in the engine's push table (unique for the process's lifetime). */
+  readonly linkId = nextLinkId++;
+  /** The link is above its high-water mark (its last `send` returned false, no `drain` since). */
+  blocked = false;
+  private fp: Uint8Array | null = null;
   /** The peer as its accepted `Hello` describes it, else null. */
   peer: PeerHello | null = null;
   authenticated = false;
@@ -70,6 +80,10 @@ export class SessionV2 implements DriverHost, SessionV2Like {
     link.on('frame', (body) => this.inbound.push(body));
     link.on('frame-error', () => this.stats.badFrames++);
     link.on('rehandshake', () => void this.handshakes.start('transport hint'));
+    link.on('drain', () => {
+      this.blocked = false;
+      host.pusher.schedule();
+    });
     link.once('close', () => this.onClose());
     this.handshakes = new HandshakeDriver(handshakeEngineV2(host, () => this.stats.versionRefused++), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
   }
@@ -82,6 +96,33 @@ export class SessionV2 implements DriverHost, SessionV2Like {
   /** The peer's key, null before its `Hello` was accepted. */
   get peerKey(): Uint8Array | null {
     return this.peer?.publicKey ?? null;
+  }
+
+  /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
+  get peerCaps(): number | null {
+    return this.peer?.caps ?? null;
+  }
+
+  /** {@link PushLinkV2}: the peer's key fingerprint (empty before its `Hello`). */
+  get fingerprint(): Uint8Array {
+    const key = this.peerKey;
+    if (key === null) return new Uint8Array(8);
+    return (this.fp ??= fingerprint(key));
+  }
+
+  /** {@link PushLinkV2}: the peer announced `BareCommand`. */
+  get acceptsBare(): boolean {
+    return ((this.peer?.caps ?? 0) & Capability.BareCommand) !== 0;
+  }
+
+  /** {@link PushLinkV2}: the peer's number for S while S is active, else undefined. */
+  theirNumber(scopeId: Uint8Array): number | undefined {
+    return this.table.theirNumber(scopeId);
+  }
+
+  /** {@link PushLinkV2}: count commands pushed. */
+  pushed(commands: number): void {
+    this.stats.pushedCommands += commands;
   }
 
   /** Whether the link is up and sealed. */
@@ -133,7 +174,7 @@ export class SessionV2 implements DriverHost, SessionV2Like {
     this.stats.framesOut++;
     this.stats.bytesOut += body.length;
     this.host.frameOut(this, message, body);
-    this.link.send(body);
+    if (!this.link.send(body)) this.blocked = true;
   }
 
   /** Count a bad frame of the link; true when this one is answered (§14.2). */
@@ -175,12 +216,14 @@ export class SessionV2 implements DriverHost, SessionV2Like {
     this.announcer.stop();
     for (const h of this.host.held()) if (this.peer !== null) h.forget(this.peerId);
     this.scoped.stop();
+    this.host.pusher.linkDown(this); // the peer's slots are suspended (§11.3), not removed
     this.host.onDown(this);
   }
 
   /** {@link DriverHost}: the first handshake accepted the peer's `Hello`. */
   accepted(hs: Handshake): void {
     this.peer = hs.peer;
+    this.fp = null;
   }
 
   /** {@link DriverHost}: the first handshake completed: the link is up; open the granted scopes. */
@@ -192,6 +235,7 @@ export class SessionV2 implements DriverHost, SessionV2Like {
       this.link.markSealed?.();
     }
     this.host.onUp(this);
+    this.host.pusher.linkUp(this);
     if (!this.closing) this.scoped.openGranted();
   }
 
