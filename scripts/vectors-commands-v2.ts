@@ -2,15 +2,12 @@
  * Test vectors of command encoding v2 (docs/design/v2-scopes.md §10, first bullet):
  * `docs/vectors/commands-v2.json`. Deterministic: identities A/B/C from the seeds 0x01×32,
  * 0x02×32, 0x03×32, fixed nonces, and Ed25519 signatures are deterministic, so a rerun writes an
- * identical file. `node dist/scripts/vectors-commands-v2.js` writes it; test/vectors-commands-v2
+ * identical file. `make vectors` (scripts/gen-vectors.ts) writes it; test/vectors-commands-v2
  * checks it independently of this script.
  *
  * Readable form as in commands.json: known byte fields are plain lowercase hex strings; bodies
  * also in named fields (`body.readable`).
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { compareBytes } from '../protocol/command.js';
@@ -21,7 +18,6 @@ import { identityFromSecret, toHex, type Identity } from '../protocol/keys.js';
 import { encodeMembershipBody, type Member } from '../protocol/membership-body.js';
 import { createHash } from 'node:crypto';
 import { concat } from '../testkit/bytes.js';
-import { repoRoot } from './repo-root.js';
 
 type Name = 'A' | 'B' | 'C';
 const fill = (n: number, byte: number): Uint8Array => new Uint8Array(n).fill(byte);
@@ -215,14 +211,3 @@ export function commandsV2Vectors(): Record<string, unknown> {
     },
   };
 }
-
-function main(): void {
-  const out = join(repoRoot(), 'docs', 'vectors');
-  mkdirSync(out, { recursive: true });
-  for (const [file, data] of Object.entries(commandsV2Vectors())) {
-    writeFileSync(join(out, file), `${JSON.stringify(data, null, 2)}\n`);
-    console.log(`wrote ${join('docs', 'vectors', file)}`);
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -8,12 +8,9 @@
  * 5 with the membership command in the cut part.
  *
  * {@link ScopeHost} (one scope's memory store with its membership graph and a retention view) is
- * exported for the poll-answer tests. `node dist/scripts/vectors-horizon.js` writes the file;
+ * exported for the poll-answer tests. `make vectors` (scripts/gen-vectors.ts) writes the file;
  * test/vectors-horizon.test.ts replays it without this generator.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { encodeCommandV2, type CommandV2 } from '../protocol/command-v2.js';
 import { CommandKind, Role, type CommandKindValue } from '../protocol/constants-v2.js';
 import { encodeGenesisBody } from '../protocol/genesis.js';
@@ -26,7 +23,6 @@ import { MemoryScopeStore } from '../agent/store/memory-scope-store.js';
 import { planRetention, RetentionTotals, type RetentionPlan, type RetentionView } from '../agent/store/retention.js';
 import type { RetentionLimits } from '../agent/store/retention-policy.js';
 import { PollAnswererV2 } from '../agent/sync/poll-answer-v2.js';
-import { repoRoot } from './repo-root.js';
 
 /**
  * One host's copy of a scope: a memory scope store, the membership graph giving each command's
@@ -204,14 +200,3 @@ function requestOf(held: CommandV2[], window: number, maxBytes: number): PollReq
   if (s.size > 0 && !heads.includes(0) && !sample.includes(0)) sample.push(0);
   return { type: 'PollRequest', scope: 0, session: 1, max_bytes: maxBytes, heads: heads.map((h) => s.idOf(h).slice()), sample: sample.map((h) => s.idOf(h).slice()), window };
 }
-
-function main(): void {
-  const out = join(repoRoot(), 'docs', 'vectors');
-  mkdirSync(out, { recursive: true });
-  for (const [file, data] of Object.entries(horizonVectors())) {
-    writeFileSync(join(out, file), `${JSON.stringify(data, null, 2)}\n`);
-    console.log(`wrote ${join('docs', 'vectors', file)}`);
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -9,19 +9,15 @@
  * Deterministic: identities from the seeds 0x01×32, 0x02×32, … (A, B, C, D, then E01…E17),
  * fixed nonces, deterministic Ed25519. Every verdict and the roles named in `expect` are stated
  * here by hand and checked against protocol/membership.ts before anything is written.
- * `node dist/scripts/vectors-membership.js` writes the file; test/vectors-membership.test.ts
+ * `make vectors` (scripts/gen-vectors.ts) writes the file; test/vectors-membership.test.ts
  * replays it through a fresh graph.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { encodeCommandV2, type CommandV2 } from '../protocol/command-v2.js';
 import { CommandKind, Role, type CommandKindValue } from '../protocol/constants-v2.js';
 import { encodeGenesisBody } from '../protocol/genesis.js';
 import { identityFromSecret, toHex, type Identity } from '../protocol/keys.js';
 import { encodeMembershipBody, type Member } from '../protocol/membership-body.js';
 import { MembershipGraph, type Frontier, type ParentFacts } from '../protocol/membership.js';
-import { repoRoot } from './repo-root.js';
 
 const R = Role.Read;
 const RW = Role.Read | Role.Write;
@@ -212,14 +208,3 @@ export function membershipVectors(): Record<string, unknown> {
     },
   };
 }
-
-function main(): void {
-  const out = join(repoRoot(), 'docs', 'vectors');
-  mkdirSync(out, { recursive: true });
-  for (const [file, data] of Object.entries(membershipVectors())) {
-    writeFileSync(join(out, file), `${JSON.stringify(data, null, 2)}\n`);
-    console.log(`wrote ${join('docs', 'vectors', file)}`);
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -7,12 +7,9 @@
  * Deterministic: identities from the seeds 0x01…, 0x02…; ephemeral secrets 0x11…, 0x22…; scope
  * ids and command ids are fixed patterns (0x11×32 …) except for the one signed command, which is
  * a real v2 command (ed25519 is deterministic). `message` is the decoded value of `cbor`, so its
- * key order is the wire order. Run: `node dist/scripts/vectors-messages-v2.js` (after a build);
+ * key order is the wire order. `make vectors` (scripts/gen-vectors.ts) writes it;
  * test/vectors-messages-v2.test.ts checks every case both ways.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor } from '../protocol/cbor.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
@@ -24,7 +21,6 @@ import { identityFromSecret, toHex } from '../protocol/keys.js';
 import type { MessageV2 } from '../protocol/messages-v2.js';
 import { authTranscriptV2, ephemeralFromSecret } from '../protocol/seal-keys.js';
 import { toReadable } from '../testkit/vectors.js';
-import { repoRoot } from './repo-root.js';
 
 const fill = (n: number, b: number): Uint8Array => new Uint8Array(n).fill(b);
 const seq = (n: number, first: number): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (first + i) & 0xff);
@@ -152,14 +148,3 @@ export function messagesV2Vectors(): Record<string, unknown> {
     },
   };
 }
-
-function main(): void {
-  const out = join(repoRoot(), 'docs', 'vectors');
-  mkdirSync(out, { recursive: true });
-  for (const [file, data] of Object.entries(messagesV2Vectors())) {
-    writeFileSync(join(out, file), `${JSON.stringify(data, null, 2)}\n`);
-    console.log(`wrote ${join('docs', 'vectors', file)}`);
-  }
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();

@@ -129,5 +129,5 @@ t.test('item reject vectors: not a horizon record, with the stated reason', asyn
 t.test('the committed file is what the generator writes', async (t) => {
   const { messagesV2Vectors } = await import('../scripts/vectors-messages-v2.js');
   const committed = readFileSync(new URL('../docs/vectors/messages-v2.json', import.meta.url), 'utf8');
-  t.equal(committed, `${JSON.stringify(messagesV2Vectors()['messages-v2.json'], null, 2)}\n`, 'run node dist/scripts/vectors-messages-v2.js');
+  t.equal(committed, `${JSON.stringify(messagesV2Vectors()['messages-v2.json'], null, 2)}\n`, 'run make vectors');
 });
