@@ -13,6 +13,7 @@ import { benchApiRss } from './api-rss.js';
 import { benchAutomerge } from './automerge.js';
 import { benchBootstrap } from './bootstrap.js';
 import { benchFanout } from './fanout.js';
+import { benchFleet } from './fleet.js';
 import { benchIdle } from './idle.js';
 import { benchIndexMemory } from './index-memory.js';
 import { benchLatency } from './latency.js';
@@ -53,6 +54,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'seal', run: benchSeal, limitS: 150 },
   { name: 'api', run: benchApiRss, limitS: 240 },
   { name: 'scopes', run: benchScopesIdle, limitS: 60 },
+  { name: 'fleet', run: benchFleet, limitS: 120 },
 ];
 
 /** Target of a figure: `>=` or `<=` a value. */
@@ -75,6 +77,8 @@ export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
   'seal.push_p99_ratio.mosquitto': ['<=', 1.1],
   'api.rss_idle_delta_mb': ['<=', 3],
   'scopes.idle_bytes_per_scope': ['<=', 4096],
+  'fleet.rx_bytes_ratio_200_vs_20': ['<=', 1.1],
+  'fleet.foreign_commands_received': ['<=', 0],
 };
 
 /** 'met', 'MISS' or '' (no target). */
