@@ -113,7 +113,9 @@ t.test('a peer reached over two links keeps one, the same at both ends', async (
 });
 
 t.test('a peer 10,000 commands behind catches up in one sync call', async (t) => {
-  const [a, b] = makeEngines(2, { subscribe: false });
+  // No poll may time out here: a timed-out poll is legitimately asked again (FAST's 150 ms is
+  // reachable on a loaded machine while 10,000 signatures verify), and this is about the cursor.
+  const [a, b] = makeEngines(2, { subscribe: false, pollTimeoutMs: 120_000 });
   for (let i = 0; i < 10000; i++) await a!.commit(enc(`c${i}`));
   const [, , fromA, fromB] = connect(a!, b!);
   await new Promise<void>((resolve) => b!.once('peer-up', () => resolve()));
