@@ -17,6 +17,7 @@ import { attachDeviceToSerialPort } from '../firmware-sim/device/index.js';
 import type { DeviceEnd } from '../firmware-sim/device/device-link.js';
 import { SimDeviceV2 } from '../firmware-sim/device-v2/index.js';
 import { SimRegistry, createSimBinding, createSimLink } from '../firmware-sim/uart/index.js';
+import { isBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor } from '../protocol/cbor.js';
 import type { CommandV2 } from '../protocol/command-v2.js';
 import { Role } from '../protocol/constants-v2.js';
@@ -51,9 +52,9 @@ class SeamLink extends EventEmitter<LinkEvents> implements Link {
 }
 
 /** A gateway engine with device scopes and the open-read fleet scope, and a device that trusts it. */
-async function rig(t: { teardown(fn: () => unknown): void }): Promise<{ gw: EngineV2; gi: Identity; device: SimDeviceV2 }> {
+async function rig(t: { teardown(fn: () => unknown): void }, pollMs = 50): Promise<{ gw: EngineV2; gi: Identity; device: SimDeviceV2 }> {
   const gi = generateIdentity();
-  const device = new SimDeviceV2({ trustedKeys: [gi.publicKey], joinScopes: ['fleet/acme'], pollMs: 50, telemetryMs: 100 });
+  const device = new SimDeviceV2({ trustedKeys: [gi.publicKey], joinScopes: ['fleet/acme'], pollMs, telemetryMs: 100 });
   const gw = await EngineV2.open({ identity: gi, trust: { mode: 'list', keys: [device.identity.publicKey] }, tuning: FAST_V2, scopes: { max: Infinity, deviceScopes: {} } });
   await gw.createScope({ name: 'fleet/acme', members: [{ publicKey: gi.publicKey, roles: Role.Read | Role.Write | Role.Admin }], openRead: true });
   t.teardown(async () => {
@@ -99,6 +100,27 @@ t.test('over the message seam (sealed: both prefer)', async (t) => {
   t.equal(s.stats.badFrames, 0, 'no bad frame at the gateway');
   t.ok(s.stats.subscribesIn >= 2, 'the device subscribed to its scopes: the gateway announces Push');
   t.equal(s.stats.subscribesRefused, 0, 'no subscription refused');
+});
+
+t.test('push: the device subscribes to both scopes, and the gateway\'s order reaches it as a bare push', async (t) => {
+  const { gw, device } = await rig(t, 0); // pollMs 0: the device polls at next_poll_ms, and every 60 s once subscribed
+  const sent: Uint8Array[] = [];
+  gw.on('frame-out', (_p, m) => sent.push(m));
+  const link = new SeamLink(device);
+  device.connect({ send: (b) => setImmediate(() => link.open && link.emit('frame', Uint8Array.from(b))), close: () => void link.close() });
+  const s = gw.attach(link);
+  const ds = `device/${device.peerId}`;
+  await until(() => s.stats.subscribesIn >= 2 && device.scopes.filter((x) => x.state === 'held').length === 2, 5000, 'the device subscribed to its two scopes');
+  t.equal(s.stats.subscribesRefused, 0, 'both granted');
+  const orders: Uint8Array[] = [];
+  device.on('order', (p) => orders.push(p));
+  const order = await gw.commit(ds, encodeCbor([device.peerId, 'reboot']));
+  await until(() => orders.length === 1, 5000, 'the order at the device');
+  const h = gw.scope(ds)!;
+  const bytes = toHex(h.store.bytesOf(h.store.indexOf(order)).subarray(1));
+  t.ok(sent.some((m) => isBarePushV2(m) && toHex(m).includes(bytes)), 'the order went out as a bare push (the device announced BareCommand)');
+  t.ok(s.stats.pushedCommands >= 1, 'counted as pushed');
+  t.equal(device.stats.rejectedCommands + device.stats.badFrames, 0, 'the device took it cleanly');
 });
 
 t.test('over the simulated UART: serial framing and ARQ against the agent\'s serial transport', async (t) => {

@@ -105,6 +105,15 @@ export class ScopePollLoop {
     if (this.state.kind === 'in-flight') this.timeout.arm(this.host.timeoutMs(this.budget), () => this.timedOut(session));
   }
 
+  /**
+   * S was push-subscribed (`ms`: the anti-entropy period) or no longer is (null). Subscribed and
+   * idle: the poll already armed becomes the anti-entropy one (pushes bring what is new).
+   */
+  setSlow(ms: number | null): void {
+    this.slowMs = ms;
+    if (ms !== null && this.state.kind === 'idle') this.timer.arm(ms, () => this.pollNow());
+  }
+
   /** Poll after at most `ms` unless one is out (a pushed command waits for its parents, §11.8). */
   pollSoon(ms: number): void {
     if (this.state.kind !== 'idle') return;

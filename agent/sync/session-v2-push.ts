@@ -166,7 +166,7 @@ export class SessionV2Push {
       subscribed: (on) => {
         const loop = this.loopOf(scopeId);
         if (loop === undefined) return;
-        loop.slowMs = on ? settings.subscribedPollS * 1000 : null;
+        loop.setSlow(on ? settings.subscribedPollS * 1000 : null);
         // Pushes stopped: back to polling at the responder's pace, not after the anti-entropy wait.
         if (!on) loop.pollSoon(settings.pollHint.minMs);
       },
