@@ -93,6 +93,13 @@ export class ConnectionV2 {
     if (body !== null) this.sendBody(body);
   }
 
+  /** Send an already encoded message body (a bare push), sealed on a sealed session; dropped when it does not fit. */
+  sendEncoded(msgBody: Uint8Array): void {
+    if (this.link === null) return;
+    const body = this.session.wrap(msgBody);
+    if (body !== null) this.sendBody(body);
+  }
+
   private onBody(body: Uint8Array): void {
     const input = this.session.receive(body);
     switch (input.kind) {

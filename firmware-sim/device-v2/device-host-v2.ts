@@ -4,6 +4,7 @@
  * and the two ways to stop syncing a scope. The device (device-v2.ts) builds one of these over
  * its private state, so the parts see exactly this and no more.
  */
+import type { SubscriptionsV2 } from './subscriptions-v2.js';
 import type { EventEmitter } from 'node:events';
 import type { Identity } from '../../protocol/keys.js';
 import type { MessageV2 } from '../../protocol/messages-v2.js';
@@ -32,6 +33,8 @@ export interface DeviceHostV2 {
   readonly sendLimit: number;
   /** Largest message body the device takes. */
   readonly receiveLimit: number;
+  /** The subscription table, or null when the device takes no subscriptions. */
+  readonly subscriptions: SubscriptionsV2 | null;
   /** Send one message on the link (dropped when it does not fit or no link). */
   send(msg: MessageV2): void;
   /** Stop syncing the scope in `slot` with the peer (its grant ended); the device keeps it. */

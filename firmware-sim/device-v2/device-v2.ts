@@ -5,7 +5,8 @@
  * orchestration and the public surface: connection-v2.ts (session layer, `Hello` retries),
  * scope-table-v2.ts (`Scopes`) with admission-v2.ts (which scopes it joins), router-v2.ts
  * (messages once up, answers via responder-v2.ts), intake-v2.ts (received commands),
- * scope-v2.ts (rings, membership, horizon, acceptance), poller-v2.ts (polls, subscriptions).
+ * scope-v2.ts (rings, membership, horizon, acceptance), poller-v2.ts (polls, subscribing),
+ * subscriptions-v2.ts (subscriptions the device takes, and its pushes).
  * Slot 0 holds `device/<own peer id>` (ring `ringSizes.device`), slots 1–3 the scopes of
  * `joinScopes` (ring `ringSizes.other`).
  */
@@ -25,6 +26,7 @@ import { DeviceScope } from './scope-v2.js';
 import { sameId } from './scope-ring-v2.js';
 import { nodeScheduler } from './node-scheduler.js';
 import { SessionV2 } from './session-v2.js';
+import { SubscriptionsV2 } from './subscriptions-v2.js';
 import { TelemetryV2, defaultSensor } from './telemetry-v2.js';
 import {
   DEFAULT_DEVICE_RING, DEFAULT_OTHER_RING, MAX_DEVICE_SCOPES, zeroStatsV2,
@@ -51,6 +53,8 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
   private readonly joinScopes: string[];
   private readonly telemetry: TelemetryV2;
   private peerKey: Uint8Array | null = null;
+  /** Null when `acceptSubscriptions` is false. */
+  private readonly subs: SubscriptionsV2 | null;
 
   constructor(o: DeviceV2Options = {}) {
     super();
@@ -74,7 +78,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
       },
     }, this.scheduler, this.stats);
     const host = this.host();
-    const session = (this.session = new SessionV2(this.identity, this.maxFrame, (k) => this.trusted.some((t) => sameId(t, k)), this.stats, { policy: o.seal, random: o.random }));
+    const session = (this.session = new SessionV2(this.identity, this.maxFrame, (k) => this.trusted.some((t) => sameId(t, k)), this.stats, { policy: o.seal, random: o.random, push: o.acceptSubscriptions ?? true }));
     const pollHost = {
       send: (m: MessageV2) => this.connection.send(m),
       peerNumber: (slot: number) => this.table.peerNumber(slot),
@@ -92,6 +96,20 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
       this.pollers.push(new ScopePoller(this.scopes[s]!, pollHost, this.scheduler, this.stats, o.pollMs ?? 0));
     }
     this.router = new MessageRouterV2(host, Math.max(...rings));
+    this.subs = (o.acceptSubscriptions ?? true)
+      ? new SubscriptionsV2({
+        now: () => this.scheduler.now(),
+        send: (m) => this.connection.send(m),
+        sendEncoded: (b) => this.connection.sendEncoded(b),
+        peerNumber: (slot) => this.table.peerNumber(slot, true),
+        get sendLimit() {
+          return session.sendLimit;
+        },
+        get peerCaps() {
+          return session.handshake.peerCaps;
+        },
+      }, this.router.responder, o.subscriptionSlots ?? MAX_DEVICE_SCOPES)
+      : null;
     this.connection = new ConnectionV2(session, this.maxFrame, 2000, this.scheduler, this.stats, {
       up: (key) => this.up(key),
       down: () => this.down(),
@@ -161,6 +179,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
     }
     this.stats.commits++;
     this.emit('commit', s.name, r);
+    this.subs?.push(0, s);
     return r;
   }
 
@@ -174,6 +193,9 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
       },
       get peerKey() {
         return d.peerKey;
+      },
+      get subscriptions() {
+        return d.subs;
       },
       get sendLimit() {
         return d.session.sendLimit;
@@ -190,6 +212,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
   private up(key: Uint8Array): void {
     this.peerKey = key;
     this.table.reset();
+    this.subs?.clear();
     this.router.reset(); // §3.10 counts per link
     this.emit('ready', Uint8Array.from(key));
     this.table.batch(() => {
@@ -199,6 +222,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
 
   private down(): void {
     this.table.reset();
+    this.subs?.clear(); // no suspension on a device (subscriptions-v2.ts)
     for (const p of this.pollers) p.stop();
     // A scope joined on this link that never got its genesis holds nothing: give the slot back.
     for (const s of this.scopes) if (s.state === 'joining') s.free();
@@ -208,6 +232,7 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
 
   /** Stop syncing the scope in `slot` with the peer (its grant ended); the device keeps it. */
   private closeToward(slot: number): void {
+    this.subs?.end(slot);
     this.table.close(slot);
     this.pollers[slot]!.stop();
   }

@@ -43,6 +43,8 @@ export interface HandshakeOptionsV2 {
   policy?: SealPolicy;
   /** Random source. Default `crypto.randomFillSync`. */
   random?: (buf: Uint8Array) => void;
+  /** Announce `Push` (the device takes subscriptions, §11). Default false. */
+  push?: boolean;
 }
 
 /** The device side of v2 link authentication and key agreement. */
@@ -57,7 +59,7 @@ export class DeviceHandshakeV2 {
   private peer: PeerHelloV2 | null = null;
   private earlyAuth: Uint8Array | null = null;
 
-  /** Capability bits besides `Seal`: bare pushes (the device takes no subscriptions). */
+  /** Capability bits besides `Seal` and `Push`: bare pushes. */
   static readonly caps = Capability.BareCommand;
 
   constructor(
@@ -67,7 +69,7 @@ export class DeviceHandshakeV2 {
     options: HandshakeOptionsV2 = {},
   ) {
     this.policy = options.policy ?? 'prefer';
-    const caps = DeviceHandshakeV2.caps | (this.policy === 'off' ? 0 : Capability.Seal);
+    const caps = DeviceHandshakeV2.caps | (this.policy === 'off' ? 0 : Capability.Seal) | (options.push === true ? Capability.Push : 0);
     this.own = new OwnHelloV2(identity, maxFrame, caps, options.random ?? ((buf) => void randomFillSync(buf)));
   }
 

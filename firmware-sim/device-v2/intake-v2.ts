@@ -27,6 +27,7 @@ export function ingestCommand(h: DeviceHostV2, slot: number, bytes: Uint8Array):
         h.stats.orders++;
         h.events.emit('order', r.cmd.payload, r.cmd);
       }
+      h.subscriptions?.push(slot, s); // the subscriber's known heads advance past it (§11.4)
       return false;
     }
     case 'duplicate':

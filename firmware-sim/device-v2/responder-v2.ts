@@ -50,6 +50,51 @@ export class ResponderV2 {
   answer(scope: DeviceScope, req: PollRequest, peerNumber: number, limit: number, nextPollMs: number): PollResponse {
     const q = [...req.heads, ...req.sample];
     const named = (id: Uint8Array): boolean => q.some((x) => sameId(x, id));
+    const { order, anyK } = this.mark(scope, q);
+    const known = this.known;
+    let m = order.filter((_, k) => known[k] === 0);
+    const data = m.filter((a) => !a.member).length;
+    const cut = req.window > 0 && data > req.window;
+    if (cut) {
+      let skip = data - req.window;
+      m = m.filter((a) => a.member || skip-- <= 0);
+    }
+    const gap = cut || (scope.horizon.count > 0 && !anyK);
+    const items = this.items(scope, m, named);
+    const res: PollResponse = {
+      type: 'PollResponse', scope: peerNumber, session: req.session, more: false, gap, total: scope.total,
+      next_poll_ms: nextPollMs, heads: scope.heads(MAX_HEADS), items: [],
+    };
+    let fit = new ListFit(encodeMessageV2(res).length - 1, limit);
+    const first = items[0];
+    if (first !== undefined && !fit.fits(first.length)) {
+      res.heads = [];
+      fit = new ListFit(encodeMessageV2(res).length - 1, limit);
+    }
+    let n = 0;
+    while (n < items.length && fit.take(items[n]!.length)) n++;
+    res.items = items.slice(0, n);
+    res.more = n < items.length;
+    return res;
+  }
+
+  /**
+   * The retained commands of `scope` (copies of their encodings, in causal order) that are not an
+   * ancestor-or-equal of one of `ids` (§11.4 step 1): what a subscriber whose known ids are `ids`
+   * lacks. Unknown ids are ignored.
+   */
+  missing(scope: DeviceScope, ids: readonly Uint8Array[]): Uint8Array[] {
+    const { order } = this.mark(scope, ids);
+    const out: Uint8Array[] = [];
+    order.forEach((a, k) => {
+      if (this.known[k] === 0) out.push(Uint8Array.from(a.ring.bytesAt(a.i)));
+    });
+    return out;
+  }
+
+  /** §4.5 step 1: marks in `known` the retained commands that are ancestors-or-equal of `q`. */
+  private mark(scope: DeviceScope, q: readonly Uint8Array[]): { order: At[]; anyK: boolean } {
+    const named = (id: Uint8Array): boolean => q.some((x) => sameId(x, id));
     const order = this.merged(scope);
     const known = this.known;
     known.fill(0, 0, order.length);
@@ -87,30 +132,7 @@ export class ResponderV2 {
         if (j >= 0) known[j] = 1;
       });
     }
-    let m = order.filter((_, k) => known[k] === 0);
-    const data = m.filter((a) => !a.member).length;
-    const cut = req.window > 0 && data > req.window;
-    if (cut) {
-      let skip = data - req.window;
-      m = m.filter((a) => a.member || skip-- <= 0);
-    }
-    const gap = cut || (scope.horizon.count > 0 && !anyK);
-    const items = this.items(scope, m, named);
-    const res: PollResponse = {
-      type: 'PollResponse', scope: peerNumber, session: req.session, more: false, gap, total: scope.total,
-      next_poll_ms: nextPollMs, heads: scope.heads(MAX_HEADS), items: [],
-    };
-    let fit = new ListFit(encodeMessageV2(res).length - 1, limit);
-    const first = items[0];
-    if (first !== undefined && !fit.fits(first.length)) {
-      res.heads = [];
-      fit = new ListFit(encodeMessageV2(res).length - 1, limit);
-    }
-    let n = 0;
-    while (n < items.length && fit.take(items[n]!.length)) n++;
-    res.items = items.slice(0, n);
-    res.more = n < items.length;
-    return res;
+    return { order, anyK };
   }
 
   /** Retained commands of `scope` in append order. */

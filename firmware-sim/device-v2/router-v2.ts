@@ -2,8 +2,9 @@
  * What the v2 device does with each message once its session is up (design §3.10, §7 items 5
  * and 8): `Scopes`/`ScopesAck` go to the table; a `PollRequest` is routed by the device's own
  * number, checked (number known and active, the scope still granted to the peer, `max_bytes`)
- * and answered from the ring; a `Subscribe` is sent to polling (the device keeps no subscription
- * table); a `PollResponse`, `Push` (enveloped or bare) or `SubscribeAck` goes to its scope's
+ * and answered from the ring; a `Subscribe` goes, after the same checks, to the subscription
+ * table (subscriptions-v2.ts), or is refused to polling when the device takes none; an
+ * `Unsubscribe` ends the scope's subscription; a `PollResponse`, `Push` (enveloped or bare) or `SubscribeAck` goes to its scope's
  * poller, or is dropped and counted when its number is not active — never answered.
  *
  * A request naming a number that is not active gets `Error{UnknownScope}` for at most one in 16
@@ -21,7 +22,8 @@ export const UNKNOWN_SCOPE_ANSWER_EVERY = 16;
 
 /** The device's handling of messages on an up session. */
 export class MessageRouterV2 {
-  private readonly responder: ResponderV2;
+  /** The ring walker of answers and pushes. */
+  readonly responder: ResponderV2;
   /** Requests of this link that named a number not active (§3.10). */
   private unknownScopes = 0;
 
@@ -56,8 +58,20 @@ export class MessageRouterV2 {
         const slot = h.table.slotOf(msg.scope);
         const n = slot === null ? null : h.table.peerNumber(slot, true);
         if (slot === null || n === null) return this.unknownScope(msg.scope);
-        // No subscription table on a device: send the peer to polling (§7 item 8).
-        return this.refuse('MaximumSubscriptionsExceeded', 'device takes no subscriptions; poll it', n, h.telemetryMs);
+        const subs = h.subscriptions;
+        // Subscriptions off: send the peer to polling (§7 item 8).
+        if (subs === null) return this.refuse('MaximumSubscriptionsExceeded', 'device takes no subscriptions; poll it', n, h.telemetryMs);
+        const s = h.scopes[slot]!;
+        if (h.peerKey === null || !s.grants(h.peerKey)) {
+          this.refuse('NotAMember', 'not a member of this scope', n);
+          return h.closeToward(slot);
+        }
+        return subs.subscribe(slot, s, n, msg);
+      }
+      case 'Unsubscribe': {
+        const slot = h.table.slotOf(msg.scope);
+        if (slot !== null) h.subscriptions?.end(slot); // never answered (§11.3)
+        return;
       }
       case 'PollResponse':
       case 'Push':
@@ -74,7 +88,7 @@ export class MessageRouterV2 {
         return;
       }
       default:
-        return; // Unsubscribe: nothing to close; Hello/Auth never reach here
+        return; // Hello/Auth never reach here
     }
   }
 

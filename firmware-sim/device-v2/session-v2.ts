@@ -89,6 +89,11 @@ export class SessionV2 {
     } catch {
       return null; // a message we built ourselves; never expected
     }
+    return this.wrap(body);
+  }
+
+  /** The frame body for an already encoded message body (a bare push), sealed on a sealed session; null when it does not fit. */
+  wrap(body: Uint8Array): Uint8Array | null {
     if (body.length > this.sendLimit) return null;
     if (this.session === null) return body;
     if (this.session.rekeyDue) return null; // sequence numbers used up: the link redials

@@ -43,6 +43,13 @@ export interface DeviceV2Options {
   telemetryMs?: number;
   /** Poll every active scope on this period, ms; 0 = only rounds, catch-up and anti-entropy. Default 0. */
   pollMs?: number;
+  /**
+   * Take subscriptions (protocol v2 §11): announce `Push` in the `Hello` and push own commits to
+   * the subscriber instead of being polled. Default true.
+   */
+  acceptSubscriptions?: boolean;
+  /** Slots of the subscription table, allocated at construction. Default 4 (one per scope). */
+  subscriptionSlots?: number;
   /** Sealing policy. Default `prefer`. */
   seal?: SealPolicy;
   /** Random source (nonces, ephemeral keys). Default `crypto.randomFillSync`. */
