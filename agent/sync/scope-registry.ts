@@ -13,58 +13,19 @@ import { verifyCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { BadSignatureError, MalformedError, SyncwireError, type ReasonName } from '../../protocol/errors.js';
 import { decodeGenesisBody, genesisAuthorKey } from '../../protocol/genesis.js';
-import { toHex, type Identity } from '../../protocol/keys.js';
-import type { Logger } from '../node/log.js';
-import type { Durability } from '../store/command-store.js';
+import { toHex } from '../../protocol/keys.js';
 import { fsyncDir } from '../store/log-format.js';
 import { MemoryScopeStore } from '../store/memory-scope-store.js';
-import { resolveRetention, type RetentionConfig } from '../store/retention-policy.js';
+import { resolveRetention } from '../store/retention-policy.js';
 import { SCOPES_DIR, listScopes, readGenesis, scopeDirOf } from '../store/scope-dir.js';
 import type { ScopeStore } from '../store/scope-store-contract.js';
 import { DiskScopeStore } from '../store/scope-store.js';
 import { OrphanBufferV2 } from './orphans-v2.js';
-import type { Scheduler } from './scope-announcer.js';
-import { ScopeHost, type ScopeHostEvents } from './scope-host.js';
+import { ScopeHost } from './scope-host.js';
 import { ScopeMembership } from './scope-membership.js';
+import { DEFAULT_MAX_SCOPES, type ScopeRefusal, type ScopeRegistryOptions, type ScopeVerdict } from './scope-registry-types.js';
 
-/** Default `scopes.max` (§1.9: the agent role; a gateway passes Infinity). */
-export const DEFAULT_MAX_SCOPES = 8;
-
-/** The `scopes` config the registry reads (§6.1). */
-export interface ScopesPolicy {
-  /** Names a host joins when offered: `"fleet/acme"`, or pinned `"fleet/acme@<64 hex id>"`. */
-  join?: readonly string[];
-  /** Most scopes held. Default {@link DEFAULT_MAX_SCOPES}. */
-  max?: number;
-  /** `scopes.retention` (§4.1), validated by `parseRetentionConfig`. */
-  retention?: RetentionConfig;
-}
-
-/** Options of {@link ScopeRegistry.open}. */
-export interface ScopeRegistryOptions {
-  identity: Pick<Identity, 'publicKey' | 'author' | 'sign' | 'peerId'>;
-  /** The data directory; absent: memory stores. */
-  dataDir?: string;
-  /** Default `{ mode: 'always' }`. */
-  durability?: Durability;
-  scopes?: ScopesPolicy;
-  scheduler?: Scheduler;
-  nowS?: () => number;
-  events?: ScopeHostEvents;
-  logger?: Logger;
-  /** HORIZON_TARGET override (tests). */
-  horizonTarget?: number;
-}
-
-/** A refusal of §1.9, as `ScopesAck.refused` carries it. */
-export interface ScopeRefusal {
-  ok: false;
-  reason: 'ScopeDeclined' | 'TooManyScopes';
-  detail: string;
-}
-
-/** A scope held (created, joined, or already there), or why not. */
-export type ScopeVerdict = { ok: true; host: ScopeHost } | ScopeRefusal;
+export { DEFAULT_MAX_SCOPES, type ScopeRefusal, type ScopeRegistryOptions, type ScopeVerdict, type ScopesPolicy } from './scope-registry-types.js';
 
 /** The registry of one host's scopes. */
 export class ScopeRegistry {
