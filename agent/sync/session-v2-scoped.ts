@@ -15,32 +15,18 @@
  */
 import { MIN_POLL_BYTES } from '../../protocol/constants.js';
 import type { MessageV2, PollRequest } from '../../protocol/messages-v2.js';
-import { SyncwireError, ReasonCode, type ReasonName } from '../../protocol/errors.js';
+import { SyncwireError, ReasonCode } from '../../protocol/errors.js';
 import type { ClientPacer } from './pacing.js';
-import type { ScopeAnnouncer } from './scope-announcer.js';
 import type { PeerRef } from './scope-host.js';
-import { ScopePollLoop } from './scope-poll-loop.js';
+import type { ScopePollLoop } from './scope-poll-loop.js';
 import type { PushLinkV2 } from './pusher-v2.js';
+import type { ScopedSession } from './scoped-session.js';
 import { SessionV2Push } from './session-v2-push.js';
-import { scopeKey, type JoinVerdict, type ScopeCounter, type ScopeTable, type ScopeTableHost } from './scope-table.js';
-import type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
+import { makeSessionLoop } from './session-v2-loop.js';
+import { scopeKey, type JoinVerdict, type ScopeCounter, type ScopeTableHost } from './scope-table.js';
+import type { SessionV2Host } from './session-v2-host.js';
 
-/** What the scoped part needs of its session (once up). */
-export interface ScopedSession extends SessionV2Like {
-  readonly table: ScopeTable;
-  readonly announcer: ScopeAnnouncer;
-  readonly stats: SessionV2Stats;
-  /** Poll budget this side asks for: the configured one within what it can receive. */
-  readonly pollBudget: number;
-  /** Largest message this side may send the peer. */
-  readonly sendLimit: number;
-  send(msg: MessageV2): void;
-  sendError(reason: ReasonName, text: string, retryAfterMs: number | null, scope?: number): void;
-  /** Count a bad frame of the link; true when this one is answered (§14.2). */
-  badFrame(): boolean;
-  /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
-  readonly peerCaps: number | null;
-}
+export type { ScopedSession } from './scoped-session.js';
 
 /** The scope table host, router and poll loops of one v2 session. */
 export class SessionV2Scoped implements ScopeTableHost {
@@ -210,28 +196,6 @@ export class SessionV2Scoped implements ScopeTableHost {
   }
 
   private makeLoop(scopeId: Uint8Array): ScopePollLoop {
-    const s = this.s;
-    const settings = this.host.settings;
-    return new ScopePollLoop({
-      request: (session, maxBytes) => {
-        const n = s.table.theirNumber(scopeId);
-        const h = this.host.hostOf(scopeId);
-        return n === undefined || h === undefined ? null : h.request(s.peerId, { scope: n, session, maxBytes });
-      },
-      send: (req) => {
-        s.stats.pollsSent++;
-        s.send(req);
-      },
-      accept: async (res) => {
-        const h = this.host.hostOf(scopeId);
-        if (h === undefined) return { orphaned: 0 };
-        const r = await h.accept(this.peerRef(), res);
-        this.host.accepted(s, h, r);
-        return { orphaned: r.orphaned };
-      },
-      timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
-      failed: (err) => this.host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
-      completed: () => this.push.roundCompleted(scopeId),
-    }, this.pacer(), s.pollBudget);
+    return makeSessionLoop(this.host, this.s, this.pacer, this.push, () => this.peerRef(), scopeId);
   }
 }

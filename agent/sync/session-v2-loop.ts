@@ -1,0 +1,49 @@
+/**
+ * Building the per-(link, scope) poll loop of a v2 session, wired to the scope host and the
+ * session's push side.
+ */
+import type { ClientPacer } from './pacing.js';
+import type { PushLinkV2 } from './pusher-v2.js';
+import type { PeerRef } from './scope-host.js';
+import { ScopePollLoop } from './scope-poll-loop.js';
+import type { ScopedSession } from './scoped-session.js';
+import type { SessionV2Host } from './session-v2-host.js';
+import type { SessionV2Push } from './session-v2-push.js';
+
+/**
+ * The poll loop of scope `scopeId` on one v2 session (docs/design/v2-scopes.md §3.4): it asks the
+ * scope's host for each poll under the number the peer gave S, answers go back to that host, and
+ * a completed round tells the push side (which may then subscribe).
+ * @param peerRef the peer as the access checks see it, read at each answer
+ */
+export function makeSessionLoop(
+  host: SessionV2Host,
+  s: ScopedSession & PushLinkV2,
+  pacer: () => ClientPacer,
+  push: SessionV2Push,
+  peerRef: () => PeerRef,
+  scopeId: Uint8Array,
+): ScopePollLoop {
+  const settings = host.settings;
+  return new ScopePollLoop({
+    request: (session, maxBytes) => {
+      const n = s.table.theirNumber(scopeId);
+      const h = host.hostOf(scopeId);
+      return n === undefined || h === undefined ? null : h.request(s.peerId, { scope: n, session, maxBytes });
+    },
+    send: (req) => {
+      s.stats.pollsSent++;
+      s.send(req);
+    },
+    accept: async (res) => {
+      const h = host.hostOf(scopeId);
+      if (h === undefined) return { orphaned: 0 };
+      const r = await h.accept(peerRef(), res);
+      host.accepted(s, h, r);
+      return { orphaned: r.orphaned };
+    },
+    timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
+    failed: (err) => host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
+    completed: () => push.roundCompleted(scopeId),
+  }, pacer(), s.pollBudget);
+}
