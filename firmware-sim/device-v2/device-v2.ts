@@ -126,6 +126,11 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
     return this.session.handshake.state;
   }
 
+  /** Subscriptions the device holds for its peer now (0 when it takes none). */
+  get subscriptionCount(): number {
+    return this.subs?.count ?? 0;
+  }
+
   /** The device scope slot. */
   get deviceScope(): DeviceScope {
     return this.scopes[0]!;
