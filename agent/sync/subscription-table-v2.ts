@@ -10,39 +10,26 @@
  * to {@link MAX_KNOWN_V2} known heads plus a floor (every handle below it is known), up to 16
  * `via` peers, a dirty bit. The pusher (pusher-v2.ts) owns the table.
  */
-import { ID_BYTES, AUTHOR_BYTES, MAX_VIA } from '../../protocol/constants.js';
-import { KnownHeads } from './known-heads.js';
+import { ID_BYTES, AUTHOR_BYTES } from '../../protocol/constants.js';
 import { SlotLifetimes } from './slot-lifetimes.js';
-import { SlotLists } from './slot-lists.js';
+import { subscriptionHash } from './subscription-hash-v2.js';
+import { SubscriptionSlotsV2 } from './subscription-slots-v2.js';
 import { SubscriptionCapacityError } from './subscription-table.js';
 
 export { SUSPEND_MS } from './slot-lifetimes.js';
+export { subscriptionHash } from './subscription-hash-v2.js';
+export { MAX_KNOWN_V2, SubscriptionSlotsV2 } from './subscription-slots-v2.js';
 export { SubscriptionCapacityError } from './subscription-table.js';
 
-/** Most known heads remembered per (peer, scope) slot (§11.1). */
-export const MAX_KNOWN_V2 = 10;
 /** Bytes of a slot key: the peer's fingerprint, then the scope id. */
 export const KEY_BYTES = AUTHOR_BYTES + ID_BYTES;
 
-const OFFSET = 0x811c9dc5;
-const PRIME = 0x01000193;
 const EMPTY = 0;
 const USED = 1;
 const TOMBSTONE = 2;
 
-/**
- * 32-bit FNV-1a (offset basis 0x811C9DC5, prime 0x01000193) over `fingerprint ‖ scopeId` (the
- * 40-byte key of §11.1), without building the concatenation.
- */
-export function subscriptionHash(fingerprint: Uint8Array, scopeId: Uint8Array): number {
-  let h = OFFSET;
-  for (let i = 0; i < fingerprint.length; i++) h = Math.imul(h ^ fingerprint[i]!, PRIME);
-  for (let i = 0; i < scopeId.length; i++) h = Math.imul(h ^ scopeId[i]!, PRIME);
-  return h >>> 0;
-}
-
 /** The (peer, scope) subscription table. Slots are addressed by index; -1 means "none". */
-export class SubscriptionTableV2 {
+export class SubscriptionTableV2 extends SubscriptionSlotsV2 {
   readonly capacity: number;
   private readonly mask: number;
   private readonly state: Uint8Array;
@@ -51,15 +38,12 @@ export class SubscriptionTableV2 {
   private readonly scopeIx: Int32Array;
   private readonly link: Int32Array;
   private readonly life: SlotLifetimes;
-  private readonly budget: Float64Array;
-  private readonly known: KnownHeads;
-  private readonly via: SlotLists<string>;
-  private readonly dirty: Uint8Array;
   private used = 0;
 
   /** @param capacity a power of two between 1 and 65,536 (config default 128). @throws SubscriptionCapacityError */
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1 || capacity > 65536 || (capacity & (capacity - 1)) !== 0) throw new SubscriptionCapacityError(capacity);
+    super(capacity);
     this.capacity = capacity;
     this.mask = capacity - 1;
     this.state = new Uint8Array(capacity);
@@ -68,10 +52,6 @@ export class SubscriptionTableV2 {
     this.scopeIx = new Int32Array(capacity).fill(-1);
     this.link = new Int32Array(capacity).fill(-1);
     this.life = new SlotLifetimes(capacity);
-    this.budget = new Float64Array(capacity);
-    this.known = new KnownHeads(capacity, MAX_KNOWN_V2);
-    this.via = new SlotLists(new Array<string>(capacity * MAX_VIA).fill(''), capacity, MAX_VIA);
-    this.dirty = new Uint8Array(capacity);
   }
 
   /** Live entries (expired and suspended ones count until reaped). */
@@ -206,59 +186,9 @@ export class SubscriptionTableV2 {
     return this.life.closeAtOf(slot);
   }
 
-  isDirty(slot: number): boolean {
-    return this.dirty[slot] === 1;
-  }
-
-  markDirty(slot: number): void {
-    this.dirty[slot] = 1;
-  }
-
   /** Mark every slot of scope index `scopeIx` dirty (new commands in that scope). */
   markScopeDirty(scopeIx: number): void {
     for (let i = 0; i < this.capacity; i++) if (this.state[i] === USED && this.scopeIx[i] === scopeIx) this.dirty[i] = 1;
-  }
-
-  /** Clear the dirty bit of `slot`; returns whether it was set. */
-  takeDirty(slot: number): boolean {
-    const was = this.dirty[slot] === 1;
-    this.dirty[slot] = 0;
-    return was;
-  }
-
-  /** Bytes the subscriber in `slot` still grants. */
-  remainingOf(slot: number): number {
-    return this.budget[slot]!;
-  }
-
-  /** Charge `bytes` of pushes to `slot`'s budget. */
-  charge(slot: number, bytes: number): void {
-    this.budget[slot] = this.budget[slot]! - bytes;
-  }
-
-  /** Replace what `slot` is known to hold: `handles` (the first {@link MAX_KNOWN_V2}) and every handle below `floor`. */
-  setKnown(slot: number, handles: ArrayLike<number>, floor: number): void {
-    this.known.set(slot, handles, floor);
-  }
-
-  /** Known heads of `slot`, a fresh array. */
-  knownOf(slot: number): number[] {
-    return this.known.headsOf(slot);
-  }
-
-  /** Every handle below this is known to the subscriber in `slot`. */
-  knownFloor(slot: number): number {
-    return this.known.floorOf(slot);
-  }
-
-  /** Replace the via list of `slot` (peer ids, 16 hex). */
-  setVia(slot: number, peers: readonly string[]): void {
-    this.via.set(slot, peers);
-  }
-
-  /** Whether the subscriber in `slot` also receives pushes of its scope from `peerId`. */
-  hasVia(slot: number, peerId: string): boolean {
-    return this.via.has(slot, peerId);
   }
 
   private keyIs(slot: number, fingerprint: Uint8Array, scopeId: Uint8Array): boolean {
