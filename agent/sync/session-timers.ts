@@ -32,7 +32,15 @@ export class Repeater {
   }
 }
 
-/** One unref'd timer that can be re-armed (a newer arm replaces the older) or cleared. */
+/** Longest delay one Node timer holds: beyond it `setTimeout` fires after 1 ms instead. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * One unref'd timer that can be re-armed (a newer arm replaces the older) or cleared. A delay
+ * beyond {@link MAX_TIMER_MS} is waited in chained steps: waits come from peers'
+ * `retry_after_ms` (up to 2^32 − 1 ms, lengthened by jitter), and one plain timer would turn such a
+ * "not before" into a retry after 1 ms.
+ */
 export class OneShot {
   private timer: NodeJS.Timeout | null = null;
 
@@ -44,10 +52,16 @@ export class OneShot {
   /** Run `fn` after `ms`, replacing what was armed. */
   arm(ms: number, fn: () => void): void {
     this.clear();
+    this.step(ms, fn);
+  }
+
+  private step(ms: number, fn: () => void): void {
+    const now = Math.min(Math.max(0, ms), MAX_TIMER_MS);
     this.timer = setTimeout(() => {
+      if (ms > now) return this.step(ms - now, fn);
       this.timer = null;
       fn();
-    }, ms);
+    }, now);
     this.timer.unref();
   }
 
