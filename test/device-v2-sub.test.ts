@@ -176,3 +176,22 @@ t.test('a full table refuses with MaximumSubscriptionsExceeded and a retry hint 
   t.equal(g.take('SubscribeAck').length, 1, 'granted once a slot closed');
 });
 
+
+t.test('known heads come from the sample as far as the ring holds them; Unsubscribe ends it', async (t) => {
+  const { g, ds, n } = rig(Capability.Push);
+  const c = [g.device.sample()!, g.device.sample()!, g.device.sample()!];
+  g.drain();
+  g.send({ type: 'Subscribe', scope: n, remain_open: 60, max_bytes: 10_000, sample: [c[0]!.id], via: [] });
+  t.equal(g.take('SubscribeAck').length, 1);
+  const pushes = g.take('Push');
+  t.same(pushes.flatMap((p) => p.commands).map((b) => toHex(decodeCommandV2(ds.id, b).id)), [c[1]!, c[2]!].map((x) => toHex(x.id)), 'what follows the known head');
+  g.send({ type: 'Unsubscribe', scope: n });
+  g.device.sample();
+  t.same(g.take('Push'), [], 'nothing pushed after Unsubscribe');
+  t.same(g.take('Error'), [], 'Unsubscribe is never answered');
+  g.send({ type: 'Subscribe', scope: n, remain_open: 60, max_bytes: 10_000, sample: [new Uint8Array(32).fill(9)], via: [] });
+  t.equal(g.take('SubscribeAck').length, 1);
+  t.same(g.take('Push'), [], 'no id known: the known heads are the device\'s heads, only new commands go out');
+  const d = g.device.sample()!;
+  t.same(g.take('Push').flatMap((p) => p.commands).map((b) => toHex(decodeCommandV2(ds.id, b).id)), [toHex(d.id)]);
+});

@@ -5,7 +5,8 @@
  * admission-v2.ts (`Scopes`, which scopes it joins), router-v2.ts (messages once up),
  * intake-v2.ts (received commands), scope-v2.ts, scope-ring-v2.ts, frontier-table-v2.ts,
  * horizon-table-v2.ts, scope-rules-v2.ts (per-scope state and acceptance), responder-v2.ts
- * (answers), poller-v2.ts (polls and subscriptions), telemetry-v2.ts, node-scheduler.ts,
+ * (answers), poller-v2.ts (polls and subscribing), subscriptions-v2.ts (subscriptions it takes,
+ * pushes), telemetry-v2.ts, node-scheduler.ts,
  * device-host-v2.ts and types-v2.ts.
  *
  * ```ts
@@ -22,6 +23,7 @@ export { joinRefusal, tooManyKeys } from './scope-rules-v2.js';
 export { ScopeRingV2, type Evicted } from './scope-ring-v2.js';
 export { HORIZON_SLOTS, HorizonTableV2, PendingRecords } from './horizon-table-v2.js';
 export { ResponderV2 } from './responder-v2.js';
+export { SubscriptionsV2, MAX_REMAIN_OPEN_S, MAX_KNOWN_HEADS, MIN_SUBSCRIBE_RETRY_MS, type SubscriptionHostV2 } from './subscriptions-v2.js';
 export { ScopePoller, POLL_TIMEOUT_MS, MIN_POLL_MS, ANTI_ENTROPY_MS, type PollerHost } from './poller-v2.js';
 export { ScopeTableV2, SCOPES_RETRY_MS, SCOPES_RETRY_CAP_MS, SCOPES_GIVE_UP_MS, type EntryState, type ScopeTableHost } from './scope-table-v2.js';
 export { DeviceHandshakeV2, unsupportedVersion, type HandshakeStateV2, type HandshakeStepV2 } from './handshake-v2.js';

@@ -95,7 +95,7 @@ export class SubscriptionsV2 {
     s.remaining = msg.max_bytes;
     const held = msg.sample.filter((id) => scope.retains(id) || scope.horizon.indexOf(id) >= 0);
     for (const id of held) if (!s.known.some((k) => sameId(k, id))) s.known.push(Uint8Array.from(id));
-    s.known = s.known.slice(0, MAX_KNOWN_HEADS);
+    s.known = s.known.sort((a, b) => depthOf(scope, b) - depthOf(scope, a)).slice(0, MAX_KNOWN_HEADS);
     if (s.known.length === 0) s.known = scope.heads(MAX_KNOWN_HEADS);
     const ack: SubscribeAck = { type: 'SubscribeAck', scope: n, remain_open: granted, max_bytes: msg.max_bytes };
     this.host.send(ack);
@@ -197,3 +197,13 @@ export class SubscriptionsV2 {
   }
 }
 
+
+/** Depth of a retained or horizon id of `scope` (an id it holds neither way: -1). */
+function depthOf(scope: DeviceScope, id: Uint8Array): number {
+  const r = scope.ring.indexOf(id);
+  if (r >= 0) return scope.ring.depthAt(r);
+  const m = scope.members.indexOf(id);
+  if (m >= 0) return scope.members.depthAt(m);
+  const h = scope.horizon.indexOf(id);
+  return h >= 0 ? scope.horizon.depthAt(h) : -1;
+}
