@@ -12,7 +12,6 @@
  * Re-handshakes keep the table (§7.5). One link per peer (§7.1's link key) is not enforced here
  * yet: the engine keeps every link.
  */
-import { fingerprint } from '../../protocol/command.js';
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
@@ -21,7 +20,7 @@ import type { ReasonName } from '../../protocol/errors.js';
 import type { MessageV2 } from '../../protocol/messages-v2.js';
 import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
-import type { Handshake, PeerHello } from './handshake.js';
+import type { Handshake } from './handshake.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import { HandshakeDriver, type DriverHost } from './handshake-driver.js';
 import { ClientPacer } from './pacing.js';
@@ -31,9 +30,11 @@ import { SealedChannel } from './sealed-channel.js';
 import { newSessionV2Stats, type SessionV2Host, type SessionV2Like, type SessionV2Stats } from './session-v2-host.js';
 import { handshakeEngineV2 } from './session-v2-handshake.js';
 import { SessionV2Inbound } from './session-v2-inbound.js';
+import { SessionV2Peer } from './session-v2-peer.js';
 import { SessionV2Scoped } from './session-v2-scoped.js';
 
 export type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
+export { SessionV2Peer } from './session-v2-peer.js';
 
 /** `Hello.caps` of a v2 session besides `Seal`: it answers `Subscribe` and pushes, and takes bare pushes. */
 export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand;
@@ -41,14 +42,11 @@ export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand;
 let nextLinkId = 0;
 
 /** A link's v2 session. */
-export class SessionV2 implements DriverHost, SessionV2Like, PushLinkV2 {
+export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Like, PushLinkV2 {
   /** This link's id in the engine's push table (unique for the process's lifetime). */
   readonly linkId = nextLinkId++;
   /** The link is above its high-water mark (its last `send` returned false, no `drain` since). */
   blocked = false;
-  private fp: Uint8Array | null = null;
-  /** The peer as its accepted `Hello` describes it, else null. */
-  peer: PeerHello | null = null;
   authenticated = false;
   readonly stats: SessionV2Stats = newSessionV2Stats();
   readonly handshakes: HandshakeDriver;
@@ -66,6 +64,7 @@ export class SessionV2 implements DriverHost, SessionV2Like, PushLinkV2 {
     private readonly host: SessionV2Host,
     readonly link: Link,
   ) {
+    super();
     const settings = host.settings;
     this.scoped = new SessionV2Scoped(host, this, () => new ClientPacer(settings.backoff, settings.random));
     this.table = new ScopeTable(this.scoped);
@@ -86,33 +85,6 @@ export class SessionV2 implements DriverHost, SessionV2Like, PushLinkV2 {
     });
     link.once('close', () => this.onClose());
     this.handshakes = new HandshakeDriver(handshakeEngineV2(host, () => this.stats.versionRefused++), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
-  }
-
-  /** The peer's id ('' before its `Hello` was accepted). */
-  get peerId(): string {
-    return this.peer?.id ?? '';
-  }
-
-  /** The peer's key, null before its `Hello` was accepted. */
-  get peerKey(): Uint8Array | null {
-    return this.peer?.publicKey ?? null;
-  }
-
-  /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
-  get peerCaps(): number | null {
-    return this.peer?.caps ?? null;
-  }
-
-  /** {@link PushLinkV2}: the peer's key fingerprint (empty before its `Hello`). */
-  get fingerprint(): Uint8Array {
-    const key = this.peerKey;
-    if (key === null) return new Uint8Array(8);
-    return (this.fp ??= fingerprint(key));
-  }
-
-  /** {@link PushLinkV2}: the peer announced `BareCommand`. */
-  get acceptsBare(): boolean {
-    return ((this.peer?.caps ?? 0) & Capability.BareCommand) !== 0;
   }
 
   /** {@link PushLinkV2}: the peer's number for S while S is active, else undefined. */
