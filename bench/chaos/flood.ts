@@ -91,10 +91,12 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
         log.pollNotBefore = t + m.retry_after_ms * (1 - JITTER) - SLACK_MS;
       } else if (m.type === 'Error' && m.code === ReasonCode.Unauthorized) log.unauthorized++;
     });
-    // What this peer sends the target.
+    // What this peer sends the target. Only peers that never held a slot are judged: one that held
+    // a slot (a 3 s subscription here, re-granted when settling is slow) may still get pushes it
+    // cannot place, and then polls to repair at once (PROTOCOL.md §9.7), refused or not.
     lt.on('frame', (body) => {
       const m = decodeOrNull(body);
-      if (m === null || log.refusals === 0) return;
+      if (m === null || log.refusals === 0 || log.acked) return;
       const t = now();
       if (m.type === 'PollRequest') {
         log.pollsAfterRefusal++;
