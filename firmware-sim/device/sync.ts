@@ -22,6 +22,7 @@ import {
   type ErrorMessage, type Message, type PollResponse, type Push, type SubscribeAck,
 } from '../../protocol/index.js';
 import { equalBytes } from '../../protocol/bytes.js';
+import { DeviceTimer } from './device-timer.js';
 
 /** Seconds a device asks its subscriptions to stay open. */
 export const DEVICE_SUBSCRIBE_REMAIN_OPEN_S = 60;
@@ -70,8 +71,8 @@ export class DeviceSync {
   /** Current poll period, ms; 0 when not polling periodically. */
   pollPeriod = 0;
   private active = false;
-  private subTimer: NodeJS.Timeout | null = null;
-  private pollTimer: NodeJS.Timeout | null = null;
+  private readonly subTimer = new DeviceTimer();
+  private readonly pollTimer = new DeviceTimer();
   private inFlight = false;
   /** Polls timed out in a row (sets the backoff before the next one). */
   private timeouts = 0;
@@ -116,9 +117,8 @@ export class DeviceSync {
     this.inFlight = false;
     this.timeouts = 0;
     this.peerHeads = [];
-    if (this.subTimer !== null) clearTimeout(this.subTimer);
-    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
-    this.subTimer = this.pollTimer = null;
+    this.subTimer.clear();
+    this.pollTimer.clear();
   }
 
   /** Send a `PollRequest` now unless one is already waiting for its answer. */
@@ -164,8 +164,7 @@ export class DeviceSync {
       this.pollNow();
       return;
     }
-    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
-    this.pollTimer = null;
+    this.pollTimer.clear();
     if (this.mode === 'off') return;
     // A fixed period is the user's; otherwise the responder's hint is a floor (§10.3).
     const wait = this.mode === 'fixed' ? this.pollPeriod : Math.max(this.pollPeriod, res.next_poll_ms);
@@ -242,12 +241,7 @@ export class DeviceSync {
   }
 
   private armSubscribe(ms: number): void {
-    if (this.subTimer !== null) clearTimeout(this.subTimer);
-    this.subTimer = setTimeout(() => {
-      this.subTimer = null;
-      this.sendSubscribe();
-    }, ms);
-    this.subTimer.unref();
+    this.subTimer.arm(ms, () => this.sendSubscribe());
   }
 
   private fallBackToPolling(periodMs: number): void {
@@ -263,12 +257,7 @@ export class DeviceSync {
   }
 
   private armPoll(ms: number, fn: () => void): void {
-    if (this.pollTimer !== null) clearTimeout(this.pollTimer);
-    this.pollTimer = setTimeout(() => {
-      this.pollTimer = null;
-      fn();
-    }, ms);
-    this.pollTimer.unref();
+    this.pollTimer.arm(ms, fn);
   }
 }
 
