@@ -4,12 +4,20 @@
  */
 import type { ArqScheduler } from '../../protocol/arq/driver.js';
 
-/** `performance.now()` and unref'd `setTimeout`. */
+/** Longest delay one Node timer holds: beyond it `setTimeout` fires after 1 ms, so longer waits are chained. */
+const MAX_STEP_MS = 2 ** 31 - 1;
+
+/** `performance.now()` and unref'd `setTimeout` (chained past {@link MAX_STEP_MS}). */
 export const nodeScheduler: ArqScheduler = {
   now: () => performance.now(),
   setTimer(fn, ms) {
-    const t = setTimeout(fn, ms);
-    t.unref();
+    let t: NodeJS.Timeout;
+    const step = (left: number): void => {
+      const now = Math.min(Math.max(0, left), MAX_STEP_MS);
+      t = setTimeout(() => (left > now ? step(left - now) : fn()), now);
+      t.unref();
+    };
+    step(ms);
     return () => clearTimeout(t);
   },
 };
