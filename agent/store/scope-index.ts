@@ -25,28 +25,16 @@ import type { CommandKindValue } from '../../protocol/constants-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import { CommandSlotIndex, repackSlots, type SlotMove } from './command-slot-index.js';
-import { COMPACT_MAX_COMMANDS, CompactIndex, type SlotIndex } from './compact-index.js';
-import type { GapRecord, HorizonEntry, PrunePlan } from './scope-store-contract.js';
-
-/**
- * The empty handle list every index starts with (shared, frozen: an idle scope allocates no
- * array for lists it never fills; the first entry replaces it with an array of its own).
- */
-const NONE: readonly number[] = Object.freeze([]);
+import { COMPACT_MAX_COMMANDS, CompactIndex } from './compact-index.js';
+import { copyEntry } from './scope-horizon-state.js';
+import { NONE, ScopeSlotMap, appended } from './scope-slot-map.js';
+import type { HorizonEntry, PrunePlan } from './scope-store-contract.js';
 
 /** Dead slots below which no repack happens: a small scope does not re-lay its index at every prune. */
 export const REPACK_MIN = 16;
 
-const copyEntry = (e: HorizonEntry): HorizonEntry => ({ id: e.id.slice(), depth: e.depth, frontier: e.frontier.map((f) => f.slice()) });
-
 /** Per-handle state and retention of one scope. Not a store: it holds no command bytes. */
-export class ScopeIndex {
-  /** The per-slot fields (replaced by a {@link CommandSlotIndex} when the scope grows). */
-  ix: SlotIndex = new CompactIndex();
-  /** Handles below `dense0` that have a slot, ascending (slot i holds low[i]). */
-  private low: readonly number[] = NONE;
-  /** First handle of the dense part: the base at open or at the last repack. */
-  private dense0: number;
+export class ScopeIndex extends ScopeSlotMap {
   /** Slots of pruned handles (freed by the next repack). */
   private dead = 0;
   /** Data commands below base that are retained (heads kept by pruning). */
@@ -55,11 +43,6 @@ export class ScopeIndex {
   private notHeads: Set<number> | null = null;
   /** Membership handles, ascending (never pruned; a scope has at most 1,024). */
   private memberList: readonly number[] = NONE;
-  private hz: Map<string, HorizonEntry> | null = null;
-  private gaps: Map<number, GapRecord[][]> | null = null;
-  /** Next handle. */
-  size: number;
-  base: number;
 
   /**
    * @param base0 the base read from `horizon.bin` (0 for a new scope)
@@ -67,30 +50,9 @@ export class ScopeIndex {
    * @param horizon0 the horizon read from `horizon.bin`
    */
   constructor(base0 = 0, pinnedData0: readonly number[] = [], horizon0: readonly HorizonEntry[] = []) {
-    this.size = base0;
-    this.base = base0;
-    this.dense0 = base0;
+    super(base0);
     if (pinnedData0.length > 0) this.pinnedData = new Set(pinnedData0);
     this.setHorizon(horizon0);
-  }
-
-  /** Slot of handle `h`, or -1 when it was never loaded. */
-  slotOf(h: number): number {
-    if (h >= this.dense0) return h < this.size ? this.low.length + (h - this.dense0) : -1;
-    let lo = 0;
-    let hi = this.low.length - 1;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const v = this.low[mid]!;
-      if (v === h) return mid;
-      if (v < h) lo = mid + 1;
-      else hi = mid - 1;
-    }
-    return -1;
-  }
-
-  private handleOf(slot: number): number {
-    return slot < this.low.length ? this.low[slot]! : this.dense0 + (slot - this.low.length);
   }
 
   /** Whether `h` is retained: at or above base, or a pinned command below it. */
@@ -276,15 +238,6 @@ export class ScopeIndex {
     return n;
   }
 
-  horizon(): HorizonEntry[] {
-    return this.hz === null ? [] : [...this.hz.values()].map(copyEntry);
-  }
-
-  horizonEntry(id: Uint8Array): HorizonEntry | undefined {
-    const e = this.hz?.get(toHex(id));
-    return e === undefined ? undefined : copyEntry(e);
-  }
-
   /** Data commands below base that are retained, ascending. */
   pinnedDataList(): number[] {
     return this.pinnedData === null ? [] : [...this.pinnedData].sort((a, b) => a - b);
@@ -296,31 +249,5 @@ export class ScopeIndex {
     return this.memberList.filter((h) => h < this.base).map((h) => [h, heads.has(h)]);
   }
 
-  /** Record a gap marker before handle `before`. */
-  addGap(before: number, records: GapRecord[]): void {
-    const gs = (this.gaps ??= new Map());
-    const list = gs.get(before);
-    if (list === undefined) gs.set(before, [records]);
-    else list.push(records);
-  }
-
-  gapsBefore(h: number): GapRecord[][] {
-    return (this.gaps?.get(h) ?? []).map((g) => g.map((r) => ({ id: r.id.slice(), depth: r.depth })));
-  }
-
-  /** Drop gap markers that precede no retained command (on open, before pruned records). */
-  dropGapsBefore(h: number): void {
-    this.gaps?.delete(h);
-  }
-
-  private setHorizon(entries: readonly HorizonEntry[]): void {
-    this.hz = entries.length === 0 ? null : new Map(entries.map((e) => [toHex(e.id), copyEntry(e)]));
-  }
 }
 
-/** `list` with `h` appended: `list` itself unless it is the shared {@link NONE}. */
-function appended(list: readonly number[], h: number): readonly number[] {
-  if (list === NONE) return [h];
-  (list as number[]).push(h);
-  return list;
-}
