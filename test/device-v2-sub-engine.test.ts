@@ -60,7 +60,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, acceptSubscriptions
     device.stop();
     await gw.close();
   });
-  await until(() => device.scopes.filter((s) => s.state === 'held').length === 2, 5000, 'the device holds two scopes');
+  await until(() => device.scopes.filter((s) => s.state === 'held').length === 2, 20_000, 'the device holds two scopes');
   return { gw, device, out };
 }
 
@@ -69,16 +69,16 @@ async function telemetry(gw: EngineV2, device: SimDeviceV2): Promise<CommandV2[]
   const committed: CommandV2[] = [];
   device.on('commit', (_s, c) => committed.push(c));
   device.start();
-  await until(() => committed.length >= 10, 5000, 'ten telemetry commits');
+  await until(() => committed.length >= 10, 20_000, 'ten telemetry commits');
   device.stop();
   const ds = `device/${device.peerId}`;
-  await until(() => committed.every((c) => idsIn(gw, ds).includes(toHex(c.id))), 5000, 'telemetry at the gateway');
+  await until(() => committed.every((c) => idsIn(gw, ds).includes(toHex(c.id))), 20_000, 'telemetry at the gateway');
   return committed;
 }
 
 t.test('subscribed after its first round, the gateway receives telemetry by push and polls no more', async (t) => {
   const { gw, device, out } = await rig(t, true);
-  await until(() => device.subscriptionCount === 2, 5000, 'the gateway subscribed to both device scopes');
+  await until(() => device.subscriptionCount === 2, 20_000, 'the gateway subscribed to both device scopes');
   t.equal(out.get('Subscribe'), 2, 'one Subscribe per scope');
   const polls = out.get('PollRequest') ?? 0;
   t.ok(polls >= 2, `the first rounds were polls (${polls})`);

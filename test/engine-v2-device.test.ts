@@ -94,9 +94,9 @@ t.test('over the message seam (sealed: both prefer)', async (t) => {
   const link = new SeamLink(device);
   device.connect({ send: (b) => setImmediate(() => link.open && link.emit('frame', Uint8Array.from(b))), close: () => void link.close() });
   const s = gw.attach(link);
-  await until(() => s.authenticated, 2000, 'the link up');
+  await until(() => s.authenticated, 20_000, 'the link up');
   t.ok(s.sealed, 'sealed');
-  await flows(t, gw, device, 5000);
+  await flows(t, gw, device, 20_000);
   t.equal(s.stats.badFrames, 0, 'no bad frame at the gateway');
   t.ok(s.stats.subscribesIn >= 2, 'the device subscribed to its scopes: the gateway announces Push');
   t.equal(s.stats.subscribesRefused, 0, 'no subscription refused');
@@ -110,12 +110,12 @@ t.test('push: the device subscribes to both scopes, and the gateway\'s order rea
   device.connect({ send: (b) => setImmediate(() => link.open && link.emit('frame', Uint8Array.from(b))), close: () => void link.close() });
   const s = gw.attach(link);
   const ds = `device/${device.peerId}`;
-  await until(() => s.stats.subscribesIn >= 2 && device.scopes.filter((x) => x.state === 'held').length === 2, 5000, 'the device subscribed to its two scopes');
+  await until(() => s.stats.subscribesIn >= 2 && device.scopes.filter((x) => x.state === 'held').length === 2, 20_000, 'the device subscribed to its two scopes');
   t.equal(s.stats.subscribesRefused, 0, 'both granted');
   const orders: Uint8Array[] = [];
   device.on('order', (p) => orders.push(p));
   const order = await gw.commit(ds, encodeCbor([device.peerId, 'reboot']));
-  await until(() => orders.length === 1, 5000, 'the order at the device');
+  await until(() => orders.length === 1, 20_000, 'the order at the device');
   const h = gw.scope(ds)!;
   const bytes = toHex(h.store.bytesOf(h.store.indexOf(order)).subarray(1));
   t.ok(sent.some((m) => isBarePushV2(m) && toHex(m).includes(bytes)), 'the order went out as a bare push (the device announced BareCommand)');
@@ -148,7 +148,7 @@ t.test('over the simulated UART: serial framing and ARQ against the agent\'s ser
     if (port.isOpen) await new Promise<void>((r) => port.close(() => r()));
     uart.dispose();
   });
-  await flows(t, gw, device, 15_000);
+  await flows(t, gw, device, 30_000);
   const s = gw.sessions()[0]!;
   t.ok(s.authenticated && s.sealed, 'the serial link is up and sealed (serial default: prefer)');
 });

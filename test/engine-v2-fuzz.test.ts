@@ -166,14 +166,14 @@ async function upLink(gw: EngineV2, me: Identity): Promise<{ s: SessionV2; raw: 
   b.send(raw.hello);
   const h = gw.scope(SCOPE)!;
   const key = toHex(h.id);
-  await until(() => s.authenticated && raw.got.some((m) => m.type === 'Scopes'), 3000, 'up, and the table announced');
+  await until(() => s.authenticated && raw.got.some((m) => m.type === 'Scopes'), 20_000, 'up, and the table announced');
   const sc = raw.got.find((m) => m.type === 'Scopes');
   if (sc?.type !== 'Scopes') throw new Error('no Scopes');
   const entry = sc.open.find((e) => toHex(e[1]) === key);
   if (entry === undefined) throw new Error('the fleet scope was not offered');
   raw.send({ type: 'ScopesAck', seq: sc.seq, refused: [] });
   raw.send({ type: 'Scopes', seq: 0, open: [[5, h.id, SCOPE]], close: [] });
-  await until(() => s.table.active(h.id), 3000, 'the scope is active on the link');
+  await until(() => s.table.active(h.id), 20_000, 'the scope is active on the link');
   const commands: Uint8Array[] = [];
   for (let i = 0; i < h.store.size; i++) if (h.store.isRetained(i)) commands.push(h.store.bytesOf(i));
   return { s, raw, a, ctx: { number: entry[0], scopeId: h.id, name: SCOPE, commands, me } };
@@ -196,7 +196,7 @@ t.test('after an unsealed handshake: hostile messages of every type never throw,
     t.notOk(raw.got.some((m) => m.type === 'Error' && m.code === ReasonCode.Internal), `seed ${seed}: no Internal error`);
     if (a.open && s.table.active(ctx.scopeId)) {
       raw.send({ type: 'PollRequest', scope: ctx.number, session: 4242, max_bytes: 8192, heads: [], sample: [], window: 0 });
-      await until(() => raw.got.some((m) => m.type === 'PollResponse' && m.session === 4242), 3000, `seed ${seed}: a legitimate poll is answered on the same link`);
+      await until(() => raw.got.some((m) => m.type === 'PollResponse' && m.session === 4242), 20_000, `seed ${seed}: a legitimate poll is answered on the same link`);
       t.pass(`seed ${seed}: a legitimate poll is still answered on the same link`);
     } else t.comment(`seed ${seed}: the link ${a.open ? 'no longer has the scope active' : 'was closed'}`);
     await a.close();
@@ -217,7 +217,7 @@ t.test('an Error whose retry_after_ms Node cannot time is not retried after 1 ms
   t.teardown(() => void process.off('warning', onWarning));
   const { raw, ctx } = await upLink(gw, ri);
   const polls = (): number[] => raw.got.flatMap((m) => (m.type === 'PollRequest' && m.scope === 5 ? [m.session] : []));
-  await until(() => polls().length > 0, 3000, 'the engine polls the raw peer');
+  await until(() => polls().length > 0, 20_000, 'the engine polls the raw peer');
   const first = polls()[0]!;
   // Busy, "come back in 49 days", naming the engine's own number of the scope (§3.7).
   raw.send({ type: 'Error', code: ReasonCode.Busy, message: 'busy', retry_after_ms: 0xffffffff, scope: ctx.number });

@@ -53,8 +53,8 @@ t.test('a gateway and two devices: device scopes, the fleet scope, orders and te
   d2.attach(l2);
   const ds1 = `device/${d1.peerId}`;
   const ds2 = `device/${d2.peerId}`;
-  await until(() => idsIn(d1, ds1).length === 1 && idsIn(d2, ds2).length === 1, 3000, 'each device joined its device scope');
-  await until(() => idsIn(d1, 'fleet/acme').length === 1 && idsIn(d2, 'fleet/acme').length === 1, 3000, 'both joined the fleet scope');
+  await until(() => idsIn(d1, ds1).length === 1 && idsIn(d2, ds2).length === 1, 20_000, 'each device joined its device scope');
+  await until(() => idsIn(d1, 'fleet/acme').length === 1 && idsIn(d2, 'fleet/acme').length === 1, 20_000, 'both joined the fleet scope');
   t.same(d1.scopes().map((s) => s.name).sort(), [ds1, 'fleet/acme'].sort(), 'device 1 holds its device scope and the fleet scope');
   t.same(d2.scopes().map((s) => s.name).sort(), [ds2, 'fleet/acme'].sort(), 'device 2 likewise');
   t.same(gw.scopes().map((s) => s.name).sort(), [ds1, ds2, 'fleet/acme'].sort(), 'the gateway created both device scopes');
@@ -63,9 +63,9 @@ t.test('a gateway and two devices: device scopes, the fleet scope, orders and te
   await d1.commit(ds1, text('telemetry 1'));
   await d2.commit(ds2, text('telemetry 2'));
   await gw.commit('fleet/acme', text('config: rate 5'));
-  await until(() => payloads(d1, ds1).includes('order: reboot'), 3000, 'the order reached device 1');
-  await until(() => payloads(gw, ds1).includes('telemetry 1') && payloads(gw, ds2).includes('telemetry 2'), 3000, 'telemetry reached the gateway');
-  await until(() => payloads(d1, 'fleet/acme').includes('config: rate 5') && payloads(d2, 'fleet/acme').includes('config: rate 5'), 3000, 'the config reached both');
+  await until(() => payloads(d1, ds1).includes('order: reboot'), 20_000, 'the order reached device 1');
+  await until(() => payloads(gw, ds1).includes('telemetry 1') && payloads(gw, ds2).includes('telemetry 2'), 20_000, 'telemetry reached the gateway');
+  await until(() => payloads(d1, 'fleet/acme').includes('config: rate 5') && payloads(d2, 'fleet/acme').includes('config: rate 5'), 20_000, 'the config reached both');
   t.notOk(payloads(d2, ds1).length > 0 || d2.scope(ds1) !== undefined, 'device 2 never holds device 1\'s scope');
   t.notOk(d1.scope(ds2), 'device 1 never holds device 2\'s scope');
   t.notOk(payloads(d1, ds1).includes('telemetry 2'), 'no telemetry of device 2 in device 1\'s scope');

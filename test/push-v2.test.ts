@@ -50,15 +50,15 @@ t.test('gateway → agent device: subscribed after the first rounds, a commit ar
   await until(() => d.scope(ds) !== undefined && d.scope('fleet/acme') !== undefined && stateOf(s, d, ds) === 'subscribed' && stateOf(s, d, 'fleet/acme') === 'subscribed', 5000, 'the device subscribed to both scopes');
   t.equal(g.stats.subscribesIn >= 2 && g.stats.subscribesRefused === 0, true, 'the gateway granted both');
   const loop = s.scoped.loopOf(d.scope(ds)!.id)!;
-  await until(() => loop.slowMs !== null && loop.state.kind === 'idle', 3000, 'the poll loop slowed to the anti-entropy period');
+  await until(() => loop.slowMs !== null && loop.state.kind === 'idle', 20_000, 'the poll loop slowed to the anti-entropy period');
   const polls = loop.polls;
   const order = await gw.commit(ds, text('order: reboot'));
-  await until(() => idsIn(d, ds).includes(toHex(order)), 3000, 'the order at the device');
+  await until(() => idsIn(d, ds).includes(toHex(order)), 20_000, 'the order at the device');
   t.equal(loop.polls, polls, 'no poll of the device scope meanwhile: it came by push');
   t.ok(g.stats.pushedCommands >= 1 && s.stats.pushesIn >= 1, 'pushed and received');
   t.equal(s.stats.pushesUnsolicited, 0, 'within its subscription');
   const back = await d.commit(ds, text('telemetry'));
-  await until(() => idsIn(gw, ds).includes(toHex(back)), 3000, 'the gateway subscribed to the device too, or polled it');
+  await until(() => idsIn(gw, ds).includes(toHex(back)), 20_000, 'the gateway subscribed to the device too, or polled it');
   t.equal(g.stats.badFrames + s.stats.badFrames, 0, 'no bad frame');
 });
 
@@ -78,9 +78,9 @@ t.test('one slot: the second scope is refused naming it, keeps polling, and none
   t.match(refusal, { type: 'Error', scope: tNum }, 'Error{MaximumSubscriptionsExceeded} names the refused scope by the subscriber\'s number');
   t.ok(refusal?.type === 'Error' && refusal.retry_after_ms !== null && refusal.retry_after_ms >= 1000, 'with a retry hint of at least 1 s');
   const inT = await gw.commit(T, text('in T'));
-  await until(() => idsIn(d, T).includes(toHex(inT)), 3000, 'T still syncs by poll');
+  await until(() => idsIn(d, T).includes(toHex(inT)), 20_000, 'T still syncs by poll');
   const inS = await gw.commit(S, text('in S'));
-  await until(() => idsIn(d, S).includes(toHex(inS)), 3000, 'S by push');
+  await until(() => idsIn(d, S).includes(toHex(inS)), 20_000, 'S by push');
   const pushes = out.get(d.peerId)!.filter((m) => m.type === 'Push');
   t.ok(pushes.length >= 1, 'pushes went to the device');
   t.ok(pushes.every((m) => m.type === 'Push' && m.scope === sNum && m.scope !== tNum), 'every push names S: nothing of T');
@@ -101,7 +101,7 @@ t.test('129 (peer, scope) subscriptions against 128 slots: exactly one refused, 
   const refused = m.type === 'Error' && typeof m.scope === 'number' ? x.s.table.scopeOfMine(m.scope) : undefined;
   t.ok(refused !== undefined, 'the refusal names one of the subscriber\'s scopes');
   // The gateway counted its refusal when it sent it; the device takes it in on a later turn.
-  await until(() => x.s.scoped.push.subscriptionOf(refused!)?.state === 'refused', 3000, 'the device took the refusal in');
+  await until(() => x.s.scoped.push.subscriptionOf(refused!)?.state === 'refused', 20_000, 'the device took the refusal in');
   t.equal(sessions.reduce((n, y) => n + y.s.stats.subscribesSent, 0) >= 129, true, 'every scope of every device asked');
 });
 
@@ -119,10 +119,10 @@ t.test('a subscription is suspended when its link closes and resumed, same slot,
   t.ok(core.pusher.table.isSuspended(slot), 'suspended, not removed');
   const missed = await gw.commit('fleet/acme', text('while the link was down'));
   const second = connect(d);
-  await until(() => second.g.authenticated && second.g.table.active(fleetId), 3000, 'the fleet scope active on the new link');
+  await until(() => second.g.authenticated && second.g.table.active(fleetId), 20_000, 'the fleet scope active on the new link');
   t.equal(core.pusher.slotOf(second.g.fingerprint, fleetId), slot, 'the same slot');
   t.notOk(core.pusher.table.isSuspended(slot), 'resumed');
   t.equal(core.pusher.table.linkAt(slot), second.g.linkId, 'bound to the new link');
-  await until(() => idsIn(d, 'fleet/acme').includes(toHex(missed)), 3000, 'what it missed arrived');
+  await until(() => idsIn(d, 'fleet/acme').includes(toHex(missed)), 20_000, 'what it missed arrived');
   await until(() => stateOf(second.s, d, 'fleet/acme') === 'subscribed', 5000, 'the subscriber subscribed again on the new link (it never relies on a resumption)');
 });

@@ -44,12 +44,12 @@ for (const seal of ['require', 'off'] as const) {
     const sb = b.attach(lb);
     await until(() => sa.authenticated && sb.authenticated, 2000, 'both up');
     t.equal(sa.sealed, seal === 'require', 'sealed as the policy says');
-    await until(() => ids(b, 'team/x').includes(toHex(first)), 3000, 'b joined and polled a');
+    await until(() => ids(b, 'team/x').includes(toHex(first)), 20_000, 'b joined and polled a');
     t.same(b.scopes().map((s) => s.name), ['team/x'], 'b holds the joined scope only');
     const fromB = await b.commit('team/x', text('from b'));
-    await until(() => ids(a, 'team/x').includes(toHex(fromB)), 3000, 'a polled b');
+    await until(() => ids(a, 'team/x').includes(toHex(fromB)), 20_000, 'a polled b');
     const later = await a.commit('team/x', text('from a, later'));
-    await until(() => ids(b, 'team/x').includes(toHex(later)), 3000, 'b polls again after the hint');
+    await until(() => ids(b, 'team/x').includes(toHex(later)), 20_000, 'b polls again after the hint');
     t.same(ids(a, 'team/x'), ids(b, 'team/x'), 'both hold the same commands');
     t.ok(sa.stats.pollsAnswered > 0 && sb.stats.pollsAnswered > 0, 'each side answered polls');
     t.equal(sa.stats.badFrames + sb.stats.badFrames, 0, 'no bad frame');
@@ -69,7 +69,7 @@ t.test('a link closed mid-sync: loops stop, a new link syncs from the tables up'
   let [la, lb] = createMemoryLinkPair();
   const s1 = a.attach(la);
   b.attach(lb);
-  await until(() => ids(b, 'team/x').length === 1, 3000, 'joined');
+  await until(() => ids(b, 'team/x').length === 1, 20_000, 'joined');
   await la.close();
   await until(() => a.sessions().length === 0 && b.sessions().length === 0, 2000, 'both sessions down');
   t.notOk(s1.scoped.loopOf(a.scope('team/x')!.id), 'no loop left on the closed link');
@@ -77,7 +77,7 @@ t.test('a link closed mid-sync: loops stop, a new link syncs from the tables up'
   [la, lb] = createMemoryLinkPair();
   a.attach(la);
   b.attach(lb);
-  await until(() => ids(b, 'team/x').includes(toHex(c)), 3000, 'synced over the new link');
+  await until(() => ids(b, 'team/x').includes(toHex(c)), 20_000, 'synced over the new link');
 });
 
 t.test('Handshake speaking version 2 refuses version 1 with the 3-field text; version 1 is unchanged', async (t) => {
