@@ -62,6 +62,8 @@ export class PollLoop {
   /** The newest answer said `more`. */
   private morePending = false;
   private timeouts = 0;
+  /** When the peer's last round-ending `next_poll_ms` lets the next poll go (settings.now() time). */
+  private paceUntil = 0;
   /** Orphans seen this round: the round then ends with a repair poll. */
   private roundOrphans = 0;
   private sentAt = 0;
@@ -72,6 +74,14 @@ export class PollLoop {
     private readonly pacer: ClientPacer,
     private readonly events: PollLoopEvents,
   ) {}
+
+  /**
+   * Ms until the pace of the peer's last `next_poll_ms` allows the next poll (0 when it already
+   * does): a caller that brings the next poll forward (a refused subscription) waits at least this.
+   */
+  paceRemainingMs(): number {
+    return Math.max(0, this.paceUntil - this.host.settings.now());
+  }
 
   /** Whether nothing is out or held (a new subscription may reschedule the next poll). */
   get quiet(): boolean {
@@ -188,6 +198,7 @@ export class PollLoop {
   }
 
   private endRound(hintMs: number): void {
+    this.paceUntil = this.host.settings.now() + hintMs;
     this.frontier = new Uint8Array(0);
     const orphans = this.roundOrphans;
     this.roundOrphans = 0;

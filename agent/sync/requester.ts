@@ -33,7 +33,9 @@ export class Requester {
         // new commands, so the next poll is only the slow anti-entropy one.
         if (first && this.poll.quiet) this.poll.schedule(pacer.afterSuccess(host.settings.subscribedPollS * 1000));
       },
-      refused: (retry) => this.poll.schedule(Math.min(retry || 1000, 60000)),
+      // Back to polling soon (the subscribed pace was the slow anti-entropy one), but never faster
+      // than the peer's last next_poll_ms (PROTOCOL.md §9.2: the hint paces only the Subscribe).
+      refused: (retry) => this.poll.schedule(Math.max(Math.min(retry || 1000, 60000), this.poll.paceRemainingMs())),
     });
     this.poll = new PollLoop(host, pacer, {
       applied: (more) => {

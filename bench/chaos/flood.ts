@@ -84,8 +84,9 @@ export async function runFlood(cfg: ChaosConfig): Promise<Figures> {
         log.refusals++;
         if (m.retry_after_ms !== null && m.retry_after_ms > 0) {
           log.refusedWithHint++;
+          // PROTOCOL.md §9.2: the hint paces the next Subscribe; polls keep the pace of
+          // next_poll_ms (a poll round already under way may end at its own hint's pace).
           log.subNotBefore = t + m.retry_after_ms * (1 - JITTER) - SLACK_MS;
-          log.pollNotBefore = t + Math.min(m.retry_after_ms, 60000) * (1 - JITTER) - SLACK_MS;
         }
       } else if (m.type === 'Error' && m.code === ReasonCode.Busy && m.retry_after_ms !== null) {
         log.pollNotBefore = t + m.retry_after_ms * (1 - JITTER) - SLACK_MS;

@@ -173,7 +173,7 @@ raw \`Subscribe\` frames before authenticating. Every frame the target sends is 
 side. Checked: the table holds exactly \`capacity\` peers; every authenticated peer that never got a
 slot got \`MaximumSubscriptionsExceeded\` with a \`retry_after_ms\` (the subscriptions last 3 s, so
 a holder that renews late on a loaded machine frees its slot for another: \`acked\` may exceed
-\`capacity\`); refused peers then poll, and no refused
+\`capacity\`); refused peers then poll at the pace of \`next_poll_ms\` (PROTOCOL.md §9.2), and no refused
 peer that never held a slot polls or re-subscribes sooner than the pace it was given (one that held
 a slot may still be repairing a push it could not place, §9.7, which polls at once) (\`next_poll_ms\` / \`retry_after_ms\`,
 minus the 20 % client jitter) — \`pace_violations\`; untrusted peers get \`Unauthorized\` and
