@@ -9,24 +9,92 @@
  * a periodic tick of the injected scheduler. Access (§1.8, §3.10) is checked on every answer and
  * every accepted answer: a peer the scope is not granted to gets nothing and gives nothing.
  */
+import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { compareBytes } from '../../protocol/command.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { SyncwireError } from '../../protocol/errors.js';
+import { toHex } from '../../protocol/keys.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
 import type { RetentionPlan } from '../store/retention.js';
-import { resolveRetention, type ResolvedRetention } from '../store/retention-policy.js';
-import type { ScopeStore } from '../store/scope-store-contract.js';
-import { ScopeIngest, type IngestV2Result } from './ingest-v2.js';
-import { classifyItems, sampleV2 } from './pending-records.js';
+import { resolveRetention, type RetentionConfig, type ResolvedRetention } from '../store/retention-policy.js';
+import type { GapRecord, ScopeStore } from '../store/scope-store-contract.js';
+import type { Delivery } from './ingest.js';
+import { ScopeIngest, type IngestV2Result, type Signer } from './ingest-v2.js';
+import type { OrphanBufferV2 } from './orphans-v2.js';
+import { PendingRecords, classifyItems, sampleV2 } from './pending-records.js';
 import { PollAnswererV2, headsOf, type AnswerOptions } from './poll-answer-v2.js';
 import { RetentionFullError } from './retention-full-error.js';
-import { RETENTION_TICK_MS, type AcceptResult, type PeerRef, type ScopeHostOptions } from './scope-host-types.js';
+import type { Scheduler } from './scope-announcer.js';
 import type { ScopeMembership } from './scope-membership.js';
-import { newRequesterState, unwantedHeads, type RequesterState } from './scope-requester-state.js';
 import { ScopeRetention } from './scope-retention.js';
 
-export { RETENTION_TICK_MS, type AcceptResult, type PeerRef, type ScopeHostEvents, type ScopeHostOptions } from './scope-host-types.js';
+/** How often retention runs without appends (§4.2: every 60 s), ms. */
+export const RETENTION_TICK_MS = 60_000;
 
+/** A peer as the access checks see it: its id (cursor and round keys), full key and link trust. */
+export interface PeerRef {
+  id: string;
+  publicKey: Uint8Array;
+  /** Whether this host's link trust admits the peer (what `open_read` relies on). */
+  trusted: boolean;
+}
+
+/** What the host tells its owner. Every member is optional. */
+export interface ScopeHostEvents {
+  appended?(host: ScopeHost, handles: readonly number[], from: string, how: Delivery): void;
+  /** Membership commands were appended: re-evaluate grants of every peer S is active with (§1.8). */
+  membershipChanged?(host: ScopeHost, handles: readonly number[]): void;
+  /** A gap marker was written before the next command (§4.6). */
+  gap?(host: ScopeHost, records: readonly GapRecord[], from: string): void;
+  /** A periodic retention run failed (a store error); the next tick tries again. */
+  error?(host: ScopeHost, err: unknown): void;
+}
+
+/** Options of {@link ScopeHost}. */
+export interface ScopeHostOptions {
+  /** The scope's store, opened with `membership.openHooks()` (or replayed by `ScopeMembership.load`). */
+  store: ScopeStore;
+  membership: ScopeMembership;
+  /** The host's own identity: commits are signed with it, its commands are protected (§4.2). */
+  identity: Signer;
+  /** The name announced for a scope being joined; otherwise the genesis name is used. */
+  name?: string;
+  /** Set while joining: the peer the scope is joined from, the only one granted it meanwhile (§1.8). */
+  joinFrom?: Uint8Array;
+  /** `scopes.retention` (§4.1). Default: none (the genesis, then forever). */
+  retention?: RetentionConfig;
+  /** Timers for the periodic run. Default: none (no tick). */
+  scheduler?: Scheduler;
+  /** Tick period, ms. Default {@link RETENTION_TICK_MS}. */
+  tickMs?: number;
+  /** Clock, seconds (same as the store's). Default `Date.now() / 1000`. */
+  nowS?: () => number;
+  /** The host's orphan buffer shared by its scopes. Default: a private one. */
+  orphans?: OrphanBufferV2;
+  events?: ScopeHostEvents;
+  /** HORIZON_TARGET override (tests). */
+  horizonTarget?: number;
+}
+
+/** What {@link ScopeHost.accept} did. */
+export interface AcceptResult extends IngestV2Result {
+  /** Items that were neither a command nor a decodable record. */
+  malformed: number;
+  /** The gap marker written for this answer, or null. */
+  gap: GapRecord[] | null;
+  /** Set when the peer is not granted the scope: nothing was taken. */
+  refused?: 'NotAMember';
+}
+
+interface RequesterState {
+  pending: PendingRecords;
+  responderHeads: Uint8Array[];
+  /** Responder heads it sent that this host will not keep (pruned here, or refused): named in every sample. */
+  unwanted: Uint8Array[];
+}
+
+/** Most unwanted responder heads named per peer (they share the sample's 32 slots). */
+const MAX_UNWANTED = 8;
 const NO_GENESIS_RETENTION = { maxCommands: 0, maxBytes: 0, maxAgeS: 0 };
 const EMPTY_RESULT = (): IngestV2Result => ({ appended: [], membership: [], duplicates: 0, orphaned: 0, rejected: {} });
 
@@ -133,7 +201,7 @@ export class ScopeHost {
     const cmds = items.flatMap((i) => (i.kind === 'command' ? [i.bytes] : []));
     const r = cmds.length > 0 ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id)) : EMPTY_RESULT();
     st.responderHeads = res.heads.map((h) => h.slice());
-    if (!res.more) st.unwanted = unwantedHeads(this.store, this.ingest.orphans, st, res.heads, cmds);
+    if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
     await this.retain();
     return { ...r, malformed, gap };
@@ -183,9 +251,36 @@ export class ScopeHost {
     await this.store.close();
   }
 
+  /**
+   * A responder's head that this host pruned (a head left behind there by a window cut: its
+   * children never reached it) is in every M it computes for this host, so it would be resent on
+   * every poll; naming it in the sample puts it in K. Only heads carried in the finished round
+   * and neither placed nor waiting as orphans are named (one that did not fit is never named): a
+   * command pruned here, or one refused here, which an honest responder (having accepted it)
+   * never sends and a dishonest one could withhold anyway.
+   */
+  private unwantedHeads(st: RequesterState, heads: readonly Uint8Array[], carried: readonly Uint8Array[]): Uint8Array[] {
+    const lacking = new Set(heads.filter((id) => this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined).map(toHex));
+    for (const id of st.unwanted) if (lacking.has(toHex(id))) lacking.add(`kept:${toHex(id)}`);
+    if (lacking.size === 0) return [];
+    const out = st.unwanted.filter((id) => lacking.has(toHex(id)));
+    const scopeHex = toHex(this.id);
+    for (const bytes of carried) {
+      let cmd: CommandV2;
+      try {
+        cmd = decodeCommandV2(this.id, bytes);
+      } catch {
+        continue;
+      }
+      const hex = toHex(cmd.id);
+      if (lacking.has(hex) && !lacking.has(`kept:${hex}`) && !this.ingest.orphans.has(scopeHex, cmd)) out.push(cmd.id.slice());
+    }
+    return out.slice(-MAX_UNWANTED);
+  }
+
   private requester(peer: string): RequesterState {
     let st = this.requesters.get(peer);
-    if (st === undefined) this.requesters.set(peer, (st = newRequesterState()));
+    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [] }));
     return st;
   }
 

@@ -9,7 +9,7 @@ import type { Durability } from '../store/command-store.js';
 import type { RetentionConfig } from '../store/retention-policy.js';
 import type { Scheduler } from './scope-announcer.js';
 import type { ScopeHost } from './scope-host.js';
-import type { ScopeHostEvents } from './scope-host-types.js';
+import type { ScopeHostEvents } from './scope-host.js';
 
 /** Default `scopes.max` (§1.9: the agent role; a gateway passes Infinity). */
 export const DEFAULT_MAX_SCOPES = 8;

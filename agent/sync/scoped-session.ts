@@ -1,5 +1,5 @@
 /**
- * What the scoped part of a v2 session ({@link SessionV2Scoped}) needs of the session itself once
+ * What the scoped part of a v2 session (`SessionV2Scoped`) needs of the session itself once
  * its link is up (docs/design/v2-scopes.md §3.3): the scope table and announcer, stats, budgets
  * and limits, and sending.
  */
@@ -8,7 +8,6 @@ import type { MessageV2 } from '../../protocol/messages-v2.js';
 import type { ScopeAnnouncer } from './scope-announcer.js';
 import type { ScopeTable } from './scope-table.js';
 import type { SessionV2Like, SessionV2Stats } from './session-v2-host.js';
-import type { SessionV2Scoped } from './session-v2-scoped.js';
 
 /** What the scoped part needs of its session (once up). */
 export interface ScopedSession extends SessionV2Like {

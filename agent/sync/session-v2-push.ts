@@ -23,7 +23,7 @@ import type { PeerRef } from './scope-host.js';
 import type { ScopePollLoop } from './scope-poll-loop.js';
 import { ScopeSubscription } from './scope-subscription.js';
 import { scopeKey } from './scope-table.js';
-import type { ScopedSession } from './session-v2-scoped.js';
+import type { ScopedSession } from './scoped-session.js';
 import type { SessionV2Host } from './session-v2-host.js';
 
 /** After a pushed command that could not be placed, poll within this, ms (§11.8). */
