@@ -1,5 +1,6 @@
 /**
- * `make demo` in miniature: the compiled CLI runs the whole system (in-process broker, gateway,
+ * The v1 demo (`syncwire demo --protocol 1`; protocol 2 is the default, test/demo-v2.test.ts) in
+ * miniature: the compiled CLI runs the whole system (in-process broker, gateway,
  * serial/MQTT/TCP agents, simulated device) and must converge, print the one-line summary last,
  * exit 0, and exit by itself (no dangling handles). Build first: `npx tsc -p tsconfig.json`.
  */
@@ -17,7 +18,7 @@ const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !==
 function demo(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   const t0 = Date.now();
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [MAIN, 'demo', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [MAIN, 'demo', '--protocol', '1', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
