@@ -14,7 +14,9 @@ import type { Logger } from '../node/log.js';
 import { deviceGenesis, deviceScopeName, wantsDeviceScope, type DeviceScopesConfig } from './device-scope.js';
 import type { PeerRejected } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
-import { CommitRate } from './pacing.js';
+import { CommitRate, type TokenBucket } from './pacing.js';
+import { PeerBucketsV2 } from './peer-buckets-v2.js';
+import { PollQueueV2 } from './poll-queue-v2.js';
 import { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
 import type { ScopeRegistry } from './scope-registry.js';
@@ -52,6 +54,9 @@ export class EngineV2Core implements SessionV2Host {
   private registry!: ScopeRegistry;
   /** Subscriptions of peers to this host's scopes, and the pushes to them. */
   readonly pusher: PusherV2;
+  /** Polls waiting for an answer, round-robin over (link, scope) (§13.2). */
+  readonly polls = new PollQueueV2();
+  private readonly buckets: PeerBucketsV2;
 
   /** @throws SubscriptionCapacityError when `settings.subscriptionCapacity` is not a power of two. */
   constructor(
@@ -68,6 +73,7 @@ export class EngineV2Core implements SessionV2Host {
       now: settings.now,
       storeOf: (id) => this.registry.byId(id)?.store,
     });
+    this.buckets = new PeerBucketsV2(settings.pollBucket.capacity, settings.pollBucket.perSecond, settings.now);
   }
 
   /** Set once the registry is open (it needs the core's scope events first). */
@@ -140,6 +146,10 @@ export class EngineV2Core implements SessionV2Host {
 
   held(): ScopeHost[] {
     return this.registry.list();
+  }
+
+  bucketOf(peerId: string): TokenBucket {
+    return this.buckets.of(peerId);
   }
 
   hintMs(host: ScopeHost): number {

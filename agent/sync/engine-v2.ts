@@ -215,6 +215,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
     if (this.closed) return;
     this.closed = true;
     this.core.pusher.close();
+    this.core.polls.close();
     await Promise.all([...this.core.sessions].map((s) => s.close()));
     await this.core.scopes.close();
   }

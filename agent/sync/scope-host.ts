@@ -22,7 +22,7 @@ import type { Delivery } from './ingest.js';
 import { ScopeIngest, type IngestV2Result, type Signer } from './ingest-v2.js';
 import type { OrphanBufferV2 } from './orphans-v2.js';
 import { PendingRecords, classifyItems, sampleV2 } from './pending-records.js';
-import { PollAnswererV2, headsOf, type AnswerOptions } from './poll-answer-v2.js';
+import { PollAnswererV2, headsOf, type AnswerOptions, type PollJobV2 } from './poll-answer-v2.js';
 import { RetentionFullError } from './retention-full-error.js';
 import type { Scheduler } from './scope-announcer.js';
 import type { ScopeMembership } from './scope-membership.js';
@@ -179,8 +179,23 @@ export class ScopeHost {
    * @throws SyncwireError('NotAMember') when the scope is not granted to the peer.
    */
   answer(peer: PeerRef, req: PollRequest, o: Partial<AnswerOptions> = {}): PollResponse {
+    return this.finishAnswer(this.beginAnswer(peer, req), o);
+  }
+
+  /**
+   * {@link answer} in two steps, for the engine's poll queue (§13.2): begin `peer`'s poll, O(ids in
+   * the request); the job says whether it continues the previous answer (never refused, free) and
+   * its walk is advanced in chunks by the caller.
+   * @throws SyncwireError('NotAMember') when the scope is not granted to the peer.
+   */
+  beginAnswer(peer: PeerRef, req: PollRequest): PollJobV2 {
     if (!this.grants(peer.publicKey, peer.trusted)) throw new SyncwireError('NotAMember', `scope ${this.name} is not granted to ${peer.id}`);
-    const a = this.answerer.answer(peer.id, req, { scope: o.scope ?? req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }) });
+    return this.answerer.begin(peer.id, req);
+  }
+
+  /** Build the answer of a job from {@link beginAnswer} (its walk completed if needed) and raise `heldFloor` (§4.2). */
+  finishAnswer(job: PollJobV2, o: Partial<AnswerOptions> = {}): PollResponse {
+    const a = this.answerer.finish(job, { scope: o.scope ?? job.req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }) });
     this.retention?.raiseHeldFloor(a.heldFloor);
     return a.response;
   }

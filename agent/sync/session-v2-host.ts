@@ -7,6 +7,8 @@ import type { Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import type { PeerRejected } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
+import type { TokenBucket } from './pacing.js';
+import type { PollQueueV2 } from './poll-queue-v2.js';
 import type { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
 import type { JoinVerdict, ScopeCounter } from './scope-table.js';
@@ -40,6 +42,10 @@ export interface SessionV2Host {
   hintMs(host: ScopeHost): number;
   /** The engine's (peer, scope) subscription table and push passes (§11). */
   readonly pusher: PusherV2;
+  /** The engine's queue of polls to answer, round-robin over (link, scope) (§13.2). */
+  readonly polls: PollQueueV2;
+  /** The token bucket of a peer (by id), shared by all its scopes and links (§13.2). */
+  bucketOf(peerId: string): TokenBucket;
 
   /** The peer proved its key: the session is up (a gateway may now create the peer's device scope). */
   onUp(s: SessionV2Like): void;
@@ -89,6 +95,10 @@ export interface SessionV2Stats {
   versionRefused: number;
   pollsSent: number;
   pollsAnswered: number;
+  /** Polls replaced by a newer one for the same scope before they were answered. */
+  pollsSuperseded: number;
+  /** Polls refused `Busy` (the peer's token bucket was empty). */
+  pollsBusy: number;
   /** `Subscribe`s received that routed. */
   subscribesIn: number;
   /** Of those, refused with `MaximumSubscriptionsExceeded`. */
@@ -112,7 +122,7 @@ export function newSessionV2Stats(): SessionV2Stats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
     unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0,
-    pollsSent: 0, pollsAnswered: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushedCommands: 0,
+    pollsSent: 0, pollsAnswered: 0, pollsSuperseded: 0, pollsBusy: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushedCommands: 0,
     table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
   };
 }

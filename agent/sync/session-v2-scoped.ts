@@ -4,23 +4,24 @@
  * scoped message by number, the answers to the peer's polls, one {@link ScopePollLoop} per
  * active scope, and its subscriptions and pushes ({@link SessionV2Push}).
  *
- * - `PollRequest` whose number routes → the scope host's answer (`PollResponse`), or
- *   `Error{NotAMember}` and S closed toward the peer when it is no longer granted; a number that
- *   does not route → `Error{UnknownScope, scope: the number as received}`, counted as a bad frame
- *   and answered at most once per 16 (§9.5). `Subscribe` likewise.
+ * - `PollRequest` whose number routes → the engine's poll queue and the peer's token bucket
+ *   ({@link SessionV2Answers}: `PollResponse`, `Busy`, or `Error{NotAMember}` and S closed toward
+ *   the peer when it is no longer granted); a number that does not route → `Error{UnknownScope,
+ *   scope: the number as received}`, counted as a bad frame and answered at most once per 16
+ *   (§9.5). `Subscribe` likewise.
  * - `PollResponse` → that scope's loop; `Error` with a scope → that scope's subscription (codes 5
  *   and 6) or loop (backs off).
  * - `Unsubscribe`, `SubscribeAck`, `Push` → the push side; one that does not route is dropped and
  *   counted.
  */
-import { MIN_POLL_BYTES } from '../../protocol/constants.js';
-import type { MessageV2, PollRequest } from '../../protocol/messages-v2.js';
-import { SyncwireError, ReasonCode } from '../../protocol/errors.js';
+import type { MessageV2 } from '../../protocol/messages-v2.js';
+import { ReasonCode } from '../../protocol/errors.js';
 import type { ClientPacer } from './pacing.js';
 import type { PeerRef } from './scope-host.js';
 import type { ScopePollLoop } from './scope-poll-loop.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import type { ScopedSession } from './scoped-session.js';
+import { SessionV2Answers } from './session-v2-answer.js';
 import { SessionV2Push } from './session-v2-push.js';
 import { makeSessionLoop } from './session-v2-loop.js';
 import { scopeKey, type JoinVerdict, type ScopeCounter, type ScopeTableHost } from './scope-table.js';
@@ -32,6 +33,7 @@ export type { ScopedSession } from './scoped-session.js';
 export class SessionV2Scoped implements ScopeTableHost {
   private readonly loops = new Map<string, ScopePollLoop>();
   readonly push: SessionV2Push;
+  private readonly answers: SessionV2Answers;
 
   constructor(
     private readonly host: SessionV2Host,
@@ -39,6 +41,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     private readonly pacer: () => ClientPacer,
   ) {
     this.push = new SessionV2Push(host, s, pacer, (id) => this.loops.get(scopeKey(id)), () => this.peerRef());
+    this.answers = new SessionV2Answers(host, s, () => this.peerRef(), (n) => this.unknownScope(n));
   }
 
   /** The link is up: open every held scope granted to the peer (one `Scopes`, rule 4). */
@@ -62,6 +65,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     for (const l of this.loops.values()) l.stop();
     this.loops.clear();
     this.push.stop();
+    this.answers.stop();
   }
 
   /** The loop of S, for tests and status. */
@@ -74,7 +78,7 @@ export class SessionV2Scoped implements ScopeTableHost {
     const t = this.s.table;
     switch (msg.type) {
       case 'PollRequest':
-        return this.answer(msg);
+        return this.answers.onPoll(msg);
       case 'PollResponse': {
         const id = t.scopeOfMine(msg.scope);
         const loop = id === undefined ? undefined : this.loops.get(scopeKey(id));
@@ -155,25 +159,6 @@ export class SessionV2Scoped implements ScopeTableHost {
   private peerRef(): PeerRef {
     const key = this.s.peerKey!;
     return { id: this.s.peerId, publicKey: key, trusted: this.host.admits(key) };
-  }
-
-  private answer(req: PollRequest): void {
-    const s = this.s;
-    const id = s.table.scopeOfMine(req.scope);
-    if (id === undefined) return this.unknownScope(req.scope);
-    const h = this.host.hostOf(id);
-    const theirs = s.table.theirs.get(scopeKey(id));
-    if (h === undefined || theirs === undefined) return; // a join still being set up: nothing to give yet
-    if (req.max_bytes < MIN_POLL_BYTES) return s.sendError('Malformed', `max_bytes ${req.max_bytes} is below ${MIN_POLL_BYTES}`, null, theirs);
-    try {
-      s.send(h.answer(this.peerRef(), req, { scope: theirs, nextPollMs: this.host.hintMs(h), frameLimit: s.sendLimit }));
-      s.stats.pollsAnswered++;
-    } catch (err) {
-      if (!(err instanceof SyncwireError) || err.reason !== 'NotAMember') throw err;
-      s.sendError('NotAMember', 'not a member', null, theirs);
-      s.table.close(id);
-      s.announcer.flush();
-    }
   }
 
   private unknownScope(n: number): void {
