@@ -17,6 +17,7 @@ import type { Logger } from '../node/log.js';
 import { EngineV2, type EngineV2Options } from '../sync/engine-v2.js';
 import type { DemoBroker } from './demo-broker.js';
 import { DEMO_BAUD, mqttUrls } from './demo-world.js';
+import { deviceEndV2 } from './sim-v2-end.js';
 import type { SimDeviceV2 } from '../../firmware-sim/device-v2/index.js';
 import type { SimLink } from '../../firmware-sim/uart/index.js';
 
@@ -159,13 +160,7 @@ export async function buildWorldV2(o: WorldV2Options): Promise<DemoWorldV2> {
       o.onDevice(d);
       const port = new SerialPortStream({ binding, path: uarts[i + 1]!.b.path, baudRate: DEMO_BAUD });
       port.on('error', (err: Error) => o.warn(d.name, err));
-      const attachment = attachDeviceToSerialPort({
-        maxFrame: device.maxFrame,
-        connect: (l) => device.connect(l),
-        disconnect: () => device.disconnect(),
-        onBody: (b) => device.onBody(b),
-        linkError: () => undefined, // counted by the wiring's decoder; the v2 device has no hook for it
-      }, port);
+      const attachment = attachDeviceToSerialPort(deviceEndV2(device), port);
       undo.push(async () => {
         device.stop();
         attachment.detach();
