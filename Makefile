@@ -24,6 +24,7 @@ demo: build
 
 chaos: build
 	node dist/bench/chaos.js
+	node dist/bench/chaos-v2.js
 
 vectors: build
 	node dist/scripts/gen-checks.js

@@ -1,0 +1,75 @@
+/**
+ * The invariants of the protocol-v2 soak, its table, and its section of docs/RELIABILITY.md
+ * (between markers, so bench/chaos.js regenerating the rest of the file and this soak rewriting
+ * its own section do not undo each other).
+ */
+import type { SoakV2Figures } from './chaos-v2-soak.js';
+
+const START = '<!-- protocol-v2-soak:start (written by bench/chaos-v2.ts) -->';
+const END = '<!-- protocol-v2-soak:end -->';
+
+/** The invariants broken by `f`, one line each (empty: all hold). */
+export function violationsV2(f: SoakV2Figures): string[] {
+  const out: string[] = [];
+  const want = (key: string, ok: (v: unknown) => boolean, what: string): void => {
+    if (!ok(f[key])) out.push(`chaos-v2.${key} = ${JSON.stringify(f[key])}, want ${what}`);
+  };
+  want('lost', (v) => v === 0, '0');
+  want('converged', (v) => v === true, 'true');
+  want('foreign_commands', (v) => v === 0, '0');
+  want('crashes', (v) => v === 0, '0');
+  want('unexpected_commit_errors', (v) => v === 0, '0');
+  want('hostile_writes_accepted', (v) => v === 0, '0');
+  want('hostile_held_victim_scope', (v) => v === false, 'false');
+  want('acknowledged', (v) => typeof v === 'number' && v > 0, '> 0');
+  return out;
+}
+
+/** A key/value table of the figures, as bench/chaos/report.ts prints them. */
+export function tableV2(f: SoakV2Figures): string {
+  const rows = Object.entries(f).map(([k, v]) => `| \`${k}\` | ${typeof v === 'object' ? `\`${JSON.stringify(v)}\`` : String(v)} |`);
+  return `| key | value |\n|---|---|\n${rows.join('\n')}\n`;
+}
+
+/** The section, markers included. */
+export function sectionV2(f: SoakV2Figures, meta: { date: string; node: string; cpus: number; violations: string[] }): string {
+  return `${START}
+## Protocol v2 soak
+
+\`node dist/bench/chaos-v2.js\` (the last step of \`make chaos\`; \`CHAOS_V2_SECONDS\` sets its length,
+\`CHAOS_V2_SEED\` its fault schedule; \`test/chaos-v2.test.ts\` runs a short one). One process: a
+gateway \`EngineV2\` on a disk store (device scopes on, \`fleet/acme\` open-read with the agents as
+writers), ${String(f.agents)} agents (\`EngineV2\` on disk stores in their own data dirs, over TCP through a
+proxy that resets every connection every 1.5–5 s; the dialers re-dial), ${String(f.devices)} v2 simulated
+devices (rings of ${String(f.device_ring)} commands per scope, so gaps and horizons happen; telemetry every
+500 ms; their in-process links cut every 2–8 s for 0.3–2 s, one cut in three for 3–6 s; the
+gateway writes orders to every device scope and, every 3–7 s, a burst of twice a ring of fleet
+configs), a damaged frame (random bytes, or a
+real frame cut short) injected every 150–600 ms on a random link of any kind, in either
+direction on device links; an agent's engine closed and reopened on its data dir every 3–9 s.
+There is no close-without-flush in the v2 stores: a "power cut" drops the transport and closes
+the engine, and a commit counts as acknowledged only once \`commit()\` resolved (durability
+\`always\`: fsynced). A hostile peer, trusted on the link, asks to join agent 1's device scope
+and tries to write it and the fleet scope every 0.5–1.5 s.
+
+After the faults stop, the gateway commits a marker to every scope; **converged** = every agent
+holds exactly the gateway's commands of its device scope and the fleet scope, the hostile peer
+exactly the gateway's fleet scope, and every device holds the markers of its two scopes;
+**lost** = an acknowledged commit missing at the gateway, or missing from the replica of the
+agent whose scope it is in (devices keep only their rings: their gateway-side delivery is
+what converged checks); **foreign_commands** = a command of a scope the receiver is not a member
+of, seen by a device, an agent or the hostile peer.
+
+Last run: ${meta.date}, Node ${meta.node}, ${String(meta.cpus)} cores. Violations: ${meta.violations.length === 0 ? 'none' : meta.violations.join('; ')}.
+
+${tableV2(f)}${END}
+`;
+}
+
+/** `doc` with the section replaced, or appended when it has none. */
+export function withSectionV2(doc: string, section: string): string {
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a >= 0 && b > a) return `${doc.slice(0, a)}${section.trimEnd()}${doc.slice(b + END.length)}`;
+  return `${doc.trimEnd()}\n\n${section}`;
+}
