@@ -12,6 +12,11 @@
  */
 export { startAgent, ensureKeyFile, type Agent, type AgentConfig, type AgentEvents, type AgentOptions, type Committed } from './cli/start-agent.js';
 export type { CommandEntry, FeedOptions } from './api/command-feed.js';
+// Protocol 2 (`protocol: 2` in the config): scoped commits and reads, gap entries (design v2-scopes.md §4.7, §6).
+export type { AgentV2, AgentV2Events, CommittedV2, ScopeCommandsOptions } from './cli/agent-v2.js';
+export type { ScopedEntry, GapEntry, ScopeItem, EntryKind, ScopeFeedOptions } from './api/scope-feed.js';
+export { ScopeError, type ScopeErrorReason } from './cli/node-scopes.js';
+export type { SnapshotV2, ScopeInfo, PeerInfoV2 } from './cli/snapshot-v2.js';
 export { CursorError, type CursorReason } from './api/cursor.js';
 export type { Snapshot, PeerInfo, LastError } from './cli/snapshot.js';
 export type { TrustReload } from './cli/trust-reload.js';

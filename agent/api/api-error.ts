@@ -18,7 +18,9 @@ export type ApiReason =
   | 'closing'
   | 'store_error'
   | 'internal'
-  | 'not_implemented';
+  | 'not_implemented'
+  /** A commit to the read-only scope `legacy/v1` (protocol 2, design v2-scopes.md §5.5). */
+  | 'read_only';
 
 /** The HTTP status of each reason (api.md's table; `not_implemented` only answers from test hosts, testkit/basic-host.ts). */
 export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
@@ -35,6 +37,7 @@ export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
   store_error: 500,
   internal: 500,
   not_implemented: 501,
+  read_only: 409,
 };
 
 /** Error body fields beyond reason and message (e.g. readiness `checks`). */

@@ -13,8 +13,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface ApiHost {
   /** `GET /v1/status`: the status snapshot (JSON-able). */
   status(): object;
-  /** `POST /v1/commands`: commit `payload`; resolves once the store's durability is met. */
-  commit(payload: Uint8Array): Promise<{ id: Uint8Array; cursor: string }>;
+  /**
+   * `POST /v1/commands`: commit `payload`; resolves once the store's durability is met. `scope`
+   * (the `scope` query parameter, a name or 64-hex id) is only ever given to a host with
+   * {@link scopes}; such a host answers with the scope's name.
+   */
+  commit(payload: Uint8Array, scope?: string): Promise<{ id: Uint8Array; cursor: string; scope?: string }>;
   /**
    * `GET /v1/commands`: write the NDJSON answer to `res` (status, headers and body; the host
    * ends it, or keeps it open with `follow`). The server has already checked method and auth
@@ -28,6 +32,11 @@ export interface ApiHost {
   metrics(): string;
   /** `GET /readyz`: whether the agent is ready, and each check. */
   ready(): { ok: boolean; checks: Record<string, boolean> };
+  /**
+   * `GET /v1/scopes` (protocol 2): `{ scopes: [...] }`. A host without it runs protocol 1: the
+   * routes then refuse the `scope` parameter and this endpoint with 400 `bad_request`.
+   */
+  scopes?(): object;
   /** `POST /v1/reload`: re-read the trust file; the result object (throws ApiError on a bad file). */
   reload(): Promise<object>;
 }

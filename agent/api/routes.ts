@@ -17,6 +17,18 @@ export const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 /** A command id in a path: 64 hex digits (either case; answered in lower case). */
 const COMMAND_PATH = /^\/v1\/commands\/([^/]*)$/;
 
+/** Why a protocol-1 agent refuses `scope` and `/v1/scopes` (contract: 400 `bad_request`). */
+export const NO_SCOPES_TEXT = 'this agent runs protocol 1: no scopes';
+
+/** The `scope` query parameter, refused by a host without scopes. @throws ApiError 400 */
+function scopeParam(host: ApiHost, query: URLSearchParams): string | undefined {
+  const all = query.getAll('scope');
+  if (all.length === 0) return undefined;
+  if (!host.scopes) throw ApiError.of('bad_request', NO_SCOPES_TEXT);
+  if (all.length > 1) throw ApiError.of('bad_request', `scope given ${all.length} times`);
+  return all[0];
+}
+
 /** Options of {@link apiRoutes}. */
 export interface RoutesOptions {
   /** Called for a follow-like request: exempt its connection from idle timeouts. */
@@ -43,14 +55,25 @@ export function apiRoutes(host: ApiHost, opts: RoutesOptions): Route[] {
       path: '/v1/commands',
       methods: {
         GET: (ctx) => {
+          scopeParam(host, ctx.url.searchParams);
           opts.onStream(ctx);
           host.streamCommands(ctx.req, ctx.res, ctx.url.searchParams);
         },
-        POST: async ({ req, res, expectsContinue }) => {
+        POST: async ({ req, res, url, expectsContinue }) => {
+          const scope = scopeParam(host, url.searchParams);
           const kind = payloadKind(req.headers['content-type']);
           const payload = checkPayload(await readBody(req, MAX_PAYLOAD_BYTES, expectsContinue ? res : undefined), kind);
-          const { id, cursor } = await host.commit(payload);
-          sendJson(res, 201, { id: toHex(id), cursor });
+          const done = scope === undefined ? await host.commit(payload) : await host.commit(payload, scope);
+          sendJson(res, 201, { id: toHex(done.id), cursor: done.cursor, ...(done.scope === undefined ? {} : { scope: done.scope }) });
+        },
+      },
+    },
+    {
+      path: '/v1/scopes',
+      methods: {
+        GET: ({ res }) => {
+          if (!host.scopes) throw ApiError.of('bad_request', NO_SCOPES_TEXT);
+          sendJson(res, 200, host.scopes());
         },
       },
     },

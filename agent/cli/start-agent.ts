@@ -19,6 +19,9 @@ import { loadKeyFile, writeKeyFile } from './keys.js';
 import { rememberErrors } from './last-error.js';
 import { createLogger, type JsonLogger } from './logger.js';
 import { startNode, type RunningNode } from './run-node.js';
+import { RunningAgentV2, type AgentV2 } from './agent-v2.js';
+import { startNodeV2 } from './run-node-v2.js';
+import { protocolOf } from './run-node-v2-scopes.js';
 import type { Snapshot } from './snapshot.js';
 import type { TrustReload } from './trust-reload.js';
 
@@ -97,7 +100,10 @@ export interface Agent extends EventEmitter<AgentEvents> {
  * @throws ConfigError (with every problem's JSON path), KeyFileError, DataDirError, LockedError,
  *   StoreOpenError, TransportError; nothing stays open then.
  */
-export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<Agent> {
+export async function startAgent(config: AgentConfig & { protocol: 2 }, options?: AgentOptions): Promise<AgentV2>;
+export async function startAgent(config: AgentConfig & { protocol?: 1 }, options?: AgentOptions): Promise<Agent>;
+export async function startAgent(config: AgentConfig, options?: AgentOptions): Promise<Agent | AgentV2>;
+export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<Agent | AgentV2> {
   const problems = await validate(config);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `config: ${p.path || '/'}: ${p.text}`).join('\n'));
   const cfg = resolveConfig(config);
@@ -118,9 +124,16 @@ export function ensureKeyFile(path: string): { peerId: string; publicKey: string
   return { peerId: id.peerId, publicKey: toHex(id.publicKey), created };
 }
 
-/** Start an agent from a resolved config (the CLI's path: flags and file already merged). */
-export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent> {
+/**
+ * Start an agent from a resolved config (the CLI's path: flags and file already merged): the v1
+ * {@link Agent}, or with `protocol: 2` the scoped {@link AgentV2}.
+ */
+export async function startResolvedAgent(cfg: ResolvedConfig & { protocol: 2 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<AgentV2>;
+export async function startResolvedAgent(cfg: ResolvedConfig & { protocol?: 1 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent>;
+export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2>;
+export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2> {
   const memo = rememberErrors(baseLog);
+  if (protocolOf(cfg) === 2) return new RunningAgentV2(await startNodeV2(cfg, role, memo.log, { lastError: memo.last }));
   const node = await startNode(cfg, role, memo.log, { lastError: memo.last });
   return new RunningAgent(node);
 }

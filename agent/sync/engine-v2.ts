@@ -205,6 +205,25 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
     return this.core.scopes.list().map((h) => ({ name: h.name, id: toHex(h.id), commands: h.store.size, joining: h.joining }));
   }
 
+  /**
+   * Replace the link trust (a reloaded keys file; the own key stays trusted): sessions whose peer
+   * is no longer admitted are closed, the others stay as they are, and every scope's grants are
+   * re-evaluated (an `open_read` scope follows link trust, §1.8).
+   */
+  setTrust(mode: TrustMode, keys: readonly Uint8Array[]): { added: number; removed: number; closed: number } {
+    const c = this.core;
+    const change = c.keys.replace(mode, [...keys, this.identity.publicKey]);
+    let closed = 0;
+    for (const s of [...c.sessions]) {
+      if (s.peerKey === null || c.keys.admits(s.peerKey)) continue;
+      c.log.warn({ peer: s.peerId, publicKey: toHex(s.peerKey) }, 'peer no longer trusted; closing its link');
+      closed++;
+      void s.close();
+    }
+    for (const h of c.scopes.list()) c.refreshAll(h.id);
+    return { ...change, closed };
+  }
+
   /** Every session attached and not yet down. */
   sessions(): SessionV2[] {
     return [...this.core.sessions].filter((s): s is SessionV2 => s instanceof SessionV2);
