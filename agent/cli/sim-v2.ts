@@ -49,17 +49,20 @@ export async function runSimV2OnPort(o: SimV2Settings, path: string, identity: I
   feed.addDevice({ name: 'device', device });
   const port = new SerialPort({ path, baudRate: o.baud, autoOpen: false });
   const attachment = attachDeviceToSerialPort(deviceEndV2(device), port, { onError: (err) => feed.line('device', `port error: ${err.message}`) });
+  let summary = '';
   try {
     await new Promise<void>((resolve, reject) => port.open((err) => (err ? reject(err) : resolve())));
     device.start();
     await o.runFor();
+    device.stop();
+    summary = deviceLine('device', device); // before the detach takes the link down
   } finally {
     device.stop();
     attachment.detach();
     feed.stop();
     await new Promise<void>((resolve) => (port.isOpen ? port.close(() => resolve()) : resolve()));
   }
-  out(deviceLine('device', device));
+  out(summary);
   return 0;
 }
 
