@@ -4,9 +4,12 @@
  * scope, an order per device from the gateway into that device's scope, one fleet config from
  * the gateway into `fleet/demo` — then the demo waits until every verdict of demo-v2-checks.ts
  * holds and prints them last: one line per scope (its members converged: same heads), the three
- * checks, and a summary line. Exit status 0 only when all hold; 1 after `--timeout` otherwise.
+ * checks, and a summary line in v1's shape (`converged: <peers> peers, <commands> commands, heads …`)
+ * followed by `in <n> scopes, every check ok`. Exit status 0 only when all hold; 1 after `--timeout` otherwise.
  */
 import { encodeCbor } from '../../protocol/cbor.js';
+import { toHex } from '../../protocol/keys.js';
+import { headsOf } from '../sync/poll-answer-v2.js';
 import { verdicts, type DemoLedger, type Verdict } from './demo-v2-checks.js';
 import { DemoFeedV2 } from './demo-v2-feed.js';
 import { DEMO_FLEET, buildWorldV2, type DemoWorldV2 } from './demo-v2-world.js';
@@ -30,6 +33,12 @@ function allUp(w: DemoWorldV2): boolean {
   return up >= w.agents.length + w.devices.length
     && w.agents.every((a) => a.engine.scope(DEMO_FLEET)?.joining === false)
     && w.devices.every((d) => d.device.state === 'up' && d.device.scopes.filter((s) => s.state === 'held').length === 2);
+}
+
+/** The first 8 hex of every head of every scope the gateway holds, scope by scope. */
+function headsLine(w: DemoWorldV2): string {
+  return w.gateway.engine.scopes().sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((s) => headsOf(w.gateway.engine.scope(s.name)!.store).map((h) => toHex(h).slice(0, 8))).join(' ');
 }
 
 /** Run the v2 demo; resolves with the exit status. */
@@ -106,10 +115,12 @@ export async function runDemoV2(o: DemoV2Settings): Promise<number> {
     feed.mute();
     for (const v of result) out(v.line);
     const failed = result.filter((v) => !v.ok).length;
-    const scopes = gw.scopes().length;
+    const scopes = gw.scopes();
     const peers = 1 + world.agents.length + world.devices.length;
+    const commands = scopes.reduce((n, s) => n + s.commands, 0);
+    // v1's summary shape first (scripts and the package test read it), then the v2 part.
     out(failed === 0
-      ? `converged: ${scopes} scopes, ${peers} peers, every check ok`
+      ? `converged: ${peers} peers, ${commands} commands, heads ${headsLine(world)} in ${scopes.length} scopes, every check ok`
       : `not converged after ${o.timeoutS} s: ${failed} of ${result.length} verdicts failed`);
     status = failed === 0 ? 0 : 1;
     return status;

@@ -38,8 +38,8 @@ device/<its peer id>, the gateway sends each device one order into that scope an
 config into fleet/demo. Live lines name the scope of every command.
 Final lines: one per scope (converged: its members hold the same heads, or NOT converged), then
 "check orders reached only their device", "check telemetry reached only the gateway", "check
-fleet config reached everyone" (ok or FAILED), then a summary line
-(converged: <scopes> scopes, <peers> peers, every check ok). Exit status 0 when all hold, else 1.
+fleet config reached everyone" (ok or FAILED), then a summary line (converged: <peers> peers,
+<commands> commands, heads <first 8 hex of each scope's heads> in <n> scopes, every check ok). Exit status 0 when all hold, else 1.
 
 Protocol 1 (--protocol 1): a gateway (disk store in a temp dir) listening on TCP and MQTT with two simulated
 ${DEMO_BAUD}-baud UARTs; a full agent on the far end of one UART; an agent over MQTT; a poll-only
