@@ -26,26 +26,27 @@ export const demoSpec: CommandSpec = {
     protocol: { type: 'string', arg: 'N', description: 'protocol version to demo: 2 (default: scopes) or 1 (one graph)' },
     mqtt: { type: 'string', arg: 'URL', description: 'use this broker (mqtt://host:port) instead of an in-process aedes' },
     seconds: { type: 'string', short: 'n', arg: 'N', description: 'how long everyone commits (default 10)' },
-    quiet: { type: 'boolean', short: 'q', description: 'print only the final line' },
+    quiet: { type: 'boolean', short: 'q', description: 'print only the final line (v2: the verdict lines)' },
     'log-level': { type: 'string', arg: 'LEVEL', description: 'engine and transport logs on stderr (default silent)' },
     timeout: { type: 'string', arg: 'S', description: 'seconds to wait for convergence after the last commit (default 20)' },
   },
   details: `Protocol 2 (the default): a gateway (v2 engine, data dir in a temp dir) with device
 scopes on and the open-read fleet scope fleet/demo it creates; three agents joining fleet/demo
-(serial-agent on a simulated UART, mqtt-agent, tcp-agent polling only); two firmware-sim v2
-devices, each on its own simulated UART. Each device sends telemetry into its device scope
-device/<its peer id>, the gateway sends each device one order into that scope and one fleet
-config into fleet/demo. Live lines name the scope of every command.
-Final lines: one per scope (converged: its members hold the same heads, or NOT converged), then
+(serial-agent on a simulated ${DEMO_BAUD}-baud UART, mqtt-agent, tcp-agent polling only); two
+firmware-sim v2 devices, each on its own simulated UART. Each device sends telemetry into its
+device scope device/<its peer id>; the gateway sends each device one order into that scope and
+one fleet config into fleet/demo. Live lines name the scope of every command.
+Final lines: one per scope (converged: its members hold the same heads, or NOT converged);
 "check orders reached only their device", "check telemetry reached only the gateway", "check
-fleet config reached everyone" (ok or FAILED), then a summary line (converged: <peers> peers,
-<commands> commands, heads <first 8 hex of each scope's heads> in <n> scopes, every check ok). Exit status 0 when all hold, else 1.
+fleet config reached everyone" (ok or FAILED); a summary line: converged: <peers> peers,
+<commands> commands, heads <first 8 hex of each scope's heads> in <n> scopes, every check ok.
+Exit status 0 when all hold, 1 otherwise.
 
-Protocol 1 (--protocol 1): a gateway (disk store in a temp dir) listening on TCP and MQTT with two simulated
-${DEMO_BAUD}-baud UARTs; a full agent on the far end of one UART; an agent over MQTT; a poll-only
-agent over TCP; a firmware-sim device (a second, minimal protocol implementation) on the other
-UART, sending telemetry and receiving the gateway's orders. All keys are generated per run and
-every peer trusts exactly those keys (trust mode "list").
+Protocol 1 (--protocol 1): a gateway (disk store in a temp dir) listening on TCP and MQTT with
+two simulated ${DEMO_BAUD}-baud UARTs; a full agent on the far end of one UART; an agent over
+MQTT; a poll-only agent over TCP; a firmware-sim device (a second, minimal protocol
+implementation) on the other UART, sending telemetry and receiving the gateway's orders. All
+keys are generated per run and every peer trusts exactly those keys (trust mode "list").
 
 Final line (v1): converged: <peers> peers, <commands> commands, heads <first 8 hex of each head>
 Exit status 0 when every engine holds the identical graph, 1 otherwise.`,
