@@ -108,8 +108,8 @@ t.test('v2 gateway and agents: device and fleet scopes over TCP, scope isolation
   t.same(await listed(gwDir), [devA, devB, 'fleet/acme'].sort());
   t.same(await listed(aDir), [devA, 'fleet/acme'].sort());
   t.same(await listed(bDir), [devB, 'fleet/acme'].sort());
-  await t.rejects(apiRequest(sock(aDir), 'GET', `/v1/commands?scope=${encodeURIComponent(devB)}`), { status: 404, reason: 'not_found' });
-  await t.rejects(apiRequest(sock(gwDir), 'POST', '/v1/commands', { body: 'x' }), { status: 400, reason: 'bad_request', message: /scope required/ });
+  await t.rejects(apiRequest(sock(aDir), 'GET', `/v1/commands?scope=${encodeURIComponent(devB)}`), { name: 'ApiAnswerError', status: 404, reason: 'not_found' });
+  await t.rejects(apiRequest(sock(gwDir), 'POST', '/v1/commands', { body: 'x' }), { name: 'ApiAnswerError', status: 400, reason: 'bad_request', message: /scope required/ });
   const st = a.status();
   t.equal(st.protocol, 2);
   t.same(st.scopes.map((s) => s.name).sort(), [devA, 'fleet/acme'].sort());

@@ -68,12 +68,12 @@ t.test('a v2 node: legacy/v1 migrated read-only, default scope, scopes by id, er
   t.equal(((await apiRequest(s, 'GET', `/v1/commands/${toHex(old.id)}`)).json as ScopedEntry).scope, 'legacy/v1', 'GET /v1/commands/<id> looks in every scope');
   t.equal(((await apiRequest(s, 'GET', `/v1/commands/${c.id}`)).json as ScopedEntry).scope, 'app/x');
 
-  await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=legacy/v1', { body: 'x' }), { status: 409, reason: 'read_only' });
-  await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=nope/x', { body: 'x' }), { status: 404, reason: 'not_found' });
-  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=nope/x'), { status: 404, reason: 'not_found' });
-  await t.rejects(apiRequest(s, 'GET', `/v1/commands?scope=app/x&after=1-${'0'.repeat(16)}`), { status: 410, reason: 'cursor_unknown' });
-  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=app/x&after=zz'), { status: 400, reason: 'bad_request' });
-  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=a&scope=b'), { status: 400, reason: 'bad_request' });
+  await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=legacy/v1', { body: 'x' }), { name: 'ApiAnswerError', status: 409, reason: 'read_only' });
+  await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=nope/x', { body: 'x' }), { name: 'ApiAnswerError', status: 404, reason: 'not_found' });
+  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=nope/x'), { name: 'ApiAnswerError', status: 404, reason: 'not_found' });
+  await t.rejects(apiRequest(s, 'GET', `/v1/commands?scope=app/x&after=1-${'0'.repeat(16)}`), { name: 'ApiAnswerError', status: 410, reason: 'cursor_unknown' });
+  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=app/x&after=zz'), { name: 'ApiAnswerError', status: 400, reason: 'bad_request' });
+  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=a&scope=b'), { name: 'ApiAnswerError', status: 400, reason: 'bad_request' });
 
   const status = (await apiRequest(s, 'GET', '/v1/status')).json as { protocol: number; scopes: ScopeInfo[]; commands: number };
   t.equal(status.protocol, 2);
@@ -100,7 +100,7 @@ t.test('a protocol-1 agent refuses scopes with 400 and answers v1 as before', as
   const node = await startResolvedAgent(resolveConfig({ dataDir: dir, keyFile: join(dir, 'key.json') }), 'agent', log);
   t.teardown(() => node.close());
   const s = sock(dir);
-  const refused = { status: 400, reason: 'bad_request', message: 'this agent runs protocol 1: no scopes' };
+  const refused = { name: 'ApiAnswerError', status: 400, reason: 'bad_request', message: 'this agent runs protocol 1: no scopes' };
   await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=app/x', { body: 'x' }), refused);
   await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=app/x'), refused);
   await t.rejects(apiRequest(s, 'GET', '/v1/scopes'), refused);
