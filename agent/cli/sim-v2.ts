@@ -6,7 +6,7 @@
  * `--port PATH`: one device on a real serial path (a socat PTY, a USB-serial adapter) toward a
  * separately running `syncwire gateway --protocol 2 --link serial:...`.
  */
-import { encodeCbor } from '../../protocol/cbor.js';
+import { encodeCbor, type CborValue } from '../../protocol/cbor.js';
 import { Role } from '../../protocol/constants-v2.js';
 import { generateIdentity, toHex, type Identity } from '../../protocol/keys.js';
 import type { SealPolicy } from '../../protocol/seal.js';
@@ -113,8 +113,8 @@ export async function runSimV2InProcess(o: SimV2Settings, count: number): Promis
       link.dispose();
     });
   }
-  const commit = async (scope: string, payload: unknown[], what: string): Promise<Uint8Array> => {
-    const id = await gw.commit(scope, encodeCbor(payload as Parameters<typeof encodeCbor>[0]));
+  const commit = async (scope: string, payload: CborValue[], what: string): Promise<Uint8Array> => {
+    const id = await gw.commit(scope, encodeCbor(payload));
     feed.line('gateway', `committed ${what} ${JSON.stringify(payload.slice(1))} in ${feed.scopeLabel(scope)}`);
     return id;
   };
