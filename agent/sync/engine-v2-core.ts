@@ -16,6 +16,7 @@ import type { PeerRejected } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
 import { CommitRate, type TokenBucket } from './pacing.js';
 import { PeerBucketsV2 } from './peer-buckets-v2.js';
+import { PeerLinksV2 } from './peer-links-v2.js';
 import { PollQueueV2 } from './poll-queue-v2.js';
 import { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
@@ -45,6 +46,8 @@ interface PendingJoin {
 /** The v2 engine's state and the sessions' view of it. */
 export class EngineV2Core implements SessionV2Host {
   readonly sessions = new Set<SessionV2Like>();
+  /** The one up session of each peer: §7.1 one link per peer. */
+  private readonly links: PeerLinksV2;
   /** Joined scopes rejected by their first answer (§1.9 `scopeJoinsRejected`). */
   joinsRejected = 0;
   private readonly joins = new Map<string, PendingJoin>();
@@ -73,6 +76,7 @@ export class EngineV2Core implements SessionV2Host {
       now: settings.now,
       storeOf: (id) => this.registry.byId(id)?.store,
     });
+    this.links = new PeerLinksV2(log);
     this.buckets = new PeerBucketsV2(settings.pollBucket.capacity, settings.pollBucket.perSecond, settings.now);
   }
 
@@ -163,11 +167,18 @@ export class EngineV2Core implements SessionV2Host {
     this.pusher.appended(host.id, handles, from);
   }
 
-  onUp(s: SessionV2Like): void {
+  /** §7.1 one link per peer ({@link PeerLinksV2}); then the up event and a gateway's device scope. */
+  onUp(s: SessionV2Like): boolean {
+    if (!this.links.up(s)) return false;
     this.events.up(s);
-    const key = s.peerKey;
+    if (s.peerKey !== null) this.deviceScopeOf(s.peerKey);
+    return true;
+  }
+
+  /** §1.9: a gateway creates the device scope of a trusted peer that comes up, when it wants one. */
+  private deviceScopeOf(key: Uint8Array): void {
     const cfg = this.deviceScopes;
-    if (cfg === undefined || key === null) return;
+    if (cfg === undefined) return;
     const taken = (name: string): boolean => this.registry.byName(name) !== undefined || this.creating.has(name);
     if (!wantsDeviceScope(cfg, this.identity.publicKey, key, taken)) return;
     const name = deviceScopeName(key);
@@ -184,7 +195,13 @@ export class EngineV2Core implements SessionV2Host {
   }
 
   onDown(s: SessionV2Like): void {
-    if (this.sessions.delete(s)) this.events.down(s);
+    const had = this.sessions.delete(s);
+    if (s.peerKey === null) return;
+    if (!this.links.down(s)) return; // a dropped second link: the kept one goes on
+    // The per-peer answer cursors and requester states are the peer's, not the link's: forgotten
+    // only when the peer's last link goes.
+    for (const h of this.held()) h.forget(s.peerId);
+    if (had) this.events.down(s);
   }
 
   accepted(s: SessionV2Like, host: ScopeHost, result: AcceptResult): void {

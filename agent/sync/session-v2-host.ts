@@ -47,8 +47,12 @@ export interface SessionV2Host {
   /** The token bucket of a peer (by id), shared by all its scopes and links (§13.2). */
   bucketOf(peerId: string): TokenBucket;
 
-  /** The peer proved its key: the session is up (a gateway may now create the peer's device scope). */
-  onUp(s: SessionV2Like): void;
+  /**
+   * The peer proved its key: the session is up (a gateway may now create the peer's device scope).
+   * False when the peer is already up on another link that wins the link-key draw (§7.1 one link
+   * per peer): the engine is closing this session, which must not open scopes.
+   */
+  onUp(s: SessionV2Like): boolean;
   /** The session's link closed. */
   onDown(s: SessionV2Like): void;
   /** An answer of the peer for S was taken in (join refusals are the engine's to act on). */
@@ -64,6 +68,10 @@ export interface SessionV2Like {
   /** The peer's key, null before its `Hello` was accepted. */
   readonly peerKey: Uint8Array | null;
   readonly authenticated: boolean;
+  /** §7.1 link key (both nonces, the smaller first, hex): the same at both ends; '' before the peer's `Hello`. */
+  readonly linkKey: string;
+  /** The link's description, for logs. */
+  readonly linkName: string;
   /**
    * Bring S's entry in line with its grant to the peer (sender rule 1): open it when granted and
    * never opened (or closed by us since), close it when no longer granted. Sends at once.

@@ -151,8 +151,10 @@ export class SessionV2Scoped implements ScopeTableHost {
 
   private open(scopeId: Uint8Array, name: string): void {
     if (this.s.table.open(scopeId, name)) return;
-    // Every number of the link used (decision 18): a new link starts with fresh tables.
+    // Every number of the link used (§9.3 rule 2, decision 18): a new link starts with fresh
+    // tables. `Closed` tells the peer why before the link goes (it redials).
     this.host.log.warn({ peer: this.s.peerId }, 'scope numbers of the link used up; closing it');
+    this.s.sendError('Closed', 'all 65,536 scope numbers of this link are used: redial', null);
     void this.s.close();
   }
 

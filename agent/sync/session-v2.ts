@@ -9,8 +9,8 @@
  * Subscriptions and pushes (§11): the session announces `Push` and `BareCommand` in its `Hello`;
  * it is the engine pusher's {@link PushLinkV2} for this link (up: pushes may go to it; closed: the
  * peer's slots are suspended), and its scoped part subscribes to and takes pushes from the peer.
- * Re-handshakes keep the table (§7.5). One link per peer (§7.1's link key) is not enforced here
- * yet: the engine keeps every link.
+ * Re-handshakes keep the table (§7.5). One link per peer (§7.1): the engine keeps the peer's link
+ * with the smaller {@link SessionV2.linkKey} and closes the other ({@link SessionV2Host.onUp}).
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
@@ -95,6 +95,16 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   /** {@link PushLinkV2}: count commands pushed. */
   pushed(commands: number): void {
     this.stats.pushedCommands += commands;
+  }
+
+  /** {@link SessionV2Like}: §7.1 link key of the latest completed handshake (v1's rule). */
+  get linkKey(): string {
+    return this.handshakes.current.linkKey;
+  }
+
+  /** {@link SessionV2Like}: the link's description. */
+  get linkName(): string {
+    return this.link.description;
   }
 
   /** Whether the link is up and sealed. */
@@ -186,7 +196,6 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     this.inbound.stop();
     this.handshakes.stop();
     this.announcer.stop();
-    for (const h of this.host.held()) if (this.peer !== null) h.forget(this.peerId);
     this.scoped.stop();
     this.host.pusher.linkDown(this); // the peer's slots are suspended (§11.3), not removed
     this.host.onDown(this);
@@ -206,7 +215,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
       this.channel = new SealedChannel(hs.keys, this.host.settings.rekeyAt, this.host.settings.now);
       this.link.markSealed?.();
     }
-    this.host.onUp(this);
+    if (!this.host.onUp(this)) return; // the peer's other link won the draw: this one is closing
     this.host.pusher.linkUp(this);
     if (!this.closing) this.scoped.openGranted();
   }
