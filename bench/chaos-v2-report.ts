@@ -21,6 +21,7 @@ export function violationsV2(f: SoakV2Figures): string[] {
   want('unexpected_commit_errors', (v) => v === 0, '0');
   want('hostile_writes_accepted', (v) => v === 0, '0');
   want('hostile_held_victim_scope', (v) => v === false, 'false');
+  want('hostile_offered_victim_scope', (v) => v === 0, '0');
   want('acknowledged', (v) => typeof v === 'number' && v > 0, '> 0');
   return out;
 }
@@ -29,6 +30,16 @@ export function violationsV2(f: SoakV2Figures): string[] {
 export function tableV2(f: SoakV2Figures): string {
   const rows = Object.entries(f).map(([k, v]) => `| \`${k}\` | ${typeof v === 'object' ? `\`${JSON.stringify(v)}\`` : String(v)} |`);
   return `| key | value |\n|---|---|\n${rows.join('\n')}\n`;
+}
+
+/** One sentence of the headline figures. */
+function summary(f: SoakV2Figures): string {
+  const v = (k: string): string => String(f[k] ?? '?');
+  const damaged = Number(f.garbage_frames ?? 0) + Number(f.truncated_frames ?? 0);
+  return `Measured: ${v('acknowledged')} acknowledged commits (agents ${v('agent_commits')}, devices ${v('device_commits')}, gateway ${v('gateway_commits')}), `
+    + `${v('lost')} lost, converged ${v('converged')} ${v('settle_ms')} ms after the faults stopped, ${v('foreign_commands')} foreign commands, ${v('crashes')} crashes; `
+    + `under ${v('agent_restarts')} engine restarts, ${v('tcp_cuts')} TCP resets, ${v('device_link_cuts')} device link cuts and ${damaged} damaged frames; `
+    + `the devices saw ${v('device_gaps')} gaps and adopted ${v('device_horizons_adopted')} horizons; the hostile peer's ${v('hostile_write_attempts')} writes: ${v('hostile_writes_accepted')} accepted.`;
 }
 
 /** The section, markers included. */
@@ -44,23 +55,27 @@ proxy that resets every connection every 1.5–5 s; the dialers re-dial), ${Stri
 devices (rings of ${String(f.device_ring)} commands per scope, so gaps and horizons happen; telemetry every
 500 ms; their in-process links cut every 2–8 s for 0.3–2 s, one cut in three for 3–6 s; the
 gateway writes orders to every device scope and, every 3–7 s, a burst of twice a ring of fleet
-configs), a damaged frame (random bytes, or a
-real frame cut short) injected every 150–600 ms on a random link of any kind, in either
-direction on device links; an agent's engine closed and reopened on its data dir every 3–9 s.
+configs); a damaged frame (random bytes, or a real frame cut short) injected every 150–600 ms
+on a random link of any kind, both ways on device links; an agent's engine closed and reopened
+on its data dir every 3–9 s.
 There is no close-without-flush in the v2 stores: a "power cut" drops the transport and closes
 the engine, and a commit counts as acknowledged only once \`commit()\` resolved (durability
 \`always\`: fsynced). A hostile peer, trusted on the link, asks to join agent 1's device scope
-and tries to write it and the fleet scope every 0.5–1.5 s.
+and tries to write it and the fleet scope every 0.5–1.5 s; the gateway's plaintext frames toward
+it (the \`frame-out\` tap) are checked for a \`Scopes\` entry of that scope.
 
 After the faults stop, the gateway commits a marker to every scope; **converged** = every agent
 holds exactly the gateway's commands of its device scope and the fleet scope, the hostile peer
 exactly the gateway's fleet scope, and every device holds the markers of its two scopes;
 **lost** = an acknowledged commit missing at the gateway, or missing from the replica of the
-agent whose scope it is in (devices keep only their rings: their gateway-side delivery is
-what converged checks); **foreign_commands** = a command of a scope the receiver is not a member
+agent whose scope it is in; a device keeps only its ring, so for devices lost counts what the
+gateway lacks of their commits and converged asks that each hold both markers (committed once
+the gateway held every device commit);
+**foreign_commands** = a command of a scope the receiver is not a member
 of, seen by a device, an agent or the hostile peer.
 
-Last run: ${meta.date}, Node ${meta.node}, ${String(meta.cpus)} cores. Violations: ${meta.violations.length === 0 ? 'none' : meta.violations.join('; ')}.
+Last run: ${meta.date}, Node ${meta.node}, ${String(meta.cpus)} cores, ${String(f.seconds)} s, seed ${String(f.seed)}. Violations: ${meta.violations.length === 0 ? 'none' : meta.violations.join('; ')}.
+${summary(f)}
 
 ${tableV2(f)}${END}
 `;

@@ -17,10 +17,12 @@ import type { Link } from '../agent/link.js';
 import { SimDeviceV2 } from '../firmware-sim/device-v2/index.js';
 import { encodeCbor } from '../protocol/cbor.js';
 import { Role } from '../protocol/constants-v2.js';
+import { decodeMessageV2 } from '../protocol/envelope-v2.js';
 import { fromHex, generateIdentity, toHex } from '../protocol/keys.js';
 import { prng } from '../testkit/prng.js';
 import { sleep, waitFor } from '../testkit/wait.js';
 import { FLEET, HostilePeer, PACE_V2, SoakAgent, expectedCommitError } from './chaos-v2-actors.js';
+import { holds, lostCommits, retainedIds } from './chaos-v2-check.js';
 import { CutProxy, DeviceSeam, FaultyLink, type FaultCounters } from './chaos-v2-links.js';
 
 /** How one soak runs. */
@@ -40,15 +42,6 @@ export interface SoakV2Config {
 export type SoakV2Figures = Record<string, number | boolean | string | Record<string, number>>;
 
 const cmd = (...xs: (string | number)[]): Uint8Array => encodeCbor(xs);
-
-/** Sorted hex ids `e` retains in scope `name`. */
-function ids(e: EngineV2 | null, name: string): string[] {
-  const h = e?.scope(name);
-  if (h === undefined) return [];
-  const out: string[] = [];
-  for (let i = 0; i < h.store.size; i++) if (h.store.isRetained(i)) out.push(toHex(h.store.idOf(i)));
-  return out.sort();
-}
 
 /** Run the soak. Never throws for a fault it injected; a crash is counted. */
 export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
@@ -92,6 +85,14 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
   for (const a of agents) await a.open();
   const hostile = new HostilePeer(hi, gi.publicKey, join(dir, 'hostile'), `tcp://127.0.0.1:${listener.localPort!}`, agents[0]!.own);
   await hostile.open();
+  // The wire toward the hostile peer (plaintext, through the tap): never an entry for the victim's scope.
+  let hostileOffered = 0;
+  gw.on('frame-out', (peer, m) => {
+    const victim = gw.scope(hostile.victimScope);
+    if (peer !== hostile.identity.peerId || m.length === 0 || victim === undefined) return;
+    const msg = decodeMessageV2(m);
+    if (msg.type === 'Scopes' && msg.open.some((e) => toHex(e[1]) === toHex(victim.id))) hostileOffered++;
+  });
 
   // Devices: their acknowledged commits, what reached them, foreign commands.
   const devAcked = new Map<SimDeviceV2, Set<string>>();
@@ -213,7 +214,8 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
   }
   const settle0 = Date.now();
   // Device telemetry already committed reaches the gateway first, so the markers' parents cover it.
-  await waitFor(() => devices.every((d) => [...devAcked.get(d)!].every((h) => gw.scope(`device/${d.peerId}`)?.store.indexOf(fromHex(h)) !== undefined && gw.scope(`device/${d.peerId}`)!.store.indexOf(fromHex(h)) >= 0)), cfg.settleMs, 100);
+  const gwHas = (scope: string, h: string): boolean => holds(gw, scope, h);
+  await waitFor(() => devices.every((d) => [...devAcked.get(d)!].every((h) => gwHas(`device/${d.peerId}`, h))), cfg.settleMs, 100);
   const markers = new Map<string, string>();
   for (const scope of [FLEET, ...devices.map((d) => `device/${d.peerId}`), ...agents.map((a) => a.own)]) {
     const id = toHex(await gw.commit(scope, cmd('marker', scope)));
@@ -221,32 +223,19 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
     gwAcked.set(scope, (gwAcked.get(scope) ?? new Set()).add(id));
   }
   const devHolds = (d: SimDeviceV2, scope: string): boolean => d.scopes.some((s) => s.state === 'held' && s.name === scope && s.retains(fromHex(markers.get(scope)!)));
-  const agentConverged = (a: SoakAgent): boolean => [a.own, FLEET].every((s) => ids(a.engine, s).join() === ids(gw, s).join());
+  const agentConverged = (a: SoakAgent): boolean => [a.own, FLEET].every((s) => retainedIds(a.engine, s).join() === retainedIds(gw, s).join());
   const deviceConverged = (d: SimDeviceV2): boolean => devHolds(d, `device/${d.peerId}`) && devHolds(d, FLEET);
-  const hostileConverged = (): boolean => ids(hostile.engine, FLEET).join() === ids(gw, FLEET).join();
+  const hostileConverged = (): boolean => retainedIds(hostile.engine, FLEET).join() === retainedIds(gw, FLEET).join();
   const converged = await waitFor(() => agents.every(agentConverged) && devices.every(deviceConverged) && hostileConverged(), cfg.settleMs, 100);
   const settleMs = Date.now() - settle0;
 
   // Lost: an acknowledged commit missing where it belongs (the gateway always; an agent's replica of its scopes).
-  const gwHas = (scope: string, h: string): boolean => (gw.scope(scope)?.store.indexOf(fromHex(h)) ?? -1) >= 0;
-  const lostBy: Record<string, number> = {};
-  const lose = (who: string): void => void (lostBy[who] = (lostBy[who] ?? 0) + 1);
-  for (const a of agents) {
-    for (const [scope, set] of a.acked) for (const h of set) {
-      if (!gwHas(scope, h)) lose(`gateway<-${a.name}`);
-      if ((a.engine?.scope(scope)?.store.indexOf(fromHex(h)) ?? -1) < 0) lose(a.name);
-    }
-  }
-  for (const d of devices) for (const h of devAcked.get(d)!) if (!gwHas(`device/${d.peerId}`, h)) lose('gateway<-devices');
-  for (const [scope, set] of gwAcked) for (const h of set) {
-    if (!gwHas(scope, h)) lose('gateway');
-    for (const a of agents) if ((scope === a.own || scope === FLEET) && (a.engine?.scope(scope)?.store.indexOf(fromHex(h)) ?? -1) < 0) lose(a.name);
-  }
+  const lostBy = lostCommits(gw, agents, new Map(devices.map((d) => [`device/${d.peerId}`, devAcked.get(d)!])), gwAcked);
   const lost = Object.values(lostBy).reduce((s, x) => s + x, 0);
   if (!converged || lost > 0) {
     cfg.log(`chaos-v2: NOT converged or lost: lost ${JSON.stringify(lostBy)}; agents ${agents.map((a) => `${a.name}=${String(agentConverged(a))}`).join(' ')}; devices ${devices.map((d) => String(deviceConverged(d))).join('/')}; hostile fleet ${String(hostileConverged())}`);
   }
-  const hostileAccepted = [...hostile.localWrites].filter((h) => [...scopeOf.keys()].includes(h)).length;
+  const hostileAccepted = [...hostile.localWrites].filter((h) => scopeOf.has(h)).length;
   const sum = (f: (d: SimDeviceV2) => number): number => devices.reduce((s, d) => s + f(d), 0);
   const acked = (m: Map<string, Set<string>>): number => [...m.values()].reduce((s, x) => s + x.size, 0);
   const figures: SoakV2Figures = {
@@ -260,6 +249,7 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
     hostile_write_attempts: hostile.writeAttempts,
     hostile_writes_accepted: hostileAccepted,
     hostile_held_victim_scope: hostileHeldVictim,
+    hostile_offered_victim_scope: hostileOffered,
     crashes: crashes.length, crash_samples: crashes.slice(0, 3).join(' | '),
     unexpected_commit_errors: agents.reduce((s, a) => s + a.unexpectedErrors.length, 0),
     agent_restarts: agents.reduce((s, a) => s + a.restarts, 0),

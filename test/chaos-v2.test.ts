@@ -18,6 +18,7 @@ t.test('protocol v2 soak, short: 0 lost, converged, 0 foreign, no crash', async 
   t.equal(f.foreign_commands, 0, 'no foreign command reached anyone');
   t.equal(f.hostile_writes_accepted, 0, 'no hostile write reached the gateway');
   t.equal(f.hostile_held_victim_scope, false, 'the hostile peer never held the victim\'s scope');
+  t.equal(f.hostile_offered_victim_scope, 0, 'the gateway never offered it the victim\'s scope');
   t.ok((f.hostile_write_attempts as number) > 0, 'the hostile peer tried');
   t.equal(f.crashes, 0, 'no crash');
   t.equal(f.unexpected_commit_errors, 0, 'commits failed only as a closing or joining engine may');
