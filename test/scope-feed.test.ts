@@ -7,6 +7,10 @@
  */
 import t from 'tap';
 import { EventEmitter } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ApiError } from '../agent/api/api-error.js';
+import { writeScopeStream } from '../agent/api/scope-stream.js';
 import type { CommandV2 } from '../protocol/command-v2.js';
 import { toHex } from '../protocol/keys.js';
 import { formatCursor } from '../agent/api/cursor.js';
@@ -118,4 +122,42 @@ t.test('the legacy v1 store reads as kind v1 with v1 ids and cursors', async (t)
   t.equal(e?.id, toHex(c.id));
   t.same(e?.json, { v: 1 });
   t.equal(e?.cursor, formatCursor(0, c.id));
+});
+
+t.test('writeScopeStream: NDJSON with gap lines, the start cursor header, limit, follow ended by the signal', async (t) => {
+  const { store, feed, bump, cmds, cursors } = fixture();
+  const stop = new AbortController();
+  const server = createServer((req, res) => {
+    void writeScopeStream(res, feed, new URL(req.url ?? '/', 'http://x').searchParams, { signal: stop.signal }).catch((err: unknown) => {
+      res.writeHead(err instanceof ApiError ? err.status : 500).end(err instanceof ApiError ? err.reason : String(err));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const get = async (q: string): Promise<{ status: number; start: string | null; items: ScopeItem[] }> => {
+    const r = await fetch(base + q);
+    const text = await r.text();
+    return { status: r.status, start: r.headers.get('syncwire-start-cursor'), items: r.status === 200 ? text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as ScopeItem) : [] };
+  };
+  const all = await get('');
+  t.same(all.items.map(shape), ['genesis:0', 'gap:pruned', 'data:4', 'data:5', 'gap:horizon', 'data:6']);
+  t.equal(all.start, null);
+  const resumed = await get(`?after=${cursors[5]}`);
+  t.same(resumed.items.map(shape), ['gap:horizon', 'data:6']);
+  t.equal(resumed.start, cursors[5]);
+  t.same((await get('?limit=2')).items.map(shape), ['genesis:0', 'gap:pruned', 'data:4']);
+  t.equal((await get(`?after=9-${'0'.repeat(16)}`)).status, 410);
+  t.equal((await get('?after=nope')).status, 400);
+
+  const r = await fetch(`${base}?follow=true&after=${cursors[6]}`);
+  const reader = r.body!.getReader();
+  const c7 = syntheticCommandV2(store.scopeId, [cmds[6]!.id], 7, enc('{"n":7}'));
+  store.append(c7, { frontier: 0 });
+  bump();
+  const { value } = await reader.read();
+  const line = JSON.parse(new TextDecoder().decode(value).trim()) as ScopedEntry;
+  t.equal(line.id, toHex(c7.id), 'the follower got the appended command');
+  stop.abort();
+  t.same(await reader.read().then((x) => x.done), true, 'the stream ends when the agent closes');
 });
