@@ -25,10 +25,13 @@ export const PACE_V2: NonNullable<EngineV2Options['tuning']> = {
 /** Dialer reconnect pacing of the agents' TCP transports. */
 const REDIAL = { reconnectBaseMs: 50, reconnectMaxMs: 500 };
 
-/** Whether a commit failure is one a closing or joining engine may give (not acknowledged, not a crash). */
+/**
+ * Whether a commit failure is one a closing engine (EngineClosedError) or one still joining the
+ * scope (UnknownScope) may give: not acknowledged, not a crash. Anything else is counted.
+ */
 export function expectedCommitError(err: unknown): boolean {
   const e = err as { name?: string; reason?: string };
-  return e.name === 'EngineClosedError' || e.reason === 'UnknownScope' || e.reason === 'NotPermitted' || e.name === 'NotPermittedError';
+  return e.name === 'EngineClosedError' || e.reason === 'UnknownScope';
 }
 
 /** One agent: its engine comes and goes, its data dir and acknowledged commits stay. */
