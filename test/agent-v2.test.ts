@@ -8,7 +8,7 @@
  * directory keeps everything and resumes from its cursors.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiRequest, apiStream, type ApiTarget } from '../agent/api/api-client.js';
@@ -134,4 +134,34 @@ t.test('v2 gateway and agents: device and fleet scopes over TCP, scope isolation
   }
   t.same(resumed.map((e) => e.id), [cfg2.id], 'the fleet stream resumes after its cursor: the config committed meanwhile, once');
   t.same(await listed(aDir), [devA, 'fleet/acme'].sort());
+});
+
+t.test('v2 trust reload: a peer removed from trust.keysFile has its session closed, and is refused after', async (t) => {
+  const gwDir = join(root, 'gw-trust');
+  const aDir = join(root, 'a-trust');
+  const gk = ensureKeyFile(join(gwDir, 'key.json'));
+  const ak = ensureKeyFile(join(aDir, 'key.json'));
+  const keysFile = join(gwDir, 'trusted-keys');
+  writeFileSync(keysFile, `${ak.publicKey} agent-a\n`, { mode: 0o600 });
+  const gw = await startResolvedAgent(
+    v2({ dataDir: gwDir, keyFile: join(gwDir, 'key.json'), links: ['tcp-listen://127.0.0.1:0'], trust: { mode: 'list', keysFile } }, {}),
+    'gateway',
+    log,
+  );
+  t.teardown(() => gw.close());
+  const port = gw.status().transports[0]?.localPort;
+  const a = await startResolvedAgent(
+    v2({ dataDir: aDir, keyFile: join(aDir, 'key.json'), links: [`tcp://127.0.0.1:${port}`], trust: { mode: 'list', keys: [gk.publicKey] } }, {}),
+    'agent',
+    log,
+  );
+  t.teardown(() => a.close());
+  await until(() => names(a).includes(`device/${ak.peerId}`), 30_000, 'the agent holds its device scope');
+  const rejected: string[] = [];
+  gw.on('peer-rejected', (info) => rejected.push(info.peerId));
+  writeFileSync(keysFile, '', { mode: 0o600 });
+  const r = gw.reload();
+  t.same([r.removed, r.closed], [1, 1], 'the removed peer\'s session is closed');
+  await until(() => rejected.includes(ak.peerId), 30_000, 'the redialled agent refused');
+  t.notOk(gw.status().peers.some((p) => p.authenticated && p.id === ak.peerId), 'no session with the removed peer');
 });
