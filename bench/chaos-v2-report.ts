@@ -81,6 +81,13 @@ ${tableV2(f)}${END}
 `;
 }
 
+/** The v2 section of `doc` (markers included), or null: what bench/chaos.ts keeps when it rewrites the file. */
+export function sectionV2In(doc: string): string | null {
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  return a >= 0 && b > a ? `${doc.slice(a, b + END.length)}\n` : null;
+}
+
 /** `doc` with the section replaced, or appended when it has none. */
 export function withSectionV2(doc: string, section: string): string {
   const a = doc.indexOf(START);

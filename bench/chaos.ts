@@ -11,6 +11,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { ChaosConfig, Figures } from './chaos/common.js';
 import { reliabilityDoc, violations } from './chaos/report.js';
+import { sectionV2In, withSectionV2 } from './chaos-v2-report.js';
 
 // Forced GC for the memory figures (fuzz heap before/after).
 setFlagsFromString('--expose-gc');
@@ -59,7 +60,9 @@ async function main(): Promise<void> {
   const bad = violations(out);
   (out.meta as Record<string, unknown>).violations = bad;
   writeFileSync(jsonPath, `${JSON.stringify(out, null, 2)}\n`);
-  writeFileSync(docPath, reliabilityDoc(out));
+  // The protocol-v2 soak's section is written by bench/chaos-v2.ts; a v1 run keeps it.
+  const v2 = existsSync(docPath) ? sectionV2In(readFileSync(docPath, 'utf8')) : null;
+  writeFileSync(docPath, v2 === null ? reliabilityDoc(out) : withSectionV2(reliabilityDoc(out), v2));
   cfg.log(`wrote ${jsonPath} and ${docPath}`);
   if (bad.length > 0) {
     process.stderr.write(`chaos: invariant violations:\n  ${bad.join('\n  ')}\n`);
