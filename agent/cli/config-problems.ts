@@ -46,8 +46,10 @@ function explain(e: ValueError, out: Problem[]): void {
 /** Field names allowed in the object holding `path` (for "unknown field" messages). */
 function allowedAt(path: string): string[] {
   let schema: TSchema = ConfigFile;
-  for (const seg of path.split('/').slice(1, -1)) {
-    const next: TSchema | undefined = schema.properties?.[seg] ?? schema.anyOf?.find((s: TSchema) => s.properties)?.properties?.[seg];
+  for (const raw of path.split('/').slice(1, -1)) {
+    const seg = raw.replace(/~1/g, '/').replace(/~0/g, '~'); // JSON pointer escapes (a retention key "device/*")
+    const extra = typeof schema.additionalProperties === 'object' ? (schema.additionalProperties as TSchema) : undefined;
+    const next: TSchema | undefined = schema.properties?.[seg] ?? schema.anyOf?.find((s: TSchema) => s.properties)?.properties?.[seg] ?? extra;
     if (next === undefined) return [];
     schema = next.anyOf?.find((s: TSchema) => s.properties) ?? next;
   }

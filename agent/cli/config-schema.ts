@@ -5,6 +5,8 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { LOG_LEVELS } from './log-levels.js';
+import { SCOPE_NAME_PATTERN } from '../../protocol/constants-v2.js';
+import type { RetentionConfig } from '../store/retention-policy.js';
 
 const HEX_KEY = '^[0-9a-fA-F]{64}$';
 const DURABILITY = '^(always|none|batch:[1-9][0-9]*)$';
@@ -85,6 +87,107 @@ export const MqttConfig = Type.Object(
   { additionalProperties: false, expected: 'an object { "username", "password", "ca", "cert", "key" }' },
 );
 
+/** A scope name (protocol/constants-v2.ts `SCOPE_NAME_PATTERN`). */
+const SCOPE_NAME = Type.String({ pattern: SCOPE_NAME_PATTERN.source, expected: 'a scope name (1..64 of a-z 0-9 . _ / -, starting with a letter or digit)' });
+/** Roles as letters r, w, a, each at most once (the lookahead refuses a repeated letter). */
+const ROLES = Type.String({ pattern: '^(?!.*(.).*\\1)[rwa]{1,3}$', expected: 'roles as letters r, w, a (each at most once, at least one)' });
+/** Largest `days` of a genesis retention: `max_age_s` is a uint32. */
+const GENESIS_MAX_DAYS = Math.floor(0xffff_ffff / 86_400);
+/** Largest `days` of a host retention policy whose seconds stay an exact integer (retention-policy.ts). */
+const POLICY_MAX_DAYS = Math.floor(Number.MAX_SAFE_INTEGER / 86_400);
+
+/** A genesis `retention` (§1.3): each axis a positive uint32 (days × 86,400 too); an absent axis is unbounded. */
+export const GenesisRetentionConfig = Type.Object(
+  {
+    commands: Type.Optional(PosInt('a positive integer (at most 4294967295)', { maximum: 0xffff_ffff })),
+    bytes: Type.Optional(PosInt('a positive integer (at most 4294967295)', { maximum: 0xffff_ffff })),
+    days: Type.Optional(PosInt(`a positive integer number of days (at most ${GENESIS_MAX_DAYS})`, { maximum: GENESIS_MAX_DAYS })),
+  },
+  { additionalProperties: false, expected: 'an object { "commands", "bytes", "days" }' },
+);
+
+/** A host retention policy (`scopes.retention` values, agent/store/retention-policy.ts). */
+const RetentionPolicyConfig = Type.Union(
+  [
+    Type.Literal('forever'),
+    Type.Object(
+      {
+        commands: Type.Optional(PosInt('a positive integer')),
+        bytes: Type.Optional(PosInt('a positive integer')),
+        days: Type.Optional(PosInt(`a positive integer number of days (at most ${POLICY_MAX_DAYS})`, { maximum: POLICY_MAX_DAYS })),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  { expected: '"forever" or { "commands", "bytes", "days" }' },
+);
+
+/**
+ * `scopes` (docs/design/v2-scopes.md §6.1): only with `"protocol": 2` (config.ts refuses it
+ * with protocol 1). Role defaults are applied by scope-config.ts `resolveScopes`.
+ */
+export const ScopesConfig = Type.Object(
+  {
+    /** The scope `commit`/`tail`/the API use when none is named; `"device/self"` = `device/<own peer id>`. */
+    default: Type.Optional(SCOPE_NAME),
+    /** Scopes to join when a trusted peer opens them: `"fleet/acme"` or pinned `"fleet/acme@<64 hex id>"` (checked in config.ts). */
+    join: Type.Optional(Type.Array(Type.String({ minLength: 1, expected: 'a scope name, or "name@<64 hex id>"' }), { expected: 'an array of scope names' })),
+    /** Most scopes held. Default 8 (agent), unlimited (gateway). */
+    max: Type.Optional(PosInt('a positive integer')),
+    /** Device scopes a gateway creates per peer (§1.9); `false` for none. Default `{}` on a gateway, none on an agent. */
+    deviceScopes: Type.Optional(
+      Type.Union(
+        [
+          Type.Object(
+            {
+              members: Type.Optional(
+                Type.Array(
+                  Type.Object({ key: Type.String({ pattern: HEX_KEY, expected: 'a 64-hex-char ed25519 public key' }), roles: ROLES }, { additionalProperties: false, expected: 'an object { "key", "roles" }' }),
+                  { maxItems: 14, expected: 'an array of at most 14 { "key", "roles" } (a genesis has at most 16 members)' },
+                ),
+              ),
+              exclude: Type.Optional(Type.Array(Type.String({ pattern: HEX_KEY, expected: 'a 64-hex-char ed25519 public key' }), { expected: 'an array of 64-hex-char public keys' })),
+              retention: Type.Optional(GenesisRetentionConfig),
+            },
+            { additionalProperties: false },
+          ),
+          Type.Literal(false),
+        ],
+        { expected: '{ "members", "exclude", "retention" } or false' },
+      ),
+    ),
+    /** Retention by exact name, `"prefix/*"` or `"*"` (§4.1; keys checked in config.ts). */
+    // An object with additional properties, not Type.Record: the generated check cannot carry the
+    // key pattern constant a Record compiles to, and `"*"` named keeps its key list typed.
+    // Its static type is set in ScopesFileConfig.
+    retention: Type.Optional(
+      Type.Object({ '*': Type.Optional(RetentionPolicyConfig) }, { additionalProperties: RetentionPolicyConfig, expected: 'an object of scope name, "prefix/*" or "*" → policy' }),
+    ),
+    /** Scopes this host creates at start-up when it holds none of that name; it must be an admin (`"self"` with `a`). */
+    create: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            name: SCOPE_NAME,
+            openRead: Type.Optional(Type.Boolean({ expected: 'true or false' })),
+            members: Type.Array(
+              Type.Object(
+                { key: Type.String({ pattern: '^([0-9a-fA-F]{64}|self)$', expected: 'a 64-hex-char public key or "self"' }), roles: ROLES },
+                { additionalProperties: false, expected: 'an object { "key", "roles" }' },
+              ),
+              { minItems: 1, maxItems: 16, expected: 'an array of 1..16 { "key", "roles" } (the genesis members)' },
+            ),
+            retention: Type.Optional(GenesisRetentionConfig),
+          },
+          { additionalProperties: false, expected: 'an object { "name", "openRead", "members", "retention" }' },
+        ),
+        { expected: 'an array of scopes to create' },
+      ),
+    ),
+  },
+  { additionalProperties: false, expected: 'an object { "default", "join", "max", "deviceScopes", "retention", "create" }' },
+);
+
 /** The whole config file. */
 export const ConfigFile = Type.Object(
   {
@@ -111,8 +214,13 @@ export const ConfigFile = Type.Object(
     statusSocket: Type.Optional(Type.String({ expected: 'a socket path, or "" to disable' })),
     mqtt: Type.Optional(MqttConfig),
     api: Type.Optional(ApiConfig),
+    /** Sync protocol: 1 (default: the v1 engine, one graph) or 2 (EngineV2: scopes). */
+    protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { expected: '1 or 2' })),
+    scopes: Type.Optional(ScopesConfig),
   },
   { additionalProperties: false, expected: 'a JSON object' },
 );
 /** The config file as parsed (every field optional). */
 export type ConfigFile = Static<typeof ConfigFile>;
+/** `scopes` as written (every field optional). */
+export type ScopesFileConfig = Omit<Static<typeof ScopesConfig>, 'retention'> & { retention?: RetentionConfig };

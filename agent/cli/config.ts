@@ -18,7 +18,9 @@ import { toHex } from '../../protocol/keys.js';
 import { readApiToken } from './api-token.js';
 import { checkConfig } from './config-check.generated.js';
 import { ConfigError } from './config-error.js';
-import type { ConfigFile } from './config-schema.js';
+import type { ConfigFile, ScopesFileConfig } from './config-schema.js';
+import { SCOPE_NAME_PATTERN } from '../../protocol/constants-v2.js';
+import { isRetentionKey } from '../store/retention-policy.js';
 import type { LogLevel } from './log-levels.js';
 import { readTrustFile } from './trust-file.js';
 
@@ -55,6 +57,13 @@ export interface ResolvedConfig {
    * A secret: redact it wherever a config is printed.
    */
   api: { listen: { host: string; port: number } | null; token: string | null };
+  /** Sync protocol: 1 (default, the v1 engine) or 2 (EngineV2, scopes). */
+  protocol: 1 | 2;
+  /**
+   * `scopes` as written (`{}` when absent; a config giving it with protocol 1 is refused).
+   * The role defaults (agent / gateway) are applied by scope-config.ts `resolveScopes`.
+   */
+  scopes: ScopesFileConfig;
 }
 
 /** A value set from the command line or the environment: the JSON path it replaces and who set it. */
@@ -65,6 +74,8 @@ export interface Override {
   flag: string;
   /** How messages name the source; default `--<flag>` (e.g. `SYNCWIRE_LOG_LEVEL` for the environment). */
   source?: string;
+  /** Append `value` (an array) to the array at `path` instead of replacing it (`--scope-join`). */
+  append?: boolean;
 }
 
 /** The environment variable naming the config file when `--config` is not given. */
@@ -111,7 +122,7 @@ export async function loadConfig(file: string | undefined, overrides: Override[]
   const merged = structuredClone(raw) as Record<string, unknown>;
   const flagOf = new Map<string, string>();
   for (const o of overrides) {
-    setPath(merged, o.path, o.value);
+    setPath(merged, o.path, o.value, o.append === true);
     flagOf.set('/' + o.path.join('/'), o.source ?? `--${o.flag}`);
   }
   const problems = await validate(merged);
@@ -142,7 +153,8 @@ export async function validate(value: unknown): Promise<Problem[]> {
 
 /**
  * What a schema cannot say about a config that passes it: the capacity is a power of two, the
- * listen port is 1..65535, and `api.listen` comes with `api.tokenFile`.
+ * listen port is 1..65535, `api.listen` comes with `api.tokenFile`, and the `scopes` checks of
+ * {@link scopesProblems}.
  */
 export function semanticProblems(c: ConfigFile): Problem[] {
   const out: Problem[] = [];
@@ -153,6 +165,50 @@ export function semanticProblems(c: ConfigFile): Problem[] {
     if (parseListen(listen) === null) out.push({ path: '/api/listen', text: `expected a port from 1 to 65535, got ${show(listen)}` });
     if (c.api?.tokenFile === undefined) out.push({ path: '/api/tokenFile', text: 'missing; required with /api/listen (every TCP request needs the bearer token it holds)' });
   }
+  out.push(...scopesProblems(c));
+  return out;
+}
+
+/** `fleet/acme` or `fleet/acme@<64 hex id>`: the name and the pinned id (lowercase), or a problem text. */
+export function parseJoinEntry(entry: string): { name: string; id: string | null } | string {
+  const at = entry.indexOf('@');
+  const name = at < 0 ? entry : entry.slice(0, at);
+  if (!SCOPE_NAME_PATTERN.test(name)) return `expected a scope name (1..64 of a-z 0-9 . _ / -, starting with a letter or digit), optionally "@<64 hex id>", got ${show(entry)}`;
+  if (at < 0) return { name, id: null };
+  const id = entry.slice(at + 1);
+  if (!/^[0-9a-fA-F]{64}$/.test(id)) return `the pinned scope id after "@" must be 64 hex chars, got ${show(id)}`;
+  return { name, id: id.toLowerCase() };
+}
+
+/**
+ * The `scopes` checks a schema cannot express: only with protocol 2; `join` entries are a name
+ * or a pinned `name@<64 hex>`; `retention` keys are a name, `prefix/*` or `*`; each `create`
+ * entry lists `"self"` with the `a` role (only an admin may sign the genesis's later membership
+ * changes, and the node creating it must be one).
+ */
+function scopesProblems(c: ConfigFile): Problem[] {
+  const s = c.scopes;
+  if (s === undefined) return [];
+  const out: Problem[] = [];
+  if (c.protocol !== 2) {
+    out.push({ path: '/scopes', text: `only with protocol 2 (set "protocol": 2 or --protocol 2); this config runs protocol ${c.protocol ?? 1}, which has no scopes` });
+  }
+  (s.join ?? []).forEach((entry, i) => {
+    const j = parseJoinEntry(entry);
+    if (typeof j === 'string') out.push({ path: `/scopes/join/${i}`, text: j });
+  });
+  for (const key of Object.keys(s.retention ?? {})) {
+    if (!isRetentionKey(key)) out.push({ path: `/scopes/retention/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`, text: 'expected a scope name, a "prefix/*" pattern or "*" as key' });
+  }
+  (s.create ?? []).forEach((entry, i) => {
+    if (!entry.members.some((m) => m.key === 'self' && m.roles.includes('a'))) {
+      out.push({ path: `/scopes/create/${i}/members`, text: `expected a member { "key": "self", "roles": "...a" }: this node creates ${show(entry.name)}, so it must be an admin of it` });
+    }
+    const keys = entry.members.map((m) => m.key.toLowerCase());
+    const dup = keys.find((k, j) => keys.indexOf(k) !== j);
+    if (dup !== undefined) out.push({ path: `/scopes/create/${i}/members`, text: `member ${show(dup)} is listed twice` });
+    if (s.create!.findIndex((e) => e.name === entry.name) !== i) out.push({ path: `/scopes/create/${i}/name`, text: `scope ${show(entry.name)} is created twice` });
+  });
   return out;
 }
 
@@ -175,14 +231,17 @@ export function show(v: unknown): string {
   return s.length > 60 ? s.slice(0, 57) + '...' : s;
 }
 
-function setPath(obj: Record<string, unknown>, path: string[], value: unknown): void {
+function setPath(obj: Record<string, unknown>, path: string[], value: unknown, append = false): void {
   let cur = obj;
   for (const seg of path.slice(0, -1)) {
     const next = cur[seg];
     if (typeof next !== 'object' || next === null || Array.isArray(next)) cur[seg] = {};
     cur = cur[seg] as Record<string, unknown>;
   }
-  cur[path[path.length - 1]!] = value;
+  const last = path[path.length - 1]!;
+  const old = cur[last];
+  // Appending to something that is not an array replaces it: the schema then judges the value.
+  cur[last] = append && Array.isArray(old) && Array.isArray(value) ? [...(old as unknown[]), ...value] : value;
 }
 
 /**
@@ -224,5 +283,7 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },
     api: { listen, token: listen === null ? null : readApiToken(resolve(c.api!.tokenFile!)) },
+    protocol: c.protocol ?? 1,
+    scopes: structuredClone(c.scopes ?? {}),
   };
 }

@@ -22,6 +22,9 @@ export const NODE_FLAGS: Record<string, FlagSpec> = {
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default $SYNCWIRE_LOG_LEVEL, else config, else info); JSON logs on stderr' },
   'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket of the local HTTP API (status, commit, tail, show; default <data-dir>/status.sock; "" = none)' },
   'print-config': { type: 'boolean', description: 'print the resolved config (password redacted) and exit' },
+  protocol: { type: 'string', arg: 'N', description: 'sync protocol: 1 (default; one graph) or 2 (scopes; config protocol)' },
+  'scope-join': { type: 'string', multiple: true, arg: 'NAME', description: 'protocol 2: join this scope when a trusted peer opens it, NAME or NAME@<64 hex id>; adds to config scopes.join' },
+  'scope-default': { type: 'string', arg: 'NAME', description: 'protocol 2: the scope commit/tail/the API use when none is named ("device/self" = own device scope; config scopes.default)' },
 };
 
 /** Text shared by the help of both commands. */
@@ -80,6 +83,11 @@ export function nodeOverrides(flags: Flags, env: NodeJS.ProcessEnv = process.env
   else if (envLevel !== undefined) o.push({ path: ['log', 'level'], value: envLevel, flag: 'log-level', source: ENV.logLevel });
   const sock = str(flags, 'status-socket');
   if (sock !== undefined) set('status-socket', ['statusSocket'], sock);
+  const protocol = str(flags, 'protocol');
+  if (protocol !== undefined) set('protocol', ['protocol'], numeric(protocol));
+  if (flags['scope-join'] !== undefined) o.push({ path: ['scopes', 'join'], value: list(flags, 'scope-join'), flag: 'scope-join', append: true });
+  const scopeDefault = str(flags, 'scope-default');
+  if (scopeDefault !== undefined) set('scope-default', ['scopes', 'default'], scopeDefault);
   return o;
 }
 
