@@ -3,16 +3,19 @@
  *
  * ```
  * file = "SWHZN001" ‖ u32 LE length ‖ u32 LE crc32(body) ‖ body
- * body = [base, pinned_heads, entries, pinned_members]
+ * body = [base, pinned_heads, entries, pinned_members, pruned_seqs]
  *        pinned_heads   = [uint32]                    retained data commands below base
  *        entries        = [[id, depth, frontier]]     the horizon (frontier: [id], ascending)
  *        pinned_members = [[uint32, bool]]            membership commands below base, and whether each is a head
+ *        pruned_seqs    = [[author, uint32]]          highest seq of each author among pruned commands (8-byte fingerprints, ascending)
  * ```
  *
  * `pinned_members` is this implementation's addition to the design's three elements: it lets a
  * segment wholly below base be deleted even when it holds a membership command (whose bytes are
  * then read from `members.log`, its handle from here), and keeps a membership command whose
- * children were all pruned from reappearing as a head on open.
+ * children were all pruned from reappearing as a head on open. `pruned_seqs` is the second
+ * (design §11.3 "local seq after a restart"): a local author's next seq continues above its pruned
+ * commands. A file of four elements (written before it) reads as no pruned seqs.
  *
  * Replaced atomically: written to `horizon.bin.tmp`, fsynced, renamed over `horizon.bin`, and
  * the directory fsynced; a crash leaves the old file or the new one.
@@ -21,7 +24,7 @@ import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, u
 import { join } from 'node:path';
 import { decodeCbor, encodeCbor, type CborValue } from '../../protocol/cbor.js';
 import { crc32 } from '../../protocol/crc32.js';
-import { ID_BYTES } from '../../protocol/constants.js';
+import { AUTHOR_BYTES, ID_BYTES } from '../../protocol/constants.js';
 import { MAX_DEPTH, MAX_FRONTIER } from '../../protocol/constants-v2.js';
 import { fsyncDir } from './log-format.js';
 import type { HorizonEntry } from './scope-store-contract.js';
@@ -41,14 +44,16 @@ export interface HorizonState {
   pinnedHeads: number[];
   entries: HorizonEntry[];
   pinnedMembers: Array<[number, boolean]>;
+  /** Highest seq per author (fingerprint) among pruned commands. */
+  prunedSeqs: Array<[Uint8Array, number]>;
 }
 
 /** The state of a scope nothing was ever pruned from. */
-export const EMPTY_HORIZON: Readonly<HorizonState> = { base: 0, pinnedHeads: [], entries: [], pinnedMembers: [] };
+export const EMPTY_HORIZON: Readonly<HorizonState> = { base: 0, pinnedHeads: [], entries: [], pinnedMembers: [], prunedSeqs: [] };
 
 /** The whole file for `s`. */
 export function encodeHorizonFile(s: HorizonState): Buffer {
-  const body = encodeCbor([s.base, s.pinnedHeads, s.entries.map((e) => [e.id, e.depth, e.frontier]), s.pinnedMembers.map(([h, head]) => [h, head])]);
+  const body = encodeCbor([s.base, s.pinnedHeads, s.entries.map((e) => [e.id, e.depth, e.frontier]), s.pinnedMembers.map(([h, head]) => [h, head]), s.prunedSeqs.map(([a, q]) => [a, q])]);
   const head = Buffer.alloc(HEAD_BYTES);
   HORIZON_MAGIC.copy(head, 0);
   head.writeUInt32LE(body.length, 8);
@@ -84,7 +89,7 @@ export function decodeHorizonFile(bytes: Uint8Array, path: string): HorizonState
     return x;
   };
   const top = list(v);
-  if (top.length !== 4) throw bad('body is not [base, pinned_heads, entries, pinned_members]');
+  if (top.length !== 4 && top.length !== 5) throw bad('body is not [base, pinned_heads, entries, pinned_members, pruned_seqs]');
   const entries = list(top[2]).map((e) => {
     const [i, depth, frontier] = list(e);
     if (typeof depth !== 'number' || !Number.isInteger(depth) || depth < 1 || depth > MAX_DEPTH) throw bad('an entry depth is out of range');
@@ -97,14 +102,19 @@ export function decodeHorizonFile(bytes: Uint8Array, path: string): HorizonState
     if (typeof head !== 'boolean') throw bad('a pinned member is not [handle, head]');
     return [uint(h), head];
   });
-  return { base: uint(top[0]), pinnedHeads: list(top[1]).map(uint), entries, pinnedMembers };
+  const prunedSeqs = top.length === 4 ? [] : list(top[4]).map((p): [Uint8Array, number] => {
+    const [a, q] = list(p);
+    if (!(a instanceof Uint8Array) || a.length !== AUTHOR_BYTES) throw bad('a pruned seq is not [author, seq]');
+    return [a, uint(q)];
+  });
+  return { base: uint(top[0]), pinnedHeads: list(top[1]).map(uint), entries, pinnedMembers, prunedSeqs };
 }
 
 /** Read `<dir>/horizon.bin`; the empty state when absent. @throws ScopeStoreError 'bad-horizon'. */
 export function readHorizonFile(dir: string): HorizonState {
   const path = join(dir, HORIZON_FILE);
   if (existsSync(path + '.tmp')) unlinkSync(path + '.tmp'); // an unfinished replace: the old file stands
-  if (!existsSync(path)) return { ...EMPTY_HORIZON, pinnedHeads: [], entries: [], pinnedMembers: [] };
+  if (!existsSync(path)) return { ...EMPTY_HORIZON, pinnedHeads: [], entries: [], pinnedMembers: [], prunedSeqs: [] };
   return decodeHorizonFile(readFileSync(path), path);
 }
 

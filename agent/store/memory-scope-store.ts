@@ -74,6 +74,7 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
 
   /** See {@link ScopeStore.prune}; a repack of the index moves the retained encodings to a new buffer. */
   prune(plan: PrunePlan): Promise<void> {
+    const authors = this.authorsBefore(plan);
     let freed = 0;
     for (const p of new Set(plan.prune)) if (this.state.isRetained(p)) freed += this.state.ix.lengthOf(this.state.slotOf(p));
     const from = this.buf;
@@ -90,6 +91,7 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
       this.used = next.at;
     }
     this.live -= freed;
+    this.foldPruned(authors);
     return Promise.resolve();
   }
 

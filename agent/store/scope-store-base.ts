@@ -23,6 +23,49 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
     this.scopeId = scopeId.slice();
   }
 
+  /** Highest seq per author (hex fingerprint) among pruned commands (§11.3 "local seq after a restart"). */
+  protected readonly prunedSeqs = new Map<string, number>();
+
+  /** See {@link ScopeStoreReader.prunedSeq}. */
+  prunedSeq(author: Uint8Array): number {
+    return this.prunedSeqs.get(toHex(author)) ?? 0;
+  }
+
+  /**
+   * Before a prune step: the authors of every command it may prune — its `prune` list, the data
+   * commands pinned below base now (a pinned head it does not pin again is pruned without being
+   * listed) and the handles base moves past. O(handles pruned + pinned). Pass the result to {@link foldPruned} after the step (pruned commands are unreadable).
+   */
+  protected authorsBefore(plan: { readonly prune: readonly number[] }): Map<number, { author: Uint8Array; seq: number }> {
+    const out = new Map<number, { author: Uint8Array; seq: number }>();
+    const note = (h: number): void => void (this.state.isRetained(h) && out.set(h, this.state.ix.authorOf(this.state.slot(h))));
+    for (const h of plan.prune) note(h);
+    for (const h of this.state.pinnedDataList()) note(h);
+    // Base moves past the highest pruned handle: anything between is pruned with it unless pinned.
+    const top = plan.prune.reduce((m, h) => Math.max(m, h), -1);
+    for (let h = this.state.base; h <= top; h++) if (!out.has(h)) note(h);
+    return out;
+  }
+
+  /** After a prune step: fold the authors of the commands it pruned into {@link prunedSeqs}. */
+  protected foldPruned(before: ReadonlyMap<number, { author: Uint8Array; seq: number }>): void {
+    for (const [h, { author, seq }] of before) {
+      if (this.state.isRetained(h)) continue;
+      const k = toHex(author);
+      if (seq > (this.prunedSeqs.get(k) ?? 0)) this.prunedSeqs.set(k, seq);
+    }
+  }
+
+  /** Restore {@link prunedSeqs} from `horizon.bin` (at open). @internal */
+  loadPrunedSeqs(list: readonly (readonly [Uint8Array, number])[]): void {
+    for (const [a, q] of list) this.prunedSeqs.set(toHex(a), q);
+  }
+
+  /** {@link prunedSeqs} as `horizon.bin` stores it: `[author, seq]`, by author. */
+  protected prunedSeqList(): Array<[Uint8Array, number]> {
+    return [...this.prunedSeqs].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, s]) => [Uint8Array.from(Buffer.from(k, 'hex')), s]);
+  }
+
   /** The directory or file errors name; undefined for a memory store. */
   protected abstract readonly location: string | undefined;
   abstract bytesOf(h: number): Uint8Array;

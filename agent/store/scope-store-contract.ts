@@ -82,6 +82,12 @@ export interface ScopeStoreReader {
   lengthOf(h: number): number;
   /** Author fingerprint (a copy) and seq of `h`. */
   authorOf(h: number): { author: Uint8Array; seq: number };
+  /**
+   * Highest `seq` of `author` (fingerprint) among the commands pruned from this store, 0 when none:
+   * kept across restarts (`horizon.bin`) so a local author never reuses a seq whose command was
+   * pruned (design v2-scopes.md §11.3).
+   */
+  prunedSeq(author: Uint8Array): number;
   /** Command kind of `h` (0 data, 1 genesis, 2 membership). */
   kindOf(h: number): CommandKindValue;
   /** The frontier number the engine gave when `h` was appended (or its open hook computed). */

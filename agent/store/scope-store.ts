@@ -88,6 +88,7 @@ export class DiskScopeStore extends ScopeStoreBase implements ScopeStore {
       segments = SegmentLog.open(real, pool, opts.durability, rollBytesFor(opts.byteBound));
       const state = new ScopeIndex(hz.base, hz.pinnedHeads, hz.entries);
       const store = new DiskScopeStore(real, opts.scopeId, state, members, segments, opts.nowS);
+      store.loadPrunedSeqs(hz.prunedSeqs);
       const report = loadScope(store, hz, m.members, { frontier: opts.hooks?.frontier, membership: opts.hooks?.membership, logger: asStoreLogger(opts.logger) });
       store.openReport = { ...report, truncatedBytes: report.truncatedBytes + m.repair.truncatedBytes + segments.truncatedHeaders };
       return store;
@@ -157,7 +158,9 @@ export class DiskScopeStore extends ScopeStoreBase implements ScopeStore {
    */
   async prune(plan: PrunePlan): Promise<void> {
     if (this.closing) throw this.closedError();
+    const authors = this.authorsBefore(plan);
     this.state.prune(plan);
+    this.foldPruned(authors);
     this.members.file.seal();
     this.persistHorizon();
     this.segments.deleteBelow(this.base, this.state.pinnedDataList());
@@ -191,6 +194,6 @@ export class DiskScopeStore extends ScopeStoreBase implements ScopeStore {
   }
 
   private persistHorizon(): void {
-    writeHorizonFile(this.dir, { base: this.base, pinnedHeads: this.state.pinnedDataList(), entries: this.state.horizon(), pinnedMembers: this.state.pinnedMembers() });
+    writeHorizonFile(this.dir, { base: this.base, pinnedHeads: this.state.pinnedDataList(), entries: this.state.horizon(), pinnedMembers: this.state.pinnedMembers(), prunedSeqs: this.prunedSeqList() });
   }
 }

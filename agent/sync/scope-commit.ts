@@ -26,13 +26,14 @@ export interface CommitContext {
 
 /**
  * The next `seq` for `author`: one above the highest it used among the commands at or above the
- * store's base (or the highest known since), 1 for a first command.
+ * store's base and among those pruned (the store keeps that across restarts, design §11.3), or the
+ * highest known since; 1 for a first command.
  */
 export function nextSeq(ctx: CommitContext, author: Uint8Array): number {
   const k = toHex(author);
   let top = ctx.seqs.get(k);
   if (top === undefined) {
-    top = 0;
+    top = ctx.store.prunedSeq(author);
     for (let h = ctx.store.base; h < ctx.store.size; h++) {
       const a = ctx.store.authorOf(h);
       if (compareBytes(a.author, author) === 0) top = Math.max(top, a.seq);
