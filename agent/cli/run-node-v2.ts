@@ -7,6 +7,7 @@
  * held yet is created (a fleet scope on a gateway).
  */
 import { fromHex, toHex } from '../../protocol/keys.js';
+import type { Link } from '../link.js';
 import { startApiServer, type ApiServer } from '../api/server.js';
 import { attachTransport } from '../node/attach-transport.js';
 import { createLoopHealth } from '../node/loop-health.js';
@@ -23,7 +24,7 @@ import type { JsonLogger } from './logger.js';
 import { NodeScopes, type LegacyScope } from './node-scopes.js';
 import { assertPrivateDir } from './path-safety.js';
 import { transportOptionsFor, type RunningTransport, type StartNodeOptions } from './run-node.js';
-import { resolveScopes, type ResolvedScopes } from './run-node-v2-scopes.js';
+import { resolveScopes, type ResolvedScopes } from './scope-config.js';
 import { takeSnapshotV2, type SnapshotV2 } from './snapshot-v2.js';
 import { reloadTrust, type TrustReload } from './trust-reload.js';
 import { existsSync } from 'node:fs';
@@ -127,10 +128,13 @@ export async function startNodeV2(cfg: ResolvedConfig, role: 'agent' | 'gateway'
       cleanups.push(() => server.close());
       if (server.tcpPort !== null) log.info({ host: tcp?.host, port: server.tcpPort }, 'HTTP API listening on TCP');
     }
+    // Shutdown closes the engine (sessions, then every scope store, with fsyncs) before the
+    // transports: a dialer redialling meanwhile must not hand its new link to a closed engine.
+    const sink = { peerId: engine.peerId, attach: (link: Link): void => void (closing.signal.aborted ? link.close() : engine.attach(link)) };
     for (const raw of cfg.links) {
       const { url, tls } = transportOptionsFor(raw, cfg);
       const tlog = log.child({ transport: redactUrl(raw) });
-      const t = await attachTransport(url, engine, { logger: tlog, ...(tls ? { tls } : {}) });
+      const t = await attachTransport(url, sink, { logger: tlog, ...(tls ? { tls } : {}) });
       transports.push(t);
       cleanups.push(() => t.close());
       tlog.info({ url: t.url, ...(t.localPort !== undefined ? { port: t.localPort } : {}) }, 'transport open');

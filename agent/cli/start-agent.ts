@@ -21,7 +21,6 @@ import { createLogger, type JsonLogger } from './logger.js';
 import { startNode, type RunningNode } from './run-node.js';
 import { RunningAgentV2, type AgentV2 } from './agent-v2.js';
 import { startNodeV2 } from './run-node-v2.js';
-import { protocolOf } from './run-node-v2-scopes.js';
 import type { Snapshot } from './snapshot.js';
 import type { TrustReload } from './trust-reload.js';
 
@@ -133,7 +132,7 @@ export async function startResolvedAgent(cfg: ResolvedConfig & { protocol?: 1 },
 export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2>;
 export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2> {
   const memo = rememberErrors(baseLog);
-  if (protocolOf(cfg) === 2) return new RunningAgentV2(await startNodeV2(cfg, role, memo.log, { lastError: memo.last }));
+  if (cfg.protocol === 2) return new RunningAgentV2(await startNodeV2(cfg, role, memo.log, { lastError: memo.last }));
   const node = await startNode(cfg, role, memo.log, { lastError: memo.last });
   return new RunningAgent(node);
 }
