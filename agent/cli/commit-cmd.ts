@@ -11,6 +11,10 @@
  * by an agent still starting is waited for (up to 10 s); an agent that serves no status socket
  * is refused at once (exit 78). A full disk refuses the commit (exit 75) and stores nothing.
  * With `--url` there is no offline path: no agent there is exit 1.
+ *
+ * Protocol 2 (`--scope NAME`, or a config with `"protocol": 2`): the command goes to that scope
+ * of the running agent (commit-scope.ts); there is no offline path either, because a scope's
+ * store is written only by its agent (no agent: exit 1).
  */
 import { readFileSync } from 'node:fs';
 import { describeTarget, type ApiTarget } from '../api/api-client.js';
@@ -18,7 +22,8 @@ import { fromHex } from '../../protocol/keys.js';
 import { StoreWriteError } from '../store/write-error.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
 import { apiFailure, TARGET_FLAGS, urlTargetFromFlags } from './api-target.js';
-import { agentPeerId, commitLinesThroughAgent, commitOneThroughAgent } from './commit-agent.js';
+import { agentPeerId } from './commit-agent.js';
+import { commitLinesToScope, commitOneToScope } from './commit-scope.js';
 import { commitLinesIntoStore, commitOneIntoStore, type StoreTarget } from './commit-store.js';
 import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
 import { prepareDataDir } from './data-dir.js';
@@ -47,7 +52,7 @@ const PAYLOAD_FLAGS: Record<string, FlagSpec> = {
 export const commitSpec: CommandSpec = {
   name: 'commit',
   summary: 'commit commands (through a running agent, or straight into its store)',
-  usage: 'syncwire commit [--config FILE | --data-dir DIR | --socket PATH | --url URL --token-file FILE] [--key FILE] (--text TEXT | --hex HEX | --file FILE | --stdin)',
+  usage: 'syncwire commit [--config FILE | --data-dir DIR | --socket PATH | --url URL --token-file FILE] [--key FILE] [--scope NAME] (--text TEXT | --hex HEX | --file FILE | --stdin)',
   flags: {
     config: { type: 'string', short: 'c', arg: 'FILE', description: 'the agent config (dataDir, keyFile, durability, statusSocket; default $SYNCWIRE_CONFIG)' },
     'data-dir': { type: 'string', short: 'd', arg: 'DIR', description: `data directory (default ${DEFAULT_DATA_DIR})` },
@@ -55,10 +60,13 @@ export const commitSpec: CommandSpec = {
     socket: { type: 'string', short: 's', arg: 'PATH', description: 'API socket of a running agent (default: config statusSocket, else <data-dir>/status.sock)' },
     url: TARGET_FLAGS.url!,
     'token-file': TARGET_FLAGS['token-file']!,
+    scope: { type: 'string', arg: 'NAME', description: 'protocol 2: the scope to commit to, a name or 64-hex id (default: the agent\'s scopes.default, else its only scope)' },
     ...PAYLOAD_FLAGS,
   },
   details: `Prints the new command's id (64 hex chars); with --stdin one id per committed line, in
-line order. A line's payload is its bytes as read (UTF-8 text or JSON; sent to the agent as
+line order. With --scope NAME (protocol 2 agents) the commands go to that scope; without it to
+the agent's scopes.default, else the only scope it holds (else a usage error, exit 2). An
+unknown scope is refused (exit 1), as is legacy/v1 (read-only). A line's payload is its bytes as read (UTF-8 text or JSON; sent to the agent as
 application/json when it parses as JSON, else as text/plain).
 
 If an agent answers on its API socket (or at --url), the commands go through it: the agent
@@ -110,11 +118,13 @@ async function runCommit(flags: Flags): Promise<number> {
   const socket = str(flags, 'socket');
   if (socket !== undefined) overrides.push({ path: ['statusSocket'], value: socket, flag: 'socket' });
   const url = urlTargetFromFlags(flags, 'commit');
+  const scope = str(flags, 'scope');
+  if (scope === '') throw new UsageError('--scope: give a scope name or a 64-hex scope id', 'commit');
   const cfg = await loadConfig(configFileFor(str(flags, 'config')), overrides);
   const keyFile = keyFlag !== undefined ? cfg.keyFile : undefined;
 
   if (url !== undefined) {
-    const code = await commitThroughAgent(url, payload, keyFile);
+    const code = await commitThroughAgent(url, payload, keyFile, scope);
     if (code !== undefined) return code;
     process.stderr.write(`syncwire commit: ${describeTarget(url)}: no agent is running there\n`);
     return 1;
@@ -125,9 +135,17 @@ async function runCommit(flags: Flags): Promise<number> {
   // socket not up yet), is waited out; an agent that serves no socket is refused at once.
   const deadline = Date.now() + LOCK_WAIT_MS;
   let socketPath = cfg.statusSocket;
+  // Protocol 2: a scope's store is its agent's alone (several stores, their index): no offline path.
+  if (scope !== undefined || cfg.protocol === 2) {
+    const code = socketPath === '' ? undefined : await commitThroughAgent({ socketPath }, payload, keyFile, scope);
+    if (code !== undefined) return code;
+    const where = socketPath === '' ? 'no status socket is configured' : `no agent is running at unix:${socketPath}`;
+    process.stderr.write(`syncwire commit: ${where}; a protocol 2 commit${scope !== undefined ? ` to ${scope}` : ''} goes through the running agent (start it, or give --socket / --url)\n`);
+    return 1;
+  }
   for (;;) {
     if (socketPath !== '') {
-      const code = await commitThroughAgent({ socketPath }, payload, keyFile);
+      const code = await commitThroughAgent({ socketPath }, payload, keyFile, undefined);
       if (code !== undefined) return code;
     }
     assertPrivateDir(cfg.dataDir);
@@ -154,10 +172,10 @@ async function runCommit(flags: Flags): Promise<number> {
 }
 
 /**
- * Commit through the agent at `target`; undefined when no agent answers there. With `keyFile`
- * (an explicit --key), refuses unless the agent signs as that identity.
+ * Commit through the agent at `target` (to `scope`, else its default); undefined when no agent
+ * answers there. With `keyFile` (an explicit --key), refuses unless the agent signs as that identity.
  */
-async function commitThroughAgent(target: ApiTarget, payload: Uint8Array | 'stdin', keyFile: string | undefined): Promise<number | undefined> {
+async function commitThroughAgent(target: ApiTarget, payload: Uint8Array | 'stdin', keyFile: string | undefined, scope: string | undefined): Promise<number | undefined> {
   let peerId: string | undefined;
   try {
     peerId = await agentPeerId(target);
@@ -174,7 +192,7 @@ async function commitThroughAgent(target: ApiTarget, payload: Uint8Array | 'stdi
       return 1;
     }
   }
-  return payload === 'stdin' ? commitLinesThroughAgent(target, stdinLines()) : commitOneThroughAgent(target, payload);
+  return payload === 'stdin' ? commitLinesToScope(target, stdinLines(), scope) : commitOneToScope(target, payload, scope);
 }
 
 /** The `commit` subcommand. */

@@ -29,6 +29,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   commit: { summary: 'commit commands (one, or one per stdin line) through a running agent or into its store', load: async () => (await import('./commit-cmd.js')).commitCommand },
   tail: { summary: "print a running agent's commands in causal order (--follow; --exec CMD per command)", load: async () => (await import('./tail-cmd.js')).tailCommand },
   show: { summary: 'print one command of a running agent by id, as JSON', load: async () => (await import('./show-cmd.js')).showCommand },
+  scope: { summary: 'list the scopes of a running protocol 2 agent (scope list [--json])', load: async () => (await import('./scope-cmd.js')).scopeCommand },
   status: { summary: "show a running agent's links, peers, heads, subscriptions, traffic", load: async () => (await import('./status-cmd.js')).statusCommand },
   store: { summary: 'check a command log, or salvage a damaged one (check never writes)', load: async () => (await import('./store-cmd.js')).storeCommand },
   demo: { summary: 'zero-setup demo: gateway + serial, MQTT and TCP agents converging', load: async () => (await import('./demo.js')).demoCommand },

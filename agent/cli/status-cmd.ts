@@ -1,11 +1,15 @@
 /**
  * `syncwire status`: GET /v1/status from a running agent (its unix socket, or its TCP API with
  * `--url`; see api-target.ts) and print the snapshot (or the raw JSON with `--json`).
+ * A snapshot with a `scopes` array (a protocol 2 agent) has no single graph: it is printed with
+ * a `scopes:` section instead of the heads, subscriptions, pacing and ingest lines, read as plain
+ * JSON (the CLI does not load the v2 engine's types).
  */
 import { apiRequest } from '../api/api-client.js';
 import type { Command, CommandSpec, Flags } from './args.js';
 import { apiFailure, apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
 import type { Snapshot } from './snapshot.js';
+import { scopeEntries, scopeRows, tableLines } from './scope-lines.js';
 
 /** `syncwire status`. */
 export const statusSpec: CommandSpec = {
@@ -35,8 +39,10 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
 }
 
-/** Human-readable rendering of a snapshot. */
+/** Human-readable rendering of a snapshot (v1's, or a protocol 2 one: {@link formatSnapshotV2}). */
 export function formatSnapshot(s: Snapshot): string {
+  const scopes = scopeEntries(s);
+  if (scopes !== null) return formatSnapshotV2(s as unknown as Record<string, unknown>, scopes);
   const out: string[] = [];
   out.push(`syncwire ${s.role} ${s.peerId}  pid ${s.pid}  up ${s.uptimeS}s  durability ${s.durability}  data ${s.dataDir}`);
   out.push(`commands:      ${s.commands}`);
@@ -63,6 +69,43 @@ export function formatSnapshot(s: Snapshot): string {
     out.push(...table(rows));
   }
   out.push(`modules:       mqtt ${s.modules.mqtt ? 'loaded' : 'not loaded'}, serialport ${s.modules.serialport ? 'loaded' : 'not loaded'}`);
+  return out.join('\n') + '\n';
+}
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+const text = (v: unknown): string => (v === undefined || v === null ? '-' : String(v));
+const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
+
+/**
+ * A protocol 2 snapshot: the process line, commands over every scope, the `scopes:` table
+ * (name, id prefix, commands, joining), links, peers (the fields both protocols have) and modules.
+ * Fields are read defensively: a missing one prints `-`.
+ */
+export function formatSnapshotV2(s: Record<string, unknown>, scopes: Record<string, unknown>[]): string {
+  const out: string[] = [];
+  out.push(`syncwire ${text(s.role)} ${text(s.peerId)}  pid ${text(s.pid)}  up ${text(s.uptimeS)}s  durability ${text(s.durability)}  data ${text(s.dataDir)}  protocol ${text(s.protocol ?? 2)}`);
+  out.push(`commands:      ${text(s.commands)}`);
+  out.push(`scopes (${scopes.length}):`);
+  if (scopes.length === 0) out.push('  (none)');
+  else out.push(...tableLines(scopeRows(scopes), '  '));
+  const transports = records(s.transports);
+  out.push(`links (${transports.length} transport${transports.length === 1 ? '' : 's'}):`);
+  if (transports.length === 0) out.push('  (none)');
+  for (const t of transports) {
+    const links = Array.isArray(t.links) ? t.links.map(String) : [];
+    const port = typeof t.localPort === 'number' ? ` (port ${t.localPort})` : '';
+    out.push(`  ${text(t.url)}${port}: ${links.length === 0 ? 'no link up' : links.join(', ')}`);
+  }
+  const peers = records(s.peers);
+  out.push(`peers (${peers.length}):`);
+  if (peers.length === 0) out.push('  (none)');
+  else {
+    const rows = [['PEER', 'LINK', 'AUTH', 'IN', 'OUT', 'FRAMES']];
+    for (const p of peers) rows.push([text(p.id), text(p.link), p.authenticated === true ? 'yes' : 'no', bytes(num(p.bytesIn)), bytes(num(p.bytesOut)), `${num(p.framesIn)}/${num(p.framesOut)}`]);
+    out.push(...table(rows));
+  }
+  const m = (typeof s.modules === 'object' && s.modules !== null ? s.modules : {}) as Record<string, unknown>;
+  out.push(`modules:       mqtt ${m.mqtt === true ? 'loaded' : 'not loaded'}, serialport ${m.serialport === true ? 'loaded' : 'not loaded'}`);
   return out.join('\n') + '\n';
 }
 

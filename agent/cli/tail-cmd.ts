@@ -8,6 +8,11 @@
  * ones and survives an agent restart: a stream that ends or breaks is reopened after the last
  * command handled (back-off 1 s doubling to 60 s). SIGINT / SIGTERM end it with status 0.
  *
+ * Protocol 2 (`--scope NAME`, else the agent's default scope): the stream also carries gap lines
+ * (docs/design/v2-scopes.md §4.7: commands that will never come); text mode prints them as one
+ * `-- gap in <scope>: <reason> ...` line, `--json` as received, `--exec` logs them on stderr.
+ * They carry no cursor, so the resume position stays the command before.
+ *
  * Exit status: 0 done or stopped; 1 no agent answers at the start, the stream broke without
  * `--follow`, or the agent refused the request (410 `cursor_unknown`: the cursor names a command
  * the store does not hold); 2 usage; 78 a cursor or token file that cannot be used.
@@ -15,18 +20,20 @@
 import { resolve } from 'node:path';
 import { ApiAnswerError, apiStream, ApiUnavailableError, describeTarget, type ApiTarget } from '../api/api-client.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags } from './args.js';
-import { apiFailure, apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
+import { apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
 import { BadStreamLineError, formatCommand, parseStreamLine } from './command-line.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { isCursor, readCursorFile } from './cursor-file.js';
 import { EXEC_FIRST_BACKOFF_MS, EXEC_MAX_BACKOFF_MS, runExec } from './exec-runner.js';
+import { scopedFailure } from './commit-scope.js';
+import { formatGap, parseGapLine } from './scope-lines.js';
 import { stdoutClosed, writeOut } from './stdout.js';
 
 /** `syncwire tail`. */
 export const tailSpec: CommandSpec = {
   name: 'tail',
   summary: "print the agent's commands in causal order; follow new ones; run a program per command",
-  usage: 'syncwire tail [--socket PATH | --data-dir DIR | --url URL --token-file FILE] [--follow] [--after CURSOR] [--json | --exec CMD --cursor-file FILE]',
+  usage: 'syncwire tail [--socket PATH | --data-dir DIR | --url URL --token-file FILE] [--scope NAME] [--follow] [--after CURSOR] [--json | --exec CMD --cursor-file FILE]',
   flags: {
     ...TARGET_FLAGS,
     follow: { type: 'boolean', short: 'f', description: 'keep the stream open and print new commands as they arrive (survives an agent restart)' },
@@ -34,10 +41,16 @@ export const tailSpec: CommandSpec = {
     json: { type: 'boolean', description: 'print the NDJSON lines as received (cursor, id, author, seq, parents, payload base64, json)' },
     exec: { type: 'string', short: 'x', arg: 'CMD', description: 'run CMD (/bin/sh -c) per command, payload on stdin, SYNCWIRE_ID/CURSOR/AUTHOR/SEQ in its env' },
     'cursor-file': { type: 'string', arg: 'FILE', description: 'with --exec (required): the last handled cursor; resumed from when it exists (it wins over --after)' },
+    scope: { type: 'string', arg: 'NAME', description: "protocol 2: the scope to read, a name or 64-hex id (default: the agent's scopes.default, else its only scope)" },
   },
   details: `Human lines: CURSOR  ID (first 12 hex)  AUTHOR  SEQ  PAYLOAD, the payload as JSON when it
 parses as JSON, else as text when printable, else base64:<base64>. Pass a cursor to --after
 to resume after that command; a cursor the agent's store does not hold is refused (exit 1).
+
+Protocol 2 agents: --scope NAME reads that scope (an unknown one: exit 1). Its stream may hold
+gap lines, commands that will never arrive (pruned, or older than what this agent received);
+they print as "-- gap in <scope>: <reason> [after C] [before C] [(N horizon records)]", with
+--json as received ({"gap":{...}}), with --exec on stderr (CMD is not run for them).
 
 --exec CMD runs CMD once per command, one at a time, in order, with the payload on stdin and
 SYNCWIRE_ID, SYNCWIRE_CURSOR, SYNCWIRE_AUTHOR, SYNCWIRE_SEQ set; CMD's output is tail's. After
@@ -54,7 +67,9 @@ held when the stream first opened, so nothing that arrives meanwhile is skipped)
 };
 
 /** What the flags ask for. @throws UsageError on a bad combination or cursor. */
-function tailOptions(flags: Flags): { after?: string; exec?: string; cursorFile?: string } {
+function tailOptions(flags: Flags): { after?: string; exec?: string; cursorFile?: string; scope?: string } {
+  const scope = str(flags, 'scope');
+  if (scope === '') throw new UsageError('--scope: give a scope name or a 64-hex scope id', 'tail');
   const after = str(flags, 'after');
   if (after !== undefined && after !== 'end' && !isCursor(after)) throw new UsageError(`--after: expected a cursor like 12-0123456789abcdef or "end", got ${JSON.stringify(after)}`, 'tail');
   const exec = str(flags, 'exec');
@@ -63,11 +78,12 @@ function tailOptions(flags: Flags): { after?: string; exec?: string; cursorFile?
   if (exec === undefined && cursorFile !== undefined) throw new UsageError('--cursor-file is for --exec', 'tail');
   if (exec !== undefined && flags.json === true) throw new UsageError('--json prints the commands, --exec hands them to CMD: give one', 'tail');
   if (exec !== undefined && exec.trim() === '') throw new UsageError('--exec: empty command', 'tail');
-  return { ...(after !== undefined ? { after } : {}), ...(exec !== undefined ? { exec } : {}), ...(cursorFile !== undefined ? { cursorFile: resolve(cursorFile) } : {}) };
+  return { ...(scope !== undefined ? { scope } : {}), ...(after !== undefined ? { after } : {}), ...(exec !== undefined ? { exec } : {}), ...(cursorFile !== undefined ? { cursorFile: resolve(cursorFile) } : {}) };
 }
 
-function streamPath(after: string | undefined, follow: boolean): string {
+function streamPath(after: string | undefined, follow: boolean, scope: string | undefined): string {
   const q = new URLSearchParams();
+  if (scope !== undefined) q.set('scope', scope);
   if (after !== undefined) q.set('after', after);
   if (follow) q.set('follow', 'true');
   const s = q.toString();
@@ -101,7 +117,15 @@ async function tailLoop(target: ApiTarget, flags: Flags, opts: ReturnType<typeof
         const start = h['syncwire-start-cursor'];
         if (after === 'end') after = typeof start === 'string' && isCursor(start) ? start : undefined;
       };
-      for await (const line of apiStream(target, streamPath(after, follow), { signal, onHeaders })) {
+      for await (const line of apiStream(target, streamPath(after, follow, opts.scope), { signal, onHeaders })) {
+        const gap = parseGapLine(line);
+        if (gap !== null) {
+          // Not a position: `after` stays the command before it (a resume may show it again).
+          if (opts.exec !== undefined) log(formatGap(gap).slice(3));
+          else await writeOut((flags.json === true ? line : formatGap(gap)) + '\n');
+          if (stdoutClosed()) return 0;
+          continue;
+        }
         const cmd = parseStreamLine(line);
         delay = EXEC_FIRST_BACKOFF_MS;
         if (opts.exec !== undefined) {
@@ -118,7 +142,7 @@ async function tailLoop(target: ApiTarget, flags: Flags, opts: ReturnType<typeof
       if (signal.aborted) return 0;
       // Refusals and garbage do not pass by retrying; no agent at the very start is the user's error.
       const fatal = err instanceof ApiAnswerError || err instanceof BadStreamLineError || !follow || (attempt === 0 && err instanceof ApiUnavailableError);
-      const f = err instanceof BadStreamLineError ? { message: err.message, status: 1 } : apiFailure(err, target);
+      const f = err instanceof BadStreamLineError ? { message: err.message, status: 1 } : scopedFailure(err, target);
       if (fatal) {
         log(f.message);
         return f.status;
