@@ -7,34 +7,12 @@
  * least once, commands exactly once. Nothing is queued: entries are built from the store by
  * handle as the consumer asks, and a caught-up follower waits on the scope's `onAppended`.
  */
-import { isUtf8 } from 'node:buffer';
-import { decodeCommand } from '../../protocol/command.js';
-import { decodeCommandV2 } from '../../protocol/command-v2.js';
 import { toHex } from '../../protocol/keys.js';
-import type { CommandStore } from '../store/command-store.js';
-import type { GapRecord, ScopeStoreReader } from '../store/scope-store-contract.js';
 import { CursorError, formatCursor, parseCursor } from './cursor.js';
 import { onAbort } from './fan-out.js';
+import type { FeedScope, ScopedEntry } from './scope-entry.js';
 
-/** `kind` of a command line: the v2 kinds, and `v1` for the read-only legacy scope (§5.5). */
-export type EntryKind = 'data' | 'genesis' | 'membership' | 'v1';
-
-/** One command line: v1's entry plus `scope` (the name) and `kind` (key order as §4.7 writes it). */
-export interface ScopedEntry {
-  cursor: string;
-  scope: string;
-  kind: EntryKind;
-  /** Command id, 64 lowercase hex. */
-  id: string;
-  /** Author fingerprint, 16 lowercase hex. */
-  author: string;
-  seq: number;
-  parents: string[];
-  /** Payload, base64 (the genesis or membership body for those kinds). */
-  payload: string;
-  /** The payload parsed as JSON, when it is valid UTF-8 that parses. */
-  json?: unknown;
-}
+export { legacyFeedScope, v2FeedScope, type EntryKind, type FeedScope, type ScopedEntry } from './scope-entry.js';
 
 /** A gap line (§4.7); test with `'gap' in item`. */
 export interface GapEntry {
@@ -53,73 +31,6 @@ export interface GapEntry {
 
 /** What a scope stream yields. */
 export type ScopeItem = ScopedEntry | GapEntry;
-
-/** One scope as the feed reads it (a v2 scope store, or the legacy v1 store). */
-export interface FeedScope {
-  readonly name: string;
-  /** One past the highest handle assigned. */
-  readonly size: number;
-  isRetained(h: number): boolean;
-  idOf(h: number): Uint8Array;
-  entry(h: number): ScopedEntry;
-  /** Stored gap markers just before `h`, oldest first. */
-  gapsBefore(h: number): GapRecord[][];
-  /** Called after commands were appended to this scope; returns the unsubscribe. */
-  onAppended(listener: () => void): () => void;
-}
-
-const KINDS: readonly EntryKind[] = ['data', 'genesis', 'membership'];
-const JSON_START = new Uint8Array(256);
-for (const c of '{["-0123456789tfn') JSON_START[c.charCodeAt(0)] = 1;
-
-/** The payload as JSON, or undefined (same rule as the v1 feed: UTF-8 that parses, no U+FFFD repair). */
-function payloadJson(p: Uint8Array): unknown {
-  let i = 0;
-  while (i < p.length && (p[i] === 0x20 || p[i] === 0x0a || p[i] === 0x0d || p[i] === 0x09)) i++;
-  if (i === p.length || !JSON_START[p[i]!] || !isUtf8(p)) return undefined;
-  try {
-    return JSON.parse(Buffer.from(p.buffer, p.byteOffset, p.length).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function buildEntry(handle: number, scope: string, kind: EntryKind, c: { id: Uint8Array; author: Uint8Array; seq: number; parents: Uint8Array[]; payload: Uint8Array }): ScopedEntry {
-  const id = toHex(c.id);
-  const e: ScopedEntry = {
-    cursor: formatCursor(handle, id), scope, kind, id, author: toHex(c.author), seq: c.seq,
-    parents: c.parents.map(toHex), payload: Buffer.from(c.payload.buffer, c.payload.byteOffset, c.payload.length).toString('base64'),
-  };
-  const json = kind === 'data' || kind === 'v1' ? payloadJson(c.payload) : undefined;
-  if (json !== undefined) e.json = json;
-  return e;
-}
-
-/** A v2 scope store as a {@link FeedScope}. */
-export function v2FeedScope(name: string, store: ScopeStoreReader, onAppended: FeedScope['onAppended']): FeedScope {
-  return {
-    name,
-    get size() { return store.size; },
-    isRetained: (h) => store.isRetained(h),
-    idOf: (h) => store.idOf(h),
-    entry: (h) => buildEntry(h, name, KINDS[store.kindOf(h)] ?? 'data', decodeCommandV2(store.scopeId, store.bytesOf(h))),
-    gapsBefore: (h) => store.gapsBefore(h),
-    onAppended,
-  };
-}
-
-/** The read-only legacy v1 store as a {@link FeedScope} (`kind: "v1"`, v1 ids and cursors; nothing is ever appended). */
-export function legacyFeedScope(name: string, store: CommandStore): FeedScope {
-  return {
-    name,
-    get size() { return store.size; },
-    isRetained: (h) => h >= 0 && h < store.size,
-    idOf: (h) => store.idOf(h),
-    entry: (h) => buildEntry(h, name, 'v1', decodeCommand(store.bytesOf(h))),
-    gapsBefore: () => [],
-    onAppended: () => () => {},
-  };
-}
 
 /**
  * A reading position in one scope: {@link take} returns what is available from it now.
