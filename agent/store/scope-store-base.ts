@@ -4,11 +4,25 @@
  * how changes are made durable, so they extend this.
  */
 import type { CommandV2 } from '../../protocol/command-v2.js';
-import type { CommandKindValue } from '../../protocol/constants-v2.js';
+import { CommandKind, type CommandKindValue } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { GapRecord, HorizonEntry, ScopeStoreReader } from './scope-store-contract.js';
 import { ScopeIndex } from './scope-index.js';
 import { StoreError } from './store-errors.js';
+
+/**
+ * Pruned data ids a store keeps refusing after its index repacked their slots away (design
+ * v2-scopes.md §11.3): 4,096 ids, about 400 KiB per scope at most (hex keys in a Set).
+ */
+export const RECENTLY_PRUNED = 4096;
+
+/** What a prune step records of each command it removes. */
+interface PrunedInfo {
+  author: Uint8Array;
+  seq: number;
+  /** The command id, hex. */
+  id: string;
+}
 
 /** Base of the scope stores. */
 export abstract class ScopeStoreBase implements ScopeStoreReader {
@@ -25,6 +39,12 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
 
   /** Highest seq per author (hex fingerprint) among pruned commands (§11.3 "local seq after a restart"). */
   protected readonly prunedSeqs = new Map<string, number>();
+  /**
+   * Ids (hex) of the last {@link RECENTLY_PRUNED} data commands pruned here, oldest first (§11.3
+   * "pruned history can come back"): refused by {@link placeOf} after the index repacked away
+   * their slots. In memory only.
+   */
+  private readonly recentlyPruned = new Set<string>();
 
   /** See {@link ScopeStoreReader.prunedSeq}. */
   prunedSeq(author: Uint8Array): number {
@@ -36,9 +56,13 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
    * commands pinned below base now (a pinned head it does not pin again is pruned without being
    * listed) and the handles base moves past. O(handles pruned + pinned). Pass the result to {@link foldPruned} after the step (pruned commands are unreadable).
    */
-  protected authorsBefore(plan: { readonly prune: readonly number[] }): Map<number, { author: Uint8Array; seq: number }> {
-    const out = new Map<number, { author: Uint8Array; seq: number }>();
-    const note = (h: number): void => void (this.state.isRetained(h) && out.set(h, this.state.ix.authorOf(this.state.slot(h))));
+  protected authorsBefore(plan: { readonly prune: readonly number[] }): Map<number, PrunedInfo> {
+    const out = new Map<number, PrunedInfo>();
+    const note = (h: number): void => {
+      if (!this.state.isRetained(h) || this.state.kindOf(h) !== CommandKind.Data) return;
+      const slot = this.state.slot(h);
+      out.set(h, { ...this.state.ix.authorOf(slot), id: toHex(this.state.ix.idOf(slot)) });
+    };
     for (const h of plan.prune) note(h);
     for (const h of this.state.pinnedDataList()) note(h);
     // Base moves past the highest pruned handle: anything between is pruned with it unless pinned.
@@ -48,11 +72,13 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
   }
 
   /** After a prune step: fold the authors of the commands it pruned into {@link prunedSeqs}. */
-  protected foldPruned(before: ReadonlyMap<number, { author: Uint8Array; seq: number }>): void {
-    for (const [h, { author, seq }] of before) {
+  protected foldPruned(before: ReadonlyMap<number, PrunedInfo>): void {
+    for (const [h, { author, seq, id }] of before) {
       if (this.state.isRetained(h)) continue;
       const k = toHex(author);
       if (seq > (this.prunedSeqs.get(k) ?? 0)) this.prunedSeqs.set(k, seq);
+      this.recentlyPruned.add(id);
+      if (this.recentlyPruned.size > RECENTLY_PRUNED) this.recentlyPruned.delete(this.recentlyPruned.values().next().value as string);
     }
   }
 
@@ -81,6 +107,7 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
     const have = this.state.find(cmd.id);
     if (have >= 0) return have;
     if (have === -2 || this.state.horizonEntry(cmd.id) !== undefined) return -1;
+    if (this.recentlyPruned.size > 0 && this.recentlyPruned.has(toHex(cmd.id))) return -1; // pruned before a repack (§11.3)
     const parents = this.state.resolve(cmd);
     if (parents === null) throw new StoreError('missing-parent', this.location, `append ${toHex(cmd.id)}: a parent is neither held nor in the horizon`);
     return parents;

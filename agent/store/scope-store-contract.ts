@@ -112,10 +112,11 @@ export interface ScopeStore extends ScopeStoreReader {
   /**
    * Append a command the engine accepted: every parent is retained or a horizon entry. Returns
    * its handle; an id already retained returns that handle and writes nothing; a horizon
-   * entry's id, or the id of a command pruned since the index was last repacked or reopened,
-   * returns -1 and writes nothing. Older pruned ids are forgotten (so memory stays bounded): such
-   * a command is refused by its missing parents, except one whose parents are all still retained
-   * (design v2-scopes.md §11.3, "pruned history can come back").
+   * entry's id, the id of a command pruned since the index was last repacked or reopened, or one
+   * of the last 4,096 data commands pruned since the store was opened (repacks included), returns
+   * -1 and writes nothing. Older pruned ids, and those pruned before a reopen, are forgotten (so
+   * memory stays bounded): such a command is refused by its missing parents, except one whose
+   * parents are all still resolvable (design v2-scopes.md §11.3, "pruned history can come back").
    * @throws StoreError 'missing-parent' (a parent is neither), 'closed' after close.
    */
   append(cmd: CommandV2, extra: AppendExtra): number;
