@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, resolveConfig, validate } from '../agent/cli/config.js';
+import type { ConfigFile } from '../agent/cli/config-schema.js';
 import { nodeOverrides } from '../agent/cli/node-flags.js';
 import { AGENT_MAX_SCOPES, resolveScopes } from '../agent/cli/scope-config.js';
 import { Role } from '../protocol/constants-v2.js';
@@ -39,7 +40,7 @@ async function refusal(p: Promise<unknown>): Promise<string> {
 }
 
 /** The contract's example (README "Configuration"). */
-const EXAMPLE = {
+const EXAMPLE: ConfigFile = {
   protocol: 2,
   scopes: {
     default: 'device/self',
@@ -127,12 +128,12 @@ t.test('node flags: --protocol, --scope-join appends to the file, --scope-defaul
 t.test('resolveScopes: agent role defaults', async (t) => {
   const bare = resolveScopes(resolveConfig({ protocol: 2 }), 'agent', SELF);
   t.same(bare, { default: null, join: [], max: AGENT_MAX_SCOPES, deviceScopes: null, retention: {}, create: [] });
-  const r = resolveScopes(resolveConfig(EXAMPLE as never), 'agent', SELF);
+  const r = resolveScopes(resolveConfig(EXAMPLE), 'agent', SELF);
   t.equal(r.default, 'device/34750f98bd59fcfc', 'device/self is the own device scope');
-  t.same(r.join, EXAMPLE.scopes.join);
+  t.same(r.join, EXAMPLE.scopes!.join);
   t.equal(r.max, 8);
   t.same(r.deviceScopes, { members: [{ key: K1, roles: 'rwa' }], exclude: [K2], retention: { commands: 1024, days: 30 } }, 'configured: kept on an agent too');
-  t.same(r.retention, EXAMPLE.scopes.retention, 'the file only (no role default)');
+  t.same(r.retention, EXAMPLE.scopes!.retention, 'the file only (no role default)');
   t.same(r.create, [
     {
       name: 'fleet/acme',

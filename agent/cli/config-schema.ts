@@ -220,7 +220,7 @@ export const ConfigFile = Type.Object(
   },
   { additionalProperties: false, expected: 'a JSON object' },
 );
-/** The config file as parsed (every field optional). */
-export type ConfigFile = Static<typeof ConfigFile>;
+/** The config file as parsed (every field optional; `scopes.retention` typed by {@link ScopesFileConfig}). */
+export type ConfigFile = Omit<Static<typeof ConfigFile>, 'scopes'> & { scopes?: ScopesFileConfig };
 /** `scopes` as written (every field optional). */
 export type ScopesFileConfig = Omit<Static<typeof ScopesConfig>, 'retention'> & { retention?: RetentionConfig };
