@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliHarness } from '../testkit/cli-proc.js';
 import { formatGap, parseGapLine } from '../agent/cli/scope-lines.js';
-import { commitPath } from '../agent/cli/commit-scope.js';
+import { commitPath } from '../agent/cli/commit-agent.js';
 
 const h = new CliHarness();
 t.teardown(() => h.cleanup());

@@ -50,8 +50,8 @@ export interface CommandEntry {
 const JSON_START = new Uint8Array(256);
 for (const c of '{["-0123456789tfn') JSON_START[c.charCodeAt(0)] = 1;
 
-/** The payload as JSON, or `undefined` when it is not valid UTF-8 that parses as JSON. */
-function payloadJson(payload: Uint8Array): unknown {
+/** The payload as JSON, or `undefined` when it is not valid UTF-8 that parses as JSON (the rule of every feed, v1 and scopes). */
+export function payloadJson(payload: Uint8Array): unknown {
   let i = 0;
   while (i < payload.length && (payload[i] === 0x20 || payload[i] === 0x0a || payload[i] === 0x0d || payload[i] === 0x09)) i++;
   // Invalid UTF-8 is refused, not decoded to U+FFFD (which JSON.parse would accept inside a string).

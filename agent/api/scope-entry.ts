@@ -3,12 +3,12 @@
  * entry plus `scope` and `kind`, built from a v2 scope store or from the read-only legacy v1
  * store, and the {@link FeedScope} view of either that the feed reads.
  */
-import { isUtf8 } from 'node:buffer';
 import { decodeCommand } from '../../protocol/command.js';
 import { decodeCommandV2 } from '../../protocol/command-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import type { GapRecord, ScopeStoreReader } from '../store/scope-store-contract.js';
+import { payloadJson } from './command-feed.js';
 import { formatCursor } from './cursor.js';
 
 /** `kind` of a command line: the v2 kinds, and `v1` for the read-only legacy scope (§5.5). */
@@ -46,21 +46,6 @@ export interface FeedScope {
 }
 
 const KINDS: readonly EntryKind[] = ['data', 'genesis', 'membership'];
-const JSON_START = new Uint8Array(256);
-for (const c of '{["-0123456789tfn') JSON_START[c.charCodeAt(0)] = 1;
-
-/** The payload as JSON, or undefined (same rule as the v1 feed: UTF-8 that parses, no U+FFFD repair). */
-function payloadJson(p: Uint8Array): unknown {
-  let i = 0;
-  while (i < p.length && (p[i] === 0x20 || p[i] === 0x0a || p[i] === 0x0d || p[i] === 0x09)) i++;
-  if (i === p.length || !JSON_START[p[i]!] || !isUtf8(p)) return undefined;
-  try {
-    return JSON.parse(Buffer.from(p.buffer, p.byteOffset, p.length).toString('utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
 function buildEntry(handle: number, scope: string, kind: EntryKind, c: { id: Uint8Array; author: Uint8Array; seq: number; parents: Uint8Array[]; payload: Uint8Array }): ScopedEntry {
   const id = toHex(c.id);
   const e: ScopedEntry = {

@@ -13,7 +13,7 @@
  * With `--url` there is no offline path: no agent there is exit 1.
  *
  * Protocol 2 (`--scope NAME`, or a config with `"protocol": 2`): the command goes to that scope
- * of the running agent (commit-scope.ts); there is no offline path either, because a scope's
+ * of the running agent (commit-agent.ts); there is no offline path either, because a scope's
  * store is written only by its agent (no agent: exit 1).
  */
 import { readFileSync } from 'node:fs';
@@ -22,8 +22,7 @@ import { fromHex } from '../../protocol/keys.js';
 import { StoreWriteError } from '../store/write-error.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
 import { apiFailure, TARGET_FLAGS, urlTargetFromFlags } from './api-target.js';
-import { agentPeerId } from './commit-agent.js';
-import { commitLinesToScope, commitOneToScope } from './commit-scope.js';
+import { agentPeerId, commitLinesThroughAgent, commitOneThroughAgent } from './commit-agent.js';
 import { commitLinesIntoStore, commitOneIntoStore, type StoreTarget } from './commit-store.js';
 import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
 import { prepareDataDir } from './data-dir.js';
@@ -192,7 +191,7 @@ async function commitThroughAgent(target: ApiTarget, payload: Uint8Array | 'stdi
       return 1;
     }
   }
-  return payload === 'stdin' ? commitLinesToScope(target, stdinLines(), scope) : commitOneToScope(target, payload, scope);
+  return payload === 'stdin' ? commitLinesThroughAgent(target, stdinLines(), scope) : commitOneThroughAgent(target, payload, scope);
 }
 
 /** The `commit` subcommand. */

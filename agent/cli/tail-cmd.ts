@@ -25,7 +25,7 @@ import { BadStreamLineError, formatCommand, parseStreamLine } from './command-li
 import type { IncomingHttpHeaders } from 'node:http';
 import { isCursor, readCursorFile } from './cursor-file.js';
 import { EXEC_FIRST_BACKOFF_MS, EXEC_MAX_BACKOFF_MS, runExec } from './exec-runner.js';
-import { scopedFailure } from './commit-scope.js';
+import { scopedFailure } from './commit-agent.js';
 import { formatGap, parseGapLine } from './scope-lines.js';
 import { stdoutClosed, writeOut } from './stdout.js';
 
