@@ -62,6 +62,15 @@ export interface Link extends EventEmitter<LinkEvents> {
    * close marker itself). Idempotent; optional like markAuthenticated.
    */
   markSealed?(): void;
+  /**
+   * The engine calls this when the link's handshake ended in a version refusal, sent or received
+   * (protocol-v2.md §7.1): the dialer that made the link redials at least `ms` after it closes
+   * (its maximum redial delay, 30 s), so a fleet in transition does not hammer. Listeners and links
+   * without a redial loop ignore it. Optional like markAuthenticated.
+   */
+  holdRedial?(ms: number): void;
+  /** The longest {@link holdRedial} asked for this link (0 or undefined: none). */
+  readonly redialHoldMs?: number;
 }
 
 /**

@@ -35,6 +35,8 @@ export interface InboundV2Session {
   /** Send a frame body as it is (a pre-up refusal). */
   transmit(body: Uint8Array): void;
   close(marker?: boolean): Promise<void>;
+  /** Count a version refusal (sent or received) and hold the dialer's redial (§7.1). */
+  versionRefused(): void;
 }
 
 /** Bad frames of a link answered: the 1st, 17th, 33rd, … (§14.2). */
@@ -115,7 +117,7 @@ export class SessionV2Inbound {
     const text = err instanceof Error ? err.message : String(err);
     if (reason === 'UnsupportedVersion' && !s.authenticated) {
       // A Hello of another version without `ephemeral` (a v1 peer older than sealing): §3.1.
-      s.stats.versionRefused++;
+      s.versionRefused();
       this.host.log.warn({ link: s.link.description }, `a peer speaks another protocol version (${text}): upgrade it`);
       s.transmit(encodeMessageV2(errorMessage('UnsupportedVersion', text)));
       return void s.close(false);
@@ -131,7 +133,7 @@ export class SessionV2Inbound {
     const fields = { peer: s.peerId, link: s.link.description, code: msg.code, message: msg.message };
     // §3.1, §7.1: both ends of a refused link say why; nothing else changes.
     if (msg.code === ReasonCode.UnsupportedVersion) {
-      s.stats.versionRefused++;
+      s.versionRefused();
       this.host.log.warn(fields, 'peer refused the link: it speaks another protocol version');
     } else if (msg.code === ReasonCode.SealingRequired) this.host.log.warn(fields, 'peer refused the link: it requires sealing');
     else this.host.log.debug(fields, 'error before the link is up (ignored)');

@@ -41,6 +41,9 @@ export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand;
 
 let nextLinkId = 0;
 
+/** The agent's maximum redial delay: a dialer whose link ended in a version refusal waits this long (protocol-v2.md §7.1), ms. */
+export const VERSION_REDIAL_MS = 30_000;
+
 /** A link's v2 session. */
 export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Like, PushLinkV2 {
   /** This link's id in the engine's push table (unique for the process's lifetime). */
@@ -84,7 +87,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
       host.pusher.schedule();
     });
     link.once('close', () => this.onClose());
-    this.handshakes = new HandshakeDriver(handshakeEngineV2(host, () => this.stats.versionRefused++), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
+    this.handshakes = new HandshakeDriver(handshakeEngineV2(host, () => this.versionRefused()), this, { version: PROTOCOL_VERSION_2, caps: SESSION_V2_CAPS });
   }
 
   /** {@link PushLinkV2}: the peer's number for S while S is active, else undefined. */
@@ -95,6 +98,15 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   /** {@link PushLinkV2}: count commands pushed. */
   pushed(commands: number): void {
     this.stats.pushedCommands += commands;
+  }
+
+  /**
+   * A version refusal of this link, sent or received (§7.1): counted, and the dialer that made the
+   * link (if one did) is asked to redial only after {@link VERSION_REDIAL_MS}.
+   */
+  versionRefused(): void {
+    this.stats.versionRefused++;
+    this.link.holdRedial?.(VERSION_REDIAL_MS);
   }
 
   /** {@link SessionV2Like}: §7.1 link key of the latest completed handshake (v1's rule). */

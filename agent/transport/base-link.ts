@@ -52,6 +52,14 @@ export abstract class BaseLink extends EventEmitter<LinkEvents> {
     this.sealedFlag = true;
   }
 
+  /** See {@link Link.redialHoldMs}. */
+  redialHoldMs = 0;
+
+  /** See {@link Link.holdRedial}: the dialer reads {@link redialHoldMs} when the link closes. */
+  holdRedial(ms: number): void {
+    this.redialHoldMs = Math.max(this.redialHoldMs, ms);
+  }
+
   /** Emit `frame`, or hold it while nobody listens. */
   protected deliverFrame(body: Uint8Array): void {
     if (this.listenerCount('frame') > 0) this.emit('frame', body);

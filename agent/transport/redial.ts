@@ -88,15 +88,16 @@ export class RedialTransport extends LinkSource implements OpenedTransport {
       }
       if (this.closed) return;
       if (err) this.warn(new TransportError('Disconnected', `${this.url}: ${err.message}`, { cause: err }));
-      this.schedule();
+      // A version refusal asked for the maximum redial delay (protocol-v2.md §7.1).
+      this.schedule(link.redialHoldMs ?? 0);
     });
     this.o.logger?.debug({ url: this.url }, 'link up');
     this.offer(link);
   }
 
-  private schedule(): void {
+  private schedule(atLeastMs = 0): void {
     if (this.closed || this.timer !== null) return;
-    this.timer = setTimeout(() => void this.attempt(), this.backoff.next());
+    this.timer = setTimeout(() => void this.attempt(), Math.max(this.backoff.next(), atLeastMs));
   }
 
   private warn(err: Error): void {
