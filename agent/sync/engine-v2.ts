@@ -25,6 +25,7 @@ import type { Durability } from '../store/command-store.js';
 import type { RetentionConfig } from '../store/retention-policy.js';
 import type { DeviceScopesConfig } from './device-scope.js';
 import { EngineClosedError } from './engine-errors.js';
+import { EngineV2Tally, type EngineV2Counters } from './engine-v2-counters.js';
 import type { PeerRejected } from './engine-events.js';
 import { resolveSettings, type EngineOptions } from './engine-settings.js';
 import { EngineV2Core } from './engine-v2-core.js';
@@ -32,6 +33,8 @@ import type { ScopeHost } from './scope-host.js';
 import { ScopeRegistry } from './scope-registry.js';
 import { SessionV2 } from './session-v2.js';
 import { KeyDirectory, type TrustMode } from './trust.js';
+
+export type { EngineV2Counters } from './engine-v2-counters.js';
 
 /** `scopes` config of a v2 engine (§6.1). */
 export interface EngineV2Scopes {
@@ -108,6 +111,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
   private constructor(
     readonly identity: Identity,
     private readonly core: EngineV2Core,
+    private readonly tally: EngineV2Tally,
   ) {
     super();
   }
@@ -117,6 +121,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
     const keys = new KeyDirectory(o.trust?.mode ?? 'list', [o.identity.publicKey, ...(o.trust?.keys ?? [])]);
     const log = o.logger ?? silentLogger;
     let engine: EngineV2 | null = null;
+    const tally = new EngineV2Tally();
     const core = new EngineV2Core(o.identity, resolveSettings(o.tuning ?? {}), log, keys, o.scopes?.deviceScopes, {
       up: (s) => engine?.emit('peer-up', s.peerId),
       down: (s) => s.authenticated && engine?.emit('peer-down', s.peerId),
@@ -135,11 +140,12 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
           for (const h of handles) engine?.emit('appended', { scope: host.name, scopeId: toHex(host.id), id: host.store.idOf(h).slice(), from });
         },
         membershipChanged: (host) => core.refreshAll(host.id),
+        gap: (host) => tally.gap(toHex(host.id)),
         error: (host, err) => log.warn({ scope: host.name, err: String(err) }, 'retention run failed'),
       },
     });
     core.bind(registry);
-    engine = new EngineV2(o.identity, core);
+    engine = new EngineV2(o.identity, core, tally);
     return engine;
   }
 
@@ -153,11 +159,39 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
     return this.core.joinsRejected;
   }
 
+  /**
+   * Lifetime counters for status and metrics (§6.2): the ended sessions' version refusals and
+   * unknown scope numbers included, join refusals, gap markers written. O(sessions).
+   */
+  get counters(): EngineV2Counters {
+    return this.tally.totals(this.sessions(), this.core.joinsRejected);
+  }
+
+  /** Gap markers written to the scope with this id (64 hex) since the engine opened (§4.6). */
+  gapsOf(scopeIdHex: string): number {
+    return this.tally.gapsOf(scopeIdHex);
+  }
+
+  /** The (peer, scope) push subscription table (§11): slots in use (expired ones until reaped) and capacity. */
+  get subscriptionSlots(): { used: number; capacity: number } {
+    const t = this.core.pusher.table;
+    return { used: t.size, capacity: t.capacity };
+  }
+
+  /** Whether the peer of `s` holds a push subscription to S here bound to that link and not yet expired (§11.2). */
+  subscribedBy(s: SessionV2, scopeId: Uint8Array): boolean {
+    const p = this.core.pusher;
+    const slot = p.slotOf(s.fingerprint, scopeId);
+    return slot >= 0 && p.table.linkAt(slot) === s.linkId && p.table.closeAtOf(slot) > this.core.settings.now();
+  }
+
   /** Attach a link: handshake v2, then sync every scope granted both ways. @throws EngineClosedError after close */
   attach(link: Link): SessionV2 {
     if (this.closed) throw new EngineClosedError();
     const s = new SessionV2(this.core, link);
     this.core.sessions.add(s);
+    // After the session's own close listener: its counters are final, and it has left `sessions`.
+    link.once('close', () => this.tally.sessionEnded(s.stats));
     return s;
   }
 
