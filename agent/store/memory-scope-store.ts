@@ -42,6 +42,11 @@ export class MemoryScopeStore extends ScopeStoreBase implements ScopeStore {
     return this.buf.length;
   }
 
+  /** Bytes of the retained commands' encodings, kept as commands are appended and pruned. */
+  override get retainedBytes(): number {
+    return this.live;
+  }
+
   /** A fresh copy. @throws RangeError for a pruned handle. */
   bytesOf(h: number): Uint8Array {
     const s = this.state.slot(h);

@@ -126,6 +126,27 @@ export abstract class ScopeStoreBase implements ScopeStoreReader {
     return this.state.base;
   }
 
+  /**
+   * Retained handles below {@link base} (status `pinned`): the data heads pruning kept and the
+   * membership commands there (never pruned). O(pinned), where counting handles below base one
+   * by one would be O(base).
+   */
+  get pinnedCount(): number {
+    const base = this.state.base;
+    const members = this.state.members; // ascending
+    let below = 0;
+    while (below < members.length && members[below]! < base) below++;
+    return this.state.pinnedDataList().length + below;
+  }
+
+  /**
+   * Bytes of the retained commands' encodings when the store keeps that total as it goes (status
+   * `bytes`); null when it would have to be summed (this default: the disk store does not track it).
+   */
+  get retainedBytes(): number | null {
+    return null;
+  }
+
   indexOf(id: Uint8Array): number {
     return Math.max(-1, this.state.find(id));
   }
