@@ -19,6 +19,7 @@ import { agentApiHostV2 } from './api-host-v2.js';
 import type { ResolvedConfig } from './config.js';
 import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { loadKeyFile } from './keys.js';
+import { shutdownSteps } from './shutdown-steps.js';
 import { acquireLock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { NodeScopes, type LegacyScope } from './node-scopes.js';
@@ -62,17 +63,8 @@ export async function startNodeV2(cfg: ResolvedConfig, role: 'agent' | 'gateway'
   assertPrivateDir(cfg.dataDir);
   if (prepareDataDir(cfg.dataDir) === 'full') log.error({ dataDir: cfg.dataDir }, 'the disk is full: commits are refused until space is freed');
   const lock = await acquireLock(cfg.dataDir, { role, waitMs: LOCK_WAIT_MS, statusSocket: cfg.statusSocket });
-  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
-  const unwind = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log.error({ err: String(err) }, 'shutdown step failed');
-      }
-    }
-    cleanups.length = 0;
-  };
+  const cleanups = shutdownSteps(log, () => lock.release());
+  const unwind = cleanups.unwind;
   try {
     const storeLog = log.child({ part: 'store' });
     if (existsSync(join(cfg.dataDir, LOG_FILE))) migrateV1(cfg.dataDir, storeLog);

@@ -15,6 +15,7 @@ import { Engine } from '../sync/engine.js';
 import { redactUrl } from '../transport/redact-url.js';
 import type { ResolvedConfig } from './config.js';
 import { loadKeyFile } from './keys.js';
+import { shutdownSteps } from './shutdown-steps.js';
 import { assertPrivateDir } from './path-safety.js';
 import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { acquireLock, type Lock } from './lock.js';
@@ -98,17 +99,8 @@ export async function startNode(cfg: ResolvedConfig, role: string, log: JsonLogg
   if (prepareDataDir(cfg.dataDir) === 'full') log.error({ dataDir: cfg.dataDir }, 'the disk is full: commits are refused until space is freed');
   // Waits out a short-lived holder (a `syncwire commit`, an agent finishing its shutdown).
   const lock: Lock = await acquireLock(cfg.dataDir, { role: role === 'gateway' ? 'gateway' : 'agent', waitMs: LOCK_WAIT_MS, statusSocket: cfg.statusSocket });
-  const cleanups: (() => Promise<void> | void)[] = [() => lock.release()];
-  const unwind = async (): Promise<void> => {
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (err) {
-        log.error({ err: String(err) }, 'shutdown step failed');
-      }
-    }
-    cleanups.length = 0;
-  };
+  const cleanups = shutdownSteps(log, () => lock.release());
+  const unwind = cleanups.unwind;
   try {
     const store = await DiskStore.open(cfg.dataDir, { durability: cfg.durability, logger: log.child({ part: 'store' }) }).catch(
       (err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)),
