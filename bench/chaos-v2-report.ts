@@ -42,8 +42,8 @@ function summary(f: SoakV2Figures): string {
     + `the devices saw ${v('device_gaps')} gaps and adopted ${v('device_horizons_adopted')} horizons; the hostile peer's ${v('hostile_write_attempts')} writes: ${v('hostile_writes_accepted')} accepted.`;
 }
 
-/** The section, markers included. */
-export function sectionV2(f: SoakV2Figures, meta: { date: string; node: string; cpus: number; violations: string[] }): string {
+/** The section, markers included; `extra` (e.g. the power-cut scenario's subsection) goes last. */
+export function sectionV2(f: SoakV2Figures, meta: { date: string; node: string; cpus: number; violations: string[] }, extra = ''): string {
   return `${START}
 ## Protocol v2 soak
 
@@ -77,7 +77,7 @@ of, seen by a device, an agent or the hostile peer.
 Last run: ${meta.date}, Node ${meta.node}, ${String(meta.cpus)} cores, ${String(f.seconds)} s, seed ${String(f.seed)}. Violations: ${meta.violations.length === 0 ? 'none' : meta.violations.join('; ')}.
 ${summary(f)}
 
-${tableV2(f)}${END}
+${tableV2(f)}${extra === '' ? '' : `\n${extra}`}${END}
 `;
 }
 
