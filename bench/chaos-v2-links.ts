@@ -5,7 +5,6 @@
  * connection on demand (the dialer re-dials).
  */
 import { EventEmitter } from 'node:events';
-import net from 'node:net';
 import type { Link, LinkEvents } from '../agent/link.js';
 import type { SimDeviceV2 } from '../firmware-sim/device-v2/index.js';
 import type { SealPolicy } from '../protocol/seal.js';
@@ -129,49 +128,3 @@ export class FaultyLink extends EventEmitter<LinkEvents> implements Link {
   }
 }
 
-/** A TCP proxy to `127.0.0.1:target` whose {@link CutProxy.cut} resets every connection. */
-export class CutProxy {
-  private readonly server: net.Server;
-  private readonly pairs = new Set<[net.Socket, net.Socket]>();
-  cuts = 0;
-  port = 0;
-
-  constructor(target: number) {
-    this.server = net.createServer((client) => {
-      const up = net.connect(target, '127.0.0.1');
-      const pair: [net.Socket, net.Socket] = [client, up];
-      this.pairs.add(pair);
-      client.pipe(up);
-      up.pipe(client);
-      const done = (): void => {
-        this.pairs.delete(pair);
-        client.destroy();
-        up.destroy();
-      };
-      client.on('error', done).on('close', done);
-      up.on('error', done).on('close', done);
-    });
-  }
-
-  /** Listen on a free port of 127.0.0.1; resolves with it. */
-  async listen(): Promise<number> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', () => r()));
-    this.port = (this.server.address() as net.AddressInfo).port;
-    return this.port;
-  }
-
-  /** Reset every connection (both sides see a cut wire). */
-  cut(): void {
-    for (const [c, u] of this.pairs) {
-      this.cuts++;
-      c.resetAndDestroy();
-      u.resetAndDestroy();
-    }
-    this.pairs.clear();
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-}

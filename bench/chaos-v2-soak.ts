@@ -23,7 +23,8 @@ import { prng } from '../testkit/prng.js';
 import { sleep, waitFor } from '../testkit/wait.js';
 import { FLEET, HostilePeer, PACE_V2, SoakAgent, expectedCommitError } from './chaos-v2-actors.js';
 import { holds, lostCommits, retainedIds } from './chaos-v2-check.js';
-import { CutProxy, DeviceSeam, FaultyLink, type FaultCounters } from './chaos-v2-links.js';
+import { ResettingProxy } from './chaos/resetting-proxy.js';
+import { DeviceSeam, FaultyLink, type FaultCounters } from './chaos-v2-links.js';
 
 /** How one soak runs. */
 export interface SoakV2Config {
@@ -79,7 +80,7 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
       gw.attach(f);
     },
   });
-  const proxy = new CutProxy(listener.localPort!);
+  const proxy = new ResettingProxy(listener.localPort!);
   await proxy.listen();
   const agents = agentIds.map((id, i) => new SoakAgent(`agent-${i + 1}`, id, gi.publicKey, join(dir, `agent-${i + 1}`), `tcp://127.0.0.1:${proxy.port}`));
   for (const a of agents) await a.open();
@@ -124,7 +125,7 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
     go();
   };
   let seamCuts = 0;
-  every(1500, 5000, () => proxy.cut());
+  every(1500, 5000, () => proxy.reset());
   for (const d of devices) {
     every(2000, 8000, () => {
       const s = seams.get(d);
@@ -253,7 +254,7 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
     crashes: crashes.length, crash_samples: crashes.slice(0, 3).join(' | '),
     unexpected_commit_errors: agents.reduce((s, a) => s + a.unexpectedErrors.length, 0),
     agent_restarts: agents.reduce((s, a) => s + a.restarts, 0),
-    tcp_cuts: proxy.cuts, device_link_cuts: seamCuts,
+    tcp_cuts: proxy.resets, device_link_cuts: seamCuts,
     garbage_frames: faults.garbage, truncated_frames: faults.truncated,
     commits_refused: agents.reduce((s, a) => s + a.commitsRefused, 0) + gwRefused + sum((d) => d.stats.commitsRefused),
     device_gaps: sum((d) => d.stats.gaps), device_horizons_adopted: sum((d) => d.stats.adopted),
