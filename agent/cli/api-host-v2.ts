@@ -2,10 +2,12 @@
  * The API host of a protocol-2 agent (contract: session 7; design v2-scopes.md §6.2): commits and
  * streams take a `scope` (name or 64-hex id; default `scopes.default`, else the only scope held),
  * `GET /v1/scopes` lists the scopes held, `GET /v1/commands/<id>` looks in every scope. Status,
- * readiness and reload answer as v1's host does; metrics are the v2 subset (scopes, peers).
+ * readiness and reload answer as v1's host does; `/metrics` is agent/api/metrics-v2.ts (per-scope
+ * series, at most 256 scopes plus `_other`).
  */
 import { ApiError } from '../api/api-error.js';
 import type { ApiHost } from '../api/api-host.js';
+import { renderMetricsV2 } from '../api/metrics-v2.js';
 import { sendError, toApiError } from '../api/respond.js';
 import { writeScopeStream } from '../api/scope-stream.js';
 import { SyncwireError } from '../../protocol/errors.js';
@@ -36,26 +38,6 @@ export function scopeApiError(err: unknown): unknown {
   return err;
 }
 
-/** Prometheus text of the v2 snapshot: scopes and peers (one series per scope). */
-function metricsV2(s: SnapshotV2): string {
-  const esc = (v: string): string => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"');
-  const lines = [
-    '# HELP syncwire_scope_commands Handles assigned in the scope (pruned ones included).',
-    '# TYPE syncwire_scope_commands gauge',
-    ...s.scopes.map((x) => `syncwire_scope_commands{scope="${esc(x.name)}"} ${x.commands}`),
-    '# HELP syncwire_scope_retained Commands retained in the scope.',
-    '# TYPE syncwire_scope_retained gauge',
-    ...s.scopes.map((x) => `syncwire_scope_retained{scope="${esc(x.name)}"} ${x.retained}`),
-    '# HELP syncwire_peers Sessions whose peer authenticated.',
-    '# TYPE syncwire_peers gauge',
-    `syncwire_peers ${s.peers.filter((p) => p.authenticated).length}`,
-    '# HELP syncwire_scope_joins_rejected_total Joined scopes dropped for a first command that was not their genesis.',
-    '# TYPE syncwire_scope_joins_rejected_total counter',
-    `syncwire_scope_joins_rejected_total ${s.scopeJoinsRejected}`,
-  ];
-  return lines.join('\n') + '\n';
-}
-
 /** Build the host. */
 export function agentApiHostV2(p: AgentHostPartsV2): ApiHost {
   const { scopes } = p;
@@ -83,7 +65,7 @@ export function agentApiHostV2(p: AgentHostPartsV2): ApiHost {
       });
     },
     showCommand: (idHex) => scopes.show(idHex),
-    metrics: () => metricsV2(p.snapshot()),
+    metrics: () => renderMetricsV2(p.snapshot()),
     ready: () => {
       const checks = p.checks();
       return { ok: Object.values(checks).every(Boolean), checks };

@@ -4,35 +4,25 @@
  * dataDir, durability, version, rssBytes, lastError, transports, modules, peerId, peers), plus
  * `protocol: 2`, the `scopes` array (what `GET /v1/scopes` lists) and the v2 counters.
  */
-import { Role } from '../../protocol/constants-v2.js';
-import { toHex } from '../../protocol/keys.js';
+import { fromHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import type { CommandStore } from '../store/command-store.js';
-import { LEGACY_SCOPE_NAME } from '../store/scope-dir.js';
 import type { EngineV2 } from '../sync/engine-v2.js';
-import type { ScopeHost } from '../sync/scope-host.js';
+import type { ScopeSubscriptionState } from '../sync/scope-subscription.js';
+import type { SessionV2 } from '../sync/session-v2.js';
+import { scopeInfos, type ScopeInfo } from './scope-info.js';
 import { loadedModules, type LastError, type TransportInfo } from './snapshot.js';
 import { packageVersion } from './version.js';
 
-/** One scope as status and `GET /v1/scopes` show it. */
-export interface ScopeInfo {
+export { activePeerCounts, rolesText, retentionInfo, scopeInfo, scopeInfos, type RetentionInfo, type ScopeInfo } from './scope-info.js';
+
+/** One scope active with a peer (both entries open, §3.3), and the push subscriptions of it (§11). */
+export interface PeerScopeInfo {
   name: string;
-  /** Scope id, 64 hex (the local id for `legacy/v1`). */
-  id: string;
-  /** This host's roles in it as letters (`rwa`), '' for none; `null` for `legacy/v1`. */
-  roles: string | null;
-  /** Handles assigned (commands ever appended, pruned ones included). */
-  commands: number;
-  /** Commands still held (retained: from `base` on, and the pinned ones below it). */
-  retained: number;
-  /** Smallest handle from which every command is retained. */
-  base: number;
-  /** Horizon entries (pruned or never-held parents of retained commands). */
-  horizon: number;
-  /** Still waiting for its genesis from the peer it was joined from. */
-  joining: boolean;
-  /** `legacy/v1`: commits are refused (409 `read_only`). */
-  readOnly: boolean;
+  /** This side's subscription to the peer's pushes of the scope (`polling`: none asked or granted). */
+  subscription: ScopeSubscriptionState;
+  /** The peer holds a subscription to this side's pushes of the scope, bound to this link and not expired. */
+  peerSubscribed: boolean;
 }
 
 /** One v2 session as status shows it (v1's peer field names where the meaning is the same). */
@@ -48,6 +38,10 @@ export interface PeerInfoV2 {
   bytesOut: number;
   /** Scoped messages naming a scope number that does not route (§3.10). */
   unknownScope: number;
+  /** `Hello`s of another version refused on this link, or refusals of ours received (§3.1). */
+  versionRefused: number;
+  /** The scopes active with the peer on this link, by name. */
+  scopes: PeerScopeInfo[];
 }
 
 /** The protocol-2 status snapshot. */
@@ -68,6 +62,14 @@ export interface SnapshotV2 {
   peers: PeerInfoV2[];
   /** Joined scopes dropped because their first command was not their genesis (§1.9). */
   scopeJoinsRejected: number;
+  /** `Hello`s of another version refused, and refusals of ours received, since start (ended links included). */
+  versionRefused: number;
+  /** Scoped messages naming a scope number that does not route, since start (ended links included). */
+  unknownScope: number;
+  /** Gap markers written over every scope since start (§4.6). */
+  gaps: number;
+  /** The (peer, scope) push subscription table (§11): slots in use and capacity. */
+  subscriptions: { used: number; capacity: number };
   transports: TransportInfo[];
   modules: { mqtt: boolean; serialport: boolean };
 }
@@ -85,40 +87,30 @@ export interface SnapshotV2Source {
   lastError?: () => LastError | null;
 }
 
-/** Role bits as letters r, w, a. */
-export function rolesText(bits: number): string {
-  return `${bits & Role.Read ? 'r' : ''}${bits & Role.Write ? 'w' : ''}${bits & Role.Admin ? 'a' : ''}`;
-}
-
-/** The status entry of one hosted scope. */
-export function scopeInfo(h: ScopeHost, ownKey: Uint8Array): ScopeInfo {
-  const s = h.store;
-  // Below base only pinned commands (heads, membership) are retained: usually few handles to look at.
-  let pinned = 0;
-  for (let i = 0; i < s.base; i++) if (s.isRetained(i)) pinned++;
-  return {
-    name: h.name, id: toHex(h.id), roles: rolesText(h.membership.roles(ownKey)), commands: s.size,
-    retained: s.size - s.base + pinned, base: s.base, horizon: s.horizon().length, joining: h.joining, readOnly: false,
-  };
-}
-
-/** Every scope held, `legacy/v1` last. */
-export function scopeInfos(engine: EngineV2, legacy: SnapshotV2Source['legacy']): ScopeInfo[] {
-  const out = engine.scopes().map((sum) => {
-    const h = engine.scope(sum.name);
-    return h ? scopeInfo(h, engine.identity.publicKey) : { name: sum.name, id: sum.id, roles: '', commands: sum.commands, retained: 0, base: 0, horizon: 0, joining: sum.joining, readOnly: false };
-  });
-  if (legacy) {
-    const n = legacy.store.size;
-    out.push({ name: LEGACY_SCOPE_NAME, id: toHex(legacy.id), roles: null, commands: n, retained: n, base: 0, horizon: 0, joining: false, readOnly: true });
+/** A session as status shows it; `names` maps scope ids (hex) to names. */
+export function peerInfoV2(e: EngineV2, s: SessionV2, names: ReadonlyMap<string, string>): PeerInfoV2 {
+  const scopes: PeerScopeInfo[] = [];
+  for (const key of s.table.theirs.keys()) {
+    const name = names.get(key);
+    if (name === undefined || s.table.ownState(key) !== 'open') continue;
+    const id = fromHex(key);
+    scopes.push({ name, subscription: s.scoped.push.subscriptionOf(id)?.state ?? 'stopped', peerSubscribed: e.subscribedBy(s, id) });
   }
-  return out;
+  scopes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const st = s.stats;
+  return {
+    id: s.authenticated ? s.peerId : '(handshake)', link: s.link.description, authenticated: s.authenticated, sealed: s.sealed,
+    framesIn: st.framesIn, framesOut: st.framesOut, bytesIn: st.bytesIn, bytesOut: st.bytesOut, unknownScope: st.unknownScope,
+    versionRefused: st.versionRefused, scopes,
+  };
 }
 
 /** Take the snapshot. */
 export function takeSnapshotV2(src: SnapshotV2Source): SnapshotV2 {
   const e = src.engine;
   const scopes = scopeInfos(e, src.legacy);
+  const names = new Map(scopes.map((x) => [x.id, x.name]));
+  const c = e.counters;
   return {
     protocol: 2,
     peerId: e.peerId,
@@ -132,11 +124,12 @@ export function takeSnapshotV2(src: SnapshotV2Source): SnapshotV2 {
     lastError: src.lastError?.() ?? null,
     commands: scopes.reduce((n, s) => n + s.commands, 0),
     scopes,
-    peers: e.sessions().map((s) => ({
-      id: s.authenticated ? s.peerId : '(handshake)', link: s.link.description, authenticated: s.authenticated, sealed: s.sealed,
-      framesIn: s.stats.framesIn, framesOut: s.stats.framesOut, bytesIn: s.stats.bytesIn, bytesOut: s.stats.bytesOut, unknownScope: s.stats.unknownScope,
-    })),
-    scopeJoinsRejected: e.joinsRejected,
+    peers: e.sessions().map((s) => peerInfoV2(e, s, names)),
+    scopeJoinsRejected: c.scopeJoinsRejected,
+    versionRefused: c.versionRefused,
+    unknownScope: c.unknownScope,
+    gaps: c.gaps,
+    subscriptions: e.subscriptionSlots,
     transports: src.transports.map((t) => ({ url: t.url, localPort: t.localPort ?? null, links: [...t.links].map((l) => l.description) })),
     modules: loadedModules(),
   };
