@@ -33,12 +33,14 @@ it, both with durability \`always\` on data dirs on disk. Four committers post t
 The agent is SIGKILLed 0.2–1.5 s into each cycle (seeded) and restarted on the same data dir, which
 must then hold every id acknowledged so far; the gateway is SIGKILLed once mid-run and restarted on
 the same port. SIGKILL keeps the page cache, so every third kill also appends a torn record (a head
-promising 200 bytes, 57 of them) to the scope's last segment, which the restart must cut and log.
+promising 200 bytes, 57 of them) to the scope's last segment, which the restart must cut and log;
+the first kill and every fourth after it that wrote none, the restarted agent is killed again 0–0.8 s after its spawn (while
+it opens its stores or dials), then started once more.
 **lost** = acknowledged ids missing at the agent after a restart or at the end, or at the gateway
 after the settle; **converge_ms** = from the last restart with the committers stopped until the
 gateway held every acknowledged id.
 
-Measured: ${v('cycles')} agent kills and ${v('gateway_kills')} gateway kill, ${v('acknowledged')} acknowledged, ${v('lost')} lost, `
+Measured: ${v('cycles')} agent kills (${v('early_kills')} more while starting) and ${v('gateway_kills')} gateway kill, ${v('acknowledged')} acknowledged, ${v('lost')} lost, `
     + `${v('torn_tails_repaired')} of ${v('torn_tails_written')} torn tails repaired, converged in ${v('converge_ms')} ms.
 
 ${tableV2(f)}`;

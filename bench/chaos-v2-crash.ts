@@ -7,14 +7,14 @@
  * gateway is SIGKILLed once mid-run and restarted on the same port. Every `tornEvery`-th kill
  * also plays a power cut in the middle of a write (SIGKILL alone leaves the page cache intact):
  * a torn v3 record is appended to the scope's last segment, which the restarted agent must cut
- * off and log. At the end every acknowledged id must be in the agent's scope and, after a
+ * off and log; other cycles may kill the restarted agent once more while it starts. At the end
+ * every acknowledged id must be in the agent's scope and, after a
  * settle, at the gateway. Needs dist/ built; run from the repository root (testkit/cli-proc.ts).
  */
-import { appendFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apiRequest } from '../agent/api/api-client.js';
-import { recordHeadV3 } from '../agent/store/log-format-v3.js';
-import { SEGMENT_PATTERN } from '../agent/store/segment-log.js';
+import { scopeIds, tornRepairsIn, writeTornTail } from './chaos-v2-crash-kit.js';
 import { CliHarness, statusUntil, type Started } from '../testkit/cli-proc.js';
 import { mulberry32 } from '../testkit/prng.js';
 import { sleep } from '../testkit/wait.js';
@@ -30,6 +30,11 @@ export interface CrashV2Options {
   maxRunMs?: number;
   /** A torn tail is written after every `tornEvery`-th kill (default 3; 0: never). */
   tornEvery?: number;
+  /**
+   * Every `earlyKillEvery`-th cycle (from the first) without a torn tail, the restarted agent is first SIGKILLed
+   * 0–800 ms after its spawn, while it opens its stores or attaches its links (default 4; 0: never).
+   */
+  earlyKillEvery?: number;
   /** Concurrent committers (default 4, so fsyncs are shared as in production). */
   committers?: number;
   /** Longest wait for the gateway to hold every acknowledged id (default 60 s). */
@@ -40,35 +45,13 @@ export interface CrashV2Options {
 /** Figures of one run (flat, as bench/chaos-v2.json holds them). */
 export type CrashV2Figures = Record<string, number | boolean | string>;
 
-const TORN_LINE = /truncated torn tail/g;
-
-/** The ids of `scope` at the API socket `sock` (gap lines skipped). */
-async function scopeIds(sock: string, scope: string): Promise<Set<string>> {
-  const r = await apiRequest({ socketPath: sock }, 'GET', `/v1/commands?scope=${encodeURIComponent(scope)}`, { timeoutMs: 30_000 });
-  const out = new Set<string>();
-  for (const l of r.text.split('\n')) {
-    if (l === '') continue;
-    const e = JSON.parse(l) as { id?: unknown };
-    if (typeof e.id === 'string') out.add(e.id);
-  }
-  return out;
-}
-
-/** Append what a power cut mid-write leaves to the last segment of `scopeDir`: a v3 record head promising 200 bytes, and 57 of them. */
-function writeTornTail(scopeDir: string): void {
-  const segs = readdirSync(scopeDir).filter((n) => SEGMENT_PATTERN.test(n)).sort();
-  const last = segs[segs.length - 1];
-  if (last === undefined) throw new Error(`${scopeDir}: no segment`);
-  const body = Buffer.alloc(200, 0xa5);
-  appendFileSync(join(scopeDir, last), Buffer.concat([recordHeadV3(body, Math.floor(Date.now() / 1000)), body]).subarray(0, 16 + 57));
-}
-
 /** Run the scenario; never throws for a loss (that is a figure), only for a harness failure. */
 export async function runCrashV2(o: CrashV2Options): Promise<CrashV2Figures> {
   const rand = mulberry32(o.seed);
   const minRun = o.minRunMs ?? 200;
   const maxRun = o.maxRunMs ?? 1500;
   const tornEvery = o.tornEvery ?? 3;
+  const earlyEvery = o.earlyKillEvery ?? 4;
   const h = new CliHarness();
   const t0 = Date.now();
   try {
@@ -94,12 +77,12 @@ export async function runCrashV2(o: CrashV2Options): Promise<CrashV2Figures> {
     const st = await statusUntil(gwSock, (s) => typeof s.transports?.[0]?.localPort === 'number');
     const port = st.transports[0].localPort as number;
     let tornRepaired = 0;
+    const agentArgs = ['agent', '--config', aCfg, '--data-dir', aDir, '--link', `tcp://127.0.0.1:${port}`, '--trust-key', gk.publicKey];
     const startAgent = async (): Promise<Started> => {
-      const a = h.start(['agent', '--config', aCfg, '--data-dir', aDir, '--link', `tcp://127.0.0.1:${port}`, '--trust-key', gk.publicKey]);
+      const a = h.start(agentArgs);
       await a.waitStderr(/agent started/, 60_000);
       return a;
     };
-    const tornOf = (r: { stderr: string }): number => r.stderr.match(TORN_LINE)?.length ?? 0;
 
     let agent = await startAgent();
     const held = await statusUntil(aSock, (s) => Array.isArray(s.scopes) && s.scopes.some((x: { name: string; joining: boolean }) => x.name === scope && !x.joining), 60_000);
@@ -129,6 +112,7 @@ export async function runCrashV2(o: CrashV2Options): Promise<CrashV2Figures> {
     let agentKills = 0;
     let notKilled = 0;
     let tornWritten = 0;
+    let earlyKills = 0;
     let gatewayKills = 0;
     // Every acknowledged id ever found missing: at the agent after a restart or at the end, at the gateway after the settle.
     const lostIds = new Set<string>();
@@ -148,10 +132,20 @@ export async function runCrashV2(o: CrashV2Options): Promise<CrashV2Figures> {
       const r = await agent.stop('SIGKILL');
       if (r.signal !== 'SIGKILL') notKilled++;
       agentKills++;
-      tornRepaired += tornOf(r);
+      tornRepaired += tornRepairsIn(r.stderr);
       if (tornEvery > 0 && i % tornEvery === tornEvery - 1) {
         writeTornTail(scopeDir);
         tornWritten++;
+      } else if (earlyEvery > 0 && i % earlyEvery === 0) {
+        // Not after a torn tail: a kill between its cut and its log line would hide the repair.
+        const e = h.start(agentArgs);
+        await sleep(Math.floor(rand() * 800));
+        const er = await e.stop('SIGKILL');
+        if (er.signal !== 'SIGKILL') {
+          notKilled++;
+          o.log(`crash-v2: an agent ended before its early kill: ${er.stderr.slice(-400)}`);
+        }
+        earlyKills++;
       }
       const before = new Set(acked);
       const r0 = Date.now();
@@ -186,11 +180,12 @@ export async function runCrashV2(o: CrashV2Options): Promise<CrashV2Figures> {
     const convergeMs = Date.now() - s0;
     const ra = await agent.stop('SIGTERM');
     const rg = await gw.stop('SIGTERM');
-    tornRepaired += tornOf(ra);
+    tornRepaired += tornRepairsIn(ra.stderr);
     const figures: CrashV2Figures = {
       cycles: o.cycles,
       seed: o.seed,
       agent_kills: agentKills,
+      early_kills: earlyKills,
       gateway_kills: gatewayKills,
       not_killed: notKilled,
       acknowledged: acked.size,

@@ -2,7 +2,7 @@
  * The protocol-2 power cut, short (bench/chaos-v2-crash.ts, what `make chaos` runs for 20
  * cycles): a real v2 gateway and agent (the compiled CLI, durability `always`), the agent
  * SIGKILLed mid-commit and restarted on its data dir 3 times, once with a torn tail written
- * into its scope's segment, the gateway SIGKILLed once and restarted on its port. Asserts that
+ * into its scope's segment, once also killed again while it starts, the gateway SIGKILLed once and restarted on its port. Asserts that
  * nothing acknowledged is lost, at the agent or the gateway, never a duration.
  */
 import t from 'tap';
@@ -14,6 +14,7 @@ t.test('protocol 2 processes killed mid-commit: every acknowledged id survives a
   t.ok((f.acknowledged as number) > 0, 'commits were acknowledged');
   t.equal(f.agent_kills, 3, 'the agent was killed every cycle');
   t.equal(f.not_killed, 0, 'it was alive at every kill');
+  t.equal(f.early_kills, 1, 'once also while it started (cycle 0)');
   t.equal(f.gateway_kills, 1, 'the gateway was killed once');
   t.equal(f.lost_at_restart, 0, 'every restart held what was acknowledged before the kill');
   t.equal(f.lost_at_agent, 0, 'the agent holds every acknowledged id at the end');
