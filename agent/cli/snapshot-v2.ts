@@ -40,6 +40,8 @@ export interface PeerInfoV2 {
   unknownScope: number;
   /** `Hello`s of another version refused on this link, or refusals of ours received (§3.1). */
   versionRefused: number;
+  /** The peer's polls and `Subscribe`s refused `NotAMember` on this link (§3.10). */
+  notAMember: number;
   /** The scopes active with the peer on this link, by name. */
   scopes: PeerScopeInfo[];
 }
@@ -66,6 +68,8 @@ export interface SnapshotV2 {
   versionRefused: number;
   /** Scoped messages naming a scope number that does not route, since start (ended links included). */
   unknownScope: number;
+  /** Polls and `Subscribe`s refused `NotAMember` since start (ended links included, §3.10). */
+  notAMember: number;
   /** Gap markers written over every scope since start (§4.6). */
   gaps: number;
   /** The (peer, scope) push subscription table (§11): slots in use and capacity. */
@@ -101,7 +105,7 @@ export function peerInfoV2(e: EngineV2, s: SessionV2, names: ReadonlyMap<string,
   return {
     id: s.authenticated ? s.peerId : '(handshake)', link: s.link.description, authenticated: s.authenticated, sealed: s.sealed,
     framesIn: st.framesIn, framesOut: st.framesOut, bytesIn: st.bytesIn, bytesOut: st.bytesOut, unknownScope: st.unknownScope,
-    versionRefused: st.versionRefused, scopes,
+    versionRefused: st.versionRefused, notAMember: st.notAMember, scopes,
   };
 }
 
@@ -128,6 +132,7 @@ export function takeSnapshotV2(src: SnapshotV2Source): SnapshotV2 {
     scopeJoinsRejected: c.scopeJoinsRejected,
     versionRefused: c.versionRefused,
     unknownScope: c.unknownScope,
+    notAMember: c.notAMember,
     gaps: c.gaps,
     subscriptions: e.subscriptionSlots,
     transports: src.transports.map((t) => ({ url: t.url, localPort: t.localPort ?? null, links: [...t.links].map((l) => l.description) })),

@@ -13,6 +13,8 @@ export interface EngineV2Counters {
   versionRefused: number;
   /** Scoped messages naming a scope number that does not route (§3.10). */
   unknownScope: number;
+  /** Polls and `Subscribe`s refused `NotAMember` (§3.10). */
+  notAMember: number;
   /** Joined scopes dropped because their first command was not their genesis (§1.9). */
   scopeJoinsRejected: number;
   /** Gap markers written, over every scope (§4.6; each is one gap line for the application). */
@@ -20,11 +22,11 @@ export interface EngineV2Counters {
 }
 
 /** The session counters that are kept past a session's end. */
-type EndedCounters = Pick<SessionV2Stats, 'versionRefused' | 'unknownScope'>;
+type EndedCounters = Pick<SessionV2Stats, 'versionRefused' | 'unknownScope' | 'notAMember'>;
 
 /** Tally of ended sessions and of gap markers; the engine owns one. */
 export class EngineV2Tally {
-  private readonly ended: EndedCounters = { versionRefused: 0, unknownScope: 0 };
+  private readonly ended: EndedCounters = { versionRefused: 0, unknownScope: 0, notAMember: 0 };
   private readonly gapsByScope = new Map<string, number>();
   private gapsTotal = 0;
 
@@ -32,6 +34,7 @@ export class EngineV2Tally {
   sessionEnded(stats: Readonly<EndedCounters>): void {
     this.ended.versionRefused += stats.versionRefused;
     this.ended.unknownScope += stats.unknownScope;
+    this.ended.notAMember += stats.notAMember;
   }
 
   /** A gap marker was written to the scope with id `scopeHex` (64 hex). */
@@ -47,11 +50,12 @@ export class EngineV2Tally {
 
   /** The totals: the ended sessions' counters plus those of `live` (the sessions still attached). */
   totals(live: Iterable<{ readonly stats: Readonly<EndedCounters> }>, scopeJoinsRejected: number): EngineV2Counters {
-    let { versionRefused, unknownScope } = this.ended;
+    let { versionRefused, unknownScope, notAMember } = this.ended;
     for (const s of live) {
       versionRefused += s.stats.versionRefused;
       unknownScope += s.stats.unknownScope;
+      notAMember += s.stats.notAMember;
     }
-    return { versionRefused, unknownScope, scopeJoinsRejected, gaps: this.gapsTotal };
+    return { versionRefused, unknownScope, notAMember, scopeJoinsRejected, gaps: this.gapsTotal };
   }
 }

@@ -62,6 +62,7 @@ export class SessionV2Answers implements PollServerV2 {
       job = h.beginAnswer(this.peerRef(), req);
     } catch (err) {
       if (!(err instanceof SyncwireError) || err.reason !== 'NotAMember') throw err;
+      s.stats.notAMember++;
       s.sendError('NotAMember', 'not a member', null, theirs);
       s.table.close(id);
       s.announcer.flush();

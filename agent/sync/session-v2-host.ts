@@ -101,6 +101,8 @@ export interface SessionV2Stats {
   handshakeDropped: number;
   /** Peer `Hello`s of another version refused (or received refusals of ours). */
   versionRefused: number;
+  /** Polls and `Subscribe`s of the peer refused `NotAMember` (the scope does not grant it, §3.10). */
+  notAMember: number;
   pollsSent: number;
   pollsAnswered: number;
   /** Polls replaced by a newer one for the same scope before they were answered. */
@@ -129,7 +131,7 @@ export interface SessionV2Stats {
 export function newSessionV2Stats(): SessionV2Stats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
-    unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0,
+    unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0, notAMember: 0,
     pollsSent: 0, pollsAnswered: 0, pollsSuperseded: 0, pollsBusy: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushedCommands: 0,
     table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
   };

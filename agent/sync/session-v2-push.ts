@@ -83,6 +83,7 @@ export class SessionV2Push {
     if (h === undefined || theirs === undefined) return; // a join still being set up: the subscriber retries
     const peer = this.peerRef();
     if (!h.grants(peer.publicKey, peer.trusted)) {
+      s.stats.notAMember++;
       s.sendError('NotAMember', 'not a member', null, theirs);
       s.table.close(scopeId);
       return s.announcer.flush();
