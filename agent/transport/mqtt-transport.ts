@@ -65,6 +65,8 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   private connectedAt: number | undefined;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private relinkTimer: NodeJS.Timeout | null = null;
+  /** Dial mode: no relink before this `performance.now()` (a link that ended in a version refusal asked for a hold, `Link.holdRedial`). */
+  private relinkHoldUntil = 0;
   private readonly linkless: LinklessWarning;
   private readonly backoff;
   /** The delay before trying the next node after a failed attempt: uniform in `[0, reconnectBaseMs]`. */
@@ -122,6 +124,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
       this.client.publish(inboxTopic(this.t.prefix, link.remote, this.t.self), EMPTY, { qos: 1 });
     }
     if (link.remote === this.t.remote && !this.closed) {
+      if (link.redialHoldMs > 0) this.relinkHoldUntil = Math.max(this.relinkHoldUntil, performance.now() + link.redialHoldMs);
       if (performance.now() - this.linkUpAt >= this.o.stableAfterMs) this.relinkBackoff.reset();
       this.scheduleRelink();
     }
@@ -266,6 +269,8 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
   private openDialLink(): void {
     const remote = this.t.remote;
     if (remote === undefined || this.closed || !this.client.connected || this.links.has(remote)) return;
+    // After a version refusal (presence `online`, a broker reconnect or the relink timer alike): the hold stands.
+    if (performance.now() < this.relinkHoldUntil) return this.scheduleRelink();
     this.createLink(remote);
   }
 
@@ -274,7 +279,7 @@ export class MqttTransport extends LinkSource implements OpenedTransport, MqttLi
     this.relinkTimer = setTimeout(() => {
       this.relinkTimer = null;
       this.openDialLink();
-    }, this.relinkBackoff.next());
+    }, Math.max(this.relinkBackoff.next(), this.relinkHoldUntil - performance.now()));
   }
 
   private createLink(remote: string): MqttLink {
