@@ -16,7 +16,7 @@ export type { CommandEntry, FeedOptions } from './api/command-feed.js';
 export type { AgentV2, AgentV2Events, CommittedV2, ScopeCommandsOptions } from './cli/agent-v2.js';
 export type { ScopedEntry, GapEntry, ScopeItem, EntryKind, ScopeFeedOptions } from './api/scope-feed.js';
 export { ScopeError, type ScopeErrorReason } from './cli/node-scopes.js';
-export type { SnapshotV2, ScopeInfo, PeerInfoV2 } from './cli/snapshot-v2.js';
+export type { SnapshotV2, ScopeInfo, PeerInfoV2, PeerScopeInfo, RetentionInfo } from './cli/snapshot-v2.js';
 export { CursorError, type CursorReason } from './api/cursor.js';
 export type { Snapshot, PeerInfo, LastError } from './cli/snapshot.js';
 export type { TrustReload } from './cli/trust-reload.js';
