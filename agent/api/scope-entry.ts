@@ -8,27 +8,20 @@ import { decodeCommandV2 } from '../../protocol/command-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import type { GapRecord, ScopeStoreReader } from '../store/scope-store-contract.js';
-import { payloadJson } from './command-feed.js';
+import { payloadJson, type CommandEntry } from './command-feed.js';
 import { formatCursor } from './cursor.js';
 
 /** `kind` of a command line: the v2 kinds, and `v1` for the read-only legacy scope (§5.5). */
 export type EntryKind = 'data' | 'genesis' | 'membership' | 'v1';
 
-/** One command line: v1's entry plus `scope` (the name) and `kind` (key order as §4.7 writes it). */
-export interface ScopedEntry {
-  cursor: string;
+/**
+ * One command line: v1's entry plus `scope` (the name) and `kind`; the keys are written in §4.7's
+ * order (cursor, scope, kind, id, …) by the builder below. `payload` is the genesis or membership
+ * body for those kinds.
+ */
+export interface ScopedEntry extends CommandEntry {
   scope: string;
   kind: EntryKind;
-  /** Command id, 64 lowercase hex. */
-  id: string;
-  /** Author fingerprint, 16 lowercase hex. */
-  author: string;
-  seq: number;
-  parents: string[];
-  /** Payload, base64 (the genesis or membership body for those kinds). */
-  payload: string;
-  /** The payload parsed as JSON, when it is valid UTF-8 that parses. */
-  json?: unknown;
 }
 
 /** One scope as the feed reads it (a v2 scope store, or the legacy v1 store). */
