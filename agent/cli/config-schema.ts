@@ -214,7 +214,7 @@ export const ConfigFile = Type.Object(
     statusSocket: Type.Optional(Type.String({ expected: 'a socket path, or "" to disable' })),
     mqtt: Type.Optional(MqttConfig),
     api: Type.Optional(ApiConfig),
-    /** Sync protocol: 1 (default: the v1 engine, one graph) or 2 (EngineV2: scopes). */
+    /** Sync protocol: 2 (default: EngineV2, scopes) or 1 (the v1 engine, one graph; being retired). */
     protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { expected: '1 or 2' })),
     scopes: Type.Optional(ScopesConfig),
   },

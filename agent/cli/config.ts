@@ -190,8 +190,8 @@ function scopesProblems(c: ConfigFile): Problem[] {
   const s = c.scopes;
   if (s === undefined) return [];
   const out: Problem[] = [];
-  if (c.protocol !== 2) {
-    out.push({ path: '/scopes', text: `only with protocol 2 (set "protocol": 2 or --protocol 2); this config runs protocol ${c.protocol ?? 1}, which has no scopes` });
+  if (c.protocol === 1) {
+    out.push({ path: '/scopes', text: 'only with protocol 2 (the default: drop "protocol": 1); protocol 1 has no scopes' });
   }
   (s.join ?? []).forEach((entry, i) => {
     const j = parseJoinEntry(entry);
@@ -283,7 +283,7 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },
     api: { listen, token: listen === null ? null : readApiToken(resolve(c.api!.tokenFile!)) },
-    protocol: c.protocol ?? 1,
+    protocol: c.protocol ?? 2,
     scopes: structuredClone(c.scopes ?? {}),
   };
 }

@@ -22,7 +22,7 @@ export const NODE_FLAGS: Record<string, FlagSpec> = {
   'log-level': { type: 'string', arg: 'LEVEL', description: 'fatal|error|warn|info|debug|trace|silent (default $SYNCWIRE_LOG_LEVEL, else config, else info); JSON logs on stderr' },
   'status-socket': { type: 'string', arg: 'PATH', description: 'unix socket of the local HTTP API (status, commit, tail, show; default <data-dir>/status.sock; "" = none)' },
   'print-config': { type: 'boolean', description: 'print the resolved config (password redacted) and exit' },
-  protocol: { type: 'string', arg: 'N', description: 'sync protocol: 1 (default; one graph) or 2 (scopes; config protocol)' },
+  protocol: { type: 'string', arg: 'N', description: 'sync protocol: 2 (default; scopes) or 1 (one graph, being retired; config protocol)' },
   'scope-join': { type: 'string', multiple: true, arg: 'NAME', description: 'protocol 2: join this scope when a trusted peer opens it, NAME or NAME@<64 hex id>; adds to config scopes.join' },
   'scope-default': { type: 'string', arg: 'NAME', description: 'protocol 2: the scope commit/tail/the API use when none is named ("device/self" = own device scope; config scopes.default)' },
 };

@@ -15,10 +15,10 @@ import { loadKeyFile } from './keys.js';
 export const simSpec: CommandSpec = {
   name: 'sim',
   summary: 'run simulated firmware devices on simulated (or real) serial links',
-  usage: 'syncwire sim [--protocol 1|2] [--devices N] [--seconds S] [--seal POLICY] | syncwire sim [--protocol 1|2] --port /dev/ttyX [--trust-key HEX]... [--key FILE] [--seal POLICY]',
+  usage: 'syncwire sim [--devices N] [--seconds S] [--seal POLICY] | syncwire sim --port /dev/ttyX [--trust-key HEX]... [--key FILE] [--seal POLICY]',
   flags: {
-    protocol: { type: 'string', arg: 'N', description: 'protocol of the devices: 1 (default) or 2 (scopes: firmware-sim v2 devices)' },
-    'scope-join': { type: 'string', multiple: true, arg: 'NAME', description: 'protocol 2: a scope the devices join besides their device scope (in-process: the first is the fleet scope the gateway creates, default fleet/sim)' },
+    protocol: { type: 'string', arg: 'N', description: 'protocol of the devices: 2 (default; scopes: firmware-sim v2 devices) or 1 (the v1 device)' },
+    'scope-join': { type: 'string', multiple: true, arg: 'NAME', description: 'a scope the devices join besides their device scope (in-process: the first is the fleet scope the gateway creates, default fleet/sim)' },
     devices: { type: 'string', arg: 'N', description: 'in-process mode: number of devices, each on its own simulated UART (default 2)' },
     port: { type: 'string', short: 'p', arg: 'PATH', description: 'real serial device or PTY: run one device on it instead' },
     baud: { type: 'string', arg: 'N', description: 'line rate (default 115200)' },
@@ -26,29 +26,26 @@ export const simSpec: CommandSpec = {
     'telemetry-ms': { type: 'string', arg: 'MS', description: 'telemetry period of each device (default 1000)' },
     key: { type: 'string', short: 'k', arg: 'FILE', description: '--port mode: device key file (default: a fresh key, printed)' },
     'trust-key': { type: 'string', multiple: true, arg: 'HEX', description: '--port mode: public key of the agent on the other end' },
-    'trust-any': { type: 'boolean', description: '--port mode: admit any peer that proves its key (lab use)' },
+    'trust-any': { type: 'boolean', description: '--port mode, protocol 1 only: admit any peer that proves its key (lab use)' },
     seal: { type: 'string', arg: 'POLICY', description: 'sealing policy of the devices\' links: require, prefer (default) or off' },
     quiet: { type: 'boolean', short: 'q', description: 'no live lines' },
   },
-  details: `In-process mode (no --port): an agent (memory store) with N simulated UARTs at the given
-baud rate, a device on each; devices send telemetry, the agent sends each an order every few
-seconds, and every push, poll and order is printed.
+  details: `In-process mode (no --port): a gateway v2 engine (memory stores) with N simulated UARTs
+at the given baud rate, a firmware-sim v2 device on each. The gateway hosts device scopes and
+creates an open-read fleet scope (the first --scope-join, default fleet/sim); each device sends
+telemetry into its device scope device/<its peer id>, the gateway sends the fleet scope a config
+and each device orders, and every push, poll and order is printed. At the end each device's line
+says how much telemetry reached the gateway, how many orders arrived and whether the config
+reached the device (exit status 1 if something did not arrive within 10 s).
 
 --port mode, e.g. with a socat PTY pair:
   socat pty,raw,echo=0,link=/tmp/ttyA pty,raw,echo=0,link=/tmp/ttyB &
-  syncwire sim --port /tmp/ttyB --trust-key <agent public key>      # prints the device key
-  syncwire agent --link serial:/tmp/ttyA --trust-key <device public key>
+  syncwire sim --port /tmp/ttyB --trust-key <gateway public key> --scope-join fleet/acme
+  syncwire gateway --link serial:/tmp/ttyA --trust-key <device public key>
 (A PTY ignores the baud rate; timing is only realistic on the simulated UARTs.)
 
---protocol 2 runs firmware-sim v2 devices instead: in-process, a gateway v2 engine with device
-scopes on and an open-read fleet scope (the first --scope-join, default fleet/sim) it creates;
-each device sends telemetry into its device scope device/<its peer id>, the gateway sends the
-fleet scope a config and the devices orders; at the end each device's line says how much
-telemetry reached the gateway and how many orders and whether the config reached the device
-(exit status 1 if something did not arrive within 10 s). With --port, one v2 device to e.g.:
-  syncwire gateway --protocol 2 --link serial:/tmp/ttyA --trust-key <device public key>
-  syncwire sim --protocol 2 --port /tmp/ttyB --trust-key <gateway public key> --scope-join fleet/acme
-(--trust-any is protocol 1 only: the v2 device admits listed keys.)
+--protocol 1 runs the retired one-graph v1 device instead (an agent with a memory store, a v1
+device per UART; --trust-any admits any peer that proves its key, lab use, protocol 1 only).
 
 --seal sets the devices' sealing policy (PROTOCOL.md §7.2): prefer (default) seals with an agent
 that offers it, require refuses one that does not, off never seals (and is the only policy that
@@ -160,7 +157,7 @@ async function runInProcess(flags: Flags, count: number, baud: number, telemetry
   return 0;
 }
 
-/** `--protocol 2`: the v2 devices of sim-v2.ts. */
+/** Protocol 2 (the default): the v2 devices of sim-v2.ts. */
 async function runSimV2(flags: Flags, baud: number, telemetryMs: number, seconds: number | undefined): Promise<number> {
   const { runSimV2InProcess, runSimV2OnPort } = await import('./sim-v2.js');
   const o = { baud, telemetryMs, seal: sealPolicy(flags), quiet: flags.quiet === true, join: list(flags, 'scope-join'), runFor: () => runFor(seconds) };
@@ -182,10 +179,10 @@ async function runSim(flags: Flags): Promise<number> {
   const baud = posInt(flags, 'baud', 115200, 'sim');
   const telemetryMs = posInt(flags, 'telemetry-ms', 1000, 'sim');
   const seconds = str(flags, 'seconds') !== undefined ? posInt(flags, 'seconds', 0, 'sim') : undefined;
-  const protocol = str(flags, 'protocol') ?? '1';
+  const protocol = str(flags, 'protocol') ?? '2';
   if (protocol !== '1' && protocol !== '2') throw new UsageError(`--protocol: expected 1 or 2, got ${JSON.stringify(protocol)}`, 'sim');
   if (protocol === '2') return runSimV2(flags, baud, telemetryMs, seconds);
-  if (list(flags, 'scope-join').length > 0) throw new UsageError('--scope-join: protocol 2 only (add --protocol 2)', 'sim');
+  if (list(flags, 'scope-join').length > 0) throw new UsageError('--scope-join: protocol 2 only (drop --protocol 1)', 'sim');
   const feed = new DemoFeed((l) => void process.stdout.write(l + '\n'), flags.quiet === true);
   try {
     if (str(flags, 'port') !== undefined) return await runOnPort(flags, baud, telemetryMs, seconds, feed);

@@ -99,8 +99,8 @@ export interface Agent extends EventEmitter<AgentEvents> {
  * @throws ConfigError (with every problem's JSON path), KeyFileError, DataDirError, LockedError,
  *   StoreOpenError, TransportError; nothing stays open then.
  */
-export async function startAgent(config: AgentConfig & { protocol: 2 }, options?: AgentOptions): Promise<AgentV2>;
-export async function startAgent(config: AgentConfig & { protocol?: 1 }, options?: AgentOptions): Promise<Agent>;
+export async function startAgent(config: AgentConfig & { protocol: 1 }, options?: AgentOptions): Promise<Agent>;
+export async function startAgent(config: AgentConfig & { protocol?: 2 }, options?: AgentOptions): Promise<AgentV2>;
 export async function startAgent(config: AgentConfig, options?: AgentOptions): Promise<Agent | AgentV2>;
 export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<Agent | AgentV2> {
   const problems = await validate(config);
@@ -124,11 +124,11 @@ export function ensureKeyFile(path: string): { peerId: string; publicKey: string
 }
 
 /**
- * Start an agent from a resolved config (the CLI's path: flags and file already merged): the v1
- * {@link Agent}, or with `protocol: 2` the scoped {@link AgentV2}.
+ * Start an agent from a resolved config (the CLI's path: flags and file already merged): the
+ * scoped {@link AgentV2} (protocol 2, the default), or with `protocol: 1` the v1 {@link Agent}.
  */
-export async function startResolvedAgent(cfg: ResolvedConfig & { protocol: 2 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<AgentV2>;
-export async function startResolvedAgent(cfg: ResolvedConfig & { protocol?: 1 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent>;
+export async function startResolvedAgent(cfg: ResolvedConfig & { protocol: 1 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent>;
+export async function startResolvedAgent(cfg: ResolvedConfig & { protocol?: 2 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<AgentV2>;
 export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2>;
 export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2> {
   const memo = rememberErrors(baseLog);
