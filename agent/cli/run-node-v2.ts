@@ -1,5 +1,5 @@
 /**
- * A protocol-2 agent from a resolved config (`protocol: 2`): what {@link startNode} does for v1 —
+ * A protocol-2 agent from a resolved config (`protocol: 2`):
  * lock, key, private data directory, the local HTTP API, every link attached, readiness, trust
  * reload, ordered shutdown — around an {@link EngineV2} holding one store per scope under
  * `<dataDir>/scopes/`. At start a v1 store (`<dataDir>/commands.log`) is moved to the read-only
@@ -24,7 +24,7 @@ import { acquireLock } from './lock.js';
 import type { JsonLogger } from './logger.js';
 import { NodeScopes, type LegacyScope } from './node-scopes.js';
 import { assertPrivateDir } from './path-safety.js';
-import { transportOptionsFor, type RunningTransport, type StartNodeOptions } from './run-node.js';
+import { transportOptionsFor, type RunningTransport, type StartNodeOptions } from './node-transports.js';
 import { resolveScopes, type ResolvedScopes } from './scope-config.js';
 import { takeSnapshotV2, type SnapshotV2 } from './snapshot-v2.js';
 import { reloadTrust, type TrustReload } from './trust-reload.js';
@@ -33,7 +33,7 @@ import { join } from 'node:path';
 
 const LOCK_WAIT_MS = 10_000;
 
-/** A started protocol-2 agent (the v1 {@link RunningNode}'s shape, with the v2 engine and its scopes). */
+/** A started protocol-2 agent: its engine, scopes, transports, API and lifecycle. */
 export interface RunningNodeV2 {
   readonly protocol: 2;
   engine: EngineV2;

@@ -3,14 +3,14 @@
  * ∪ the config's static `trust.keys`; the config file itself is not re-read, and `trust.mode`
  * stays). The engine closes the links of peers no longer trusted, keeps every other link as it
  * is (same session, no new handshake) and admits the new keys on their next handshake
- * (`Engine.setTrust`). Run on SIGHUP (`systemctl reload`) and on `POST /v1/reload`.
+ * (`EngineV2.setTrust`). Run on SIGHUP (`systemctl reload`) and on `POST /v1/reload`.
  *
  * All or nothing: the file is read and parsed completely before anything changes, so a bad file
  * (a typo, a half-written edit) leaves the old trust in force and throws.
  */
 import { fromHex, peerIdOf, toHex } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
-import type { TrustChange } from '../sync/engine.js';
+import type { TrustChange } from '../sync/engine-events.js';
 import type { TrustMode } from '../sync/trust.js';
 import type { ResolvedConfig } from './config.js';
 import { readTrustFile } from './trust-file.js';
