@@ -1,5 +1,6 @@
 /**
- * agent/cli/trust-reload.ts with real engines over real TCP: A listens; B (trusted by A's static
+ * agent/cli/trust-reload.ts with real v2 engines over real TCP (A holds the open-read scope
+ * `fleet/acme`, which B, C and D join): A listens; B (trusted by A's static
  * `trust.keys`), C (in A's keys file) and D (in neither) dial it. Reloading a file that drops C
  * and adds D closes C's link, keeps B's (the same link, no second `peer-up`, commands still
  * flow), and D's redialling dialer gets in. A bad file or an unsafe one changes nothing: the
@@ -10,8 +11,8 @@ import t from 'tap';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Engine, type PeerRejected } from '../agent/sync/engine.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
+import type { PeerRejected } from '../agent/sync/engine-events.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { attachTransport, type AttachedTransport } from '../agent/node/attach-transport.js';
 import type { Link } from '../agent/link.js';
 import type { Logger } from '../agent/node/log.js';
@@ -19,33 +20,33 @@ import { resolveConfig } from '../agent/cli/config.js';
 import { formatTrustFile, TrustFileError } from '../agent/cli/trust-file.js';
 import { reloadTrust } from '../agent/cli/trust-reload.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
-import { FAST } from '../testkit/engines.js';
+import { Role } from '../protocol/constants-v2.js';
 import { until } from '../testkit/wait.js';
+import { FAST_V2, idsIn } from './engine-v2-kit.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swreload-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
-/** An engine with its peer-up/down/rejected history. */
+const SCOPE = 'fleet/acme';
+
+/** A v2 engine (memory stores) with its peer-up/down/rejected history. */
 class Node {
-  readonly engine: Engine;
   readonly ups: string[] = [];
   readonly downs: string[] = [];
   readonly rejected: PeerRejected[] = [];
-  constructor(
-    readonly id: Identity,
-    trusted: readonly string[],
-  ) {
-    this.engine = new Engine({ identity: id, store: new MemoryStore(), trust: { mode: 'list', keys: trusted.map((k) => Buffer.from(k, 'hex')) }, ...FAST });
-    this.engine.on('peer-up', (p) => this.ups.push(p));
-    this.engine.on('peer-down', (p) => this.downs.push(p));
-    this.engine.on('peer-rejected', (r) => this.rejected.push(r));
+  private constructor(readonly engine: EngineV2) {
+    engine.on('peer-up', (p) => this.ups.push(p));
+    engine.on('peer-down', (p) => this.downs.push(p));
+    engine.on('peer-rejected', (r) => this.rejected.push(r));
+  }
+  static async open(identity: Identity, trusted: readonly string[], join: string[]): Promise<Node> {
+    return new Node(await EngineV2.open({ identity, trust: { mode: 'list', keys: trusted.map((k) => Buffer.from(k, 'hex')) }, tuning: FAST_V2, scopes: { join } }));
   }
   up(peer: Identity): boolean {
     return this.ups.filter((p) => p === peer.peerId).length > this.downs.filter((p) => p === peer.peerId).length;
   }
   has(idHex: string): boolean {
-    for (let h = 0; h < this.engine.store.size; h++) if (toHex(this.engine.store.idOf(h)) === idHex) return true;
-    return false;
+    return idsIn(this.engine, SCOPE).includes(idHex);
   }
 }
 
@@ -63,8 +64,9 @@ t.test('reload drops C, adds D, keeps B linked; a bad file changes nothing', asy
   const cfg = resolveConfig({ trust: { keys: [hex(ib)], keysFile } });
   t.same(cfg.trust.keys, [hex(ib), hex(ic)]);
 
-  const a = new Node(ia, cfg.trust.keys);
-  const peers = [ib, ic, id].map((i) => new Node(i, [hex(ia)]));
+  const a = await Node.open(ia, cfg.trust.keys, []);
+  await a.engine.createScope({ name: SCOPE, members: [{ publicKey: ia.publicKey, roles: Role.Read | Role.Write | Role.Admin }], openRead: true });
+  const peers = await Promise.all([ib, ic, id].map((i) => Node.open(i, [hex(ia)], [SCOPE])));
   const [b, c, d] = peers as [Node, Node, Node];
   const transports: AttachedTransport[] = [];
   t.teardown(async () => {
@@ -100,7 +102,7 @@ t.test('reload drops C, adds D, keeps B linked; a bad file changes nothing', asy
   t.notOk(a.downs.includes(ib.peerId), 'B never went down');
   t.equal(bLink, bLinkBefore, "B's dialer holds the same link");
   t.equal(bLink?.open, true);
-  const idHex = Buffer.from(await a.engine.commit(new TextEncoder().encode('after reload'))).toString('hex');
+  const idHex = Buffer.from(await a.engine.commit(SCOPE, new TextEncoder().encode('after reload'))).toString('hex');
   await until(() => b.has(idHex) && d.has(idHex), 20_000, 'a command from A reaches B and D');
 
   // A bad file: thrown, nothing changes.
