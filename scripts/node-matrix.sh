@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Node matrix: the CRC/protocol/store/engine tests and the demo on every supported Node line,
+# The Node matrix: the CRC/protocol (v2)/scope-store/engine-v2 tests and the demo on every supported Node line,
 # using official Node binaries from the npm registry (the node-linux-<cpu> packages hold bin/node),
 # cached in .cache/node/node-linux-<cpu>-<version>/ (ignored by git; reused when present).
 #
@@ -16,7 +16,7 @@ cd "$(dirname "$0")/.."
 
 FLOOR=20.0.0
 VERSIONS=${NODE_MATRIX:-"$FLOOR 20.11.1 22.23.5 24.22.3 26.12.1"}
-TESTS=(test/crc32.test.ts test/protocol-{vectors,envelope,command,cbor,framing,mqtt-topics}.test.ts test/seal.test.ts test/store.test.ts test/disk-store.test.ts test/log-writer.test.ts test/command-index.test.ts test/engine.test.ts)
+TESTS=(test/crc32.test.ts test/protocol-{vectors,cbor,framing,mqtt-topics,command-v2,messages-v2}.test.ts test/vectors-{commands,messages}-v2.test.ts test/seal.test.ts test/scope-store.test.ts test/log-writer.test.ts test/command-index.test.ts test/engine-v2.test.ts)
 CACHE=.cache/node
 
 case "$(uname -m)" in
