@@ -1,8 +1,9 @@
 /**
  * examples/device-app.mjs, run as a user would run it (`node examples/device-app.mjs config.json`,
- * importing 'syncwire' through the package's own exports), against a gateway started with the
- * library in this process over real TCP: an order addressed to the device is acted on and
- * acknowledged, an order for another device is not, telemetry reaches the gateway, and after a
+ * importing 'syncwire' through the package's own exports), against a protocol-2 gateway started
+ * with the library in this process over real TCP: the gateway creates the device's scope
+ * `device/<peer id>`, an order committed there addressed to the device is acted on and
+ * acknowledged, one naming another device is not, telemetry reaches the gateway, and after a
  * restart the device acts on the order that arrived while it was down exactly once, and on none
  * it had already handled.
  */
@@ -11,7 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import t from 'tap';
-import { ensureKeyFile, startAgent, type CommandEntry } from '../agent/index.js';
+import { ensureKeyFile, startAgent, type ScopedEntry } from '../agent/index.js';
 import { freePort } from '../testkit/net.js';
 import { until } from '../testkit/wait.js';
 
@@ -28,8 +29,8 @@ t.teardown(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Every command the gateway holds, in its stream order (filled by the test's follower). */
-let seen: CommandEntry[] = [];
+/** Every command of the device scope at the gateway, in its stream order (filled by the test's follower; gap lines left out). */
+const seen: ScopedEntry[] = [];
 
 /** Payloads of the gateway's commands that are JSON objects. */
 function jsonOf(): Record<string, unknown>[] {
@@ -57,12 +58,8 @@ t.test('the example device app acts on its orders, once each, across a restart',
     { role: 'gateway' },
   );
   t.teardown(() => gw.close());
-  // Every command the gateway gets, in order, through the library's stream (the app's API too).
-  const stop = new AbortController();
-  t.teardown(() => stop.abort());
-  void (async () => {
-    for await (const c of gw.commands({ follow: true, signal: stop.signal })) seen.push(c);
-  })();
+  t.equal(gw.protocol, 2, 'the library starts a protocol-2 agent by default');
+  const devScope = `device/${devKey.peerId}`;
 
   const configPath = join(devDir, 'config.json');
   writeFileSync(
@@ -70,10 +67,17 @@ t.test('the example device app acts on its orders, once each, across a restart',
     JSON.stringify({ dataDir: devDir, links: [`tcp://127.0.0.1:${port}`], trust: { mode: 'list', keys: [gwKey.publicKey] }, log: { level: 'warn' } }),
   );
   let app = startApp(configPath);
-  await until(() => app.out().includes('ready'), 30_000, 'the app to start');
+  await until(() => app.out().includes('ready'), 30_000, 'the app to start (once it holds its device scope)');
+  t.ok(gw.scopes().some((s) => s.name === devScope), 'the gateway created the device scope');
+  // Every command of the device scope at the gateway, in order, through the library's stream (the app's API too).
+  const stop = new AbortController();
+  t.teardown(() => stop.abort());
+  void (async () => {
+    for await (const it of gw.commands({ scope: devScope, follow: true, signal: stop.signal })) if (!('gap' in it)) seen.push(it);
+  })();
 
-  const order1 = await gw.commit({ to: devKey.peerId, led: 1 });
-  await gw.commit({ to: 'ffffffffffffffff', led: 0 }); // another device's order
+  const order1 = await gw.commit({ to: devKey.peerId, led: 1 }, { scope: devScope });
+  await gw.commit({ to: 'ffffffffffffffff', led: 0 }, { scope: devScope }); // an order naming another device
   const acks = (): Record<string, unknown>[] => jsonOf().filter((j) => typeof j.ack === 'string');
   await until(() => acks().some((a) => a.ack === order1.id), 30_000, 'the ack of order 1 at the gateway');
   t.equal(readFileSync(join(devDir, 'led'), 'utf8'), '1', 'the device switched its LED');
@@ -82,7 +86,7 @@ t.test('the example device app acts on its orders, once each, across a restart',
   app.child.kill('SIGTERM');
   t.equal(await app.exited, 0, 'the app stops cleanly on SIGTERM');
   t.match(app.out(), /stopped/);
-  const order2 = await gw.commit({ to: devKey.peerId, led: 0 });
+  const order2 = await gw.commit({ to: devKey.peerId, led: 0 }, { scope: devScope });
 
   app = startApp(configPath);
   await until(() => acks().some((a) => a.ack === order2.id), 30_000, 'the ack of order 2 after the restart');
