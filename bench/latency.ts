@@ -1,23 +1,22 @@
 /**
- * Push latency, commit → applied at the subscriber (the subscriber engine's `commands` event),
+ * Push latency on the v2 engine, commit to the bench scope → appended at the subscriber (its
+ * `appended` event), once the subscriber holds a push subscription to the scope,
  * over TCP loopback, MQTT through a real Mosquitto, and serial on the simulated 115200-baud UART.
  * One commit at a time (no queueing), after a warm-up; p50/p99 from an hdr histogram per run,
  * the median over runs reported.
  */
-import type { Engine } from '../agent/sync/engine.js';
-import {
-  LatencyHistogram, QUICK, gotCommands, makeEngines, median, mqttPair, payload, plots, round, serialPair, sleep, startMosquitto,
-  subscribed, tcpStar, teardown, type Closer,
-} from './util.js';
+import type { EngineV2 } from '../agent/sync/engine-v2.js';
+import { LatencyHistogram, QUICK, median, payload, plots, round, sleep, startMosquitto, type Closer } from './util.js';
+import { BENCH_SCOPE, gotAppended, joined, makeEnginesV2, mqttPairV2, serialPairV2, subscribedV2, tcpStarV2, teardownV2 } from './v2-setup.js';
 
 const PAYLOAD = 100;
 
-async function measure(pub: Engine, sub: Engine, n: number, gapMs: number): Promise<LatencyHistogram> {
+async function measure(pub: EngineV2, sub: EngineV2, n: number, gapMs: number): Promise<LatencyHistogram> {
   const h = new LatencyHistogram();
   for (let i = 0; i < n; i++) {
-    const got = gotCommands(sub, 1, 10000);
+    const got = gotAppended(sub, 1, 10000);
     const t0 = performance.now();
-    await pub.commit(payload(PAYLOAD, i));
+    await pub.commit(BENCH_SCOPE, payload(PAYLOAD, i));
     const t1 = await got;
     h.recordMs(t1 - t0);
     if (gapMs > 0) await sleep(gapMs);
@@ -26,17 +25,18 @@ async function measure(pub: Engine, sub: Engine, n: number, gapMs: number): Prom
 }
 
 async function one(kind: 'tcp' | 'mqtt_mosquitto' | 'serial_115200', port: number, n: number, warm: number, gapMs: number): Promise<LatencyHistogram> {
-  const [pub, sub] = makeEngines(2);
+  const [pub, sub] = await makeEnginesV2(2);
   let close: Closer;
-  if (kind === 'tcp') close = await tcpStar(pub!, [sub!]);
-  else if (kind === 'mqtt_mosquitto') close = await mqttPair(pub!, sub!, port);
-  else close = (await serialPair(pub!, sub!)).close;
+  if (kind === 'tcp') close = await tcpStarV2(pub!, [sub!]);
+  else if (kind === 'mqtt_mosquitto') close = await mqttPairV2(pub!, sub!, port);
+  else close = (await serialPairV2(pub!, sub!)).close;
   try {
-    await subscribed(pub!, sub!);
+    await joined(sub!, 20000);
+    await subscribedV2(pub!, sub!, 30000);
     await measure(pub!, sub!, warm, gapMs);
     return await measure(pub!, sub!, n, gapMs);
   } finally {
-    await teardown([pub!, sub!], [close]);
+    await teardownV2([pub!, sub!], [close]);
   }
 }
 
