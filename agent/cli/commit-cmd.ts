@@ -12,9 +12,10 @@
  * is refused at once (exit 78). A full disk refuses the commit (exit 75) and stores nothing.
  * With `--url` there is no offline path: no agent there is exit 1.
  *
- * Protocol 2 (`--scope NAME`, or a config with `"protocol": 2`): the command goes to that scope
- * of the running agent (commit-agent.ts); there is no offline path either, because a scope's
- * store is written only by its agent (no agent: exit 1).
+ * Protocol 2 (the default): the command goes to the scope `--scope` names, else `scopes.default`,
+ * else the only scope held — of the running agent (commit-agent.ts), or offline of the data
+ * directory's scope stores (commit-store-v2.ts, under the same lock). Protocol 1 (`"protocol": 1`,
+ * being retired) commits offline into the v1 `commands.log` (commit-store.ts).
  */
 import { readFileSync } from 'node:fs';
 import { describeTarget, type ApiTarget } from '../api/api-client.js';
@@ -24,6 +25,7 @@ import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagS
 import { apiFailure, TARGET_FLAGS, urlTargetFromFlags } from './api-target.js';
 import { agentPeerId, commitLinesThroughAgent, commitOneThroughAgent } from './commit-agent.js';
 import { commitLinesIntoStore, commitOneIntoStore, type StoreTarget } from './commit-store.js';
+import { commitLinesIntoScope, commitOneIntoScope } from './commit-store-v2.js';
 import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
 import { prepareDataDir } from './data-dir.js';
 import { loadKeyFile } from './keys.js';
@@ -63,15 +65,17 @@ export const commitSpec: CommandSpec = {
     ...PAYLOAD_FLAGS,
   },
   details: `Prints the new command's id (64 hex chars); with --stdin one id per committed line, in
-line order. With --scope NAME (protocol 2 agents) the commands go to that scope; without it to
-the agent's scopes.default, else the only scope it holds (else a usage error, exit 2). An
-unknown scope is refused (exit 1), as is legacy/v1 (read-only). A line's payload is its bytes as read (UTF-8 text or JSON; sent to the agent as
-application/json when it parses as JSON, else as text/plain).
+line order. With --scope NAME the commands go to that scope; without it to scopes.default,
+else the only scope held (else a usage error, exit 2). An unknown scope is refused (exit 1), as
+is legacy/v1 (read-only). A line's payload is its bytes as read (UTF-8 text or JSON; sent to the
+agent as application/json when it parses as JSON, else as text/plain).
 
 If an agent answers on its API socket (or at --url), the commands go through it: the agent
 signs them with its own key (a --key naming another identity is refused) and pushes them to
-subscribers at once. Otherwise the store is opened directly, under the data directory's lock,
-and --stdin commits every line in that one session; a lock held by another commit, or by an
+subscribers at once. Otherwise the scope stores are opened directly, under the data directory's
+lock (a v1 commands.log is moved to legacy/v1 and the config's scopes.create made first, as an
+agent does at start), and --stdin commits every line in that one session ("protocol": 1: into
+commands.log); a lock held by another commit, or by an
 agent whose socket is not up yet, is waited for (up to 10 s). Refused while an agent without a
 status socket holds the lock (exit 78). With --url there is no offline path (no agent: exit 1).
 
@@ -134,17 +138,9 @@ async function runCommit(flags: Flags): Promise<number> {
   // socket not up yet), is waited out; an agent that serves no socket is refused at once.
   const deadline = Date.now() + LOCK_WAIT_MS;
   let socketPath = cfg.statusSocket;
-  // Protocol 2: a scope's store is its agent's alone (several stores, their index): no offline path.
-  if (scope !== undefined || cfg.protocol === 2) {
-    const code = socketPath === '' ? undefined : await commitThroughAgent({ socketPath }, payload, keyFile, scope);
-    if (code !== undefined) return code;
-    const where = socketPath === '' ? 'no status socket is configured' : `no agent is running at unix:${socketPath}`;
-    process.stderr.write(`syncwire commit: ${where}; a protocol 2 commit${scope !== undefined ? ` to ${scope}` : ''} goes through the running agent (start it, or give --socket / --url)\n`);
-    return 1;
-  }
   for (;;) {
     if (socketPath !== '') {
-      const code = await commitThroughAgent({ socketPath }, payload, keyFile, undefined);
+      const code = await commitThroughAgent({ socketPath }, payload, keyFile, scope);
       if (code !== undefined) return code;
     }
     assertPrivateDir(cfg.dataDir);
@@ -162,6 +158,11 @@ async function runCommit(flags: Flags): Promise<number> {
       continue;
     }
     try {
+      if (cfg.protocol === 2) {
+        const target = { cfg, scope };
+        return payload === 'stdin' ? await commitLinesIntoScope(target, stdinLines()) : await commitOneIntoScope(target, payload);
+      }
+      if (scope !== undefined) throw new UsageError('--scope: a protocol 1 data directory has no scopes', 'commit');
       const st: StoreTarget = { dataDir: cfg.dataDir, keyFile: cfg.keyFile, durability: cfg.durability };
       return payload === 'stdin' ? await commitLinesIntoStore(st, stdinLines()) : await commitOneIntoStore(st, payload);
     } finally {
