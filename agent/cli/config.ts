@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { ENGINE_DEFAULTS } from '../sync/engine.js';
+import { ENGINE_DEFAULTS } from '../sync/engine-settings.js';
 import type { Durability } from '../store/command-store.js';
 import { parseDurability } from '../store/durability.js';
 import { toHex } from '../../protocol/keys.js';

@@ -8,9 +8,11 @@
 import { randomBytes } from 'node:crypto';
 import { Capability } from '../../protocol/constants.js';
 import type { Hello } from '../../protocol/messages.js';
-import { peerIdOf, toHex } from '../../protocol/keys.js';
+import { peerIdOf, toHex, type Identity } from '../../protocol/keys.js';
+import type { Logger } from '../node/log.js';
 import type { Link } from '../link.js';
-import type { SessionHost } from './session-host.js';
+import type { PeerRejected } from './engine-events.js';
+import type { EngineSettings } from './engine-settings.js';
 import { Handshake, type HandshakeStep } from './handshake.js';
 import { RateWindow, Repeater } from './session-timers.js';
 
@@ -22,7 +24,15 @@ export const REHANDSHAKE_EVERY_MS = 1000;
 export const HELLO_ANSWERS_PER_S = 10;
 
 /** What the driver needs of the engine. */
-export type HandshakeEngine = Pick<SessionHost, 'identity' | 'settings' | 'log' | 'admits' | 'onRejected'>;
+export interface HandshakeEngine {
+  readonly identity: Identity;
+  readonly settings: EngineSettings;
+  readonly log: Logger;
+  /** Whether the trust rules admit a peer key (read at each `Hello`: trust may change). */
+  admits(publicKey: Uint8Array): boolean;
+  /** A first handshake refused the peer for trust. */
+  onRejected(info: PeerRejected): void;
+}
 
 /** What the driver needs of its session. */
 export interface DriverHost {

@@ -10,14 +10,13 @@
  * - **Work is counted.** The queue counts the chunks each walk ran so the server can charge its
  *   peer's token bucket ({@link WALK_COMMANDS_PER_TOKEN}); it charges nothing itself.
  *
- * v1's queue (poll-queue.ts) is keyed by link and typed on v1 messages, hence this one; its
- * constants are v1's, imported.
+ * The turn and walk constants are turn-budget.ts's (shared with the push pass).
  */
 import type { PollRequest } from '../../protocol/messages-v2.js';
 import type { PollJobV2 } from './poll-answer-cursor.js';
-import { TURN_BUDGET_MS, WALK_CHUNK } from './poll-queue.js';
+import { TURN_BUDGET_MS, WALK_CHUNK } from './turn-budget.js';
 
-export { TURN_BUDGET_MS, WALK_CHUNK, WALK_COMMANDS_PER_TOKEN } from './poll-queue.js';
+export { TURN_BUDGET_MS, WALK_CHUNK, WALK_COMMANDS_PER_TOKEN } from './turn-budget.js';
 
 /** What the queue needs of one link's responder. */
 export interface PollServerV2 {

@@ -15,15 +15,9 @@
 import type { PollRequest } from '../../protocol/messages.js';
 import type { PollJob } from './poll-responder.js';
 
-/** Commands a walk advances between two checks of the clock. */
-export const WALK_CHUNK = 256;
-/**
- * Commands a fresh graph walk may visit per token of the peer's poll bucket: a bootstrap walk
- * of a 20,000-command graph costs about 5 tokens (half the default bucket).
- */
-export const WALK_COMMANDS_PER_TOKEN = 4096;
-/** Most of one event-loop turn the queue spends before yielding, ms. */
-export const TURN_BUDGET_MS = 8;
+import { TURN_BUDGET_MS, WALK_CHUNK } from './turn-budget.js';
+
+export { TURN_BUDGET_MS, WALK_CHUNK, WALK_COMMANDS_PER_TOKEN } from './turn-budget.js';
 
 /** What the queue needs from a session. */
 export interface PollServer {

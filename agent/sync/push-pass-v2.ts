@@ -15,7 +15,7 @@ import type { ReasonName } from '../../protocol/errors.js';
 import type { CommandStore } from '../store/command-store.js';
 import type { ScopeStoreReader } from '../store/scope-store-contract.js';
 import { MissingWalk } from './graph-walk.js';
-import { TURN_BUDGET_MS } from './poll-queue.js';
+import { TURN_BUDGET_MS } from './turn-budget.js';
 import { pushStepV2 } from './push-frames-v2.js';
 import { MAX_KNOWN_V2, type SubscriptionTableV2 } from './subscription-table-v2.js';
 

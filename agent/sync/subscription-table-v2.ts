@@ -14,12 +14,12 @@ import { ID_BYTES, AUTHOR_BYTES } from '../../protocol/constants.js';
 import { SlotLifetimes } from './slot-lifetimes.js';
 import { subscriptionHash } from './subscription-hash-v2.js';
 import { SubscriptionSlotsV2 } from './subscription-slots-v2.js';
-import { SubscriptionCapacityError } from './subscription-table.js';
+import { SubscriptionCapacityError } from './subscription-capacity-error.js';
 
 export { SUSPEND_MS } from './slot-lifetimes.js';
 export { subscriptionHash } from './subscription-hash-v2.js';
 export { MAX_KNOWN_V2, SubscriptionSlotsV2 } from './subscription-slots-v2.js';
-export { SubscriptionCapacityError } from './subscription-table.js';
+export { SubscriptionCapacityError } from './subscription-capacity-error.js';
 
 /** Bytes of a slot key: the peer's fingerprint, then the scope id. */
 export const KEY_BYTES = AUTHOR_BYTES + ID_BYTES;

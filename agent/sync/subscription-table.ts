@@ -13,20 +13,13 @@ import { KnownHeads } from './known-heads.js';
 import { PeerSlots } from './peer-slots.js';
 import { SlotLifetimes } from './slot-lifetimes.js';
 import { SlotLists } from './slot-lists.js';
+import { SubscriptionCapacityError } from './subscription-capacity-error.js';
 
 export { SUSPEND_MS } from './slot-lifetimes.js';
+export { SubscriptionCapacityError };
 
 /** Most known heads remembered per subscriber (the floor covers what they cannot name). */
 export const MAX_KNOWN = 10;
-
-/** Thrown at start-up for a capacity that is not a power of two (or out of range). */
-export class SubscriptionCapacityError extends Error {
-  readonly reason = 'BadCapacity';
-  constructor(capacity: number) {
-    super(`subscription capacity must be a power of two between 1 and 65536, got ${capacity}`);
-    this.name = 'SubscriptionCapacityError';
-  }
-}
 
 /** The subscription table. Slots are addressed by index; -1 means "none". */
 export class SubscriptionTable {
