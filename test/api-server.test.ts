@@ -3,7 +3,8 @@
  * and the right bearer token; every error the server itself produces (400, 401, 404, 405 with
  * Allow, 413 without reading the body, 415, 500 without the detail) and the host's (disk full →
  * 503 disk_full with Retry-After, closing, not_ready with the checks); a commit round-trip
- * against a real Engine on a MemoryStore, the body cap at exactly the largest payload; garbage
+ * against a real EngineV2 through the v2 API host (agent/cli/api-host-v2.ts), the body cap at
+ * exactly the largest payload of a v2 data command; garbage
  * bytes; 40 connections at once against the limit of 32; a follow-like stream that outlives
  * every timeout, and close() while one is open.
  */
@@ -16,15 +17,18 @@ import { join } from 'node:path';
 import { ApiAnswerError, apiRequest, apiStream, type ApiTarget } from '../agent/api/api-client.js';
 import { ApiError } from '../agent/api/api-error.js';
 import type { ApiHost } from '../agent/api/api-host.js';
-import { apiHostFor } from '../testkit/basic-host.js';
 import { MAX_PAYLOAD_BYTES } from '../agent/api/body-limit.js';
 import { socketExchange } from '../testkit/socket-exchange.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../agent/api/server.js';
 import { StoreWriteError } from '../agent/store/write-error.js';
-import { encodeCommand } from '../protocol/command.js';
+import { encodeCommandV2 } from '../protocol/command-v2.js';
+import { ALL_ROLES, CommandKind } from '../protocol/constants-v2.js';
 import { TooLargeError } from '../protocol/errors.js';
 import { fromHex, generateIdentity, toHex } from '../protocol/keys.js';
-import { makeEngines } from '../testkit/engines.js';
+import { agentApiHostV2 } from '../agent/cli/api-host-v2.js';
+import { NodeScopes } from '../agent/cli/node-scopes.js';
+import { takeSnapshotV2, type SnapshotV2 } from '../agent/cli/snapshot-v2.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { until } from '../testkit/wait.js';
 import type { Logger } from '../agent/node/log.js';
 
@@ -175,36 +179,53 @@ t.test("the host's refusals: disk full, closing, not ready, store error, interna
   t.ok(logged.some((l) => l.includes('secret detail')), 'the detail is in the log');
 });
 
-t.test('commit round-trip against a real Engine on a MemoryStore', async (t) => {
-  const [engine] = makeEngines(1);
-  const { unix, s } = await start(t, apiHostFor({ engine: engine!, snapshot: () => ({ commands: engine!.store.size }) }));
-  // The cap is exactly the largest payload a command can carry: a first command (no parents).
+t.test('commit round-trip against a real EngineV2 through the v2 API host', async (t) => {
+  const me = generateIdentity();
+  const engine = await EngineV2.open({ identity: me, trust: { mode: 'list', keys: [] } });
+  t.teardown(() => engine.close());
+  await engine.createScope({ name: 'app/x', members: [{ publicKey: me.publicKey, roles: ALL_ROLES }] });
+  const scopes = new NodeScopes(engine, null, null);
+  t.teardown(() => scopes.close());
+  const closing = new AbortController();
+  const snapshot = (): SnapshotV2 => takeSnapshotV2({ engine, legacy: null, role: 'agent', startedAt: Date.now(), dataDir: dir, durability: 'none', transports: [] });
+  const log: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+  const host = agentApiHostV2({ scopes, snapshot, checks: () => ({ store: true }), reload: () => ({ trusted: 0, added: 0, removed: 0, closed: 0 }), closing: closing.signal, log });
+  const { unix } = await start(t, host);
+  const scopeStore = engine.scope('app/x')!.store;
+  // The cap is exactly the largest payload a data command can carry: one parent (the genesis), seq 1.
   const big = await apiRequest(unix, 'POST', '/v1/commands', { body: new Uint8Array(MAX_PAYLOAD_BYTES).fill(0xab) });
   t.equal(big.status, 201);
-  const first = big.json as { id: string; cursor: string };
+  const first = big.json as { id: string; cursor: string; scope: string };
   t.match(first.id, /^[0-9a-f]{64}$/);
-  t.equal(first.cursor, `0-${first.id.slice(0, 16)}`);
+  t.equal(first.scope, 'app/x', 'the only scope held');
+  t.equal(first.cursor, `1-${first.id.slice(0, 16)}`, 'handle 1: after the genesis');
   const r = await apiRequest(unix, 'POST', '/v1/commands', { body: '{"led":1}', contentType: 'application/json' });
   const second = r.json as { id: string; cursor: string };
-  t.equal(second.cursor, `1-${second.id.slice(0, 16)}`);
-  const h = engine!.store.indexOf(fromHex(second.id));
-  t.equal(h, 1, 'in the store at handle 1');
-  t.equal(toHex(engine!.store.idOf(h)), second.id);
-  t.same((await apiRequest(unix, 'GET', '/v1/status')).json, { commands: 2 });
-  // With a parent, the largest payload no longer fits: the encoder's refusal is a 413 too.
-  t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: new Uint8Array(MAX_PAYLOAD_BYTES) })), { status: 413, reason: 'too_large' });
+  t.equal(second.cursor, `2-${second.id.slice(0, 16)}`);
+  const h = scopeStore.indexOf(fromHex(second.id));
+  t.equal(h, 2, 'in the scope store at handle 2');
+  t.equal(toHex(scopeStore.idOf(h)), second.id);
+  t.match((await apiRequest(unix, 'GET', '/v1/status')).json, { protocol: 2, commands: 3 }, 'status counts the genesis and both');
+  t.same((await apiRequest(unix, 'GET', `/v1/commands/${second.id}`)).json, { ...(scopes.show(second.id) as object) }, 'show finds it');
+  t.match((await apiRequest(unix, 'GET', `/v1/commands/${second.id}`)).json, { scope: 'app/x', kind: 'data', json: { led: 1 } });
+  t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: new Uint8Array(MAX_PAYLOAD_BYTES + 1) })), { status: 413, reason: 'too_large', detail: { limit: MAX_PAYLOAD_BYTES } }, 'one byte more: 413');
   const third = await apiRequest(unix, 'POST', '/v1/commands', { body: Uint8Array.of(0xff, 0x00) });
   t.match(third.json, { id: /^[0-9a-f]{64}$/ }, 'a binary commit');
-  t.match((await apiRequest(unix, 'GET', '/v1/status')).json, { commands: 3 }, 'status counts it');
-  await engine!.close();
-  t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: 'x' })), { status: 503, reason: 'closing' }, 'after the engine closed');
+  t.match((await apiRequest(unix, 'GET', '/v1/status')).json, { commands: 4 }, 'status counts it');
+  t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands?scope=nope/x', { body: 'x' })), { status: 404, reason: 'not_found' }, 'an unknown scope');
+  closing.abort();
+  t.match(await refusal(apiRequest(unix, 'POST', '/v1/commands', { body: 'x' })), { status: 503, reason: 'closing' }, 'once the agent is shutting down');
+  t.equal(scopeStore.size, 4, 'nothing refused was stored');
 });
 
-t.test('MAX_PAYLOAD_BYTES is exactly what the command encoding allows', async (t) => {
+t.test('MAX_PAYLOAD_BYTES is exactly what the v2 encoding allows a data command (one parent, seq < 24)', async (t) => {
   const id = generateIdentity();
-  const cmd = (n: number) => encodeCommand({ parents: [], author: id.author, seq: 0, payload: new Uint8Array(n) }, id.sign);
+  const scopeId = new Uint8Array(32).fill(1);
+  const cmd = (n: number, seq = 1) => encodeCommandV2(scopeId, { parents: [new Uint8Array(32)], author: id.author, seq, kind: CommandKind.Data, payload: new Uint8Array(n) }, id.sign);
+  t.equal(MAX_PAYLOAD_BYTES, 908, 'docs/PROTOCOL.md: 1,024 - 116');
   t.doesNotThrow(() => cmd(MAX_PAYLOAD_BYTES));
   t.throws(() => cmd(MAX_PAYLOAD_BYTES + 1), TooLargeError);
+  t.throws(() => cmd(MAX_PAYLOAD_BYTES, 24), TooLargeError, 'a larger seq fits less');
 });
 
 t.test('40 connections at once: 32 served, the rest refused, the server answers afterwards', async (t) => {
