@@ -3,32 +3,49 @@
  * lock cannot be fooled by a stale `syncwire.lock` (pid 1, a live pid, garbage), dies with its
  * holder (SIGKILL), makes concurrent `syncwire commit`s on a stopped agent and agent starts
  * racing commits lose nothing that was acknowledged, and names a live holder with exit 78.
- * Rounds: LOCK_COMMIT_ROUNDS (default 12) and LOCK_START_ROUNDS (default 6) for longer runs.
+ * Protocol 2 (the default): the data directory's scope comes from `scopes.create` of a config
+ * file, and what was acknowledged is looked up in that scope's store.
+ * Rounds: LOCK_COMMIT_ROUNDS (default 6) and LOCK_START_ROUNDS (default 3) for longer runs.
  * Build first: `npx tsc -p tsconfig.json`.
  */
 import t, { type Test } from 'tap';
 import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireLock, lockHolder, LockedError, LOCK_FILE } from '../agent/cli/lock.js';
-import { fromHex } from '../protocol/keys.js';
-import { DiskStore } from '../agent/store/disk-store.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
+import { generateIdentity } from '../protocol/keys.js';
 import { CliHarness, statusUntil } from '../testkit/cli-proc.js';
+import { idsIn } from './engine-v2-kit.js';
 
 const h = new CliHarness();
 const STARTED = /"msg":"agent started"/;
+const SCOPE = 'site/log';
 t.teardown(() => h.cleanup());
 
-/** Every id in `ids` is in the store of `dir`; returns the store's size. */
+/** A key and a protocol-2 config on `dir` whose agent creates {@link SCOPE}; returns the config's path. */
+async function node(dir: string): Promise<string> {
+  await h.keygen(join(dir, 'key.json'));
+  const cfg = join(dir, 'config.json');
+  writeFileSync(cfg, JSON.stringify({ protocol: 2, dataDir: dir, keyFile: join(dir, 'key.json'), scopes: { create: [{ name: SCOPE, members: [{ key: 'self', roles: 'rwa' }] }] } }), { mode: 0o600 });
+  return cfg;
+}
+
+/** Every id in `ids` is in {@link SCOPE} of `dir`; returns its data commands (the genesis not counted). */
 async function checkStore(t: Test, dir: string, ids: string[]): Promise<number> {
-  const store = await DiskStore.open(dir, { durability: { mode: 'none' } });
+  const engine = await EngineV2.open({ identity: generateIdentity(), dataDir: dir, durability: { mode: 'none' } });
   try {
-    const lost = ids.filter((id) => store.indexOf(fromHex(id)) < 0);
-    t.same(lost, [], `every acknowledged commit is in the store (${ids.length})`);
-    return store.size;
+    const held = new Set(idsIn(engine, SCOPE));
+    const lost = ids.filter((id) => !held.has(id));
+    t.same(lost, [], `every acknowledged commit is in the scope (${ids.length})`);
+    return held.size - 1;
   } finally {
-    await store.close();
+    await engine.close();
   }
 }
+
+/** Data commands of {@link SCOPE} in a status snapshot. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- snapshots are read loosely in tests
+const scopeCommands = (s: Record<string, any>): number => ((s.scopes as Array<{ name: string; commands: number }>).find((x) => x.name === SCOPE)?.commands ?? 1) - 1;
 
 t.test('in one process: a second acquire sees the holder; release frees it; a symlink shares it', async (t) => {
   const dir = h.tmp();
@@ -54,11 +71,11 @@ t.test('in one process: a second acquire sees the holder; release frees it; a sy
 
 t.test('a stale lock file never blocks a start: pid 1, a live pid, garbage', async (t) => {
   const dir = h.tmp();
-  await h.keygen(join(dir, 'key.json'));
+  const cfg = await node(dir);
   const stale = ['1\n', `${process.pid}\n`, JSON.stringify({ pid: 1, role: 'agent', since: '2026-01-01T00:00:00Z' }) + '\n', '\0\0garbage'];
   for (const content of stale) {
     writeFileSync(join(dir, LOCK_FILE), content);
-    const agent = h.start(['agent', '-d', dir, '--log-level', 'info']);
+    const agent = h.start(['agent', '-c', cfg, '--log-level', 'info']);
     await agent.waitStderr(STARTED);
     const s = await statusUntil(join(dir, 'status.sock'), () => true);
     t.ok(s, `agent started over a lock file saying ${JSON.stringify(content.slice(0, 12))}`);
@@ -67,7 +84,7 @@ t.test('a stale lock file never blocks a start: pid 1, a live pid, garbage', asy
   }
   // A direct commit, too, over a lock file naming pid 1 (an old agent in a container).
   writeFileSync(join(dir, LOCK_FILE), '1\n');
-  const c = await h.run(['commit', '-d', dir, '--text', 'over pid 1']);
+  const c = await h.run(['commit', '-c', cfg, '--text', 'over pid 1']);
   t.equal(c.code, 0, c.stderr);
   t.equal(await checkStore(t, dir, [c.stdout.trim()]), 1);
 });
@@ -91,14 +108,14 @@ t.test('the lock dies with its holder: SIGKILL, then a start at once', async (t)
 
 t.test('concurrent commits on a stopped agent over a stale lock: many rounds, 0 lost', async (t) => {
   const dir = h.tmp();
-  await h.keygen(join(dir, 'key.json'));
-  const ROUNDS = Number(process.env.LOCK_COMMIT_ROUNDS ?? 12);
+  const cfg = await node(dir);
+  const ROUNDS = Number(process.env.LOCK_COMMIT_ROUNDS ?? 6);
   const PER_ROUND = 3;
   const acked: string[] = [];
   let refused = 0;
   for (let round = 0; round < ROUNDS; round++) {
     writeFileSync(join(dir, LOCK_FILE), '1\n'); // what a crashed agent in a container leaves
-    const rs = await Promise.all(Array.from({ length: PER_ROUND }, (_, i) => h.run(['commit', '-d', dir, '--text', `r${round}c${i}`], 60000)));
+    const rs = await Promise.all(Array.from({ length: PER_ROUND }, (_, i) => h.run(['commit', '-c', cfg, '--text', `r${round}c${i}`], 60000)));
     for (const r of rs) {
       if (r.code === 0) acked.push(r.stdout.trim());
       else refused++;
@@ -111,20 +128,20 @@ t.test('concurrent commits on a stopped agent over a stale lock: many rounds, 0 
 
 t.test('agent starts racing commits over a stale lock: many rounds, 0 lost', async (t) => {
   const dir = h.tmp();
-  await h.keygen(join(dir, 'key.json'));
-  const ROUNDS = Number(process.env.LOCK_START_ROUNDS ?? 6);
+  const cfg = await node(dir);
+  const ROUNDS = Number(process.env.LOCK_START_ROUNDS ?? 3);
   const acked: string[] = [];
   for (let round = 0; round < ROUNDS; round++) {
     writeFileSync(join(dir, LOCK_FILE), '1\n');
-    const agent = h.start(['agent', '-d', dir, '--log-level', 'info']);
-    const rs = await Promise.all([0, 1].map((i) => h.run(['commit', '-d', dir, '--text', `start${round}c${i}`], 60000)));
+    const agent = h.start(['agent', '-c', cfg, '--log-level', 'info']);
+    const rs = await Promise.all([0, 1].map((i) => h.run(['commit', '-c', cfg, '--text', `start${round}c${i}`], 60000)));
     for (const r of rs) {
       t.equal(r.code, 0, `commit acknowledged ${r.stderr}`);
       if (r.code === 0) acked.push(r.stdout.trim());
     }
     await agent.waitStderr(STARTED);
     const s = await statusUntil(join(dir, 'status.sock'), () => true);
-    t.ok(s.commands >= acked.length, `round ${round}: the running agent holds every acknowledged commit`);
+    t.ok(scopeCommands(s) >= acked.length, `round ${round}: the running agent holds every acknowledged commit`);
     const stopped = await agent.stop();
     t.equal(stopped.code, 0, 'clean stop');
   }
