@@ -2,16 +2,16 @@
  * A broker-side attacker for tests of sealed MQTT links (PROTOCOL.md §7): a sniffer subscribed
  * to `#` that records every payload the broker carries, and an injector that publishes whatever
  * it likes on any topic (a broker without ACLs gives every client that much). Plus the pieces
- * the attacker tests share: capturing loggers, a gateway–agent pair linked through the broker,
- * and the victim sessions' sealing counters.
+ * the attacker tests share: capturing loggers, protocol-2 nodes (testkit/engines-v2.ts) linked
+ * through the broker, and the victim sessions' sealing counters.
  */
 import mqtt from 'mqtt';
 import { generateIdentity } from '../protocol/keys.js';
 import { inboxTopic, presenceTopic } from '../protocol/mqtt-topics.js';
 import { isSealed } from '../protocol/seal.js';
-import type { Logger } from '../agent/sync/engine.js';
-import type { PeerSession } from '../agent/sync/peer-session.js';
-import { MqttNode, peerOf } from './engines.js';
+import type { Logger } from '../agent/node/log.js';
+import type { SessionV2 } from '../agent/sync/session-v2.js';
+import { fleetV2, type NodeV2 } from './engines-v2.js';
 import { until } from './wait.js';
 
 /** One PUBLISH the sniffer saw. */
@@ -120,22 +120,20 @@ export function captureLogger(): { logger: Logger; lines: LogLine[] } {
 
 /** A node whose log lines are kept, and whose `peer-down` events are counted. */
 export interface Watched {
-  node: MqttNode;
+  node: NodeV2;
   lines: LogLine[];
   /** `peer-down` events so far. */
   downs: () => number;
 }
 
-/** `n` nodes that trust each other (and `extraTrusted`), each with a capturing logger. */
-export function watchedNodes(n: number, extraTrusted: Uint8Array[] = []): Watched[] {
-  const ids = Array.from({ length: n }, () => generateIdentity());
-  const keys = [...ids.map((i) => i.publicKey), ...extraTrusted];
-  return ids.map((id) => {
-    const { logger, lines } = captureLogger();
-    const node = new MqttNode(id, keys, { logger });
+/** A v2 gateway and `n - 1` devices ({@link fleetV2}) that trust each other (and `extraTrusted`), each with a capturing logger. */
+export async function watchedNodes(n: number, extraTrusted: Uint8Array[] = []): Promise<Watched[]> {
+  const logs = Array.from({ length: n }, () => captureLogger());
+  const nodes = await fleetV2(n, (i) => ({ logger: logs[i]!.logger }), extraTrusted);
+  return nodes.map((node, i) => {
     let downs = 0;
     node.engine.on('peer-down', () => downs++);
-    return { node, lines, downs: () => downs };
+    return { node, lines: logs[i]!.lines, downs: () => downs };
   });
 }
 
@@ -155,14 +153,14 @@ export interface SealCounters {
 }
 
 /** `node`'s authenticated session with `peer` (the handle `attach` returned). @throws when there is none. */
-export function sessionOf(node: MqttNode, peer: string): PeerSession {
+export function sessionOf(node: NodeV2, peer: string): SessionV2 {
   const s = node.sessionWith(peer);
   if (s === undefined) throw new Error(`${node.id} has no session with ${peer}`);
   return s;
 }
 
 /** The sealing counters of `node`'s session with `peer`. */
-export function sealCounters(node: MqttNode, peer: string): SealCounters {
+export function sealCounters(node: NodeV2, peer: string): SealCounters {
   const s = sessionOf(node, peer);
   const st = s.stats;
   return {
@@ -178,21 +176,42 @@ export function sealCounters(node: MqttNode, peer: string): SealCounters {
   };
 }
 
+/** The scopes `a` and `b` both hold and both have open on their link (as `a` sees them), by id. */
+export function sharedScopes(a: NodeV2, b: NodeV2): Uint8Array[] {
+  const s = a.sessionWith(b.id);
+  if (s === undefined) return [];
+  const out: Uint8Array[] = [];
+  for (const sum of a.engine.scopes()) {
+    const h = a.engine.scope(sum.name);
+    if (h !== undefined && b.engine.scope(sum.name) !== undefined && s.scoped.loopOf(h.id) !== undefined) out.push(h.id);
+  }
+  return out;
+}
+
 /**
- * Whether the link between `a` and `b` is up and settled: both authenticated, both hold the
- * other's push subscription (the requester got its ack and the responder has the slot), and
- * no poll is in flight either way.
+ * Whether `x` holds a push subscription to scope `id` at `y` on their current link: `x`'s side
+ * got its `SubscribeAck`, and `y` holds the slot bound to that link.
  */
-export function settled(a: MqttNode, b: MqttNode): boolean {
+export function subscribedAt(x: NodeV2, y: NodeV2, id: Uint8Array): boolean {
+  const xs = x.sessionWith(y.id);
+  const ys = y.sessionWith(x.id);
+  if (xs === undefined || ys === undefined) return false;
+  return xs.scoped.push.subscriptionOf(id)?.state === 'subscribed' && y.engine.subscribedBy(ys, id);
+}
+
+/**
+ * Whether the link between `a` and `b` is up and settled: both authenticated, the fleet scope
+ * and the device scope open on it, and each end holds its push subscription to every shared
+ * scope at the other. (Polls still run every anti-entropy period; nothing here waits them out.)
+ */
+export function settled(a: NodeV2, b: NodeV2): boolean {
   for (const [x, y] of [
     [a, b],
     [b, a],
   ] as const) {
-    const s = peerOf(x.engine, y.id);
-    if (s === undefined) return false;
-    const c = s.sync;
-    if (!c.subscribed || c.pollInFlight || c.backlog > 0) return false;
-    if (peerOf(y.engine, x.id)?.subscriber !== true) return false;
+    const shared = sharedScopes(x, y);
+    if (shared.length < 2) return false;
+    if (!shared.every((id) => subscribedAt(x, y, id))) return false;
   }
   return true;
 }
