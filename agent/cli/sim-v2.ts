@@ -1,10 +1,10 @@
 /**
- * `syncwire sim --protocol 2`: firmware-sim v2 devices (firmware-sim/device-v2) with the serial
- * framing and ARQ of the v1 sim's wiring. In-process: a gateway {@link EngineV2} (memory stores,
+ * `syncwire sim` (protocol 2, the default): firmware-sim v2 devices (firmware-sim/device-v2) on the
+ * serial framing and ARQ of firmware-sim/wiring. In-process: a gateway {@link EngineV2} (memory stores,
  * device scopes on, the open-read fleet scope it creates) with one simulated UART per device;
  * the gateway sends the fleet scope one config and each device orders into its device scope.
  * `--port PATH`: one device on a real serial path (a socat PTY, a USB-serial adapter) toward a
- * separately running `syncwire gateway --protocol 2 --link serial:...`.
+ * separately running `syncwire gateway --link serial:...`.
  */
 import { encodeCbor, type CborValue } from '../../protocol/cbor.js';
 import { Role } from '../../protocol/constants-v2.js';
@@ -41,7 +41,7 @@ function deviceLine(name: string, d: SimDeviceV2): string {
 /** `--port` mode: one v2 device on `path`. */
 export async function runSimV2OnPort(o: SimV2Settings, path: string, identity: Identity, trusted: Uint8Array[]): Promise<number> {
   const [{ attachDeviceToSerialPort }, { SimDeviceV2 }, { SerialPort }] = await Promise.all([
-    import('../../firmware-sim/device/index.js'), import('../../firmware-sim/device-v2/index.js'), import('serialport'),
+    import('../../firmware-sim/wiring/index.js'), import('../../firmware-sim/device-v2/index.js'), import('serialport'),
   ]);
   const device = new SimDeviceV2({ identity, trustedKeys: trusted, joinScopes: o.join, telemetryMs: o.telemetryMs, seal: o.seal });
   const feed = new DemoFeedV2(out, o.quiet);
@@ -73,7 +73,7 @@ export async function runSimV2OnPort(o: SimV2Settings, path: string, identity: I
  */
 export async function runSimV2InProcess(o: SimV2Settings, count: number): Promise<number> {
   const [{ SimRegistry, createSimBinding, createSimLink }, { attachDeviceToSerialPort }, { SimDeviceV2 }, { SerialPortStream }, { EngineV2 }] = await Promise.all([
-    import('../../firmware-sim/uart/index.js'), import('../../firmware-sim/device/index.js'), import('../../firmware-sim/device-v2/index.js'),
+    import('../../firmware-sim/uart/index.js'), import('../../firmware-sim/wiring/index.js'), import('../../firmware-sim/device-v2/index.js'),
     import('@serialport/stream'), import('../sync/engine-v2.js'),
   ]);
   const feed = new DemoFeedV2(out, o.quiet);

@@ -11,7 +11,7 @@
  */
 import { TooLargeError, type Message } from '../../protocol/index.js';
 import { errorMessage } from '../../protocol/error-message.js';
-import type { DeviceLink } from './device-link.js';
+import type { DeviceLink } from '../wiring/device-link.js';
 import type { HandshakeState, HandshakeStep } from './handshake.js';
 import type { DeviceSession } from './session.js';
 import type { DeviceStats } from './types.js';

@@ -16,7 +16,7 @@ import { EventEmitter } from 'node:events';
 import { type Command, type Identity, type Message, type PollRequest, type SealPolicy } from '../../protocol/index.js';
 import { errorMessage } from '../../protocol/error-message.js';
 import { DeviceConnection } from './connection.js';
-import type { DeviceEnd, DeviceLink } from './device-link.js';
+import type { DeviceEnd, DeviceLink } from '../wiring/device-link.js';
 import type { HandshakeState } from './handshake.js';
 import { DeviceIntake } from './intake.js';
 import { DeviceKeyTable } from './keys.js';

@@ -18,11 +18,11 @@
  * per message).
  */
 export { SimDevice, createDevice } from './device.js';
-export type { DeviceEnd, DeviceLink } from './device-link.js';
+export type { DeviceEnd, DeviceLink } from '../wiring/device-link.js';
 export * from './types.js';
 export {
   attachDeviceToSerialPort, type DeviceSerialAttachment, type DeviceSerialOptions, type DeviceSerialPort,
-} from './serial-wiring.js';
+} from '../wiring/serial-wiring.js';
 export { CommandRing, DEFAULT_RING_SIZE, DeviceRingFullError, MAX_RING_SIZE } from './ring.js';
 export { RingResponder } from './poll.js';
 export { DEFAULT_KEY_SLOTS, DeviceKeyTable } from './keys.js';
