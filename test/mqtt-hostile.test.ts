@@ -1,6 +1,6 @@
 /**
  * MQTT under hostile or unlucky brokers, with real Mosquitto processes on free ports and real
- * engines: relink after a session-losing restart with the gateway first, forged `offline`
+ * protocol-2 engines (a gateway and devices of testkit/engines-v2.ts): relink after a session-losing restart with the gateway first, forged `offline`
  * presence, a fake-sender flood, and the shipped ACL recipe (docs/mosquitto/).
  */
 import t from 'tap';
@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
-import { nodes } from '../testkit/engines.js';
+import { fleetV2 } from '../testkit/engines-v2.js';
 import { until } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
@@ -36,7 +36,7 @@ t.test('relink after a session-losing broker restart, gateway reconnecting first
   const broker = mosquitto(mosquittoConf(dir, port), port);
   await broker.start();
   tt.teardown(() => broker.kill());
-  const [gw, dev] = nodes(2);
+  const [gw, dev] = await fleetV2(2);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
   // The gateway comes back at once, the device 2-3 s later (its first delay is the whole window).
   await gw!.open(`mqtt-listen://127.0.0.1:${port}`, { reconnectBaseMs: 50, mqttReconnectMaxMs: 200, random: () => 0 });
@@ -64,7 +64,7 @@ t.test('forged offline presence (live and retained) does not cut or block an aut
   const broker = mosquitto(mosquittoConf(dir, port), port);
   await broker.start();
   tt.teardown(() => broker.kill());
-  const [gw, dev, dev2] = nodes(3);
+  const [gw, dev, dev2] = await fleetV2(3);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close(), dev2!.close()]));
   await gw!.open(`mqtt-listen://127.0.0.1:${port}`);
   await dev!.open(`mqtt://127.0.0.1:${port}/${gw!.id}`);
@@ -90,7 +90,7 @@ t.test('fake-sender flood: a trusted device still gets in; answers to fakes are 
   const broker = mosquitto(mosquittoConf(dir, port, ['max_queued_messages 100000']), port);
   await broker.start();
   tt.teardown(() => broker.kill());
-  const [gw, dev] = nodes(2);
+  const [gw, dev] = await fleetV2(2);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
   await gw!.open(`mqtt-listen://127.0.0.1:${port}`);
   const rogue = await rawClient(port, { clientId: 'rogue' });
@@ -127,8 +127,8 @@ t.test('ACL recipe (docs/mosquitto): a device cannot publish as another or forge
   const recipe = new URL('../docs/mosquitto/', import.meta.url);
   const port = await freePort();
   // gw and b run real agents; a is the attacker's stolen credentials; c watches what arrives.
-  const [gw, a, b, c] = nodes(4);
-  tt.teardown(() => Promise.all([gw!.close(), b!.close()]));
+  const [gw, a, b, c] = await fleetV2(4);
+  tt.teardown(() => Promise.all([gw!, a!, b!, c!].map((n) => n.close())));
   // Mosquitto started as root drops to its `mosquitto` user: it must be able to read the files.
   const aclDir = mkdtempSync(join(tmpdir(), 'syncwire-acl-'));
   tt.teardown(() => rmSync(aclDir, { recursive: true, force: true }));
