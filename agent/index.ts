@@ -11,7 +11,8 @@
  * {@link startAgent}.
  */
 export { startAgent, ensureKeyFile, type Agent, type AgentConfig, type AgentEvents, type AgentOptions, type Committed } from './cli/start-agent.js';
-export type { CommandEntry, FeedOptions } from './api/command-feed.js';
+export type { CommandEntry } from './api/entry-json.js';
+export type { FeedOptions } from './api/command-feed.js';
 // Protocol 2 (`protocol: 2` in the config): scoped commits and reads, gap entries (design v2-scopes.md §4.7, §6).
 export type { AgentV2, AgentV2Events, CommittedV2, ScopeCommandsOptions } from './cli/agent-v2.js';
 export type { ScopedEntry, GapEntry, ScopeItem, EntryKind, ScopeFeedOptions } from './api/scope-feed.js';

@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiError } from '../agent/api/api-error.js';
-import { STREAM_BATCH_BYTES } from '../agent/api/commands-stream.js';
+import { STREAM_BATCH_BYTES } from '../agent/api/stream-query.js';
 import { v2FeedScope, type FeedScope, type ScopeItem, type ScopedEntry } from '../agent/api/scope-feed.js';
 import { writeScopeStream } from '../agent/api/scope-stream.js';
 import { NodeScopes } from '../agent/cli/node-scopes.js';

@@ -8,7 +8,7 @@ import { decodeCommandV2 } from '../../protocol/command-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import type { GapRecord, ScopeStoreReader } from '../store/scope-store-contract.js';
-import { payloadJson, type CommandEntry } from './command-feed.js';
+import { payloadJson, type CommandEntry } from './entry-json.js';
 import { formatCursor } from './cursor.js';
 
 /** `kind` of a command line: the v2 kinds, and `v1` for the read-only legacy scope (§5.5). */

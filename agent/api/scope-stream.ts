@@ -7,25 +7,9 @@
 import type { ServerResponse } from 'node:http';
 import { ApiError } from './api-error.js';
 import { CursorError } from './cursor.js';
-import { STREAM_BATCH, STREAM_BATCH_BYTES, cursorApiError, parseStreamQuery } from './commands-stream.js';
 import { onAbort } from './fan-out.js';
 import { ScopeReader, waitForScope, type FeedScope } from './scope-feed.js';
-
-/** Resolves on `'drain'` (true) or when `stop` aborts (false). */
-function drained(res: ServerResponse, stop: AbortSignal): Promise<boolean> {
-  if (stop.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const done = (ok: boolean): void => {
-      res.off('drain', onDrain);
-      stop.removeEventListener('abort', onStop);
-      resolve(ok);
-    };
-    const onDrain = (): void => done(true);
-    const onStop = (): void => done(false);
-    res.on('drain', onDrain);
-    stop.addEventListener('abort', onStop, { once: true });
-  });
-}
+import { STREAM_BATCH, STREAM_BATCH_BYTES, cursorApiError, drained, parseStreamQuery } from './stream-query.js';
 
 /**
  * Answer the stream of `scope` on `res`. Validates the query and cursor before anything is
