@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { findBin, natsCluster, type NatsNode } from '../testkit/net.js';
-import { nodes } from '../testkit/engines.js';
+import { fleetV2 } from '../testkit/engines-v2.js';
 import { until } from '../testkit/wait.js';
 import { silentLogger } from '../agent/node/log.js';
 
@@ -73,7 +73,7 @@ t.test('the device fails over to another NATS node; pushes resume within 10 s, n
   await Promise.all(cluster.map((n) => n.start()));
   tt.teardown(() => Promise.all(cluster.map((n) => n.kill())));
   await mqttReady(cluster);
-  const [gw, dev] = nodes(2);
+  const [gw, dev] = await fleetV2(2);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
   const list = cluster.map((n) => `127.0.0.1:${n.mqttPort}`).join(',');
   // JetStream may still be electing its leaders: the transports retry until MQTT works.
