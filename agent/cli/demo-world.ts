@@ -17,9 +17,9 @@ import { DemoNode } from './demo-node.js';
 import type { DemoBroker } from './demo-broker.js';
 import type { SimDevice } from '../../firmware-sim/device/index.js';
 import type { SimLink } from '../../firmware-sim/uart/index.js';
+import { DEMO_BAUD, mqttUrls } from './demo-links.js';
 
-/** Line rate of the simulated UARTs. */
-export const DEMO_BAUD = 115200;
+export { DEMO_BAUD, mqttUrls } from './demo-links.js';
 
 /** Everything the demo runs. */
 export interface DemoWorld {
@@ -47,16 +47,6 @@ export interface WorldOptions {
   /** Called as soon as a part exists, so live output can hook it before it syncs. */
   onNode: (node: DemoNode) => void;
   onDevice: (device: SimDevice, name: string) => void;
-}
-
-/** `mqtt[s]://[user:pass@]host:port` → its listener and dialer URLs on a private topic prefix. */
-export function mqttUrls(base: string, gatewayId: string, prefix: string): { listen: string; dial: string } {
-  const u = new URL(base);
-  if (u.protocol !== 'mqtt:' && u.protocol !== 'mqtts:') throw new Error(`--mqtt: expected mqtt://host:port or mqtts://host:port, got ${base}`);
-  const auth = u.username !== '' ? `${u.username}${u.password !== '' ? `:${u.password}` : ''}@` : '';
-  const hostPort = `${u.hostname}${u.port !== '' ? `:${u.port}` : ''}`;
-  const scheme = u.protocol.slice(0, -1);
-  return { listen: `${scheme}-listen://${auth}${hostPort}?prefix=${prefix}`, dial: `${scheme}://${auth}${hostPort}/${gatewayId}?prefix=${prefix}` };
 }
 
 /** Build and start everything. On failure, whatever was started is closed again. */
