@@ -11,11 +11,10 @@ import parse, { type ParsedFamily } from 'parse-prometheus-text-format';
 import { MAX_SCOPE_SERIES, OTHER, renderMetricsV2, type MetricsScope, type MetricsV2Input } from '../agent/api/metrics-v2.js';
 import { takeSnapshotV2 } from '../agent/cli/snapshot-v2.js';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
-import { Engine } from '../agent/sync/engine.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { Role } from '../protocol/constants-v2.js';
 import { generateIdentity } from '../protocol/keys.js';
+import { helloV2 } from '../testkit/fuzz-inputs-v2.js';
 import { until } from '../testkit/wait.js';
 import { FAST_V2 } from './engine-v2-kit.js';
 
@@ -83,8 +82,7 @@ t.test('status on real engines: active scopes and subscriptions per peer, pinned
   });
   const joiner = (identity: typeof gi) => EngineV2.open({ identity, trust: { mode: 'list', keys: [gi.publicKey] }, tuning: FAST_V2, scopes: { join: ['fleet/acme'] } });
   const [writer, dev] = await Promise.all([joiner(wi), joiner(di)]);
-  const v1 = new Engine({ identity: vi, store: new MemoryStore(), trust: { mode: 'list', keys: [gi.publicKey] } });
-  t.teardown(async () => Promise.all([gw.close(), writer.close(), dev.close(), v1.close()]));
+  t.teardown(async () => Promise.all([gw.close(), writer.close(), dev.close()]));
   await gw.createScope({
     name: 'fleet/acme', openRead: true,
     members: [{ publicKey: gi.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: wi.publicKey, roles: Role.Read | Role.Write }],
@@ -127,7 +125,7 @@ t.test('status on real engines: active scopes and subscriptions per peer, pinned
 
   const [la, lb] = createMemoryLinkPair();
   gw.attach(la);
-  v1.attach(lb);
+  lb.send(helloV2(vi, 1)); // a peer speaking protocol 1: its Hello names version 1
   await until(() => !la.open && !lb.open, 5000, 'the v1 peer was refused');
   await until(() => gw.sessions().length === 2, 5000, 'its session is gone');
   const after = snap(gw);
