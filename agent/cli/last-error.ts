@@ -4,7 +4,7 @@
  * the latest is kept, so it costs one small object however often errors repeat.
  */
 import type { JsonLogger } from './logger.js';
-import type { LastError } from './snapshot.js';
+import type { LastError } from './process-info.js';
 
 /** A logger that remembers its last error, and the memory. */
 export interface ErrorMemo {

@@ -5,30 +5,17 @@
  * version, store bytes, RSS, the last error, its transports, and which heavy modules it has loaded
  * (the proof that transports load lazily). docs/STATUS.md documents every field.
  */
-import { createRequire } from 'node:module';
 import { packageVersion } from './version.js';
 import type { Link } from '../link.js';
 import { DiskStore } from '../store/disk-store.js';
 import type { Engine } from '../sync/engine.js';
 import type { EngineSnapshot, PeerSnapshot } from '../sync/engine-snapshot.js';
+import { loadedModules, type LastError, type TransportInfo } from './process-info.js';
+
+export { loadedModules, type LastError, type TransportInfo } from './process-info.js';
 
 /** One peer session (the engine's view). */
 export type PeerInfo = PeerSnapshot;
-
-/** One configured transport and the links it currently holds. */
-export interface TransportInfo {
-  url: string;
-  /** Bound port of a listener (port 0 resolved), else null. */
-  localPort: number | null;
-  links: string[];
-}
-
-/** The last error the process recorded. */
-export interface LastError {
-  /** Epoch ms. */
-  atMs: number;
-  message: string;
-}
 
 /** What `syncwire status --json` prints. */
 export interface Snapshot extends EngineSnapshot {
@@ -59,17 +46,6 @@ export interface SnapshotSource {
   transports: { url: string; localPort: number | undefined; links: ReadonlySet<Link> }[];
   /** The last error worth an operator's attention (e.g. a refused commit), if the process keeps one. */
   lastError?: () => LastError | null;
-}
-
-const req = createRequire(import.meta.url);
-
-/** Which heavy modules are in this process's CommonJS cache (mqtt and serialport are CJS). */
-export function loadedModules(): { mqtt: boolean; serialport: boolean } {
-  const keys = Object.keys(req.cache);
-  return {
-    mqtt: keys.some((k) => /[\\/]node_modules[\\/]mqtt[\\/]/.test(k)),
-    serialport: keys.some((k) => /[\\/]node_modules[\\/](serialport|@serialport[\\/]bindings-cpp)[\\/]/.test(k)),
-  };
 }
 
 /** Take a snapshot. */
