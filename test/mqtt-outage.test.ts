@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findBin, freePort, mosquitto, mosquittoConf } from '../testkit/net.js';
-import { nodes } from '../testkit/engines.js';
+import { fleetV2 } from '../testkit/engines-v2.js';
 import { until } from '../testkit/wait.js';
 
 const CI = process.env.CI === 'true';
@@ -29,7 +29,7 @@ t.test(`after a ${OUTAGE_MS / 1000} s broker outage, pushes resume within 10 s o
   const broker = mosquitto(mosquittoConf(dir, port), port);
   await broker.start();
   tt.teardown(() => broker.kill());
-  const [gw, dev] = nodes(2);
+  const [gw, dev] = await fleetV2(2);
   tt.teardown(() => Promise.all([gw!.close(), dev!.close()]));
   await gw!.open(`mqtt-listen://127.0.0.1:${port}`);
   await dev!.open(`mqtt://127.0.0.1:${port}/${gw!.id}`);
