@@ -1,6 +1,7 @@
 /**
- * A broker-side attacker against a live gateway and agent (PROTOCOL.md §7, issue 13): a real
- * Mosquitto without ACLs, both engines on the default MQTT policy `require`, and a plain mqtt.js
+ * A broker-side attacker against a live protocol-2 gateway and agent (PROTOCOL.md §7, issue 13):
+ * a real Mosquitto without ACLs, both engines (testkit/engines-v2.ts: the gateway's fleet scope
+ * and the agent's device scope open on the link) on the default MQTT policy `require`, and a plain mqtt.js
  * client that can read every topic (a sniffer on `#`) and publish on any. What it sees must be
  * sealed; what it publishes — unsealed messages of every type, replayed and forged sealed
  * frames, forged and replayed `Hello`s, forged presence — must be dropped and counted, never
@@ -12,17 +13,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes, randomInt } from 'node:crypto';
-import { Capability, PROTOCOL_VERSION } from '../protocol/constants.js';
-import { encodeCommand } from '../protocol/command.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
+import { fingerprint } from '../protocol/command.js';
+import { encodeCommandV2 } from '../protocol/command-v2.js';
+import { Capability } from '../protocol/constants.js';
+import { CommandKind, PROTOCOL_VERSION_2 } from '../protocol/constants-v2.js';
+import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
-import type { Message } from '../protocol/messages.js';
+import type { MessageV2 } from '../protocol/messages-v2.js';
 import { ephemeralFromSecret, isSealed, SEAL_OVERHEAD } from '../protocol/seal.js';
 import { findBin, freePort, mosquitto, mosquittoConf, type BrokerProcess } from '../testkit/net.js';
-import { peerOf, type MqttNode } from '../testkit/engines.js';
+import { FLEET_V2, type NodeV2 } from '../testkit/engines-v2.js';
 import { sleep, until } from '../testkit/wait.js';
-import { Attacker, sealCounters, sessionOf, settled, watchedNodes, type LogLine, type SealCounters, type Watched } from '../testkit/mqtt-attacker.js';
+import { Attacker, sealCounters, sessionOf, settled, sharedScopes, subscribedAt, watchedNodes, type LogLine, type SealCounters, type Watched } from '../testkit/mqtt-attacker.js';
 
 const CI = process.env.CI === 'true';
 const have = findBin('mosquitto') !== '';
@@ -65,7 +69,7 @@ interface Pair {
  * policy; resolves once both are up, subscribed to each other and idle.
  */
 async function linkedPair(tt: Test, tag: string, extraTrusted: Uint8Array[] = []): Promise<Pair> {
-  const all = watchedNodes(2, extraTrusted);
+  const all = await watchedNodes(2, extraTrusted);
   const [gw, dev] = all as [Watched, Watched];
   tt.teardown(() => Promise.all(all.map((w) => w.node.close())));
   const atk = await Attacker.connect(port, tag);
@@ -77,34 +81,33 @@ async function linkedPair(tt: Test, tag: string, extraTrusted: Uint8Array[] = []
 }
 
 /** Commit on `from`; resolves once `to` holds it (by push: nothing polls within the bound). */
-async function pushFlows(from: MqttNode, to: MqttNode, what: string, boundMs = 10_000): Promise<void> {
+async function pushFlows(from: NodeV2, to: NodeV2, what: string, boundMs = 10_000): Promise<void> {
   const id = await from.commit(`after ${what} ${hex(randomBytes(4))}`);
   await until(() => to.has(id), boundMs, `push after ${what}`);
 }
 
-/** The subscriptions both ways are intact: held by the requester, with a slot and a large budget at the responder. */
-function subscriptionsHeld(tt: Test, a: MqttNode, b: MqttNode, what: string): void {
+/** The subscriptions both ways are intact: for every scope open on the link, held by the requester and bound to the link at the responder. */
+function subscriptionsHeld(tt: Test, a: NodeV2, b: NodeV2, what: string): void {
   for (const [x, y] of [
     [a, b],
     [b, a],
   ] as const) {
-    const c = sessionOf(x, y.id).requester.snapshot();
-    const budget = peerOf(y.engine, x.id)?.pushBudget ?? null;
-    tt.ok(c.subscribed && !c.refused && budget !== null && budget > 64 * 1024, `${what}: ${x === a ? 'gateway' : 'agent'}'s subscription still held`);
+    const shared = sharedScopes(x, y);
+    tt.ok(shared.length >= 2 && shared.every((id) => subscribedAt(x, y, id)), `${what}: ${x === a ? 'gateway' : 'agent'}'s subscriptions (${shared.length} scopes) still held`);
   }
 }
 
 const delta = (before: SealCounters, after: SealCounters, k: keyof Omit<SealCounters, 'sealed'>): number => after[k] - before[k];
 
-/** A command validly signed by `who` (a trusted author whose key the attacker holds), or with a made-up signature. */
-function command(who: Identity, text: string, validSignature: boolean): { bytes: Uint8Array; id: string } {
-  const c = encodeCommand({ parents: [], author: who.author, seq: randomInt(1, 1 << 30), payload: new TextEncoder().encode(text) }, (d) => (validSignature ? who.sign(d) : new Uint8Array(randomBytes(64))));
+/** A data command of scope `scopeId` validly signed by `who` (a trusted author whose key the attacker holds), or with a made-up signature. */
+function command(scopeId: Uint8Array, who: Identity, text: string, validSignature: boolean): { bytes: Uint8Array; id: string } {
+  const c = encodeCommandV2(scopeId, { parents: [scopeId], author: fingerprint(who.publicKey), seq: randomInt(1, 1 << 30), kind: CommandKind.Data, payload: new TextEncoder().encode(text) }, (d) => (validSignature ? who.sign(d) : new Uint8Array(randomBytes(64))));
   return { bytes: c.bytes, id: hex(c.id) };
 }
 
 /** A `Hello` as `who` would send it, with a fresh nonce and (unless given) a fresh ephemeral key. */
-function forgedHello(who: Uint8Array, ephemeral = ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey, version = PROTOCOL_VERSION): Uint8Array {
-  return encodeMessage({
+function forgedHello(who: Uint8Array, ephemeral = ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey, version = PROTOCOL_VERSION_2): Uint8Array {
+  return encodeMessageV2({
     type: 'Hello',
     version,
     public_key: who,
@@ -116,9 +119,9 @@ function forgedHello(who: Uint8Array, ephemeral = ephemeralFromSecret(new Uint8A
 }
 
 /** Decoded unsealed payloads (undefined for bodies that are not messages). */
-function decoded(p: Uint8Array): Message | undefined {
+function decoded(p: Uint8Array): MessageV2 | undefined {
   try {
-    return decodeMessage(p);
+    return decodeMessageV2(p);
   } catch {
     return undefined;
   }
@@ -130,7 +133,7 @@ t.test('sniffer: after the handshake the broker sees only sealed frames, Hello a
   const { gw, dev, atk } = await linkedPair(tt, 'sniff');
   tt.ok(sealCounters(gw.node, dev.node.id).sealed && sealCounters(dev.node, gw.node.id).sealed, 'both sessions report the link sealed');
   const marker = `SECRET-${hex(randomBytes(12))}`;
-  const ids: [MqttNode, string][] = [];
+  const ids: [NodeV2, string][] = [];
   for (let i = 0; i < 5; i++) {
     ids.push([dev.node, await gw.node.commit(`${marker} from the gateway ${i}`)]);
     ids.push([gw.node, await dev.node.commit(`${marker} from the agent ${i}`)]);
@@ -153,23 +156,27 @@ t.test('sniffer: after the handshake the broker sees only sealed frames, Hello a
 t.test('injected unsealed messages of every type are dropped, counted, never answered; pushes flow', { skip }, async (tt) => {
   const mallory = generateIdentity(); // a trusted author whose key the attacker holds
   const { gw, dev, atk } = await linkedPair(tt, 'inject', [mallory.publicKey]);
-  const forged = [command(mallory, 'forged by a trusted author', true), command(gw.node.identity, 'forged as the gateway', false)];
+  // The fleet scope is open on the link under number 0 or 1 both ways: 0 routes, or is at least well-formed.
+  const fleet = gw.node.engine.scope(FLEET_V2)!.id;
+  const forged = [command(fleet, mallory, 'forged by a trusted author', true), command(fleet, gw.node.identity, 'forged as the gateway', false)];
   const cmds = forged.map((f) => f.bytes);
   const bodies: [string, Uint8Array][] = [
-    ['Unsubscribe', encodeMessage({ type: 'Unsubscribe' })],
-    ['tiny Subscribe', encodeMessage({ type: 'Subscribe', remain_open: 1, max_bytes: 64, sample: [], via: [] })],
+    ['Unsubscribe', encodeMessageV2({ type: 'Unsubscribe', scope: 0 })],
+    ['tiny Subscribe', encodeMessageV2({ type: 'Subscribe', scope: 0, remain_open: 1, max_bytes: 64, sample: [], via: [] })],
     ['empty close marker', new Uint8Array(0)],
-    ...(['MaximumSubscriptionsExceeded', 'BudgetExhausted', 'Closed', 'Unauthorized', 'Busy'] as const).map(
-      (r): [string, Uint8Array] => [`Error ${r}`, encodeMessage({ type: 'Error', code: ReasonCode[r], message: 'forged', retry_after_ms: 600_000 })],
+    ...(['MaximumSubscriptionsExceeded', 'BudgetExhausted', 'Closed', 'Unauthorized', 'Busy', 'NotAMember', 'UnknownScope'] as const).map(
+      (r): [string, Uint8Array] => [`Error ${r}`, encodeMessageV2({ type: 'Error', code: ReasonCode[r], message: 'forged', retry_after_ms: 600_000, scope: 0 })],
     ),
-    ['PollRequest', encodeMessage({ type: 'PollRequest', session: 7, max_bytes: 65536, heads: [], sample: [] })],
-    ['Push with forged commands', encodeMessage({ type: 'Push', remaining: 1 << 20, exhausted: false, commands: cmds })],
-    ['exhausting Push', encodeMessage({ type: 'Push', remaining: 0, exhausted: true, commands: cmds.slice(0, 1) })],
-    ['bare command (trusted author)', cmds[0]!],
-    ['bare command (forged signature)', cmds[1]!],
-    ['Keys', encodeMessage({ type: 'Keys', keys: [generateIdentity().publicKey, mallory.publicKey] })],
-    ['SubscribeAck', encodeMessage({ type: 'SubscribeAck', remain_open: 1, max_bytes: 64 })],
-    ['PollResponse', encodeMessage({ type: 'PollResponse', session: 0, more: true, total: 1, next_poll_ms: 600_000, heads: [], commands: cmds })],
+    ['PollRequest', encodeMessageV2({ type: 'PollRequest', scope: 0, session: 7, max_bytes: 65536, heads: [], sample: [], window: 0 })],
+    ['Push with forged commands', encodeMessageV2({ type: 'Push', scope: 0, remaining: 1 << 20, exhausted: false, commands: cmds })],
+    ['exhausting Push', encodeMessageV2({ type: 'Push', scope: 0, remaining: 0, exhausted: true, commands: cmds.slice(0, 1) })],
+    ['bare push (trusted author)', encodeBarePushV2(cmds[0]!, 0)],
+    ['bare push (forged signature)', encodeBarePushV2(cmds[1]!, 0)],
+    ['Scopes closing every number', encodeMessageV2({ type: 'Scopes', seq: 0, open: [], close: [0, 1, 2] })],
+    ['Scopes opening a made-up scope', encodeMessageV2({ type: 'Scopes', seq: 1, open: [[9, new Uint8Array(randomBytes(32)), 'fleet/forged']], close: [] })],
+    ['ScopesAck refusing everything', encodeMessageV2({ type: 'ScopesAck', seq: 0, refused: [[0, ReasonCode.NotAMember], [1, ReasonCode.NotAMember]] })],
+    ['SubscribeAck', encodeMessageV2({ type: 'SubscribeAck', scope: 0, remain_open: 1, max_bytes: 64 })],
+    ['PollResponse', encodeMessageV2({ type: 'PollResponse', scope: 0, session: 0, more: true, gap: true, total: 1, next_poll_ms: 600_000, heads: [], items: cmds })],
   ];
   for (const [what, body] of bodies) {
     const before = [sealCounters(gw.node, dev.node.id), sealCounters(dev.node, gw.node.id)] as const;
@@ -208,7 +215,7 @@ t.test('PollRequest flood on the inbox: no answers, no amplification', { skip },
   const n = 500;
   let injected = 0;
   for (let i = 0; i < n; i += 25) {
-    const batch = Array.from({ length: 25 }, (_, j) => encodeMessage({ type: 'PollRequest', session: i + j, max_bytes: 65536, heads: [], sample: [] }));
+    const batch = Array.from({ length: 25 }, (_, j) => encodeMessageV2({ type: 'PollRequest', scope: 0, session: i + j, max_bytes: 65536, heads: [], sample: [], window: 0 }));
     injected += batch.reduce((s, b) => s + b.length, 0);
     await Promise.all(batch.map((b) => atk.inject(gw.node.id, dev.node.id, b)));
     await sleep(80);
@@ -247,7 +254,8 @@ async function replayAll(tt: Test, p: Pair): Promise<void> {
   const toGw = replayOrders(atk.sealedBetween(dev.node.id, gw.node.id));
   tt.ok(toDev.length >= 10 && toGw.length >= 10, `replaying ${toDev.length} frames to the agent and ${toGw.length} to the gateway`);
   const before = [sealCounters(gw.node, dev.node.id), sealCounters(dev.node, gw.node.id)] as const;
-  const state = (n: MqttNode) => ({ size: n.engine.store.size, ingest: n.engine.snapshot().ingest });
+  // Every scope's retained ids and the engine's counters (gaps, refusals): a replay that took effect would change one.
+  const state = (n: NodeV2) => ({ scopes: n.engine.scopes().map((x) => [x.name, n.idsIn(x.name).join()]), counters: n.engine.counters });
   const was = [state(gw.node), state(dev.node)];
   for (const f of toDev) await atk.inject(dev.node.id, gw.node.id, f);
   for (const f of toGw) await atk.inject(gw.node.id, dev.node.id, f);
@@ -271,7 +279,7 @@ async function replayAll(tt: Test, p: Pair): Promise<void> {
 t.test('replayed sealed frames (in order, reversed, shuffled, duplicated): counted, no effect', { skip }, async (tt) => {
   const p = await linkedPair(tt, 'replay');
   const { gw, dev } = p;
-  const ids: [MqttNode, string][] = [];
+  const ids: [NodeV2, string][] = [];
   for (let i = 0; i < 4; i++) ids.push([dev.node, await gw.node.commit(`g${i}`)], [gw.node, await dev.node.commit(`d${i}`)]);
   await until(() => ids.every(([n, id]) => n.has(id)) && settled(gw.node, dev.node), 15_000, 'traffic delivered, idle');
   await p.atk.flushed();
@@ -311,7 +319,7 @@ function forgeries(frames: Uint8Array[]): { tagFails: Uint8Array[]; short: Uint8
 
 t.test('forged sealed frames (flipped bits, truncated, random after 0x53): sealFailures rise, link unharmed', { skip }, async (tt) => {
   const { gw, dev, atk } = await linkedPair(tt, 'forge');
-  const ids: [MqttNode, string][] = [];
+  const ids: [NodeV2, string][] = [];
   for (let i = 0; i < 4; i++) ids.push([dev.node, await gw.node.commit(`g${i}`)], [gw.node, await dev.node.commit(`d${i}`)]);
   await until(() => ids.every(([n, id]) => n.has(id)) && settled(gw.node, dev.node), 15_000, 'traffic delivered, idle');
   await atk.flushed();
@@ -339,7 +347,7 @@ t.test('forged sealed frames (flipped bits, truncated, random after 0x53): sealF
 });
 
 /** The `Hello`s `from` sent `to` as the sniffer saw them (the attacker's own left out). */
-function hellos(atk: Attacker, from: MqttNode, to: MqttNode, since = 0): Uint8Array[] {
+function hellos(atk: Attacker, from: NodeV2, to: NodeV2, since = 0): Uint8Array[] {
   return atk.between(from.id, to.id, since).filter((p) => !isSealed(p) && decoded(p)?.type === 'Hello');
 }
 
@@ -396,19 +404,20 @@ t.test('forged and replayed Hello: at most one re-handshake each, the link stays
   // are dropped — no Error, no close.
   const own = hellos(atk, dev.node, gw.node).at(-1)!;
   const was = sealCounters(dev.node, gw.node.id);
-  await atMostOneRehandshake(tt, p, 'reflected, weak-key, untrusted and wrong-version Hellos to the agent', async () => {
+  await atMostOneRehandshake(tt, p, 'reflected, weak-key, untrusted and wrong-version (3, 1) Hellos to the agent', async () => {
     await atk.inject(dev.node.id, gw.node.id, own);
     await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, new Uint8Array(32)));
     await atk.inject(dev.node.id, gw.node.id, forgedHello(generateIdentity().publicKey));
-    await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, undefined, PROTOCOL_VERSION + 1));
+    await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, undefined, PROTOCOL_VERSION_2 + 1));
+    await atk.inject(dev.node.id, gw.node.id, forgedHello(gw.node.identity.publicKey, undefined, 1));
   });
   const dropped = delta(was, sealCounters(dev.node, gw.node.id), 'handshakeDropped');
-  tt.ok(dropped >= 4, `the agent dropped and counted all four (handshakeDropped +${dropped})`);
+  tt.ok(dropped >= 5, `the agent dropped and counted all five (handshakeDropped +${dropped})`);
   onlyHandshakesInTheClear(tt, atk, gw.node, dev.node);
 });
 
 /** No unsealed payload but Hello and Auth went between the two peers: no Error answered a forgery. */
-function onlyHandshakesInTheClear(tt: Test, atk: Attacker, a: MqttNode, b: MqttNode): void {
+function onlyHandshakesInTheClear(tt: Test, atk: Attacker, a: NodeV2, b: NodeV2): void {
   const plain = [...atk.between(a.id, b.id), ...atk.between(b.id, a.id)].filter((q) => !isSealed(q));
   const kinds = [...new Set(plain.map((q) => decoded(q)?.type ?? `undecodable(${q.length} bytes)`))].sort();
   tt.same(kinds, ['Auth', 'Hello'], `the peers sent each other nothing unsealed but Hello and Auth (${plain.length} frames)`);
@@ -428,7 +437,7 @@ t.test('forged online presence of the gateway (live, retained): link kept, at mo
 });
 
 t.test('downgrade: a seal=off agent is refused by a require gateway with SealingRequired, logged at warn on both sides', { skip }, async (tt) => {
-  const all = watchedNodes(2);
+  const all = await watchedNodes(2);
   const [gw, off] = all as [Watched, Watched];
   tt.teardown(() => Promise.all(all.map((w) => w.node.close())));
   const atk = await Attacker.connect(port, 'downgrade');
