@@ -1,16 +1,17 @@
 /**
  * The `syncwire` CLI, run as users run it: the compiled `dist/agent/cli/main.js` in a child
  * process (build first: `npx tsc -p tsconfig.json`). Covers help and usage errors, config
- * validation messages, keygen file modes, the agent/gateway/status/commit round trip with a clean
- * SIGTERM shutdown, and lazy transport loading (read from the running agent's own module cache
- * through `status --json`). A few pure helpers are checked in-process.
+ * validation messages, keygen file modes, the agent/gateway/status/commit round trip on the
+ * default protocol 2 (a fleet scope the gateway creates and the agent joins; commits through
+ * both, an offline commit into the agent's scope, a clean SIGTERM shutdown), and lazy transport
+ * loading (read from the running agent's own module cache through `status --json`). A few pure
+ * helpers are checked in-process.
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { encodeMessage } from '../protocol/envelope.js';
 import { agentSpec } from '../agent/cli/agent-cmd.js';
 import { gatewaySpec } from '../agent/cli/gateway-cmd.js';
 import { simSpec } from '../agent/cli/sim-cmd.js';
@@ -19,9 +20,9 @@ import { commitSpec } from '../agent/cli/commit-cmd.js';
 import { statusSpec } from '../agent/cli/status-cmd.js';
 import { demoSpec } from '../agent/cli/demo.js';
 import { validate } from '../agent/cli/config.js';
-import { BootstrapProgress, renderBar } from '../agent/cli/progress.js';
+import { renderBar } from '../agent/cli/progress.js';
 import { apiRequest } from '../agent/api/api-client.js';
-import { transportOptionsFor } from '../agent/cli/run-node.js';
+import { transportOptionsFor } from '../agent/cli/node-transports.js';
 import { resolveConfig } from '../agent/cli/config.js';
 import { sleep } from '../testkit/wait.js';
 
@@ -248,41 +249,51 @@ t.test('gateway + agent over TCP: commit, status, clean shutdown', async (t) => 
   const ag = tmp();
   const gk = await keygen(join(gw, 'key.json'));
   const ak = await keygen(join(ag, 'key.json'));
-  const gateway = start(['gateway', '-d', gw, '--listen', 'tcp-listen://127.0.0.1:0', '--trust-key', ak.publicKey, '--log-level', 'info']);
+  const fleet = 'fleet/cli';
+  // The gateway creates the fleet scope (the agent a writing member) and commits to it by default.
+  const gwCfg = join(gw, 'config.json');
+  writeFileSync(gwCfg, JSON.stringify({ scopes: { default: fleet, create: [{ name: fleet, members: [{ key: 'self', roles: 'rwa' }, { key: ak.publicKey, roles: 'rw' }] }] } }));
+  const gateway = start(['gateway', '-c', gwCfg, '-d', gw, '--listen', 'tcp-listen://127.0.0.1:0', '--trust-key', ak.publicKey, '--log-level', 'info']);
   const g0 = await statusUntil(gw, (s) => s.transports[0]?.localPort > 0);
   t.equal(g0.role, 'gateway');
+  t.equal(g0.protocol, 2, 'protocol 2 is the default');
   t.equal(g0.subscriptions.capacity, 128);
   const port = g0.transports[0].localPort as number;
-  const agent = start(['agent', '-d', ag, '--link', `tcp://127.0.0.1:${port}`, '--trust-key', gk.publicKey, '--capacity', '64']);
+  const agent = start(['agent', '-d', ag, '--link', `tcp://127.0.0.1:${port}`, '--trust-key', gk.publicKey, '--capacity', '64', '--scope-join', fleet, '--scope-default', fleet]);
   await statusUntil(gw, (s) => s.peers.some((p: any) => p.id === ak.peerId && p.authenticated));
+  await statusUntil(ag, (s) => s.scopes.some((x: any) => x.name === fleet && !x.joining), 30_000);
 
-  // Through the running agent's socket: pushed to the gateway at once.
+  // Through the running agents' sockets, each to its default scope: pushed to the other side at once.
   const c1 = await run(['commit', '-d', ag, '--text', '{"n":1}']);
   t.equal(c1.code, 0, c1.stderr);
   t.match(c1.stdout, /^[0-9a-f]{64}\n$/);
   const c2 = await run(['commit', '-d', gw, '--hex', 'cafe']);
   t.equal(c2.code, 0, c2.stderr);
-  const both = (s: Record<string, any>) => s.commands === 2 && s.heads.length === 1;
-  const g = await statusUntil(gw, both);
-  const a = await statusUntil(ag, both);
-  t.same(a.heads, g.heads, 'same graph on both sides');
+  const fleetOf = (s: Record<string, any>): Record<string, any> | undefined => s.scopes.find((x: any) => x.name === fleet);
+  // The genesis and the two commits.
+  const both = (s: Record<string, any>) => fleetOf(s)?.commands === 3;
+  const g = await statusUntil(gw, both, 30_000);
+  const a = await statusUntil(ag, both, 30_000);
+  t.equal(fleetOf(a)!.id, fleetOf(g)!.id, 'the same scope on both sides');
+  const ids = async (dir: string): Promise<string[]> =>
+    (await apiRequest({ socketPath: join(dir, 'status.sock') }, 'GET', `/v1/commands?scope=${encodeURIComponent(fleet)}`)).text.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+  const gIds = await ids(gw);
+  t.same(await ids(ag), gIds, 'same commands on both sides');
+  t.ok(gIds.includes(c1.stdout.trim()) && gIds.includes(c2.stdout.trim()), 'both commits are in the fleet scope');
   t.equal(a.subscriptions.capacity, 64, '--capacity applied');
   const peer = g.peers.find((p: any) => p.id === ak.peerId);
   t.ok(peer.bytesIn > 0 && peer.bytesOut > 0 && peer.framesIn > 0);
-  t.equal(peer.badFrames, 0);
-  t.match(peer.sync, { stopped: false, timeoutsInARow: 0 }, 'per-peer poll state in the snapshot');
-  t.ok(peer.sync.rounds >= 1, `the gateway finished ${peer.sync.rounds} poll rounds with the agent`);
-  t.equal(g.subscriptions.used, 1, 'the agent subscribed to the gateway');
+  t.equal(peer.unknownScope, 0);
+  t.ok(peer.scopes.some((x: any) => x.name === fleet), 'the fleet scope is active with the agent');
   t.same(g.modules, { mqtt: false, serialport: false }, 'a TCP-only gateway loads neither mqtt nor serialport');
 
   const json = await run(['status', '-d', gw, '--json']);
   t.equal(json.code, 0);
-  t.same((JSON.parse(json.stdout) as { heads: string[] }).heads, g.heads, 'status --json prints the snapshot');
+  t.equal(fleetOf(JSON.parse(json.stdout) as Record<string, any>)?.id, fleetOf(g)!.id, 'status --json prints the snapshot');
   const human = await run(['status', '-d', gw]);
   t.equal(human.code, 0);
-  t.match(human.stdout, 'subscriptions: 1/128 in use');
-  t.match(human.stdout, `heads:         ${g.heads[0].slice(0, 8)}`);
-  t.match(human.stdout, 'pacing:');
+  t.match(human.stdout, /subscriptions: \d+\/128 in use/);
+  t.match(human.stdout, new RegExp(`${fleet}\\s+${fleetOf(g)!.id.slice(0, 16)}\\s+3\\s`), 'the scopes table: name, id, commands');
   t.match(human.stdout, ak.peerId);
 
   const wrongKey = await run(['commit', '-d', ag, '--key', join(gw, 'key.json'), '--text', 'x']);
@@ -302,18 +313,29 @@ t.test('gateway + agent over TCP: commit, status, clean shutdown', async (t) => 
   t.equal(gone.code, 1);
   t.match(gone.stderr, 'no agent is running there');
 
-  // No agent: commit goes straight into the store, and the next start has it.
-  const offline = await run(['commit', '-d', ag, '--text', 'offline']);
+  // No agent: commit goes straight into the scope's store, and the next start has it.
+  const held = fleetOf(a)!;
+  const ambiguous = await run(['commit', '-d', ag, '--text', 'offline']);
+  if (a.scopes.length > 1) {
+    t.equal(ambiguous.code, 2, 'offline too: no --scope and no scopes.default with several scopes is a usage error');
+    t.match(ambiguous.stderr, 'scope required');
+  }
+  const unknown = await run(['commit', '-d', ag, '--scope', 'fleet/nope', '--text', 'offline']);
+  t.equal(unknown.code, 1, 'offline: an unknown scope exits 1');
+  t.match(unknown.stderr, 'unknown_scope');
+  const offline = await run(['commit', '-d', ag, '--scope', fleet, '--text', 'offline']);
   t.equal(offline.code, 0, offline.stderr);
-  const again = start(['agent', '-d', ag]);
-  const s = await statusUntil(ag, () => true);
-  t.equal(s.commands, 3);
+  t.match(offline.stdout, /^[0-9a-f]{64}\n$/);
+  const again = start(['agent', '-d', ag, '--scope-default', fleet]);
+  const s = await statusUntil(ag, (x) => fleetOf(x) !== undefined);
+  t.equal(fleetOf(s)!.commands, held.commands + (a.scopes.length > 1 ? 1 : 2), 'the offline commit is in the scope after a restart');
+  t.ok((await ids(ag)).includes(offline.stdout.trim()), 'by its id');
   // A running agent without a status socket still holds the lock: direct commits are refused.
   await again.stop();
   const quiet = start(['agent', '-d', ag, '--status-socket', '']);
   for (let i = 0; i < 400 && !existsSync(join(ag, 'syncwire.lock')); i++) await sleep(50);
   t.ok(existsSync(join(ag, 'syncwire.lock')), 'the agent holds the lock');
-  const refused = await run(['commit', '-d', ag, '--text', 'x']);
+  const refused = await run(['commit', '-d', ag, '--scope', fleet, '--text', 'x']);
   t.not(refused.code, 0);
   t.match(refused.stderr, /held by process \d+/);
   await quiet.stop();
@@ -338,28 +360,10 @@ t.test('transports load lazily: serial-only agent never loads mqtt.js', async (t
   t.equal(rm.code, 0, rm.stderr);
 });
 
-t.test('the bootstrap progress bar follows poll answers to the peer\'s total', async (t) => {
+t.test('the bootstrap progress bar renders have/total', async (t) => {
+  // Only the v1 node draws it (agent/cli/progress.ts, retired with v1); the v2 node has no bootstrap bar.
   t.equal(renderBar('bootstrap', 50, 200, 10), 'bootstrap [###.......] 50/200 commands 25%');
   t.equal(renderBar('bootstrap', 0, 0, 4), 'bootstrap [####] 0/0 commands 100%');
-  const { Engine } = await import('../agent/sync/engine.js');
-  const { MemoryStore } = await import('../agent/store/memory-store.js');
-  const { createMemoryLinkPair } = await import('../agent/memory-link.js');
-  const { generateIdentity } = await import('../protocol/keys.js');
-  const ids = [generateIdentity(), generateIdentity()];
-  const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
-  const a = new Engine({ identity: ids[0]!, store: new MemoryStore(), trust });
-  const b = new Engine({ identity: ids[1]!, store: new MemoryStore(), trust, pollMaxBytes: 2048 });
-  for (let i = 0; i < 300; i++) await a.commit(new Uint8Array(100).fill(i & 0xff));
-  let written = '';
-  const bar = new BootstrapProgress(b, { isTTY: true, columns: 100, write: (s: string) => (written += s) });
-  const [x, y] = createMemoryLinkPair();
-  a.attach(x);
-  b.attach(y);
-  while (b.store.size < 300 || !written.endsWith('\n')) await new Promise((r) => setTimeout(r, 20));
-  bar.stop();
-  t.match(written, /bootstrap from [0-9a-f]{16} \[#+\] 300\/300 commands 100%/, 'the bar ends at the peer total');
-  t.ok(written.split('\r').length > 2, 'drawn more than once while answers said more');
-  await Promise.all([a.close(), b.close()]);
 });
 
 t.test('config "mqtt" credentials and TLS apply to MQTT links only', async (t) => {

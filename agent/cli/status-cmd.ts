@@ -77,7 +77,7 @@ const text = (v: unknown): string => (v === undefined || v === null ? '-' : Stri
 const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
 
 /**
- * A protocol 2 snapshot: the process line, commands over every scope, the `scopes:` table
+ * A protocol 2 snapshot: the process line, commands over every scope, push subscriptions in use, the `scopes:` table
  * (name, id prefix, commands, joining), links, peers (the fields both protocols have) and modules.
  * Fields are read defensively: a missing one prints `-`.
  */
@@ -85,6 +85,8 @@ export function formatSnapshotV2(s: Record<string, unknown>, scopes: Record<stri
   const out: string[] = [];
   out.push(`syncwire ${text(s.role)} ${text(s.peerId)}  pid ${text(s.pid)}  up ${text(s.uptimeS)}s  durability ${text(s.durability)}  data ${text(s.dataDir)}  protocol ${text(s.protocol ?? 2)}`);
   out.push(`commands:      ${text(s.commands)}`);
+  const sub = (typeof s.subscriptions === 'object' && s.subscriptions !== null ? s.subscriptions : {}) as Record<string, unknown>;
+  out.push(`subscriptions: ${text(sub.used)}/${text(sub.capacity)} in use`);
   out.push(`scopes (${scopes.length}):`);
   if (scopes.length === 0) out.push('  (none)');
   else out.push(...tableLines(scopeRows(scopes), '  '));
