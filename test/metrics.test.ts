@@ -1,53 +1,55 @@
+/**
+ * `GET /metrics` of a protocol-2 agent (agent/api/metrics-v2.ts) and the text encoder
+ * (agent/api/prom-text.ts): on two real EngineV2s synced over a memory link, every family of the
+ * documented set parses with its type (parse-prometheus-text-format) and plausible values, and
+ * the format rules the lenient parser does not check hold (HELP/TYPE once per family, contiguous
+ * samples, no series twice); hostile label values round-trip; 1,500 peers and 1,000 scopes stay
+ * bounded (`_other`); a peer linked twice is one series and output does not depend on input
+ * order; any input renders valid text (property). The 256-scope fold and the status fields
+ * behind the per-scope families: test/metrics-v2.test.ts.
+ */
 import t from 'tap';
 import fc from 'fast-check';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import parse, { type ParsedFamily } from 'parse-prometheus-text-format';
-import { MAX_PEER_SERIES, renderMetrics, type MetricsHistogram, type MetricsInput, type MetricsPeer } from '../agent/api/metrics.js';
+import { MAX_PEER_SERIES, MAX_SCOPE_SERIES, OTHER, renderMetricsV2, type MetricsPeerV2, type MetricsScope, type MetricsV2Input } from '../agent/api/metrics-v2.js';
 import { escapeLabelValue, formatValue, labels, PromNameError, PromWriter } from '../agent/api/prom-text.js';
-import { takeSnapshot } from '../agent/cli/snapshot.js';
-import { LatencyHistogram } from '../agent/sync/latency-histogram.js';
-import { DiskStore } from '../agent/store/disk-store.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
-import { Engine } from '../agent/sync/engine.js';
+import { takeSnapshotV2 } from '../agent/cli/snapshot-v2.js';
+import { createMemoryLinkPair } from '../agent/memory-link.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
+import { Role } from '../protocol/constants-v2.js';
 import { generateIdentity } from '../protocol/keys.js';
-import { connect, converge, FAST } from '../testkit/engines.js';
 import { until } from '../testkit/wait.js';
+import { FAST_V2 } from './engine-v2-kit.js';
 
-/** Every family renderMetrics writes, with its type (the contract README documents). */
+/** Every family renderMetricsV2 writes, with its type (the contract README documents). */
 const FAMILIES: Record<string, ParsedFamily['type']> = {
   syncwire_build_info: 'GAUGE',
   process_start_time_seconds: 'GAUGE',
   process_resident_memory_bytes: 'GAUGE',
+  syncwire_scopes: 'GAUGE',
+  syncwire_scopes_folded: 'GAUGE',
+  syncwire_scope_commands: 'GAUGE',
+  syncwire_scope_retained: 'GAUGE',
+  syncwire_scope_pinned: 'GAUGE',
+  syncwire_scope_bytes: 'GAUGE',
+  syncwire_scope_horizon_entries: 'GAUGE',
+  syncwire_scope_gaps_total: 'COUNTER',
+  syncwire_scope_active_peers: 'GAUGE',
   syncwire_peers_up: 'GAUGE',
-  syncwire_peers_folded: 'GAUGE',
   syncwire_sessions_handshaking: 'GAUGE',
   syncwire_peer_receive_bytes_total: 'COUNTER',
   syncwire_peer_transmit_bytes_total: 'COUNTER',
   syncwire_peer_receive_frames_total: 'COUNTER',
   syncwire_peer_transmit_frames_total: 'COUNTER',
-  syncwire_peer_bad_frames_total: 'COUNTER',
-  syncwire_peer_poll_rounds_total: 'COUNTER',
-  syncwire_peer_reconnects_total: 'COUNTER',
-  syncwire_peer_seal_failures_total: 'COUNTER',
-  syncwire_peer_seal_replays_total: 'COUNTER',
-  syncwire_peer_unsealed_dropped_total: 'COUNTER',
-  syncwire_peer_rehandshakes_total: 'COUNTER',
-  syncwire_peer_sealed: 'GAUGE',
-  syncwire_peer_behind_commands: 'GAUGE',
-  syncwire_peer_last_sync_age_seconds: 'GAUGE',
-  syncwire_peer_last_contact_age_seconds: 'GAUGE',
-  syncwire_peer_poll_timeouts_consecutive: 'GAUGE',
-  syncwire_transport_links: 'GAUGE',
+  syncwire_peer_unknown_scope_total: 'COUNTER',
+  syncwire_peer_active_scopes: 'GAUGE',
+  syncwire_version_refused_total: 'COUNTER',
+  syncwire_unknown_scope_total: 'COUNTER',
+  syncwire_not_a_member_total: 'COUNTER',
+  syncwire_scope_joins_rejected_total: 'COUNTER',
   syncwire_subscriptions_used: 'GAUGE',
   syncwire_subscriptions_capacity: 'GAUGE',
-  syncwire_ingest_commands_total: 'COUNTER',
-  syncwire_ingest_received_commands_total: 'COUNTER',
-  syncwire_store_commands: 'GAUGE',
-  syncwire_store_bytes: 'GAUGE',
-  syncwire_push_latency_seconds: 'HISTOGRAM',
-  syncwire_apply_latency_seconds: 'HISTOGRAM',
+  syncwire_transport_links: 'GAUGE',
 };
 
 const NAME = '[a-zA-Z_:][a-zA-Z0-9_:]*';
@@ -98,97 +100,66 @@ function lint(text: string): string[] {
 const byName = (fams: ParsedFamily[]): Map<string, ParsedFamily> => new Map(fams.map((f) => [f.name, f]));
 const num = (s: string | undefined): number => (s === '+Inf' ? Infinity : s === '-Inf' ? -Infinity : Number(s));
 
-/** A histogram as agent/sync/latency-histogram.ts keeps it, from `values` ms. */
-function hist(values: number[]): MetricsHistogram {
-  const h = new LatencyHistogram();
-  for (const v of values) h.observe(v);
-  return h.snapshot();
+const valueOf = (m: ParsedFamily['metrics'][number] | undefined): number => num(m && 'value' in m ? m.value : undefined);
+const labelsOf = (m: ParsedFamily['metrics'][number]): Record<string, string> => ('labels' in m ? (m.labels ?? {}) : {});
+
+function fakePeer(id: string, n: number, over: Partial<MetricsPeerV2> = {}): MetricsPeerV2 {
+  return { id, authenticated: true, bytesIn: n, bytesOut: 2 * n, framesIn: 1, framesOut: 1, unknownScope: 0, scopes: [{}], ...over };
 }
 
-function fakePeer(id: string, n: number, over: Partial<MetricsPeer> = {}): MetricsPeer {
+const fakeScope = (name: string, n: number): MetricsScope => ({ name, commands: n, retained: n, pinned: 1, bytes: n * 10, horizon: 0, gaps: 0, activePeers: 1 });
+
+function fakeInput(peers: MetricsPeerV2[], over: Partial<MetricsV2Input> = {}): MetricsV2Input {
   return {
-    id, authenticated: true, sealed: true, bytesIn: n, bytesOut: 2 * n, framesIn: 1, framesOut: 1, badFrames: 0, sealFailures: 0, replays: 0,
-    unsealedDropped: 0, rehandshakes: 0, sync: { rounds: 1, timeoutsInARow: 0 }, lastContactMs: 1_000, lastSyncMs: 500, reconnects: 1, behind: n, ...over,
+    version: '1.2.3', rssBytes: 50e6, scopes: [fakeScope('app/x', 3)], peers, transports: [{ url: 'tcp-listen://127.0.0.1:7000', links: ['a'] }],
+    subscriptions: { used: 1, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 0, unknownScope: 0, notAMember: 0, ...over,
   };
 }
 
-function fakeInput(peers: MetricsPeer[], over: Partial<MetricsInput> = {}): MetricsInput {
-  return {
-    version: '1.2.3', commands: 3, storeBytes: 100, rssBytes: 50e6, transports: [{ url: 'tcp-listen://127.0.0.1:7000', links: ['a'] }], peers,
-    subscriptions: { used: 1, capacity: 128 }, ingest: { received: 4, appended: 3, duplicates: 1, orphaned: 0, rejected: 0 },
-    latency: { pushMs: hist([0.5, 3, 40]), applyMs: hist([2]) }, ...over,
-  };
-}
-
-t.test('two synced engines: every family parses with its type and plausible values', async (t) => {
-  // B on a disk store, so the store's size on disk is there to report.
-  const dir = mkdtempSync(join(tmpdir(), 'syncwire-metrics-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const ids = [generateIdentity(), generateIdentity()];
-  const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
-  const store = await DiskStore.open(dir, { durability: { mode: 'none' } });
-  const a = new Engine({ identity: ids[0]!, store: new MemoryStore(), trust, ...FAST });
-  const b = new Engine({ identity: ids[1]!, store, trust, ...FAST });
-  t.teardown(async () => {
-    await a.close();
-    await b.close();
-    await store.close();
-  });
-  connect(a, b);
-  await until(() => b.snapshot().peers.some((p) => p.authenticated && p.subscribed), 5000, 'B subscribed to A');
-  for (let i = 0; i < 5; i++) await a.commit(new TextEncoder().encode(`{"n":${i}}`));
-  t.ok(await converge([a, b]), 'converged');
-  await until(() => b.snapshot().ingest.appended >= 5, 5000, 'B appended the 5 commands');
-  const snap = takeSnapshot({ engine: b, role: 'agent', startedAt: Date.now() - 3000, dataDir: dir, durability: 'none', transports: [{ url: 'memory:', localPort: undefined, links: new Set() }] });
-  const text = renderMetrics(snap);
+t.test('two synced EngineV2s: every family parses with its type and plausible values', async (t) => {
+  const [ai, bi] = [generateIdentity(), generateIdentity()];
+  const trust = { mode: 'list' as const, keys: [ai.publicKey, bi.publicKey] };
+  const a = await EngineV2.open({ identity: ai, trust, tuning: FAST_V2 });
+  const b = await EngineV2.open({ identity: bi, trust, tuning: FAST_V2, scopes: { join: ['app/x'] } });
+  t.teardown(async () => Promise.all([a.close(), b.close()]));
+  await a.createScope({ name: 'app/x', members: [{ publicKey: ai.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: bi.publicKey, roles: Role.Read }] });
+  const [la, lb] = createMemoryLinkPair();
+  a.attach(la);
+  b.attach(lb);
+  for (let i = 0; i < 5; i++) await a.commit('app/x', new TextEncoder().encode(`{"n":${i}}`));
+  await until(() => (b.scope('app/x')?.store.size ?? 0) === 6, 20_000, 'B holds the genesis and the 5 commands');
+  const snapOf = (e: EngineV2) => takeSnapshotV2({ engine: e, legacy: null, role: 'agent', startedAt: Date.now() - 3000, dataDir: '', durability: 'none', transports: [{ url: 'memory:', localPort: undefined, links: new Set() }] });
+  await until(() => snapOf(b).peers.some((p) => p.scopes.some((s) => s.name === 'app/x')), 20_000, 'the scope is active with A');
+  const snap = snapOf(b);
+  const text = renderMetricsV2(snap);
   t.same(lint(text), [], 'strict format rules hold');
   const fams = byName(parse(text));
   for (const [name, type] of Object.entries(FAMILIES)) t.equal(fams.get(name)?.type, type, `${name} is a ${type}`);
   t.equal(fams.size, Object.keys(FAMILIES).length, 'no family beyond the documented ones');
 
-  const peerA = a.peerId;
-  const sample = (name: string, label?: [string, string]): number => {
-    const m = fams.get(name)!.metrics.find((x) => (label === undefined ? true : x.labels?.[label[0]] === label[1]));
-    return num(m?.value);
-  };
+  const sample = (name: string, label?: [string, string]): number =>
+    valueOf(fams.get(name)!.metrics.find((x) => (label === undefined ? true : labelsOf(x)[label[0]] === label[1])));
   t.equal(sample('syncwire_build_info', ['version', snap.version]), 1);
+  t.equal(labelsOf(fams.get('syncwire_build_info')!.metrics[0]!).protocol, '2');
   t.match(snap.version, /^\d+\.\d+\.\d+/);
-  t.ok(sample('syncwire_store_bytes') > 0, 'store bytes > 0 on a disk store');
   t.equal(sample('syncwire_peers_up'), 1);
-  t.ok(sample('syncwire_peer_receive_bytes_total', ['peer', peerA]) > 0, 'bytes in > 0 after the sync');
-  t.ok(sample('syncwire_peer_transmit_bytes_total', ['peer', peerA]) > 0, 'bytes out > 0 after the sync');
-  t.ok(sample('syncwire_peer_receive_frames_total', ['peer', peerA]) > 0, 'frames in > 0');
-  t.equal(sample('syncwire_peer_bad_frames_total', ['peer', peerA]), 0);
-  t.equal(sample('syncwire_store_commands'), 5);
-  t.ok(sample('syncwire_ingest_commands_total', ['result', 'appended']) >= 5, 'appended counted');
-  t.ok(sample('syncwire_ingest_received_commands_total') >= 5, 'received counted');
+  t.equal(sample('syncwire_sessions_handshaking'), 0);
+  t.ok(sample('syncwire_peer_receive_bytes_total', ['peer', a.peerId]) > 0, 'bytes in > 0 after the sync');
+  t.ok(sample('syncwire_peer_transmit_bytes_total', ['peer', a.peerId]) > 0, 'bytes out > 0 after the sync');
+  t.ok(sample('syncwire_peer_receive_frames_total', ['peer', a.peerId]) > 0, 'frames in > 0');
+  t.equal(sample('syncwire_peer_unknown_scope_total', ['peer', a.peerId]), 0);
+  t.equal(sample('syncwire_peer_active_scopes', ['peer', a.peerId]), 1);
+  t.equal(sample('syncwire_scopes'), 1);
+  t.equal(sample('syncwire_scope_commands', ['scope', 'app/x']), 6, 'the genesis and five commands');
+  t.equal(sample('syncwire_scope_retained', ['scope', 'app/x']), 6);
+  t.ok(sample('syncwire_scope_bytes', ['scope', 'app/x']) > 5 * 10, 'the bytes of the retained encodings (memory store)');
+  t.equal(sample('syncwire_scope_active_peers', ['scope', 'app/x']), 1);
   t.equal(sample('syncwire_subscriptions_capacity'), snap.subscriptions.capacity);
   t.ok(sample('process_resident_memory_bytes') > 1e6, 'RSS in bytes');
   const start = sample('process_start_time_seconds');
   t.ok(start > Date.now() / 1000 - 3600 && start <= Date.now() / 1000, 'process start time in epoch seconds');
-  t.equal(num(byName(parse(renderMetrics(snap))).get('process_start_time_seconds')!.metrics[0]!.value), start, 'the same at every scrape');
+  t.equal(valueOf(byName(parse(renderMetricsV2(snap))).get('process_start_time_seconds')!.metrics[0]), start, 'the same at every scrape');
   t.equal(sample('syncwire_transport_links', ['transport', 'memory:']), 0);
-  t.same(fams.get('syncwire_ingest_commands_total')!.metrics.map((m) => m.labels?.result), ['appended', 'duplicate', 'orphaned', 'rejected']);
-
-  // Push latency is the pusher's (A's), apply latency the receiver's (B's).
-  const snapA = takeSnapshot({ engine: a, role: 'gateway', startedAt: Date.now(), dataDir: '', durability: 'none', transports: [] });
-  const famsA = byName(parse(renderMetrics(snapA)));
-  for (const [name, which, src, f] of [
-    ['syncwire_push_latency_seconds', 'pushMs', snapA, famsA],
-    ['syncwire_apply_latency_seconds', 'applyMs', snap, fams],
-  ] as const) {
-    const [h] = f.get(name)!.metrics;
-    // Bucket keys in bound order (object keys that look like integers would come first).
-    const les = Object.keys(h!.buckets!).sort((x, y) => num(x) - num(y));
-    t.equal(les[les.length - 1], '+Inf', `${name} ends at +Inf`);
-    t.same(les.slice(0, -1).map(Number), src.latency[which].bounds.map((b) => b / 1000), `${name} bounds are the engine's, in seconds`);
-    const counts = les.map((le) => num(h!.buckets![le]));
-    t.ok(counts.every((c, i) => i === 0 || c >= counts[i - 1]!), `${name} buckets are cumulative`);
-    t.equal(counts[counts.length - 1], num(h!.count), `${name} +Inf bucket = count`);
-    t.equal(num(h!.count), src.latency[which].count, `${name} is the engine's histogram`);
-    t.ok(num(h!.count) > 0, `${name} has observations`);
-    t.ok(Math.abs(num(h!.sum) - src.latency[which].sumMs / 1000) < 1e-9, `${name} sum in seconds`);
-  }
 });
 
 t.test('hostile label values (quote, backslash, newline) round-trip through the parser', async (t) => {
@@ -197,60 +168,59 @@ t.test('hostile label values (quote, backslash, newline) round-trip through the 
     hostile.map((id, i) => fakePeer(id, i + 1)),
     { version: hostile.join('|'), transports: hostile.map((url) => ({ url, links: [1] })) },
   );
-  const text = renderMetrics(input);
+  const text = renderMetricsV2(input);
   t.same(lint(text), []);
   const fams = byName(parse(text));
-  t.equal(fams.get('syncwire_build_info')!.metrics[0]!.labels!.version, hostile.join('|'));
-  t.same(fams.get('syncwire_transport_links')!.metrics.map((m) => m.labels!.transport).sort(), [...hostile].sort());
-  t.same(fams.get('syncwire_peer_receive_bytes_total')!.metrics.map((m) => m.labels!.peer).sort(), [...hostile].sort());
+  t.equal(labelsOf(fams.get('syncwire_build_info')!.metrics[0]!).version, hostile.join('|'));
+  t.same(fams.get('syncwire_transport_links')!.metrics.map((m) => labelsOf(m).transport).sort(), [...hostile].sort());
+  t.same(fams.get('syncwire_peer_receive_bytes_total')!.metrics.map((m) => labelsOf(m).peer).sort(), [...hostile].sort());
   t.equal(escapeLabelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd');
 });
 
-t.test('1,500 peers: at most 1,001 peer label values, the rest summed into _other', async (t) => {
+t.test('1,500 peers and 1,000 scopes: at most 1,001 peer and 257 scope label values, the rest summed into _other', async (t) => {
   const ids = Array.from({ length: 1500 }, (_, i) => (i * 7919).toString(16).padStart(16, '0'));
-  const text = renderMetrics(fakeInput(ids.map((id, i) => fakePeer(id, i))));
+  const scopes = Array.from({ length: 1000 }, (_, i) => fakeScope(`device/${i.toString(16).padStart(16, '0')}`, i));
+  const text = renderMetricsV2(fakeInput(ids.map((id, i) => fakePeer(id, i)), { scopes }));
   t.same(lint(text), []);
   const fams = byName(parse(text));
   const bytes = fams.get('syncwire_peer_receive_bytes_total')!.metrics;
-  const values = new Set(bytes.map((m) => m.labels!.peer));
+  const values = new Set(bytes.map((m) => labelsOf(m).peer));
   t.equal(values.size, MAX_PEER_SERIES + 1);
-  t.equal(bytes[bytes.length - 1]!.labels!.peer, '_other', '_other last');
+  t.equal(labelsOf(bytes[bytes.length - 1]!).peer, OTHER, '_other last');
   const sorted = [...ids].sort();
-  t.same(bytes.slice(0, -1).map((m) => m.labels!.peer), sorted.slice(0, MAX_PEER_SERIES), 'the first 1,000 by id, in id order');
+  t.same(bytes.slice(0, -1).map((m) => labelsOf(m).peer), sorted.slice(0, MAX_PEER_SERIES), 'the first 1,000 by id, in id order');
   const rest = sorted.slice(MAX_PEER_SERIES).reduce((s, id) => s + ids.indexOf(id), 0);
-  t.equal(num(bytes[bytes.length - 1]!.value), rest, '_other holds the sum of the rest');
-  t.equal(num(fams.get('syncwire_peers_up')!.metrics[0]!.value), 1500);
-  t.equal(num(fams.get('syncwire_peers_folded')!.metrics[0]!.value), 500);
-  const behind = fams.get('syncwire_peer_behind_commands')!.metrics;
-  t.equal(num(behind[behind.length - 1]!.value), Math.max(...sorted.slice(MAX_PEER_SERIES).map((id) => ids.indexOf(id))), '_other lag is the worst');
-  for (const f of fams.values()) t.ok(new Set(f.metrics.map((m) => m.labels?.peer)).size <= MAX_PEER_SERIES + 1, `${f.name} bounded`);
+  t.equal(valueOf(bytes[bytes.length - 1]), rest, '_other holds the sum of the rest');
+  t.equal(valueOf(fams.get('syncwire_peers_up')!.metrics[0]), 1500);
+  for (const f of fams.values()) {
+    t.ok(new Set(f.metrics.map((m) => labelsOf(m).peer)).size <= MAX_PEER_SERIES + 1, `${f.name}: peers bounded`);
+    t.ok(new Set(f.metrics.map((m) => labelsOf(m).scope)).size <= MAX_SCOPE_SERIES + 1, `${f.name}: scopes bounded`);
+  }
+  t.equal(valueOf(fams.get('syncwire_scopes_folded')!.metrics[0]), 1000 - MAX_SCOPE_SERIES);
+  const bound = 7 * (MAX_SCOPE_SERIES + 1) + 6 * (MAX_PEER_SERIES + 1) + 3 * Object.keys(FAMILIES).length;
+  t.ok(text.split('\n').length <= bound, `a bounded scrape: ${text.split('\n').length} lines (bound ${bound})`);
 });
 
 t.test('a peer linked twice is one series; handshakes are counted, not labelled; output is deterministic', async (t) => {
   const p = 'aaaaaaaaaaaaaaaa';
   const peers = [
-    fakePeer(p, 10, { reconnects: 2, lastContactMs: 900, behind: 4 }),
-    fakePeer(p, 5, { reconnects: 2, lastContactMs: 990, behind: 6, sealed: false }),
+    fakePeer(p, 10, { unknownScope: 2 }),
+    fakePeer(p, 5, { unknownScope: 1, scopes: [] }),
     fakePeer('bbbbbbbbbbbbbbbb', 1),
     fakePeer('(handshake)', 99, { authenticated: false }),
   ];
-  const text = renderMetrics(fakeInput(peers), { nowMs: 1_000 });
+  const text = renderMetricsV2(fakeInput(peers));
   t.same(lint(text), []);
   const fams = byName(parse(text));
-  const of = (name: string): Record<string, number> => Object.fromEntries(fams.get(name)!.metrics.map((m) => [m.labels!.peer!, num(m.value)]));
+  const of = (name: string): Record<string, number> => Object.fromEntries(fams.get(name)!.metrics.map((m) => [labelsOf(m).peer!, valueOf(m)]));
   t.same(of('syncwire_peer_receive_bytes_total'), { [p]: 15, bbbbbbbbbbbbbbbb: 1 }, 'link counters add up');
-  t.same(of('syncwire_peer_reconnects_total'), { [p]: 2, bbbbbbbbbbbbbbbb: 1 }, 'a per-peer counter is not doubled');
-  t.same(of('syncwire_peer_last_contact_age_seconds'), { [p]: 0.01, bbbbbbbbbbbbbbbb: 0 }, 'the freshest link');
-  t.same(of('syncwire_peer_sealed'), { [p]: 0, bbbbbbbbbbbbbbbb: 1 });
-  t.same(of('syncwire_peer_behind_commands'), { [p]: 4, bbbbbbbbbbbbbbbb: 1 });
-  t.equal(num(fams.get('syncwire_peers_up')!.metrics[0]!.value), 2);
-  t.equal(num(fams.get('syncwire_sessions_handshaking')!.metrics[0]!.value), 1);
-  const shuffled = fakeInput([...peers].reverse(), { transports: [{ url: 'z', links: [] }, { url: 'a', links: [1, 2] }] });
-  const sorted = fakeInput(peers, { transports: [{ url: 'a', links: [1, 2] }, { url: 'z', links: [] }] });
-  t.equal(renderMetrics(shuffled, { nowMs: 1_000 }), renderMetrics(sorted, { nowMs: 1_000 }), 'input order does not matter');
-  const noAges = renderMetrics(fakeInput([fakePeer(p, 1, { lastSyncMs: null, lastContactMs: null, behind: null })]), { nowMs: 1_000 });
-  t.notMatch(noAges, /syncwire_peer_last_sync_age_seconds\{/, 'no age before the first sync');
-  t.notMatch(noAges, /syncwire_peer_behind_commands\{/, 'no lag while unknown');
+  t.same(of('syncwire_peer_unknown_scope_total'), { [p]: 3, bbbbbbbbbbbbbbbb: 0 });
+  t.same(of('syncwire_peer_active_scopes'), { [p]: 1, bbbbbbbbbbbbbbbb: 1 });
+  t.equal(valueOf(fams.get('syncwire_peers_up')!.metrics[0]), 2);
+  t.equal(valueOf(fams.get('syncwire_sessions_handshaking')!.metrics[0]), 1);
+  const shuffled = fakeInput([...peers].reverse(), { transports: [{ url: 'z', links: [] }, { url: 'a', links: [1, 2] }], scopes: [fakeScope('b/y', 1), fakeScope('app/x', 3)] });
+  const sorted = fakeInput(peers, { transports: [{ url: 'a', links: [1, 2] }, { url: 'z', links: [] }], scopes: [fakeScope('app/x', 3), fakeScope('b/y', 1)] });
+  t.equal(renderMetricsV2(shuffled, { }), renderMetricsV2(sorted), 'input order does not matter');
 });
 
 t.test('prom-text: values, names, histogram labels', async (t) => {
@@ -272,36 +242,33 @@ t.test('prom-text: values, names, histogram labels', async (t) => {
 t.test('any input renders text the parser accepts and the format rules allow (property)', async (t) => {
   const n = fc.oneof(fc.nat(), fc.double(), fc.constantFrom(0, Number.MAX_SAFE_INTEGER, NaN, Infinity, -1));
   const text = fc.string({ unit: 'binary', maxLength: 12 });
-  const h = fc.record({
-    bounds: fc.constant([1, 10, 100]),
-    cumulative: fc.array(fc.nat(), { minLength: 4, maxLength: 4 }).map((a) => a.map((_, i) => a.slice(0, i + 1).reduce((x, y) => x + y, 0))),
-    sumMs: n,
-    count: fc.nat(),
-  }).map((x) => ({ ...x, count: x.cumulative[3]! }));
   const peer = fc.record({
-    id: fc.oneof(text, fc.constantFrom('aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb', '_other')), authenticated: fc.boolean(), sealed: fc.boolean(),
-    bytesIn: n, bytesOut: n, framesIn: n, framesOut: n, badFrames: n, sealFailures: n, replays: n, unsealedDropped: n, rehandshakes: n,
-    sync: fc.record({ rounds: n, timeoutsInARow: n }), lastContactMs: fc.option(n), lastSyncMs: fc.option(n), reconnects: n, behind: fc.option(n),
+    // A v2 peer id is 16 hex (an authenticated session) or `(handshake)`: never `_other`.
+    id: fc.oneof(text.filter((x) => x !== OTHER), fc.constantFrom('aaaaaaaaaaaaaaaa', 'bbbbbbbbbbbbbbbb', '(handshake)')), authenticated: fc.boolean(),
+    bytesIn: n, bytesOut: n, framesIn: n, framesOut: n, unknownScope: n, scopes: fc.array(fc.constant({}), { maxLength: 3 }),
+  });
+  const scope = fc.record({
+    // A scope name never starts with `_` (the config and genesis patterns).
+    name: fc.oneof(text.filter((x) => !x.startsWith('_')), fc.constantFrom('device/aaaaaaaaaaaaaaaa', 'fleet/acme', 'legacy/v1')), commands: n, retained: n, pinned: n,
+    bytes: fc.option(n), horizon: n, gaps: n, activePeers: n,
   });
   const input = fc.record({
-    version: text, commands: n, storeBytes: fc.option(n), rssBytes: n,
-    transports: fc.array(fc.record({ url: text, links: fc.array(fc.nat(), { maxLength: 3 }) }), { maxLength: 4 }),
+    version: text, rssBytes: n,
+    scopes: fc.uniqueArray(scope, { maxLength: 12, selector: (s) => s.name }),
     peers: fc.array(peer, { maxLength: 12 }),
+    transports: fc.array(fc.record({ url: text, links: fc.array(fc.nat(), { maxLength: 3 }) }), { maxLength: 4 }),
     subscriptions: fc.record({ used: n, capacity: n }),
-    ingest: fc.record({ received: n, appended: n, duplicates: n, orphaned: n, rejected: n }),
-    latency: fc.record({ pushMs: h, applyMs: h }),
-  }, { requiredKeys: ['commands', 'transports', 'peers', 'subscriptions', 'ingest'] });
+    scopeJoinsRejected: n, versionRefused: n, unknownScope: n, notAMember: n,
+  }, { requiredKeys: ['scopes', 'peers', 'transports', 'subscriptions', 'scopeJoinsRejected', 'versionRefused', 'unknownScope', 'notAMember'] });
   fc.assert(
-    fc.property(input, fc.integer({ min: 1, max: 5 }), (inp, maxPeers) => {
-      const out = renderMetrics(inp, { nowMs: 1e12, maxPeers });
+    fc.property(input, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), (inp, maxPeers, maxScopes) => {
+      const out = renderMetricsV2(inp, { maxPeers, maxScopes });
       const problems = lint(out);
       if (problems.length > 0) throw new Error(problems.join('; '));
       const fams = parse(out);
-      // Families that need input that was absent are left out; nothing else is.
-      const expected = Object.keys(FAMILIES).length - (inp.storeBytes == null ? 1 : 0);
-      if (fams.length !== expected) throw new Error(`${fams.length} families, expected ${expected}`);
-      const peerLabels = new Set(fams.flatMap((f) => f.metrics.map((m) => m.labels?.peer)).filter((x) => x !== undefined));
-      return peerLabels.size <= maxPeers + 1;
+      if (fams.length !== Object.keys(FAMILIES).length) throw new Error(`${fams.length} families, expected ${Object.keys(FAMILIES).length}`);
+      const values = (key: string): Set<string> => new Set(fams.flatMap((f) => f.metrics.map((m) => labelsOf(m)[key])).filter((x): x is string => x !== undefined));
+      return values('peer').size <= maxPeers + 1 && values('scope').size <= maxScopes + 1;
     }),
     { numRuns: 300 },
   );
