@@ -23,6 +23,7 @@ import type { Link } from '../link.js';
 import { silentLogger, type Logger } from '../node/log.js';
 import type { Durability } from '../store/command-store.js';
 import type { RetentionConfig } from '../store/retention-policy.js';
+import { StoreWriteError } from '../store/write-error.js';
 import type { DeviceScopesConfig } from './device-scope.js';
 import { EngineClosedError } from './engine-errors.js';
 import { EngineV2Tally, type EngineV2Counters } from './engine-v2-counters.js';
@@ -199,13 +200,20 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
    * Commit `payload` as a data command to the scope named `scopeName`, on its heads. Resolves with
    * the command id once stored; subscribers of the scope get it pushed, other peers when they next poll.
    * @throws SyncwireError('UnknownScope') when no such scope is held (or it is still being joined);
-   *   RetentionFullError (Q-3) and what the scope host's commit throws.
+   *   RetentionFullError (Q-3) and what the scope host's commit throws; StoreWriteError when the
+   *   record could not be written (a full disk: not stored, not pushed, its seq used again), also
+   *   logged at error, since the operator must free space and the caller may be a remote API client.
    */
   async commit(scopeName: string, payload: Uint8Array): Promise<Uint8Array> {
     if (this.closed) throw new EngineClosedError();
     const h = this.core.scopes.byName(scopeName);
     if (h === undefined || h.joining) throw new SyncwireError('UnknownScope', `no scope named ${scopeName} is held`);
-    return (await h.commit(payload)).id;
+    try {
+      return (await h.commit(payload)).id;
+    } catch (err) {
+      if (err instanceof StoreWriteError) this.core.log.error({ scope: scopeName, err: err.message, reason: err.reason }, 'commit refused: scope store write failed');
+      throw err;
+    }
   }
 
   /**
