@@ -45,7 +45,7 @@ export const benchmarks: Benchmark[] = [
   { name: 'fanout', run: benchFanout, limitS: 90 },
   { name: 'mesh', run: benchMesh, limitS: 90 },
   { name: 'idle', run: benchIdle, limitS: 150 },
-  { name: 'mqtt', run: benchMqttThroughput, limitS: 60 },
+  { name: 'mqtt', run: benchMqttThroughput, limitS: 240 }, // v2: each run signs and ingests its backlog (a new scope id)
   { name: 'rss', run: benchRss, limitS: 60 },
   { name: 'automerge', run: benchAutomerge, limitS: 60 },
   { name: 'bootstrap', run: benchBootstrap, limitS: 120 },
@@ -56,6 +56,13 @@ export const benchmarks: Benchmark[] = [
   { name: 'scopes', run: benchScopesIdle, limitS: 60 },
   { name: 'fleet', run: benchFleet, limitS: 120 },
 ];
+
+/**
+ * Figures no suite measures any more, dropped from a previous results.json on a partial run:
+ * `mqtt.link_ms_ingest_stubbed` had a v1 subscriber refuse every command at its author check;
+ * v2 ends check authors against the same scope membership (bench/mqtt-throughput.ts).
+ */
+export const RETIRED: readonly string[] = ['mqtt.link_ms_ingest_stubbed'];
 
 /** Target of a figure: `>=` or `<=` a value. */
 export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
@@ -140,6 +147,7 @@ async function main(): Promise<void> {
   if (only.length > 0 && existsSync(out)) {
     try {
       results = { ...(JSON.parse(readFileSync(out, 'utf8')).results as Record<string, number>), ...fresh };
+      for (const k of RETIRED) delete results[k];
     } catch {
       /* a broken previous file is simply replaced */
     }

@@ -2,25 +2,28 @@
  * The seal suite's link figures, sealed and unsealed side by side in the same run (runs
  * interleaved, the order alternating per run, so drift of the shared machine hits both alike):
  *
- * - push latency over TCP loopback and through a real Mosquitto, `seal=require` vs `seal=off`
- *   on both ends (bench/latency.ts's method: one 100-byte commit at a time, commit → the
- *   subscriber's `commands` event, p50/p99 per run from an hdr histogram, median of runs), the
+ * - push latency of v2 engines over TCP loopback and through a real Mosquitto, `seal=require` vs
+ *   `seal=off` on both ends (bench/latency.ts's method: one 100-byte commit at a time to the bench
+ *   scope, commit → the subscriber's `appended` event, p50/p99 per run from an hdr histogram,
+ *   median of runs), the
  *   sealed and the unsealed pair up together and their commits alternating;
  * - serial bulk sync on the simulated 115200-baud UART with `seal=prefer` (the serial default)
  *   vs `seal=off` (bench/serial.ts's method and definitions), plus its one-command push overhead.
  *
  * Every run checks on the wire that the link it measured really was sealed (or not): the share
- * of frames the subscriber received after authentication that start with the seal marker.
+ * of frames the publisher sent the subscriber after its `Hello` that start with the seal marker
+ * (the v2 engine observes the frames it sends, `frame-out`, not those it receives).
  */
-import type { Engine } from '../agent/sync/engine.js';
-import { MessageType } from '../protocol/message-type.js';
+import type { EngineV2 } from '../agent/sync/engine-v2.js';
+import { MessageTypeV2 } from '../protocol/message-type-v2.js';
 import { isSealed, type SealPolicy } from '../protocol/seal.js';
 import { serialBulk } from './serial.js';
-import { LatencyHistogram, gotCommands, makeEngines, median, mqttPair, payload, round, sleep, subscribed, tcpStar, teardown, type Closer } from './util.js';
+import { LatencyHistogram, median, payload, round, sleep, type Closer } from './util.js';
+import { BENCH_SCOPE, gotAppended, joined, makeEnginesV2, mqttPairV2, subscribedV2, tcpStarV2, teardownV2 } from './v2-setup.js';
 
 const PAYLOAD = 100;
 
-/** Counts of the frames a link delivered to `e` from `peerId` since the watch began. */
+/** Counts of the frames `e` handed a link to `peerId` since the watch began. */
 export interface SealWatch {
   sealed: number;
   /** Unsealed frames other than Hello and Auth (which are never sealed). */
@@ -34,14 +37,14 @@ export interface SealWatch {
  */
 function isHandshake(body: Uint8Array): boolean {
   const head = body[0] ?? 0;
-  return head >= 0x80 && head <= 0x97 && (body[1] === MessageType.Hello || body[1] === MessageType.Auth);
+  return head >= 0x80 && head <= 0x97 && (body[1] === MessageTypeV2.Hello || body[1] === MessageTypeV2.Auth);
 }
 
-/** Watch the frames `e` receives from `peerId` (the engine's `frame-in`: before the session opens them). */
-export function watchSealed(e: Engine, peerId: string): SealWatch {
+/** Watch the frames `e` sends `peerId` (the engine's `frame-out`: the wire bytes, after sealing). */
+export function watchSealed(e: EngineV2, peerId: string): SealWatch {
   const w: SealWatch = { sealed: 0, plain: 0 };
-  e.on('frame-in', (from, body) => {
-    if (from !== peerId) return;
+  e.on('frame-out', (to, _message, body) => {
+    if (to !== peerId) return;
     if (isSealed(body)) w.sealed++;
     else if (!isHandshake(body)) w.plain++;
   });
@@ -85,10 +88,10 @@ async function sideBySide<T extends { value: number; share: number }>(runs: numb
 }
 
 /** One commit at `pub`, timed until `sub` applied it (ms). */
-async function onePush(pub: Engine, sub: Engine, i: number): Promise<number> {
-  const got = gotCommands(sub, 1, 10000);
+async function onePush(pub: EngineV2, sub: EngineV2, i: number): Promise<number> {
+  const got = gotAppended(sub, 1, 10000);
   const t0 = performance.now();
-  await pub.commit(payload(PAYLOAD, i));
+  await pub.commit(BENCH_SCOPE, payload(PAYLOAD, i));
   return (await got) - t0;
 }
 
@@ -103,20 +106,21 @@ export async function latencySideBySide(kind: 'tcp' | 'mosquitto', brokerPort: n
   const p50 = emptyPerMode();
   const policy: Record<Mode, SealPolicy> = { sealed: 'require', off: 'off' };
   for (let r = 0; r < runs; r++) {
-    const engines: Engine[] = [];
+    const engines: EngineV2[] = [];
     const closers: Closer[] = [];
     try {
-      const pairs = {} as Record<Mode, { pub: Engine; sub: Engine; watch: SealWatch; h: LatencyHistogram }>;
+      const pairs = {} as Record<Mode, { pub: EngineV2; sub: EngineV2; watch: SealWatch; h: LatencyHistogram }>;
       for (const mode of ['sealed', 'off'] as const) {
-        const [pub, sub] = makeEngines(2);
+        const [pub, sub] = await makeEnginesV2(2);
         engines.push(pub!, sub!);
         try {
-          closers.push(kind === 'tcp' ? await tcpStar(pub!, [sub!], policy[mode]) : await mqttPair(pub!, sub!, brokerPort, policy[mode]));
-          await subscribed(pub!, sub!);
+          closers.push(kind === 'tcp' ? await tcpStarV2(pub!, [sub!], policy[mode]) : await mqttPairV2(pub!, sub!, brokerPort, policy[mode]));
+          await joined(sub!, 20000);
+          await subscribedV2(pub!, sub!, 30000);
         } catch (err) {
           throw new Error(`${mode} pair over ${kind}: ${(err as Error).message}`);
         }
-        pairs[mode] = { pub: pub!, sub: sub!, watch: watchSealed(sub!, pub!.peerId), h: new LatencyHistogram() };
+        pairs[mode] = { pub: pub!, sub: sub!, watch: watchSealed(pub!, sub!.peerId), h: new LatencyHistogram() };
       }
       for (let i = 0; i < warm + n; i++) {
         for (const mode of order(i)) {
@@ -132,7 +136,7 @@ export async function latencySideBySide(kind: 'tcp' | 'mosquitto', brokerPort: n
         p99[mode].shares.push(sealedShare(pairs[mode].watch));
       }
     } finally {
-      await teardown(engines, closers);
+      await teardownV2(engines, closers);
     }
   }
   return { p99, p50 };
@@ -154,7 +158,7 @@ export async function serialSideBySide(runs: number, n: number): Promise<SerialS
     runs,
     async (mode) => {
       let w: SealWatch | undefined;
-      const r = await serialBulk(n, true, { seal: policy[mode], onUp: (a, b) => (w = watchSealed(b, a.peerId)) });
+      const r = await serialBulk(n, true, { seal: policy[mode], onUp: (a, b) => (w = watchSealed(a, b.peerId)) });
       return { value: r.util, share: w ? sealedShare(w) : NaN, eff: r.eff, overhead: median(r.overhead) };
     },
     (mode, r) => {

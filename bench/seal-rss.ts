@@ -3,21 +3,25 @@
  * whose link is up with `seal=off` (bench/rss.ts's measure: VmRSS from /proc/PID/status after it
  * settles, median of five samples over a second). A link only seals with a peer, so each agent
  * (`node dist/agent/cli/main.js agent --config FILE`, link `tcp://127.0.0.1:PORT?seal=…`) dials
- * an engine in the harness listening with the same policy; both trust each other. The two agents
- * of a run start together (memory does not care that they share the cores).
+ * a v2 engine in the harness listening with the same policy; both trust each other, and the agent
+ * (protocol 2, the default) joins the open-read bench scope the harness engine holds, so its link
+ * carries the scope's opening and polls. The two agents of a run start together (memory does not
+ * care that they share the cores). The seal check watches the frames the harness sends each agent.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeKeyFile } from '../agent/cli/keys.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
-import { Engine } from '../agent/sync/engine.js';
+import { attachLinks } from '../agent/node/attach-transport.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { openTransport, type OpenedTransport } from '../agent/transport/registry.js';
+import { Role } from '../protocol/constants-v2.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import { repoRoot } from '../scripts/repo-root.js';
 import { watchSealed, sealedShare, type Mode, type PerMode } from './seal-links.js';
-import { attachAll, median, peerUp, sleep, stopChild, vmRssMb } from './util.js';
+import { median, sleep, stopChild, vmRssMb } from './util.js';
+import { BENCH_SCOPE, peerUpV2 } from './v2-setup.js';
 
 
 
@@ -27,7 +31,7 @@ function startAgent(dir: string, id: Identity, url: string, peer: Identity): { c
   const key = join(data, 'key.json');
   writeKeyFile(key, id);
   const cfg = join(data, 'config.json');
-  writeFileSync(cfg, JSON.stringify({ dataDir: data, keyFile: key, links: [url], trust: { mode: 'list', keys: [toHex(peer.publicKey)] }, log: { level: 'warn' }, durability: 'always' }));
+  writeFileSync(cfg, JSON.stringify({ dataDir: data, keyFile: key, links: [url], trust: { mode: 'list', keys: [toHex(peer.publicKey)] }, scopes: { join: [BENCH_SCOPE] }, log: { level: 'warn' }, durability: 'always' }));
   const child = spawn(process.execPath, [join(repoRoot(), 'dist', 'agent', 'cli', 'main.js'), 'agent', '--config', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
@@ -43,19 +47,20 @@ export async function sealRss(runs: number, settleMs: number): Promise<PerMode> 
     for (let r = 0; r < runs; r++) {
       const agents: Record<Mode, Identity> = { sealed: generateIdentity(), off: generateIdentity() };
       const hostId = generateIdentity();
-      const host = new Engine({ identity: hostId, store: new MemoryStore(), trust: { mode: 'list', keys: [hostId.publicKey, agents.sealed.publicKey, agents.off.publicKey] } });
+      const host = await EngineV2.open({ identity: hostId, trust: { mode: 'list', keys: [agents.sealed.publicKey, agents.off.publicKey] }, scopes: { max: Infinity } });
+      await host.createScope({ name: BENCH_SCOPE, members: [{ publicKey: hostId.publicKey, roles: Role.Read | Role.Write | Role.Admin }], openRead: true });
       const listeners: OpenedTransport[] = [];
       const procs: Partial<Record<Mode, { child: ChildProcess; stderr: () => string }>> = {};
       try {
         for (const mode of ['sealed', 'off'] as const) {
           const l = await openTransport(`tcp-listen://127.0.0.1:0?seal=${policy[mode]}`, { reconnectBaseMs: 50, reconnectMaxMs: 1000 });
-          attachAll(l, host);
+          attachLinks(l, host);
           listeners.push(l);
           procs[mode] = startAgent(dir, agents[mode], `tcp://127.0.0.1:${l.localPort}?seal=${policy[mode]}`, hostId);
         }
         for (const mode of ['sealed', 'off'] as const) {
           try {
-            await peerUp(host, agents[mode].peerId, 15000);
+            await peerUpV2(host, agents[mode].peerId, 15000);
           } catch (err) {
             throw new Error(`${mode} agent: ${(err as Error).message}; stderr: ${procs[mode]!.stderr().slice(0, 300)}`);
           }
@@ -74,8 +79,8 @@ export async function sealRss(runs: number, settleMs: number): Promise<PerMode> 
         }
       } finally {
         await Promise.allSettled(Object.values(procs).map((p) => stopChild(p.child)));
-        await host.close();
         await Promise.allSettled(listeners.map((l) => l.close()));
+        await host.close();
       }
     }
   } finally {

@@ -1,16 +1,18 @@
 /**
  * Serial line use on the simulated 115200-baud UART (8N1: 11,520 bytes/s), through the real
- * serial transport and engine:
- * - bulk sync of N commands (100-byte payloads) by poll from a cold peer: line utilization
- *   (A→B wire bytes / (elapsed × 11,520)) and link efficiency (command bytes / wire bytes, both
- *   directions), with a utilization time series for the plot; `serial.reverse_wire_share` is the
- *   share of wire bytes going B→A (the cold peer's poll requests: heads and samples);
+ * serial transport and the v2 engine:
+ * - bulk sync of the bench scope holding N commands (100-byte payloads) by poll from a cold peer
+ *   that joins it once the link is up: line utilization (A→B wire bytes / (elapsed × 11,520)) and
+ *   link efficiency (command bytes, genesis included, / wire bytes, both directions), with a
+ *   utilization time series for the plot; `serial.reverse_wire_share` is the share of wire bytes
+ *   going B→A (the cold peer's handshake, scope opening and poll requests: heads and samples);
  * - framing + envelope overhead of a push of one 50-byte command, from the link's byte counters.
  */
-import type { Engine } from '../agent/sync/engine.js';
+import type { EngineV2 } from '../agent/sync/engine-v2.js';
 import type { SimLink } from '../firmware-sim/uart/index.js';
 import type { SealPolicy } from '../protocol/seal.js';
-import { QUICK, gotCommands, makeEngines, median, payload, plots, round, serialPair, sleep, subscribed, teardown, until } from './util.js';
+import { QUICK, median, payload, plots, round, sleep, until } from './util.js';
+import { BENCH_SCOPE, caughtUp, gotAppended, makeEnginesV2, serialPairV2, subscribedV2, teardownV2 } from './v2-setup.js';
 
 const LINE_BPS = 11520;
 
@@ -34,7 +36,7 @@ export interface SerialBulkOptions {
   /** Sealing policy of both ends (default: the serial default, `prefer`). */
   seal?: SealPolicy;
   /** Called once both peers are authenticated, before the timed window (the seal suite watches frames). */
-  onUp?: (a: Engine, b: Engine) => void;
+  onUp?: (a: EngineV2, b: EngineV2) => void;
 }
 
 /**
@@ -42,12 +44,13 @@ export interface SerialBulkOptions {
  * pushes measured on the line.
  */
 export async function serialBulk(n: number, withOverhead: boolean, opts: SerialBulkOptions = {}): Promise<SerialBulk> {
-  const [a, b] = makeEngines(2);
-  for (let i = 0; i < n; i++) await a!.commit(payload(100, i));
+  const [a, b] = await makeEnginesV2(2);
+  for (let i = 0; i < n; i++) await a!.commit(BENCH_SCOPE, payload(100, i));
+  const store = a!.scope(BENCH_SCOPE)!.store;
   let cmdBytes = 0;
-  for (let h = 0; h < a!.store.size; h++) cmdBytes += a!.store.lengthOf(h);
-  const done = gotCommands(b!, n, 600000);
-  const { sim, close } = await serialPair(a!, b!, 115200, opts.seal);
+  for (let h = 0; h < store.size; h++) cmdBytes += store.lengthOf(h);
+  const done = caughtUp(b!, a!, 600000);
+  const { sim, close } = await serialPairV2(a!, b!, 115200, opts.seal);
   try {
     opts.onUp?.(a!, b!);
     const s0 = sim.stats();
@@ -68,26 +71,27 @@ export async function serialBulk(n: number, withOverhead: boolean, opts: SerialB
     const ba = s1.bToA.delivered - s0.bToA.delivered;
     const overhead: number[] = [];
     if (withOverhead) {
-      await subscribed(a!, b!, 30000);
+      await subscribedV2(a!, b!, 30000);
       for (let i = 0; i < 3; i++) overhead.push(await pushOverhead(a!, b!, sim, i));
     }
     return { util: ab / (secs * LINE_BPS), eff: cmdBytes / (ab + ba), reverse: ba / (ab + ba), secs, series, overhead };
   } finally {
-    await teardown([a!, b!], [close]);
+    await teardownV2([a!, b!], [close]);
   }
 }
 
 /** Wire bytes A→B for one pushed 50-byte command, minus the command's own encoding. */
-async function pushOverhead(a: Engine, b: Engine, sim: SimLink, i: number): Promise<number> {
+async function pushOverhead(a: EngineV2, b: EngineV2, sim: SimLink, i: number): Promise<number> {
   await until(() => idle(sim), 10000, 'idle line');
   await sleep(50);
   const w0 = sim.stats().aToB.written;
-  const got = gotCommands(b, 1, 10000);
-  const id = await a.commit(payload(50, 900000 + i));
+  const got = gotAppended(b, 1, 10000);
+  const id = await a.commit(BENCH_SCOPE, payload(50, 900000 + i));
   await got;
   await until(() => idle(sim), 10000, 'idle line');
   const bytes = sim.stats().aToB.written - w0;
-  return bytes - a.store.lengthOf(a.store.indexOf(id));
+  const store = a.scope(BENCH_SCOPE)!.store;
+  return bytes - store.lengthOf(store.indexOf(id));
 }
 
 export async function benchSerial(): Promise<Record<string, number>> {

@@ -113,6 +113,18 @@ export function gotAppended(e: EngineV2, n: number, timeoutMs = 30000, from?: st
   });
 }
 
+/**
+ * Resolve with `performance.now()` once `e` holds as many commands of `scope` as `source` does
+ * (checked every 5 ms: a cold peer's bulk sync), or reject after `timeoutMs`.
+ */
+export async function caughtUp(e: EngineV2, source: EngineV2, timeoutMs: number, scope = BENCH_SCOPE): Promise<number> {
+  await until(() => {
+    const want = source.scope(scope)?.store.size;
+    return want !== undefined && e.scope(scope)?.joining === false && e.scope(scope)!.store.size >= want;
+  }, timeoutMs, `${e.peerId} caught up on ${scope}`, 5);
+  return performance.now();
+}
+
 const QUIET: TransportOptions = { reconnectBaseMs: 50, reconnectMaxMs: 1000 };
 const sealQuery = (seal: SealPolicy | undefined, sep: '?' | '&' = '?'): string => (seal === undefined ? '' : `${sep}seal=${seal}`);
 
@@ -130,10 +142,10 @@ export async function tcpStarV2(server: EngineV2, clients: EngineV2[], seal?: Se
   };
 }
 
-/** Join two engines through an MQTT broker (two dialers, one link each way); `seal` as for {@link tcpStarV2}. */
-export async function mqttPairV2(a: EngineV2, b: EngineV2, port: number, seal?: SealPolicy): Promise<Closer> {
-  const ta = await attachTransport(`mqtt://127.0.0.1:${port}/${b.peerId}${sealQuery(seal)}`, a, QUIET);
-  const tb = await attachTransport(`mqtt://127.0.0.1:${port}/${a.peerId}${sealQuery(seal)}`, b, QUIET);
+/** Join two engines through an MQTT broker (two dialers, one link each way); `seal` as for {@link tcpStarV2}; `sinks` to see each link before its engine does. */
+export async function mqttPairV2(a: EngineV2, b: EngineV2, port: number, seal?: SealPolicy, sinks: { a?: LinkSink; b?: LinkSink } = {}): Promise<Closer> {
+  const ta = await attachTransport(`mqtt://127.0.0.1:${port}/${b.peerId}${sealQuery(seal)}`, sinks.a ?? a, QUIET);
+  const tb = await attachTransport(`mqtt://127.0.0.1:${port}/${a.peerId}${sealQuery(seal)}`, sinks.b ?? b, QUIET);
   await Promise.all([peerUpV2(a, b.peerId), peerUpV2(b, a.peerId)]);
   return async () => {
     await ta.close();
