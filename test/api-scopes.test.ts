@@ -3,8 +3,8 @@
  * protocol-2 node over its unix socket: a v1 store migrated at start into the read-only
  * `legacy/v1` (streamed as `kind: "v1"`, commits refused 409 `read_only`, found by id), the
  * default scope (the only one held, legacy not counted), scopes by 64-hex id, unknown scopes
- * 404, cursors per scope, trust reload; and a protocol-1 agent refusing the `scope` parameter
- * and `/v1/scopes` with 400 while its v1 answers stay as they were.
+ * 404, cursors per scope, trust reload; and a node started without `scopes` (protocol 2 by
+ * default) holding none: a commit without a scope is 400 "scope required".
  */
 import t from 'tap';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -93,18 +93,17 @@ t.test('a v2 node: legacy/v1 migrated read-only, default scope, scopes by id, er
   await t.rejects(node.commit('x', { scope: 'legacy/v1' }), { name: 'ScopeError', reason: 'read_only' });
 });
 
-t.test('a protocol-1 agent refuses scopes with 400 and answers v1 as before', async (t) => {
-  const dir = join(root, 'v1');
+t.test('a node started with the defaults runs protocol 2 and, holding no scope yet, asks for one', async (t) => {
+  const dir = join(root, 'defaults');
   mkdirSync(dir, { mode: 0o700 });
   ensureKeyFile(join(dir, 'key.json'));
   const node = await startResolvedAgent(resolveConfig({ dataDir: dir, keyFile: join(dir, 'key.json') }), 'agent', log);
   t.teardown(() => node.close());
   const s = sock(dir);
-  const refused = { name: 'ApiAnswerError', status: 400, reason: 'bad_request', message: 'this agent runs protocol 1: no scopes' };
-  await t.rejects(apiRequest(s, 'POST', '/v1/commands?scope=app/x', { body: 'x' }), refused);
-  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=app/x'), refused);
-  await t.rejects(apiRequest(s, 'GET', '/v1/scopes'), refused);
-  const c = (await apiRequest(s, 'POST', '/v1/commands', { body: 'x' })).json as Record<string, unknown>;
-  t.same(Object.keys(c), ['id', 'cursor'], 'a v1 commit answers id and cursor only');
-  t.equal(lines((await apiRequest(s, 'GET', '/v1/commands')).text).length, 1);
+  t.equal(node.protocol, 2);
+  t.same((await apiRequest(s, 'GET', '/v1/scopes')).json, { scopes: [] }, 'no scope held');
+  await t.rejects(apiRequest(s, 'POST', '/v1/commands', { body: 'x' }), { name: 'ApiAnswerError', status: 400, reason: 'bad_request', message: /scope required/ });
+  await t.rejects(apiRequest(s, 'GET', '/v1/commands'), { name: 'ApiAnswerError', status: 400, reason: 'bad_request', message: /scope required/ });
+  await t.rejects(apiRequest(s, 'GET', '/v1/commands?scope=app/x'), { name: 'ApiAnswerError', status: 404, reason: 'not_found' });
+  t.match((await apiRequest(s, 'GET', '/v1/status')).json, { protocol: 2, commands: 0, scopes: [] });
 });
