@@ -17,17 +17,14 @@ import type { Link } from '../agent/link.js';
 import type { Logger } from '../agent/node/log.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import type { SessionV2 } from '../agent/sync/session-v2.js';
-import { Capability, NONCE_BYTES } from '../protocol/constants.js';
 import { Role } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
-import { encodeMessage } from '../protocol/envelope.js';
 import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import type { MessageV2 } from '../protocol/messages-v2.js';
-import { authV2, helloV2, hostileBodyV2, type V2FuzzContext } from '../testkit/fuzz-inputs-v2.js';
+import { authV2, helloV1, helloV2, hostileBodyV2, type V2FuzzContext } from '../testkit/fuzz-inputs-v2.js';
 import { mutate } from '../testkit/fuzz-inputs.js';
 import { prng, type Prng } from '../testkit/prng.js';
-import { RawPeer } from '../testkit/raw-peer.js';
 import { until, waitFor } from '../testkit/wait.js';
 import { FAST_V2, idsIn } from './engine-v2-kit.js';
 
@@ -120,9 +117,9 @@ function preHandshake(r: Prng, me: Identity, other: Identity): Uint8Array {
     case 3:
       return mutate(r, own, [helloV2(other)]);
     case 4: // a v1 Hello with an ephemeral key (refused by the handshake)
-      return new RawPeer(me, r.chance(0.5)).hello;
+      return helloV1(me, { seal: r.chance(0.5) });
     default: // a v1 Hello older than sealing (refused by the decoder)
-      return encodeMessage({ type: 'Hello', version: 1, public_key: me.publicKey, max_frame: 65536, caps: Capability.Push, nonce: r.bytes(NONCE_BYTES) });
+      return helloV1(me, { legacy: true });
   }
 }
 

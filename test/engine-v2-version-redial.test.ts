@@ -14,7 +14,7 @@ import { openTransport } from '../agent/transport/registry.js';
 import { encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { errorMessage } from '../protocol/error-message.js';
 import { generateIdentity } from '../protocol/keys.js';
-import { RawPeer } from '../testkit/raw-peer.js';
+import { helloV1 } from '../testkit/fuzz-inputs-v2.js';
 import { until, waitFor } from '../testkit/wait.js';
 import { FAST_V2 } from './engine-v2-kit.js';
 
@@ -26,7 +26,7 @@ for (const how of ['sent', 'received'] as const) {
     const accepted: Link[] = [];
     listener.on('link', (link) => {
       accepted.push(link);
-      if (how === 'sent') link.send(new RawPeer(v1, true).hello); // a v1 agent: its Hello is refused by the v2 side
+      if (how === 'sent') link.send(helloV1(v1, { seal: true })); // a v1 agent: its Hello is refused by the v2 side
       else
         link.on('frame', () => {
           link.send(encodeMessageV2(errorMessage('UnsupportedVersion', 'protocol version 2 is not supported; this peer speaks 3')));

@@ -7,12 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
-import { encodeCbor } from '../protocol/cbor.js';
+import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { fingerprint } from '../protocol/command.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { Capability, NONCE_BYTES } from '../protocol/constants.js';
 import { PROTOCOL_VERSION_2 } from '../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../protocol/envelope-v2.js';
+import { MessageTypeV2 } from '../protocol/message-type-v2.js';
 import type { Identity } from '../protocol/keys.js';
 import type { MessageV2 } from '../protocol/messages-v2.js';
 import { authTranscriptV2, ephemeralFromSecret } from '../protocol/seal.js';
@@ -28,6 +29,20 @@ export function helloV2(me: Identity, version = PROTOCOL_VERSION_2): Uint8Array 
     type: 'Hello', version, public_key: me.publicKey, max_frame: 65536, caps: Capability.Push | Capability.BareCommand,
     nonce: new Uint8Array(randomBytes(NONCE_BYTES)), ephemeral: ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey,
   });
+}
+
+/**
+ * A protocol-1 `Hello` of `me` as a v1 agent sends it, built here from the wire layout (the same
+ * array as v2's with `version` 1; PROTOCOL.md §7.1) so that version-refusal tests need no v1
+ * code: caps `Push | BareCommand` (and `Seal` when `seal`), with an ephemeral key unless
+ * `legacy` (a peer older than sealing).
+ */
+export function helloV1(me: Identity, o: { seal?: boolean; legacy?: boolean } = {}): Uint8Array {
+  const caps = Capability.Push | Capability.BareCommand | (o.seal === true ? Capability.Seal : 0);
+  const nonce = new Uint8Array(randomBytes(NONCE_BYTES));
+  const fields: CborValue[] = [MessageTypeV2.Hello, 1, me.publicKey, 65536, caps, nonce];
+  if (o.legacy !== true) fields.push(ephemeralFromSecret(new Uint8Array(randomBytes(32))).publicKey);
+  return encodeCbor(fields);
 }
 
 /** `me`'s `Auth` answering `peerHello` (the peer's exact bytes), given `myHello` as sent. */
