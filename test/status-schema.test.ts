@@ -1,7 +1,9 @@
 /**
- * docs/STATUS.md documents every field of `syncwire status --json`: a real gateway and agent run
- * over TCP, and the gateway's printed snapshot must have exactly the documented fields, each of
- * the documented type. Uses the built CLI (dist/).
+ * docs/STATUS.md documents every field of `syncwire status --json` of a protocol-2 node (the
+ * default): a real gateway and agent run over TCP, and the gateway's printed snapshot must have
+ * exactly the documented fields, each of the documented type — the section "Protocol 2" (its
+ * table, and the v1 rows it names as kept: top-level fields and `peers[]` fields). Uses the
+ * built CLI (dist/).
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -89,11 +91,34 @@ function leaves(v: unknown, path: string, out: Map<string, Set<string>>): void {
   add(path, typeOf(v));
 }
 
-/** The documented fields: `| \`path\` | type | meaning |` rows of docs/STATUS.md. */
+/** Rows `| path | type | meaning |` of `md` (a backticked or bare path), header and rule rows left out. */
+function rows(md: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const m of md.matchAll(/^\| `?([A-Za-z][A-Za-z0-9.[\]]*)`? \| ([^|]+) \|/gm)) if (m[1] !== 'field') out.set(m[1]!, m[2]!.trim().split(' / '));
+  return out;
+}
+
+/**
+ * The fields docs/STATUS.md documents for a protocol-2 snapshot: the "Protocol 2" table, plus the
+ * v1 rows its opening paragraph keeps ("It keeps v1's names …: `peerId`, …, and in `peers[]` the
+ * fields `id`, …"), each with the rows under it (`lastError.atMs`, `transports[].url`, …).
+ */
 function documented(): Map<string, string[]> {
   const md = readFileSync(new URL('../docs/STATUS.md', import.meta.url), 'utf8');
-  const out = new Map<string, string[]>();
-  for (const m of md.matchAll(/^\| `([^`]+)` \| ([^|]+) \|/gm)) out.set(m[1]!, m[2]!.trim().split(' / '));
+  const at = md.indexOf('## Protocol 2');
+  if (at < 0) throw new Error('docs/STATUS.md has no "## Protocol 2" section');
+  const v1 = rows(md.slice(0, at));
+  const section = md.slice(at);
+  const kept = /It keeps v1's names where the meaning\s+is the same:([^]*?)and in `peers\[\]` the fields([^]*?)\./.exec(section);
+  if (!kept) throw new Error('docs/STATUS.md "Protocol 2" no longer lists the v1 fields it keeps');
+  const names = (text: string): string[] => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/ \(.*$/, ''));
+  const out = rows(section);
+  const keep = (prefix: string): void => {
+    for (const [p, ty] of v1) if (p === prefix || p.startsWith(`${prefix}.`) || p.startsWith(`${prefix}[]`)) out.set(p, ty);
+  };
+  for (const n of names(kept[1]!)) keep(n);
+  out.set('peers', v1.get('peers') ?? []);
+  for (const f of names(kept[2]!)) out.set(`peers[].${f}`, v1.get(`peers[].${f}`) ?? []);
   return out;
 }
 
@@ -117,15 +142,25 @@ t.test('status --json prints exactly the fields docs/STATUS.md documents, with t
   let port = 0;
   await statusUntil(gw, (s) => (port = s.transports[0]?.localPort ?? 0) > 0);
   start(['agent', '-d', ag, '--link', `tcp://127.0.0.1:${port}`, '--trust-key', gk.publicKey]);
+  // The gateway creates the agent's device scope once its link is up.
+  await statusUntil(gw, (s) => s.scopes.some((x: any) => x.name === `device/${ak.peerId}` && !x.joining));
   const c = await run(['commit', '-d', gw, '--hex', 'cafe']);
   t.equal(c.code, 0, c.stderr);
-  // Wait until every field has its steady shape: a peer up, polled at least once, subscribed.
-  await statusUntil(gw, (s) => s.peers.some((p: any) => p.authenticated && p.sync.rounds >= 1 && p.sync.budget !== null) && s.subscriptions.used === 1);
+  // Wait until every field has its steady shape: the scope active with the peer, subscribed both ways.
+  await statusUntil(
+    gw,
+    (s) =>
+      s.protocol === 2 &&
+      s.scopes.some((x: any) => x.activePeers >= 1) &&
+      s.peers.some((p: any) => p.authenticated && p.scopes.some((x: any) => x.peerSubscribed && x.subscription === 'subscribed')) &&
+      s.subscriptions.used >= 1,
+  );
   const out = await run(['status', '-d', gw, '--json']);
   t.equal(out.code, 0, out.stderr);
   const snapshot = JSON.parse(out.stdout) as unknown;
   const peers = (snapshot as { peers: { authenticated: boolean; sealed: boolean }[] }).peers;
   t.ok(peers.some((p) => p.authenticated && p.sealed), 'the TCP link is up and sealed (the default policy, require)');
+  t.equal((snapshot as { protocol: number }).protocol, 2, 'a protocol-2 snapshot (the default)');
 
   const seen = new Map<string, Set<string>>();
   leaves(snapshot, '', seen);
