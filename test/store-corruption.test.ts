@@ -1,450 +1,283 @@
 /**
- * Corruption is contained, never propagated: damage to a real `commands.log` (a flipped byte, a
- * zeroed 512-byte sector, a truncation, at random offsets, hundreds of times) costs at most the
- * records the damaged bytes overlap. Every other acknowledged command survives — indexed, or
- * kept on disk as an orphan when an ancestor was lost — the damaged bytes are quarantined, and a
- * damaged header is a StoreError with exit status 78. Also: store orphans resolve when their
- * parent is appended (no second copy is written), children before parents in the file, the v1
- * upgrade (also killed mid-way), and the real CLI: `syncwire agent` and `syncwire store`.
+ * Corruption of a scope directory (docs/design/v2-scopes.md §5) is contained, never propagated.
+ * Damage to a real scope store (a flipped bit, a zeroed 512-byte sector, a truncation, at random
+ * offsets of a random segment or `members.log`) either is repaired — a damaged or torn tail of the
+ * last segment or of `members.log` cut (quarantined first), a membership command lost from
+ * `members.log` written again from its segment — costing at most the records the damaged bytes
+ * overlap, or the open is refused with a typed StoreError (exit status 78) and nothing in the
+ * directory is touched: damage that cannot be cut off at a tail would renumber handles. A damaged
+ * `horizon.bin` is refused likewise. Also: a torn tail's lost commands come back from a peer by
+ * the normal poll, and the real `syncwire agent` on damaged scope directories starts (nothing
+ * acknowledged outside the damage lost) or exits 78 naming the way out.
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Command } from '../protocol/command.js';
-import { crc32 } from '../protocol/crc32.js';
-import { toHex } from '../protocol/keys.js';
-import { DiskStore, LOG_FILE } from '../agent/store/disk-store.js';
-import { HEADER_BYTES, RECORD_HEAD_BYTES, encodeHeader, recordHead } from '../agent/store/log-format.js';
+import { decodeCommandV2, type CommandV2 } from '../protocol/command-v2.js';
+import { Role } from '../protocol/constants-v2.js';
+import { generateIdentity, toHex } from '../protocol/keys.js';
+import { writeKeyFile } from '../agent/cli/keys.js';
+import { createMemoryLinkPair } from '../agent/memory-link.js';
+import { HORIZON_FILE } from '../agent/store/horizon-file.js';
+import { HEADER_BYTES } from '../agent/store/log-format.js';
+import { FORMAT_V3 } from '../agent/store/log-format-v3.js';
+import { scanRecords } from '../agent/store/log-scan.js';
+import { applyDamage, type Damage } from '../agent/store/log-damage.js';
+import { MEMBERS_FILE } from '../agent/store/members-log.js';
+import { SCOPES_DIR } from '../agent/store/scope-dir.js';
+import { DiskScopeStore } from '../agent/store/scope-store.js';
+import { ScopeStoreError } from '../agent/store/scope-store-errors.js';
+import { SEGMENT_PATTERN } from '../agent/store/segment-log.js';
 import { StoreError } from '../agent/store/store-errors.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { mulberry32 } from '../testkit/prng.js';
-import { randomDag, syntheticCommand } from '../testkit/synthetic-commands.js';
-import { applyDamage, survivalOf, type Damage } from '../agent/store/log-damage.js';
+import { randomScopeDag } from '../testkit/synthetic-commands-v2.js';
+import { until } from '../testkit/wait.js';
+import { FAST_V2, idsIn } from './engine-v2-kit.js';
 
 const dirs: string[] = [];
 const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'syncwire-corrupt-'));
+  const d = mkdtempSync(join(tmpdir(), 'sw-scope-corrupt-'));
   dirs.push(d);
   return d;
 };
 t.teardown(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const quiet = (): void => {};
+const NONE = { mode: 'none' } as const;
+const KINDS: Damage['kind'][] = ['flip', 'sector', 'truncate'];
 
-/** The v2 log of `cmds` in this order, and each command's record span. */
-function logOf(cmds: Command[]): { log: Buffer; spans: Array<[number, number]> } {
-  const parts: Buffer[] = [encodeHeader()];
-  const spans: Array<[number, number]> = [];
-  let at = HEADER_BYTES;
-  for (const c of cmds) {
-    parts.push(recordHead(c.bytes), Buffer.from(c.bytes));
-    spans.push([at, at + RECORD_HEAD_BYTES + c.bytes.length]);
-    at += RECORD_HEAD_BYTES + c.bytes.length;
-  }
-  return { log: Buffer.concat(parts), spans };
+/** Every file of `dir` by name. */
+function filesOf(dir: string): Map<string, Buffer> {
+  return new Map(readdirSync(dir).sort().map((n) => [n, readFileSync(join(dir, n))]));
 }
 
-/** The same commands as a version-1 log (the layout before the marker). */
-function v1LogOf(cmds: Command[]): Buffer {
-  const parts: Buffer[] = [encodeHeader(1)];
-  for (const c of cmds) {
-    const h = Buffer.alloc(8);
-    h.writeUInt32LE(c.bytes.length, 0);
-    h.writeUInt32LE(crc32(c.bytes), 4);
-    parts.push(h, Buffer.from(c.bytes));
+/** Id (hex) → record span `[start, end)` of every command record of the v3 record file `path`. */
+function spansOf(path: string, scopeId: Uint8Array): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  const fd = openSync(path, 'r');
+  try {
+    scanRecords(fd, FORMAT_V3, HEADER_BYTES, statSync(path).size, (body, at) => {
+      out.set(toHex(decodeCommandV2(scopeId, body).id), [at, at + FORMAT_V3.headBytes + body.length]);
+      return null;
+    });
+  } finally {
+    closeSync(fd);
   }
-  return Buffer.concat(parts);
+  return out;
 }
 
-t.test('the store writes exactly the documented v2 layout', async (t) => {
-  const cmds = randomDag(30, 1);
+/** A scope directory holding `cmds` (genesis first), several segments; its files. */
+async function scopeDirOf(cmds: CommandV2[]): Promise<{ files: Map<string, Buffer>; scopeId: Uint8Array }> {
   const dir = tmp();
-  const s = await DiskStore.open(dir, { durability: { mode: 'none' } });
-  for (const c of cmds) s.append(c);
+  const scopeId = cmds[0]!.id;
+  const s = await DiskScopeStore.open(dir, { scopeId, durability: NONE, byteBound: 1 });
+  for (const c of cmds) s.append(c, { frontier: 0 });
   await s.close();
-  t.same(readFileSync(join(dir, LOG_FILE)), logOf(cmds).log);
-});
+  return { files: filesOf(dir), scopeId };
+}
 
-t.test('300 random flips, zeroed sectors and truncations: nothing outside the damage is lost', async (t) => {
-  const cmds = randomDag(200, 7);
-  const { log, spans } = logOf(cmds);
-  const rand = mulberry32(20261201);
-  const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
-  let lostOutside = 0;
+/** Where `err` is an acceptable refusal: a StoreError with exit status 78. */
+const refusal = (err: unknown): boolean => err instanceof StoreError && err.exitCode === 78;
+
+t.test('random damage to a segment or members.log: repaired at a tail, else refused with 78 and untouched', async (t) => {
+  const cmds = randomScopeDag(900, 11, 12);
+  const { files, scopeId } = await scopeDirOf(cmds);
+  const segments = [...files.keys()].filter((n) => SEGMENT_PATTERN.test(n));
+  t.ok(segments.length >= 3, `${segments.length} segments`);
+  // Spans per file, computed once on the intact copy.
+  const probe = tmp();
+  for (const [n, b] of files) writeFileSync(join(probe, n), b);
+  const spans = new Map([...files.keys()].filter((n) => n === MEMBERS_FILE || SEGMENT_PATTERN.test(n)).map((n) => [n, spansOf(join(probe, n), scopeId)]));
+  const targets = [...spans.keys()];
+  const rand = mulberry32(20261202);
+  const TRIALS = 120;
   let refused = 0;
-  let orphansSeen = 0;
-  let quarantined = 0;
-  for (let trial = 0; trial < 300; trial++) {
-    const kind = kinds[trial % 3]!;
+  let repaired = 0;
+  let lostOutside = 0;
+  for (let trial = 0; trial < TRIALS; trial++) {
+    const kind = KINDS[trial % 3]!;
+    // The last segment and members.log (where tails are repaired) more often than the others.
+    const r = rand();
+    const target = r < 0.35 ? segments[segments.length - 1]! : r < 0.6 ? MEMBERS_FILE : targets[Math.floor(rand() * targets.length)]!;
     const dir = tmp();
-    const { bytes, damage } = applyDamage(log, kind, rand);
-    writeFileSync(join(dir, LOG_FILE), bytes);
-    let s: DiskStore;
+    const { bytes, damage } = applyDamage(files.get(target)!, kind, rand);
+    for (const [n, b] of files) writeFileSync(join(dir, n), n === target ? bytes : b);
+    const before = filesOf(dir);
+    const what = `trial ${trial} (${kind} ${damage.start}..${damage.end} of ${target})`;
+    let s: DiskScopeStore;
     try {
-      s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
+      s = await DiskScopeStore.open(dir, { scopeId, durability: NONE });
     } catch (err) {
       refused++;
-      const ok = err instanceof StoreError && err.exitCode === 78 && damage.start < HEADER_BYTES;
-      if (!ok) t.fail(`trial ${trial} (${kind} at ${damage.start}): open failed: ${String(err)}`);
+      if (!refusal(err)) t.fail(`${what}: not a typed refusal: ${String(err)}`);
+      const after = filesOf(dir);
+      const changed = [...new Set([...before.keys(), ...after.keys()])].filter((n) => !after.get(n)?.equals(before.get(n) ?? Buffer.alloc(0)) || !before.has(n));
+      if (changed.length > 0) t.fail(`${what}: a refused open changed the directory: ${changed.join(", ")}; ${String(err)}`);
       rmSync(dir, { recursive: true });
       continue;
     }
-    const orphanIds = new Set(await orphanIdsOf(s));
-    const r = survivalOf(cmds, spans, damage, (id) => s.indexOf(id) >= 0 || orphanIds.has(toHex(id)));
-    lostOutside += r.lostOutside;
-    if (r.lostOutside > 0) t.fail(`trial ${trial} (${kind} ${damage.start}..${damage.end}): ${r.lostOutside} commands outside the damage lost`);
-    orphansSeen += s.orphanCount;
-    if (s.openReport.skippedBytes > 0) {
-      quarantined++;
-      const q = s.openReport.quarantine!;
-      const meta = JSON.parse(readFileSync(`${q}.json`, 'utf8')) as { bytes: number; ranges: Array<{ offset: number; length: number }> };
-      if (meta.bytes !== s.openReport.skippedBytes || statSync(q).size !== meta.bytes) t.fail(`trial ${trial}: quarantine holds ${statSync(q).size} bytes, report says ${s.openReport.skippedBytes}`);
-      if ((statSync(q).mode & 0o777) !== 0o600) t.fail(`trial ${trial}: quarantine mode ${(statSync(q).mode & 0o777).toString(8)}`);
+    repaired += s.openReport.truncatedBytes > 0 || s.openReport.recoveredMembers > 0 ? 1 : 0;
+    const hitSpans = spans.get(target)!;
+    for (const c of cmds) {
+      const sp = hitSpans.get(toHex(c.id));
+      const hit = sp !== undefined && damage.start < damage.end && sp[0] < damage.end && damage.start < sp[1];
+      if (!hit && s.indexOf(c.id) < 0) {
+        lostOutside++;
+        t.fail(`${what}: command ${toHex(c.id).slice(0, 12)} outside the damage lost`);
+        break;
+      }
     }
     const size = s.size;
     await s.close();
-    // The repaired log reopens clean, with the same content.
-    const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-    if (again.size !== size || again.openReport.skippedBytes !== 0 || again.openReport.truncatedBytes !== 0) {
-      t.fail(`trial ${trial}: reopen not clean: ${JSON.stringify(again.openReport)}`);
-    }
+    const again = await DiskScopeStore.open(dir, { scopeId, durability: NONE });
+    if (again.size !== size || again.openReport.truncatedBytes !== 0 || again.openReport.recoveredMembers !== 0) t.fail(`${what}: reopen not clean: ${JSON.stringify(again.openReport)}`);
     await again.close();
     rmSync(dir, { recursive: true });
   }
   t.equal(lostOutside, 0, 'no command outside the damaged bytes lost');
-  t.ok(quarantined > 50, `damage was quarantined in ${quarantined} trials`);
-  t.ok(orphansSeen > 0, `orphans were kept (${orphansSeen} in all)`);
-  t.comment(`300 trials: ${refused} refused with exit 78 (header hit), ${quarantined} quarantined, ${orphansSeen} orphans kept`);
+  t.ok(refused > 10 && refused < TRIALS, `some refused (${refused}), some opened (${TRIALS - refused})`);
+  t.ok(repaired > 5, `tails repaired in ${repaired} trials`);
 });
 
-async function orphanIdsOf(s: DiskStore): Promise<string[]> {
-  const { decodeCommand } = await import('../protocol/command.js');
-  return s.orphanBytes().map((b) => toHex(decodeCommand(b).id));
-}
-
-t.test('a lost record in a chain: later records are orphans on disk; appending the parent resolves them without a second copy', async (t) => {
-  const p = (s: string) => new TextEncoder().encode(s);
-  const chain: Command[] = [];
-  for (let i = 0; i < 20; i++) chain.push(syntheticCommand(i === 0 ? [] : [chain[i - 1]!.id], i, p(`link ${i}`)));
-  const { log, spans } = logOf(chain);
-  const bytes = Buffer.from(log);
-  bytes[spans[10]![0] + RECORD_HEAD_BYTES + 2]! ^= 0x01;
-  const dir = tmp();
-  writeFileSync(join(dir, LOG_FILE), bytes);
-  const logged: Array<{ msg: string; fields?: object; level?: string }> = [];
-  const s = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: (msg, fields, level) => logged.push({ msg, fields, level }) });
-  t.equal(s.size, 10, 'records before the damage indexed');
-  t.equal(s.orphanCount, 9, 'records after it held as orphans');
-  t.match(s.openReport, { skippedBytes: spans[10]![1] - spans[10]![0], damagedRanges: 1, orphans: 9, truncatedBytes: 0 });
-  t.match(logged, [{ level: 'error', msg: /DAMAGED/, fields: { ranges: [{ offset: spans[10]![0], length: spans[10]![1] - spans[10]![0], reason: /CRC/ }] } }, { msg: /orphans/ }]);
-  t.same(
-    s.heads().map((h) => toHex(s.idOf(h))),
-    [toHex(chain[9]!.id)],
-    'heads exclude the orphans, so the normal poll asks peers for everything after them',
-  );
-  const sizeBefore = statSync(s.file).size;
-  // What a peer's poll answer delivers, in causal order.
-  for (const c of chain.slice(10)) s.append(c);
-  await s.sync();
-  t.equal(s.size, 20);
-  t.equal(s.orphanCount, 0);
-  t.equal(statSync(s.file).size, sizeBefore + spans[10]![1] - spans[10]![0], 'only the lost record was written');
-  for (let i = 0; i < 20; i++) if (toHex(s.bytesOf(s.indexOf(chain[i]!.id))) !== toHex(chain[i]!.bytes)) t.fail(`bytes of ${i}`);
-  await s.close();
-  const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-  t.equal(again.size, 20, 'reopen: children before their parent in the file are all indexed');
-  t.equal(again.orphanCount, 0);
-  t.same(again.heads().map((h) => toHex(again.idOf(h))), [toHex(chain[19]!.id)]);
-  await again.close();
-});
-
-t.test('a v1 log is upgraded to v2 with a backup, damage in it quarantined', async (t) => {
-  const cmds = randomDag(100, 3);
-  for (const damaged of [false, true]) {
-    const dir = tmp();
-    const v1 = v1LogOf(cmds);
-    if (damaged) v1[HEADER_BYTES + 50 * 8 + 3000]! ^= 0x80;
-    writeFileSync(join(dir, LOG_FILE), v1);
-    const logged: string[] = [];
-    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (m) => logged.push(m) });
-    t.equal(s.openReport.upgradedFrom, 1);
-    t.equal(s.size + s.orphanCount, damaged ? 99 : 100, damaged ? 'one record lost, every other kept' : 'every record kept');
-    t.same(readFileSync(join(dir, LOG_FILE)).subarray(0, HEADER_BYTES), encodeHeader(), 'header now v2');
-    const backups = readdirSync(dir).filter((f) => f.startsWith(`${LOG_FILE}.v1-backup-`));
-    t.equal(backups.length, 1, 'v1 backup kept');
-    t.same(readFileSync(join(dir, backups[0]!)), v1, 'backup is the v1 file byte for byte');
-    t.equal(readdirSync(dir).some((f) => f.includes('.quarantine-')), damaged, 'quarantine only for damage');
-    t.match(logged, [...(damaged ? [/DAMAGED/] : []), /upgraded/]);
-    await s.close();
-    const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-    t.equal(again.openReport.upgradedFrom, undefined, 'upgraded once');
-    await again.close();
-  }
-});
-
-t.test('header damage and unknown versions are StoreErrors with exit status 78; the file is untouched', async (t) => {
-  const { log } = logOf(randomDag(5, 2));
-  const cases: Array<[string, Buffer, string]> = [
-    ['bad-header', Buffer.concat([log.subarray(0, 12), Buffer.from([0, 0, 0, 0]), log.subarray(16)]), 'bad-header'],
-    ['version 3', Buffer.concat([encodeHeader(3), log.subarray(16)]), 'unsupported-version'],
-    ['foreign file', Buffer.from('hello, I am somebody else\'s file'), 'not-a-log'],
+t.test('a damaged horizon.bin, a foreign file, a newer layout: refused with 78, nothing changed', async (t) => {
+  const cmds = randomScopeDag(200, 3);
+  const { files, scopeId } = await scopeDirOf(cmds);
+  const seg = [...files.keys()].find((n) => SEGMENT_PATTERN.test(n))!;
+  const hz = Buffer.from('SWHZN001\u0005\u0000\u0000\u0000\u0000\u0000\u0000\u0000hello', 'latin1');
+  const cases: Array<[string, string, Buffer, RegExp]> = [
+    ['horizon.bin with a bad CRC', HORIZON_FILE, hz, /horizon/],
+    ['a foreign members.log', MEMBERS_FILE, Buffer.from("hello, I am somebody else's file"), /members\.log/],
+    ['a segment of a newer layout', seg, Buffer.concat([Buffer.from(files.get(seg)!.subarray(0, 8)), Buffer.from([9, 0, 0, 0]), files.get(seg)!.subarray(12)]), /seg-/],
   ];
-  for (const [what, bytes, reason] of cases) {
+  for (const [what, name, bytes, names] of cases) {
     const dir = tmp();
-    writeFileSync(join(dir, LOG_FILE), bytes);
-    const err = await DiskStore.open(dir, { durability: { mode: 'none' } }).then(
-      () => null,
+    for (const [n, b] of files) writeFileSync(join(dir, n), n === name ? bytes : b);
+    if (!files.has(name)) writeFileSync(join(dir, name), bytes);
+    const before = filesOf(dir);
+    const err = await DiskScopeStore.open(dir, { scopeId, durability: NONE }).then(
+      (s) => s.close().then(() => null),
       (e: unknown) => e,
     );
-    t.ok(err instanceof StoreError, `${what}: StoreError`);
-    t.match(err, { name: 'StoreError', reason, exitCode: 78 });
-    t.same(readFileSync(join(dir, LOG_FILE)), bytes, `${what}: untouched`);
+    t.ok(refusal(err), `${what}: a StoreError with exit status 78 (${String(err)})`);
+    t.match(String((err as Error).message), names, `${what}: the error names the file`);
+    if (name === HORIZON_FILE) t.match(err, { scopeReason: 'bad-horizon' });
+    t.same([...filesOf(dir)].map(([n, b]) => [n, toHex(b)]), [...before].map(([n, b]) => [n, toHex(b)]), `${what}: untouched`);
   }
-  const file = join(tmp(), 'plain-file');
-  writeFileSync(file, 'x');
-  await t.rejects(DiskStore.open(join(file, 'data'), { durability: { mode: 'none' } }), { name: 'StoreError', reason: 'unwritable', exitCode: 78 });
+  t.ok(new ScopeStoreError('bad-segment', undefined, 'x').exitCode === 78, 'a scope refusal exits 78');
 });
 
-// ---- real processes: the compiled CLI and the crash writer --------------------------------
+t.test('a torn tail: the cut commands come back from a peer by the normal poll', async (t) => {
+  const [ia, ib] = [generateIdentity(), generateIdentity()];
+  const trust = (k: Uint8Array) => ({ mode: 'list' as const, keys: [k] });
+  const dataDir = tmp();
+  const a1 = await EngineV2.open({ identity: ia, trust: trust(ib.publicKey), dataDir, durability: NONE, tuning: FAST_V2 });
+  await a1.createScope({ name: 'site/log', members: [{ publicKey: ia.publicKey, roles: Role.Read | Role.Write | Role.Admin }], openRead: true });
+  for (let i = 0; i < 20; i++) await a1.commit('site/log', new TextEncoder().encode(`telemetry ${i}`));
+  const all = idsIn(a1, 'site/log');
+  const scopeDir = join(dataDir, SCOPES_DIR, a1.scopes()[0]!.id);
+  await a1.close();
+  // The peer got everything before the damage (a memory store is enough).
+  const b = await EngineV2.open({ identity: ib, trust: trust(ia.publicKey), tuning: { ...FAST_V2, subscribe: false }, scopes: { join: ['site/log'] } });
+  t.teardown(() => b.close());
+  {
+    const a0 = await EngineV2.open({ identity: ia, trust: trust(ib.publicKey), dataDir, durability: NONE, tuning: FAST_V2 });
+    const [la, lb] = createMemoryLinkPair();
+    a0.attach(la);
+    b.attach(lb);
+    await until(() => idsIn(b, 'site/log').length === all.length, 20_000, 'the peer holds the scope');
+    await a0.close();
+  }
+  // A power cut tore the last record of the segment: a flip in its last bytes.
+  const seg = readdirSync(scopeDir).filter((n) => SEGMENT_PATTERN.test(n)).sort().pop()!;
+  const bytes = readFileSync(join(scopeDir, seg));
+  bytes[bytes.length - 3]! ^= 0x10;
+  writeFileSync(join(scopeDir, seg), bytes);
+  const a2 = await EngineV2.open({ identity: ia, trust: trust(ib.publicKey), dataDir, durability: NONE, tuning: { ...FAST_V2, subscribe: false } });
+  t.teardown(() => a2.close());
+  const store = a2.scope('site/log')!.store as DiskScopeStore;
+  t.ok(store.openReport.truncatedBytes > 0, 'the damaged tail was cut');
+  t.equal(idsIn(a2, 'site/log').length, all.length - 1, 'one command lost to the damage');
+  t.ok(readdirSync(scopeDir).some((n) => n.includes('.quarantine-')), 'its bytes quarantined');
+  const [la, lb] = createMemoryLinkPair();
+  a2.attach(la);
+  b.attach(lb);
+  await until(() => idsIn(a2, 'site/log').length === all.length, 20_000, 'the normal poll brought it back');
+  t.same(idsIn(a2, 'site/log'), all, 'the scope is whole again');
+});
+
+// ---- the real agent ------------------------------------------------------------------------
 
 const MAIN = fileURLToPath(new URL('../dist/agent/cli/main.js', import.meta.url));
-const WRITER = fileURLToPath(new URL('../dist/testkit/crash-writer.js', import.meta.url));
 const childEnv = { ...process.env, NODE_OPTIONS: '' };
 
-interface Ran {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Run the CLI; with `untilLine`, SIGTERM it once stdout+stderr shows that line (an agent started). */
-function cli(args: string[], untilLine?: RegExp): Promise<Ran> {
+/** Run `syncwire agent -d dir`; SIGTERM it once it logs `agent started`. */
+function agentRun(dir: string): Promise<{ code: number | null; started: boolean; out: string }> {
   return new Promise((res, rej) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
+    const child = spawn(process.execPath, [MAIN, 'agent', '-d', dir, '--status-socket', ''], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let started = false;
     const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    const seen = (): void => {
-      if (untilLine !== undefined && untilLine.test(stdout + stderr)) child.kill('SIGTERM');
+    const seen = (s: string): void => {
+      out += s;
+      if (!started && /agent started/.test(out)) {
+        started = true;
+        child.kill('SIGTERM');
+      }
     };
-    child.stdout.setEncoding('utf8').on('data', (s: string) => ((stdout += s), seen()));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => ((stderr += s), seen()));
+    child.stdout.setEncoding('utf8').on('data', seen);
+    child.stderr.setEncoding('utf8').on('data', seen);
     child.on('error', rej);
-    child.on('close', (code, signal) => {
-      clearTimeout(killer);
-      res({ code, signal, stdout, stderr });
-    });
+    child.on('close', (code) => (clearTimeout(killer), res({ code, started, out })));
   });
 }
 
-/** Id (hex) → record span of every record of a v2 log file. */
-async function spansOfFile(file: string): Promise<Map<string, [number, number]>> {
-  const { openSync, closeSync, statSync: st } = await import('node:fs');
-  const { scanRecords } = await import('../agent/store/log-scan.js');
-  const { FORMAT_V2 } = await import('../agent/store/log-format.js');
-  const { decodeCommand } = await import('../protocol/command.js');
-  const out = new Map<string, [number, number]>();
-  const fd = openSync(file, 'r');
-  scanRecords(fd, FORMAT_V2, HEADER_BYTES, st(file).size, (body, at) => {
-    out.set(toHex(decodeCommand(body).id), [at, at + RECORD_HEAD_BYTES + body.length]);
-    return null;
-  });
-  closeSync(fd);
-  return out;
-}
-
-t.test('real `syncwire commit`s, then damaged logs under real `syncwire agent` starts: starts or exits 78, nothing outside the damage lost', async (t) => {
-  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
+t.test('damaged scope directories under real `syncwire agent` starts: starts or exits 78, nothing outside the damage lost', async (t) => {
+  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`npx tsc -p tsconfig.json\` first`);
   const base = tmp();
-  t.equal((await cli(['keygen', '--out', join(base, 'key.json')])).code, 0, 'keygen');
-  const acked: string[] = [];
-  for (let i = 0; i < 16; i++) {
-    const r = await cli(['commit', '-d', base, '--text', `reading ${i} ${'x'.repeat(i * 37)}`]);
-    if (r.code !== 0) t.fail(`commit ${i}: ${r.stderr}`);
-    else acked.push(r.stdout.trim());
-  }
-  t.equal(acked.length, 16, '16 acknowledged commits');
-  const spans = await spansOfFile(join(base, LOG_FILE));
-  const log = readFileSync(join(base, LOG_FILE));
-  const key = readFileSync(join(base, 'key.json'));
+  const identity = generateIdentity();
+  writeKeyFile(join(base, 'key.json'), identity);
+  const e = await EngineV2.open({ identity, dataDir: base, durability: { mode: 'always' } });
+  await e.createScope({ name: 'site/log', members: [{ publicKey: identity.publicKey, roles: Role.Read | Role.Write | Role.Admin }] });
+  for (let i = 0; i < 16; i++) await e.commit('site/log', new TextEncoder().encode(`reading ${i} ${'x'.repeat(i * 37)}`));
+  const acked = idsIn(e, 'site/log');
+  const scopeId = e.scope('site/log')!.id;
+  const rel = join(SCOPES_DIR, toHex(scopeId));
+  await e.close();
+  const files = filesOf(join(base, rel));
+  const seg = [...files.keys()].find((n) => SEGMENT_PATTERN.test(n))!;
+  const segSpans = spansOf(join(base, rel, seg), scopeId);
   const rand = mulberry32(77);
-  const kinds: Damage['kind'][] = ['flip', 'sector', 'truncate'];
-  let lost = 0;
   let started = 0;
   let exited78 = 0;
-  for (let trial = 0; trial < 24; trial++) {
+  const TRIALS = 6;
+  for (let trial = 0; trial < TRIALS; trial++) {
     const dir = tmp();
-    // Damage near the header too, every fourth trial, so the exit-78 path runs for real.
-    const { bytes, damage } = applyDamage(log, kinds[trial % 3]!, trial % 4 === 0 ? () => rand() * 0.02 : rand);
-    writeFileSync(join(dir, LOG_FILE), bytes);
-    writeFileSync(join(dir, 'key.json'), key, { mode: 0o600 });
-    const r = await cli(['agent', '-d', dir, '--status-socket', ''], /agent started/);
-    if (/agent started/.test(r.stdout + r.stderr)) {
+    // Every third trial near the end of the segment (a torn tail, repaired), the others anywhere.
+    const { bytes, damage } = applyDamage(files.get(seg)!, KINDS[trial % 3]!, trial % 3 === 0 ? () => 0.98 + rand() * 0.02 : rand);
+    writeFileSync(join(dir, 'key.json'), readFileSync(join(base, 'key.json')), { mode: 0o600 });
+    const sd = join(dir, rel);
+    await import('node:fs').then((fs) => fs.mkdirSync(sd, { recursive: true, mode: 0o700 }));
+    for (const [n, b] of files) writeFileSync(join(sd, n), n === seg ? bytes : b);
+    const r = await agentRun(dir);
+    const what = `trial ${trial} (${damage.kind} ${damage.start}..${damage.end})`;
+    if (r.started) {
       started++;
-      const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-      const orphanIds = new Set(await orphanIdsOf(s));
+      const s = await DiskScopeStore.open(sd, { scopeId, durability: NONE });
       for (const id of acked) {
-        const [a, b] = spans.get(id)!;
-        const hit = damage.start < damage.end && a < damage.end && damage.start < b;
-        if (!hit && s.indexOf(Buffer.from(id, 'hex')) < 0 && !orphanIds.has(id)) {
-          lost++;
-          t.fail(`trial ${trial} (${damage.kind} ${damage.start}..${damage.end}): acknowledged ${id.slice(0, 12)} lost`);
-        }
+        const sp = segSpans.get(id);
+        const hit = sp !== undefined && damage.start < damage.end && sp[0] < damage.end && damage.start < sp[1];
+        if (!hit && s.indexOf(Buffer.from(id, 'hex')) < 0) t.fail(`${what}: acknowledged ${id.slice(0, 12)} lost`);
       }
       await s.close();
     } else {
       exited78 += r.code === 78 ? 1 : 0;
-      if (r.code !== 78 || damage.start >= HEADER_BYTES) t.fail(`trial ${trial}: agent exited ${r.code} (damage at ${damage.start}): ${r.stderr.slice(-400)}`);
-      t.match(r.stderr + r.stdout, /command log|store salvage/, `trial ${trial}: the refusal names the log and the way out`);
+      if (r.code !== 78) t.fail(`${what}: agent exited ${r.code}: ${r.out.slice(-400)}`);
+      t.match(r.out, /seg-\d+\.log/, `${what}: the refusal names the segment`);
+      t.match(r.out, /store salvage/, `${what}: and the way out`);
     }
   }
-  t.equal(lost, 0, 'no acknowledged command outside the damaged bytes lost');
-  t.equal(started + exited78, 24, `every agent started (${started}) or exited 78 (${exited78})`);
-});
-
-t.test('`syncwire store check` never writes; `store salvage` rebuilds a log with a bad header', async (t) => {
-  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
-  const cmds = randomDag(60, 9);
-  const { log, spans } = logOf(cmds);
-  const dir = tmp();
-  t.equal((await cli(['store', 'check', '-d', dir])).code, 66, 'no log: 66');
-  writeFileSync(join(dir, LOG_FILE), log);
-  const intact = await cli(['store', 'check', '-d', dir, '--json']);
-  t.equal(intact.code, 0, 'intact: 0');
-  t.match(JSON.parse(intact.stdout), { verdict: 'intact', records: 60, indexed: 60, orphans: 0, damaged: [] });
-  const bad = Buffer.from(log);
-  bad[13]! ^= 0xff; // header CRC
-  bad[spans[30]![0] + 5]! ^= 0x01; // a length byte of record 30
-  writeFileSync(join(dir, LOG_FILE), bad);
-  const refused = await cli(['agent', '-d', dir, '--status-socket', '']);
-  t.equal(refused.code, 78, 'the agent refuses a bad header with 78');
-  const check = await cli(['store', 'check', '-d', dir, '--json']);
-  t.equal(check.code, 65, 'damaged: 65');
-  const report = JSON.parse(check.stdout) as { header: string; records: number; damaged: Array<{ offset: number }> };
-  t.match(report, { header: 'bad-header', records: 59 });
-  t.same(report.damaged.map((d) => d.offset), [0, spans[30]![0]], 'damaged ranges: the header and record 30');
-  t.same(readFileSync(join(dir, LOG_FILE)), bad, 'check modified nothing');
-  t.same(readdirSync(dir).sort(), [LOG_FILE], 'check created nothing');
-  const salvage = await cli(['store', 'salvage', '-d', dir]);
-  t.equal(salvage.code, 0, `salvage: 0 (${salvage.stderr})`);
-  t.match(salvage.stdout, /59 records kept/);
-  const names = readdirSync(dir);
-  const backup = names.find((n) => n.startsWith(`${LOG_FILE}.salvage-backup-`));
-  t.ok(backup, 'original kept');
-  t.same(readFileSync(join(dir, backup!)), bad, 'backup is the damaged original');
-  t.ok(names.some((n) => /\.quarantine-.*\.json$/.test(n)), 'quarantine sidecar written');
-  const after = await cli(['store', 'check', '-d', dir, '--json']);
-  t.equal(after.code, 0, 'rebuilt log is intact');
-  const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-  t.equal(s.size + s.orphanCount, 59, 'every valid record is in the rebuilt log');
-  await s.close();
-  const v3 = tmp();
-  writeFileSync(join(v3, LOG_FILE), Buffer.concat([encodeHeader(3), log.subarray(16)]));
-  t.equal((await cli(['store', 'check', '-d', v3])).code, 78, 'newer layout: check 78');
-  t.equal((await cli(['store', 'salvage', '-d', v3])).code, 78, 'newer layout: salvage refuses with 78');
-  t.equal((await cli(['agent', '-d', v3, '--status-socket', ''])).code, 78, 'newer layout: agent 78');
-});
-
-t.test('SIGKILL in the middle of a v1 → v2 upgrade never loses a record', async (t) => {
-  if (!existsSync(WRITER)) return t.fail(`${WRITER} is missing: run \`make build\` first`);
-  const cmds = randomDag(8_000, 5);
-  const v1 = v1LogOf(cmds);
-  let v1Left = 0;
-  let upgraded = 0;
-  for (let round = 0; round < 8; round++) {
-    const dir = tmp();
-    writeFileSync(join(dir, LOG_FILE), v1);
-    await new Promise<void>((res) => {
-      const child = spawn(process.execPath, [WRITER, dir, '1'], { env: childEnv, stdio: 'ignore' });
-      // A sweep from early (before the rename) to late (after it, during the first appends).
-      const timer = setTimeout(() => child.kill('SIGKILL'), 50 + round * 500 + Math.floor(Math.random() * 100));
-      child.on('close', () => (clearTimeout(timer), res()));
-    });
-    const head = readFileSync(join(dir, LOG_FILE)).subarray(0, HEADER_BYTES);
-    if (head.equals(encodeHeader(1))) v1Left++;
-    else upgraded++;
-    const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-    const missing = cmds.filter((c) => s.indexOf(c.id) < 0).length;
-    if (missing > 0) t.fail(`round ${round}: ${missing} records lost`);
-    await s.close();
-  }
-  t.pass(`8 kills: ${v1Left} left the v1 log (upgrade redone on the next open), ${upgraded} after the rename; no record lost`);
-});
-
-t.test('engine: a record lost to damage is repaired from a peer by the normal poll; its orphaned descendants are not rewritten', async (t) => {
-  const { Engine } = await import('../agent/sync/engine.js');
-  const { MemoryStore } = await import('../agent/store/memory-store.js');
-  const { generateIdentity } = await import('../protocol/keys.js');
-  const { connect, FAST } = await import('../testkit/engines.js');
-  const ids = [generateIdentity(), generateIdentity()];
-  const trust = { mode: 'list' as const, keys: ids.map((i) => i.publicKey) };
-  const opts = { ...FAST, subscribe: false as const, trust };
-  const peer = new Engine({ identity: ids[1]!, store: new MemoryStore(), ...opts });
-  const dir = tmp();
-  // The damaged agent's log: 20 commands it received from the peer, record 10 hit by a flip.
-  for (let i = 0; i < 20; i++) await peer.commit(new TextEncoder().encode(`telemetry ${i}`));
-  const chain = Array.from({ length: 20 }, (_, i) => peer.store.bytesOf(i));
-  const { decodeCommand } = await import('../protocol/command.js');
-  const { log, spans } = logOf(chain.map((b) => decodeCommand(b)));
-  const bytes = Buffer.from(log);
-  bytes[spans[10]![0] + RECORD_HEAD_BYTES + 7]! ^= 0x10;
-  writeFileSync(join(dir, LOG_FILE), bytes);
-  const store = await DiskStore.open(dir, { durability: { mode: 'always' }, logger: quiet });
-  t.equal(store.size, 10);
-  t.equal(store.orphanCount, 9, 'the 9 descendants of the lost record are held as orphans');
-  const sizeBefore = statSync(store.file).size;
-  const agent = new Engine({ identity: ids[0]!, store, ...opts });
-  connect(agent, peer);
-  const deadline = Date.now() + 30_000;
-  while (store.size < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  t.equal(store.size, 20, 'the normal poll brought the lost record back and the orphans were placed');
-  t.equal(store.orphanCount, 0);
-  await store.sync();
-  t.equal(statSync(store.file).size, sizeBefore + spans[10]![1] - spans[10]![0], 'only the lost record was appended');
-  await agent.close();
-  await peer.close();
-  await store.close();
-  const again = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: quiet });
-  t.equal(again.size, 20, 'after a restart the graph is whole (the parent after its children in the file)');
-  await again.close();
-});
-
-t.test('damage in the middle and a torn tail at once: both repaired, both reported', async (t) => {
-  const cmds = randomDag(30, 4);
-  const { log, spans } = logOf(cmds);
-  const { tornRecord } = await import('../agent/store/log-damage.js');
-  const bytes = Buffer.concat([log, tornRecord(300, 40)]);
-  bytes[spans[12]![0] + 20]! ^= 0x04;
-  const dir = tmp();
-  writeFileSync(join(dir, LOG_FILE), bytes);
-  const logged: string[] = [];
-  const s = await DiskStore.open(dir, { durability: { mode: 'none' }, logger: (m) => logged.push(m) });
-  t.match(s.openReport, { truncatedBytes: 40, skippedBytes: spans[12]![1] - spans[12]![0], damagedRanges: 1 });
-  t.equal(s.size + s.orphanCount, 29);
-  t.match(logged, [/DAMAGED/, /torn tail/]);
-  t.equal(statSync(s.file).size, log.length - (spans[12]![1] - spans[12]![0]), 'log holds exactly the good records');
-  await s.close();
-});
-
-t.test('beside a running agent: `store check` reads and names the holder, `store salvage` is refused with 78', async (t) => {
-  if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
-  const dir = tmp();
-  t.equal((await cli(['keygen', '--out', join(dir, 'key.json')])).code, 0);
-  const agent = spawn(process.execPath, [MAIN, 'agent', '-d', dir, '--status-socket', ''], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  agent.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
-  agent.stderr.setEncoding('utf8').on('data', (s: string) => (out += s));
-  const closed = new Promise((r) => agent.on('close', r));
-  for (let i = 0; i < 600 && !out.includes('agent started'); i++) await new Promise((r) => setTimeout(r, 50));
-  t.match(out, /agent started/);
-  const check = await cli(['store', 'check', '-d', dir]);
-  t.equal(check.code, 0, 'intact');
-  t.match(check.stdout, new RegExp(`process ${agent.pid} \\(agent\\) holds this data directory`));
-  const salvage = await cli(['store', 'salvage', '-d', dir]);
-  t.equal(salvage.code, 78, 'salvage refused while the agent runs');
-  t.match(salvage.stderr, /held by process/);
-  agent.kill('SIGTERM');
-  await closed;
+  t.equal(started + exited78, TRIALS, `every agent started (${started}) or exited 78 (${exited78})`);
+  t.ok(started > 0, 'a torn tail does not stop the agent');
 });

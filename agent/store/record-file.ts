@@ -92,15 +92,20 @@ export class RecordFile {
    * Hand every verified record to `visit` in file order, then repair: a torn last record is cut;
    * damage that runs to the end of the file is quarantined (`<file>.quarantine-<time>`) and cut.
    * @throws ScopeStoreError 'bad-segment' for damage followed by good records (cutting it would
-   *   renumber handles), or any damage when `tailOnly` is false.
+   *   renumber handles), or any damage, a torn last record included, when `tailOnly` is false.
    */
   scan(visit: RecordVisitor, tailOnly = true): FileRepair {
     const fd = this.pool.fd(this.path);
     const r = scanRecords(fd, FORMAT_V3, HEADER_BYTES, this.written, visit);
     let end = r.end;
     const last = r.damaged[r.damaged.length - 1];
-    if (r.damaged.length > 1 || (last !== undefined && (!tailOnly || last.offset + last.length !== r.end || r.torn !== undefined))) {
-      throw new ScopeStoreError('bad-segment', this.path, `${this.path}: damaged records (${r.damaged.map((d) => `${d.length} bytes at ${d.offset}: ${d.reason}`).join('; ')}); the scope needs \`syncwire store salvage --scope\``);
+    // A torn record where no write can have been cut short (a sealed segment) is damage too:
+    // refused before anything is cut, so salvage still sees the file as it was.
+    const tornInside = !tailOnly && r.torn !== undefined;
+    if (r.damaged.length > 1 || tornInside || (last !== undefined && (!tailOnly || last.offset + last.length !== r.end || r.torn !== undefined))) {
+      const ranges = r.damaged.map((d) => `${d.length} bytes at ${d.offset}: ${d.reason}`);
+      if (tornInside) ranges.push(`${r.torn!.length} bytes at ${r.torn!.offset}: an incomplete record in a segment that is not the last`);
+      throw new ScopeStoreError('bad-segment', this.path, `${this.path}: damaged records (${ranges.join('; ')}); the scope needs \`syncwire store salvage --scope\``);
     }
     if (last !== undefined) {
       quarantine(this.pool.fd(this.path), this.path, 3, [last]);
