@@ -8,7 +8,7 @@
  * directory keeps everything and resumes from its cursors.
  */
 import t from 'tap';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { apiRequest, apiStream, type ApiTarget } from '../agent/api/api-client.js';
@@ -114,6 +114,14 @@ t.test('v2 gateway and agents: device and fleet scopes over TCP, scope isolation
   t.equal(st.protocol, 2);
   t.same(st.scopes.map((s) => s.name).sort(), [devA, 'fleet/acme'].sort());
   t.ok(st.peers.some((p) => p.id === gk.peerId && p.authenticated), 'the gateway is a peer in the status');
+
+  // A disk scope store reports the bytes of its segment log (the seg-*.log files), in status and /metrics.
+  const devInfo = a.status().scopes.find((x) => x.name === devA)!;
+  const segDir = join(aDir, 'scopes', devInfo.id);
+  const onDisk = readdirSync(segDir).filter((f) => /^seg-\d+\.log$/.test(f)).reduce((n, f) => n + statSync(join(segDir, f)).size, 0);
+  t.ok(onDisk > 0, 'the device scope has a segment log on disk');
+  t.equal(devInfo.bytes, onDisk, 'status bytes of a disk scope: its segment log\'s size');
+  t.match((await apiRequest(sock(aDir), 'GET', '/metrics')).text, new RegExp(`^syncwire_scope_bytes\\{scope="${devA}"\\} ${onDisk}$`, 'm'), 'and its metrics sample');
 
   // Restart the agent on its data directory: nothing lost, cursors resume.
   const devCount = a.scopes().find((s) => s.name === devA)?.commands;

@@ -1,8 +1,9 @@
 /**
  * The scope entries of a protocol-2 agent's status and of `GET /v1/scopes` (docs/design/
  * v2-scopes.md §6.2; docs/STATUS.md "Protocol 2"). Everything is read from what the stores and
- * the engine keep anyway: no walk over a scope's handles (pinned is O(pinned), bytes are only
- * given when the store keeps the total), so a gateway with thousands of scopes answers quickly.
+ * the engine keep anyway: no walk over a scope's handles (pinned is O(pinned); bytes are a memory
+ * store's running total, or a disk store's segment log size as its writers track it, O(segments)
+ * and no `stat`), so a gateway with thousands of scopes answers quickly.
  */
 import { Role } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
@@ -12,6 +13,7 @@ import type { ResolvedRetention } from '../store/retention-policy.js';
 import { LEGACY_SCOPE_NAME } from '../store/scope-dir.js';
 import type { ScopeStoreReader } from '../store/scope-store-contract.js';
 import { ScopeStoreBase } from '../store/scope-store-base.js';
+import { DiskScopeStore } from '../store/scope-store.js';
 import type { EngineV2 } from '../sync/engine-v2.js';
 import type { ScopeHost } from '../sync/scope-host.js';
 
@@ -42,7 +44,7 @@ export interface ScopeInfo {
   retained: number;
   /** Retained commands below `base`: data heads pruning kept, and membership commands. */
   pinned: number;
-  /** Bytes of the retained commands' encodings; null when the store does not keep that total. */
+  /** Bytes of the scope: a memory store's retained encodings, a disk store's segment log (`legacy/v1`: its log); null when unknown. */
   bytes: number | null;
   /** Smallest handle from which every command is retained. */
   base: number;
@@ -91,6 +93,16 @@ export function activePeerCounts(engine: EngineV2): Map<string, number> {
   return out;
 }
 
+/**
+ * A scope's `bytes`: a disk store's segment log (the `seg-*.log` files, each file's bytes plus
+ * records staged for its next write, as v1's `storeBytes` counts its log: `members.log` and
+ * `horizon.bin` are not counted), a memory store's retained encodings, else null.
+ */
+function bytesOf(s: ScopeStoreReader): number | null {
+  if (s instanceof DiskScopeStore) return s.segments.segments.reduce((n, seg) => n + seg.file.size, 0);
+  return s instanceof ScopeStoreBase ? s.retainedBytes : null;
+}
+
 /** The status entry of one hosted scope; `active` from {@link activePeerCounts}. */
 export function scopeInfo(engine: EngineV2, h: ScopeHost, active: ReadonlyMap<string, number> = activePeerCounts(engine)): ScopeInfo {
   const s = h.store;
@@ -99,7 +111,7 @@ export function scopeInfo(engine: EngineV2, h: ScopeHost, active: ReadonlyMap<st
   const policy = h.retentionPolicy;
   return {
     name: h.name, id, roles: rolesText(h.membership.roles(engine.identity.publicKey)), commands: s.size,
-    retained: s.size - s.base + pinned, pinned, bytes: s instanceof ScopeStoreBase ? s.retainedBytes : null, base: s.base,
+    retained: s.size - s.base + pinned, pinned, bytes: bytesOf(s), base: s.base,
     horizon: s.horizon().length, retention: policy === null ? null : retentionInfo(policy), gaps: engine.gapsOf(id),
     activePeers: active.get(id) ?? 0, joining: h.joining, readOnly: false,
   };
