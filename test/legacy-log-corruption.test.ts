@@ -329,10 +329,12 @@ t.test('damage in the middle and a torn tail at once: both repaired, both report
   await s.close();
 });
 
-t.test('beside a running agent: `store check` reads and names the holder, `store salvage` is refused with 78', async (t) => {
+t.test('beside a running agent holding legacy/v1: `store check` reads and names the holder, `store salvage` is refused with 78', async (t) => {
   if (!existsSync(MAIN)) return t.fail(`${MAIN} is missing: run \`make build\` first`);
   const dir = tmp();
   t.equal((await cli(['keygen', '--out', join(dir, 'key.json')])).code, 0);
+  // A legacy log the agent moves to legacy/v1 at start: there is something to check.
+  writeFileSync(join(dir, LOG_FILE), logOf(randomDag(10, 1)).log);
   const agent = spawn(process.execPath, [MAIN, 'agent', '-d', dir, '--status-socket', ''], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   agent.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));

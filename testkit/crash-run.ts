@@ -1,9 +1,16 @@
 /**
  * Drives the crash child (`crash-writer.ts`, compiled): start it on a store directory, SIGKILL it
- * `ms` after it has opened the store, and report what it acknowledged. Shared by the store's
- * crash test and the chaos harness.
+ * `ms` after it has opened the store, and report what it acknowledged. Shared by the scope
+ * store's crash test and the chaos harness.
  */
 import { spawn } from 'node:child_process';
+import { syntheticGenesis } from './synthetic-commands-v2.js';
+
+/** The scope the writer's `scope` mode commits to: its directory opens with this genesis's id. */
+export const CRASH_SCOPE = syntheticGenesis('test/crash');
+
+/** Which store the writer commits to: one scope directory, or a legacy v1 `commands.log`. */
+export type CrashMode = 'scope' | 'legacy';
 
 /** What one killed run of the crash writer printed. */
 export interface CrashRun {
@@ -15,10 +22,10 @@ export interface CrashRun {
   stderr: string;
 }
 
-/** Run the compiled writer at `writer` with 4 committers on `dir`; SIGKILL it `ms` after it opened. */
-export function runAndKill(writer: string, dir: string, ms: number): Promise<CrashRun> {
+/** Run the compiled writer at `writer` with 4 committers on `dir` in `mode`; SIGKILL it `ms` after it opened. */
+export function runAndKill(writer: string, dir: string, ms: number, mode: CrashMode = 'legacy'): Promise<CrashRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [writer, dir, '4'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [writer, dir, '4', mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let timer: NodeJS.Timeout | undefined;
