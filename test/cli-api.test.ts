@@ -1,8 +1,10 @@
 /**
  * The CLI on top of the local HTTP API, run as users run it: real `syncwire` processes (the
- * compiled dist/agent/cli/main.js; build first) against real `syncwire agent` processes on their
- * unix socket (and TCP with a token), and offline. A full disk is played by testkit/api-agent.ts
- * (the real API server, engine and DiskStore in this process, refusing commits after a count).
+ * compiled dist/agent/cli/main.js; build first) against real `syncwire agent` processes (protocol
+ * 2, committing to the scope testkit/cli-proc.ts gives them, whose genesis is the first line
+ * `tail` prints) on their unix socket (and TCP with a token), and offline. A full disk is played
+ * by a fake API answering 503 `disk_full` after two commits (the agent's own answer to a full
+ * disk is test/disk-full.test.ts's).
  * Covers: `commit --stdin` (ids in order, mixed JSON/text/CRLF/empty lines, a
  * failure mid-stream keeping what came before, exit 75 on a full disk), `tail` (everything, in
  * order; `--json`; `--after`; `--follow` seeing a later commit and ending 0 on SIGTERM; a cursor
@@ -15,9 +17,9 @@ import { join } from 'node:path';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { apiStream } from '../agent/api/api-client.js';
-import { CliHarness, commandIds, postCommand, statusUntil } from '../testkit/cli-proc.js';
+import http from 'node:http';
+import { CliHarness, commandIds, postCommand, statusUntil, TEST_SCOPES } from '../testkit/cli-proc.js';
 import { freePort } from '../testkit/net.js';
-import { startApiAgent, type ApiAgent } from '../testkit/api-agent.js';
 import { contentTypeOf, LineTooLongError, readLines } from '../agent/cli/line-reader.js';
 import { formatCommand, payloadText, type StreamedCommand } from '../agent/cli/command-line.js';
 import { tailSpec } from '../agent/cli/tail-cmd.js';
@@ -26,16 +28,33 @@ import { keySpec } from '../agent/cli/key-cmd.js';
 import { commitSpec } from '../agent/cli/commit-cmd.js';
 
 const h = new CliHarness();
-const agents: ApiAgent[] = [];
-t.teardown(async () => {
-  h.cleanup();
-  for (const a of agents) await a.close().catch(() => {});
-});
+t.teardown(() => h.cleanup());
 
-async function inProcessAgent(dir: string, opts: Parameters<typeof startApiAgent>[1] = {}): Promise<ApiAgent> {
-  const a = await startApiAgent(dir, opts);
-  agents.push(a);
-  return a;
+/**
+ * A fake agent API on a fresh unix socket whose commits succeed `okCommits` times, then answer
+ * 503 `disk_full` as a full agent does; returns the socket and the ids it acknowledged.
+ */
+async function diskFullApi(okCommits: number): Promise<{ socket: string; ids: string[] }> {
+  const socket = join(h.tmp('swdf-'), 'api.sock');
+  const ids: string[] = [];
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      if (req.url === '/v1/status') return res.end(JSON.stringify({ protocol: 2, peerId: '0123456789abcdef' }));
+      if (ids.length >= okCommits) {
+        res.writeHead(503, { 'retry-after': '5' });
+        return res.end(JSON.stringify({ error: { reason: 'disk_full', message: 'the disk is full; the command was not stored' } }));
+      }
+      const id = String(ids.length + 1).repeat(64).slice(0, 64);
+      ids.push(id);
+      res.writeHead(201);
+      res.end(JSON.stringify({ id, cursor: `${ids.length}-${id.slice(0, 16)}`, scope: 'local/test' }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(socket, r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  return { socket, ids };
 }
 
 const lines = (s: string): string[] => s.split('\n').filter((l) => l !== '');
@@ -113,17 +132,22 @@ t.test('commit --stdin: 50 ids in line order; tail prints all of them in order; 
 
   const [human, json] = await Promise.all([h.run(['tail', '-d', d]), h.run(['tail', '--json', '-s', a.socket])]);
   t.equal(human.code, 0, human.stderr);
-  const hl = lines(human.stdout);
+  // The scope's genesis (handle 0) comes first.
+  const [genesis, ...hl] = lines(human.stdout);
+  t.match(genesis, /^0-[0-9a-f]{16}  /, 'the genesis first');
   t.equal(hl.length, 50);
   hl.forEach((l, i) => {
     const [cursor, shortId, author, seq, ...payload] = l.split('  ');
-    t.equal(cursor, `${i}-${ids[i]!.slice(0, 16)}`);
+    t.equal(cursor, `${i + 1}-${ids[i]!.slice(0, 16)}`);
     t.equal(shortId, ids[i]!.slice(0, 12));
     t.equal(author, a.peerId);
     t.equal(seq, String(i + 1), 'seq counts from 1');
     t.equal(payload.join('  '), i % 3 === 0 ? `{"n":${i}}` : `line ${i}`);
   });
-  const entries = lines(json.stdout).map((l) => JSON.parse(l) as StreamedCommand);
+  const all = lines(json.stdout).map((l) => JSON.parse(l) as StreamedCommand & { kind: string; scope: string });
+  t.match(all[0], { kind: 'genesis', scope: 'local/test' });
+  const entries = all.slice(1);
+  t.ok(entries.every((e) => e.kind === 'data' && e.scope === 'local/test'), 'then the data commands, in their scope');
   t.same(entries.map((e) => e.id), ids, 'tail --json: the same order');
   t.same(entries[3]!.json, { n: 3 });
   t.equal(Buffer.from(entries[1]!.payload, 'base64').toString(), 'line 1');
@@ -157,7 +181,7 @@ t.test('tail --follow sees a command committed later; --after end; SIGTERM ends 
   const [r1, r2] = await Promise.all([all.stop('SIGTERM'), fresh.stop('SIGINT')]);
   t.equal(r1.code, 0, r1.stderr);
   t.equal(r2.code, 0, r2.stderr);
-  t.same(lines(r1.stdout).map((l) => l.split('  ')[1]), [first.slice(0, 12), c.stdout.trim().slice(0, 12)]);
+  t.same(lines(r1.stdout).slice(1).map((l) => l.split('  ')[1]), [first.slice(0, 12), c.stdout.trim().slice(0, 12)], 'after the genesis: both, in order');
   t.same(lines(r2.stdout).map((l) => (JSON.parse(l) as StreamedCommand).id), [c.stdout.trim()], '--after end: only the new one');
 });
 
@@ -165,13 +189,13 @@ t.test('after=end names where it starts (Syncwire-Start-Cursor), so a reconnecti
   // Regression: "end" was resolved again on each reconnect, skipping what arrived meanwhile.
   const d = h.tmp('swr-');
   const a = await h.agent(d);
-  const empty: IncomingHttpHeaders[] = [];
-  for await (const _ of apiStream({ socketPath: a.socket }, '/v1/commands?after=end', { onHeaders: (hd) => empty.push(hd) })) t.fail('no commands yet');
-  t.equal(empty[0]?.['syncwire-start-cursor'], undefined, 'an empty store: the stream starts at the first command');
+  const fresh: IncomingHttpHeaders[] = [];
+  for await (const _ of apiStream({ socketPath: a.socket }, '/v1/commands?after=end', { onHeaders: (hd) => fresh.push(hd) })) t.fail('no commands after the genesis yet');
+  t.match(fresh[0]?.['syncwire-start-cursor'], /^0-[0-9a-f]{16}$/, 'a fresh scope: the stream starts after its genesis (handle 0)');
   const old = await postCommand(a.socket, 'old');
   const seen: IncomingHttpHeaders[] = [];
   for await (const _ of apiStream({ socketPath: a.socket }, '/v1/commands?after=end', { onHeaders: (hd) => seen.push(hd) })) t.fail('nothing after the end');
-  t.equal(seen[0]?.['syncwire-start-cursor'], `0-${old.slice(0, 16)}`, 'the cursor of the last command held');
+  t.equal(seen[0]?.['syncwire-start-cursor'], `1-${old.slice(0, 16)}`, 'the cursor of the last command held');
   await a.stop();
 });
 
@@ -185,14 +209,13 @@ t.test('commit --stdin failing mid-stream: stops at the line, keeps what came be
   t.match(tooBig.stderr, 'too_large');
   t.same(lines(tooBig.stdout), await commandIds(a.socket), 'the three before it are committed and printed');
 
-  const f = h.tmp('swe-');
-  const full = await inProcessAgent(f, { diskFullAfter: 2 });
-  const r = await h.run(['commit', '--stdin', '-d', f], 30000, { input: '1\n2\n3\n4\n' });
+  const full = await diskFullApi(2);
+  const r = await h.run(['commit', '--stdin', '--socket', full.socket], 30000, { input: '1\n2\n3\n4\n' });
   t.equal(r.code, 75, 'disk full: try again later');
   t.match(r.stderr, 'line 3 failed, 2 commands committed before it');
   t.match(r.stderr, 'disk_full');
-  t.equal(full.ids().length, 2);
-  t.same(lines(r.stdout), full.ids());
+  t.equal(full.ids.length, 2, 'nothing sent after the refused line');
+  t.same(lines(r.stdout), full.ids);
 });
 
 t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a wrong token is refused', async (t) => {
@@ -204,7 +227,7 @@ t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a w
   writeFileSync(bad, 'wrong-token-0123456789', { mode: 0o600 });
   const port = await freePort();
   const cfg = join(d, 'config.json');
-  writeFileSync(cfg, JSON.stringify({ api: { listen: `127.0.0.1:${port}`, tokenFile: tf } }));
+  writeFileSync(cfg, JSON.stringify({ api: { listen: `127.0.0.1:${port}`, tokenFile: tf }, scopes: TEST_SCOPES }));
   const a = await h.agent(d, ['--config', cfg]);
   const url = `http://127.0.0.1:${port}`;
   const c = await h.run(['commit', '--stdin', '--url', url, '--token-file', tf], 30000, { input: 'one\ntwo\n' });
@@ -216,8 +239,8 @@ t.test('--url with a bearer token: status, commit --stdin and tail over TCP; a w
     h.run(['tail', '--url', url, '--token-file', bad]),
   ]);
   t.equal(tail.code, 0, tail.stderr);
-  t.same(lines(tail.stdout).map((l) => l.split('  ').at(-1)), ['one', 'two'], 'token from $SYNCWIRE_API_TOKEN_FILE');
-  t.equal((JSON.parse(status.stdout) as { commands: number }).commands, 2);
+  t.same(lines(tail.stdout).slice(1).map((l) => l.split('  ').at(-1)), ['one', 'two'], 'token from $SYNCWIRE_API_TOKEN_FILE');
+  t.equal((JSON.parse(status.stdout) as { commands: number }).commands, 3, 'the genesis and the two');
   t.equal(wrong.code, 78, 'unauthorized: the token file is a config problem');
   t.match(wrong.stderr, 'unauthorized');
 });
@@ -228,13 +251,14 @@ t.test('a real syncwire agent: commit --stdin through it, offline into its data 
   const through = await h.run(['commit', '--stdin', '-d', d], 30000, { input: '{"a":1}\nb\n' });
   t.equal(through.code, 0, through.stderr);
   t.equal(lines(through.stdout).length, 2);
-  t.equal((await statusUntil(join(d, 'status.sock'), (s) => s.commands === 2)).commands, 2);
+  t.equal((await statusUntil(join(d, 'status.sock'), (s) => s.commands === 3)).commands, 3, 'the genesis and the two');
   const stopped = await running.stop();
   t.equal(stopped.code, 0, stopped.stderr);
 
   const none = await h.run(['tail', '-d', d]);
   t.equal(none.code, 1);
   t.match(none.stderr, 'no agent is running there');
+  // No --config: the scope store's only scope is the one the commit goes to.
   const offline = await h.run(['commit', '--stdin', '-d', d], 30000, { input: 'c\r\nd\n\ne' });
   t.equal(offline.code, 0, offline.stderr);
   const offIds = lines(offline.stdout);

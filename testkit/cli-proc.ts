@@ -5,7 +5,7 @@
  * Build first: `npx tsc -p tsconfig.json`.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { apiRequest } from '../agent/api/api-client.js';
@@ -18,6 +18,12 @@ if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npx tsc
 export const childEnv: NodeJS.ProcessEnv = Object.fromEntries(
   Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && k !== 'NODE_V8_COVERAGE' && !k.startsWith('_TAPJS_')),
 );
+
+/** The scope {@link CliHarness.agent} gives its agents: created at start, the default of commit, tail and the API. */
+export const TEST_SCOPE = 'local/test';
+
+/** Config `scopes` creating {@link TEST_SCOPE} (unbounded, this node its admin) as the default scope. */
+export const TEST_SCOPES = { default: TEST_SCOPE, create: [{ name: TEST_SCOPE, retention: {}, members: [{ key: 'self', roles: 'rwa' }] }] };
 
 /** How a process ended. */
 export interface Result {
@@ -153,12 +159,17 @@ export class CliHarness {
   }
 
   /**
-   * Start `syncwire agent` on `dataDir` (a key file is created there first when missing) with
-   * `args` added, and wait until its API answers on `<dataDir>/status.sock`.
+   * Start `syncwire agent` (protocol 2) on `dataDir` (a key file is created there first when
+   * missing) with `args` added, and wait until its API answers on `<dataDir>/status.sock`.
+   * Without `--config` in `args` it runs with `<dataDir>/agent.json` = {@link TEST_SCOPES}, so
+   * it holds {@link TEST_SCOPE} and commits go there; a test giving its own config adds them.
    */
   async agent(dataDir: string, args: string[] = []): Promise<Started & { socket: string; peerId: string }> {
     if (!existsSync(join(dataDir, 'key.json'))) await this.keygen(join(dataDir, 'key.json'));
-    const s = this.start(['agent', '-d', dataDir, '--log-level', 'warn', ...args]);
+    const cfg = join(dataDir, 'agent.json');
+    if (!args.includes('--config') && !args.includes('-c')) writeFileSync(cfg, JSON.stringify({ scopes: TEST_SCOPES }), { mode: 0o600 });
+    const withCfg = args.includes('--config') || args.includes('-c') ? args : ['--config', cfg, ...args];
+    const s = this.start(['agent', '-d', dataDir, '--log-level', 'warn', ...withCfg]);
     const socket = join(dataDir, 'status.sock');
     const status = await statusUntil(socket, () => true);
     return { ...s, socket, peerId: String(status.peerId) };
@@ -220,11 +231,16 @@ export async function postCommand(socket: string, text: string): Promise<string>
   return (r.json as { id: string }).id;
 }
 
-/** The ids of every command the agent at `socket` holds, in its log order (GET /v1/commands). */
-export async function commandIds(socket: string): Promise<string[]> {
-  const r = await apiRequest({ socketPath: socket }, 'GET', '/v1/commands');
+/**
+ * The ids of the data commands the agent at `socket` holds in its default scope (or `scope`), in
+ * log order (GET /v1/commands): the genesis and membership commands are left out.
+ */
+export async function commandIds(socket: string, scope?: string): Promise<string[]> {
+  const r = await apiRequest({ socketPath: socket }, 'GET', scope === undefined ? '/v1/commands' : `/v1/commands?scope=${encodeURIComponent(scope)}`);
   return r.text
     .split('\n')
     .filter((l) => l !== '')
-    .map((l) => (JSON.parse(l) as { id: string }).id);
+    .map((l) => JSON.parse(l) as { id: string; kind?: string })
+    .filter((e) => e.kind === undefined || e.kind === 'data' || e.kind === 'v1')
+    .map((e) => e.id);
 }
