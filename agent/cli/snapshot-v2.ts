@@ -11,7 +11,7 @@ import type { EngineV2 } from '../sync/engine-v2.js';
 import type { ScopeSubscriptionState } from '../sync/scope-subscription.js';
 import type { SessionV2 } from '../sync/session-v2.js';
 import { scopeInfos, type ScopeInfo } from './scope-info.js';
-import { loadedModules, type LastError, type TransportInfo } from './snapshot.js';
+import { loadedModules, type LastError, type TransportInfo } from './process-info.js';
 import { packageVersion } from './version.js';
 
 export { activePeerCounts, rolesText, retentionInfo, scopeInfo, scopeInfos, type RetentionInfo, type ScopeInfo } from './scope-info.js';
