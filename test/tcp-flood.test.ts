@@ -1,5 +1,6 @@
 /**
- * Pre-authentication lockout, against real processes: a `syncwire gateway` (dist/, build first)
+ * Pre-authentication lockout, against real processes: a `syncwire gateway` (dist/, build first;
+ * protocol 2, the default)
  * listening on loopback TCP is flooded from this process by 1,500 concurrent idle sockets from 30
  * source addresses (127.0.0.1–30, the trusted peer's own address among them), each reconnecting
  * as soon as the gateway closes it. A trusted `syncwire agent` started during the flood must be
@@ -17,7 +18,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
-import { RawPeer } from '../testkit/raw-peer.js';
+import { SealedRawPeerV2 } from '../testkit/raw-peer-sealed-v2.js';
 import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
@@ -139,20 +140,25 @@ function flood(port: number, n: number): { stop: () => void; opened: () => numbe
   };
 }
 
-/** A trusted peer speaking the protocol by hand (sealed handshake, testkit/raw-peer.ts), then whatever the test sends. */
-async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket; peer: RawPeer }> {
+/**
+ * A trusted peer speaking protocol 2 by hand (sealed handshake, testkit/raw-peer-sealed-v2.ts),
+ * then whatever the test sends. Resolves once the gateway opened a scope toward it (its device
+ * scope), or 5 s after the link came up if it opens none.
+ */
+async function rawPeer(port: number, me: Identity): Promise<{ socket: net.Socket; peer: SealedRawPeerV2 }> {
   const socket = net.connect({ port, host: '127.0.0.1' });
   await new Promise((r) => socket.once('connect', r));
   const dec = new TcpFrameDecoder();
-  const peer = new RawPeer(me);
+  const peer = new SealedRawPeerV2(me);
   socket.write(encodeTcpFrame(peer.hello));
+  let upAt = 0;
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error('raw peer: no handshake')), 10_000);
     socket.on('data', (chunk: Buffer) => {
       for (const f of dec.push(chunk).frames) {
         for (const out of peer.receive(f)) socket.write(encodeTcpFrame(out));
-        // The gateway sends its Keys right after it verified our Auth.
-        if (peer.received.some((m) => m.type === 'Keys')) {
+        if (peer.up && upAt === 0) upAt = Date.now();
+        if (peer.firstNumber() !== undefined || (upAt > 0 && Date.now() - upAt > 5000)) {
           clearTimeout(timer);
           res();
         }
@@ -213,7 +219,9 @@ t.test('a trusted peer gets in within seconds during a 1,500-connection pre-auth
   // A burst of 2,000 polls from a trusted raw peer while the flood goes on: memory stays bounded.
   const p = await rawPeer(port, raw);
   const burst: Uint8Array[] = [];
-  for (let i = 0; i < 2000; i++) burst.push(encodeTcpFrame(p.peer.frame({ type: 'PollRequest', session: i + 1, max_bytes: 65536, heads: [], sample: [] })));
+  const scope = p.peer.firstNumber() ?? 0; // its device scope on the gateway
+  tt.ok(p.peer.firstNumber() !== undefined, 'the gateway opened a scope (the raw peer\'s device scope) toward the raw peer');
+  for (let i = 0; i < 2000; i++) burst.push(encodeTcpFrame(p.peer.frame({ type: 'PollRequest', scope, session: i + 1, max_bytes: 65536, heads: [], sample: [], window: 0 })));
   p.socket.write(Buffer.concat(burst));
   await new Promise((r) => setTimeout(r, 3000));
   p.socket.destroy();
