@@ -5,7 +5,8 @@
  * tail's whole process group SIGKILLed while a script runs) and a restart handle every command
  * at least once, in order, none skipped, with a valid cursor file; a failing script is retried
  * (never skipped); the cursor file wins over --after; SIGTERM while a script runs ends tail with
- * status 0 without acknowledging that command; --follow survives an agent restart.
+ * status 0 without acknowledging that command; --follow survives an agent restart; on protocol 2
+ * the program gets SYNCWIRE_KIND / SYNCWIRE_SCOPE (the scripts skip the scope's genesis by it).
  */
 import t from 'tap';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,11 @@ function handled(out: string): [string, string][] {
     .map((l) => [l.slice(0, 64), l.slice(65)]);
 }
 
-const cursorOf = (ids: string[], h: number): string => `${h}-${ids[h]!.slice(0, 16)}`;
+/** The cursor of the `i`th data command of the agent's scope: its genesis holds handle 0. */
+const cursorOf = (ids: string[], i: number): string => `${i + 1}-${ids[i]!.slice(0, 16)}`;
+
+/** Script prologue: a scope's genesis (and membership commands) are acknowledged unhandled. */
+const DATA_ONLY = `[ "$SYNCWIRE_KIND" = data ] || { cat > /dev/null; exit 0; }\n`;
 
 /**
  * A script that appends "<id> <payload>" to `out` (one write: a line is there whole or not at
@@ -37,7 +42,7 @@ function script(dir: string, out: string, gate: string, holdOn: string): string 
   const f = join(dir, 'handle.sh');
   writeFileSync(
     f,
-    `payload=$(cat)\nprintf '%s %s\\n' "$SYNCWIRE_ID" "$payload" >> '${out}'\n` +
+    `${DATA_ONLY}payload=$(cat)\nprintf '%s %s\\n' "$SYNCWIRE_ID" "$payload" >> '${out}'\n` +
       `if [ "$payload" = '${holdOn}' ]; then ps -o pgid= -p $$ > '${join(dir, 'pgid')}'; while [ -e '${gate}' ]; do sleep 0.02; done; fi\n`,
   );
   return f;
@@ -85,13 +90,13 @@ t.test('a failing script is retried with back-off, never skipped; the cursor fil
   const out = join(d, 'out');
   const once = join(d, 'failed-once');
   const f = join(d, 'flaky.sh');
-  writeFileSync(f, `payload=$(cat)\nif [ "$payload" = b ] && [ ! -e '${once}' ]; then : > '${once}'; echo "fail $payload" >> '${out}'; exit 3; fi\necho "$payload $SYNCWIRE_SEQ $SYNCWIRE_CURSOR" >> '${out}'\n`);
+  writeFileSync(f, `${DATA_ONLY}payload=$(cat)\nif [ "$payload" = b ] && [ ! -e '${once}' ]; then : > '${once}'; echo "fail $payload" >> '${out}'; exit 3; fi\necho "$payload $SYNCWIRE_SEQ $SYNCWIRE_CURSOR" >> '${out}'\n`);
   const cf = join(d, 'cursor');
   const ids = await commandIds(a.socket);
   const r = await h.run(['tail', '-d', d, '--exec', `sh ${f}`, '--cursor-file', cf]);
   t.equal(r.code, 0, r.stderr);
   t.same(readFileSync(out, 'utf8').split('\n').filter(Boolean), ['a 1 ' + cursorOf(ids, 0), 'fail b', 'b 2 ' + cursorOf(ids, 1), 'c 3 ' + cursorOf(ids, 2)], 'b failed, was run again, then c');
-  t.match(r.stderr, /--exec for 1-[0-9a-f]{16} \(id [0-9a-f]{12}\) exited 3; attempt 1, retrying in 1 s/);
+  t.match(r.stderr, /--exec for 2-[0-9a-f]{16} \(id [0-9a-f]{12}\) exited 3; attempt 1, retrying in 1 s/);
   t.equal(readCursorFile(cf), cursorOf(ids, 2));
 
   await postCommand(a.socket, 'd');
@@ -99,6 +104,12 @@ t.test('a failing script is retried with back-off, never skipped; the cursor fil
   t.equal(again.code, 0, again.stderr);
   t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).at(-1), `d 4 ${cursorOf(await commandIds(a.socket), 3)}`, 'resumed from the cursor file, not --after');
   t.equal(readFileSync(out, 'utf8').split('\n').filter(Boolean).length, 5, 'only d was new');
+
+  // Protocol 2: the program learns each command's scope and kind (the genesis first).
+  const kinds = join(d, 'kinds');
+  const k = await h.run(['tail', '-d', d, '--exec', `cat > /dev/null; echo "$SYNCWIRE_KIND $SYNCWIRE_SCOPE" >> '${kinds}'`, '--cursor-file', join(d, 'kinds.cursor')]);
+  t.equal(k.code, 0, k.stderr);
+  t.same(readFileSync(kinds, 'utf8').split('\n').filter(Boolean), ['genesis local/test', ...Array(4).fill('data local/test')], 'SYNCWIRE_KIND and SYNCWIRE_SCOPE');
 
   writeFileSync(cf, 'garbage\n');
   const bad = await h.run(['tail', '-d', d, '--exec', `sh ${f}`, '--cursor-file', cf]);
@@ -127,7 +138,7 @@ t.test('SIGTERM while a script runs: exit 0, that command not acknowledged; --fo
   await until(() => handled(out).length === 3, 30000, '"hold" handled again');
   // The agent restarts: the follower reconnects after its last command and sees the next one.
   t.equal((await a.stop()).code, 0);
-  await q.waitStderr(/reopening after 1-[0-9a-f]{16}/);
+  await q.waitStderr(/reopening after 2-[0-9a-f]{16}/);
   a = await h.agent(d);
   await postCommand(a.socket, 'after restart');
   await until(() => handled(out).length === 4, 30000, 'the command committed after the restart');

@@ -2,7 +2,8 @@
  * `syncwire tail --exec CMD`: run a program once per command, at least once, in order.
  *
  * CMD runs through `/bin/sh -c` with the payload on stdin and `SYNCWIRE_ID`, `SYNCWIRE_CURSOR`,
- * `SYNCWIRE_AUTHOR`, `SYNCWIRE_SEQ` in its environment (stdout and stderr are tail's). One
+ * `SYNCWIRE_AUTHOR`, `SYNCWIRE_SEQ` (protocol 2 also `SYNCWIRE_SCOPE`, `SYNCWIRE_KIND`) in its
+ * environment (stdout and stderr are tail's). One
  * program runs at a time. Once it exits 0 the command's cursor is written to the cursor file
  * (cursor-file.ts: atomic and fsynced) and only then is the next command taken, so a restarted
  * tail resumes after the last acknowledged command; a crash between the program's exit and the
@@ -51,13 +52,23 @@ interface RunEnd {
   error?: Error;
 }
 
+/**
+ * `SYNCWIRE_SCOPE` and `SYNCWIRE_KIND` (`data`, `genesis`, `membership`, `v1`) of a protocol 2
+ * line, so a program can skip a scope's genesis and membership commands; none for a v1 line.
+ */
+function scopeEnv(cmd: StreamedCommand): Record<string, string> {
+  // A v2 line carries these beside the v1 fields (parseStreamLine keeps every field).
+  const { scope, kind } = cmd as StreamedCommand & { scope?: unknown; kind?: unknown };
+  return { ...(typeof scope === 'string' ? { SYNCWIRE_SCOPE: scope } : {}), ...(typeof kind === 'string' ? { SYNCWIRE_KIND: kind } : {}) };
+}
+
 function runOnce(opts: ExecOptions, cmd: StreamedCommand): Promise<RunEnd> {
   return new Promise((resolve) => {
     const child = spawn('/bin/sh', ['-c', opts.command], {
       stdio: ['pipe', 'inherit', 'inherit'],
       // Its own process group: a shell does not pass SIGTERM on to what it runs.
       detached: true,
-      env: { ...(opts.env ?? process.env), SYNCWIRE_ID: cmd.id, SYNCWIRE_CURSOR: cmd.cursor, SYNCWIRE_AUTHOR: cmd.author, SYNCWIRE_SEQ: String(cmd.seq) },
+      env: { ...(opts.env ?? process.env), SYNCWIRE_ID: cmd.id, SYNCWIRE_CURSOR: cmd.cursor, SYNCWIRE_AUTHOR: cmd.author, SYNCWIRE_SEQ: String(cmd.seq), ...scopeEnv(cmd) },
     });
     let ended = false;
     let killTimer: NodeJS.Timeout | undefined;

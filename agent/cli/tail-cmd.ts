@@ -39,7 +39,7 @@ export const tailSpec: CommandSpec = {
     follow: { type: 'boolean', short: 'f', description: 'keep the stream open and print new commands as they arrive (survives an agent restart)' },
     after: { type: 'string', short: 'a', arg: 'CURSOR', description: 'start after this cursor (a line\'s first field), or "end" for new commands only (default: the first command)' },
     json: { type: 'boolean', description: 'print the NDJSON lines as received (cursor, id, author, seq, parents, payload base64, json)' },
-    exec: { type: 'string', short: 'x', arg: 'CMD', description: 'run CMD (/bin/sh -c) per command, payload on stdin, SYNCWIRE_ID/CURSOR/AUTHOR/SEQ in its env' },
+    exec: { type: 'string', short: 'x', arg: 'CMD', description: 'run CMD (/bin/sh -c) per command, payload on stdin, SYNCWIRE_ID/CURSOR/AUTHOR/SEQ (protocol 2: and SCOPE/KIND) in its env' },
     'cursor-file': { type: 'string', arg: 'FILE', description: 'with --exec (required): the last handled cursor; resumed from when it exists (it wins over --after)' },
     scope: { type: 'string', arg: 'NAME', description: "protocol 2: the scope to read, a name or 64-hex id (default: the agent's scopes.default, else its only scope)" },
   },
@@ -53,7 +53,9 @@ they print as "-- gap in <scope>: <reason> [after C] [before C] [(N horizon reco
 --json as received ({"gap":{...}}), with --exec on stderr (CMD is not run for them).
 
 --exec CMD runs CMD once per command, one at a time, in order, with the payload on stdin and
-SYNCWIRE_ID, SYNCWIRE_CURSOR, SYNCWIRE_AUTHOR, SYNCWIRE_SEQ set; CMD's output is tail's. After
+SYNCWIRE_ID, SYNCWIRE_CURSOR, SYNCWIRE_AUTHOR, SYNCWIRE_SEQ set (protocol 2 also SYNCWIRE_SCOPE
+and SYNCWIRE_KIND: data, genesis, membership or v1, so CMD can skip a scope's genesis and
+membership commands, which come first); CMD's output is tail's. After
 CMD exits 0 the command's cursor is written to --cursor-file (temp file, fsync, rename), and a
 restarted tail resumes after it: at-least-once (a crash between CMD's exit and that write runs
 the command again). A CMD that fails is retried after 1 s, doubling to 60 s, logged on stderr;
