@@ -1,13 +1,10 @@
 /**
- * The per-peer part of `/metrics`: one row of values per peer id (a peer linked twice is one
- * row), at most {@link MAX_PEER_SERIES} rows plus `_other` for the rest, sorted by id.
+ * The per-peer part of protocol 1's `/metrics`: one row of values per peer id (a peer linked
+ * twice is one row), at most {@link MAX_PEER_SERIES} rows plus `_other` for the rest, sorted by id.
  */
+import { MAX_PEER_SERIES, OTHER } from './metrics-v2.js';
 
-/** Most peers with series of their own; the rest share `peer="_other"` (issue 15: bounded at 1,000). */
-export const MAX_PEER_SERIES = 1000;
-
-/** The `peer` label value of the peers beyond {@link MAX_PEER_SERIES}. */
-export const OTHER = '_other';
+export { MAX_PEER_SERIES, OTHER } from './metrics-v2.js';
 
 /** The fields of one snapshot peer (agent/cli/snapshot.ts `PeerInfo`) that the metrics read. */
 export interface MetricsPeer {

@@ -13,10 +13,13 @@
  * its series however many device scopes it holds, and the choice only changes when scopes come
  * or go. `syncwire_scopes_folded` says how many were summed.
  */
-import { MAX_PEER_SERIES, OTHER } from './metrics-peers.js';
 import { labels, PromWriter, type PromType } from './prom-text.js';
 
-export { MAX_PEER_SERIES, OTHER } from './metrics-peers.js';
+/** Most peers with series of their own; the rest share `peer="_other"` (issue 15: bounded at 1,000). */
+export const MAX_PEER_SERIES = 1000;
+
+/** The `peer` and `scope` label value of the peers and scopes beyond the bounds (never a peer id or scope name). */
+export const OTHER = '_other';
 
 /**
  * Most scopes with series of their own (`metrics.maxScopeSeries` of the design, a constant here):
