@@ -145,6 +145,9 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
         error: (host, err) => log.warn({ scope: host.name, err: String(err) }, 'retention run failed'),
       },
     });
+    // Left as they are (a crash while a scope was created leaves one with no genesis yet), but
+    // said: the operator must know that a scope's data on disk is not being served.
+    for (const u of registry.unreadable) log.error({ dir: u.dir, why: u.why }, 'scope directory skipped: its genesis cannot be read (run `syncwire store check`)');
     core.bind(registry);
     engine = new EngineV2(o.identity, core, tally);
     return engine;
