@@ -5,7 +5,11 @@
  * an unknown scope (404 not_found) exit 1; `tail` prints gap lines (`-- gap in ...`, as received
  * with --json, on stderr with --exec) without moving its cursor; `scope list` prints the table
  * (and --json), a protocol 1 agent's refusal exits 1; `status` shows `scopes:` for a v2
- * snapshot; the new flags are in --help. Runs the compiled CLI (build first).
+ * snapshot; the new flags are in --help. And without an agent, on real data directories: the
+ * offline commit into a scope (named, scopes.default, the only one; a v1 commands.log moved to
+ * legacy/v1 first; unknown_scope / scope_required / read_only as the agent answers them), and
+ * `store check|salvage` per scope (a damaged segment record: 65, salvaged, 0, the agent opens
+ * it again). Runs the compiled CLI (build first).
  */
 import t from 'tap';
 import http from 'node:http';
@@ -109,18 +113,106 @@ t.test('commit --scope sends the scope as a query parameter', async (t) => {
   t.match(empty.stderr, '--scope: give a scope name');
 });
 
-t.test('commit --scope has no offline path', async (t) => {
+t.test('offline commit on protocol 2: into the scope named, scopes.default or the only one; a v1 log migrated; the same refusals', async (t) => {
+  const { writeFileSync, existsSync, readdirSync } = await import('node:fs');
   const d = h.tmp('swsco-');
-  const r = await h.run(['commit', '--data-dir', d, '--socket', join(d, 'none.sock'), '--scope', 'fleet/acme', '--text', 'x']);
-  t.equal(r.code, 1);
-  t.match(r.stderr, 'a protocol 2 commit to fleet/acme goes through the running agent');
+  await h.keygen(join(d, 'key.json'));
+  const none = join(d, 'none.sock');
+  // A protocol 1 commit first: the v1 commands.log the next protocol 2 commit moves to legacy/v1.
+  const p1 = join(d, 'p1.json');
+  writeFileSync(p1, JSON.stringify({ protocol: 1, dataDir: d, statusSocket: none }));
+  const old = await h.run(['commit', '--config', p1, '--text', 'v1']);
+  t.equal(old.code, 0, old.stderr);
+  t.ok(existsSync(join(d, 'commands.log')), 'protocol 1: into commands.log');
+  const p1Scope = await h.run(['commit', '--config', p1, '--scope', 'fleet/acme', '--text', 'x']);
+  t.equal(p1Scope.code, 2, 'protocol 1 has no scopes: --scope is a usage error');
+
+  const unknown = await h.run(['commit', '--data-dir', d, '--socket', none, '--scope', 'fleet/acme', '--text', 'x']);
+  t.equal(unknown.code, 1, 'a scope not held: exit 1');
+  t.match(unknown.stderr, 'unknown_scope: no scope "fleet/acme" is held');
+  t.notOk(existsSync(join(d, 'commands.log')), 'the v1 log was moved on the way');
+  t.ok(existsSync(join(d, 'scopes', 'legacy-v1', 'commands.log')), '... into scopes/legacy-v1');
+  const required = await h.run(['commit', '--data-dir', d, '--socket', none, '--text', 'x']);
+  t.equal(required.code, 2, 'no scope but legacy/v1, no default: a usage error');
+  t.match(required.stderr, 'scope required');
+  const legacy = await h.run(['commit', '--data-dir', d, '--socket', none, '--scope', 'legacy/v1', '--text', 'x']);
+  t.equal(legacy.code, 1);
+  t.match(legacy.stderr, 'read_only');
+
+  // scopes.create is made as an agent makes it at start, and scopes.default names it.
   const cfg = join(d, 'c.json');
-  const { writeFileSync } = await import('node:fs');
-  writeFileSync(cfg, JSON.stringify({ protocol: 2, dataDir: d, statusSocket: join(d, 'none.sock') }));
-  const v2 = await h.run(['commit', '--config', cfg, '--text', 'x']);
-  t.equal(v2.code, 1, 'a protocol 2 config: no offline commit either');
-  t.match(v2.stderr, 'goes through the running agent');
-  t.throws(() => readFileSync(join(d, 'commands.log')), 'nothing written into the data directory');
+  writeFileSync(cfg, JSON.stringify({ dataDir: d, statusSocket: none, scopes: { default: 'fleet/acme', create: [{ name: 'fleet/acme', members: [{ key: 'self', roles: 'rwa' }] }] } }));
+  const one = await h.run(['commit', '--config', cfg, '--text', 'one']);
+  t.equal(one.code, 0, one.stderr);
+  t.match(one.stdout, /^[0-9a-f]{64}\n$/);
+  const lines = await h.run(['commit', '--config', cfg, '--stdin'], 30000, { input: 'two\nthree\n' });
+  t.equal(lines.code, 0, lines.stderr);
+  t.equal(lines.stdout.split('\n').filter(Boolean).length, 2, 'one id per line');
+  const tooBig = await h.run(['commit', '--config', cfg, '--stdin'], 30000, { input: `four\n${'y'.repeat(2000)}\n` });
+  t.not(tooBig.code, 0, 'an oversized line fails');
+  t.match(tooBig.stderr, 'line 2 failed, 1 command committed before it');
+  const scopeDirs = readdirSync(join(d, 'scopes')).filter((n) => /^[0-9a-f]{64}$/.test(n));
+  t.equal(scopeDirs.length, 1, 'one scope created, once');
+
+  // What an agent on the directory then serves: the commits in order, after the genesis.
+  const a = await h.agent(d, ['--config', cfg, '--status-socket', join(d, 'status.sock')]);
+  const { commandIds } = await import('../testkit/cli-proc.js');
+  const ids = await commandIds(a.socket);
+  t.same(ids, [one.stdout.trim(), ...lines.stdout.split('\n').filter(Boolean), tooBig.stdout.trim()], 'every offline commit, in order');
+  t.same(await commandIds(a.socket, 'legacy/v1'), [old.stdout.trim()], 'the v1 command is in legacy/v1');
+  t.equal((await a.stop()).code, 0);
+});
+
+t.test('store check and salvage on a protocol 2 data directory, scope by scope', async (t) => {
+  const { writeFileSync, readFileSync: read, readdirSync } = await import('node:fs');
+  const d = h.tmp('swsst-');
+  await h.keygen(join(d, 'key.json'));
+  const cfg = join(d, 'c.json');
+  writeFileSync(cfg, JSON.stringify({ dataDir: d, statusSocket: '', durability: 'none', scopes: { default: 'fleet/acme', create: [{ name: 'fleet/acme', retention: {}, members: [{ key: 'self', roles: 'rwa' }] }] } }));
+  const fill = await h.run(['commit', '--config', cfg, '--stdin'], 30000, { input: Array.from({ length: 20 }, (_, i) => `${i}`.padStart(3, '0') + 'x'.repeat(300)).join('\n') });
+  t.equal(fill.code, 0, fill.stderr);
+  const id = readdirSync(join(d, 'scopes')).find((n) => /^[0-9a-f]{64}$/.test(n))!;
+  const check = async (...extra: string[]): Promise<{ code: number | null; json: any }> => {
+    const r = await h.run(['store', 'check', '-d', d, '--json', ...extra]);
+    return { code: r.code, json: r.stdout === '' ? null : JSON.parse(r.stdout) };
+  };
+  const intact = await check();
+  t.equal(intact.code, 0, 'intact: 0');
+  t.match(intact.json, { verdict: 'intact', scopes: [{ id, name: 'fleet/acme', verdict: 'intact', commands: 21, horizon: { state: 'absent' } }], legacy: null, log: null });
+  const human = await h.run(['store', 'check', '-d', d]);
+  t.match(human.stdout, `scope fleet/acme ${id}: intact`);
+
+  // One byte flipped in the 10th command's record: that record is damaged, the others intact.
+  const seg = join(d, 'scopes', id, 'seg-00000000000000000000.log');
+  const bytes = read(seg);
+  const at = bytes.indexOf(Buffer.from('009' + 'x'.repeat(10)));
+  bytes[at + 20] = bytes[at + 20]! ^ 0xff;
+  writeFileSync(seg, bytes);
+  const damaged = await check();
+  t.equal(damaged.code, 65, 'damaged: 65');
+  t.equal(damaged.json.scopes[0].files[1].damaged.length, 1, 'one damaged range in the segment');
+  t.equal(damaged.json.scopes[0].commands, 20);
+  t.equal((await check('--scope', 'fleet/nope')).code, 66, 'a scope not there: 66');
+  t.equal((await check('--scope', id)).code, 65, 'by id');
+  const refused = await h.run(['agent', '--config', cfg, '--log-level', 'fatal']);
+  t.equal(refused.code, 78, 'the agent refuses the damaged scope');
+
+  const salvage = await h.run(['store', 'salvage', '-d', d, '--scope', 'fleet/acme']);
+  t.equal(salvage.code, 0, salvage.stderr);
+  t.match(salvage.stdout, /rebuilt .*seg-00000000000000000000\.log: 20 records kept/);
+  t.match(salvage.stdout, /quarantined in .*seg-00000000000000000000\.log\.quarantine-/);
+  const after = await check();
+  t.equal(after.code, 0, 'intact after salvage');
+  t.equal(after.json.scopes[0].commands, 20, 'every valid record kept');
+  const again = await h.run(['store', 'salvage', '-d', d]);
+  t.equal(again.code, 0);
+  t.match(again.stdout, 'nothing to salvage');
+  // The agent opens it again and takes commits (the lost command comes back from peers, if any hold it).
+  const a = await h.agent(d, ['--config', cfg, '--status-socket', join(d, 'status.sock')]);
+  const { commandIds, postCommand } = await import('../testkit/cli-proc.js');
+  t.equal((await commandIds(a.socket)).length, 19, 'the 19 valid data commands');
+  await postCommand(a.socket, 'after salvage');
+  t.equal((await a.stop()).code, 0);
 });
 
 const cmdLine = (n: number, id: string): string =>
