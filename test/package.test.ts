@@ -135,22 +135,23 @@ t.test('npm pack on a fresh copy, install into an empty directory, run the bin',
     `import { ensureKeyFile, startAgent } from 'syncwire';
 const dir = process.argv[2];
 ensureKeyFile(dir + '/key.json');
-const agent = await startAgent({ dataDir: dir, log: { level: 'warn' } });
-const { id } = await agent.commit({ led: 1 });
-for await (const c of agent.commands()) console.log(c.id === id ? 'found ' + JSON.stringify(c.json) : 'other');
+const scopes = { default: 'local/app', create: [{ name: 'local/app', members: [{ key: 'self', roles: 'rwa' }] }] };
+const agent = await startAgent({ dataDir: dir, log: { level: 'warn' }, scopes });
+const { id, scope } = await agent.commit({ led: 1 });
+for await (const c of agent.commands()) if (c.kind === 'data') console.log(c.id === id ? 'found ' + JSON.stringify(c.json) + ' in ' + scope : 'other');
 await agent.close();
 `,
   );
   const lib = await run(process.execPath, ['use.mjs', join(work, 'lib-data')], app);
   t.equal(lib.code, 0, `the library runs from the installed package: ${lib.stderr.slice(-1000)}`);
-  t.equal(lib.stdout.trim(), 'found {"led":1}', 'commit and read back through the library');
+  t.equal(lib.stdout.trim(), 'found {"led":1} in local/app', 'commit and read back through the library (protocol 2, its scope)');
   writeFileSync(
     join(app, 'use.ts'),
-    `import { startAgent, type Agent, type CommandEntry } from 'syncwire';
+    `import { startAgent, type AgentV2, type ScopeItem, type ScopedEntry } from 'syncwire';
 export async function run(dir: string): Promise<string[]> {
-  const agent: Agent = await startAgent({ dataDir: dir, trust: { mode: 'list', keys: [] } });
+  const agent: AgentV2 = await startAgent({ dataDir: dir, trust: { mode: 'list', keys: [] }, scopes: { default: 'local/app' } });
   const ids: string[] = [];
-  for await (const c of agent.commands({ follow: false })) ids.push((c satisfies CommandEntry).id);
+  for await (const c of (agent.commands({ follow: false }) satisfies AsyncIterable<ScopeItem>)) if ('id' in c) ids.push((c satisfies ScopedEntry).id);
   await agent.close();
   return ids;
 }
