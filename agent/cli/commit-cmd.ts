@@ -24,7 +24,6 @@ import { StoreWriteError } from '../store/write-error.js';
 import { str, UsageError, type Command, type CommandSpec, type Flags, type FlagSpec } from './args.js';
 import { apiFailure, TARGET_FLAGS, urlTargetFromFlags } from './api-target.js';
 import { agentPeerId, commitLinesThroughAgent, commitOneThroughAgent } from './commit-agent.js';
-import { commitLinesIntoStore, commitOneIntoStore, type StoreTarget } from './commit-store.js';
 import { commitLinesIntoScope, commitOneIntoScope } from './commit-store-v2.js';
 import { configFileFor, DEFAULT_DATA_DIR, loadConfig, type Override } from './config.js';
 import { prepareDataDir } from './data-dir.js';
@@ -163,7 +162,9 @@ async function runCommit(flags: Flags): Promise<number> {
         return payload === 'stdin' ? await commitLinesIntoScope(target, stdinLines()) : await commitOneIntoScope(target, payload);
       }
       if (scope !== undefined) throw new UsageError('--scope: a protocol 1 data directory has no scopes', 'commit');
-      const st: StoreTarget = { dataDir: cfg.dataDir, keyFile: cfg.keyFile, durability: cfg.durability };
+      // Loaded only here: the v1 engine and store, retired with protocol 1.
+      const { commitLinesIntoStore, commitOneIntoStore } = await import('./commit-store.js');
+      const st = { dataDir: cfg.dataDir, keyFile: cfg.keyFile, durability: cfg.durability };
       return payload === 'stdin' ? await commitLinesIntoStore(st, stdinLines()) : await commitOneIntoStore(st, payload);
     } finally {
       await lock.release();

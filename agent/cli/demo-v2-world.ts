@@ -16,7 +16,7 @@ import { attachTransport } from '../node/attach-transport.js';
 import type { Logger } from '../node/log.js';
 import { EngineV2, type EngineV2Options } from '../sync/engine-v2.js';
 import type { DemoBroker } from './demo-broker.js';
-import { DEMO_BAUD, mqttUrls } from './demo-world.js';
+import { DEMO_BAUD, mqttUrls } from './demo-links.js';
 import { deviceEndV2 } from './sim-v2-end.js';
 import type { SimDeviceV2 } from '../../firmware-sim/device-v2/index.js';
 import type { SimLink } from '../../firmware-sim/uart/index.js';
@@ -87,7 +87,7 @@ export async function buildWorldV2(o: WorldV2Options): Promise<DemoWorldV2> {
     // Loaded here: the firmware simulator and its serial stack are demo-only.
     const [{ SimRegistry, createSimBinding, createSimLink }, { attachDeviceToSerialPort }, { SimDeviceV2 }, { SerialPortStream }] = await Promise.all([
       import('../../firmware-sim/uart/index.js'),
-      import('../../firmware-sim/device/index.js'),
+      import('../../firmware-sim/wiring/index.js'),
       import('../../firmware-sim/device-v2/index.js'),
       import('@serialport/stream'),
     ]);

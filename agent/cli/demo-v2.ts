@@ -13,7 +13,7 @@ import { headsOf } from '../sync/poll-answer-v2.js';
 import { verdicts, type DemoLedger, type Verdict } from './demo-v2-checks.js';
 import { DemoFeedV2 } from './demo-v2-feed.js';
 import { DEMO_FLEET, buildWorldV2, type DemoWorldV2 } from './demo-v2-world.js';
-import { DEMO_BAUD } from './demo-world.js';
+import { DEMO_BAUD } from './demo-links.js';
 import type { Logger } from '../node/log.js';
 
 /** Settings of {@link runDemoV2}, parsed by demo.ts. */
