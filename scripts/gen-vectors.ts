@@ -1,6 +1,7 @@
 /**
- * Test-vector generator: writes `docs/vectors/{messages,commands,frames,arq,seal}.json` (protocol v1)
- * and `{commands-v2,membership,messages-v2,horizon}.json` (protocol v2, scripts/vectors-*.ts) from fixed inputs.
+ * Test-vector generator: writes `docs/vectors/{messages,commands}.json` (protocol v1, retired),
+ * `{frames,arq}.json` (framing, both versions) and `{commands-v2,membership,messages-v2,horizon,seal}.json`
+ * (protocol v2, scripts/vectors-*.ts) from fixed inputs.
  *
  * Everything is deterministic: identities come from fixed 32-byte seeds (0x01…, 0x02…, 0x03…),
  * nonces and X25519 ephemeral secrets (0x11…, 0x22…) are fixed, and ed25519 signatures and
@@ -18,11 +19,8 @@ import { pathToFileURL } from 'node:url';
 import { crc32 } from '../protocol/crc32.js';
 import {
   authTranscript,
-  authTranscriptV2,
   Capability,
   cobsEncode,
-  deriveSealKeys,
-  ephemeralFromSecret,
   encodeBarePush,
   encodeCbor,
   encodeCommand,
@@ -33,26 +31,15 @@ import {
   MAX_FRAME_BYTES,
   MessageType,
   PROTOCOL_VERSION,
-  Opener,
   ReasonCode,
-  REPLAY_WINDOW,
-  SEAL_CONTEXT,
-  SEAL_SEQ_MAX,
-  SealError,
-  sealFrame,
-  openFrame,
   SerialFrameDecoder,
-  sha256,
   signedBytesOf,
   TcpFrameDecoder,
   toHex,
-  fromHex,
-  x25519,
   type Command,
   type Hello,
   type Identity,
   type Message,
-  type SealFailure,
 } from '../protocol/index.js';
 import { concat } from '../testkit/bytes.js';
 import { repoRoot } from './repo-root.js';
@@ -62,6 +49,7 @@ import { commandsV2Vectors } from './vectors-commands-v2.js';
 import { horizonVectors } from './vectors-horizon.js';
 import { membershipVectors } from './vectors-membership.js';
 import { messagesV2Vectors } from './vectors-messages-v2.js';
+import { sealVectors } from './vectors-seal.js';
 
 /** JSON form of a value with byte strings as `{"$hex": "…"}`. */
 export type Readable = null | boolean | number | string | { $hex: string } | Readable[] | { [k: string]: Readable };
@@ -455,209 +443,7 @@ function arqFile(): unknown {
   };
 }
 
-/** A small-order X25519 u-coordinate (RFC 7748 §6.1 / the usual blocklist), little-endian. */
-function lowOrderPoints(): Array<{ name: string; hex: string }> {
-  const p = (1n << 255n) - 19n;
-  const le = (n: bigint, high: boolean): string => {
-    const b = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) b[i] = Number((n >> BigInt(8 * i)) & 0xffn);
-    if (high) b[31]! |= 0x80;
-    return hex(b);
-  };
-  const points: Array<[string, bigint]> = [
-    ['0 (order 4)', 0n],
-    ['1 (order 1)', 1n],
-    ['p − 1 (order 2)', p - 1n],
-    ['p (non-canonical 0)', p],
-    ['p + 1 (non-canonical 1)', p + 1n],
-    ['order 8 (e0eb7a7c…)', 325606250916557431795983626356110631294008115727848805560023387167927233504n],
-    ['order 8 (5f9c95bc…)', 39382357235489614581723060781553021112529911719440698176882885853963445705823n],
-  ];
-  return points.flatMap(([name, u]) => [
-    { name, hex: le(u, false) },
-    // X25519 ignores bit 255, so the same point with it set must be refused too.
-    { name: `${name}, bit 255 set`, hex: le(u, true) },
-  ]);
-}
-
-/** The failure `open` gives, or null when it opened. */
-function openFailure(key: Uint8Array, body: Uint8Array): SealFailure | null {
-  try {
-    openFrame(key, body);
-    return null;
-  } catch (err) {
-    if (err instanceof SealError) return err.failure;
-    throw err;
-  }
-}
-
-function sealFile(ids: Record<'A' | 'B' | 'C', Identity>, cmds: CommandCase[]): unknown {
-  const { A, B } = ids;
-  const c = Object.fromEntries(cmds.map((k) => [k.name, k.cmd])) as Record<string, Command>;
-  const caps = Capability.Push | Capability.BareCommand | Capability.Seal;
-  const sides = [
-    { name: 'A', id: A, eph: ephemeralFromSecret(fill(32, 0x11)), nonce: seq(16, 0x10), max_frame: 4096 },
-    { name: 'B', id: B, eph: ephemeralFromSecret(fill(32, 0x22)), nonce: seq(16, 0x20), max_frame: MAX_FRAME_BYTES },
-  ].map((s) => {
-    const message: Hello = { type: 'Hello', version: PROTOCOL_VERSION, public_key: s.id.publicKey, max_frame: s.max_frame, caps, nonce: s.nonce, ephemeral: s.eph.publicKey };
-    return { ...s, message, hello: encodeMessage(message) };
-  });
-  const [a, b] = sides as [(typeof sides)[0], (typeof sides)[0]];
-  const keysA = deriveSealKeys(a.hello, b.hello, a.eph.secret, b.eph.publicKey);
-  const keysB = deriveSealKeys(b.hello, a.hello, b.eph.secret, a.eph.publicKey);
-  if (hex(keysA.send) !== hex(keysB.receive) || hex(keysA.receive) !== hex(keysB.send)) throw new Error('the two sides derive different keys');
-  const key = { a_to_b: keysA.send, b_to_a: keysA.receive };
-  const shared = x25519(a.eph.secret, b.eph.publicKey);
-
-  const auth = [
-    { signer: a, challenger: b },
-    { signer: b, challenger: a },
-  ].map(({ signer, challenger }) => {
-    const transcript = authTranscriptV2(challenger.hello, signer.hello);
-    const signature = signer.id.sign(transcript);
-    return { signer: signer.name, challenger: challenger.name, transcript: hex(transcript), signature: hex(signature), auth: hex(encodeMessage({ type: 'Auth', signature })) };
-  });
-
-  const unsubscribe = encodeMessage({ type: 'Unsubscribe' });
-  const pollRequest: Message = { type: 'PollRequest', session: 2, max_bytes: MAX_FRAME_BYTES, heads: [c.branch_b!.id], sample: [c.genesis!.id] };
-  const pollResponse: Message = { type: 'PollResponse', session: 2, more: false, total: 5, next_poll_ms: 1500, heads: [c.merge3!.id], commands: [] };
-  const frameCases: Array<{ name: string; description: string; dir: 'a_to_b' | 'b_to_a'; seq: number; message: Message | null }> = [
-    { name: 'poll_request', description: "A's first sealed frame: the PollRequest of messages.json case poll_request", dir: 'a_to_b', seq: 0, message: pollRequest },
-    { name: 'close_marker', description: 'the sealed close marker: an empty plaintext (A closes the link)', dir: 'a_to_b', seq: 1, message: null },
-    { name: 'last_seq', description: 'an Unsubscribe at the largest sequence number, 2^32 − 1', dir: 'a_to_b', seq: SEAL_SEQ_MAX, message: { type: 'Unsubscribe' } },
-    { name: 'poll_response', description: "B's first sealed frame: its answer to poll_request", dir: 'b_to_a', seq: 0, message: pollResponse },
-  ];
-  const frames = frameCases.map((f) => {
-    const plaintext = f.message === null ? new Uint8Array(0) : encodeMessage(f.message);
-    const sealed = sealFrame(key[f.dir], f.seq, plaintext);
-    const nonce = new Uint8Array(12);
-    new DataView(nonce.buffer).setUint32(8, f.seq);
-    return {
-      name: f.name,
-      description: f.description,
-      key: f.dir,
-      seq: f.seq,
-      message: f.message === null ? null : toReadable(f.message),
-      plaintext: hex(plaintext),
-      aead_nonce: hex(nonce),
-      sealed: hex(sealed),
-      serial_frame: hex(encodeSerialFrame(sealed)),
-      tcp_frame: hex(encodeTcpFrame(sealed)),
-    };
-  });
-
-  const base = fromHex(frames[0]!.sealed);
-  const close = fromHex(frames[1]!.sealed);
-  const altered = (at: number, f: (x: number) => number): Uint8Array => {
-    const out = Uint8Array.from(base);
-    out[at] = f(out[at]!);
-    return out;
-  };
-  const rejects: Array<{ name: string; key: 'a_to_b' | 'b_to_a'; hex: string; failure: SealFailure }> = [
-    { name: 'poll_request with a flipped ciphertext bit (byte 5, bit 0)', key: 'a_to_b', hex: hex(altered(5, (x) => x ^ 0x01)), failure: 'bad-tag' },
-    { name: 'poll_request with a flipped tag bit (last byte, bit 7)', key: 'a_to_b', hex: hex(altered(base.length - 1, (x) => x ^ 0x80)), failure: 'bad-tag' },
-    { name: 'poll_request with its last tag byte cut off', key: 'a_to_b', hex: hex(base.subarray(0, base.length - 1)), failure: 'bad-tag' },
-    { name: 'poll_request opened with the B→A key (as if reflected to its sender)', key: 'b_to_a', hex: hex(base), failure: 'bad-tag' },
-    { name: 'poll_request with its header seq changed from 0 to 1', key: 'a_to_b', hex: hex(altered(4, () => 0x01)), failure: 'bad-tag' },
-    { name: 'poll_request with marker 0x52 instead of 0x53', key: 'a_to_b', hex: hex(altered(0, () => 0x52)), failure: 'not-sealed' },
-    { name: 'close_marker with its last byte cut off (20 bytes: shorter than header and tag)', key: 'a_to_b', hex: hex(close.subarray(0, close.length - 1)), failure: 'not-sealed' },
-    { name: 'the marker alone', key: 'a_to_b', hex: '53', failure: 'not-sealed' },
-  ];
-  for (const r of rejects) if (openFailure(key[r.key], fromHex(r.hex)) !== r.failure) throw new Error(`seal reject "${r.name}" does not fail with ${r.failure}`);
-
-  // The replay window (§7.4) on a fresh receiver of A→B frames, each carrying an Unsubscribe.
-  type Expect = 'accept' | 'drop' | 'bad-tag';
-  const script: Array<[number, Expect, string]> = [
-    [0, 'accept', 'first frame'],
-    [1, 'accept', 'next'],
-    [1, 'drop', 'replay'],
-    [0, 'drop', 'replay'],
-    [5, 'accept', 'a gap: 2..4 may still come'],
-    [3, 'accept', 'late but in the window'],
-    [3, 'drop', 'replay'],
-    [1000, 'bad-tag', 'forged (sealed under another key): must not move the window'],
-    [4, 'accept', 'still in the window: the forgery did not move it'],
-    [100, 'accept', 'a jump forward'],
-    [37, 'accept', '63 below the highest: the oldest the window holds'],
-    [36, 'drop', '64 below the highest: too old'],
-    [37, 'drop', 'replay'],
-    [164, 'accept', 'the window slides: 100 is now 64 below'],
-    [101, 'accept', '63 below'],
-    [100, 'drop', 'accepted before, now too old'],
-    [SEAL_SEQ_MAX, 'accept', 'the largest sequence number'],
-    [SEAL_SEQ_MAX - 63, 'accept', '63 below it'],
-    [SEAL_SEQ_MAX - 64, 'drop', 'too old'],
-    [SEAL_SEQ_MAX, 'drop', 'replay'],
-  ];
-  const opener = new Opener(key.a_to_b);
-  const steps = script.map(([s, expect, why]) => {
-    const body = sealFrame(expect === 'bad-tag' ? key.b_to_a : key.a_to_b, s, unsubscribe);
-    let got: Expect;
-    try {
-      got = opener.open(body) === null ? 'drop' : 'accept';
-    } catch (err) {
-      if (!(err instanceof SealError)) throw err;
-      got = 'bad-tag';
-    }
-    if (got !== expect) throw new Error(`replay step seq ${s}: expected ${expect}, the Opener says ${got}`);
-    return { seq: s, body: hex(body), expect, why };
-  });
-
-  const weak = lowOrderPoints();
-  const order8 = weak.find((w) => w.name.startsWith('order 8'))!;
-  const weakHello = encodeMessage({ ...b.message, ephemeral: fromHex(order8.hex) });
-  for (const w of weak) {
-    try {
-      deriveSealKeys(a.hello, weakHello, a.eph.secret, fromHex(w.hex));
-      throw new Error(`low-order point ${w.name} was not refused`);
-    } catch (err) {
-      if (!(err instanceof SealError) || err.failure !== 'weak-key') throw err;
-    }
-  }
-
-  return {
-    description:
-      'Sealed links (docs/PROTOCOL.md §7.2–§7.4), all from fixed inputs. sides: identity (seed as in commands.json), X25519 ephemeral secret and public key, Hello (cbor hex, caps Push|BareCommand|Seal, field 6 = ephemeral) and its SHA-256. ' +
-      'auth: transcript = "syncwire-auth-v2" ‖ SHA-256(challenger Hello) ‖ SHA-256(signer Hello), signature = ed25519 by the signer over it, auth = the Auth body. ' +
-      'keys: shared_secret = X25519(own secret, peer ephemeral); transcript_hash = SHA-256("syncwire-seal-v1" ‖ min(h_A, h_B) ‖ max(h_A, h_B)); ' +
-      'a_to_b / b_to_a = HKDF-SHA256(ikm = shared_secret, salt = transcript_hash, info = "syncwire-seal-v1" ‖ SHA-256(sender Hello), 32 bytes). ' +
-      'frames: sealed = 53 ‖ seq (u32 BE) ‖ ChaCha20-Poly1305(key, aead_nonce = 8 zero bytes ‖ seq BE, aad = the 5 header bytes, plaintext) ‖ 16-byte tag; serial_frame and tcp_frame as in messages.json. ' +
-      'rejects: open with key must throw failure. replay: a fresh receiver opens the steps in order with key; accept = plaintext, drop = replay or too old (null), bad-tag = throws. ' +
-      'weak_keys: X25519 with any of keys must be refused (weak-key). reflected: deriving keys with own = peer Hello must be refused.',
-    sides: sides.map((s) => ({
-      name: s.name,
-      identity_seed: hex(s.id.secretKey),
-      public_key: hex(s.id.publicKey),
-      ephemeral_secret: hex(s.eph.secret),
-      ephemeral_public: hex(s.eph.publicKey),
-      message: toReadable(s.message),
-      hello: hex(s.hello),
-      hello_sha256: hex(sha256(s.hello)),
-    })),
-    auth,
-    keys: {
-      shared_secret: hex(shared),
-      transcript_hash: hex(keysA.transcriptHash),
-      hkdf_info_a_to_b: hex(concat(SEAL_CONTEXT, sha256(a.hello))),
-      hkdf_info_b_to_a: hex(concat(SEAL_CONTEXT, sha256(b.hello))),
-      a_to_b: hex(key.a_to_b),
-      b_to_a: hex(key.b_to_a),
-    },
-    frames,
-    rejects,
-    replay: { key: 'a_to_b', window: REPLAY_WINDOW, plaintext: hex(unsubscribe), steps },
-    weak_keys: {
-      description: "small-order X25519 public keys; A's deriveSealKeys with B's Hello carrying one (weak_hello carries the first order-8 point) must fail weak-key",
-      own_secret: hex(a.eph.secret),
-      weak_hello: hex(weakHello),
-      keys: weak,
-      failure: 'weak-key',
-    },
-    reflected: { description: "A receives its own Hello back: deriveSealKeys(own = peer = A's Hello) must fail", own_hello: hex(a.hello), peer_hello: hex(a.hello), failure: 'reflected' },
-  };
-}
-
-/** Every vector file (v1's five and protocol v2's), as JSON-ready objects keyed by file name. */
+/** Every vector file (v1's commands, messages; the shared frames, arq; protocol v2's), as JSON-ready objects keyed by file name. */
 export function buildVectors(): Record<string, unknown> {
   const ids = identities();
   const cmds = graph(ids);
@@ -666,11 +452,11 @@ export function buildVectors(): Record<string, unknown> {
     'messages.json': messagesFile(ids, cmds),
     'frames.json': framesFile(),
     'arq.json': arqFile(),
-    'seal.json': sealFile(ids, cmds),
     ...commandsV2Vectors(),
     ...membershipVectors(),
     ...messagesV2Vectors(),
     ...horizonVectors(),
+    ...sealVectors(),
   };
 }
 
