@@ -43,7 +43,8 @@ t.test('in process: two v2 devices on simulated UARTs, everything delivered', as
 });
 
 t.test('usage errors', async (t) => {
-  const join1 = await cli.run(['sim', '--scope-join', 'fleet/acme', '--seconds', '1']);
+  // Protocol 2 is the default: only an explicit protocol 1 refuses --scope-join.
+  const join1 = await cli.run(['sim', '--protocol', '1', '--scope-join', 'fleet/acme', '--seconds', '1']);
   t.equal(join1.code, 2, '--scope-join needs protocol 2');
   t.match(join1.stderr, '--scope-join: protocol 2 only');
   const any = await cli.run(['sim', '--protocol', '2', '--port', '/dev/null', '--trust-any']);
