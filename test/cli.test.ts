@@ -106,8 +106,8 @@ function start(args: string[]): { child: ChildProcess; stop: () => Promise<Resul
   };
 }
 
-/** GET /v1/status on the agent's API socket (what `status --json` prints) until `ready(snapshot)` holds. */
-async function statusUntil(dataDir: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 10000): Promise<Record<string, any>> {
+/** GET /v1/status on the agent's API socket (what `status --json` prints) until `ready(snapshot)` holds (generous: a loaded 2-core machine). */
+async function statusUntil(dataDir: string, ready: (s: Record<string, any>) => boolean, timeoutMs = 30000): Promise<Record<string, any>> {
   const by = Date.now() + timeoutMs;
   let last = '';
   while (Date.now() < by) {
