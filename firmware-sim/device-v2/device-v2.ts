@@ -151,6 +151,15 @@ export class SimDeviceV2 extends EventEmitter<DeviceV2Events> {
     this.connection.receive(body);
   }
 
+  /**
+   * A frame was lost below the device (bad COBS, CRC, size; firmware-sim/wiring's serial carrier
+   * reports it): counted as a bad frame, as one that failed to decode. Never throws.
+   */
+  linkError(err: Error): void {
+    this.stats.badFrames++;
+    this.emit('bad-frame', err);
+  }
+
   /** Commit telemetry every `telemetryMs`. */
   start(): void {
     this.telemetry.start();
