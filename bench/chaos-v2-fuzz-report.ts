@@ -1,0 +1,45 @@
+/**
+ * The fuzz and slot-flood subsections of the protocol-v2 part of docs/RELIABILITY.md (inside the
+ * section bench/chaos-v2-report.ts writes): how each scenario runs, its headline, its figures.
+ */
+import type { Figures } from './chaos/common.js';
+import { tableV2 } from './chaos-v2-report.js';
+
+/** Both subsections, from the figures of bench/chaos-v2-fuzz.ts and bench/chaos-v2-flood.ts. */
+export function sectionFuzzFloodV2(fuzz: Figures, flood: Figures): string {
+  const z = (k: string): string => String(fuzz[k] ?? '?');
+  const l = (k: string): string => String(flood[k] ?? '?');
+  return `### Protocol v2 fuzz: hostile input into the decoders and a live gateway
+
+\`bench/chaos-v2-fuzz.ts\` (\`test/chaos.test.ts\` runs a short one). Layer 1: serial and TCP frame
+decoders (flipped bits, truncations, oversized lengths, no delimiter). Layer 2: the v2 message
+decoder and the bare-push decoder on mutated v2 bodies of every message type. Layer 2b: a sealed
+frame opener under forged, altered, replayed and foreign-key frames. Layer 3: a live \`EngineV2\`
+gateway holding an open-read fleet scope, fed by four authenticated peers on unsealed links
+(hostile v2 messages under the right and wrong scope numbers, mutated bodies, replays of the good
+link), by raw links that never handshake, by a peer on a sealed link (0x53 bodies, unsealed
+messages, Hellos) and by the far end of a simulated UART, while a good peer commits to the fleet
+scope. Invariants: no crash, hang or untyped error; no forgery opens; every undecodable frame is
+counted (bad frame, or dropped unread when its link closed first); the sealed link stays up with
+every injection counted; the good peer converges.
+
+Measured (${fuzz.quick === true ? 'quick run' : 'full run'}): ${z('inputs')} inputs, ${z('crashes')} crashes, ${z('hangs')} hangs, ${z('untyped_errors')} untyped errors,
+${z('sealed_forgeries_opened')} forgeries opened; live: ${z('live_undecodable_sent')} undecodable frames sent, ${z('live_bad_frames_counted')} bad frames and
+${z('live_intake_dropped')} dropped at close counted; sealed link survived ${z('live_sealed_link_survived')}; good peer converged ${z('good_peer_converged')}.
+
+${tableV2(fuzz)}
+### Protocol v2 slot flood
+
+\`bench/chaos-v2-flood.ts\` (\`test/chaos.test.ts\` runs a short one). ${l('peers')} authenticated peers join one
+open-read fleet scope of a target \`EngineV2\` (subscription capacity ${l('capacity')}) and subscribe to it at
+once, on unsealed memory links an observer reads; ${l('unauthenticated')} untrusted peers dial it over TCP;
+${l('raw_preauth_links')} raw links send \`Subscribe\` and \`PollRequest\` before any handshake. Invariants: exactly
+capacity slots held; every peer never granted one refused \`MaximumSubscriptionsExceeded\` with a
+\`retry_after_ms\` and never subscribing or polling earlier than told; no untrusted peer admitted,
+each told \`Unauthorized\`.
+
+Measured: ${l('held')}/${l('capacity')} slots held ${l('settle_ms')} ms after the links came up, ${l('refused_with_hint')} refused with a hint,
+${l('pace_violations')} pace violations, ${l('unauthenticated_admitted')} untrusted admitted.
+
+${tableV2(flood)}`;
+}
