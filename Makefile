@@ -23,7 +23,6 @@ demo: build
 	node dist/agent/cli/main.js demo $(DEMO_ARGS)
 
 chaos: build
-	node dist/bench/chaos.js
 	node dist/bench/chaos-v2.js
 
 vectors: build

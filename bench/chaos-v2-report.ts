@@ -1,7 +1,6 @@
 /**
  * The invariants of the protocol-v2 soak, its table, and its section of docs/RELIABILITY.md
- * (between markers, so bench/chaos.js regenerating the rest of the file and this soak rewriting
- * its own section do not undo each other).
+ * (between markers: the chaos run rewrites only its own section, the rest of the file is prose).
  */
 import type { SoakV2Figures } from './chaos-v2-soak.js';
 
@@ -26,8 +25,8 @@ export function violationsV2(f: SoakV2Figures): string[] {
   return out;
 }
 
-/** A key/value table of the figures, as bench/chaos/report.ts prints them. */
-export function tableV2(f: SoakV2Figures): string {
+/** A key/value table of the figures. */
+export function tableV2(f: Readonly<Record<string, unknown>>): string {
   const rows = Object.entries(f).map(([k, v]) => `| \`${k}\` | ${typeof v === 'object' ? `\`${JSON.stringify(v)}\`` : String(v)} |`);
   return `| key | value |\n|---|---|\n${rows.join('\n')}\n`;
 }
@@ -47,7 +46,7 @@ export function sectionV2(f: SoakV2Figures, meta: { date: string; node: string; 
   return `${START}
 ## Protocol v2 soak
 
-\`node dist/bench/chaos-v2.js\` (the last step of \`make chaos\`; \`CHAOS_V2_SECONDS\` sets its length,
+\`node dist/bench/chaos-v2.js\` (\`make chaos\`; \`CHAOS_V2_SECONDS\` sets its length,
 \`CHAOS_V2_SEED\` its fault schedule; \`test/chaos-v2.test.ts\` runs a short one). One process: a
 gateway \`EngineV2\` on a disk store (device scopes on, \`fleet/acme\` open-read with the agents as
 writers), ${String(f.agents)} agents (\`EngineV2\` on disk stores in their own data dirs, over TCP through a
@@ -81,7 +80,7 @@ ${tableV2(f)}${extra === '' ? '' : `\n${extra}`}${END}
 `;
 }
 
-/** The v2 section of `doc` (markers included), or null: what bench/chaos.ts keeps when it rewrites the file. */
+/** The v2 section of `doc` (markers included), or null. */
 export function sectionV2In(doc: string): string | null {
   const a = doc.indexOf(START);
   const b = doc.indexOf(END);
