@@ -1,7 +1,8 @@
 /**
  * Engines for tests: on memory stores wired by memory links with fast pacing ({@link makeEngines},
  * {@link connect}, {@link converge}), or linked through real brokers by the real transports
- * ({@link MqttNode}).
+ * ({@link MqttNode}). Protocol 1, kept until the v1 engine goes: new tests use the protocol-2
+ * counterparts in testkit/engines-v2.ts (`fleetV2`, `NodeV2`, `connectV2`).
  */
 import { Engine, type EngineOptions } from '../agent/sync/engine.js';
 import { MemoryStore } from '../agent/store/memory-store.js';
