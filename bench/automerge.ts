@@ -1,9 +1,11 @@
 /**
  * The same N commands (100-byte payloads) synced between two peers by Automerge's sync protocol
  * (generateSyncMessage / receiveSyncMessage until both are done, one change per command into a
- * list) and by syncwire's poll (two engines, `subscribe: false`, in-process memory link), cold
- * (B empty) and with concurrent edits (shared half, then a quarter new on each side).
- * Bytes and round trips count sync messages only (syncwire's handshake is reported apart);
+ * list) and by syncwire's poll (two v2 engines, both writers of the bench scope, `subscribe:
+ * false`, in-process memory link), cold (B empty: it joins the scope, its genesis comes with the
+ * first answer) and with concurrent edits (shared half over an earlier link, then a quarter new
+ * on each side). Bytes and round trips count poll messages only (syncwire's handshake and scope
+ * opening are reported apart);
  * time is from the start of sync until both hold everything. Ratios are syncwire / Automerge.
  * The memory links run `seal: 'off'`: this compares two sync protocols, and Automerge's messages
  * carry no transport security either (sealing adds 21 bytes a frame, measured by the seal suite);
@@ -11,9 +13,10 @@
  */
 import * as A from '@automerge/automerge';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
-import type { Engine } from '../agent/sync/engine.js';
-import { decodeMessage } from '../protocol/envelope.js';
-import { QUICK, makeEngines, median, payload, round, teardown, until } from './util.js';
+import type { EngineV2 } from '../agent/sync/engine-v2.js';
+import { decodeMessageV2 } from '../protocol/envelope-v2.js';
+import { QUICK, median, payload, round, until } from './util.js';
+import { BENCH_SCOPE, makeEnginesV2, teardownV2 } from './v2-setup.js';
 
 type Doc = { cmds: Uint8Array[] };
 interface Cost { bytes: number; roundTrips: number; ms: number; handshake?: number }
@@ -69,27 +72,35 @@ function automerge(n: number, concurrent: boolean): Cost {
 }
 
 async function syncwire(n: number, concurrent: boolean): Promise<Cost> {
-  const [a, b] = makeEngines(2, { subscribe: false });
+  const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false }, allWrite: true });
+  const size = (e: EngineV2): number => e.scope(BENCH_SCOPE)?.store.size ?? 0;
   try {
-    const commitN = async (e: Engine, from: number, to: number): Promise<void> => {
-      for (let i = from; i < to; i++) await e.commit(payload(100, i));
+    const commitN = async (e: EngineV2, from: number, to: number): Promise<void> => {
+      for (let i = from; i < to; i++) await e.commit(BENCH_SCOPE, payload(100, i));
     };
     if (!concurrent) await commitN(a!, 0, n);
     else {
+      // The shared half (and the scope itself) reach B over a first link, closed before the timed sync.
       await commitN(a!, 0, n / 2);
-      for (let h = 0; h < a!.store.size; h++) b!.store.append(decodeCommandAt(a!, h));
+      const [pa, pb] = createMemoryLinkPair({ seal: 'off' });
+      a!.attach(pa);
+      b!.attach(pb);
+      await until(() => b!.scope(BENCH_SCOPE)?.joining === false && size(b!) === size(a!), 60000, 'shared half', 1);
+      await pa.close();
+      await until(() => a!.sessions().length === 0 && b!.sessions().length === 0, 10000, 'first link down', 1);
       await commitN(a!, n / 2, (3 * n) / 4);
       await commitN(b!, 1_000_000 + n / 2, 1_000_000 + (3 * n) / 4);
     }
-    const total = concurrent ? n : n;
+    const total = n + 1; // the genesis too
     const [la, lb] = createMemoryLinkPair({ seal: 'off' });
     let bytes = 0;
     let handshake = 0;
     let polls = 0;
     // Every frame either engine hands its link (`frame-out`; the link is unsealed: wire = message).
+    // Scope opening (`Scopes`, `ScopesAck`) is per link like the handshake, and counted with it.
     for (const e of [a!, b!]) {
       e.on('frame-out', (_peer, _message, body) => {
-        const t = decodeMessage(body).type;
+        const t = decodeMessageV2(body).type;
         if (t === 'PollRequest' || t === 'PollResponse') bytes += body.length;
         else handshake += body.length;
         if (t === 'PollRequest') polls++;
@@ -98,18 +109,13 @@ async function syncwire(n: number, concurrent: boolean): Promise<Cost> {
     const t0 = performance.now();
     a!.attach(la);
     b!.attach(lb);
-    await until(() => a!.store.size === total && b!.store.size === total, 60000, 'syncwire convergence', 1);
+    await until(() => size(a!) === total && size(b!) === total, 60000, 'syncwire convergence', 1);
     const ms = performance.now() - t0;
     // Round trips: polls needed (each side polls the other; cold, A's poll finds nothing).
     return { bytes, roundTrips: concurrent ? polls / 2 : polls - 1, ms, handshake };
   } finally {
-    await teardown([a!, b!], []);
+    await teardownV2([a!, b!], []);
   }
-}
-
-import { decodeCommand } from '../protocol/command.js';
-function decodeCommandAt(e: Engine, h: number): ReturnType<typeof decodeCommand> {
-  return decodeCommand(e.store.bytesOf(h));
 }
 
 export async function benchAutomerge(): Promise<Record<string, number>> {

@@ -1,25 +1,19 @@
 /**
- * Protocol-layer micro-benchmarks: stream framing, message encode/decode with schema validation,
- * command decoding and signature verification. Pure CPU, single core, no I/O.
+ * Protocol-layer micro-benchmarks on protocol v2: stream framing, message encode/decode with
+ * validation (envelope-v2's checks), command decoding (id hash included) and signature
+ * verification (over the v2 signature message of the id). Pure CPU, single core, no I/O.
  *
  * Each figure is the median of 5 timed runs after one warm-up run; a run repeats the operation
  * for about {@link RUN_MS} ms. Throughput in MB/s counts the operation's payload bytes (the frame
  * body for framing, the encoded message or command otherwise), 1 MB = 10^6 bytes.
  */
-import {
-  decodeCommand,
-  decodeMessage,
-  encodeCommand,
-  encodeMessage,
-  encodeSerialFrame,
-  encodeTcpFrame,
-  identityFromSecret,
-  SerialFrameDecoder,
-  signedBytesOf,
-  TcpFrameDecoder,
-  verifySignature,
-  type Message,
-} from '../protocol/index.js';
+import { decodeCommandV2, encodeCommandV2, signatureMessage, type CommandV2 } from '../protocol/command-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
+import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
+import { identityFromSecret, verifySignature } from '../protocol/keys.js';
+import type { MessageV2 } from '../protocol/messages-v2.js';
+import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
+import { TcpFrameDecoder, encodeTcpFrame } from '../protocol/tcp-frame.js';
 
 /** Target duration of one timed run, in ms. */
 export const RUN_MS = 150;
@@ -80,30 +74,33 @@ function bytes(n: number, seed: number): Uint8Array {
  */
 export async function benchProtocol(): Promise<Record<string, number>> {
   const A = identityFromSecret(new Uint8Array(32).fill(1));
-  // The workload of a bulk sync: 100-byte-payload commands, 16 to a PollResponse (~3.5 kB).
-  const commands = [];
-  let parent: Uint8Array[] = [];
+  // The workload of a bulk sync: 100-byte-payload data commands of one scope, 16 to a PollResponse (~3.5 kB).
+  const scopeId = bytes(32, 77);
+  const commands: CommandV2[] = [];
+  let parent: Uint8Array[] = [bytes(32, 78)];
   for (let i = 0; i < 16; i++) {
-    const c = encodeCommand({ parents: parent, author: A.author, seq: 1000 + i, payload: bytes(100, i + 1) }, A.sign);
+    const c = encodeCommandV2(scopeId, { parents: parent, author: A.author, seq: 1000 + i, kind: CommandKind.Data, payload: bytes(100, i + 1) }, (m) => A.sign(m));
     commands.push(c);
     parent = [c.id];
   }
-  const response: Message = {
+  const response: MessageV2 = {
     type: 'PollResponse',
+    scope: 3,
     session: 42,
     more: true,
+    gap: false,
     total: 100_000,
     next_poll_ms: 250,
     heads: [commands[15]!.id],
-    commands: commands.map((c) => c.bytes),
+    items: commands.map((c) => c.bytes),
   };
-  const body = Uint8Array.from(encodeMessage(response));
+  const body = Uint8Array.from(encodeMessageV2(response));
   const serialFrame = encodeSerialFrame(body);
   const tcpFrame = encodeTcpFrame(body);
   const serialDec = new SerialFrameDecoder();
   const tcpDec = new TcpFrameDecoder();
   const cmd = commands[7]!;
-  const signed = signedBytesOf(cmd.bytes);
+  const signed = signatureMessage(cmd.id);
 
   const results: Record<string, number> = {};
   const add = (name: string, m: Measurement): void => {
@@ -120,11 +117,11 @@ export async function benchProtocol(): Promise<Record<string, number>> {
   await yieldToLoop();
   add('tcp_decode', measure(body.length, () => tcpDec.push(tcpFrame)));
   await yieldToLoop();
-  add('message_encode_validate', measure(body.length, () => encodeMessage(response)));
+  add('message_encode_validate', measure(body.length, () => encodeMessageV2(response)));
   await yieldToLoop();
-  add('message_decode_validate', measure(body.length, () => decodeMessage(body)));
+  add('message_decode_validate', measure(body.length, () => decodeMessageV2(body)));
   await yieldToLoop();
-  add('command_decode', measure(cmd.bytes.length, () => decodeCommand(cmd.bytes)));
+  add('command_decode', measure(cmd.bytes.length, () => decodeCommandV2(scopeId, cmd.bytes)));
   await yieldToLoop();
   add('verify', measure(cmd.bytes.length, () => verifySignature(A.publicKey, signed, cmd.signature)));
   results['protocol.frame_body_bytes'] = body.length;
