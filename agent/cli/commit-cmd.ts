@@ -5,7 +5,7 @@
  * When an agent is running (its API answers on the status socket, or at `--url`), the commands
  * go through it (commit-agent.ts): the agent signs them with its own key and pushes them to its
  * subscribers at once. Otherwise the store is opened directly under the data directory's lock
- * (commit-store.ts; lock.ts: the same kernel-held lock an agent takes, so a direct commit never
+ * (commit-store-v2.ts; lock.ts: the same kernel-held lock an agent takes, so a direct commit never
  * writes beside an agent or another commit), the commands are signed with the key file and
  * stored durably; peers receive them when an agent next runs. A lock held by another commit or
  * by an agent still starting is waited for (up to 10 s); an agent that serves no status socket
