@@ -1,6 +1,6 @@
 /**
  * Idle link cost on the simulated 115200-baud UART (wire bytes from the link's counters), two
- * engines that hold the same graph and write nothing. Both peers play both roles (each polls /
+ * v2 engines that hold the same scope (the bench scope, 20 commands) and write nothing. Both peers play both roles (each polls /
  * subscribes to the other), so both directions count.
  *
  * - 1 Hz polling: `subscribe: false`, next-poll hint pinned to 1 s (this baseline is the one
@@ -16,13 +16,14 @@
  *   until the line is quiet) is measured and charged once an hour (as if the link reconnected
  *   hourly: conservative); then a steady-state window of W seconds is scaled ×3600/W.
  */
-import { ENGINE_DEFAULTS, type Engine } from '../agent/sync/engine.js';
-import type { PeerSession } from '../agent/sync/peer-session.js';
-import { peerOf } from '../testkit/engines.js';
+import type { EngineV2 } from '../agent/sync/engine-v2.js';
+import { ENGINE_DEFAULTS } from '../agent/sync/engine-settings.js';
+import type { SessionV2 } from '../agent/sync/session-v2.js';
 import type { SimLink } from '../firmware-sim/uart/index.js';
-import { decodeMessage } from '../protocol/envelope.js';
+import { decodeMessageV2 } from '../protocol/envelope-v2.js';
 import { isSealed } from '../protocol/seal.js';
-import { QUICK, makeEngines, notes, payload, round, recordingSink, serialPair, sleep, subscribed, teardown, until } from './util.js';
+import { QUICK, notes, payload, round, sleep, until } from './util.js';
+import { BENCH_SCOPE, makeEnginesV2, serialPairV2, sessionTo, subscribedV2, teardownV2 } from './v2-setup.js';
 
 const wire = (sim: SimLink): number => {
   const s = sim.stats();
@@ -34,9 +35,10 @@ const quiet = (sim: SimLink): boolean => {
   return s.aToB.queued + s.aToB.inFlight + s.bToA.queued + s.bToA.inFlight === 0;
 };
 
-async function seed(a: Engine, b: Engine): Promise<void> {
-  for (let i = 0; i < 20; i++) await a.commit(payload(100, i));
-  await until(() => b.store.size === 20, 30000, 'initial sync', 20);
+/** 20 commands at `a`, until `b` joined the scope and holds them (and the genesis). */
+async function seed(a: EngineV2, b: EngineV2): Promise<void> {
+  for (let i = 0; i < 20; i++) await a.commit(BENCH_SCOPE, payload(100, i));
+  await until(() => b.scope(BENCH_SCOPE)?.joining === false && b.scope(BENCH_SCOPE)!.store.size === 21, 30000, 'initial sync', 20);
 }
 
 /**
@@ -44,11 +46,11 @@ async function seed(a: Engine, b: Engine): Promise<void> {
  * engines' `frame-out` events (the message and what went on the wire): a sealed frame is logged
  * as `sealed <type>` with its sealed size.
  */
-function frameLog(es: Engine[]): { log: [number, string, string, number][]; t0: number } {
+function frameLog(es: EngineV2[]): { log: [number, string, string, number][]; t0: number } {
   const out = { log: [] as [number, string, string, number][], t0: performance.now() };
   const typeOf = (b: Uint8Array): string => {
     try {
-      return decodeMessage(b).type;
+      return decodeMessageV2(b).type;
     } catch {
       return '?';
     }
@@ -70,15 +72,15 @@ const summary = (log: [number, string, string, number][], from: number, to: numb
 export async function benchIdle(): Promise<Record<string, number>> {
   const W = QUICK ? 6 : 15;
   // 1 Hz polling.
-  const [a, b] = makeEngines(2, { subscribe: false, pollHint: { minMs: 1000, maxMs: 1000 } });
-  const p = await serialPair(a!, b!);
+  const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false, pollHint: { minMs: 1000, maxMs: 1000 } } });
+  const p = await serialPairV2(a!, b!);
   let pollHour: number;
   let perPoll: number;
   let pollsPerS: number;
   try {
     await seed(a!, b!);
     await sleep(1500);
-    const framesOut = (): number => peerOf(b!, a!.peerId)!.framesOut;
+    const framesOut = (): number => sessionTo(b!, a!.peerId)!.stats.framesOut;
     const f0 = framesOut();
     const w0 = wire(p.sim);
     await sleep(W * 1000);
@@ -89,16 +91,16 @@ export async function benchIdle(): Promise<Record<string, number>> {
     pollHour = (bytes / W) * 3600;
     perPoll = bytes / Math.max(1, f1 - f0);
   } finally {
-    await teardown([a!, b!], [p.close]);
+    await teardownV2([a!, b!], [p.close]);
   }
   // Push subscription, engine defaults.
-  const [c, d] = makeEngines(2);
-  const dSink = recordingSink(d!);
-  const q = await serialPair(c!, d!, undefined, undefined, { b: dSink });
+  const [c, d] = await makeEnginesV2(2);
+  const q = await serialPairV2(c!, d!);
   const subS = ENGINE_DEFAULTS.subscribe.remainOpenS;
   const aeS = ENGINE_DEFAULTS.subscribedPollS;
-  /** D's up session with C (its requester is driven by hand below). */
-  const dToC = (): PeerSession => dSink.sessions.find((s) => s.authenticated && s.peerId === c!.peerId && s.link.open)!;
+  /** D's up session with C (its poll loop and subscription of the scope are driven by hand below). */
+  const dToC = (): SessionV2 => sessionTo(d!, c!.peerId)!;
+  const scopeId = (): Uint8Array => c!.scope(BENCH_SCOPE)!.id;
   let pushHour: number;
   let renew: number;
   let ae: number;
@@ -106,8 +108,8 @@ export async function benchIdle(): Promise<Record<string, number>> {
   let steadyWindow: number;
   try {
     await seed(c!, d!);
-    await subscribed(c!, d!);
-    await subscribed(d!, c!);
+    await subscribedV2(c!, d!, 30000);
+    await subscribedV2(d!, c!, 30000);
     const fl = frameLog([c!, d!]);
     const tw = performance.now() - fl.t0;
     // Connection phase: whatever is still in flight once both subscriptions are up (the poll that
@@ -126,18 +128,18 @@ export async function benchIdle(): Promise<Record<string, number>> {
     notes.push(
       `Idle frame log (push subscription, engine defaults; times from both subscriptions up): connection phase (${((tw1 - tw) / 1000).toFixed(1)} s after both subscriptions were up): ` +
         `${summary(fl.log, tw, tw1)}. Steady-state window of ${W} s: ${summary(fl.log, tw1, tEnd)}. ` +
-        'An earlier run found one extra poll per peer in this phase (the poll after the first round was scheduled at the unsubscribed pace before the SubscribeAck arrived: 276 B in a 15 s window); the client now reschedules it to the 300 s anti-entropy period when the SubscribeAck lands.',
+        'v2 engines, one scope.',
     );
     // One anti-entropy poll exchange, measured on the line.
     await until(() => quiet(q.sim), 10000, 'quiet line');
     const a0 = wire(q.sim);
-    dToC().requester.pollNow();
+    dToC().scoped.loopOf(scopeId())!.pollNow();
     await sleep(1000);
     await until(() => quiet(q.sim), 10000, 'quiet line');
     ae = wire(q.sim) - a0;
     // One renewal (Subscribe + SubscribeAck), measured on the line.
     const r0 = wire(q.sim);
-    dToC().requester.resubscribeSoon();
+    dToC().scoped.push.subscriptionOf(scopeId())!.request();
     await sleep(1000);
     await until(() => quiet(q.sim), 10000, 'quiet line');
     renew = wire(q.sim) - r0;
@@ -145,7 +147,7 @@ export async function benchIdle(): Promise<Record<string, number>> {
     // the first window's one-off traffic once an hour; steady-state window traffic scaled.
     pushHour = 2 * ((3600 / aeS) * ae + (3600 / (0.8 * subS)) * renew) + firstWindow + (steadyWindow / W) * 3600;
   } finally {
-    await teardown([c!, d!], [q.close]);
+    await teardownV2([c!, d!], [q.close]);
   }
   return {
     'idle.poll_1hz_bytes_per_hour': Math.round(pollHour),
