@@ -104,5 +104,5 @@ t.test('2,000 polls of one scope in one burst: coalesced, all accounted for, the
   t.ok(answered < 100, `${answered} answers for 2,000 polls`);
   t.equal(answered + superseded + busy, 2000, `every poll accounted for (${answered} answered, ${superseded} superseded, ${busy} busy)`);
   await until(() => idsIn(peer, SCOPE).includes(id), 30_000, 'the commit made during the burst reached the other peer');
-  t.ok(host.store.indexOf(Buffer.from(id, 'hex')) >= 0, 'and is in the engine's own scope');
+  t.ok(host.store.indexOf(Buffer.from(id, 'hex')) >= 0, "and is in the engine's own scope");
 });
