@@ -1,7 +1,8 @@
 /**
  * The local HTTP API's memory budget (issue 15: an idle agent's RSS with the API enabled grows by
- * at most 3 MB). Three real agents (`node dist/agent/cli/main.js agent --config FILE`, a temp data
- * dir and key each, one `tcp-listen://127.0.0.1:0` link, no peer) start together per run:
+ * at most 3 MB). Three real agents (`node dist/agent/cli/main.js agent --config FILE`, protocol 2
+ * (the default: the v2 engine), a temp data dir and key each, one `tcp-listen://127.0.0.1:0`
+ * link, no peer) start together per run:
  *
  * - `off`:  `statusSocket: ""` — no API listener at all;
  * - `unix`: the API on the unix socket (`statusSocket`, the default; always on in practice);
@@ -16,7 +17,7 @@
  * unix − off on a revision that accepts `api.listen` but does not serve it
  * (`api.tcp_listener_served` 0, said in the notes). The API's modules are imported statically by
  * the CLI, so all three variants hold them; their import cost is measured apart
- * (`api.rss_import_mb`: a fresh node that imported the engine, store and snapshot modules, then
+ * (`api.rss_import_mb`: a fresh node that imported the v2 engine, scope store and snapshot modules, then
  * every agent-side module of agent/api/; gc before each reading).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -115,7 +116,7 @@ async function answers(target: ApiTarget): Promise<boolean> {
 function importCostMb(): number {
   const dist = join(repoRoot(), 'dist', 'agent');
   const url = (p: string): string => pathToFileURL(join(dist, p)).href;
-  const base = ['sync/engine.js', 'store/disk-store.js', 'cli/snapshot.js', 'cli/config.js'].map(url);
+  const base = ['sync/engine-v2.js', 'store/scope-store.js', 'cli/snapshot-v2.js', 'cli/config.js'].map(url);
   // The client is the CLI's side, not the agent's.
   const api = readdirSync(join(dist, 'api')).filter((f) => f.endsWith('.js') && f !== 'api-client.js').map((f) => url(`api/${f}`));
   const script = `

@@ -1,6 +1,6 @@
 /**
  * Resident memory of an idle compiled agent: `node dist/agent/cli/main.js agent --config FILE`
- * with one serial link (a socat PTY pair; a missing device when socat is absent) or one MQTT link
+ * (protocol 2, the default: the v2 engine, no scope configured) with one serial link (a socat PTY pair; a missing device when socat is absent) or one MQTT link
  * to the harness's Mosquitto; VmRSS read from /proc/PID/status after it settles (median of
  * samples over one second).
  */

@@ -2,8 +2,8 @@
  * The seal suite's pure figures (no links): bytes a sealed frame adds, per message and per
  * transport on the wire, and the AEAD's throughput.
  *
- * - Bytes: real encoded messages (a one-command `Push`, the bare command a one-command push is
- *   sent as, a `PollRequest` with heads and a full sample) sealed with `protocol/seal.ts`; the
+ * - Bytes: real encoded protocol-v2 messages (a one-command `Push` of scope number 1, the bare
+ *   push it is sent as, a `PollRequest` with heads and a full sample) sealed with `protocol/seal.ts`; the
  *   on-wire size of the one-command push sealed and unsealed through each transport's own
  *   encoder: serial (ARQ DATA header, CRC-32, COBS, delimiter), TCP (length prefix), MQTT
  *   (payload; the PUBLISH packet around it with the real inbox topic and a packet id).
@@ -13,8 +13,10 @@
  *   for like). MB/s of plaintext, each byte sealed once and opened once; median of runs.
  */
 import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto';
-import { encodeCommand } from '../protocol/command.js';
-import { encodeBarePush, encodeMessage } from '../protocol/envelope.js';
+import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
+import { encodeCommandV2 } from '../protocol/command-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
+import { encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { generateIdentity } from '../protocol/keys.js';
 import { inboxTopic, DEFAULT_TOPIC_PREFIX } from '../protocol/mqtt-topics.js';
 import { SEAL_HEADER_BYTES, SEAL_MARKER, SEAL_OVERHEAD, SEAL_TAG_BYTES, deriveSealKeys, ephemeralFromSecret, openFrame, sealFrame } from '../protocol/seal.js';
@@ -26,12 +28,13 @@ import { median, payload, round } from './util.js';
 /** The three sample messages, encoded: `push` (one-command Push), `bare` (that command bare), `poll`. */
 export function sampleMessages(): Record<'push' | 'bare' | 'poll', Uint8Array> {
   const id = generateIdentity();
-  const cmd = encodeCommand({ parents: [], author: id.author, seq: 1, payload: payload(100, 1) }, id.sign);
   const ids = (n: number, seed: number) => Array.from({ length: n }, (_, i) => payload(32, seed + i));
+  const scopeId = payload(32, 50);
+  const cmd = encodeCommandV2(scopeId, { parents: ids(1, 60), author: id.author, seq: 1, kind: CommandKind.Data, payload: payload(100, 1) }, (m) => id.sign(m));
   return {
-    push: encodeMessage({ type: 'Push', remaining: 1 << 20, exhausted: false, commands: [cmd.bytes] }),
-    bare: encodeBarePush(cmd.bytes),
-    poll: encodeMessage({ type: 'PollRequest', session: 7, max_bytes: 65536, heads: ids(2, 100), sample: ids(16, 200) }),
+    push: encodeMessageV2({ type: 'Push', scope: 1, remaining: 1 << 20, exhausted: false, commands: [cmd.bytes] }),
+    bare: encodeBarePushV2(cmd.bytes, 1),
+    poll: encodeMessageV2({ type: 'PollRequest', scope: 1, session: 7, max_bytes: 65536, heads: ids(2, 100), sample: ids(16, 200), window: 0 }),
   };
 }
 

@@ -38,6 +38,11 @@ export interface EnginesV2Options {
 const RWA = Role.Read | Role.Write | Role.Admin;
 
 /**
+ * Benchmark engines run the engine's default pacing (600 s subscriptions renewed at 80 %, an
+ * anti-entropy poll every 300 s while subscribed, slow-start poll budgets up to 64 KiB, default
+ * backoff and hints). The tests' fast pacing distorts every figure it touches; a suite that truly
+ * needs other pacing passes `tuning` and says why (only `idle`'s 1 Hz polling baseline does).
+ *
  * `n` v2 engines on memory stores trusting each other; the first creates {@link BENCH_SCOPE}
  * (open read), the others join it when it is offered. Nothing is linked yet.
  */
