@@ -11,7 +11,7 @@
 import { decodeMessageV2, encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { errorMessage } from '../../protocol/error-message.js';
 import { ReasonCode, SyncwireError, type ReasonName } from '../../protocol/errors.js';
-import type { MessageV2 } from '../../protocol/messages-v2.js';
+import type { MessageV2, ScopesMessage } from '../../protocol/messages-v2.js';
 import { isSealed } from '../../protocol/seal.js';
 import type { HandshakeDriver } from './handshake-driver.js';
 import type { SealedChannel } from './sealed-channel.js';
@@ -29,6 +29,8 @@ export interface InboundV2Session {
   readonly stats: SessionV2Stats;
   /** The link's scope table: the next `Scopes` seq expected from the peer. */
   readonly table: { readonly expected: number };
+  /** The peer started its end anew: restart this link's scope state and apply its first `Scopes`. */
+  restartScopes(first: ScopesMessage): void;
   readonly handshakes: HandshakeDriver;
   readonly announcer: ScopeAnnouncer;
   readonly scoped: SessionV2Scoped;
@@ -141,26 +143,14 @@ export class SessionV2Inbound {
     else this.host.log.debug(fields, 'error before the link is up (ignored)');
   }
 
-  /**
-   * A `Scopes` numbered 0 after a re-handshake, when this link already applied one: the peer
-   * started its end anew (a first handshake answered by our re-handshake, §7.5) and its scope
-   * table is empty while ours still holds the old numbers both ways, so neither side's scopes
-   * would ever open again. Closing the link (sealed close marker) makes the dialer redial, and a
-   * new link starts both tables from 0 (§9). A forged or replayed frame cannot get here: it is
-   * sealed under the new keys, and a stale retransmission of seq 0 costs one relink.
-   */
-  private peerRestarted(): void {
-    const s = this.s;
-    this.host.log.info({ peer: s.peerId, link: s.link.description }, 'the peer restarted its end of the link (Scopes seq 0 after a re-handshake); relinking');
-    void s.close();
-  }
-
   private handle(msg: MessageV2): void {
     const s = this.s;
     try {
       switch (msg.type) {
         case 'Scopes':
-          if (msg.seq === 0 && s.table.expected > 0 && s.stats.rehandshakes > 0) return this.peerRestarted();
+          // Seq 0 again after a re-handshake, when this link already applied one: the peer started its
+          // end anew with empty tables (a stale retransmission of seq 0 costs one table restart).
+          if (msg.seq === 0 && s.table.expected > 0 && s.stats.rehandshakes > 0) return s.restartScopes(msg);
           return s.announcer.onScopes(msg);
         case 'ScopesAck':
           return s.announcer.onScopesAck(msg);

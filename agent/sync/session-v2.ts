@@ -17,7 +17,7 @@ import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { errorMessage } from '../../protocol/error-message.js';
 import type { ReasonName } from '../../protocol/errors.js';
-import type { MessageV2 } from '../../protocol/messages-v2.js';
+import type { MessageV2, ScopesMessage } from '../../protocol/messages-v2.js';
 import { SEAL_OVERHEAD } from '../../protocol/seal.js';
 import type { Link } from '../link.js';
 import type { Handshake } from './handshake.js';
@@ -56,9 +56,10 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   /** The sealed channel, once up on a sealed link. */
   channel: SealedChannel | null = null;
   /** This link's scope table (a new link starts with a new one). */
-  readonly table: ScopeTable;
-  readonly announcer: ScopeAnnouncer;
-  readonly scoped: SessionV2Scoped;
+  /** This link's scope state: replaced only when the peer restarted its end ({@link restartScopes}). */
+  table: ScopeTable;
+  announcer: ScopeAnnouncer;
+  scoped: SessionV2Scoped;
   private readonly inbound: SessionV2Inbound;
   private closing = false;
   private down = false;
@@ -68,16 +69,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     readonly link: Link,
   ) {
     super();
-    const settings = host.settings;
-    this.scoped = new SessionV2Scoped(host, this, () => new ClientPacer(settings.backoff, settings.random));
-    this.table = new ScopeTable(this.scoped);
-    this.announcer = new ScopeAnnouncer(this.table, {
-      send: (m) => this.send(m),
-      closeLink: (reason) => {
-        host.log.warn({ peer: this.peerId, link: link.description, reason }, 'closing the link');
-        void this.close();
-      },
-    });
+    [this.scoped, this.table, this.announcer] = this.scopeState();
     this.inbound = new SessionV2Inbound(host, this);
     link.on('frame', (body) => this.inbound.push(body));
     link.on('frame-error', () => this.stats.badFrames++);
@@ -239,6 +231,41 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     else if (hs.keys !== null) this.channel = new SealedChannel(hs.keys, this.host.settings.rekeyAt, this.host.settings.now);
     this.stats.rehandshakes++;
     this.host.log.info({ peer: this.peerId, link: this.link.description, sealed: this.sealed }, 're-handshake complete');
+  }
+
+  /** A new scope table with its announcer and scoped part, as a new link starts with (§9). */
+  private scopeState(): [SessionV2Scoped, ScopeTable, ScopeAnnouncer] {
+    const host = this.host;
+    const settings = host.settings;
+    const scoped = new SessionV2Scoped(host, this, () => new ClientPacer(settings.backoff, settings.random));
+    const table = new ScopeTable(scoped);
+    const announcer = new ScopeAnnouncer(table, {
+      send: (m) => this.send(m),
+      closeLink: (reason) => {
+        host.log.warn({ peer: this.peerId, link: this.link.description, reason }, 'closing the link');
+        void this.close();
+      },
+    });
+    return [scoped, table, announcer];
+  }
+
+  /**
+   * The peer started its end of this link anew (its `Scopes` came with seq 0 after a re-handshake,
+   * §7.5): its tables are empty while ours hold the old numbers both ways. Drop this link's scope
+   * state in place — loops, subscriptions, answers, both tables — and start it as on a new link:
+   * our granted scopes are opened again and `first`, the peer's first `Scopes`, is applied. The
+   * peer's push slots here are suspended until it subscribes again (§11.3).
+   */
+  restartScopes(first: ScopesMessage): void {
+    if (this.closing) return;
+    this.host.log.info({ peer: this.peerId, link: this.link.description }, 'the peer restarted its end of the link: its scope tables start anew');
+    this.scoped.stop();
+    this.announcer.stop();
+    this.host.pusher.linkDown(this);
+    [this.scoped, this.table, this.announcer] = this.scopeState();
+    this.host.pusher.linkUp(this);
+    this.scoped.openGranted();
+    this.announcer.onScopes(first);
   }
 
   /** {@link DriverHost}: count a dropped re-handshake input. */
