@@ -49,6 +49,8 @@ export async function sealRss(runs: number, settleMs: number): Promise<PerMode> 
       const hostId = generateIdentity();
       const host = await EngineV2.open({ identity: hostId, trust: { mode: 'list', keys: [agents.sealed.publicKey, agents.off.publicKey] }, scopes: { max: Infinity } });
       await host.createScope({ name: BENCH_SCOPE, members: [{ publicKey: hostId.publicKey, roles: Role.Read | Role.Write | Role.Admin }], openRead: true });
+      // From the start: the scope offer and the agent's first polls come right after its Hello.
+      const watches = { sealed: watchSealed(host, agents.sealed.peerId), off: watchSealed(host, agents.off.peerId) };
       const listeners: OpenedTransport[] = [];
       const procs: Partial<Record<Mode, { child: ChildProcess; stderr: () => string }>> = {};
       try {
@@ -65,7 +67,6 @@ export async function sealRss(runs: number, settleMs: number): Promise<PerMode> 
             throw new Error(`${mode} agent: ${(err as Error).message}; stderr: ${procs[mode]!.stderr().slice(0, 300)}`);
           }
         }
-        const watches = { sealed: watchSealed(host, agents.sealed.peerId), off: watchSealed(host, agents.off.peerId) };
         await sleep(settleMs);
         const samples: Record<Mode, number[]> = { sealed: [], off: [] };
         for (let i = 0; i < 5; i++) {
