@@ -20,7 +20,9 @@ export type ApiReason =
   | 'internal'
   | 'not_implemented'
   /** A commit to the read-only scope `legacy/v1` (protocol 2, design v2-scopes.md §5.5). */
-  | 'read_only';
+  | 'read_only'
+  /** A membership change this node may not sign (not an admin of the scope, PROTOCOL.md §6.5). */
+  | 'not_permitted';
 
 /** The HTTP status of each reason (api.md's table; `not_implemented` only answers from test hosts, testkit/basic-host.ts). */
 export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
@@ -38,6 +40,7 @@ export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
   internal: 500,
   not_implemented: 501,
   read_only: 409,
+  not_permitted: 403,
 };
 
 /** Error body fields beyond reason and message (e.g. readiness `checks`). */

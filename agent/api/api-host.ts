@@ -37,6 +37,12 @@ export interface ApiHost {
    * routes then refuse the `scope` parameter and this endpoint with 400 `bad_request`.
    */
   scopes?(): object;
+  /**
+   * `POST /v1/scopes/members` (protocol 2): commit the request body's membership changes to
+   * `scope` (or the default scope) as one membership command signed by this node; resolves with
+   * the command like a commit. The host parses the body (capped by the route).
+   */
+  changeMembers?(body: Uint8Array, scope?: string): Promise<{ id: Uint8Array; cursor: string; scope: string }>;
   /** `POST /v1/reload`: re-read the trust file; the result object (throws ApiError on a bad file). */
   reload(): Promise<object>;
 }

@@ -9,6 +9,9 @@ import type { ApiHost } from './api-host.js';
 import { checkPayload, payloadKind, readBody } from './body.js';
 import { MAX_PAYLOAD_BYTES } from './body-limit.js';
 import { sendJson } from './respond.js';
+
+/** Largest body of `POST /v1/scopes/members`: 16 changes with room for whitespace. */
+export const MEMBERS_BODY_BYTES = 4096;
 import type { Route, RouteContext } from './router.js';
 
 /** Content-Type of `GET /metrics` (Prometheus text exposition format 0.0.4). */
@@ -74,6 +77,19 @@ export function apiRoutes(host: ApiHost, opts: RoutesOptions): Route[] {
         GET: ({ res }) => {
           if (!host.scopes) throw ApiError.of('bad_request', NO_SCOPES_TEXT);
           sendJson(res, 200, host.scopes());
+        },
+      },
+    },
+    {
+      path: '/v1/scopes/members',
+      methods: {
+        POST: async ({ req, res, url, expectsContinue }) => {
+          if (!host.changeMembers) throw ApiError.of('bad_request', NO_SCOPES_TEXT);
+          const scope = scopeParam(host, url.searchParams);
+          if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw ApiError.of('unsupported_media_type', 'a membership change is JSON: Content-Type: application/json');
+          const body = await readBody(req, MEMBERS_BODY_BYTES, expectsContinue ? res : undefined);
+          const done = await host.changeMembers(body, scope);
+          sendJson(res, 201, { id: toHex(done.id), cursor: done.cursor, scope: done.scope });
         },
       },
     },

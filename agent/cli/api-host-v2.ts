@@ -13,6 +13,8 @@ import { writeScopeStream } from '../api/scope-stream.js';
 import { SyncwireError } from '../../protocol/errors.js';
 import type { Logger } from '../node/log.js';
 import { NodeScopes, ScopeError } from './node-scopes.js';
+import { rolesText } from './scope-info.js';
+import { changeKey, changeMembers, membershipApiError, parseMemberChanges } from './scope-members.js';
 import { scopeInfos, type SnapshotV2 } from './snapshot-v2.js';
 import { TrustFileError } from './trust-file.js';
 import type { TrustReload } from './trust-reload.js';
@@ -71,6 +73,17 @@ export function agentApiHostV2(p: AgentHostPartsV2): ApiHost {
       return { ok: Object.values(checks).every(Boolean), checks };
     },
     scopes: () => ({ scopes: scopeInfos(scopes.engine, scopes.legacy) }),
+    changeMembers: async (body, scope) => {
+      if (p.closing.aborted) throw ApiError.of('closing', 'the agent is shutting down');
+      const changes = parseMemberChanges(body);
+      try {
+        const done = await changeMembers(scopes, changes, scope);
+        p.log.info({ scope: done.scope, changes: changes.map((c) => ({ key: changeKey(c), roles: rolesText(c.roles) })) }, 'scope membership changed');
+        return done;
+      } catch (err) {
+        throw membershipApiError(scopeApiError(err));
+      }
+    },
     reload: () => {
       try {
         return Promise.resolve({ ok: true, ...p.reload() });

@@ -61,6 +61,8 @@ export interface ScopeHostOptions {
   name?: string;
   /** Set while joining: the peer the scope is joined from, the only one granted it meanwhile (§1.8). */
   joinFrom?: Uint8Array;
+  /** The join entry pinned the scope's id: its genesis need not grant this host R (§6.9). */
+  joinPinned?: boolean;
   /** `scopes.retention` (§4.1). Default: none (the genesis, then forever). */
   retention?: RetentionConfig;
   /** Timers for the periodic run. Default: none (no tick). */
@@ -116,7 +118,7 @@ export class ScopeHost {
     this.store = o.store;
     this.membership = o.membership;
     this.nowS = o.nowS ?? (() => Math.floor(Date.now() / 1000));
-    const join = o.joinFrom !== undefined && o.store.size === 0 && o.name !== undefined ? { name: o.name, publicKey: o.identity.publicKey } : undefined;
+    const join = o.joinFrom !== undefined && o.store.size === 0 && o.name !== undefined ? { name: o.name, publicKey: o.identity.publicKey, pinned: o.joinPinned === true } : undefined;
     this.ingest = new ScopeIngest({
       store: o.store, membership: o.membership, ...(o.orphans ? { orphans: o.orphans } : {}), ...(join ? { join } : {}),
       onAppended: (hs, from, how) => {

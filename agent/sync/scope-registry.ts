@@ -106,16 +106,15 @@ export class ScopeRegistry {
    * `device/<own peer id>` nor a `scopes.join` entry (a pinned entry also requires the id), or
    * another scope of that name is held; `TooManyScopes` at `scopes.max`.
    */
-  joinVerdict(name: string, id: Uint8Array): { ok: true; held?: ScopeHost } | ScopeRefusal {
+  joinVerdict(name: string, id: Uint8Array): { ok: true; held?: ScopeHost; pinned?: boolean } | ScopeRefusal {
     const held = this.byId(id);
     if (held !== undefined) return { ok: true, held };
     const hex = toHex(id);
-    const wanted = name === `device/${this.o.identity.peerId}` || (this.o.scopes?.join ?? []).some((e) => {
-      const at = e.indexOf('@');
-      return at < 0 ? e === name : e.slice(0, at) === name && e.slice(at + 1).toLowerCase() === hex;
-    });
+    const entries = this.o.scopes?.join ?? [];
+    const pinned = entries.some((e) => e.indexOf('@') >= 0 && e.slice(0, e.indexOf('@')) === name && e.slice(e.indexOf('@') + 1).toLowerCase() === hex);
+    const wanted = pinned || name === `device/${this.o.identity.peerId}` || entries.includes(name);
     if (!wanted) return { ok: false, reason: 'ScopeDeclined', detail: `scope ${name} is neither this host's device scope nor in scopes.join` };
-    return this.room(name) ?? { ok: true };
+    return this.room(name) ?? { ok: true, pinned };
   }
 
   /**
@@ -127,7 +126,7 @@ export class ScopeRegistry {
     const v = this.joinVerdict(name, id);
     if (!v.ok) return v;
     if (v.held !== undefined) return { ok: true, host: v.held };
-    return { ok: true, host: this.add(await this.host(id, { name, joinFrom: from.slice() })) };
+    return { ok: true, host: this.add(await this.host(id, { name, joinFrom: from.slice(), joinPinned: v.pinned === true })) };
   }
 
   /** Stop holding a scope: closed, and its directory deleted when it holds nothing (a refused join). */
@@ -166,7 +165,7 @@ export class ScopeRegistry {
     return Number.isFinite(bytes) ? bytes : 0;
   }
 
-  private async host(id: Uint8Array, o: { byteBound?: number; name?: string; joinFrom?: Uint8Array }): Promise<ScopeHost> {
+  private async host(id: Uint8Array, o: { byteBound?: number; name?: string; joinFrom?: Uint8Array; joinPinned?: boolean }): Promise<ScopeHost> {
     const m = new ScopeMembership(id);
     let store: ScopeStore;
     if (this.o.dataDir === undefined) store = new MemoryScopeStore(id, this.o.nowS ? { nowS: this.o.nowS } : {});
@@ -182,7 +181,7 @@ export class ScopeRegistry {
     }
     return new ScopeHost({
       store, membership: m, identity: this.o.identity, orphans: this.orphans,
-      ...(o.name === undefined ? {} : { name: o.name }), ...(o.joinFrom === undefined ? {} : { joinFrom: o.joinFrom }),
+      ...(o.name === undefined ? {} : { name: o.name }), ...(o.joinFrom === undefined ? {} : { joinFrom: o.joinFrom, joinPinned: o.joinPinned === true }),
       ...(this.o.scopes?.retention ? { retention: this.o.scopes.retention } : {}),
       ...(this.o.scheduler ? { scheduler: this.o.scheduler } : {}), ...(this.o.nowS ? { nowS: this.o.nowS } : {}),
       ...(this.o.events ? { events: this.o.events } : {}), ...(this.o.horizonTarget === undefined ? {} : { horizonTarget: this.o.horizonTarget }),
