@@ -22,7 +22,9 @@ export type ApiReason =
   /** A commit to the read-only scope `legacy/v1` (protocol 2, design v2-scopes.md §5.5). */
   | 'read_only'
   /** A membership change this node may not sign (not an admin of the scope, PROTOCOL.md §6.5). */
-  | 'not_permitted';
+  | 'not_permitted'
+  /** A commit to a bounded scope full of own commands no peer holds yet (design v2-scopes.md §11.1). */
+  | 'retention_full';
 
 /** The HTTP status of each reason (api.md's table; `not_implemented` only answers from test hosts, testkit/basic-host.ts). */
 export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
@@ -41,6 +43,7 @@ export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
   not_implemented: 501,
   read_only: 409,
   not_permitted: 403,
+  retention_full: 507,
 };
 
 /** Error body fields beyond reason and message (e.g. readiness `checks`). */

@@ -6,6 +6,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from '../node/log.js';
 import { StoreWriteError } from '../store/write-error.js';
+import { RetentionFullError } from '../sync/retention-full-error.js';
 import { EngineClosedError } from '../sync/engine-errors.js';
 import { TooLargeError } from '../../protocol/errors.js';
 import { ApiError } from './api-error.js';
@@ -37,6 +38,7 @@ export function toApiError(err: unknown, log: Logger, what: string): ApiError {
     return ApiError.of('store_error', 'the store could not write the command; it was not stored');
   }
   if (err instanceof TooLargeError) return ApiError.of('too_large', err.message);
+  if (err instanceof RetentionFullError) return ApiError.of('retention_full', err.message, { scope: err.scope, unacknowledged: err.unacknowledged, bound: err.bound });
   if (err instanceof EngineClosedError) return ApiError.of('closing', 'the agent is shutting down');
   log.error({ err: err instanceof Error ? (err.stack ?? err.message) : String(err) }, `${what}: internal error`);
   return ApiError.of('internal', 'internal error (details are in the agent log)');

@@ -79,7 +79,7 @@ export async function apiTargetFromFlags(flags: Flags, command: string, env: Nod
 
 /**
  * The one line a command prints when the API call failed, and the exit status it ends with:
- * no agent → 1 ("no agent is running there"); `disk_full`, `closing`, `not_ready` → 75 (try again
+ * no agent → 1 ("no agent is running there"); `disk_full`, `retention_full`, `closing`, `not_ready` → 75 (try again
  * later); `unauthorized` → 78 (the token file is wrong: a config problem); other answers → 1.
  * Anything else (a timeout, a connection reset) → 1 with its message.
  */
@@ -87,7 +87,7 @@ export function apiFailure(err: unknown, target: ApiTarget): { message: string; 
   const where = describeTarget(target);
   if (err instanceof ApiUnavailableError) return { message: `${where}: no agent is running there (${err.code})`, status: EXIT.failure };
   if (err instanceof ApiAnswerError) {
-    const status = err.reason === 'disk_full' || err.reason === 'closing' || err.reason === 'not_ready' ? EXIT.tempFail : err.reason === 'unauthorized' ? EXIT.config : EXIT.failure;
+    const status = err.reason === 'disk_full' || err.reason === 'retention_full' || err.reason === 'closing' || err.reason === 'not_ready' ? EXIT.tempFail : err.reason === 'unauthorized' ? EXIT.config : EXIT.failure;
     return { message: `${where}: ${err.reason}: ${err.message}`, status };
   }
   const code = (err as NodeJS.ErrnoException).code;

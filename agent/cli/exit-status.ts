@@ -11,10 +11,12 @@
  * | StoreError | 78 (not a log, bad header, unknown version, unwritable, bad durability); 1 (a misuse: closed, already open, missing parent, short read) |
  * | LockedError | 78 (an agent or gateway holds the directory), 75 (a short-lived holder) |
  * | StoreWriteError | 75 (disk full), 1 (other I/O) |
+ * | RetentionFullError | 75 (a bounded scope full of own commands no peer holds yet: commit again once a peer synced) |
  * | DemoBrokerUnavailableError, anything else | 1 |
  */
 import { StoreError } from '../store/store-errors.js';
 import { StoreWriteError } from '../store/write-error.js';
+import { RetentionFullError } from '../sync/retention-full-error.js';
 import { UsageError } from './args.js';
 import { ConfigError } from './config.js';
 import { DataDirError, StoreOpenError } from './data-dir.js';
@@ -28,5 +30,6 @@ const WITH_EXIT_STATUS = [UsageError, ConfigError, DataDirError, StoreOpenError,
 /** The exit status for an error that ended a command (see the module table); 1 for anything unknown. */
 export function exitStatusOf(err: unknown): number {
   for (const cls of WITH_EXIT_STATUS) if (err instanceof cls) return err.exitCode;
+  if (err instanceof RetentionFullError) return EXIT.tempFail;
   return EXIT.failure;
 }
