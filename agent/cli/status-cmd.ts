@@ -14,16 +14,18 @@ import { scopeEntries, scopeRows, tableLines } from './scope-lines.js';
 /** `syncwire status`. */
 export const statusSpec: CommandSpec = {
   name: 'status',
-  summary: "show a running agent's links, peers, heads, subscriptions, traffic and pacing",
+  summary: "show a running agent's scopes, links, peers, subscriptions and traffic",
   usage: 'syncwire status [--socket PATH | --config FILE | --data-dir DIR | --url URL --token-file FILE] [--json]',
   flags: {
     ...TARGET_FLAGS,
-    json: { type: 'boolean', description: 'print the snapshot as JSON' },
+    json: { type: 'boolean', description: 'print the whole snapshot as JSON (docs/STATUS.md lists every field)' },
   },
-  details: `Columns of the peer table: AUTH = handshake done; SUB = we hold a push subscription
-with the peer; SUBR = the peer holds one of our subscription slots; IN/OUT = frame bytes;
-FRAMES = frames in/out; BAD = frames dropped (CRC, size, schema). Exit status 1 when no agent
-answers on the socket.`,
+  details: `Prints the agent's role, peer id and data directory; commands held over every scope; the
+(peer, scope) subscription slots in use; the scope table (NAME, the first 16 hex of the scope
+id, COMMANDS appended, JOINING = waiting for its genesis); each configured link URL and the
+links it holds; and the peer table: AUTH = handshake done, IN/OUT = message bytes, FRAMES =
+frames in/out. A "protocol": 1 agent prints its one graph instead (heads, pacing, ingest; SUB,
+SUBR and BAD columns). Exit status 1 when no agent answers.`,
 };
 
 const short = (hex: string): string => hex.slice(0, 8);
