@@ -331,7 +331,7 @@ t.test('help: the new flags and the scope command', async (t) => {
   ]);
   t.match(top!.stdout, /^ {2}scope +list the scopes/m);
   t.equal(scope!.code, 0);
-  t.match(scope!.stdout, 'syncwire scope list');
+  t.match(scope!.stdout, 'syncwire scope (list [--json] | grant NAME KEY ROLES | revoke NAME KEY)');
   t.match(scope!.stdout, '--json');
   t.match(commit!.stdout, '--scope NAME');
   t.match(tail!.stdout, '--scope NAME');

@@ -8,7 +8,8 @@
  * with its push passes ({@link PusherV2}, protocol-v2.md §11), fed by every append.
  */
 import { randomBytes } from 'node:crypto';
-import { compareBytes } from '../../protocol/command.js';
+import { compareBytes, fingerprint } from '../../protocol/command.js';
+import { MAX_VIA } from '../../protocol/constants.js';
 import { toHex, type Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import { deviceGenesis, deviceScopeName, wantsDeviceScope, type DeviceScopesConfig } from './device-scope.js';
@@ -150,6 +151,20 @@ export class EngineV2Core implements SessionV2Host {
 
   held(): ScopeHost[] {
     return this.registry.list();
+  }
+
+  upstreamsOf(scopeId: Uint8Array, except: SessionV2Like): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const s of this.sessions) {
+      if (s === except || s.peerKey === null || !s.pushesUs(scopeId)) continue;
+      if (out.length === MAX_VIA) break;
+      out.push(fingerprint(s.peerKey));
+    }
+    return out;
+  }
+
+  upstreamsChanged(scopeId: Uint8Array, from: SessionV2Like): void {
+    for (const s of this.sessions) if (s !== from) s.viaChanged(scopeId);
   }
 
   bucketOf(peerId: string): TokenBucket {

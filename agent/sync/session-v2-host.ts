@@ -26,6 +26,10 @@ export interface SessionV2Host {
   /** Whether a version refusal of this peer key (64 hex) is due a warn line (once per key per 10 minutes, §3.1). */
   versionLogDue(publicKeyHex: string): boolean;
 
+  /** The peer ids (8 bytes) other than `except`'s that push S to this host: a `Subscribe`'s `via` (§11.7, at most 16). */
+  upstreamsOf(scopeId: Uint8Array, except: SessionV2Like): Uint8Array[];
+  /** `from`'s subscription of S was granted or ended: every other session renews S's subscription with the new `via`. */
+  upstreamsChanged(scopeId: Uint8Array, from: SessionV2Like): void;
   /** Whether this host holds S (a join still being set up included). */
   holds(scopeId: Uint8Array): boolean;
   /** §1.8: whether S is granted to the peer with this key now. */
@@ -77,6 +81,10 @@ export interface SessionV2Like {
    * never opened (or closed by us since), close it when no longer granted. Sends at once.
    */
   refresh(scopeId: Uint8Array): void;
+  /** Whether this side holds a granted push subscription of S with the peer (the peer pushes S to us). */
+  pushesUs(scopeId: Uint8Array): boolean;
+  /** Our set of peers pushing S to us changed: renew S's subscription so its `via` is true (§11.7). */
+  viaChanged(scopeId: Uint8Array): void;
   /** Close the session and its link. */
   close(): Promise<void>;
 }

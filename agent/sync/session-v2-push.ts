@@ -46,6 +46,15 @@ export class SessionV2Push {
     return this.subs.get(scopeKey(scopeId));
   }
 
+  /**
+   * Our `via` for S changed: a granted or pending subscription asks again now with it (the
+   * responder takes the newest `Subscribe`; a `Subscribe` sent before the change carries the old list).
+   */
+  viaChanged(scopeId: Uint8Array): void {
+    const sub = this.subs.get(scopeKey(scopeId));
+    if (sub?.state === 'subscribed' || sub?.state === 'pending') sub.request();
+  }
+
   /** S became active: a fresh subscription (polling), and a suspended slot of the peer for S resumes. */
   active(scopeId: Uint8Array): void {
     const key = scopeKey(scopeId);
@@ -160,7 +169,7 @@ export class SessionV2Push {
           seen.add(hex);
           sample.push(id);
         }
-        s.send({ type: 'Subscribe', scope: n, remain_open: remainOpenS, max_bytes: maxBytes, sample, via: [] });
+        s.send({ type: 'Subscribe', scope: n, remain_open: remainOpenS, max_bytes: maxBytes, sample, via: this.host.upstreamsOf(scopeId, s) });
         s.stats.subscribesSent++;
         return true;
       },
@@ -170,6 +179,7 @@ export class SessionV2Push {
         loop.setSlow(on ? settings.subscribedPollS * 1000 : null);
         // Pushes stopped: back to polling at the responder's pace, not after the anti-entropy wait.
         if (!on) loop.pollSoon(settings.pollHint.minMs);
+        this.host.upstreamsChanged(scopeId, s);
       },
     }, this.pacer());
   }

@@ -173,6 +173,16 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     if (this.authenticated && !this.closing) this.scoped.refresh(scopeId);
   }
 
+  /** {@link SessionV2Like}: whether the peer pushes S to us (our subscription is granted). */
+  pushesUs(scopeId: Uint8Array): boolean {
+    return this.scoped.push.subscriptionOf(scopeId)?.state === 'subscribed';
+  }
+
+  /** {@link SessionV2Like}: renew S's subscription (its `via` changed). */
+  viaChanged(scopeId: Uint8Array): void {
+    if (this.authenticated && !this.closing) this.scoped.push.viaChanged(scopeId);
+  }
+
   /**
    * Close the session and its link; idempotent. A sealed link first gets the sealed close marker
    * (§7.6) unless `marker` is false (the peer closed it, or a pre-up refusal).
