@@ -265,6 +265,9 @@ t.test('a joined scope accepts only its genesis first (§1.9)', async (t) => {
   t.same((await rig(g, { join: joinAs }).send([d, g])).joinRefused?.reason, 'NotPermitted', 'data first');
   t.same((await rig(g, { join: { ...joinAs, name: 'fleet/other' } }).send([g])).joinRefused?.reason, 'NotPermitted', 'another name');
   t.same((await rig(g, { join: { ...joinAs, publicKey: O.publicKey } }).send([g])).joinRefused?.reason, 'NotAMember', 'no R for this host');
+  const pinned = rig(g, { join: { ...joinAs, publicKey: O.publicKey, pinned: true } });
+  t.equal((await pinned.send([g])).joinRefused, undefined, 'a pinned join takes a genesis that does not name this host (a member added later, PROTOCOL.md §6.9)');
+  t.equal(pinned.store.size, 1, 'the genesis is stored');
   const forged = rig(g, { join: joinAs });
   t.same((await forged.send([flip(g)])).joinRefused?.reason, 'BadSignature', 'a forged genesis');
   t.same((await forged.send([g])).joinRefused?.reason, 'BadSignature', 'a refused join stays refused');

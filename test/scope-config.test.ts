@@ -57,7 +57,7 @@ t.test('valid configs: the example passes both the generated check and TypeBox; 
   t.same(await validate({ protocol: 2, scopes: { deviceScopes: false, retention: {} } }), []);
   t.same(await validate({ protocol: 1 }), []);
   const none = resolveConfig({});
-  t.equal(none.protocol, 1, 'protocol 1 stays the default');
+  t.equal(none.protocol, 2, 'protocol 2 is the default');
   t.same(none.scopes, {});
   const two = await loadConfig(cfgFile('ex.json', EXAMPLE));
   t.equal(two.protocol, 2);
@@ -67,8 +67,8 @@ t.test('valid configs: the example passes both the generated check and TypeBox; 
 t.test('problems name the path and what was expected', async (t) => {
   const cases: [object, string, string][] = [
     [{ protocol: 3 }, '/protocol', 'expected 1 or 2, got 3'],
-    [{ scopes: {} }, '/scopes', 'only with protocol 2'],
-    [{ protocol: 1, scopes: { join: ['fleet/a'] } }, '/scopes', 'this config runs protocol 1'],
+    [{ protocol: 1, scopes: {} }, '/scopes', 'only with protocol 2'],
+    [{ protocol: 1, scopes: { join: ['fleet/a'] } }, '/scopes', 'protocol 1 has no scopes'],
     [{ protocol: 2, scopes: { join: ['Fleet/Acme'] } }, '/scopes/join/0', 'expected a scope name'],
     [{ protocol: 2, scopes: { join: ['fleet/a', 'fleet/acme@1234'] } }, '/scopes/join/1', 'the pinned scope id after "@" must be 64 hex chars, got "1234"'],
     [{ protocol: 2, scopes: { join: [`fleet/acme@${'g'.repeat(64)}`] } }, '/scopes/join/0', 'must be 64 hex chars'],
@@ -108,7 +108,7 @@ t.test('problems name the path and what was expected', async (t) => {
     t.ok(hit, `${JSON.stringify(cfg)} → ${path}: ${text}; got ${JSON.stringify(problems)}`);
   }
   // As loadConfig prints them: file name, path, text.
-  t.match(await refusal(loadConfig(cfgFile('p1.json', { scopes: { join: ['fleet/a'] } }))), 'p1.json: /scopes: only with protocol 2');
+  t.match(await refusal(loadConfig(cfgFile('p1.json', { protocol: 1, scopes: { join: ['fleet/a'] } }))), 'p1.json: /scopes: only with protocol 2');
   t.match(await refusal(loadConfig(cfgFile('pin.json', { protocol: 2, scopes: { join: ['fleet/acme@12'] } }))), 'pin.json: /scopes/join/0: the pinned scope id');
 });
 
@@ -122,7 +122,8 @@ t.test('node flags: --protocol, --scope-join appends to the file, --scope-defaul
   t.same(fromFlags.scopes, { join: ['fleet/b'] });
   t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '3' }, {}))), '--protocol: /protocol: expected 1 or 2, got 3');
   t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '2', 'scope-join': ['fleet/x@zz'] }, {}))), '--scope-join: /scopes/join/0: the pinned scope id');
-  t.match(await refusal(loadConfig(undefined, nodeOverrides({ 'scope-default': 'fleet/a' }, {}))), '/scopes: only with protocol 2');
+  t.equal((await loadConfig(undefined, nodeOverrides({ 'scope-default': 'fleet/a' }, {}))).scopes.default, 'fleet/a', 'scope flags need no --protocol (2 is the default)');
+  t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '1', 'scope-default': 'fleet/a' }, {}))), '/scopes: only with protocol 2');
 });
 
 t.test('resolveScopes: agent role defaults', async (t) => {

@@ -69,7 +69,7 @@ t.test('join policy: own device scope, scopes.join entries plain and pinned, ver
   t.match(reg.joinVerdict(`device/${A.peerId}`, new Uint8Array(32).fill(1)), { ok: false, reason: 'ScopeDeclined' }, 'a foreign device scope');
   t.same(reg.joinVerdict('fleet/acme', fleet.id), { ok: true });
   t.match(reg.joinVerdict('fleet/other', other.id), { ok: false, reason: 'ScopeDeclined' }, 'not in scopes.join');
-  t.same(reg.joinVerdict('fleet/pinned', new Uint8Array(32).fill(0xab)), { ok: true }, 'pinned, the id matches');
+  t.same(reg.joinVerdict('fleet/pinned', new Uint8Array(32).fill(0xab)), { ok: true, pinned: true }, 'pinned, the id matches (its genesis need not name this host, §6.9)');
   t.match(reg.joinVerdict('fleet/pinned', new Uint8Array(32).fill(0xac)), { ok: false, reason: 'ScopeDeclined' }, 'pinned, another id');
   const v = await reg.join('fleet/acme', fleet.id, A.publicKey);
   t.ok(v.ok);

@@ -78,7 +78,7 @@ t.test('a damaged record in the first of two segments: cut out, the second renum
   const before = inspectScopeDir(dir, id);
   t.equal(before.verdict, 'damaged');
   t.equal(before.files[1]!.damaged.length, 1);
-  await t.rejects(heldIds(dataDir, identity), { name: 'ScopeStoreError', scopeReason: 'bad-segment', exitCode: 78 }, 'the engine refuses the damaged segment');
+  await t.rejects(heldIds(dataDir, identity), { name: 'StoreError', scopeReason: 'bad-segment', exitCode: 78 }, 'the engine refuses the damaged segment');
 
   const r = salvageScopeDir(dir, id);
   t.ok(r.rebuilt);
@@ -102,7 +102,7 @@ t.test('refused, nothing touched: damage below pruned history, a damaged members
   // A horizon whose base lies past the damage: renumbering would make it name other commands.
   writeFileSync(join(dir, 'horizon.bin'), encodeHorizonFile({ ...EMPTY_HORIZON, base: 12 }));
   const files = readdirSync(dir).sort();
-  t.throws(() => salvageScopeDir(dir, id), { name: 'ScopeStoreError', scopeReason: 'bad-segment' });
+  t.throws(() => salvageScopeDir(dir, id), { name: 'StoreError', scopeReason: 'bad-segment' });
   t.same(readdirSync(dir).sort(), files, 'nothing written');
   rmSync(join(dir, 'horizon.bin'));
   const members = join(dir, 'members.log');

@@ -114,7 +114,7 @@ export class ScopeRegistry {
     const pinned = entries.some((e) => e.indexOf('@') >= 0 && e.slice(0, e.indexOf('@')) === name && e.slice(e.indexOf('@') + 1).toLowerCase() === hex);
     const wanted = pinned || name === `device/${this.o.identity.peerId}` || entries.includes(name);
     if (!wanted) return { ok: false, reason: 'ScopeDeclined', detail: `scope ${name} is neither this host's device scope nor in scopes.join` };
-    return this.room(name) ?? { ok: true, pinned };
+    return this.room(name) ?? (pinned ? { ok: true, pinned } : { ok: true });
   }
 
   /**
