@@ -6,7 +6,7 @@
 import type { AttachedTransport } from '../node/attach-transport.js';
 import type { TransportOptions } from '../transport/registry.js';
 import type { ResolvedConfig } from './config.js';
-import type { LastError } from './snapshot.js';
+import type { LastError } from './process-info.js';
 
 /** A transport and the links it currently holds. */
 export type RunningTransport = AttachedTransport;

@@ -9,7 +9,7 @@ import { fromHex } from '../../protocol/keys.js';
 import type { Link } from '../link.js';
 import { attachTransport, type AttachedTransport } from '../node/attach-transport.js';
 import type { Logger } from '../node/log.js';
-import type { TransportOptions } from '../transport/registry.js';
+import { transportOptionsFor } from './node-transports.js';
 import { DiskStore } from '../store/disk-store.js';
 import { Engine } from '../sync/engine.js';
 import { redactUrl } from '../transport/redact-url.js';
@@ -63,29 +63,6 @@ export interface StartNodeOptions {
   lastError?: SnapshotSource['lastError'];
 }
 
-/**
- * Add `mqtt.username/password` to an `mqtt(s)[-listen]:` URL that has no credentials of its own,
- * and return the TLS material for it. Other URLs pass through.
- */
-export function transportOptionsFor(url: string, cfg: ResolvedConfig): { url: string; tls?: TransportOptions['tls'] } {
-  if (!/^mqtts?(-listen)?:/.test(url)) return { url };
-  const m = cfg.mqtt;
-  let out = url;
-  if (m.username !== undefined) {
-    try {
-      const u = new URL(url);
-      if (u.username === '') {
-        u.username = encodeURIComponent(m.username);
-        if (m.password !== undefined) u.password = encodeURIComponent(m.password);
-        out = u.href;
-      }
-    } catch {
-      /* openTransport reports the bad URL */
-    }
-  }
-  const tls = m.ca !== undefined || m.cert !== undefined || m.key !== undefined ? { ca: m.ca, cert: m.cert, key: m.key } : undefined;
-  return tls ? { url: out, tls } : { url: out };
-}
 
 /**
  * Start an agent.
