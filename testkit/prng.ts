@@ -2,7 +2,7 @@
  * Seeded pseudo-random numbers for tests, fuzzers and benchmarks (never for keys or nonces).
  *
  * {@link mulberry32} is the one generator; {@link xorshift32} stays only because the chaos fuzz
- * figures in `bench/chaos.json` were drawn from its sequence (seed 0xc0ffee), and a different
+ * figures in `bench/chaos-v2.json` are drawn from its sequence (seed 0xc0ffee), and a different
  * sequence would change them. Both return floats in [0, 1) and are deterministic per seed.
  * The helpers below draw exactly one number per call ({@link bytes}: one per byte), so a caller's
  * sequence does not depend on which helper it uses.
