@@ -74,11 +74,13 @@ for v in $VERSIONS; do
     PATH="$bin:$PATH" node dist/agent/cli/main.js demo --quiet --mqtt "$url"
     cleanup
     MOSQ_PID=
-    # The other commands' paths the demo does not take: a key file, a commit into a disk store.
+    # The other commands' paths the demo does not take: a key file, offline commits into a disk
+    # scope store (the config creates the scope local/floor and makes it the default).
     d=$(mktemp -d)
     PATH="$bin:$PATH" node dist/agent/cli/main.js keygen --out "$d/key.json" >/dev/null
-    PATH="$bin:$PATH" node dist/agent/cli/main.js commit -d "$d" --text '{"floor":true}' >/dev/null
-    PATH="$bin:$PATH" node dist/agent/cli/main.js commit -d "$d" --text '{"again":true}' >/dev/null
+    printf '{"dataDir":"%s","keyFile":"%s/key.json","scopes":{"default":"local/floor","create":[{"name":"local/floor","members":[{"key":"self","roles":"rwa"}],"retention":{}}]}}\n' "$d" "$d" >"$d/config.json"
+    PATH="$bin:$PATH" node dist/agent/cli/main.js commit -c "$d/config.json" --text '{"floor":true}' >/dev/null
+    PATH="$bin:$PATH" node dist/agent/cli/main.js commit -c "$d/config.json" --text '{"again":true}' >/dev/null
     rm -rf "$d"
   else
     PATH="$bin:$PATH" node_modules/.bin/tap --disable-coverage --timeout=600 "${TESTS[@]}"
