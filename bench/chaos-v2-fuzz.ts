@@ -181,14 +181,19 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   return figures;
 }
 
-/** The fuzzer's invariants, one line per broken one (`quick`: the input floor is 100k, else 1M). */
+/**
+ * The fuzzer's invariants, one line per broken one (`quick`: the input floor is 100k, else 1M).
+ * `hangs` (inputs or event-loop stalls over 1 s of wall time) is an invariant of the full run
+ * only: a quick run is `make test`'s, on a machine shared with other test files, where wall time
+ * measures the neighbours too (the figure is still reported).
+ */
 export function violationsFuzzV2(f: Figures, quick: boolean): string[] {
   const out: string[] = [];
   const want = (key: string, ok: (v: unknown) => boolean, what: string): void => {
     if (!ok(f[key])) out.push(`fuzz-v2.${key} = ${JSON.stringify(f[key])}, want ${what}`);
   };
   want('inputs', (v) => typeof v === 'number' && v >= (quick ? 100_000 : 1_000_000), quick ? '>= 100k' : '>= 1M');
-  for (const k of ['crashes', 'hangs', 'untyped_errors', 'sealed_forgeries_opened', 'live_sealed_bad_frames']) want(k, (v) => v === 0, '0');
+  for (const k of ['crashes', ...(quick ? [] : ['hangs']), 'untyped_errors', 'sealed_forgeries_opened', 'live_sealed_bad_frames']) want(k, (v) => v === 0, '0');
   for (const k of ['good_peer_converged', 'live_sealed_link', 'live_sealed_link_survived']) want(k, (v) => v === true, 'true');
   const counted = Number(f.live_sealed_counted ?? 0) + Number(f.live_sealed_intake_dropped ?? 0);
   want('live_sealed_injected', (v) => typeof v === 'number' && v > 0 && counted >= v, '> 0 and <= live_sealed_counted + live_sealed_intake_dropped');
