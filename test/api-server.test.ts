@@ -9,6 +9,7 @@
  * every timeout, and close() while one is open.
  */
 import t, { type Test } from 'tap';
+import { engineWithScope } from '../testkit/scope-engine.js';
 import net from 'node:net';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
@@ -22,11 +23,10 @@ import { socketExchange } from '../testkit/socket-exchange.js';
 import { startApiServer, type ApiServer, type ApiServerOptions } from '../agent/api/server.js';
 import { StoreWriteError } from '../agent/store/write-error.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
-import { ALL_ROLES, CommandKind } from '../protocol/constants-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
 import { TooLargeError } from '../protocol/errors.js';
 import { fromHex, generateIdentity, toHex } from '../protocol/keys.js';
 import { agentApiHostV2 } from '../agent/cli/api-host-v2.js';
-import { NodeScopes } from '../agent/cli/node-scopes.js';
 import { takeSnapshotV2, type SnapshotV2 } from '../agent/cli/snapshot-v2.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { until } from '../testkit/wait.js';
@@ -180,12 +180,7 @@ t.test("the host's refusals: disk full, closing, not ready, store error, interna
 });
 
 t.test('commit round-trip against a real EngineV2 through the v2 API host', async (t) => {
-  const me = generateIdentity();
-  const engine = await EngineV2.open({ identity: me, trust: { mode: 'list', keys: [] } });
-  t.teardown(() => engine.close());
-  await engine.createScope({ name: 'app/x', members: [{ publicKey: me.publicKey, roles: ALL_ROLES }] });
-  const scopes = new NodeScopes(engine, null, null);
-  t.teardown(() => scopes.close());
+  const { engine, scopes } = await engineWithScope(t);
   const closing = new AbortController();
   const snapshot = (): SnapshotV2 => takeSnapshotV2({ engine, legacy: null, role: 'agent', startedAt: Date.now(), dataDir: dir, durability: 'none', transports: [] });
   const log: Logger = { debug() {}, info() {}, warn() {}, error() {} };

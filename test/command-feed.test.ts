@@ -7,7 +7,8 @@
  * subscription released, forty followers on one engine listener.
  * (Gap lines, pruned positions and horizon markers: test/scope-feed.test.ts.)
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
+import { engineWithScope } from '../testkit/scope-engine.js';
 import fc from 'fast-check';
 import { EventEmitter } from 'node:events';
 import { CursorError, formatCursor, parseCursor } from '../agent/api/cursor.js';
@@ -16,8 +17,7 @@ import { NodeScopes } from '../agent/cli/node-scopes.js';
 import { MemoryScopeStore } from '../agent/store/memory-scope-store.js';
 import type { ScopeStoreReader } from '../agent/store/scope-store-contract.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
-import { ALL_ROLES } from '../protocol/constants-v2.js';
-import { generateIdentity, toHex } from '../protocol/keys.js';
+import { toHex } from '../protocol/keys.js';
 import { randomScopeDag, syntheticCommandV2, syntheticGenesis, SYNTHETIC_AUTHOR_V2 } from '../testkit/synthetic-commands-v2.js';
 import { until } from '../testkit/wait.js';
 
@@ -61,17 +61,6 @@ function counted(feed: FeedScope): { feed: FeedScope; subscribed: () => number }
     },
   });
   return { feed: wrapped, subscribed: () => n };
-}
-
-/** A real engine holding `app/x` (memory stores), and the agent's scope addressing over it. */
-async function engineWithScope(t: Test): Promise<{ engine: EngineV2; scopes: NodeScopes }> {
-  const me = generateIdentity();
-  const engine = await EngineV2.open({ identity: me, trust: { mode: 'list', keys: [] } });
-  t.teardown(() => engine.close());
-  await engine.createScope({ name: 'app/x', members: [{ publicKey: me.publicKey, roles: ALL_ROLES }] });
-  const scopes = new NodeScopes(engine, null, null);
-  t.teardown(() => scopes.close());
-  return { engine, scopes };
 }
 
 t.test('cursors: format and parse round-trip, and the syntax is strict', async (t) => {

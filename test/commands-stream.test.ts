@@ -9,6 +9,7 @@
  * ending on the agent's signal, and a store failure mid-stream cutting the body.
  */
 import t, { type Test } from 'tap';
+import { engineWithScope } from '../testkit/scope-engine.js';
 import fc from 'fast-check';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import { EventEmitter } from 'node:events';
@@ -25,8 +26,7 @@ import { DiskScopeStore } from '../agent/store/scope-store.js';
 import type { ScopeStore, ScopeStoreReader } from '../agent/store/scope-store-contract.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import type { CommandV2 } from '../protocol/command-v2.js';
-import { ALL_ROLES } from '../protocol/constants-v2.js';
-import { generateIdentity, toHex } from '../protocol/keys.js';
+import { toHex } from '../protocol/keys.js';
 import { randomScopeDag } from '../testkit/synthetic-commands-v2.js';
 import { until } from '../testkit/wait.js';
 
@@ -250,12 +250,7 @@ t.test('400 for a bad query or cursor syntax, 410 for a cursor this scope does n
 });
 
 t.test('follow: commits on a real EngineV2 arrive in order through NodeScopes; closing releases the subscriptions', async (t) => {
-  const me = generateIdentity();
-  const engine = await EngineV2.open({ identity: me, trust: { mode: 'list', keys: [] } });
-  t.teardown(() => engine.close());
-  await engine.createScope({ name: 'app/x', members: [{ publicKey: me.publicKey, roles: ALL_ROLES }] });
-  const scopes = new NodeScopes(engine, null, null);
-  t.teardown(() => scopes.close());
+  const { engine, scopes } = await engineWithScope(t);
   const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
   const before = toHex(await engine.commit('app/x', enc('{"n":-1}')));
   const base = scopes.feed(scopes.resolve());

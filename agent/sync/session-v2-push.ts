@@ -26,12 +26,17 @@ import { scopeKey } from './scope-table.js';
 import type { ScopedSession } from './scoped-session.js';
 import type { SessionV2Host } from './session-v2-host.js';
 
+/** A `via` list as one comparable string. */
+const viaKey = (via: readonly Uint8Array[]): string => via.map(toHex).join(',');
+
 /** After a pushed command that could not be placed, poll within this, ms (§11.8). */
 export const REPAIR_POLL_MS = 200;
 
 /** The subscription side of one v2 session. */
 export class SessionV2Push {
   private readonly subs = new Map<string, ScopeSubscription>();
+  /** The `via` last sent per scope (hex ids joined): a renewal is due only when it would differ. */
+  private readonly viaSent = new Map<string, string>();
 
   constructor(
     private readonly host: SessionV2Host,
@@ -51,8 +56,11 @@ export class SessionV2Push {
    * responder takes the newest `Subscribe`; a `Subscribe` sent before the change carries the old list).
    */
   viaChanged(scopeId: Uint8Array): void {
-    const sub = this.subs.get(scopeKey(scopeId));
-    if (sub?.state === 'subscribed' || sub?.state === 'pending') sub.request();
+    const key = scopeKey(scopeId);
+    const sub = this.subs.get(key);
+    if (sub?.state !== 'subscribed' && sub?.state !== 'pending') return;
+    // At most 16 upstreams are listed: past that, a gateway's next grant changes no list and costs no message.
+    if (this.viaSent.get(key) !== viaKey(this.host.upstreamsOf(scopeId, this.s))) sub.request();
   }
 
   /** S became active: a fresh subscription (polling), and a suspended slot of the peer for S resumes. */
@@ -69,6 +77,7 @@ export class SessionV2Push {
     const key = scopeKey(scopeId);
     this.subs.get(key)?.stop();
     this.subs.delete(key);
+    this.viaSent.delete(key);
     this.host.pusher.scopeInactive(this.s, scopeId);
   }
 
@@ -76,6 +85,7 @@ export class SessionV2Push {
   stop(): void {
     for (const sub of this.subs.values()) sub.stop();
     this.subs.clear();
+    this.viaSent.clear();
   }
 
   /** A round of S completed on the poll loop. */
@@ -169,7 +179,9 @@ export class SessionV2Push {
           seen.add(hex);
           sample.push(id);
         }
-        s.send({ type: 'Subscribe', scope: n, remain_open: remainOpenS, max_bytes: maxBytes, sample, via: this.host.upstreamsOf(scopeId, s) });
+        const via = this.host.upstreamsOf(scopeId, s);
+        this.viaSent.set(scopeKey(scopeId), viaKey(via));
+        s.send({ type: 'Subscribe', scope: n, remain_open: remainOpenS, max_bytes: maxBytes, sample, via });
         s.stats.subscribesSent++;
         return true;
       },
