@@ -78,5 +78,15 @@ export const POLL_FIT_ANY_BYTES_V2 = 1391;
 export const ITEM_COMMAND = 0x86;
 /** First byte of a horizon record (CBOR array of 3), as an item of `PollResponse.items`. */
 export const ITEM_HORIZON_RECORD = 0x83;
-/** `Hello.caps` bit reserved for compact batches (issue 17): never set, ignored. */
+/**
+ * `Hello.caps` bit `CompactBatch` (docs/design/bulk-sync.md §2): the sender takes `PollResponse.batch`
+ * and `Push.batch` (compact batches with covered signatures) and may ask for them.
+ */
 export const CAPABILITY_COMPACT_BATCH = 8;
+/**
+ * `Hello.caps` bit `PollTrain` (docs/design/bulk-sync.md §5): the sender answers a `PollRequest`
+ * with `train_bytes` > 0 by a train of `PollResponse`s, and may ask for one.
+ */
+export const CAPABILITY_POLL_TRAIN = 16;
+/** Most bytes one poll may ask a train for (`PollRequest.train_bytes`). */
+export const MAX_TRAIN_BYTES = 1 << 20;

@@ -164,6 +164,28 @@ export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {
         )
       },
     },
+    {
+      name: "elide",
+      expect: "a boolean",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          (typeof value === 'boolean')
+        )
+      },
+    },
+    {
+      name: "train_bytes",
+      expect: "an integer in 0..1048576",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          Number.isInteger(value) &&
+          value <= 1048576 &&
+          value >= 0
+        )
+      },
+    },
   ],
   PollResponse: [
     {
@@ -250,6 +272,26 @@ export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {
         )
       },
     },
+    {
+      name: "batch",
+      expect: "a byte string of 1..65536 bytes or null",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          ((value instanceof Uint8Array && (value.length <= 65536) && (value.length >= 1)) || ((value === null)))
+        )
+      },
+    },
+    {
+      name: "train",
+      expect: "a boolean",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          (typeof value === 'boolean')
+        )
+      },
+    },
   ],
   Subscribe: [
     {
@@ -304,6 +346,16 @@ export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {
           Array.isArray(value) &&
           value.length <= 16 &&
           ((array) => { for(const value of array) if(!((value instanceof Uint8Array && (value.length <= 8) && (value.length >= 8)))) { return false }; return true; })(value)
+        )
+      },
+    },
+    {
+      name: "elide",
+      expect: "a boolean",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          (typeof value === 'boolean')
         )
       },
     },
@@ -394,6 +446,16 @@ export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {
           Array.isArray(value) &&
           value.length <= 65536 &&
           ((array) => { for(const value of array) if(!((value instanceof Uint8Array && (value.length <= 1024) && (value.length >= 1)))) { return false }; return true; })(value)
+        )
+      },
+    },
+    {
+      name: "batch",
+      expect: "a byte string of 1..65536 bytes or null",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          ((value instanceof Uint8Array && (value.length <= 65536) && (value.length >= 1)) || ((value === null)))
         )
       },
     },

@@ -25,7 +25,7 @@ import {
   PUBLIC_KEY_BYTES,
   SIGNATURE_BYTES,
 } from './constants.js';
-import { MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, SCOPE_NAME_PATTERN } from './constants-v2.js';
+import { MAX_SCOPE_NAME, MAX_TRAIN_BYTES, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, SCOPE_NAME_PATTERN } from './constants-v2.js';
 import type { MessageNameV2 } from './message-type-v2.js';
 
 const U32 = Type.Integer({ minimum: 0, maximum: 0xffffffff });
@@ -36,6 +36,8 @@ const Ids = (max: number) => Type.Array(Id, { maxItems: max });
 const ItemBytes = Type.Uint8Array({ minByteLength: 1, maxByteLength: MAX_COMMAND_BYTES });
 // A frame holds at most MAX_FRAME_BYTES one-byte items; the frame cap is the real bound.
 const Items = Type.Array(ItemBytes, { maxItems: MAX_FRAME_BYTES });
+/** A compact batch as its encoded bytes (decoded by protocol/compact-batch.ts, which checks it). */
+const Batch = Type.Uint8Array({ minByteLength: 1, maxByteLength: MAX_FRAME_BYTES });
 const ScopeName = Type.String({ minLength: 1, maxLength: MAX_SCOPE_NAME, pattern: SCOPE_NAME_PATTERN.source });
 
 export { MessageTypeV2, type MessageNameV2 } from './message-type-v2.js';
@@ -75,6 +77,10 @@ export const PollRequest = Type.Object({
   heads: Ids(MAX_HEADS),
   sample: Ids(MAX_SAMPLE),
   window: U32,
+  /** Field 7 (absent: false): the requester takes covered commands without their signature (bulk-sync §6). */
+  elide: Type.Optional(Type.Boolean()),
+  /** Field 8 (absent: 0): with caps `PollTrain`, the bytes a train of answers may total (≤ MAX_TRAIN_BYTES); 0: one answer. */
+  train_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_TRAIN_BYTES })),
 });
 export type PollRequest = Static<typeof PollRequest>;
 
@@ -92,6 +98,10 @@ export const PollResponse = Type.Object({
   next_poll_ms: U32,
   heads: Ids(MAX_HEADS),
   items: Items,
+  /** Field 9 (absent: null): a compact batch (bulk-sync §2), only to a requester with caps `CompactBatch`. */
+  batch: Type.Optional(Type.Union([Batch, Type.Null()])),
+  /** Field 10 (absent: false): another `PollResponse` of this `session` follows (a poll train, bulk-sync §5). */
+  train: Type.Optional(Type.Boolean()),
 });
 export type PollResponse = Static<typeof PollResponse>;
 
@@ -103,6 +113,8 @@ export const Subscribe = Type.Object({
   max_bytes: U32,
   sample: Ids(MAX_SAMPLE),
   via: Type.Array(Type.Uint8Array({ minByteLength: AUTHOR_BYTES, maxByteLength: AUTHOR_BYTES }), { maxItems: MAX_VIA }),
+  /** Field 6 (absent: false): pushes may carry covered commands without their signature (bulk-sync §6). */
+  elide: Type.Optional(Type.Boolean()),
 });
 export type Subscribe = Static<typeof Subscribe>;
 
@@ -129,6 +141,8 @@ export const Push = Type.Object({
   remaining: Type.Union([U32, Type.Null()]),
   exhausted: Type.Boolean(),
   commands: Items,
+  /** Field 5 (absent: null): a compact batch (bulk-sync §2), only to a subscriber with caps `CompactBatch`. */
+  batch: Type.Optional(Type.Union([Batch, Type.Null()])),
 });
 export type Push = Static<typeof Push>;
 
