@@ -14,7 +14,7 @@ import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor } from '../protocol/cbor.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { Capability, MAX_COMMAND_BYTES } from '../protocol/constants.js';
-import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, PROTOCOL_VERSION_2 } from '../protocol/constants-v2.js';
+import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, MAX_TRAIN_BYTES, PROTOCOL_VERSION_2 } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { ReasonCode } from '../protocol/errors.js';
 import { identityFromSecret, toHex } from '../protocol/keys.js';
@@ -82,6 +82,10 @@ export function messagesV2Vectors(): Record<string, unknown> {
       extra: { command_id: hex(cmd.id), command_scope_id: hex(S) },
     },
     { name: 'poll_response_empty', description: 'nothing missing; come back in 1500 ms', message: { type: 'PollResponse', scope: 1, session: 8, more: false, gap: false, total: 40, next_poll_ms: 1500, heads: [H2], items: [] } },
+    // Poll trains (PROTOCOL.md §10.6): the optional trailing fields before the one set are written (elide false, batch null).
+    { name: 'poll_request_train', description: 'scope 1 asks for a train of up to MAX_TRAIN_BYTES (1 MiB) in answers of 65536 bytes (field 7 elide false, field 8 train_bytes)', message: { type: 'PollRequest', scope: 1, session: 9, max_bytes: 65536, heads: [H2], sample: [], window: 0, elide: false, train_bytes: MAX_TRAIN_BYTES } },
+    { name: 'poll_response_train', description: "an answer of session 9's train: more true, train true (another PollResponse of session 9 follows); field 9 batch null", message: { type: 'PollResponse', scope: 1, session: 9, more: true, gap: false, total: 40, next_poll_ms: 1500, heads: [cmd.id], items: [cmd.bytes], batch: null, train: true } },
+    { name: 'poll_response_train_last', description: "the train's last answer: more false, train false (it answers the poll)", message: { type: 'PollResponse', scope: 1, session: 9, more: false, gap: false, total: 40, next_poll_ms: 1500, heads: [cmd.id], items: [], batch: null, train: false } },
     { name: 'subscribe', description: 'subscribe to scope 300 for an hour with a 1 MB budget, via one other agent', message: { type: 'Subscribe', scope: 300, remain_open: 3600, max_bytes: 1_000_000, sample: [H2], via: [A.author] } },
     { name: 'subscribe_ack', description: 'granted 600 s and the full budget for scope 300', message: { type: 'SubscribeAck', scope: 300, remain_open: 600, max_bytes: 1_000_000 } },
     { name: 'unsubscribe_scope_0', description: 'close the subscription to scope 0: 82 07 00', message: { type: 'Unsubscribe', scope: 0 } },

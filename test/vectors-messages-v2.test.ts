@@ -131,3 +131,14 @@ t.test('the committed file is what the generator writes', async (t) => {
   const committed = readFileSync(new URL('../docs/vectors/messages-v2.json', import.meta.url), 'utf8');
   t.equal(committed, `${JSON.stringify(messagesV2Vectors()['messages-v2.json'], null, 2)}\n`, 'run make vectors');
 });
+
+t.test('poll train cases (PROTOCOL.md §10.6): the optional trailing fields as the spec writes them', async (t) => {
+  const req = decodeMessageV2(fromHex(byName.get('poll_request_train')!.cbor));
+  t.equal(req.type === 'PollRequest' && req.train_bytes, 1 << 20, 'train_bytes is MAX_TRAIN_BYTES');
+  t.ok(byName.get('poll_request_train')!.cbor.endsWith('f41a00100000'), 'field 7 elide false precedes field 8');
+  const mid = decodeMessageV2(fromHex(byName.get('poll_response_train')!.cbor));
+  t.ok(mid.type === 'PollResponse' && mid.train === true && mid.more, 'a middle answer: train and more');
+  t.ok(byName.get('poll_response_train')!.cbor.endsWith('f6f5'), 'field 9 batch null precedes field 10 train true');
+  const last = decodeMessageV2(fromHex(byName.get('poll_response_train_last')!.cbor));
+  t.ok(last.type === 'PollResponse' && last.train === false && !last.more, 'the last answer: train false');
+});
