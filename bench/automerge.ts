@@ -1,32 +1,40 @@
 /**
- * The same N commands (100-byte payloads) synced between two peers by Automerge's sync protocol
- * (generateSyncMessage / receiveSyncMessage until both are done, one change per command into a
- * list) and by syncwire's poll (two v2 engines, both writers of the bench scope, `subscribe:
- * false`, in-process memory link), cold (B empty: it joins the scope, its genesis comes with the
- * first answer) and with concurrent edits (shared half over an earlier link, then a quarter new
- * on each side). Bytes and round trips count poll messages only (syncwire's handshake and scope
- * opening are reported apart);
- * time is from the start of sync until both hold everything. Ratios are syncwire / Automerge.
- * The memory links run `seal: 'off'`: this compares two sync protocols, and Automerge's messages
- * carry no transport security either (sealing adds 21 bytes a frame, measured by the seal suite);
- * it also keeps every frame readable here, where the bytes are classified by message type.
+ * The peer comparison (issue 17): the same N commands (100-byte payloads) synced between two
+ * peers by syncwire's poll (bench/syncwire-peer.ts), by Automerge's sync protocol and by Yjs's
+ * (bench/yjs.ts), runs interleaved so the three share the moments of the machine; cold (B
+ * empty) and concurrent (the first half shared over an earlier link, then a quarter new on each
+ * side: for N = 2,000, 1,000 shared and 500 + 500). Ratios are syncwire / the other, of the
+ * medians over runs: `automerge.*` against Automerge, `yjs.*` against Yjs.
+ *
+ * Automerge: one `A.change` per command pushing its payload onto a list `cmds`;
+ * generateSyncMessage / receiveSyncMessage in turn until neither side has anything to send;
+ * every message is the next one's answer, so round trips = messages / 2.
  */
 import * as A from '@automerge/automerge';
-import { createMemoryLinkPair } from '../agent/memory-link.js';
-import type { EngineV2 } from '../agent/sync/engine-v2.js';
-import { decodeMessageV2 } from '../protocol/envelope-v2.js';
-import { QUICK, median, payload, round, until } from './util.js';
-import { BENCH_SCOPE, makeEnginesV2, teardownV2 } from './v2-setup.js';
+import { medianOf, type SyncCost } from './sync-cost.js';
+import { syncwireSync } from './syncwire-peer.js';
+import { QUICK, median, notes, payload, round } from './util.js';
+import { yjsSync, type YjsSync } from './yjs.js';
 
 type Doc = { cmds: Uint8Array[] };
-interface Cost { bytes: number; roundTrips: number; ms: number; handshake?: number }
+
+/** Thrown when the two Automerge documents differ after the sync. */
+export class AutomergeBenchError extends Error {
+  constructor(
+    readonly reason: 'not_converged',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AutomergeBenchError';
+  }
+}
 
 function amAppend(d: A.Doc<Doc>, from: number, to: number): A.Doc<Doc> {
   for (let i = from; i < to; i++) d = A.change(d, (x) => void x.cmds.push(payload(100, i)));
   return d;
 }
 
-function amSync(a: A.Doc<Doc>, b: A.Doc<Doc>): Cost {
+function amSync(a: A.Doc<Doc>, b: A.Doc<Doc>): SyncCost {
   let sa = A.initSyncState();
   let sb = A.initSyncState();
   let bytes = 0;
@@ -53,11 +61,11 @@ function amSync(a: A.Doc<Doc>, b: A.Doc<Doc>): Cost {
     if (!moved) break;
   }
   const ms = performance.now() - t0;
-  if (a.cmds.length !== b.cmds.length) throw new Error('automerge did not converge');
+  if (a.cmds.length !== b.cmds.length) throw new AutomergeBenchError('not_converged', 'automerge did not converge');
   return { bytes, roundTrips: msgs / 2, ms };
 }
 
-function automerge(n: number, concurrent: boolean): Cost {
+function automergeSync(n: number, concurrent: boolean): SyncCost {
   let a = A.from<Doc>({ cmds: [] });
   let b = A.clone(a);
   if (!concurrent) {
@@ -71,84 +79,53 @@ function automerge(n: number, concurrent: boolean): Cost {
   return amSync(a, b);
 }
 
-async function syncwire(n: number, concurrent: boolean): Promise<Cost> {
-  const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false }, allWrite: true });
-  const size = (e: EngineV2): number => e.scope(BENCH_SCOPE)?.store.size ?? 0;
-  try {
-    const commitN = async (e: EngineV2, from: number, to: number): Promise<void> => {
-      for (let i = from; i < to; i++) await e.commit(BENCH_SCOPE, payload(100, i));
-    };
-    if (!concurrent) await commitN(a!, 0, n);
-    else {
-      // The shared half (and the scope itself) reach B over a first link, closed before the timed sync.
-      await commitN(a!, 0, n / 2);
-      const [pa, pb] = createMemoryLinkPair({ seal: 'off' });
-      a!.attach(pa);
-      b!.attach(pb);
-      await until(() => b!.scope(BENCH_SCOPE)?.joining === false && size(b!) === size(a!), 60000, 'shared half', 1);
-      await pa.close();
-      await until(() => a!.sessions().length === 0 && b!.sessions().length === 0, 10000, 'first link down', 1);
-      await commitN(a!, n / 2, (3 * n) / 4);
-      await commitN(b!, 1_000_000 + n / 2, 1_000_000 + (3 * n) / 4);
-    }
-    const total = n + 1; // the genesis too
-    const [la, lb] = createMemoryLinkPair({ seal: 'off' });
-    let bytes = 0;
-    let handshake = 0;
-    let polls = 0;
-    // Every frame either engine hands its link (`frame-out`; the link is unsealed: wire = message).
-    // Scope opening (`Scopes`, `ScopesAck`) is per link like the handshake, and counted with it.
-    for (const e of [a!, b!]) {
-      e.on('frame-out', (_peer, _message, body) => {
-        const t = decodeMessageV2(body).type;
-        if (t === 'PollRequest' || t === 'PollResponse') bytes += body.length;
-        else handshake += body.length;
-        if (t === 'PollRequest') polls++;
-      });
-    }
-    const t0 = performance.now();
-    a!.attach(la);
-    b!.attach(lb);
-    await until(() => size(a!) === total && size(b!) === total, 60000, 'syncwire convergence', 1);
-    const ms = performance.now() - t0;
-    // Round trips: polls needed (each side polls the other; cold, A's poll finds nothing).
-    return { bytes, roundTrips: concurrent ? polls / 2 : polls - 1, ms, handshake };
-  } finally {
-    await teardownV2([a!, b!], []);
-  }
+/** `prefix.bytes_ratio`, `.round_trips_ratio`/`round_trips` and `.time_ratio`: syncwire / other. */
+function ratios(prefix: string, rtKey: string, sw: SyncCost[], other: SyncCost[]): Record<string, number> {
+  return {
+    [`${prefix}.bytes_ratio`]: round(medianOf(sw, 'bytes') / medianOf(other, 'bytes'), 3),
+    [`${prefix}.${rtKey}`]: round(medianOf(sw, 'roundTrips') / medianOf(other, 'roundTrips'), 3),
+    [`${prefix}.time_ratio`]: round(medianOf(sw, 'ms') / medianOf(other, 'ms'), 3),
+  };
 }
 
+/** The `automerge` suite: `automerge.*` and `yjs.*` figures from the same interleaved runs. */
 export async function benchAutomerge(): Promise<Record<string, number>> {
   const n = QUICK ? 400 : 2000;
-  const runs = QUICK ? 2 : 3;
+  const runs = QUICK ? 3 : 5;
   const out: Record<string, number> = {};
-  automerge(100, false);
-  await syncwire(100, false);
+  automergeSync(100, false);
+  yjsSync(100, false);
+  await syncwireSync(100, false);
   for (const [name, conc] of [['cold', false], ['concurrent', true]] as const) {
-    const am: Cost[] = [];
-    const sw: Cost[] = [];
+    const am: SyncCost[] = [];
+    const yj: YjsSync[] = [];
+    const sw: SyncCost[] = [];
     for (let r = 0; r < runs; r++) {
-      am.push(automerge(n, conc));
-      sw.push(await syncwire(n, conc));
+      am.push(automergeSync(n, conc));
+      yj.push(yjsSync(n, conc));
+      sw.push(await syncwireSync(n, conc));
     }
-    const med = (xs: Cost[], k: keyof Cost): number => median(xs.map((x) => x[k] ?? 0));
+    const med = (xs: SyncCost[], k: keyof SyncCost, d = 3): number => round(medianOf(xs, k), d);
     out[`automerge.${name}.syncwire_bytes`] = med(sw, 'bytes');
+    out[`automerge.${name}.syncwire_command_bytes`] = med(sw, 'commandBytes');
     out[`automerge.${name}.automerge_bytes`] = med(am, 'bytes');
     out[`automerge.${name}.syncwire_round_trips`] = med(sw, 'roundTrips');
     out[`automerge.${name}.automerge_round_trips`] = med(am, 'roundTrips');
-    out[`automerge.${name}.syncwire_ms`] = round(med(sw, 'ms'), 1);
-    out[`automerge.${name}.automerge_ms`] = round(med(am, 'ms'), 1);
+    out[`automerge.${name}.syncwire_ms`] = med(sw, 'ms', 1);
+    out[`automerge.${name}.automerge_ms`] = med(am, 'ms', 1);
     out[`automerge.${name}.syncwire_handshake_bytes`] = med(sw, 'handshake');
-    if (name === 'cold') {
-      out['automerge.bytes_ratio'] = round(med(sw, 'bytes') / med(am, 'bytes'), 3);
-      out['automerge.round_trips'] = round(med(sw, 'roundTrips') / med(am, 'roundTrips'), 3);
-      out['automerge.time_ratio'] = round(med(sw, 'ms') / med(am, 'ms'), 3);
-    } else {
-      out['automerge.concurrent.bytes_ratio'] = round(med(sw, 'bytes') / med(am, 'bytes'), 3);
-      out['automerge.concurrent.round_trips_ratio'] = round(med(sw, 'roundTrips') / med(am, 'roundTrips'), 3);
-      out['automerge.concurrent.time_ratio'] = round(med(sw, 'ms') / med(am, 'ms'), 3);
-    }
+    // Cold keeps its historical key names (issue 17 names `automerge.bytes_ratio` and `.time_ratio`).
+    Object.assign(out, name === 'cold' ? ratios('automerge', 'round_trips', sw, am) : ratios('automerge.concurrent', 'round_trips_ratio', sw, am));
+    out[`yjs.${name}.yjs_bytes`] = med(yj, 'bytes');
+    out[`yjs.${name}.yjs_update_v2_bytes`] = median(yj.map((y) => y.updateV2Bytes));
+    out[`yjs.${name}.yjs_round_trips`] = med(yj, 'roundTrips');
+    out[`yjs.${name}.yjs_ms`] = med(yj, 'ms', 2);
+    Object.assign(out, ratios(name === 'cold' ? 'yjs' : 'yjs.concurrent', 'round_trips_ratio', sw, yj));
+    const ms = (xs: SyncCost[]): string => xs.map((x) => x.ms.toFixed(1)).join(', ');
+    notes.push(`Peer comparison, ${name} (${n} commands): per-run ms — syncwire ${ms(sw)}; Automerge ${ms(am)}; Yjs ${yj.map((x) => x.ms.toFixed(2)).join(', ')}.`);
   }
   out['automerge.commands'] = n;
+  out['automerge.concurrent.new_each_side'] = n / 4;
+  out['yjs.commands'] = n;
   return out;
 }
