@@ -4,7 +4,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TARGETS, verdict } from './run.js';
+import { TARGETS, missBy, verdict } from './run.js';
+import { peersSection } from './peers-report.js';
 import { sealSection } from './seal-report.js';
 import { barSvg, cdfSvg, seriesSvg } from './svg.js';
 
@@ -26,6 +27,8 @@ in the same run.
 |---|---|
 | serial.line_utilization | (v2 engines, as every suite here: one open-read scope \`fleet/bench\` created by the first engine, joined by the others) cold peer joins the scope and polls its N commands (100-byte payloads; N = 2,000, quick 300) over the simulated UART; A→B wire bytes / (elapsed × 11,520), from both peers authenticated until the last command applied |
 | serial.link_efficiency | sum of encoded command bytes / wire bytes in both directions in that window |
+| serial.payload_efficiency | payload bytes of the N commands (N × 100) / wire bytes in both directions in that window (issue 17's goodput) |
+| serial.push_wire_bytes | after the bulk sync, one 50-byte-payload commit pushed to the subscribed peer: A→B wire bytes (median of 3) |
 | serial.frame_overhead_bytes | after the bulk sync, the subscriber idles; one 50-byte-payload commit is pushed; A→B wire bytes minus the command's encoded size (median of 3) |
 | serial_lossy.* | two \`ArqLink\`s on a simulated UART with 1 % byte drops and bit-error rate 1e-5; each end sends a 300-byte message every 120 ms (2.5 kB/s each way) for 20 s (quick 8 s); goodput per direction, message latency (hdr), duplicate chunks / chunks received. Once with the ARQ's pacing (data handed to the UART only while < 25 ms is queued ahead of it; the default), once without (\`leadMs: Infinity\`), in the same run |
 | push_latency_ms.* | engine defaults; publisher commits one 100-byte command at a time; time from \`commit()\` to the subscriber engine's \`appended\` event, once it holds a push subscription to the scope; p50/p99 per run, median of runs |
@@ -38,7 +41,8 @@ in the same run.
 | mqtt.push_planned_ms, mqtt.link_ms | diagnostics: ms from t0 until the push pass had handed every frame to the publisher's link; and the syncwire link-level time itself |
 | rss_mb.* | \`node dist/agent/cli/main.js agent --config …\` with one serial link (socat PTY) or one MQTT link; VmRSS from /proc/PID/status after it settles |
 | index.bytes_per_command | \`CommandIndex.byteSize()\` / N after adding N synthetic commands (store-bench's method; N = 1M, quick 200k) |
-| automerge.* | the same N commands synced between two peers with Automerge's sync protocol (generateSyncMessage/receiveSyncMessage) and with syncwire's poll (in-process memory link, \`seal: 'off'\`: protocol against protocol), cold and with concurrent edits on both sides; syncwire / Automerge |
+| automerge.* | the same N commands (N = 2,000, quick 400; 100-byte payloads, the same bytes for every system) synced between two peers with Automerge's sync protocol (one \`A.change\` per command pushing its payload onto a list; generateSyncMessage/receiveSyncMessage until neither side sends) and with syncwire's poll (two v2 engines, both writers of the scope, \`subscribe: false\`, in-process memory link, \`seal: 'off'\`: protocol against protocol; bytes = PollRequest + PollResponse bodies, handshake and scope opening apart in \`syncwire_handshake_bytes\`; \`syncwire_command_bytes\` = canonical size of the commands moved), cold (B empty) and concurrent (N/2 shared over an earlier link, then N/4 new on each side: 1,000 + 500 + 500); time from the start of the sync until both hold everything; 5 runs (quick 3) interleaved with Yjs's, medians; ratios syncwire / Automerge of the medians (\`automerge.bytes_ratio\`, \`.time_ratio\`, \`.round_trips\` cold; \`automerge.concurrent.*_ratio\`) |
+| yjs.* | the same commands and runs with Yjs 13.6 (bench/yjs.ts): one \`Y.Doc.transact\` per command pushing its \`Uint8Array\` onto a \`Y.Array\` (binary content: one item per command, as one change per command in Automerge); sync = y-protocols' two steps both ways at once (each peer's state vector, answered with \`Y.encodeStateAsUpdate(doc, stateVector)\`, update format v1, applied by the other): 1 round trip; bytes = the four messages as y-protocols frames them (type and length varuints + body); \`yjs_update_v2_bytes\` the same updates in format v2, for the record; time = encoding and applying on both sides; ratios syncwire / Yjs (\`yjs.bytes_ratio\`, \`.time_ratio\`, \`.round_trips_ratio\`; \`yjs.concurrent.*\`) |
 | seal.bytes_per_frame_added | sealed body length − plaintext length (\`sealFrame\` of protocol/seal.ts) on real encoded messages: a one-command Push, the same command bare (how a one-command push is sent), a PollRequest with 2 heads and a 16-id sample; the largest of the three (\`.push\`, \`.bare_command\`, \`.poll_request\` each) |
 | seal.wire_bytes.* | that one-command push (bare, 100-byte payload) on the wire unsealed (\`.off\`) and sealed, through each transport's own encoder: serial = one ARQ DATA chunk (3-byte header) in a serial frame (CRC-32, COBS, delimiter); TCP = 4-byte length prefix; MQTT payload, and the MQTT 3.1.1 PUBLISH packet at QoS 1 with the real inbox topic |
 | seal.throughput_mb_s.*, seal.frames_per_s.* | seal + open of one 200 B / 1 KiB / 64 KiB frame with \`sealFrame\`/\`openFrame\` (ChaCha20-Poly1305, node:crypto), plaintext MB/s, median of runs (5, quick 3, of 150 ms, quick 80) |
@@ -68,6 +72,9 @@ const EXPLAIN: Record<string, string> = {
   'push_latency_ms.tcp.p99': 'TCP p99: tail from the shared 2-core machine (timer/GC pauses, the libuv verify job hopping threads); p50 is a fraction of a millisecond.',
   'seal.push_p99_ratio.': 'Sealed vs unsealed push p99: what sealing adds to one push is one seal at the publisher and one open at the subscriber (together 1 / `seal.frames_per_s.200b`, tens of µs in the same run) and 21 bytes on the wire. A p99 that moves by milliseconds is the tail of the shared 2-core machine (timer and GC pauses, other processes on the cores), not that work: the per-run p99s of both modes in the notes overlap from run to run although the two pairs alternate commit by commit; the p50 ratio (`seal.push_p50_ratio.*`) is where the work shows. Rerun on an idle machine before treating it as a regression.',
   'api.rss_idle_delta_mb': 'API RSS: see the api note (per-run VmRSS of each variant and the answers the scrapes got); the three agents of a run start together on a shared 2-core machine, so compare the per-run figures before treating one run as a regression.',
+  'automerge.': 'Peer comparison (Automerge): see the "Peer comparison" section above for where syncwire\'s bytes and time go, from this run\'s figures. In short: every syncwire command carries its author\'s ed25519 signature, its parent ids and author, and the receiver verifies each, while Automerge sends a cold history as one compressed document and checks no signature; issue 17\'s compact batches and amortized verification are the product answer.',
+  'yjs.': 'Peer comparison (Yjs): see the "Peer comparison" section above. Yjs sends one update of its items (the payload and a few header bytes each) in one round trip and applies it in a few milliseconds without any authentication, so the time ratio measures syncwire\'s per-command verification, hashing and poll round trips against a bare in-memory merge.',
+  'serial.payload_efficiency': 'Serial payload efficiency: the 100-byte payload of each command travels in a ~216-byte signed command (signature 64, parent id 32, author 8, sequence, kind, CBOR heads), so even a perfect link carries under half payload; compact batches (parents as batch indices, authors as table indices) and elided signatures are what raise it.',
   'serial.': 'Serial: every message crosses the UART inside the selective-repeat ARQ link layer (protocol/arq/, PROTOCOL.md §2.1.1), which adds a 3-byte header to every chunk (so a one-command push costs 6 bytes of COBS/CRC framing + 3 = 9, against the 6-byte target; on a sealed link — \`seal=prefer\`, the serial default, between two peers of this revision, which is how this suite runs — the sealed frame adds 21 more: \`seal.serial.push_overhead_bytes\`) and a 13-byte ACK every 8 chunks or 4 KiB; that layer is what makes a line with 1 % byte loss usable at all (a 216-byte frame alone survives it 11 % of the time), and the 6-byte figure is what a plain frame costs. Link efficiency counts every wire byte in both directions against the command bytes: the cold peer\'s pipelined poll requests (heads and samples, `serial.reverse_wire_share` of the wire), and on the forward path COBS (~0.4 %), CRC-32 and delimiter per frame, the Push/PollResponse envelope and a 2–3-byte CBOR byte-string head per ~216-byte command (~1 %), plus the small first answers of slow start (4, 8, 16, 32 KiB).',
 };
 
@@ -117,7 +124,7 @@ export function writeReport(root: string, meta: Record<string, unknown>, results
     .filter((k) => !k.startsWith('runtime_s.'))
     .map((k) => {
       const t = TARGETS[k];
-      return `| \`${k}\` | ${fmtV(results[k]!)} | ${t ? `${t[0]} ${t[1]}` : ''} | ${verdict(k, results[k]!) === 'MISS' ? '**MISS**' : verdict(k, results[k]!)} |`;
+      return `| \`${k}\` | ${fmtV(results[k]!)} | ${t ? `${t[0]} ${t[1]}` : ''} | ${verdict(k, results[k]!) === 'MISS' ? `**MISS** ${missBy(k, results[k]!)}` : verdict(k, results[k]!)} |`;
     });
   const missed = Object.keys(results).filter((k) => verdict(k, results[k]!) === 'MISS');
   for (const [prefix, text] of Object.entries(EXPLAIN)) if (missed.some((k) => k.startsWith(prefix))) notes.push(`**${prefix.replace(/\.$/, '')} missed.** ${text}`);
@@ -151,7 +158,7 @@ ${rows.join('\n')}
 
 Targets met: ${Object.keys(results).filter((k) => verdict(k, results[k]!) === 'met').length}; missed: ${missed.length ? missed.map((k) => `\`${k}\``).join(', ') : 'none'}.
 
-${sealSection(results)}## Plots
+${peersSection(results)}${sealSection(results)}## Plots
 
 ${figs.join('\n\n')}
 

@@ -142,31 +142,35 @@ export async function latencySideBySide(kind: 'tcp' | 'mosquitto', brokerPort: n
   return { p99, p50 };
 }
 
-/** Serial bulk figures per mode: line utilization, link efficiency, push overhead bytes. */
+/** Serial bulk figures per mode: line utilization, link efficiency, push overhead and wire bytes. */
 export interface SerialSideBySide {
   util: PerMode;
   eff: PerMode;
   overhead: PerMode;
+  /** Wire bytes of a one-command push (50-byte payload), measured on the line. */
+  pushWire: PerMode;
 }
 
 /** Serial bulk sync of `n` commands, `seal=prefer` vs `seal=off`. */
 export async function serialSideBySide(runs: number, n: number): Promise<SerialSideBySide> {
   const eff = emptyPerMode();
   const overhead = emptyPerMode();
+  const pushWire = emptyPerMode();
   const policy: Record<Mode, SealPolicy> = { sealed: 'prefer', off: 'off' };
   const util = await sideBySide(
     runs,
     async (mode) => {
       let w: SealWatch | undefined;
       const r = await serialBulk(n, true, { seal: policy[mode], onUp: (a, b) => (w = watchSealed(a, b.peerId)) });
-      return { value: r.util, share: w ? sealedShare(w) : NaN, eff: r.eff, overhead: median(r.overhead) };
+      return { value: r.util, share: w ? sealedShare(w) : NaN, eff: r.eff, overhead: median(r.overhead), pushWire: median(r.pushWire) };
     },
     (mode, r) => {
       eff[mode].values.push(r.eff);
       overhead[mode].values.push(r.overhead);
+      pushWire[mode].values.push(r.pushWire);
     },
   );
-  return { util, eff, overhead };
+  return { util, eff, overhead, pushWire };
 }
 
 /** Median of a mode's values, rounded; NaN when the mode produced none. */

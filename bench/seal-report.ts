@@ -11,6 +11,7 @@ const ROWS: [label: string, off: string, sealed: string, compare: 'ratio' | 'dif
   ['one-command push, TCP wire bytes', 'seal.wire_bytes.tcp.off', 'seal.wire_bytes.tcp.sealed', 'diff'],
   ['one-command push, MQTT payload bytes', 'seal.wire_bytes.mqtt_payload.off', 'seal.wire_bytes.mqtt_payload.sealed', 'diff'],
   ['one-command push, MQTT PUBLISH bytes', 'seal.wire_bytes.mqtt_publish.off', 'seal.wire_bytes.mqtt_publish.sealed', 'diff'],
+  ['one-command push (50-byte payload), serial wire bytes (measured on the line)', 'seal.serial.push_wire_bytes.off', 'seal.serial.push_wire_bytes.sealed', 'diff'],
   ['serial push overhead on the line, bytes (measured)', 'seal.serial.push_overhead_bytes.off', 'seal.serial.push_overhead_bytes.sealed', 'diff'],
   ['push latency p50 TCP, ms', 'seal.push_p50_ms.tcp.off', 'seal.push_p50_ms.tcp.sealed', 'ratio'],
   ['push latency p99 TCP, ms', 'seal.push_p99_ms.tcp.off', 'seal.push_p99_ms.tcp.sealed', 'ratio'],

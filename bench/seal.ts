@@ -5,7 +5,8 @@
  * - `seal.throughput_mb_s.*` (ChaCha20-Poly1305, seal + open) and `seal.aes_gcm_throughput_mb_s.*`;
  * - push latency p50/p99 over TCP and Mosquitto, `seal=require` vs `seal=off`, and their ratio;
  * - serial bulk line utilization and link efficiency, `seal=prefer` vs `seal=off`, and the
- *   measured one-command push overhead on the line (bench/seal-links.ts);
+ *   measured one-command push on the line, its wire bytes and their overhead over the command
+ *   (bench/seal-links.ts);
  * - idle RSS of an agent process with its link up sealed vs off (bench/seal-rss.ts).
  *
  * Every link figure comes with a check on the wire that the sealed runs were sealed and the off
@@ -85,6 +86,8 @@ export async function benchSeal(): Promise<Record<string, number>> {
       'seal.serial.link_efficiency.off': med(s.eff, 'off', 4),
       'seal.serial.push_overhead_bytes.sealed': med(s.overhead, 'sealed', 1),
       'seal.serial.push_overhead_bytes.off': med(s.overhead, 'off', 1),
+      'seal.serial.push_wire_bytes.sealed': med(s.pushWire, 'sealed', 1),
+      'seal.serial.push_wire_bytes.off': med(s.pushWire, 'off', 1),
     };
   });
   await section('rss', out, async () => {

@@ -6,7 +6,10 @@
  *   link efficiency (command bytes, genesis included, / wire bytes, both directions), with a
  *   utilization time series for the plot; `serial.reverse_wire_share` is the share of wire bytes
  *   going B→A (the cold peer's handshake, scope opening and poll requests: heads and samples);
- * - framing + envelope overhead of a push of one 50-byte command, from the link's byte counters.
+ *   payload efficiency (issue 17): the commands' payload bytes (N × 100) / wire bytes, both
+ *   directions, the same window: the share of the line that carries what the application wrote;
+ * - a push of one 50-byte command, from the link's byte counters: its wire bytes A→B, and those
+ *   minus the command's canonical encoding (framing + envelope overhead).
  */
 import type { EngineV2 } from '../agent/sync/engine-v2.js';
 import type { SimLink } from '../firmware-sim/uart/index.js';
@@ -15,6 +18,8 @@ import { QUICK, median, payload, plots, round, sleep, until } from './util.js';
 import { BENCH_SCOPE, caughtUp, gotAppended, makeEnginesV2, serialPairV2, subscribedV2, teardownV2 } from './v2-setup.js';
 
 const LINE_BPS = 11520;
+/** Payload bytes of every bulk command. */
+const PAYLOAD = 100;
 
 const idle = (sim: SimLink): boolean => {
   const s = sim.stats();
@@ -25,10 +30,15 @@ const idle = (sim: SimLink): boolean => {
 export interface SerialBulk {
   util: number;
   eff: number;
+  /** Payload bytes of the N commands / wire bytes, both directions. */
+  payloadEff: number;
   reverse: number;
   secs: number;
   series: [number, number][];
+  /** Per one-command push: wire bytes A→B minus the command's canonical encoding. */
   overhead: number[];
+  /** Per one-command push: wire bytes A→B. */
+  pushWire: number[];
 }
 
 /** Options of {@link serialBulk}. */
@@ -45,7 +55,7 @@ export interface SerialBulkOptions {
  */
 export async function serialBulk(n: number, withOverhead: boolean, opts: SerialBulkOptions = {}): Promise<SerialBulk> {
   const [a, b] = await makeEnginesV2(2);
-  for (let i = 0; i < n; i++) await a!.commit(BENCH_SCOPE, payload(100, i));
+  for (let i = 0; i < n; i++) await a!.commit(BENCH_SCOPE, payload(PAYLOAD, i));
   const store = a!.scope(BENCH_SCOPE)!.store;
   let cmdBytes = 0;
   for (let h = 0; h < store.size; h++) cmdBytes += store.lengthOf(h);
@@ -70,18 +80,24 @@ export async function serialBulk(n: number, withOverhead: boolean, opts: SerialB
     const ab = s1.aToB.delivered - s0.aToB.delivered;
     const ba = s1.bToA.delivered - s0.bToA.delivered;
     const overhead: number[] = [];
+    const pushWire: number[] = [];
     if (withOverhead) {
       await subscribedV2(a!, b!, 30000);
-      for (let i = 0; i < 3; i++) overhead.push(await pushOverhead(a!, b!, sim, i));
+      for (let i = 0; i < 3; i++) {
+        const p = await pushBytes(a!, b!, sim, i);
+        overhead.push(p.wire - p.command);
+        pushWire.push(p.wire);
+      }
     }
-    return { util: ab / (secs * LINE_BPS), eff: cmdBytes / (ab + ba), reverse: ba / (ab + ba), secs, series, overhead };
+    const wire = ab + ba;
+    return { util: ab / (secs * LINE_BPS), eff: cmdBytes / wire, payloadEff: (n * PAYLOAD) / wire, reverse: ba / wire, secs, series, overhead, pushWire };
   } finally {
     await teardownV2([a!, b!], [close]);
   }
 }
 
-/** Wire bytes A→B for one pushed 50-byte command, minus the command's own encoding. */
-async function pushOverhead(a: EngineV2, b: EngineV2, sim: SimLink, i: number): Promise<number> {
+/** Wire bytes A→B for one pushed 50-byte command, and the command's own canonical encoding. */
+async function pushBytes(a: EngineV2, b: EngineV2, sim: SimLink, i: number): Promise<{ wire: number; command: number }> {
   await until(() => idle(sim), 10000, 'idle line');
   await sleep(50);
   const w0 = sim.stats().aToB.written;
@@ -89,9 +105,8 @@ async function pushOverhead(a: EngineV2, b: EngineV2, sim: SimLink, i: number): 
   const id = await a.commit(BENCH_SCOPE, payload(50, 900000 + i));
   await got;
   await until(() => idle(sim), 10000, 'idle line');
-  const bytes = sim.stats().aToB.written - w0;
   const store = a.scope(BENCH_SCOPE)!.store;
-  return bytes - store.lengthOf(store.indexOf(id));
+  return { wire: sim.stats().aToB.written - w0, command: store.lengthOf(store.indexOf(id)) };
 }
 
 export async function benchSerial(): Promise<Record<string, number>> {
@@ -100,6 +115,8 @@ export async function benchSerial(): Promise<Record<string, number>> {
   await serialBulk(50, false); // warm-up
   const utils: number[] = [];
   const effs: number[] = [];
+  const payloadEffs: number[] = [];
+  const pushWire: number[] = [];
   const reverse: number[] = [];
   const secs: number[] = [];
   const overheads: number[] = [];
@@ -107,6 +124,8 @@ export async function benchSerial(): Promise<Record<string, number>> {
     const res = await serialBulk(n, r === 0);
     utils.push(res.util);
     effs.push(res.eff);
+    payloadEffs.push(res.payloadEff);
+    pushWire.push(...res.pushWire);
     reverse.push(res.reverse);
     secs.push(res.secs);
     overheads.push(...res.overhead);
@@ -115,9 +134,11 @@ export async function benchSerial(): Promise<Record<string, number>> {
   return {
     'serial.line_utilization': round(median(utils), 4),
     'serial.link_efficiency': round(median(effs), 4),
+    'serial.payload_efficiency': round(median(payloadEffs), 4),
     'serial.reverse_wire_share': round(median(reverse), 4),
     'serial.bulk_commands': n,
     'serial.bulk_seconds': round(median(secs), 2),
     'serial.frame_overhead_bytes': median(overheads),
+    'serial.push_wire_bytes': median(pushWire),
   };
 }
