@@ -3,6 +3,7 @@
  * {@link ENGINE_DEFAULTS}) and the resolved settings every part of the engine reads.
  */
 import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES } from '../../protocol/constants.js';
+import { MAX_TRAIN_BYTES } from '../../protocol/constants-v2.js';
 import type { Identity } from '../../protocol/keys.js';
 import { SEAL_REKEY_AT } from '../../protocol/seal.js';
 import type { Logger } from '../node/log.js';
@@ -22,6 +23,8 @@ export const ENGINE_DEFAULTS = {
   pollMaxBytes: 65536,
   /** Seconds between anti-entropy polls while subscribed. */
   subscribedPollS: 300,
+  /** `train_bytes` of our polls on fast links (PROTOCOL.md §10.6). */
+  pollTrainBytes: MAX_TRAIN_BYTES,
 } as const;
 
 /** Engine settings; every field but identity and store has a default. */
@@ -38,6 +41,12 @@ export interface EngineOptions {
   subscribe?: { remainOpenS: number; maxBytes: number } | false;
   /** `max_bytes` of our polls. Default 64 KiB (clamped to the peer's frame size). */
   pollMaxBytes?: number;
+  /**
+   * `train_bytes` of our polls (PROTOCOL.md §10.6) on links where a train pays (TCP, TLS,
+   * in-process; see `linkTakesTrains`), to peers that announced `PollTrain`; serial and MQTT
+   * links always poll one answer at a time. 0: never ask for a train. Default 1 MiB.
+   */
+  pollTrainBytes?: number;
   /** Largest frame body we accept (announced in Hello). Default 64 KiB. */
   maxFrame?: number;
   /** Poll answer timeout: this many ms plus `pollTimeoutMsPerByte` × max_bytes. Default 3000. */
@@ -81,6 +90,7 @@ export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>)
     maxRemainOpenS: opts.maxRemainOpenS ?? ENGINE_DEFAULTS.maxRemainOpenS,
     subscribe: opts.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
     pollMaxBytes: opts.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
+    pollTrainBytes: Math.min(opts.pollTrainBytes ?? ENGINE_DEFAULTS.pollTrainBytes, MAX_TRAIN_BYTES),
     maxFrame: opts.maxFrame ?? MAX_FRAME_BYTES,
     subscribedPollS: opts.subscribedPollS ?? ENGINE_DEFAULTS.subscribedPollS,
     pollTimeoutMs: opts.pollTimeoutMs ?? 3000,

@@ -20,6 +20,11 @@
  * with nothing left waits `max(slowMs, next_poll_ms)` instead: the anti-entropy poll of
  * protocol-v2.md §11.4 that repairs what a lost push left behind. A pushed command that could not
  * be placed asks for a poll soon ({@link ScopePollLoop.pollSoon}, §11.8).
+ *
+ * Poll trains (§10.6): answers with `train` = true keep the poll outstanding; each is taken in as
+ * it arrives while the next ones travel (the loop's answers are taken in one after another, in
+ * arrival order), the timeout is re-armed for the next answer, and the answer with `train` =
+ * false answers the poll as above, with the orphans of the whole train.
  */
 import { POLL_FIT_ANY_BYTES_V2 } from '../../protocol/constants-v2.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
@@ -32,8 +37,11 @@ export type ScopePollState =
   | { kind: 'stopped' }
   /** No poll out; a timer may be armed for the next one. */
   | { kind: 'idle' }
-  /** Poll `session` is out; `applying` once its answer arrived and is being taken in. */
-  | { kind: 'in-flight'; session: number; applying: boolean };
+  /**
+   * Poll `session` is out; `applying` once its (last) answer arrived and is being taken in;
+   * `answers` of it arrived so far (more than one: a train), `orphaned` by those taken in.
+   */
+  | { kind: 'in-flight'; session: number; applying: boolean; answers: number; orphaned: number; failed: boolean };
 
 /** What the loop needs of its session and scope. */
 export interface ScopePollHost {
@@ -66,6 +74,10 @@ export class ScopePollLoop {
   private budget: number;
   private readonly timer = new OneShot();
   private readonly timeout = new OneShot();
+  /** The answers being taken in, one after another (a train's answer k + 1 waits for answer k). */
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Answers with `train` = true received since creation. */
+  trainAnswers = 0;
 
   /** @param maxBytes the configured poll budget (`max_bytes`), already within the frame limit. */
   constructor(
@@ -98,7 +110,7 @@ export class ScopePollLoop {
     const req = this.host.request(this.session, this.budget);
     if (req === null) return this.stop();
     const session = this.session;
-    this.state = { kind: 'in-flight', session, applying: false };
+    this.state = { kind: 'in-flight', session, applying: false, answers: 0, orphaned: 0, failed: false };
     this.polls++;
     this.host.send(req);
     // Unless the send closed the link (and so stopped this loop).
@@ -120,17 +132,34 @@ export class ScopePollLoop {
     this.timer.arm(ms, () => this.pollNow());
   }
 
-  /** The peer's `PollResponse` for S. A stale or repeated one (another session, or already taken) is ignored. */
+  /**
+   * The peer's `PollResponse` for S. A stale or repeated one (another session, or after the
+   * answer that ended the poll) is ignored.
+   */
   onResponse(res: PollResponse): void {
     const st = this.state;
     if (st.kind !== 'in-flight' || st.applying || res.session !== st.session) return;
-    st.applying = true;
+    const last = res.train !== true;
+    st.answers++;
     this.timeout.clear();
     this.pacer.succeeded();
+    if (last) st.applying = true;
+    else {
+      this.trainAnswers++;
+      const session = st.session;
+      this.timeout.arm(this.host.timeoutMs(this.budget), () => this.timedOut(session));
+    }
     if (res.more && res.items.length === 0) this.budget = Math.max(this.budget, POLL_FIT_ANY_BYTES_V2);
-    void this.host.accept(res).then(
-      (r) => this.applied(st, res, r.orphaned),
+    const run = this.chain.then(() => (st.failed ? null : this.host.accept(res)));
+    this.chain = run.catch(() => undefined);
+    run.then(
+      (r) => {
+        if (r === null) return;
+        st.orphaned += r.orphaned;
+        if (last) this.applied(st, res, st.orphaned);
+      },
       (err: unknown) => {
+        st.failed = true; // the train's later answers are not taken in
         this.host.failed(err);
         if (this.state === st) this.backOff(0);
       },
@@ -140,7 +169,7 @@ export class ScopePollLoop {
   /** An `Error` naming S arrived (Busy, UnknownScope, NotAMember, …): back off, never below `retryAfterMs`. */
   onError(retryAfterMs: number | null): void {
     const st = this.state;
-    if (st.kind !== 'in-flight' || st.applying) return;
+    if (st.kind !== 'in-flight' || st.applying || st.answers > 0) return; // a train is never refused midway
     this.timeout.clear();
     this.backOff(retryAfterMs ?? 0);
   }

@@ -2,7 +2,9 @@
  * Building the per-(link, scope) poll loop of a v2 session, wired to the scope host and the
  * session's push side.
  */
+import { CAPABILITY_POLL_TRAIN } from '../../protocol/constants-v2.js';
 import type { ClientPacer } from './pacing.js';
+import { linkTakesTrains } from './poll-train.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import type { PeerRef } from './scope-host.js';
 import { ScopePollLoop } from './scope-poll-loop.js';
@@ -13,7 +15,9 @@ import type { SessionV2Push } from './session-v2-push.js';
 /**
  * The poll loop of scope `scopeId` on one v2 session (docs/design/v2-scopes.md §3.4): it asks the
  * scope's host for each poll under the number the peer gave S, answers go back to that host, and
- * a completed round tells the push side (which may then subscribe).
+ * a completed round tells the push side (which may then subscribe). On a link where trains pay
+ * ({@link linkTakesTrains}) and to a peer that announced `PollTrain`, each poll asks for a train of
+ * `pollTrainBytes` (PROTOCOL.md §10.6); elsewhere `train_bytes` stays absent.
  * @param peerRef the peer as the access checks see it, read at each answer
  */
 export function makeSessionLoop(
@@ -25,11 +29,17 @@ export function makeSessionLoop(
   scopeId: Uint8Array,
 ): ScopePollLoop {
   const settings = host.settings;
+  const trainBytes = (): number =>
+    ((s.peerCaps ?? 0) & CAPABILITY_POLL_TRAIN) !== 0 && linkTakesTrains(s.linkName) ? settings.pollTrainBytes : 0;
   return new ScopePollLoop({
     request: (session, maxBytes) => {
       const n = s.table.theirNumber(scopeId);
       const h = host.hostOf(scopeId);
-      return n === undefined || h === undefined ? null : h.request(s.peerId, { scope: n, session, maxBytes });
+      if (n === undefined || h === undefined) return null;
+      const req = h.request(s.peerId, { scope: n, session, maxBytes });
+      const train = trainBytes();
+      // Field 8 needs field 7 written (an encoder stops at the first absent optional field).
+      return train > 0 ? { ...req, elide: req.elide ?? false, train_bytes: train } : req;
     },
     send: (req) => {
       s.stats.pollsSent++;

@@ -13,7 +13,7 @@
  * with the smaller {@link SessionV2.linkKey} and closes the other ({@link SessionV2Host.onUp}).
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
-import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
+import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN, PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { errorMessage } from '../../protocol/error-message.js';
 import type { ReasonName } from '../../protocol/errors.js';
@@ -36,8 +36,8 @@ import { SessionV2Scoped } from './session-v2-scoped.js';
 export type { SessionV2Host, SessionV2Like, SessionV2Stats } from './session-v2-host.js';
 export { SessionV2Peer } from './session-v2-peer.js';
 
-/** `Hello.caps` of a v2 session besides `Seal`: it answers `Subscribe` and pushes, and takes bare pushes. */
-export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand;
+/** `Hello.caps` of a v2 session besides `Seal`: it answers `Subscribe` and pushes, takes bare pushes, and answers and asks for poll trains. */
+export const SESSION_V2_CAPS = Capability.Push | Capability.BareCommand | CAPABILITY_POLL_TRAIN | CAPABILITY_COMPACT_BATCH;
 
 let nextLinkId = 0;
 
