@@ -6,6 +6,13 @@
 
 const fmt = (v: number | undefined, d = 1): string => (v === undefined || !Number.isFinite(v) ? '–' : v.toLocaleString('en-US', { maximumFractionDigits: d }));
 
+/** What the difference between wire and canonical bytes a command is. */
+function gap(wire: number, canonical: number): string {
+  if (!Number.isFinite(wire - canonical)) return 'no canonical size measured';
+  const d = fmt(Math.abs(wire - canonical));
+  return wire >= canonical ? `${d} more a command are poll requests and response envelopes` : `compact batches send ${d} fewer a command than the canonical form`;
+}
+
 /** The section's markdown, or '' when the suite's figures are absent. */
 export function peersSection(r: Record<string, number>): string {
   const n = r['automerge.commands'];
@@ -36,9 +43,9 @@ The same ${fmt(n)} commands (100-byte payloads) synced between two peers by sync
 |---|---:|---:|---:|---:|---:|
 ${rows.join('\n')}
 
-Where syncwire's cold bytes go: ${fmt(swPer)} bytes a command on the wire, ${fmt(cmdPer)} of them the
-canonical signed command itself (100 payload, 64 signature, 32 per parent id, author, sequence,
-kind and CBOR heads), the rest poll requests and response envelopes. Automerge sends the cold
+Where syncwire's cold bytes go: ${fmt(swPer)} bytes a command on the wire, against ${fmt(cmdPer)} for the
+canonical signed command the receiver holds (100 payload, 64 signature, 32 per parent id, author,
+sequence, kind and CBOR heads): ${gap(swPer, cmdPer)}. Automerge sends the cold
 history as one compressed document (${fmt(r['automerge.cold.automerge_bytes']! / n)} bytes a command),
 Yjs as one update (${fmt((r['yjs.cold.yjs_bytes'] ?? NaN) / n)} bytes a command: the payload and a
 few bytes of item header; ${fmt((r['yjs.cold.yjs_update_v2_bytes'] ?? NaN) / n)} in its update format v2);
