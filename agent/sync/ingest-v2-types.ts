@@ -5,6 +5,7 @@
 import type { ReasonName } from '../../protocol/errors.js';
 import type { ScopeStore } from '../store/scope-store-contract.js';
 import type { Delivery } from './ingest.js';
+import type { BatchVerify } from './ingest-v2-batch.js';
 import type { OrphanBufferV2 } from './orphans-v2.js';
 import type { JoinExpectation } from './scope-join.js';
 import type { ScopeMembership } from './scope-membership.js';
@@ -21,6 +22,8 @@ export interface IngestV2Result {
   orphaned: number;
   /** Rejections by reason. */
   rejected: Partial<Record<ReasonName, number>>;
+  /** Covered commands of a compact batch dropped for want of a verified cover (PROTOCOL.md §10.7); absent: 0. */
+  uncovered?: number;
   /** Set when this scope was being joined and the batch did not start with its genesis (§1.9). */
   joinRefused?: { reason: ReasonName; detail: string };
 }
@@ -32,6 +35,8 @@ export interface IngestV2Stats {
   duplicates: number;
   orphaned: number;
   rejected: Partial<Record<ReasonName, number>>;
+  /** Compact batches received, and what their covers saved (PROTOCOL.md §10.7). */
+  batches: { received: number; commands: number; verified: number; coveredSkips: number; selfChecked: number; uncovered: number };
 }
 
 /** Options of `ScopeIngest` (ingest-v2.ts). */
@@ -44,6 +49,8 @@ export interface ScopeIngestOptions {
   onAppended?: (handles: number[], from: string, how: Delivery) => void;
   /** After a batch or commit that appended membership commands: re-evaluate grants (§1.8, §3.10). */
   onMembershipChanged?: (handles: number[]) => void;
+  /** How compact batches are checked (ingest-v2-batch.ts). Default 'covers'. */
+  batchVerify?: BatchVerify;
   /** Set for a scope joined and not held yet: its first command must be its genesis (§1.9). */
   join?: JoinExpectation;
 }

@@ -20,6 +20,7 @@ import type { ScopeStore } from '../store/scope-store-contract.js';
 import type { Delivery } from './ingest.js';
 import { IngestRounds, type Item } from './ingest-rounds.js';
 import type { IngestV2Result, IngestV2Stats, ScopeIngestOptions } from './ingest-v2-types.js';
+import { takeBatch } from './ingest-v2-batch.js';
 import { OrphanBufferV2 } from './orphans-v2.js';
 import { commitLocal, type CommitContext, type Signer } from './scope-commit.js';
 import { joinRefusal, type JoinExpectation } from './scope-join.js';
@@ -31,7 +32,7 @@ export { joinRefusal, type JoinExpectation } from './scope-join.js';
 
 /** The acceptance pipeline of one scope. Appends are serialised; verification is not. */
 export class ScopeIngest {
-  readonly stats: IngestV2Stats = { received: 0, appended: 0, duplicates: 0, orphaned: 0, rejected: {} };
+  readonly stats: IngestV2Stats = { received: 0, appended: 0, duplicates: 0, orphaned: 0, rejected: {}, batches: { received: 0, commands: 0, verified: 0, coveredSkips: 0, selfChecked: 0, uncovered: 0 } };
   readonly orphans: OrphanBufferV2;
   private readonly store: ScopeStore;
   private readonly m: ScopeMembership;
@@ -57,11 +58,12 @@ export class ScopeIngest {
   }
 
   /**
-   * Check and store encoded commands received from `from` by `how`. `pending`: the pending
-   * horizon records of this (link, scope) (§4.6); a record a placed command names is adopted.
-   * Never throws for bad input (store failures reject the promise).
+   * Check and store encoded commands received from `from` by `how`, then the commands of the
+   * compact `batch` if any (PROTOCOL.md §10.7: they come after every item). `pending`: the
+   * pending horizon records of this (link, scope) (§4.6); a record a placed command names is
+   * adopted. Never throws for bad input (store failures reject the promise).
    */
-  receive(encoded: readonly Uint8Array[], from: string, how: Delivery, pending?: PendingRecords): Promise<IngestV2Result> {
+  receive(encoded: readonly Uint8Array[], from: string, how: Delivery, pending?: PendingRecords, batch?: Uint8Array): Promise<IngestV2Result> {
     const result: IngestV2Result = { appended: [], membership: [], duplicates: 0, orphaned: 0, rejected: {} };
     this.stats.received += encoded.length;
     const items: Item[] = [];
@@ -75,17 +77,21 @@ export class ScopeIngest {
         this.rounds.reject(result, err instanceof SyncwireError ? err.reason : 'Malformed');
       }
     });
-    const join = this.join;
-    if (join !== undefined && 'refused' in join) return Promise.resolve({ ...result, joinRefused: join.refused });
-    if (join !== undefined && encoded.length > 0) {
-      this.join = undefined;
-      const refused = joinRefusal(first, this.store.scopeId, join);
-      if (refused !== undefined) {
-        this.join = { refused };
-        return Promise.resolve({ ...result, joinRefused: refused });
-      }
-    }
     const run = this.tail.then(async () => {
+      // Covers are verified under the membership as of the batches placed before this one.
+      if (batch !== undefined) await this.takeBatch(batch, from, items, result);
+      const join = this.join;
+      if (join !== undefined && 'refused' in join) return { ...result, joinRefused: join.refused };
+      // The first command of the message: its first item, else (no item) the batch's first.
+      const head = encoded.length > 0 ? first : items[0]?.cmd;
+      if (join !== undefined && (encoded.length > 0 || items.length > 0)) {
+        this.join = undefined;
+        const refused = joinRefusal(head, this.store.scopeId, join);
+        if (refused !== undefined) {
+          this.join = { refused };
+          return { ...result, joinRefused: refused };
+        }
+      }
       await this.rounds.run(items, from, pending, result);
       if (join !== undefined && this.store.size === 0) {
         const reason = (Object.keys(result.rejected)[0] as ReasonName | undefined) ?? 'Malformed';
@@ -97,6 +103,22 @@ export class ScopeIngest {
     });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  /** Decode and authenticate a compact batch by cover; its commands join `items` (ingest-v2-batch.ts). */
+  private async takeBatch(bytes: Uint8Array, from: string, items: Item[], result: IngestV2Result): Promise<void> {
+    const b = await takeBatch(this.store.scopeId, this.m.graph, bytes, from, this.o.batchVerify ?? 'covers');
+    const st = this.stats.batches;
+    st.received++;
+    st.verified += b.verified;
+    st.coveredSkips += b.coveredSkips;
+    st.selfChecked += b.selfChecked;
+    st.commands += b.items.length + b.uncovered + (b.rejected.BadSignature ?? 0);
+    st.uncovered += b.uncovered;
+    this.stats.received += b.items.length;
+    for (const [reason, n] of Object.entries(b.rejected) as [ReasonName, number][]) for (let i = 0; i < n; i++) this.rounds.reject(result, reason);
+    if (b.uncovered > 0) result.uncovered = (result.uncovered ?? 0) + b.uncovered;
+    items.push(...b.items);
   }
 
   /** Wait until every batch and commit so far is placed. */

@@ -3,7 +3,7 @@
  * T with the horizon records they need placed before them, produced lazily so that a command's
  * bytes are only decoded when the budget reaches it.
  */
-import { decodeCommandV2 } from '../../protocol/command-v2.js';
+import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { encodeHorizonRecord } from '../../protocol/horizon-record.js';
 import { toHex } from '../../protocol/keys.js';
@@ -15,6 +15,8 @@ export interface AnswerItem {
   readonly bytes: Uint8Array;
   readonly id: Uint8Array;
   readonly handle: number;
+  /** The decoded command (commands only): a compact batch re-encodes it without decoding again. */
+  readonly cmd?: CommandV2;
 }
 
 /**
@@ -78,6 +80,6 @@ export class AnswerItems {
       this.recorded.add(hex);
       this.queue.push({ bytes: encodeHorizonRecord({ id: p, depth: rec.depth, frontier: [...rec.frontier] }), id: p, handle: -1 });
     }
-    this.queue.push({ bytes, id: cmd.id, handle: c });
+    this.queue.push({ bytes, id: cmd.id, handle: c, cmd });
   }
 }

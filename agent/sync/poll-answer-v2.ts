@@ -12,19 +12,22 @@
  *
  * This file holds the answerer and its cursor cache; the steps are in poll-answer-missing.ts (1–2),
  * poll-answer-window.ts (3–4), poll-answer-items.ts (5), poll-answer-fit.ts (6) and
- * poll-answer-cursor.ts (7), and are re-exported here.
+ * poll-answer-cursor.ts (7), and are re-exported here; poll-answer-batch.ts is step 6 toward a
+ * requester that takes compact batches.
  */
 import { toHex } from '../../protocol/keys.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
 import type { ScopeStoreReader } from '../store/scope-store-contract.js';
 import { PollJobV2, type CursorV2 } from './poll-answer-cursor.js';
 import { fitAnswer, headsOf, retainedCount } from './poll-answer-fit.js';
+import { fitBatchAnswer } from './poll-answer-batch.js';
 import { AnswerItems } from './poll-answer-items.js';
 import { MissingV2, knownOf, type FrontierIds } from './poll-answer-missing.js';
 import { gapOf, windowOf } from './poll-answer-window.js';
 
 export { PollJobV2 } from './poll-answer-cursor.js';
 export { fitAnswer, headsOf, retainedCount } from './poll-answer-fit.js';
+export { fitBatchAnswer } from './poll-answer-batch.js';
 export { AnswerItems, type AnswerItem } from './poll-answer-items.js';
 export { MissingV2, knownOf, membershipPast, type FrontierIds } from './poll-answer-missing.js';
 export { gapOf, windowOf } from './poll-answer-window.js';
@@ -38,6 +41,8 @@ export interface AnswerOptions {
   frameLimit?: number;
   /** `total` when the caller keeps the count (default: {@link retainedCount}). */
   total?: number;
+  /** The requester announced `caps` bit 8: commands travel in a compact batch (poll-answer-batch.ts). Default false. */
+  compact?: boolean;
 }
 
 /** An answer and what §4.2 needs from it. */
@@ -93,7 +98,8 @@ export class PollAnswererV2 {
       type: 'PollResponse', scope: opts.scope, session: req.session, more: false, gap: false,
       total: opts.total ?? retainedCount(r), next_poll_ms: opts.nextPollMs, heads: headsOf(r), items: [],
     };
-    const { response, carried } = fitAnswer(base, cur.items, Math.min(req.max_bytes, opts.frameLimit ?? Infinity));
+    const limit = Math.min(req.max_bytes, opts.frameLimit ?? Infinity);
+    const { response, carried } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : fitAnswer(base, cur.items, limit);
     // The last command carried: the requester names it (a head it just appended); an answer of
     // records only is named through the requester's pending records instead.
     const last = carried.findLast((c) => c.handle >= 0) ?? carried[carried.length - 1];

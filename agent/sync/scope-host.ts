@@ -197,13 +197,13 @@ export class ScopeHost {
 
   /** Build the answer of a job from {@link beginAnswer} (its walk completed if needed) and raise `heldFloor` (§4.2). */
   finishAnswer(job: PollJobV2, o: Partial<AnswerOptions> = {}): PollResponse {
-    const a = this.answerer.finish(job, { scope: o.scope ?? job.req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }) });
+    const a = this.answerer.finish(job, { scope: o.scope ?? job.req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }), compact: o.compact === true });
     this.retention?.raiseHeldFloor(a.heldFloor);
     return a.response;
   }
 
   /** Take `peer`'s answer to this host's poll (§4.6); then run retention. Never throws for bad items. */
-  async accept(peer: PeerRef, res: Pick<PollResponse, 'items' | 'gap' | 'more' | 'heads'>): Promise<AcceptResult> {
+  async accept(peer: PeerRef, res: Pick<PollResponse, 'items' | 'gap' | 'more' | 'heads' | 'batch'>): Promise<AcceptResult> {
     if (!this.grants(peer.publicKey, peer.trusted)) return { ...EMPTY_RESULT(), malformed: 0, gap: null, refused: 'NotAMember' };
     const st = this.requester(peer.id);
     const { items, malformed } = classifyItems(res.items);
@@ -216,7 +216,8 @@ export class ScopeHost {
       this.o.events?.gap?.(this, gap, peer.id);
     }
     const cmds = items.flatMap((i) => (i.kind === 'command' ? [i.bytes] : []));
-    const r = cmds.length > 0 ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id)) : EMPTY_RESULT();
+    const batch = res.batch ?? undefined; // a compact batch's commands come after the items (PROTOCOL.md §10.7)
+    const r = cmds.length > 0 || batch !== undefined ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id), batch) : EMPTY_RESULT();
     st.responderHeads = res.heads.map((h) => h.slice());
     if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
