@@ -4,7 +4,8 @@
  * would send next). Pure: no I/O, no timers.
  */
 import { ITEM_COMMAND } from '../../protocol/constants-v2.js';
-import { MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
+import { MAX_FRAME_BYTES, MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
+import { decodeBatch } from '../../protocol/compact-batch.js';
 import { decodeCommandV2 } from '../../protocol/command-v2.js';
 import { decodeHorizonRecord } from '../../protocol/horizon-record.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
@@ -49,10 +50,11 @@ export function startTrain(req: PollRequest, trainBytes: number, frameLimit: num
  * answer k + 1 follows (it carried an item, `more`, and `s_k + b ≤ T`). Records the answer in `t`.
  * An answer whose budget fit nothing ends the train: the next one would fit nothing either.
  */
-export function trainContinues(t: TrainState, res: Pick<PollResponse, 'more' | 'items'>, size: number): boolean {
+export function trainContinues(t: TrainState, res: Pick<PollResponse, 'more' | 'items' | 'batch'>, size: number): boolean {
   t.spent += size;
   t.answers++;
-  return res.more && res.items.length > 0 && t.spent + t.budget <= t.trainBytes;
+  const carried = res.items.length > 0 || (res.batch !== undefined && res.batch !== null);
+  return res.more && carried && t.spent + t.budget <= t.trainBytes;
 }
 
 /**
@@ -63,8 +65,13 @@ export function trainContinues(t: TrainState, res: Pick<PollResponse, 'more' | '
 export function nextTrainRequest(t: TrainState, res: PollResponse, scopeId: Uint8Array): PollRequest {
   const first = t.first;
   const lastCommand = res.items.findLast((b) => b[0] === ITEM_COMMAND);
-  if (lastCommand !== undefined) {
-    const id = decodeCommandV2(scopeId, lastCommand).id;
+  // A compact batch carries the answer's commands (its items are records only): its last is the last sent.
+  const lastId =
+    res.batch !== undefined && res.batch !== null
+      ? decodeBatch(scopeId, res.batch, MAX_FRAME_BYTES).at(-1)?.id
+      : lastCommand === undefined ? undefined : decodeCommandV2(scopeId, lastCommand).id;
+  if (lastId !== undefined) {
+    const id = lastId;
     const heads = first.heads.length < MAX_HEADS ? [...first.heads, id] : [...first.heads.slice(0, MAX_HEADS - 1), id];
     return { ...first, heads };
   }
