@@ -1,6 +1,6 @@
 /**
  * Test-vector generator: writes `docs/vectors/{messages,commands}.json` (protocol v1, retired),
- * `{frames,arq}.json` (framing, both versions) and `{commands-v2,membership,messages-v2,horizon,seal}.json`
+ * `{frames,arq}.json` (framing, both versions) and `{commands-v2,membership,messages-v2,horizon,seal,batch}.json`
  * (protocol v2, scripts/vectors-*.ts) from fixed inputs.
  *
  * Everything is deterministic: identities come from fixed 32-byte seeds (0x01…, 0x02…, 0x03…),
@@ -44,6 +44,7 @@ import {
 import { concat } from '../testkit/bytes.js';
 import { repoRoot } from './repo-root.js';
 import { arqExchange, ARQ_EXCHANGE_OPTIONS, type ArqStep } from './arq-vectors.js';
+import { batchVectors } from './vectors-batch.js';
 import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from './budget-vectors.js';
 import { commandsV2Vectors } from './vectors-commands-v2.js';
 import { horizonVectors } from './vectors-horizon.js';
@@ -457,6 +458,7 @@ export function buildVectors(): Record<string, unknown> {
     ...messagesV2Vectors(),
     ...horizonVectors(),
     ...sealVectors(),
+    ...batchVectors(),
   };
 }
 
