@@ -31,9 +31,17 @@ export interface PushStepV2 {
   exhausted: boolean;
 }
 
+/** {@link emptyPushBytes} by number: it encodes a message, and every push step asks. */
+const emptyBytes = new Map<number, number>();
+
 /** `E` of §11.4 item 2: a `Push` to number `scope` with no command and the longest `remaining` head, less the empty list's head. */
 export function emptyPushBytes(scope: number): number {
-  return encodeMessageV2({ type: 'Push', scope, remaining: 0xffff_ffff, exhausted: false, commands: [] }).length - 1;
+  let e = emptyBytes.get(scope);
+  if (e === undefined) {
+    if (emptyBytes.size >= 1024) emptyBytes.clear(); // numbers are small in practice; bound it anyway
+    emptyBytes.set(scope, (e = encodeMessageV2({ type: 'Push', scope, remaining: 0xffff_ffff, exhausted: false, commands: [] }).length - 1));
+  }
+  return e;
 }
 
 /**

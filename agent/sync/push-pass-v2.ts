@@ -12,11 +12,9 @@
  * but count as known. Pushes carry commands only, never horizon records (§11.4 item 1).
  */
 import type { ReasonName } from '../../protocol/errors.js';
-import type { CommandStore } from '../store/command-store.js';
 import type { ScopeStoreReader } from '../store/scope-store-contract.js';
-import { MissingWalk } from './graph-walk.js';
 import { TURN_BUDGET_MS } from './turn-budget.js';
-import { pushStepV2 } from './push-frames-v2.js';
+import { PushPassMemoV2, type SharedWalkV2 } from './push-pass-memo-v2.js';
 import { MAX_KNOWN_V2, type SubscriptionTableV2 } from './subscription-table-v2.js';
 
 /** Commands a slot's walk advances per pass. */
@@ -57,9 +55,9 @@ export interface PushPassV2Host {
 }
 
 interface Cursor {
-  from: number[];
-  size: number;
-  walk: MissingWalk;
+  /** The walk (shared with the slots that knew the same when it began) and where it started. */
+  share: SharedWalkV2;
+  /** This slot's list: the walk's retained result less what came from the subscriber or its via. */
   list: number[] | null;
   pos: number;
 }
@@ -84,28 +82,29 @@ export class PushPassV2 {
   run(): boolean {
     const { table, links } = this.host;
     const start = performance.now();
+    // What this pass computes once for all slots (push-pass-memo-v2.ts): scope, walk, frames.
+    const memo = new PushPassMemoV2((id) => this.host.storeOf(id));
     let left = false;
     table.forEach((slot) => {
       if (!table.isDirty(slot) || table.isSuspended(slot)) return;
       const link = links.get(table.linkAt(slot));
       const scopeId = table.scopeIdAt(slot);
       const number = link?.theirNumber(scopeId);
-      const store = this.host.storeOf(scopeId);
-      if (link === undefined || link.blocked || number === undefined || store === undefined) return; // stays dirty
+      const scope = memo.scope(table.scopeIxAt(slot), scopeId);
+      if (link === undefined || link.blocked || number === undefined || scope === null) return; // stays dirty
       if (performance.now() - start >= TURN_BUDGET_MS) return void (left = true);
       let c = this.cursors.get(slot);
-      if (c === undefined) {
-        const from = store.heads();
-        // Why the cast: MissingWalk is typed over the v1 store but reads only heads, depthOf and parentsOf.
-        const walk = new MissingWalk(store as unknown as CommandStore, table.knownOf(slot), from, table.knownFloor(slot));
-        this.cursors.set(slot, (c = { from, size: store.size, walk, list: null, pos: 0 }));
-      }
+      if (c === undefined) this.cursors.set(slot, (c = { share: memo.walk(table.scopeIxAt(slot), scope, table.knownOf(slot), table.knownFloor(slot)), list: null, pos: 0 }));
+      const { share } = c;
+      const store = share.scope.store;
       if (c.list === null) {
-        if (!c.walk.step(PUSH_WALK_STEPS_V2)) return void (left = true);
-        c.list = Array.from(c.walk.result()).filter((h) => store.isRetained(h) && !this.host.skip(slot, h));
+        if (!share.walk.step(PUSH_WALK_STEPS_V2)) return void (left = true);
+        const retained = memo.retainedOf(share);
+        // The shared list itself when this slot skips nothing: equal lists then share their frames too.
+        c.list = retained.some((h) => this.host.skip(slot, h)) ? retained.filter((h) => !this.host.skip(slot, h)) : retained;
       }
       table.takeDirty(slot);
-      const step = pushStepV2(store, c.list, c.pos, { scope: number, budget: table.remainingOf(slot), frameLimit: link.sendLimit, bare: link.acceptsBare, passBytes: PUSH_PASS_BYTES_V2 });
+      const step = memo.step(store, c.list, c.pos, { scope: number, budget: table.remainingOf(slot), frameLimit: link.sendLimit, bare: link.acceptsBare, passBytes: PUSH_PASS_BYTES_V2 });
       for (const f of step.frames) link.sendFrame(f);
       table.charge(slot, step.charged);
       link.pushed(step.end - c.pos);
@@ -120,8 +119,8 @@ export class PushPassV2 {
         return void (left = true);
       }
       this.cursors.delete(slot);
-      table.setKnown(slot, deepestHandles(store, c.from, MAX_KNOWN_V2), c.size);
-      if (store.size !== c.size) {
+      table.setKnown(slot, (share.nextKnown ??= deepestHandles(store, share.scope.from, MAX_KNOWN_V2)), share.scope.size);
+      if (store.size !== share.scope.size) {
         table.markDirty(slot); // appended since the walk began: the next pass finds them
         left = true;
       }
