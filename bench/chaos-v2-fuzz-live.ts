@@ -182,8 +182,16 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
   far.on('data', () => undefined);
   let serialChunks = 0;
 
-  gc();
-  const heapBefore = round(process.memoryUsage().heapUsed / 1048576);
+  // Heap figures are after a forced GC when one is available (chaos-v2.ts exposes it; so does
+  // `node --expose-gc`): without it they would count garbage V8 had not collected yet.
+  const gcForced = typeof (globalThis as { gc?: unknown }).gc === 'function';
+  const heapMb = (): number => {
+    gc();
+    return round(process.memoryUsage().heapUsed / 1048576);
+  };
+  const heapBefore = heapMb();
+  const heapByQuarter: number[] = [];
+  let nextQuarter = n / 4;
   let goodCommits = 0;
   let stopGood = false;
   const goodLoop = (async () => {
@@ -234,6 +242,11 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
       inputs++;
     }
     await new Promise((r) => setImmediate(r));
+    // Growth that is garbage is gone after the forced GC; what stays and climbs with the inputs is held.
+    if (inputs >= nextQuarter && heapByQuarter.length < 4) {
+      heapByQuarter.push(heapMb());
+      nextQuarter += n / 4;
+    }
   }
   cfg.log(`fuzz-v2: live gateway ${inputs} inputs (${rawLinks} raw links, ${serialChunks} serial chunks); waiting for the good peer`);
   stopGood = true;
@@ -245,8 +258,8 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
     return out.sort().join();
   };
   const converged = goodCommits > 0 && (await until(() => ids(good) === ids(target), 30_000, 100));
-  gc();
-  const heapAfter = round(process.memoryUsage().heapUsed / 1048576);
+  const heapAfter = heapMb();
+  const targetSessions = target.sessions().length;
   const figures: Figures = {
     live_inputs: inputs,
     live_serial_chunks: serialChunks,
@@ -270,6 +283,10 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
     heap_before_mb: heapBefore,
     heap_after_mb: heapAfter,
     heap_growth_mb: round(heapAfter - heapBefore),
+    heap_gc_forced: gcForced,
+    heap_mb_by_quarter: heapByQuarter,
+    heap_sessions_attached: sessions.length,
+    heap_target_sessions_open: targetSessions,
     good_peer_commits: goodCommits,
     good_peer_converged: converged,
   };

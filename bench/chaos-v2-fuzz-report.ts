@@ -5,6 +5,23 @@
 import type { Figures } from './chaos/common.js';
 import { tableV2 } from './chaos-v2-report.js';
 
+/**
+ * The live layer's heap, and what it means: growth that a forced GC leaves but that goes once the
+ * layer's engines are gone was held by them while the hostile input lasted (a backlog, not
+ * garbage and not a leak); growth still there afterwards is a leak.
+ */
+export function heapLine(f: Figures): string {
+  const growth = Number(f.heap_growth_mb);
+  const retained = Number(f.heap_retained_mb);
+  const q = Array.isArray(f.heap_mb_by_quarter) ? f.heap_mb_by_quarter.join(', ') : '?';
+  const head = `Heap of the live layer${f.heap_gc_forced === true ? ' (each reading after a forced GC)' : ' (no forced GC was available: readings include garbage)'}: ${String(f.heap_before_mb ?? '?')} MB at its start, ${q} MB after each quarter of its inputs, ${String(f.heap_after_mb ?? '?')} MB at its end with its engines open, ${String(f.heap_after_layer_mb ?? '?')} MB once they were gone.`;
+  if (!Number.isFinite(growth) || !Number.isFinite(retained) || f.heap_gc_forced !== true) return head;
+  // A few MB stay whatever the input count (code compiled and modules first loaded during the layer).
+  return retained < Math.max(5, 0.25 * growth)
+    ? `${head} The ${growth} MB of growth survived the forced GC but went with the engines (${retained} MB stayed): state they held while the hostile input lasted, not garbage and not leaked past them.`
+    : `${head} ${retained} MB of it stayed after the engines were gone: a leak.`;
+}
+
 /** Both subsections, from the figures of bench/chaos-v2-fuzz.ts and bench/chaos-v2-flood.ts. */
 export function sectionFuzzFloodV2(fuzz: Figures, flood: Figures): string {
   const z = (k: string): string => String(fuzz[k] ?? '?');
@@ -26,6 +43,8 @@ every injection counted; the good peer converges.
 Measured (${fuzz.quick === true ? 'quick run' : 'full run'}): ${z('inputs')} inputs, ${z('crashes')} crashes, ${z('hangs')} hangs, ${z('untyped_errors')} untyped errors,
 ${z('sealed_forgeries_opened')} forgeries opened; live: ${z('live_undecodable_sent')} undecodable frames sent, ${z('live_bad_frames_counted')} bad frames and
 ${z('live_intake_dropped')} dropped at close counted; sealed link survived ${z('live_sealed_link_survived')}; good peer converged ${z('good_peer_converged')}.
+
+${heapLine(fuzz)}
 
 ${tableV2(fuzz)}
 ### Protocol v2 slot flood

@@ -20,7 +20,7 @@ import { encodeSerialFrame, SerialFrameDecoder } from '../protocol/serial-frame.
 import { encodeTcpFrame, TcpFrameDecoder } from '../protocol/tcp-frame.js';
 import { hostile } from '../testkit/fuzz-inputs.js';
 import { bytes, int, xorshift32 } from '../testkit/prng.js';
-import { round, type ChaosConfig, type Figures } from './chaos/common.js';
+import { gc, round, type ChaosConfig, type Figures } from './chaos/common.js';
 import { sealedLayer, type Tally } from './chaos-v2-fuzz-sealed.js';
 import { liveAgentV2 } from './chaos-v2-fuzz-live.js';
 
@@ -157,6 +157,14 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   // Layer 3: a live v2 gateway.
   const live = await liveAgentV2(cfg, rnd, seeds, Math.round(400_000 * scale));
   t.inputs += live.inputs;
+  // Held by the live layer's engines while they ran (released with them) or leaked past them:
+  // measured once everything it created is unreachable (a second for the closed links' last
+  // callbacks and timers to run), after a forced GC when one is available.
+  await new Promise((r) => setTimeout(r, 1000));
+  gc();
+  const released = round(process.memoryUsage().heapUsed / 1048576);
+  live.figures.heap_after_layer_mb = released;
+  live.figures.heap_retained_mb = round(released - Number(live.figures.heap_before_mb));
 
   clearInterval(beat);
   eld.disable();
