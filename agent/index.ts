@@ -17,11 +17,7 @@
  */
 export { startAgent, ensureKeyFile, type AgentConfig, type AgentOptions } from './cli/start-agent.js';
 export type { CommandEntry } from './api/entry-json.js';
-// Protocol 1 (`protocol: 1`, being retired): its agent, feed options and status snapshot.
-export type { Agent, AgentEvents, Committed } from './cli/start-agent.js';
-export type { FeedOptions } from './api/command-feed.js';
-export type { Snapshot, PeerInfo } from './cli/snapshot.js';
-// Protocol 2 (the default): scoped commits and reads, gap entries (design v2-scopes.md §4.7, §6).
+// Scoped commits and reads, gap entries (design v2-scopes.md §4.7, §6).
 export type { AgentV2, AgentV2Events, CommittedV2, ScopeCommandsOptions } from './cli/agent-v2.js';
 export type { ScopedEntry, GapEntry, ScopeItem, EntryKind, ScopeFeedOptions } from './api/scope-feed.js';
 export { ScopeError, type ScopeErrorReason } from './cli/node-scopes.js';

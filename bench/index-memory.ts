@@ -1,6 +1,5 @@
 /**
- * Memory of the store index per command, with store-bench's method (testkit/store-bench.ts):
- * N synthetic commands (random ids, mostly one parent, 10 % merges) added to a `CommandIndex`,
+ * Memory of the store index per command: N synthetic commands (random ids, mostly one parent, 10 % merges) added to a `CommandIndex`,
  * then `byteSize() / N`; also the worst ratio seen just after a grow. N = 1M (quick: 200k).
  */
 import { CommandIndex } from '../agent/store/command-index.js';

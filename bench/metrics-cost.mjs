@@ -1,4 +1,4 @@
-// Cost of the metrics encoder vs prom-client (issue 15's API budget; the reason in agent/api/metrics.ts).
+// Cost of the metrics encoder vs prom-client (issue 15's API budget; the reason in agent/api/prom-text.ts).
 // prom-client is not a dependency: install it in a scratch directory and name it:
 //   (mkdir -p /tmp/pc && cd /tmp/pc && npm init -y && npm i prom-client)
 //   npx tsc -p tsconfig.json && PROM_CLIENT_DIR=/tmp/pc node bench/metrics-cost.mjs
@@ -17,9 +17,10 @@ async function child() {
   const variant = process.argv[3];
   const mb = (n) => n / 2 ** 20;
   const settle = async () => { for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 30)); } };
-  const peers = Array.from({ length: 10 }, (_, i) => ({ id: (i + 1).toString(16).padStart(16, '0'), authenticated: true, sealed: true, bytesIn: 1000 * i, bytesOut: 2000 * i, framesIn: i, framesOut: i, badFrames: 0, sealFailures: 0, replays: 0, unsealedDropped: 0, rehandshakes: 0, sync: { rounds: i, timeoutsInARow: 0 }, lastContactMs: Date.now(), lastSyncMs: Date.now(), reconnects: 0, behind: 0 }));
+  const peers = Array.from({ length: 10 }, (_, i) => ({ id: (i + 1).toString(16).padStart(16, '0'), authenticated: true, sealed: true, bytesIn: 1000 * i, bytesOut: 2000 * i, framesIn: i, framesOut: i, badFrames: 0, sealFailures: 0, replays: 0, unsealedDropped: 0, rehandshakes: 0, unknownScope: 0, scopes: [], sync: { rounds: i, timeoutsInARow: 0 }, lastContactMs: Date.now(), lastSyncMs: Date.now(), reconnects: 0, behind: 0 }));
+  const scopes = [{ name: 'fleet/acme', commands: 10, retained: 10, pinned: 0, bytes: 1000, horizon: 0, gaps: 0, activePeers: 10 }];
   const h = { bounds: [1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000], cumulative: Array.from({ length: 16 }, (_, i) => i), sumMs: 100, count: 15 };
-  const snap = { version: '0.1.0', uptimeS: 5, commands: 10, storeBytes: 1000, rssBytes: 5e7, transports: [{ url: 'tcp-listen://0.0.0.0:7000', links: ['a'] }], peers, subscriptions: { used: 1, capacity: 128 }, ingest: { received: 1, appended: 1, duplicates: 0, orphaned: 0, rejected: 0 }, latency: { pushMs: h, applyMs: h } };
+  const snap = { version: '0.2.0', uptimeS: 5, commands: 10, storeBytes: 1000, rssBytes: 5e7, transports: [{ url: 'tcp-listen://0.0.0.0:7000', links: ['a'] }], peers, scopes, subscriptions: { used: 1, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 0, unknownScope: 0, notAMember: 0, latency: { pushMs: h, applyMs: h } };
   await import('node:path'); // the ESM loader is warm in an agent: pay for it before the baseline
   await import('node:http');
   // A running agent has long grown its young generation (frames, commands): do the same here, so
@@ -29,8 +30,8 @@ async function child() {
   const r0 = process.memoryUsage();
   let bytes = 0;
   if (variant === 'own') {
-    const { renderMetrics } = await import(new URL('../dist/agent/api/metrics.js', import.meta.url).href);
-    for (let i = 0; i < 20; i++) bytes = renderMetrics(snap).length;
+    const { renderMetricsV2 } = await import(new URL('../dist/agent/api/metrics-v2.js', import.meta.url).href);
+    for (let i = 0; i < 20; i++) bytes = renderMetricsV2(snap).length;
   } else if (variant === 'prom-client') {
     const pc = await import(createRequire(join(process.env.PROM_CLIENT_DIR, 'x.js')).resolve('prom-client'));
     const reg = new pc.Registry();

@@ -5,4 +5,5 @@
  * `wiring/serial-wiring.ts`.
  */
 export * from './uart/index.js';
-export * from './device/index.js';
+export * from './device-v2/index.js';
+export * from './wiring/index.js';

@@ -1,10 +1,10 @@
 /**
- * The one builder of wire `Error` messages (PROTOCOL.md §6, §11): the agent and the device both send
+ * The one builder of wire `Error` messages (PROTOCOL.md §8.10, §14): the agent and the device both send
  * through it, so the text limit of the schema is applied in one place.
  */
 import { MAX_ERROR_TEXT } from './constants.js';
 import { ReasonCode, type ReasonName } from './errors.js';
-import type { ErrorMessage } from './messages.js';
+import type { ErrorMessage } from './messages-v2.js';
 
 /**
  * An `Error` message for `reason`. `text` is cut to {@link MAX_ERROR_TEXT} UTF-16 units (the

@@ -1,17 +1,15 @@
 /**
  * Generates the run-time checks from the TypeBox schemas, so a running agent validates without
  * loading TypeBox (~12 MB of resident memory):
- * - `protocol/message-checks.generated.ts` from `protocol/messages.ts`: per message, its wire
- *   field order and, per field, a check compiled by TypeBox (`TypeCompiler.Code`) and a readable
- *   description for error messages;
- * - `protocol/message-checks-v2.generated.ts` the same from `protocol/messages-v2.ts` (protocol
- *   version 2, not on the wire yet), where a field's check may use a regular expression;
+ * - `protocol/message-checks-v2.generated.ts` from `protocol/messages-v2.ts`: per message, its
+ *   wire field order and, per field, a check compiled by TypeBox (`TypeCompiler.Code`, which may
+ *   use a regular expression) and a readable description for error messages;
  * - `agent/cli/config-check.generated.ts` from `agent/cli/config-schema.ts`: one check of a whole
  *   config file (on failure, `config.ts` loads TypeBox to explain exactly what is wrong).
  * `make vectors` runs this (after a build; run it again after changing a schema, then rebuild);
  * tests fail when a committed file is not what this would write.
  *
- * Usage: `node dist/scripts/gen-checks.js` (writes the three files in the source tree).
+ * Usage: `node dist/scripts/gen-checks.js` (writes the two files in the source tree).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +17,6 @@ import { pathToFileURL } from 'node:url';
 import type { TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ConfigFile } from '../agent/cli/config-schema.js';
-import { schemas } from '../protocol/messages.js';
 import { schemasV2 } from '../protocol/messages-v2.js';
 import { repoRoot } from './repo-root.js';
 
@@ -130,24 +127,7 @@ const FIELD_CHECK = [
   '}',
 ];
 
-/** The full text of `protocol/message-checks.generated.ts`. */
-export function messageChecksSource(): string {
-  const { lines: entries } = fieldEntries(schemas, false);
-  const lines: string[] = [
-    ...HEADER,
-    "import type { MessageName } from './message-type.js';",
-    '',
-    ...FIELD_CHECK,
-    '',
-    '/** Per message, its fields in wire order (after `type`) with their checks. */',
-    'export const messageFields: Record<MessageName, readonly FieldCheck[]> = {',
-    ...entries,
-  ];
-  lines.push('};', '');
-  return lines.join('\n');
-}
-
-/** The full text of `protocol/message-checks-v2.generated.ts` (self-contained: it outlives the v1 file). */
+/** The full text of `protocol/message-checks-v2.generated.ts`. */
 export function messageChecksSourceV2(): string {
   const { consts, lines: entries } = fieldEntries(schemasV2, true);
   return [
@@ -182,7 +162,6 @@ export function configCheckSource(): string {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const root = repoRoot();
   for (const [path, text] of [
-    [join(root, 'protocol', 'message-checks.generated.ts'), messageChecksSource()],
     [join(root, 'protocol', 'message-checks-v2.generated.ts'), messageChecksSourceV2()],
     [join(root, 'agent', 'cli', 'config-check.generated.ts'), configCheckSource()],
   ] as const) {

@@ -4,18 +4,13 @@
  * SIGHUP reloads the trust (one info line) and is survived, fatal errors are one JSON line in
  * the log's format, a catch-up of 400 commands over a link (protocol 2: an open-read scope
  * committed offline, joined by the other agent) arrives whole and `peer` names the remote, and
- * SYNCWIRE_CONFIG / SYNCWIRE_LOG_LEVEL configure a daemon whose command line cannot be changed. The v1 node's
- * bootstrap progress timer (agent/cli/progress.ts, retired with v1) is checked in-process with a
- * short interval.
+ * SYNCWIRE_CONFIG / SYNCWIRE_LOG_LEVEL configure a daemon whose command line cannot be changed.
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { BootstrapProgress } from '../agent/cli/progress.js';
-import { createLogger } from '../agent/cli/logger.js';
 import { until } from '../testkit/wait.js';
 
 const MAIN = resolve('dist/agent/cli/main.js');
@@ -262,38 +257,3 @@ t.test('SYNCWIRE_CONFIG and SYNCWIRE_LOG_LEVEL; flags win', async (t) => {
   t.same(p.lines().filter((l) => l.level < 40), [], 'nothing below warn');
 });
 
-t.test('progress lines at most every interval, also while stalled; interrupted when the peer goes', async (t) => {
-  // A stand-in engine: the events and the store calls BootstrapProgress uses.
-  const engine = Object.assign(new EventEmitter(), {
-    store: { size: 0, lengthOf: () => 50 },
-    idle: async () => undefined,
-  });
-  const lines: Line[] = [];
-  const log = createLogger('info', 'test', (l) => lines.push(JSON.parse(l) as Line));
-  const progress = new BootstrapProgress(engine as unknown as ConstructorParameters<typeof BootstrapProgress>[0], { isTTY: false, write: () => true }, { log, intervalMs: 40 });
-  const peer = '0123456789abcdef';
-  engine.emit('poll-answer', peer, { commands: 10, more: true, total: 100, nextPollMs: 0 });
-  engine.store.size = 10;
-  engine.emit('commands', [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], peer, 'poll');
-  engine.emit('commands', [10], 'ffffffffffffffff', 'push'); // another peer's: not counted
-  await until(() => lines.filter((l) => l.msg === 'bootstrap progress').length >= 2, 30_000, 'two progress lines', 5);
-  const ticks = lines.filter((l) => l.msg === 'bootstrap progress');
-  t.match(ticks[1], { peer, have: 10, total: 100, commands: 10, bytes: 500 }, 'reported while nothing arrives');
-  // The issue's bound ("at most every 10 s", here 40 ms): a lower bound on the spacing, which load
-  // can only widen (timers never fire early; 1 ms slack for the clock's rounding).
-  t.ok(ticks[1]!.time - ticks[0]!.time >= 39, 'spaced by the interval');
-  engine.emit('peer-down', peer);
-  const end = lines.at(-1)!;
-  t.match(end, { level: 40, msg: 'bootstrap interrupted', reason: 'peer down', peer, commands: 10 });
-  const count = lines.length;
-  await new Promise((r) => setTimeout(r, 120));
-  t.equal(lines.length, count, 'no progress lines after the end');
-  // A new bootstrap, finished.
-  engine.emit('poll-answer', peer, { commands: 0, more: true, total: 100, nextPollMs: 0 });
-  engine.store.size = 100;
-  engine.emit('commands', Array.from({ length: 90 }, (_, i) => i), peer, 'poll');
-  engine.emit('poll-answer', peer, { commands: 0, more: false, total: 100, nextPollMs: 0 });
-  await until(() => lines.at(-1)?.msg === 'bootstrap finished', 30_000, 'the finished line', 5);
-  t.match(lines.at(-1), { level: 30, peer, have: 100, total: 100, commands: 90, bytes: 4500 });
-  progress.stop();
-});

@@ -18,6 +18,9 @@ import { join } from 'node:path';
 import { CliHarness } from '../testkit/cli-proc.js';
 import { formatGap, parseGapLine } from '../agent/cli/scope-lines.js';
 import { commitPath } from '../agent/cli/commit-agent.js';
+import { DiskStore } from '../agent/store/disk-store.js';
+import { toHex } from '../protocol/keys.js';
+import { randomDag } from '../testkit/synthetic-commands.js';
 
 const h = new CliHarness();
 t.teardown(() => h.cleanup());
@@ -113,19 +116,22 @@ t.test('commit --scope sends the scope as a query parameter', async (t) => {
   t.match(empty.stderr, '--scope: give a scope name');
 });
 
-t.test('offline commit on protocol 2: into the scope named, scopes.default or the only one; a v1 log migrated; the same refusals', async (t) => {
+t.test('offline commit: into the scope named, scopes.default or the only one; a v1 log migrated; protocol 1 refused', async (t) => {
   const { writeFileSync, existsSync, readdirSync } = await import('node:fs');
   const d = h.tmp('swsco-');
   await h.keygen(join(d, 'key.json'));
   const none = join(d, 'none.sock');
-  // A protocol 1 commit first: the v1 commands.log the next protocol 2 commit moves to legacy/v1.
+  // A data directory an earlier release left: a v1 commands.log, which the next commit moves to legacy/v1.
+  const [v1] = randomDag(1, 5);
+  const v1Store = await DiskStore.open(d, { durability: { mode: 'none' } });
+  v1Store.append(v1!);
+  await v1Store.close();
   const p1 = join(d, 'p1.json');
   writeFileSync(p1, JSON.stringify({ protocol: 1, dataDir: d, statusSocket: none }));
-  const old = await h.run(['commit', '--config', p1, '--text', 'v1']);
-  t.equal(old.code, 0, old.stderr);
-  t.ok(existsSync(join(d, 'commands.log')), 'protocol 1: into commands.log');
-  const p1Scope = await h.run(['commit', '--config', p1, '--scope', 'fleet/acme', '--text', 'x']);
-  t.equal(p1Scope.code, 2, 'protocol 1 has no scopes: --scope is a usage error');
+  const p1Commit = await h.run(['commit', '--config', p1, '--text', 'v1']);
+  t.equal(p1Commit.code, 78, 'a config asking for protocol 1 is a config error');
+  t.match(p1Commit.stderr, 'protocol 1 was removed in 0.2.0');
+  t.ok(existsSync(join(d, 'commands.log')), 'nothing touched the v1 log');
 
   const unknown = await h.run(['commit', '--data-dir', d, '--socket', none, '--scope', 'fleet/acme', '--text', 'x']);
   t.equal(unknown.code, 1, 'a scope not held: exit 1');
@@ -159,7 +165,7 @@ t.test('offline commit on protocol 2: into the scope named, scopes.default or th
   const { commandIds } = await import('../testkit/cli-proc.js');
   const ids = await commandIds(a.socket);
   t.same(ids, [one.stdout.trim(), ...lines.stdout.split('\n').filter(Boolean), tooBig.stdout.trim()], 'every offline commit, in order');
-  t.same(await commandIds(a.socket, 'legacy/v1'), [old.stdout.trim()], 'the v1 command is in legacy/v1');
+  t.same(await commandIds(a.socket, 'legacy/v1'), [toHex(v1!.id)], 'the v1 command is in legacy/v1');
   t.equal((await a.stop()).code, 0);
 });
 

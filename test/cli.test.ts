@@ -20,7 +20,6 @@ import { commitSpec } from '../agent/cli/commit-cmd.js';
 import { statusSpec } from '../agent/cli/status-cmd.js';
 import { demoSpec } from '../agent/cli/demo.js';
 import { validate } from '../agent/cli/config.js';
-import { renderBar } from '../agent/cli/progress.js';
 import { apiRequest } from '../agent/api/api-client.js';
 import { transportOptionsFor } from '../agent/cli/node-transports.js';
 import { resolveConfig } from '../agent/cli/config.js';
@@ -358,12 +357,6 @@ t.test('transports load lazily: serial-only agent never loads mqtt.js', async (t
   const [rs, rm] = await Promise.all([serialOnly.stop(), mqttOnly.stop()]);
   t.equal(rs.code, 0, rs.stderr);
   t.equal(rm.code, 0, rm.stderr);
-});
-
-t.test('the bootstrap progress bar renders have/total', async (t) => {
-  // Only the v1 node draws it (agent/cli/progress.ts, retired with v1); the v2 node has no bootstrap bar.
-  t.equal(renderBar('bootstrap', 50, 200, 10), 'bootstrap [###.......] 50/200 commands 25%');
-  t.equal(renderBar('bootstrap', 0, 0, 4), 'bootstrap [####] 0/0 commands 100%');
 });
 
 t.test('config "mqtt" credentials and TLS apply to MQTT links only', async (t) => {

@@ -9,10 +9,9 @@
  */
 import t from 'tap';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
-import { Engine } from '../agent/sync/engine.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import type { Logger } from '../agent/node/log.js';
+import { encodeCbor } from '../protocol/cbor.js';
 import { decodeCommandV2 } from '../protocol/command-v2.js';
 import { Role } from '../protocol/constants-v2.js';
 import { decodeMessageV2 } from '../protocol/envelope-v2.js';
@@ -83,31 +82,39 @@ t.test('a gateway and two devices: device scopes, the fleet scope, orders and te
   t.notOk(toD2.some((m) => toHex(m).includes(s1Hex)), 'device 1\'s scope id is in no message to device 2');
 });
 
-t.test('a v1 peer is refused with UnsupportedVersion, and both ends log it', async (t) => {
+t.test('a v1 peer is refused with UnsupportedVersion, and the agent logs it', async (t) => {
   const [gi, vi] = [generateIdentity(), generateIdentity()];
   const w2 = warnings();
-  const w1 = warnings();
   const gw = await EngineV2.open({ identity: gi, trust: { mode: 'list', keys: [vi.publicKey] }, tuning: FAST_V2, logger: w2.log, scopes: { max: Infinity, deviceScopes: {} } });
-  const v1 = new Engine({ identity: vi, store: new MemoryStore(), trust: { mode: 'list', keys: [gi.publicKey] }, logger: w1.log });
-  t.teardown(async () => Promise.all([gw.close(), v1.close()]));
+  t.teardown(async () => gw.close());
   const sent: Uint8Array[] = [];
   gw.on('frame-out', (_p, m) => sent.push(m));
+  // A protocol-1 peer's first frame (the last v1 release): `[0, 1, public_key, max_frame, caps, nonce, ephemeral]`.
+  const v1Hello = encodeCbor([0, 1, vi.publicKey, 4096, 7, new Uint8Array(16).fill(7), new Uint8Array(32).fill(9)]);
   const [lg, lv] = createMemoryLinkPair();
   const s = gw.attach(lg);
-  v1.attach(lv);
-  await until(() => !lg.open && !lv.open, 2000, 'both ends closed the link');
+  lv.send(v1Hello);
+  await until(() => !lg.open && !lv.open, 2000, 'the agent closed the link');
   t.notOk(s.authenticated, 'never up');
   t.equal(s.stats.versionRefused >= 1, true, 'counted');
   const refusal = sent.map((m) => decodeMessageV2(m)).find((m) => m.type === 'Error');
   t.same(refusal, { type: 'Error', code: 3, message: 'protocol version 1 is not supported; this peer speaks version 2', retry_after_ms: null }, 'the 3-field refusal');
   t.ok(w2.lines.some((l) => l.includes(`peer ${vi.peerId} speaks protocol 1; this agent speaks 2: upgrade it`)), 'the v2 end logs it at warn');
-  t.ok(w1.lines.some((l) => l.includes('speaks protocol version 2')), 'the v1 end logs it at warn');
   t.same(gw.scopes(), [], 'no device scope for a peer that never came up');
   // The same peer again within 10 minutes: refused and counted, but no second warn line (§3.1).
   const [lg2, lv2] = createMemoryLinkPair();
   const s2 = gw.attach(lg2);
-  v1.attach(lv2);
+  lv2.send(v1Hello);
   await until(() => !lg2.open && !lv2.open, 2000, 'the second link closed too');
   t.ok(s2.stats.versionRefused >= 1, 'the second refusal is counted');
   t.equal(w2.lines.filter((l) => l.includes('upgrade it')).length, 1, 'logged at warn once per peer key per 10 minutes');
+  // A v1 peer older than sealing sends no ephemeral key: refused by its version all the same.
+  const [lg3, lv3] = createMemoryLinkPair();
+  const got: Uint8Array[] = [];
+  lv3.on('frame', (b: Uint8Array) => got.push(b));
+  gw.attach(lg3);
+  lv3.send(encodeCbor([0, 1, vi.publicKey, 4096, 3, new Uint8Array(16).fill(8)]));
+  await until(() => !lg3.open, 2000, 'the third link closed');
+  const err = got.map((m) => { try { return decodeMessageV2(m); } catch { return null; } }).find((m) => m?.type === 'Error');
+  t.match(err, { type: 'Error', code: 3 }, 'a 6-field v1 Hello: UnsupportedVersion');
 });

@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import fc from 'fast-check';
-import { MemoryStore } from '../agent/store/memory-store.js';
+import { MemoryStore } from '../testkit/memory-store.js';
 import type { CommandStore } from '../agent/store/command-store.js';
 import { deepestFirst, missingFor, MissingWalk, sampleOf } from '../agent/sync/graph-walk.js';
 import { randomDag, syntheticCommand } from '../testkit/synthetic-commands.js';

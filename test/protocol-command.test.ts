@@ -1,20 +1,11 @@
 /**
- * Commands (protocol/command.ts): verification, tampering, the canonical form (sorted, unique
+ * Protocol-1 commands (protocol/command.ts, what a migrated `legacy/v1` log holds): verification, tampering, the canonical form (sorted, unique
  * parents, shortest integers) and its limits, the reference sizes, and a fast-check round trip.
  */
 import fc from 'fast-check';
 import t from 'tap';
-import {
-  decodeCommand,
-  encodeCommand,
-  identityFromSecret,
-  MAX_COMMAND_BYTES,
-  MAX_PARENTS,
-  signedBytesOf,
-  signingBytes,
-  toHex,
-  verifySignature,
-} from '../protocol/index.js';
+import { decodeCommand, encodeCommand, signedBytesOf, signingBytes } from '../protocol/command.js';
+import { identityFromSecret, MAX_COMMAND_BYTES, MAX_PARENTS, toHex, verifySignature } from '../protocol/index.js';
 import { reasonOf } from '../testkit/vectors.js';
 import { concat } from '../testkit/bytes.js';
 

@@ -1,6 +1,6 @@
 /**
  * Decoder fuzzing: well over 100k random and mutated inputs through SerialFrameDecoder,
- * TcpFrameDecoder, decodeMessage, decodeCommand and the sealed-frame opener. Every error must be
+ * TcpFrameDecoder, decodeMessageV2, decodeCommandV2 and the sealed-frame opener. Every error must be
  * a SyncwireError, the frame decoders must never throw nor return a frame over their cap,
  * whatever the message and command decoders accept must satisfy every schema limit, and
  * `openFrame` / `Opener.open` return a plaintext only for a frame genuinely sealed under their
@@ -13,9 +13,9 @@ import t, { type Test } from 'tap';
 import {
   AUTHOR_BYTES,
   compareBytes,
-  decodeCommand,
-  decodeMessage,
-  encodeCommand,
+  decodeCommandV2,
+  decodeMessageV2,
+  encodeCommandV2,
   encodeSerialFrame,
   encodeTcpFrame,
   fromHex,
@@ -32,17 +32,16 @@ import {
   SealError,
   sealFrame,
   SerialFrameDecoder,
-  sha256,
   SIGNATURE_BYTES,
   SyncwireError,
   TcpFrameDecoder,
   toHex,
   type FrameDecoder,
-  type Message,
-  type MessageName,
+  type MessageV2,
+  type MessageNameV2,
 } from '../protocol/index.js';
 // The TypeBox validators the generated checks come from: an independent second opinion.
-import { validators } from '../protocol/messages.js';
+import { validatorsV2 } from '../protocol/messages-v2.js';
 import { concat } from '../testkit/bytes.js';
 import { loadVectors } from '../testkit/vectors.js';
 import { deepNesting, mutate, randomCbor } from '../testkit/fuzz-inputs.js';
@@ -56,19 +55,21 @@ const rng = prng(SEED);
 // ---------------------------------------------------------------------------------------------
 // Corpus: the vectors plus a few more commands.
 
-const messageCorpus = [
-  ...loadVectors<{ cases: Array<{ cbor: string }>; decode_only: Array<{ cbor: string }>; rejects: Array<{ hex: string }> }>('messages.json').cases.map((c) => fromHex(c.cbor)),
-];
-const messageRejects = loadVectors<{ rejects: Array<{ hex: string }> }>('messages.json').rejects.map((r) => fromHex(r.hex));
-const commandCorpus = loadVectors<{ cases: Array<{ encoding: string }> }>('commands.json').cases.map((c) => fromHex(c.encoding));
+const messagesV = loadVectors<{ cases: Array<{ cbor: string }>; decode_only: Array<{ cbor: string }>; rejects: Array<{ hex: string }> }>('messages-v2.json');
+const messageCorpus = [...messagesV.cases, ...messagesV.decode_only].map((c) => fromHex(c.cbor));
+const messageRejects = messagesV.rejects.map((r) => fromHex(r.hex));
+const commandsV = loadVectors<{ cases: Array<{ encoding: string; scope_id: string | null; id: string }> }>('commands-v2.json');
+/** The scope every fuzzed command is decoded for: the vectors' data scope. */
+const SCOPE = fromHex(commandsV.cases.find((c) => c.scope_id !== null)!.scope_id!);
+const commandCorpus = commandsV.cases.map((c) => fromHex(c.encoding));
 {
   const A = identityFromSecret(new Uint8Array(32).fill(7));
-  const parents = commandCorpus.map(sha256);
-  for (let n = 0; n <= MAX_PARENTS; n += 4) {
+  const parents = commandsV.cases.map((c) => fromHex(c.id));
+  for (let n = 1; n <= MAX_PARENTS; n += 4) {
     const ps = Array.from({ length: n }, (_, i) => parents[i % parents.length]!.map((x) => x ^ i));
-    commandCorpus.push(encodeCommand({ parents: ps, author: A.author, seq: n * 1000, payload: rng.bytes(n * 20) }, A.sign).bytes);
+    commandCorpus.push(encodeCommandV2(SCOPE, { parents: ps, author: A.author, seq: n * 1000, kind: 0, payload: rng.bytes(n * 20) }, A.sign).bytes);
   }
-  commandCorpus.push(encodeCommand({ parents: [], author: A.author, seq: 0xffffffff, payload: rng.bytes(MAX_COMMAND_BYTES - 85) }, A.sign).bytes);
+  commandCorpus.push(encodeCommandV2(SCOPE, { parents: [parents[0]!], author: A.author, seq: 0xffffffff, kind: 0, payload: rng.bytes(MAX_COMMAND_BYTES - 120) }, A.sign).bytes);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -86,27 +87,26 @@ function fail(s: Stats, what: string, input: Uint8Array): void {
 
 function checkMessage(s: Stats, input: Uint8Array, cap = MAX_FRAME_BYTES): void {
   s.inputs++;
-  let m: Message;
+  let m: MessageV2;
   try {
-    m = decodeMessage(input, cap);
+    m = decodeMessageV2(input, cap);
   } catch (err) {
     if (!(err instanceof SyncwireError)) fail(s, `untyped error ${String(err)}`, input);
     return;
   }
   s.accepted++;
   if (input.length > cap) fail(s, `accepted ${input.length} bytes over cap ${cap}`, input);
-  const name: MessageName = m.type;
-  if (!validators[name].Check(m)) fail(s, `accepted an invalid ${name}`, input);
-  if (m.type === 'Push' || m.type === 'PollResponse') {
-    for (const c of m.commands) if (c.length < 1 || c.length > MAX_COMMAND_BYTES) fail(s, `command of ${c.length} bytes`, input);
-  }
+  const name: MessageNameV2 = m.type;
+  if (!validatorsV2[name].Check(m)) fail(s, `accepted an invalid ${name}`, input);
+  const items = m.type === 'Push' ? m.commands : m.type === 'PollResponse' ? m.items : [];
+  for (const c of items) if (c.length < 1 || c.length > MAX_COMMAND_BYTES) fail(s, `item of ${c.length} bytes`, input);
 }
 
 function checkCommand(s: Stats, input: Uint8Array): void {
   s.inputs++;
   let c;
   try {
-    c = decodeCommand(input);
+    c = decodeCommandV2(SCOPE, input);
   } catch (err) {
     if (!(err instanceof SyncwireError)) fail(s, `untyped error ${String(err)}`, input);
     return;
@@ -121,7 +121,7 @@ function checkCommand(s: Stats, input: Uint8Array): void {
     Number.isInteger(c.seq) &&
     c.seq >= 0 &&
     c.seq <= 0xffffffff &&
-    toHex(c.id) === toHex(sha256(input)) &&
+    (c.kind === 1) === (c.parents.length === 0) &&
     toHex(c.bytes) === toHex(input);
   if (!ok) fail(s, 'accepted a command outside the limits', input);
 }
@@ -167,7 +167,7 @@ function report(t: Test, name: string, s: Stats, ms: number): void {
 let total = 0;
 const started = performance.now();
 
-t.test('decodeMessage', async (t) => {
+t.test('decodeMessageV2', async (t) => {
   const s = newStats();
   const t0 = performance.now();
   const corpus = [...messageCorpus, ...commandCorpus, ...messageRejects];
@@ -183,11 +183,11 @@ t.test('decodeMessage', async (t) => {
     else checkMessage(s, rng.chance(0.05) ? concat(Uint8Array.of(0x81, 0x5a, 0, 1, 0, 1), new Uint8Array(65537)) : rng.pick(corpus), rng.int(120));
   }
   t.ok(s.accepted > 100, 'some mutants still decode (the fuzzer reaches the schema layer)');
-  report(t, 'decodeMessage', s, performance.now() - t0);
+  report(t, 'decodeMessageV2', s, performance.now() - t0);
   total += s.inputs;
 });
 
-t.test('decodeCommand', async (t) => {
+t.test('decodeCommandV2', async (t) => {
   const s = newStats();
   const t0 = performance.now();
   for (const c of commandCorpus) checkCommand(s, c);
@@ -199,7 +199,7 @@ t.test('decodeCommand', async (t) => {
     else checkCommand(s, deepNesting(rng));
   }
   t.ok(s.accepted > 100, 'some mutants still decode');
-  report(t, 'decodeCommand', s, performance.now() - t0);
+  report(t, 'decodeCommandV2', s, performance.now() - t0);
   total += s.inputs;
 });
 

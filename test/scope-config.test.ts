@@ -55,7 +55,6 @@ const EXAMPLE: ConfigFile = {
 t.test('valid configs: the example passes both the generated check and TypeBox; defaults', async (t) => {
   t.same(await validate(EXAMPLE), []);
   t.same(await validate({ protocol: 2, scopes: { deviceScopes: false, retention: {} } }), []);
-  t.same(await validate({ protocol: 1 }), []);
   const none = resolveConfig({});
   t.equal(none.protocol, 2, 'protocol 2 is the default');
   t.same(none.scopes, {});
@@ -66,9 +65,9 @@ t.test('valid configs: the example passes both the generated check and TypeBox; 
 
 t.test('problems name the path and what was expected', async (t) => {
   const cases: [object, string, string][] = [
-    [{ protocol: 3 }, '/protocol', 'expected 1 or 2, got 3'],
-    [{ protocol: 1, scopes: {} }, '/scopes', 'only with protocol 2'],
-    [{ protocol: 1, scopes: { join: ['fleet/a'] } }, '/scopes', 'protocol 1 has no scopes'],
+    [{ protocol: 3 }, '/protocol', 'expected 2, got 3'],
+    [{ protocol: 1 }, '/protocol', 'protocol 1 was removed in 0.2.0: this release speaks protocol 2 only'],
+    [{ protocol: 1, scopes: { join: ['fleet/a'] } }, '/protocol', 'a v1 data dir opens as the scope legacy/v1'],
     [{ protocol: 2, scopes: { join: ['Fleet/Acme'] } }, '/scopes/join/0', 'expected a scope name'],
     [{ protocol: 2, scopes: { join: ['fleet/a', 'fleet/acme@1234'] } }, '/scopes/join/1', 'the pinned scope id after "@" must be 64 hex chars, got "1234"'],
     [{ protocol: 2, scopes: { join: [`fleet/acme@${'g'.repeat(64)}`] } }, '/scopes/join/0', 'must be 64 hex chars'],
@@ -108,7 +107,7 @@ t.test('problems name the path and what was expected', async (t) => {
     t.ok(hit, `${JSON.stringify(cfg)} → ${path}: ${text}; got ${JSON.stringify(problems)}`);
   }
   // As loadConfig prints them: file name, path, text.
-  t.match(await refusal(loadConfig(cfgFile('p1.json', { protocol: 1, scopes: { join: ['fleet/a'] } }))), 'p1.json: /scopes: only with protocol 2');
+  t.match(await refusal(loadConfig(cfgFile('p1.json', { protocol: 1, scopes: { join: ['fleet/a'] } }))), 'p1.json: /protocol: protocol 1 was removed');
   t.match(await refusal(loadConfig(cfgFile('pin.json', { protocol: 2, scopes: { join: ['fleet/acme@12'] } }))), 'pin.json: /scopes/join/0: the pinned scope id');
 });
 
@@ -120,10 +119,10 @@ t.test('node flags: --protocol, --scope-join appends to the file, --scope-defaul
   const fromFlags = await loadConfig(undefined, nodeOverrides({ protocol: '2', 'scope-join': ['fleet/b'] }, {}));
   t.equal(fromFlags.protocol, 2);
   t.same(fromFlags.scopes, { join: ['fleet/b'] });
-  t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '3' }, {}))), '--protocol: /protocol: expected 1 or 2, got 3');
+  t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '3' }, {}))), '--protocol: /protocol: expected 2, got 3');
   t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '2', 'scope-join': ['fleet/x@zz'] }, {}))), '--scope-join: /scopes/join/0: the pinned scope id');
   t.equal((await loadConfig(undefined, nodeOverrides({ 'scope-default': 'fleet/a' }, {}))).scopes.default, 'fleet/a', 'scope flags need no --protocol (2 is the default)');
-  t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '1', 'scope-default': 'fleet/a' }, {}))), '/scopes: only with protocol 2');
+  t.match(await refusal(loadConfig(undefined, nodeOverrides({ protocol: '1', 'scope-default': 'fleet/a' }, {}))), '--protocol: /protocol: protocol 1 was removed in 0.2.0');
 });
 
 t.test('resolveScopes: agent role defaults', async (t) => {

@@ -16,7 +16,7 @@ import { toHex } from '../protocol/keys.js';
 import { formatCursor } from '../agent/api/cursor.js';
 import { ScopeReader, legacyFeedScope, scopeItems, v2FeedScope, type FeedScope, type ScopeItem, type ScopedEntry } from '../agent/api/scope-feed.js';
 import { MemoryScopeStore } from '../agent/store/memory-scope-store.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
+import { MemoryStore } from '../testkit/memory-store.js';
 import { syntheticCommandV2, syntheticGenesis } from '../testkit/synthetic-commands-v2.js';
 import { encodeCommand } from '../protocol/command.js';
 import { generateIdentity } from '../protocol/keys.js';

@@ -10,10 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { Handshake, type HandshakeSetup } from '../agent/sync/handshake.js';
 import { PREVIOUS_KEY_MS, SealedChannel } from '../agent/sync/sealed-channel.js';
 import { Capability } from '../protocol/constants.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
+import { decodeMessageV2 as decodeMessage, encodeMessageV2 as encodeMessage } from '../protocol/envelope-v2.js';
 import { ReasonCode } from '../protocol/errors.js';
 import { generateIdentity, type Identity } from '../protocol/keys.js';
-import type { Hello } from '../protocol/messages.js';
+import type { Hello } from '../protocol/messages-v2.js';
 import { SEAL_POLICIES, deriveSealKeys, ephemeralFromSecret, type SealKeys, type SealPolicy } from '../protocol/seal.js';
 
 const rnd = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -91,10 +91,8 @@ t.test('the first handshake refuses; a re-handshake only drops (§7.1, §7.5)', 
   };
   const first = (policy: SealPolicy, body: Uint8Array) => deliver(new Handshake(setup(ia, policy, trusted)), body);
   tt.equal(first('require', hello('off')).refused, ReasonCode.SealingRequired, 'require refuses a peer without Seal');
-  tt.equal(first('prefer', hello('prefer', ib, ({ ephemeral: _e, ...h }) => h)).refused, ReasonCode.SealingRequired, 'prefer refuses a legacy Hello');
-  tt.equal(first('off', hello('prefer', ib, ({ ephemeral: _e, ...h }) => h)).refused, null, 'off takes a legacy Hello (v1 transcript)');
   tt.equal(first('require', hello('require', generateIdentity())).refused, ReasonCode.Unauthorized, 'an untrusted key');
-  tt.equal(first('require', hello('require', ib, (h) => ({ ...h, version: 2 }))).refused, ReasonCode.UnsupportedVersion, 'another version');
+  tt.equal(first('require', hello('require', ib, (h) => ({ ...h, version: 1 }))).refused, ReasonCode.UnsupportedVersion, 'another version');
   tt.equal(first('require', hello('require', ib, (h) => ({ ...h, ephemeral: new Uint8Array(32) }))).refused, ReasonCode.Unauthorized, 'a low-order ephemeral key');
   const self = new Handshake(setup(ia, 'require', trusted));
   tt.equal(deliver(self, self.hello).refused, ReasonCode.Unauthorized, 'our own Hello reflected');
@@ -111,7 +109,6 @@ t.test('the first handshake refuses; a re-handshake only drops (§7.1, §7.5)', 
     ['downgrade to unsealed', hello('off'), 'downgrade'],
     ['another peer key', hello('require', ia), 'other-key'],
     ['a low-order ephemeral key', hello('require', ib, (h) => ({ ...h, ephemeral: new Uint8Array(32) })), 'weak-key'],
-    ['a legacy Hello', hello('require', ib, ({ ephemeral: _e, ...h }) => h), 'sealing'],
     ['another version', hello('require', ib, (h) => ({ ...h, version: 9 })), 'version'],
   ];
   for (const [name, body, why] of cases) {

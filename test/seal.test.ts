@@ -9,10 +9,10 @@ import fc from 'fast-check';
 import {
   authTranscriptV2,
   Capability,
-  decodeMessage,
+  decodeMessageV2 as decodeMessage,
   deriveSealKeys,
   encodeCbor,
-  encodeMessage,
+  encodeMessageV2 as encodeMessage,
   ephemeralFromSecret,
   fromHex,
   isSealed,
@@ -270,26 +270,21 @@ t.test('Sealer: sequence numbers from 0, rekeyDue from 2^31, exhausted after 2^3
   t.equal(failureOf(() => last.seal(new Uint8Array(0))), 'exhausted', 'and stays so');
 });
 
-t.test('Hello with and without ephemeral; older 5-field Hellos decode; a bad 6th field is Malformed', async (t) => {
-  const base: Hello = { type: 'Hello', version: 1, public_key: new Uint8Array(32).fill(1), max_frame: 4096, caps: 7, nonce: new Uint8Array(16).fill(2) };
+t.test('a version-2 Hello needs its ephemeral key; a 5-field Hello of version 1 is UnsupportedVersion; a bad 6th field is Malformed', async (t) => {
+  const base = { type: 'Hello', version: 2, public_key: new Uint8Array(32).fill(1), max_frame: 4096, caps: 7, nonce: new Uint8Array(16).fill(2) } as const;
   const eph = new Uint8Array(32).fill(3);
   const withEph = encodeMessage({ ...base, ephemeral: eph });
-  const without = encodeMessage(base);
   t.equal(withEph[0], 0x87, 'six fields after the type');
-  t.equal(without[0], 0x86, 'five fields: exactly what an older peer sends');
   t.same(decodeMessage(withEph), { ...base, ephemeral: eph });
-  const old = decodeMessage(without);
-  t.same(old, base);
-  t.notOk('ephemeral' in old, 'no ephemeral property at all');
-  const legacy = loadVectors<{ cases: Array<{ name: string; cbor: string }> }>('messages.json');
-  const helloA = decodeMessage(fromHex(legacy.cases.find((c) => c.name === 'hello_a')!.cbor));
-  t.ok(helloA.type === 'Hello' && helloA.ephemeral === undefined, 'messages.json hello_a (5 fields) still decodes, without ephemeral');
-  const fields = [0, 1, base.public_key, 4096, 7, base.nonce];
+  const fields = [0, 2, base.public_key, 4096, 7, base.nonce];
+  t.throws(() => decodeMessage(encodeCbor(fields)), /Hello without ephemeral key/, 'version 2 without ephemeral: Malformed');
+  t.equal((() => { try { decodeMessage(encodeCbor([0, 1, base.public_key, 4096, 7, base.nonce])); return null; } catch (e) { return (e as SyncwireError).reason; } })(), 'UnsupportedVersion', 'what a protocol-1 peer sends: refused by its version');
   for (const [what, v] of [['31 bytes', new Uint8Array(31)], ['33 bytes', new Uint8Array(33)], ['empty', new Uint8Array(0)], ['an integer', 5], ['text', 'x'], ['null', null]] as const) {
     t.throws(() => decodeMessage(encodeCbor([...fields, v])), MalformedError, `6th field ${what} is Malformed`);
   }
   t.same(decodeMessage(encodeCbor([...fields, eph, 'future'])), { ...base, ephemeral: eph }, 'a 7th field is ignored');
   t.throws(() => encodeMessage({ ...base, ephemeral: new Uint8Array(31) }), MalformedError, 'the encoder refuses a 31-byte ephemeral');
   t.throws(() => decodeMessage(sealFrame(eph, 0, withEph)), MalformedError, 'a sealed body never decodes as a message');
-  for (const c of legacy.cases) t.notOk(isSealed(fromHex(c.cbor)), `messages.json ${c.name} does not start with the seal marker`);
+  const v2 = loadVectors<{ cases: Array<{ name: string; cbor: string }> }>('messages-v2.json');
+  for (const c of v2.cases) t.notOk(isSealed(fromHex(c.cbor)), `messages-v2.json ${c.name} does not start with the seal marker`);
 });

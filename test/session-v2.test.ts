@@ -10,7 +10,6 @@ import { createMemoryLinkPair } from '../agent/memory-link.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { Handshake } from '../agent/sync/handshake.js';
 import { Role } from '../protocol/constants-v2.js';
-import { decodeMessage } from '../protocol/envelope.js';
 import { decodeMessageV2 } from '../protocol/envelope-v2.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import { until } from '../testkit/wait.js';
@@ -80,22 +79,22 @@ t.test('a link closed mid-sync: loops stop, a new link syncs from the tables up'
   await until(() => ids(b, 'team/x').includes(toHex(c)), 20_000, 'synced over the new link');
 });
 
-t.test('Handshake speaking version 2 refuses version 1 with the 3-field text; version 1 is unchanged', async (t) => {
+t.test('Handshake speaking version 2 refuses version 1 with the 3-field text, and a side playing version 1 refuses 2 alike', async (t) => {
   const [v1, v2] = [generateIdentity(), generateIdentity()];
   const setup = (identity: Identity, version?: number) => ({
     identity, maxFrame: 4096, caps: 0, policy: 'prefer' as const, admits: () => true, randomBytes: (n: number) => new Uint8Array(n).fill(identity.publicKey[0]!),
     ...(version === undefined ? {} : { version }),
   });
   const two = new Handshake(setup(v2, 2));
-  const one = new Handshake(setup(v1));
-  const hello2 = decodeMessage(two.hello);
+  const one = new Handshake(setup(v1, 1));
+  const hello2 = decodeMessageV2(two.hello);
   t.equal(hello2.type === 'Hello' && hello2.version, 2, 'version 2 announced');
-  const step = two.onHello(decodeMessage(one.hello) as never, one.hello);
+  const step = two.onHello(decodeMessageV2(one.hello) as never, one.hello);
   t.equal(step.refuse?.reason, 'UnsupportedVersion');
   const err = decodeMessageV2(step.send[0]!);
   t.same(err, { type: 'Error', code: 3, message: 'protocol version 1 is not supported; this peer speaks version 2', retry_after_ms: null }, 'exactly three fields');
   t.match(step.refuse?.log ?? '', /speaks protocol 1; this agent speaks 2: upgrade it/);
   const back = one.onHello(hello2 as never, two.hello);
-  t.equal(back.refuse?.reason, 'UnsupportedVersion', 'v1 refuses v2 as before');
-  t.same(decodeMessage(back.send[0]!), { type: 'Error', code: 3, message: 'this agent speaks version 1', retry_after_ms: null });
+  t.equal(back.refuse?.reason, 'UnsupportedVersion', 'the version-1 side refuses version 2');
+  t.same(decodeMessageV2(back.send[0]!), { type: 'Error', code: 3, message: 'protocol version 2 is not supported; this peer speaks version 1', retry_after_ms: null });
 });

@@ -43,16 +43,17 @@ t.test('in process: two v2 devices on simulated UARTs, everything delivered', as
 });
 
 t.test('usage errors', async (t) => {
-  // Protocol 2 is the default: only an explicit protocol 1 refuses --scope-join.
-  const join1 = await cli.run(['sim', '--protocol', '1', '--scope-join', 'fleet/acme', '--seconds', '1']);
-  t.equal(join1.code, 2, '--scope-join needs protocol 2');
-  t.match(join1.stderr, '--scope-join: protocol 2 only');
-  const any = await cli.run(['sim', '--protocol', '2', '--port', '/dev/null', '--trust-any']);
-  t.equal(any.code, 2);
-  t.match(any.stderr, '--trust-any: protocol 1 only');
+  for (const cmd of ['sim', 'demo']) {
+    const one = await cli.run([cmd, '--protocol', '1', '--seconds', '1']);
+    t.equal(one.code, 2, `${cmd} --protocol 1: a usage error`);
+    t.match(one.stderr, 'protocol 1 was removed in 0.2.0: this release speaks protocol 2 only');
+  }
+  const any = await cli.run(['sim', '--port', '/dev/null', '--trust-any']);
+  t.equal(any.code, 2, '--trust-any is gone with the v1 device');
+  t.match(any.stderr, '--trust-any');
   const bad = await cli.run(['sim', '--protocol', '3']);
   t.equal(bad.code, 2);
-  t.match(bad.stderr, '--protocol: expected 1 or 2');
+  t.match(bad.stderr, '--protocol: expected 2, got "3"');
 });
 
 const SOCAT = findBin('socat');

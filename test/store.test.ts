@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DiskStore, parseDurability } from '../agent/store/disk-store.js';
-import { MemoryStore } from '../agent/store/memory-store.js';
+import { MemoryStore } from '../testkit/memory-store.js';
 import { runStoreContract } from '../testkit/suites/store-contract.js';
 
 const dirs: string[] = [];

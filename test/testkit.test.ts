@@ -40,7 +40,7 @@ t.test('layering: product code never reaches into testkit, tests, benches or scr
     }
   }
   t.same(bad, [], 'no product file imports them');
-  t.ok(importedFolders(join(ROOT, 'agent/sync/engine.ts')).includes('protocol'), 'the scan sees imports (engine.ts imports protocol/)');
+  t.ok(importedFolders(join(ROOT, 'agent/sync/engine-v2.ts')).includes('protocol'), 'the scan sees imports (engine-v2.ts imports protocol/)');
   const fromKit = sources('testkit').flatMap((f) => importedFolders(f).filter((top) => top === 'test').map(() => relative(ROOT, f)));
   t.same(fromKit, [], 'the testkit imports no test');
 });

@@ -1,9 +1,9 @@
 /**
  * Protocol-2 engines for tests: a gateway {@link EngineV2} (device scopes on, an open-read fleet
  * scope {@link FLEET_V2} it created) and devices that join the fleet scope, linked by memory links
- * ({@link connectV2}) or through real transports and brokers ({@link NodeV2.open}). The v2
- * counterpart of testkit/engines.ts: a gateway commit goes to the fleet scope and reaches every
- * device, a device commit goes to its own device scope and reaches the gateway.
+ * ({@link connectV2}) or through real transports and brokers ({@link NodeV2.open}). A gateway
+ * commit goes to the fleet scope and reaches every device, a device commit goes to its own device
+ * scope and reaches the gateway.
  *
  * @example
  * const [gw, dev] = await fleetV2(2);

@@ -1,7 +1,6 @@
 /**
  * A protocol-2 peer that speaks the handshake by hand from PROTOCOL.md §7, on `protocol/` alone:
- * the sealed handshake and sealed frames, without the engine — the v2 counterpart of
- * testkit/raw-peer.ts. Tests use it to send exactly what they want (floods, forgeries) as a
+ * the sealed handshake and sealed frames, without the engine. Tests use it to send exactly what they want (floods, forgeries) as a
  * trusted peer over a real socket, and as a second implementation of the handshake. It
  * acknowledges the peer's `Scopes` (so the link is not closed for an unacknowledged one) and
  * keeps every message it receives.

@@ -26,7 +26,7 @@ export type ApiReason =
   /** A commit to a bounded scope full of own commands no peer holds yet (design v2-scopes.md §11.1). */
   | 'retention_full';
 
-/** The HTTP status of each reason (api.md's table; `not_implemented` only answers from test hosts, testkit/basic-host.ts). */
+/** The HTTP status of each reason (api.md's table: `not_implemented` answers a route a host does not serve). */
 export const API_REASON_STATUS: Readonly<Record<ApiReason, number>> = {
   bad_request: 400,
   unauthorized: 401,

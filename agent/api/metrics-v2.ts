@@ -1,6 +1,6 @@
 /**
  * `GET /metrics` of a protocol-2 agent (docs/design/v2-scopes.md §6.2): the v2 status snapshot in
- * the Prometheus text format, written with v1's encoder (prom-text.ts; metrics.ts says why not
+ * the Prometheus text format, written with the own encoder (prom-text.ts says why not
  * prom-client) and read once per scrape from what the snapshot holds; nothing is kept between
  * scrapes. v1's family names are kept where the meaning is the same (`syncwire_peers_up`,
  * `syncwire_peer_*_total{peer}`, `syncwire_subscriptions_*`, `syncwire_transport_links`).

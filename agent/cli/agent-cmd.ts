@@ -23,7 +23,7 @@ reload) re-reads trust.keysFile: removed peers are disconnected, the others stay
 SYNCWIRE_LOG_LEVEL (when --log-level is not given). The agent holds the data directory's lock while
 running (kernel-held, freed when the process dies; <data-dir>/syncwire.lock only names the holder)
 and serves the local HTTP API on its status socket (status, commit, tail, show, metrics).
-With "protocol": 2 (or --protocol 2) it runs the v2 engine instead: one store per scope under
+It keeps one store per scope under
 <data-dir>/scopes/, a v1 commands.log moved to the read-only scope legacy/v1 at start, the
 "scopes" config applied (a gateway creates device/<peer id> for each trusted peer and every
 scopes.create entry it does not hold), and the API's commit and stream taking ?scope=NAME.
@@ -41,7 +41,7 @@ Example:
 /** Transport failures that mean a link URL can never work as configured. */
 const CONFIG_MISTAKES: ReadonlySet<TransportErrorKind> = new Set(['BadUrl', 'UnknownScheme', 'BadOptions']);
 
-/** Start an agent or gateway (protocol 1 or 2, by `cfg.protocol`) from flags and run it until a signal; resolves to the exit status. */
+/** Start an agent or gateway from flags and run it until a signal; resolves to the exit status. */
 export async function runNodeCommand(flags: Flags, role: 'agent' | 'gateway', extra: string[]): Promise<number> {
   const cfg = await configFromFlags(flags, extra);
   if (flags['print-config'] === true) {

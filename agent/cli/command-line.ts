@@ -4,9 +4,9 @@
  * JSON when it parses as JSON, else as text when it is printable UTF-8 on one line, else as
  * `base64:<base64>`.
  */
-import type { CommandEntry } from '../api/command-feed.js';
+import type { CommandEntry } from '../api/entry-json.js';
 
-/** A command as the stream carries it (the API's entry, agent/api/command-feed.ts). */
+/** A command as the stream carries it (the API's entry, agent/api/entry-json.ts). */
 export type StreamedCommand = CommandEntry;
 
 /** A stream line that is not a command object. */

@@ -12,10 +12,9 @@
  * is refused at once (exit 78). A full disk refuses the commit (exit 75) and stores nothing.
  * With `--url` there is no offline path: no agent there is exit 1.
  *
- * Protocol 2 (the default): the command goes to the scope `--scope` names, else `scopes.default`,
- * else the only scope held — of the running agent (commit-agent.ts), or offline of the data
- * directory's scope stores (commit-store-v2.ts, under the same lock). Protocol 1 (`"protocol": 1`,
- * being retired) commits offline into the v1 `commands.log` (commit-store.ts).
+ * The command goes to the scope `--scope` names, else `scopes.default`, else the only scope held
+ * — of the running agent (commit-agent.ts), or offline of the data directory's scope stores
+ * (commit-store-v2.ts, under the same lock).
  */
 import { readFileSync } from 'node:fs';
 import { describeTarget, type ApiTarget } from '../api/api-client.js';
@@ -60,7 +59,7 @@ export const commitSpec: CommandSpec = {
     socket: { type: 'string', short: 's', arg: 'PATH', description: 'API socket of a running agent (default: config statusSocket, else <data-dir>/status.sock)' },
     url: TARGET_FLAGS.url!,
     'token-file': TARGET_FLAGS['token-file']!,
-    scope: { type: 'string', arg: 'NAME', description: 'protocol 2: the scope to commit to, a name or 64-hex id (default: the agent\'s scopes.default, else its only scope)' },
+    scope: { type: 'string', arg: 'NAME', description: 'the scope to commit to, a name or 64-hex id (default: the agent\'s scopes.default, else its only scope)' },
     ...PAYLOAD_FLAGS,
   },
   details: `Prints the new command's id (64 hex chars); with --stdin one id per committed line, in
@@ -73,8 +72,8 @@ If an agent answers on its API socket (or at --url), the commands go through it:
 signs them with its own key (a --key naming another identity is refused) and pushes them to
 subscribers at once. Otherwise the scope stores are opened directly, under the data directory's
 lock (a v1 commands.log is moved to legacy/v1 and the config's scopes.create made first, as an
-agent does at start), and --stdin commits every line in that one session ("protocol": 1: into
-commands.log); a lock held by another commit, or by an
+agent does at start), and --stdin commits every line in that one session; a lock held by
+another commit, or by an
 agent whose socket is not up yet, is waited for (up to 10 s). Refused while an agent without a
 status socket holds the lock (exit 78). With --url there is no offline path (no agent: exit 1).
 
@@ -157,15 +156,8 @@ async function runCommit(flags: Flags): Promise<number> {
       continue;
     }
     try {
-      if (cfg.protocol === 2) {
-        const target = { cfg, scope };
-        return payload === 'stdin' ? await commitLinesIntoScope(target, stdinLines()) : await commitOneIntoScope(target, payload);
-      }
-      if (scope !== undefined) throw new UsageError('--scope: a protocol 1 data directory has no scopes', 'commit');
-      // Loaded only here: the v1 engine and store, retired with protocol 1.
-      const { commitLinesIntoStore, commitOneIntoStore } = await import('./commit-store.js');
-      const st = { dataDir: cfg.dataDir, keyFile: cfg.keyFile, durability: cfg.durability };
-      return payload === 'stdin' ? await commitLinesIntoStore(st, stdinLines()) : await commitOneIntoStore(st, payload);
+      const target = { cfg, scope };
+      return payload === 'stdin' ? await commitLinesIntoScope(target, stdinLines()) : await commitOneIntoScope(target, payload);
     } finally {
       await lock.release();
     }

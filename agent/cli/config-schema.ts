@@ -123,8 +123,7 @@ const RetentionPolicyConfig = Type.Union(
 );
 
 /**
- * `scopes` (docs/design/v2-scopes.md §6.1): only with `"protocol": 2` (config.ts refuses it
- * with protocol 1). Role defaults are applied by scope-config.ts `resolveScopes`.
+ * `scopes` (docs/design/v2-scopes.md §6.1). Role defaults are applied by scope-config.ts `resolveScopes`.
  */
 export const ScopesConfig = Type.Object(
   {
@@ -214,8 +213,8 @@ export const ConfigFile = Type.Object(
     statusSocket: Type.Optional(Type.String({ expected: 'a socket path, or "" to disable' })),
     mqtt: Type.Optional(MqttConfig),
     api: Type.Optional(ApiConfig),
-    /** Sync protocol: 2 (default: EngineV2, scopes) or 1 (the v1 engine, one graph; being retired). */
-    protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { expected: '1 or 2' })),
+    /** Sync protocol: 2 (the default and the only one; 1 passes the schema so config.ts can say it was removed). */
+    protocol: Type.Optional(Type.Union([Type.Literal(1), Type.Literal(2)], { expected: '2' })),
     scopes: Type.Optional(ScopesConfig),
   },
   { additionalProperties: false, expected: 'a JSON object' },

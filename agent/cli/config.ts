@@ -20,6 +20,7 @@ import { checkConfig } from './config-check.generated.js';
 import { ConfigError } from './config-error.js';
 import type { ConfigFile, ScopesFileConfig } from './config-schema.js';
 import { SCOPE_NAME_PATTERN } from '../../protocol/constants-v2.js';
+import { removedProtocol } from './removed-protocol.js';
 import { isRetentionKey } from '../store/retention-policy.js';
 import type { LogLevel } from './log-levels.js';
 import { readTrustFile } from './trust-file.js';
@@ -57,10 +58,10 @@ export interface ResolvedConfig {
    * A secret: redact it wherever a config is printed.
    */
   api: { listen: { host: string; port: number } | null; token: string | null };
-  /** Sync protocol: 1 (default, the v1 engine) or 2 (EngineV2, scopes). */
-  protocol: 1 | 2;
+  /** Sync protocol: 2, the only one this release speaks (a config asking for 1 is refused). */
+  protocol: 2;
   /**
-   * `scopes` as written (`{}` when absent; a config giving it with protocol 1 is refused).
+   * `scopes` as written (`{}` when absent).
    * The role defaults (agent / gateway) are applied by scope-config.ts `resolveScopes`.
    */
   scopes: ScopesFileConfig;
@@ -94,7 +95,7 @@ export function configFileFor(flag: string | undefined, env: NodeJS.ProcessEnv =
 /** Default data directory (relative to the working directory). */
 export const DEFAULT_DATA_DIR = './syncwire-data';
 
-/** The engine's defaults (agent/sync/engine.ts): config and help texts read them from there. */
+/** The engine's defaults (agent/sync/engine-settings.ts): config and help texts read them from there. */
 export { ENGINE_DEFAULTS };
 
 /**
@@ -153,7 +154,7 @@ export async function validate(value: unknown): Promise<Problem[]> {
 
 /**
  * What a schema cannot say about a config that passes it: the capacity is a power of two, the
- * listen port is 1..65535, `api.listen` comes with `api.tokenFile`, and the `scopes` checks of
+ * listen port is 1..65535, `api.listen` comes with `api.tokenFile`, protocol 1 is gone, and the `scopes` checks of
  * {@link scopesProblems}.
  */
 export function semanticProblems(c: ConfigFile): Problem[] {
@@ -165,6 +166,8 @@ export function semanticProblems(c: ConfigFile): Problem[] {
     if (parseListen(listen) === null) out.push({ path: '/api/listen', text: `expected a port from 1 to 65535, got ${show(listen)}` });
     if (c.api?.tokenFile === undefined) out.push({ path: '/api/tokenFile', text: 'missing; required with /api/listen (every TCP request needs the bearer token it holds)' });
   }
+  // The schema takes 1 so that the answer can say why it is gone, not just "expected 2".
+  if (c.protocol === 1) out.push({ path: '/protocol', text: removedProtocol('1') });
   out.push(...scopesProblems(c));
   return out;
 }
@@ -181,7 +184,7 @@ export function parseJoinEntry(entry: string): { name: string; id: string | null
 }
 
 /**
- * The `scopes` checks a schema cannot express: only with protocol 2; `join` entries are a name
+ * The `scopes` checks a schema cannot express: `join` entries are a name
  * or a pinned `name@<64 hex>`; `retention` keys are a name, `prefix/*` or `*`; each `create`
  * entry lists `"self"` with the `a` role (only an admin may sign the genesis's later membership
  * changes, and the node creating it must be one).
@@ -190,9 +193,6 @@ function scopesProblems(c: ConfigFile): Problem[] {
   const s = c.scopes;
   if (s === undefined) return [];
   const out: Problem[] = [];
-  if (c.protocol === 1) {
-    out.push({ path: '/scopes', text: 'only with protocol 2 (the default: drop "protocol": 1); protocol 1 has no scopes' });
-  }
   (s.join ?? []).forEach((entry, i) => {
     const j = parseJoinEntry(entry);
     if (typeof j === 'string') out.push({ path: `/scopes/join/${i}`, text: j });
@@ -283,7 +283,7 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },
     api: { listen, token: listen === null ? null : readApiToken(resolve(c.api!.tokenFile!)) },
-    protocol: c.protocol ?? 2,
+    protocol: 2,
     scopes: structuredClone(c.scopes ?? {}),
   };
 }

@@ -9,7 +9,6 @@
 import { existsSync } from 'node:fs';
 import { generateIdentity, toHex } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
-import type { Agent } from './agent-v1.js';
 import { ConfigError, resolveConfig, validate, type ResolvedConfig } from './config.js';
 import type { ConfigFile } from './config-schema.js';
 import { loadKeyFile, writeKeyFile } from './keys.js';
@@ -17,8 +16,6 @@ import { rememberErrors } from './last-error.js';
 import { createLogger, type JsonLogger } from './logger.js';
 import { RunningAgentV2, type AgentV2 } from './agent-v2.js';
 import { startNodeV2 } from './run-node-v2.js';
-
-export type { Agent, AgentEvents, Committed } from './agent-v1.js';
 
 /** The config object: the same keys as the JSON config file (README "Configuration"). */
 export type AgentConfig = ConfigFile;
@@ -39,10 +36,7 @@ export interface AgentOptions {
  * @throws ConfigError (with every problem's JSON path), KeyFileError, DataDirError, LockedError,
  *   StoreOpenError, TransportError; nothing stays open then.
  */
-export async function startAgent(config: AgentConfig & { protocol: 1 }, options?: AgentOptions): Promise<Agent>;
-export async function startAgent(config: AgentConfig & { protocol?: 2 }, options?: AgentOptions): Promise<AgentV2>;
-export async function startAgent(config: AgentConfig, options?: AgentOptions): Promise<Agent | AgentV2>;
-export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<Agent | AgentV2> {
+export async function startAgent(config: AgentConfig, options: AgentOptions = {}): Promise<AgentV2> {
   const problems = await validate(config);
   if (problems.length > 0) throw new ConfigError(problems.map((p) => `config: ${p.path || '/'}: ${p.text}`).join('\n'));
   const cfg = resolveConfig(config);
@@ -63,19 +57,10 @@ export function ensureKeyFile(path: string): { peerId: string; publicKey: string
   return { peerId: id.peerId, publicKey: toHex(id.publicKey), created };
 }
 
-/**
- * Start an agent from a resolved config (the CLI's path: flags and file already merged): the
- * scoped {@link AgentV2} (protocol 2, the default), or with `protocol: 1` the v1 {@link Agent}.
- */
-export async function startResolvedAgent(cfg: ResolvedConfig & { protocol: 1 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent>;
-export async function startResolvedAgent(cfg: ResolvedConfig & { protocol?: 2 }, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<AgentV2>;
-export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2>;
-export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<Agent | AgentV2> {
+/** Start an agent from a resolved config (the CLI's path: flags and file already merged). */
+export async function startResolvedAgent(cfg: ResolvedConfig, role: 'agent' | 'gateway', baseLog: JsonLogger): Promise<AgentV2> {
   const memo = rememberErrors(baseLog);
-  if (cfg.protocol === 2) return new RunningAgentV2(await startNodeV2(cfg, role, memo.log, { lastError: memo.last }));
-  // Protocol 1 is loaded only when asked for: nothing else of the library imports the v1 engine.
-  const { startAgentV1 } = await import('./agent-v1.js');
-  return startAgentV1(cfg, role, memo.log, memo.last);
+  return new RunningAgentV2(await startNodeV2(cfg, role, memo.log, { lastError: memo.last }));
 }
 
 /** A caller's pino-shaped logger as the agent's JsonLogger (trace → debug, fatal → error). */

@@ -1,14 +1,10 @@
 /**
  * `syncwire status`: GET /v1/status from a running agent (its unix socket, or its TCP API with
  * `--url`; see api-target.ts) and print the snapshot (or the raw JSON with `--json`).
- * A snapshot with a `scopes` array (a protocol 2 agent) has no single graph: it is printed with
- * a `scopes:` section instead of the heads, subscriptions, pacing and ingest lines, read as plain
- * JSON (the CLI does not load the v2 engine's types).
  */
 import { apiRequest } from '../api/api-client.js';
 import type { Command, CommandSpec, Flags } from './args.js';
 import { apiFailure, apiTargetFromFlags, TARGET_FLAGS } from './api-target.js';
-import type { Snapshot } from './snapshot.js';
 import { scopeEntries, scopeRows, tableLines } from './scope-lines.js';
 
 /** `syncwire status`. */
@@ -24,11 +20,8 @@ export const statusSpec: CommandSpec = {
 (peer, scope) subscription slots in use; the scope table (NAME, the first 16 hex of the scope
 id, COMMANDS appended, JOINING = waiting for its genesis); each configured link URL and the
 links it holds; and the peer table: AUTH = handshake done, IN/OUT = message bytes, FRAMES =
-frames in/out. A "protocol": 1 agent prints its one graph instead (heads, pacing, ingest; SUB,
-SUBR and BAD columns). Exit status 1 when no agent answers.`,
+frames in/out. Exit status 1 when no agent answers.`,
 };
-
-const short = (hex: string): string => hex.slice(0, 8);
 
 function bytes(n: number): string {
   if (n < 10_000) return `${n} B`;
@@ -41,49 +34,18 @@ function table(rows: string[][]): string[] {
   return rows.map((r) => '  ' + r.map((c, i) => c.padEnd(w[i]!)).join('  ').trimEnd());
 }
 
-/** Human-readable rendering of a snapshot (v1's, or a protocol 2 one: {@link formatSnapshotV2}). */
-export function formatSnapshot(s: Snapshot): string {
-  const scopes = scopeEntries(s);
-  if (scopes !== null) return formatSnapshotV2(s as unknown as Record<string, unknown>, scopes);
-  const out: string[] = [];
-  out.push(`syncwire ${s.role} ${s.peerId}  pid ${s.pid}  up ${s.uptimeS}s  durability ${s.durability}  data ${s.dataDir}`);
-  out.push(`commands:      ${s.commands}`);
-  out.push(`heads:         ${s.heads.length === 0 ? '(none)' : s.heads.map(short).join(' ')}`);
-  out.push(`subscriptions: ${s.subscriptions.used}/${s.subscriptions.capacity} in use`);
-  out.push(`pacing:        ${s.pacing.commitRatePerS.toFixed(2)} commits/s (recent average), next-poll hint ${s.pacing.nextPollHintMs} ms`);
-  out.push(`ingest:        ${s.ingest.appended} appended, ${s.ingest.duplicates} duplicate, ${s.ingest.orphaned} orphaned, ${s.ingest.rejected} rejected`);
-  out.push(`links (${s.transports.length} transport${s.transports.length === 1 ? '' : 's'}):`);
-  if (s.transports.length === 0) out.push('  (none)');
-  for (const t of s.transports) {
-    const port = t.localPort !== null ? ` (port ${t.localPort})` : '';
-    out.push(`  ${t.url}${port}: ${t.links.length === 0 ? 'no link up' : t.links.join(', ')}`);
-  }
-  out.push(`peers (${s.peers.length}):`);
-  if (s.peers.length === 0) out.push('  (none)');
-  else {
-    const rows = [['PEER', 'LINK', 'AUTH', 'SUB', 'SUBR', 'IN', 'OUT', 'FRAMES', 'BAD', 'PUSHED', 'POLLED']];
-    for (const p of s.peers) {
-      rows.push([
-        p.id, p.link, p.authenticated ? 'yes' : 'no', p.subscribed ? 'yes' : 'no', p.subscriber ? 'yes' : 'no',
-        bytes(p.bytesIn), bytes(p.bytesOut), `${p.framesIn}/${p.framesOut}`, String(p.badFrames), String(p.pushedCommands), String(p.polledCommands),
-      ]);
-    }
-    out.push(...table(rows));
-  }
-  out.push(`modules:       mqtt ${s.modules.mqtt ? 'loaded' : 'not loaded'}, serialport ${s.modules.serialport ? 'loaded' : 'not loaded'}`);
-  return out.join('\n') + '\n';
-}
-
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 const text = (v: unknown): string => (v === undefined || v === null ? '-' : String(v));
 const records = (v: unknown): Record<string, unknown>[] => (Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : []);
 
 /**
- * A protocol 2 snapshot: the process line, commands over every scope, push subscriptions in use, the `scopes:` table
- * (name, id prefix, commands, joining), links, peers (the fields both protocols have) and modules.
- * Fields are read defensively: a missing one prints `-`.
+ * Human-readable rendering of a snapshot: the process line, commands over every scope, push
+ * subscriptions in use, the `scopes:` table (name, id prefix, commands, joining), links, peers
+ * and modules. Fields are read defensively (the CLI does not load the engine's types): a missing
+ * one prints `-`.
  */
-export function formatSnapshotV2(s: Record<string, unknown>, scopes: Record<string, unknown>[]): string {
+export function formatSnapshot(s: Record<string, unknown>): string {
+  const scopes = scopeEntries(s) ?? [];
   const out: string[] = [];
   out.push(`syncwire ${text(s.role)} ${text(s.peerId)}  pid ${text(s.pid)}  up ${text(s.uptimeS)}s  durability ${text(s.durability)}  data ${text(s.dataDir)}  protocol ${text(s.protocol ?? 2)}`);
   out.push(`commands:      ${text(s.commands)}`);
@@ -115,19 +77,19 @@ export function formatSnapshotV2(s: Record<string, unknown>, scopes: Record<stri
 
 async function runStatus(flags: Flags): Promise<number> {
   const target = await apiTargetFromFlags(flags, 'status');
-  let snapshot: Snapshot;
+  let snapshot: unknown;
   try {
-    snapshot = (await apiRequest(target, 'GET', '/v1/status')).json as Snapshot;
+    snapshot = (await apiRequest(target, 'GET', '/v1/status')).json;
   } catch (err) {
     const f = apiFailure(err, target);
     process.stderr.write(`syncwire status: ${f.message}\n`);
     return f.status;
   }
-  if (snapshot === undefined || snapshot === null || typeof snapshot !== 'object') {
+  if (snapshot === undefined || snapshot === null || typeof snapshot !== 'object' || Array.isArray(snapshot)) {
     process.stderr.write('syncwire status: the agent answered no JSON snapshot\n');
     return 1;
   }
-  process.stdout.write(flags.json === true ? JSON.stringify(snapshot, null, 2) + '\n' : formatSnapshot(snapshot));
+  process.stdout.write(flags.json === true ? JSON.stringify(snapshot, null, 2) + '\n' : formatSnapshot(snapshot as Record<string, unknown>));
   return 0;
 }
 

@@ -5,10 +5,10 @@
  */
 import { createNotifier, type Notifier } from '../node/systemd-notify.js';
 import type { JsonLogger } from './logger.js';
-import type { RunningNode } from './run-node.js';
+import type { RunningNodeV2 } from './run-node-v2.js';
 
-/** What {@link untilSignal} drives: the parts of a {@link RunningNode} signals act on. */
-export type SignalTarget = Pick<RunningNode, 'close' | 'reload' | 'healthy'>;
+/** What {@link untilSignal} drives: the parts of a {@link RunningNodeV2} signals act on. */
+export type SignalTarget = Pick<RunningNodeV2, 'close' | 'reload' | 'healthy'>;
 
 /**
  * Resolve with exit status 0 after SIGINT or SIGTERM has closed `node` (a second signal exits

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Capability } from '../../protocol/constants.js';
-import type { Hello } from '../../protocol/messages.js';
+import type { Hello } from '../../protocol/messages-v2.js';
 import { peerIdOf, toHex, type Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import type { Link } from '../link.js';
@@ -69,7 +69,7 @@ export class HandshakeDriver {
   private readonly answers: RateWindow;
 
   /**
-   * @param version the protocol version spoken (default `PROTOCOL_VERSION`, see
+   * @param version the protocol version spoken (default 2, see
    *   `HandshakeSetup.version`); `caps` the capability bits announced besides `Seal`
    *   (default `Push | BareCommand`).
    */

@@ -3,12 +3,12 @@
  * refuses a peer (PROTOCOL.md §7.1 step 2): the reason code, the `Error` text sent, the warn line.
  * Pure: builds the `Error` frame body; the handshake decides whether it refuses or drops.
  */
-import { PROTOCOL_VERSION } from '../../protocol/constants.js';
-import { encodeMessage } from '../../protocol/envelope.js';
+import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
+import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { errorMessage } from '../../protocol/error-message.js';
 import type { ReasonName } from '../../protocol/errors.js';
 import { peerIdOf } from '../../protocol/keys.js';
-import type { Hello } from '../../protocol/messages.js';
+import type { Hello } from '../../protocol/messages-v2.js';
 
 /** Why an input was dropped without an answer (the session counts it). */
 export type HandshakeDrop =
@@ -41,30 +41,27 @@ export interface Refusal {
 
 /** A refusal of cause `cause` for the peer with `publicKey`. */
 export function refusal(cause: HandshakeDrop, publicKey: Uint8Array, reason: ReasonName, message: string, log: string): Refusal {
-  return { reason, cause, publicKey: Uint8Array.from(publicKey), error: encodeMessage(errorMessage(reason, message)), log };
+  return { reason, cause, publicKey: Uint8Array.from(publicKey), error: encodeMessageV2(errorMessage(reason, message)), log };
 }
 
 /**
  * The refusal of a peer `Hello` that failed check `why`. `ownVersion` is the version this side
- * speaks (default `PROTOCOL_VERSION`); for any other the version refusal uses the text and log
- * line of docs/design/v2-scopes.md §3.1 (`protocol version <v> is not supported; this peer speaks
- * version <own>`).
+ * speaks (default 2); the version refusal's text is PROTOCOL.md §15's (`protocol version <v> is
+ * not supported; this peer speaks version <own>`).
  */
-export function refusalOf(why: HandshakeDrop, h: Hello, ownVersion: number = PROTOCOL_VERSION): Refusal {
+export function refusalOf(why: HandshakeDrop, h: Hello, ownVersion: number = PROTOCOL_VERSION_2): Refusal {
   const id = peerIdOf(h.public_key);
   const refuse = (reason: ReasonName, message: string, log: string): Refusal => refusal(why, h.public_key, reason, message, log);
   switch (why) {
-    case 'version':
-      if (ownVersion !== PROTOCOL_VERSION) {
-        const text = `protocol version ${h.version} is not supported; this peer speaks version ${ownVersion}`;
-        return refuse('UnsupportedVersion', text, `peer ${id} speaks protocol ${h.version}; this agent speaks ${ownVersion}: upgrade it`);
-      }
-      return refuse('UnsupportedVersion', `this agent speaks version ${PROTOCOL_VERSION}`, `peer ${id} speaks protocol version ${h.version}`);
+    case 'version': {
+      const text = `protocol version ${h.version} is not supported; this peer speaks version ${ownVersion}`;
+      return refuse('UnsupportedVersion', text, `peer ${id} speaks protocol ${h.version}; this agent speaks ${ownVersion}: upgrade it`);
+    }
     case 'untrusted':
       return refuse('Unauthorized', 'peer key not trusted', `peer ${id} not in trust list`);
     case 'sealing': {
       const text = `this link requires sealing; peer ${id} did not offer it`;
-      return refuse('SealingRequired', text, h.ephemeral === undefined ? `${text} (a Hello without an ephemeral key: a peer older than sealing, or a stripped Hello)` : text);
+      return refuse('SealingRequired', text, text);
     }
     case 'reflected':
       return refuse('Unauthorized', 'our own Hello came back', `a Hello claiming to be peer ${id} is our own, reflected`);

@@ -36,8 +36,6 @@ export interface PeerHello {
   readonly nonce: Uint8Array;
   /** The exact frame body received. */
   readonly bytes: Uint8Array;
-  /** Its `Hello` carried `ephemeral` (this revision); false: a legacy peer (v1 transcript). */
-  readonly v2: boolean;
 }
 
 /** What a handshake needs from its side. */
@@ -58,9 +56,8 @@ export interface HandshakeSetup {
    */
   current?: { peerKey: Uint8Array; sealed: boolean };
   /**
-   * The protocol version this side speaks: announced in its `Hello`, the only one it accepts.
-   * Default `PROTOCOL_VERSION` (1). A version-2 session passes 2; its refusal of another version
-   * then says so in v2's words (docs/design/v2-scopes.md §3.1).
+   * The protocol version this side announces in its `Hello` and the only one it accepts. Default
+   * 2 (`PROTOCOL_VERSION_2`); tests pass another to play a peer of another version.
    */
   version?: number;
 }

@@ -1,20 +1,20 @@
 /**
  * One link handshake (PROTOCOL.md §7.1–§7.3, §7.5) as a pure state machine: our `Hello` (fresh
  * nonce and X25519 ephemeral key), the peer's `Hello` checked (version, trust, sealing policy,
- * key schedule), `Auth` over the v2 transcript of both `Hello`s (v1 for a legacy peer on an `off`
- * link), and the peer's `Auth` verified. No timers, no I/O, no engine: identity, policy, the trust
+ * key schedule), `Auth` over the transcript of both `Hello`s, and the peer's `Auth` verified. No timers, no I/O, no engine: identity, policy, the trust
  * check and randomness come in; each input returns a {@link HandshakeStep} saying what to send and
  * whether the handshake is up or refused. The session drives retransmissions and deadlines.
  *
  * The first handshake of a link refuses a bad peer (an `Error`, then the session closes the link).
  * A re-handshake beside an up session (§7.5) never refuses: whatever fails only drops that input.
  */
-import { Capability, MIN_FRAME_BYTES, NONCE_BYTES, PROTOCOL_VERSION } from '../../protocol/constants.js';
-import { encodeMessage } from '../../protocol/envelope.js';
+import { Capability, MIN_FRAME_BYTES, NONCE_BYTES } from '../../protocol/constants.js';
+import { PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
+import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { compareBytes } from '../../protocol/command.js';
-import { authTranscript, peerIdOf, toHex, verifySignature } from '../../protocol/keys.js';
-import type { Hello } from '../../protocol/messages.js';
+import { peerIdOf, toHex, verifySignature } from '../../protocol/keys.js';
+import type { Hello } from '../../protocol/messages-v2.js';
 import { refusal, refusalOf, type HandshakeDrop, type Refusal } from './handshake-refusal.js';
 import type { HandshakeSetup, HandshakeState, HandshakeStep, PeerHello } from './handshake-types.js';
 import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type SealKeys } from '../../protocol/seal.js';
@@ -46,9 +46,9 @@ export class Handshake {
     this.nonce = setup.randomBytes(NONCE_BYTES);
     this.secret = setup.randomBytes(32);
     const seal = setup.policy === 'off' ? 0 : Capability.Seal;
-    this.hello = encodeMessage({
+    this.hello = encodeMessageV2({
       type: 'Hello',
-      version: setup.version ?? PROTOCOL_VERSION,
+      version: setup.version ?? PROTOCOL_VERSION_2,
       public_key: setup.identity.publicKey,
       max_frame: setup.maxFrame,
       caps: setup.caps | seal,
@@ -94,13 +94,12 @@ export class Handshake {
     const replacing = this.peer !== null;
     const failure = this.check(h);
     if (failure !== null) return this.fail(failure, h);
-    const v2 = h.ephemeral !== undefined;
-    const sealed = this.setup.policy !== 'off' && v2 && (h.caps & Capability.Seal) !== 0;
+    const sealed = this.setup.policy !== 'off' && (h.caps & Capability.Seal) !== 0;
     if (this.setup.current?.sealed === true && !sealed) return this.fail('downgrade', h);
     let keys: SealKeys | null = null;
     if (sealed) {
       try {
-        keys = deriveSealKeys(this.hello, bytes, this.secret, h.ephemeral!);
+        keys = deriveSealKeys(this.hello, bytes, this.secret, h.ephemeral);
       } catch (err) {
         if (!(err instanceof SealError)) throw err;
         return this.fail(err.failure === 'reflected' ? 'reflected' : 'weak-key', h);
@@ -114,11 +113,9 @@ export class Handshake {
       caps: h.caps,
       nonce: Uint8Array.from(h.nonce),
       bytes: Uint8Array.from(bytes),
-      v2,
     };
     this.keys = keys;
-    const transcript = v2 ? authTranscriptV2(bytes, this.hello) : authTranscript(h.nonce, h.public_key, me.publicKey);
-    this.auth = encodeMessage({ type: 'Auth', signature: me.sign(transcript) });
+    this.auth = encodeMessageV2({ type: 'Auth', signature: me.sign(authTranscriptV2(bytes, this.hello)) });
     this.state = 'auth-sent';
     // A replaced peer Hello means the peer restarted before the link came up: it lacks our Hello.
     const out = step(replacing && !this.rehandshake ? [this.auth, this.hello] : [this.auth]);
@@ -142,9 +139,7 @@ export class Handshake {
       return step();
     }
     const p = this.peer;
-    const me = this.setup.identity;
-    const transcript = p.v2 ? authTranscriptV2(this.hello, p.bytes) : authTranscript(this.nonce, me.publicKey, p.publicKey);
-    if (!verifySignature(p.publicKey, transcript, signature)) {
+    if (!verifySignature(p.publicKey, authTranscriptV2(this.hello, p.bytes), signature)) {
       if (this.rehandshake) {
         // It may answer a peer Hello still on its way (a forged one was accepted first).
         this.unverified = Uint8Array.from(signature);
@@ -160,15 +155,13 @@ export class Handshake {
 
   /** The first failing check of step 2 (§7.1) before any key work, else null. */
   private check(h: Hello): HandshakeDrop | null {
-    if (h.version !== (this.setup.version ?? PROTOCOL_VERSION)) return 'version';
+    if (h.version !== (this.setup.version ?? PROTOCOL_VERSION_2)) return 'version';
     if (!this.setup.admits(h.public_key)) return 'untrusted';
     const cur = this.setup.current;
     if (cur !== undefined && !equalBytes(h.public_key, cur.peerKey)) return 'other-key';
     // Our own Hello sent back would authenticate us to ourselves (both transcripts match).
     if (equalBytes(h.public_key, this.setup.identity.publicKey) && equalBytes(h.nonce, this.nonce)) return 'reflected';
-    const policy = this.setup.policy;
-    const offers = h.ephemeral !== undefined && (h.caps & Capability.Seal) !== 0;
-    if ((policy === 'require' && !offers) || (policy === 'prefer' && h.ephemeral === undefined)) return 'sealing';
+    if (this.setup.policy === 'require' && (h.caps & Capability.Seal) === 0) return 'sealing';
     return null;
   }
 

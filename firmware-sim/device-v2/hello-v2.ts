@@ -11,7 +11,7 @@ import { errorMessage } from '../../protocol/error-message.js';
 import type { Identity } from '../../protocol/keys.js';
 import type { ErrorMessage, Hello } from '../../protocol/messages-v2.js';
 import { SealError, authTranscriptV2, deriveSealKeys, ephemeralFromSecret, type EphemeralKey, type SealKeys, type SealPolicy } from '../../protocol/seal.js';
-import { negotiateSeal } from '../device/seal.js';
+import { negotiateSeal } from './seal.js';
 
 /** Our `Hello` of the current handshake. */
 export class OwnHelloV2 {

@@ -14,7 +14,7 @@ import { errorMessage } from '../../protocol/error-message.js';
 import type { Identity } from '../../protocol/keys.js';
 import type { MessageV2 } from '../../protocol/messages-v2.js';
 import { SEAL_OVERHEAD, isSealed } from '../../protocol/seal.js';
-import { SealedSession } from '../device/seal.js';
+import { SealedSession } from './seal.js';
 import { DeviceHandshakeV2, type HandshakeOptionsV2, type HandshakeStepV2 } from './handshake-v2.js';
 import type { DeviceV2Stats } from './types-v2.js';
 

@@ -1,11 +1,12 @@
 /**
- * An in-memory {@link CommandStore} for tests and simulations: the shared compact index plus one
- * growable byte buffer holding every encoding back to back. Nothing survives the process.
+ * An in-memory {@link CommandStore} (the interface of DiskStore, the reader of a migrated v1 log)
+ * for tests: the shared compact index plus one growable byte buffer holding every encoding back to
+ * back. Nothing survives the process.
  */
-import type { Command } from '../../protocol/command.js';
-import { CommandIndex } from './command-index.js';
-import { IndexedStore } from './indexed-store.js';
-import type { CommandStore, OpenReport } from './command-store.js';
+import type { Command } from '../protocol/command.js';
+import { CommandIndex } from '../agent/store/command-index.js';
+import { IndexedStore } from '../agent/store/indexed-store.js';
+import type { CommandStore, OpenReport } from '../agent/store/command-store.js';
 
 /** {@link CommandStore} held in memory; `sync()` resolves at once. */
 export class MemoryStore extends IndexedStore {

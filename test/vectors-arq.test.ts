@@ -1,36 +1,22 @@
 /**
- * The vectors added for the serial link layer and for budgets (docs/PROTOCOL.md §13), both ways:
- * ARQ frames parse to their fields and their fields encode to the same bytes; the worked ARQ
- * exchange replays on fresh endpoints with identical outputs and deliveries; the trimmed
- * `PollResponse` and the exhausting `Push` are what the agent's responder and push planner still
- * produce from the stated inputs. (Every `messages.json` case is also checked both ways by
- * test/protocol-vectors.test.ts; `seal.json` by test/vectors-seal.test.ts.)
+ * The serial link layer's vectors (docs/PROTOCOL.md §2.1.1, `arq.json`) both ways: ARQ frames
+ * parse to their fields and their fields encode to the same bytes; the worked ARQ exchange replays
+ * on fresh endpoints with identical outputs and deliveries. Also the serial receive-buffer bound
+ * of §2.1. (Frames: test/protocol-vectors.test.ts; the v2 message, command, membership, horizon
+ * and seal vectors: test/vectors-*.test.ts.)
  */
 import t from 'tap';
-import { decodeCommand } from '../protocol/command.js';
-import { decodeMessage, encodeMessage } from '../protocol/envelope.js';
 import { fromHex, toHex } from '../protocol/keys.js';
-import type { Message } from '../protocol/messages.js';
 import { isArqFrame } from '../protocol/serial-arq.js';
 import { SerialFrameDecoder, encodeSerialFrame } from '../protocol/serial-frame.js';
 import { ARQ_EXCHANGE_OPTIONS, readArqFrame, scriptedEndpoint, writeArqFrame, type ArqFrameFields, type ArqStep } from '../scripts/arq-vectors.js';
-import { EXHAUSTING_PUSH, exhaustingPush, TRIMMED_POLL, trimmedPoll } from '../scripts/budget-vectors.js';
-import { toReadable, type Readable } from '../scripts/gen-vectors.js';
 import { loadVectors as load } from '../testkit/vectors.js';
 
 interface ArqFile {
   frames: Array<{ name: string; body: string; serial_frame: string; fields: ArqFrameFields }>;
   exchange: { options: typeof ARQ_EXCHANGE_OPTIONS; steps: ArqStep[] };
 }
-interface MessageCase {
-  name: string;
-  message: Readable;
-  cbor: string;
-  [extra: string]: unknown;
-}
 const arq = load<ArqFile>('arq.json');
-const messages = load<{ cases: MessageCase[] }>('messages.json');
-const commands = load<{ cases: Array<{ name: string; encoding: string }> }>('commands.json');
 
 t.test('ARQ frame vectors: bytes → fields and fields → bytes', async (t) => {
   const kinds = new Set<string>();
@@ -53,6 +39,7 @@ t.test('ARQ worked exchange replays byte for byte on fresh endpoints', async (t)
   t.same(options, ARQ_EXCHANGE_OPTIONS, 'endpoint options as documented');
   const ends = { S: scriptedEndpoint(options.S), R: scriptedEndpoint(options.R) };
   const seen = new Set<string>();
+  const sent = new Set(steps.flatMap((s) => (s.call === 'send' ? [s.message] : [])));
   let delivered = 0;
   for (const [i, s] of steps.entries()) {
     const what = `step ${i} (${s.side} ${s.call} at ${s.at})`;
@@ -75,7 +62,7 @@ t.test('ARQ worked exchange replays byte for byte on fresh endpoints', async (t)
       case 'receive': {
         const got = ends[s.side].receive(fromHex(s.body), s.at);
         t.same(got.map(toHex), s.delivered, `${what}: delivered`);
-        for (const m of got) t.doesNotThrow(() => decodeMessage(m), `${what}: delivers a valid message`);
+        for (const m of got) t.ok(sent.has(toHex(m)), `${what}: delivers a message that was sent`);
         delivered += got.length;
         break;
       }
@@ -85,46 +72,6 @@ t.test('ARQ worked exchange replays byte for byte on fresh endpoints', async (t)
   t.equal(delivered, 3, 'three messages delivered, each once');
   t.ok(steps.some((s) => s.call === 'poll' && s.out.some((o) => o.lost)), 'a chunk is lost on the line');
   t.equal(ends.S.queuedBytes, 0, 'nothing left unacknowledged');
-});
-
-const graph = commands.cases.map((c) => decodeCommand(fromHex(c.encoding)));
-const caseOf = (name: string): MessageCase => {
-  const c = messages.cases.find((k) => k.name === name);
-  if (c === undefined) throw new Error(`messages.json has no case ${name}`);
-  return c;
-};
-
-t.test('trimmed PollResponse: the agent still answers exactly the vector', async (t) => {
-  const c = caseOf('poll_response_trimmed');
-  const { request, response } = trimmedPoll(graph);
-  t.same(toReadable(request), c.answers, 'the request it answers');
-  t.same(toReadable(response), c.message, 'the responder gives this answer');
-  t.equal(toHex(encodeMessage(response)), c.cbor, 'encodes to the vector bytes');
-  t.same(toReadable(decodeMessage(fromHex(c.cbor))), c.message, 'decodes to the vector value');
-  const bytes = fromHex(c.cbor).length;
-  t.ok(bytes <= TRIMMED_POLL.max_bytes, `within max_bytes (${bytes} ≤ ${TRIMMED_POLL.max_bytes})`);
-  const r = response as Extract<Message, { type: 'PollResponse' }>;
-  t.ok(r.more && r.commands.length > 0 && r.commands.length < graph.length, 'a proper prefix, more = true');
-  // The next command would not have fitted: adding it breaks the budget.
-  const next = graph[r.commands.length]!.bytes;
-  const bigger = encodeMessage({ ...r, commands: [...r.commands, next] }).length;
-  t.ok(bigger > TRIMMED_POLL.max_bytes, `the next command does not fit (${bigger} > ${TRIMMED_POLL.max_bytes})`);
-});
-
-t.test('exhausting Push: the agent still pushes exactly the vector', async (t) => {
-  const c = caseOf('push_exhausting');
-  const r = exhaustingPush(graph);
-  t.equal(r.pushes.length, 1, 'one push');
-  t.ok(r.exhausted, 'the subscription is exhausted');
-  t.same(toReadable(r.pushes[0]), c.message, 'the planner gives this push');
-  t.equal(toHex(encodeMessage(r.pushes[0]!)), c.cbor, 'encodes to the vector bytes');
-  t.same(toReadable(decodeMessage(fromHex(c.cbor))), c.message, 'decodes to the vector value');
-  t.equal(r.budget_after, c.budget_after, 'budget left after it');
-  t.equal(c.budget_before, EXHAUSTING_PUSH.budget);
-  const size = fromHex(c.cbor).length;
-  t.equal(EXHAUSTING_PUSH.budget - size, r.budget_after, 'the budget fell by the push’s encoded length');
-  const p = r.pushes[0]!;
-  t.ok(p.remaining !== null && p.remaining <= r.budget_after && p.remaining >= r.budget_after - 4, `remaining ${p.remaining} is at most the truth (${r.budget_after}) and at most 4 below it`);
 });
 
 t.test('serial receive buffer bound (PROTOCOL.md §2.1 rule 4): B = n + ⌊n / 254⌋ + 1 with n = M + 4', async (t) => {
