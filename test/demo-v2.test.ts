@@ -82,10 +82,10 @@ t.test('--quiet prints only the verdict lines', async (t) => {
   verdictLines(t, r.stdout);
 });
 
-t.test('--protocol other than 1 or 2 is a usage error', async (t) => {
+t.test('--protocol other than 2 is a usage error', async (t) => {
   const r = await demo(['--protocol', '3']);
-  t.not(r.code, 0);
-  t.match(r.stderr, '--protocol: expected 1 or 2');
+  t.equal(r.code, 2);
+  t.match(r.stderr, '--protocol: expected 2, got "3"');
 });
 
 t.test('verdicts: converged scopes pass; an order or fleet config that did not arrive fails', async (t) => {
