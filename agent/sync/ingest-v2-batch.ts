@@ -21,6 +21,7 @@ import { toHex } from '../../protocol/keys.js';
 import type { MembershipGraph } from '../../protocol/membership.js';
 import { decodeMembershipBody, type Member } from '../../protocol/membership-body.js';
 import type { Item } from './ingest-rounds.js';
+import type { BatchVerify } from './ingest-v2-types.js';
 
 /** What a batch gave the rounds, and what it refused before them. */
 export interface BatchIntake {
@@ -38,12 +39,7 @@ export interface BatchIntake {
   selfChecked: number;
 }
 
-/**
- * How a host checks batches. 'covers': each author's covers only (a covered command's own
- * signature is stored unverified: see PROTOCOL.md §10.7 on relaying). 'every': every signature,
- * as for plain items, so that every stored signature is one this host verified.
- */
-export type BatchVerify = 'covers' | 'every';
+export type { BatchVerify } from './ingest-v2-types.js';
 
 /**
  * Decode `bytes` for the scope of `graph` and authenticate its commands by cover. Never throws

@@ -5,7 +5,6 @@
 import type { ReasonName } from '../../protocol/errors.js';
 import type { ScopeStore } from '../store/scope-store-contract.js';
 import type { Delivery } from './ingest.js';
-import type { BatchVerify } from './ingest-v2-batch.js';
 import type { OrphanBufferV2 } from './orphans-v2.js';
 import type { JoinExpectation } from './scope-join.js';
 import type { ScopeMembership } from './scope-membership.js';
@@ -54,3 +53,10 @@ export interface ScopeIngestOptions {
   /** Set for a scope joined and not held yet: its first command must be its genesis (§1.9). */
   join?: JoinExpectation;
 }
+
+/**
+ * How a host checks batches. 'covers': each author's covers only (a covered command's own
+ * signature is stored unverified: see PROTOCOL.md §10.7 on relaying). 'every': every signature,
+ * as for plain items, so that every stored signature is one this host verified.
+ */
+export type BatchVerify = 'covers' | 'every';
