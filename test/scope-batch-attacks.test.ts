@@ -38,11 +38,10 @@ const HONEST = new Set([G, ...CHAIN].map((c) => toHex(c.id)));
 
 /** A requester holding the genesis (so B's key is in its view), its registry closed when `t` ends. */
 async function requester(t: Test, verify?: 'every'): Promise<ScopeHost> {
-  const reg = await ScopeRegistry.open({ identity: R, scopes: { max: Infinity, retention: { '*': 'forever' } }, durability: { mode: 'none' } });
+  const reg = await ScopeRegistry.open({ identity: R, scopes: { max: Infinity, retention: { '*': 'forever' } }, durability: { mode: 'none' }, ...(verify === undefined ? {} : { batchVerify: verify }) });
   t.teardown(() => reg.close());
   const v = await reg.create(G);
   if (!v.ok) throw new Error(v.detail);
-  if (verify !== undefined) (v.host as unknown as { ingest: { o: { batchVerify: string } } }).ingest.o.batchVerify = verify; // test hook: no config path yet
   return v.host;
 }
 const answer = (batch: Uint8Array | null, items: Uint8Array[] = []): PollResponse => ({ type: 'PollResponse', scope: 0, session: 0, more: false, gap: false, total: 0, next_poll_ms: 0, heads: [], items, batch });

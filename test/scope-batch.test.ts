@@ -36,7 +36,7 @@ const G = genesis([{ publicKey: A.publicKey, roles: RWA }, { publicKey: B.public
 const peer = (id: Identity): PeerRef => ({ id: id.peerId, publicKey: id.publicKey, trusted: true });
 
 async function host(id: Identity, verify?: 'every'): Promise<{ reg: ScopeRegistry; h: ScopeHost }> {
-  const reg = await ScopeRegistry.open({ identity: id, scopes: { max: Infinity, retention: { '*': 'forever' }, join: ['fleet/batch'] }, durability: { mode: 'none' } });
+  const reg = await ScopeRegistry.open({ identity: id, scopes: { max: Infinity, retention: { '*': 'forever' }, join: ['fleet/batch'] }, durability: { mode: 'none' }, ...(verify === undefined ? {} : { batchVerify: verify }) });
   if (id === A) {
     const v = await reg.create(G);
     if (!v.ok) throw new Error(v.detail);
@@ -45,7 +45,6 @@ async function host(id: Identity, verify?: 'every'): Promise<{ reg: ScopeRegistr
     if (!v.ok) throw new Error(v.detail);
   }
   const h = reg.byId(G.id)!;
-  if (verify !== undefined) (h as unknown as { ingest: { o: { batchVerify: string } } }).ingest.o.batchVerify = verify; // test hook: no config path yet
   return { reg, h };
 }
 

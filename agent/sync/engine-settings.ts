@@ -2,6 +2,7 @@
  * The engine's options, their defaults (defined once: config and help texts read
  * {@link ENGINE_DEFAULTS}) and the resolved settings every part of the engine reads.
  */
+import type { BatchVerify } from './ingest-v2-types.js';
 import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES } from '../../protocol/constants.js';
 import { MAX_TRAIN_BYTES } from '../../protocol/constants-v2.js';
 import type { Identity } from '../../protocol/keys.js';
@@ -78,6 +79,14 @@ export interface EngineOptions {
   now?: () => number;
   /** Random source. Default Math.random. */
   random?: () => number;
+  /**
+   * How compact batches received are checked (protocol v2, PROTOCOL.md §10.7). 'covers': only
+   * each author's covers are verified, the other commands' own signatures are stored unchecked
+   * (what the batch saves in time). 'every': every signature, so each one this host stores and
+   * hands on was verified here: for a host that serves its scopes to peers that may fetch only
+   * from it. Default 'covers'.
+   */
+  batchVerify?: BatchVerify;
 }
 
 /** Resolved settings (all defaults applied). */
@@ -102,5 +111,6 @@ export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>)
     rekeyAt: opts.rekeyAt ?? SEAL_REKEY_AT,
     now: opts.now ?? Date.now,
     random: opts.random ?? Math.random,
+    batchVerify: opts.batchVerify ?? 'covers',
   };
 }

@@ -135,6 +135,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
       ...(o.durability === undefined ? {} : { durability: o.durability }),
       scopes: { ...(o.scopes?.join ? { join: o.scopes.join } : {}), ...(o.scopes?.retention ? { retention: o.scopes.retention } : {}), ...(o.scopes?.max === undefined ? {} : { max: o.scopes.max }) },
       logger: log,
+      batchVerify: core.settings.batchVerify,
       events: {
         appended: (host, handles, from) => {
           core.appended(host, handles, from);

@@ -9,6 +9,7 @@
  * a periodic tick of the injected scheduler. Access (§1.8, §3.10) is checked on every answer and
  * every accepted answer: a peer the scope is not granted to gets nothing and gives nothing.
  */
+import type { BatchVerify } from './ingest-v2-types.js';
 import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { compareBytes } from '../../protocol/command.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
@@ -76,6 +77,8 @@ export interface ScopeHostOptions {
   events?: ScopeHostEvents;
   /** HORIZON_TARGET override (tests). */
   horizonTarget?: number;
+  /** How compact batches are checked (PROTOCOL.md §10.7). Default 'covers'. */
+  batchVerify?: BatchVerify;
 }
 
 /** What {@link ScopeHost.accept} did. */
@@ -121,6 +124,7 @@ export class ScopeHost {
     const join = o.joinFrom !== undefined && o.store.size === 0 && o.name !== undefined ? { name: o.name, publicKey: o.identity.publicKey, pinned: o.joinPinned === true } : undefined;
     this.ingest = new ScopeIngest({
       store: o.store, membership: o.membership, ...(o.orphans ? { orphans: o.orphans } : {}), ...(join ? { join } : {}),
+      ...(o.batchVerify === undefined ? {} : { batchVerify: o.batchVerify }),
       onAppended: (hs, from, how) => {
         const had = this.retention;
         const r = this.retentionState(); // created now (the genesis just arrived): it counted these already

@@ -3,6 +3,7 @@
  * §6.1): the `scopes` policy it reads, what it is opened with, and the §1.9 refusals it returns
  * as values.
  */
+import type { BatchVerify } from './ingest-v2-types.js';
 import type { Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import type { Durability } from '../store/command-store.js';
@@ -38,6 +39,8 @@ export interface ScopeRegistryOptions {
   logger?: Logger;
   /** HORIZON_TARGET override (tests). */
   horizonTarget?: number;
+  /** How compact batches are checked (engine setting `batchVerify`, PROTOCOL.md §10.7). Default 'covers'. */
+  batchVerify?: BatchVerify;
 }
 
 /** A refusal of §1.9, as `ScopesAck.refused` carries it. */

@@ -185,6 +185,7 @@ export class ScopeRegistry {
       ...(this.o.scopes?.retention ? { retention: this.o.scopes.retention } : {}),
       ...(this.o.scheduler ? { scheduler: this.o.scheduler } : {}), ...(this.o.nowS ? { nowS: this.o.nowS } : {}),
       ...(this.o.events ? { events: this.o.events } : {}), ...(this.o.horizonTarget === undefined ? {} : { horizonTarget: this.o.horizonTarget }),
+      ...(this.o.batchVerify === undefined ? {} : { batchVerify: this.o.batchVerify }),
     });
   }
 
