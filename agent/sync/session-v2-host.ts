@@ -129,6 +129,8 @@ export interface SessionV2Stats {
   pushesUnsolicited: number;
   /** Push items that were not commands (dropped, counted `Malformed`; the others still processed). */
   pushMalformed: number;
+  /** Pushes dropped because the link's backlog of pushed commands not yet placed was full (push-intake.ts; the scope is polled instead). */
+  pushesDropped: number;
   /** Commands this side pushed to the peer. */
   pushedCommands: number;
   /** Counters of the scope table (stale `Scopes`, refusals, …). */
@@ -140,7 +142,7 @@ export function newSessionV2Stats(): SessionV2Stats {
   return {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
     unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0, notAMember: 0,
-    pollsSent: 0, pollsAnswered: 0, pollsSuperseded: 0, pollsBusy: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushedCommands: 0,
+    pollsSent: 0, pollsAnswered: 0, pollsSuperseded: 0, pollsBusy: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushesDropped: 0, pushedCommands: 0,
     table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
   };
 }

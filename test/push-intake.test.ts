@@ -1,0 +1,97 @@
+/**
+ * agent/sync/push-intake.ts, the bound on a link's pushed commands waiting for placement: past
+ * the bound a push is dropped and counted, a lone push larger than the bound is still taken, and
+ * every scope that lost a push is polled once the backlog drained to half. Then the regression:
+ * a raw peer floods a gateway with valid pushes far faster than it verifies them, and the
+ * gateway's backlog never exceeds the bound (before the bound it grew with the flood).
+ */
+import t from 'tap';
+import { createMemoryLinkPair } from '../agent/memory-link.js';
+import { EngineV2 } from '../agent/sync/engine-v2.js';
+import { MAX_PUSH_BACKLOG_BYTES, PushIntake } from '../agent/sync/push-intake.js';
+import { encodeCommandV2 } from '../protocol/command-v2.js';
+import { fingerprint } from '../protocol/command.js';
+import { CommandKind, Role } from '../protocol/constants-v2.js';
+import { generateIdentity, toHex } from '../protocol/keys.js';
+import { RawPeerV2 } from '../testkit/raw-peer-v2.js';
+import { until } from '../testkit/wait.js';
+import { FAST_V2 } from './engine-v2-kit.js';
+
+/** A promise and its resolver. */
+function deferred(): { p: Promise<void>; done: () => void } {
+  let done!: () => void;
+  const p = new Promise<void>((r) => (done = r));
+  return { p, done };
+}
+
+t.test('dropped past the bound, counted, and the scope polled once half drained', async (t) => {
+  const repaired: string[] = [];
+  const intake = new PushIntake({ repair: (id) => repaired.push(toHex(id)) }, 1000);
+  const a = Uint8Array.of(1);
+  const b = Uint8Array.of(2);
+  const runs = [deferred(), deferred(), deferred(), deferred()];
+  for (let i = 0; i < 3; i++) t.ok(intake.take(a, '01', 300, () => runs[i]!.p), `push ${i} taken`);
+  t.equal(intake.take(b, '02', 300, () => runs[3]!.p), null, 'a fourth would pass the bound: dropped');
+  t.equal(intake.take(a, '01', 200, () => runs[3]!.p), null, 'so is a fifth for another scope');
+  t.same([intake.backlog, intake.dropped, intake.peak], [900, 2, 900]);
+  const settle = async (k: number): Promise<void> => {
+    runs[k]!.done();
+    await runs[k]!.p;
+    await Promise.resolve();
+  };
+  await settle(0);
+  t.same(repaired, [], '600 left: above half the bound, no poll yet');
+  await settle(1);
+  t.same(repaired.sort(), ['01', '02'], '300 left: both scopes that lost a push are polled, once each');
+  await settle(2);
+  t.equal(intake.backlog, 0);
+  t.equal(repaired.length, 2, 'and not again');
+  runs[3]!.done();
+});
+
+t.test('a push larger than the bound is taken when nothing waits; a rejected run releases its bytes', async (t) => {
+  const intake = new PushIntake({ repair: () => undefined }, 100);
+  const p = intake.take(Uint8Array.of(1), '01', 500, () => Promise.reject(new Error('disk full')));
+  t.ok(p, 'taken alone');
+  await t.rejects(p!, /disk full/);
+  await Promise.resolve();
+  t.equal(intake.backlog, 0, 'released on failure too');
+});
+
+t.test('regression: a push flood no longer grows the backlog past the bound', async (t) => {
+  const me = generateIdentity();
+  const gw = await EngineV2.open({ identity: generateIdentity(), trust: { mode: 'list', keys: [me.publicKey] }, tuning: FAST_V2, scopes: { max: Infinity } });
+  t.teardown(() => gw.close());
+  const RWA = Role.Read | Role.Write | Role.Admin;
+  await gw.createScope({ name: 'fleet/a', members: [{ publicKey: gw.identity.publicKey, roles: RWA }, { publicKey: me.publicKey, roles: Role.Read | Role.Write }], openRead: true });
+  const host = gw.scope('fleet/a')!;
+  const [a, b] = createMemoryLinkPair({ seal: 'off' });
+  const s = gw.attach(a);
+  const raw = new RawPeerV2(b, me);
+  await until(() => s.authenticated && raw.numberOf(host.id) !== undefined, 20_000, 'up, scope offered');
+  const [mine] = raw.open([{ id: host.id, name: 'fleet/a' }]);
+  await until(() => s.table.active(host.id), 20_000, 'scope active');
+  // 3,000 signed commands of ~900 bytes (~2.7 MB), 3 per push, all on the genesis: each verifies on its own.
+  const genesis = host.store.idOf(0).slice();
+  const author = fingerprint(me.publicKey);
+  const payload = new Uint8Array(880);
+  let sent = 0;
+  for (let i = 0; i < 1000; i++) {
+    const cmds = [0, 1, 2].map((k) => {
+      payload[0] = i & 0xff;
+      payload[1] = i >> 8;
+      payload[2] = k;
+      return encodeCommandV2(host.id, { parents: [genesis], author, seq: 1 + i * 3 + k, kind: CommandKind.Data, payload }, (m) => me.sign(m)).bytes;
+    });
+    raw.send({ type: 'Push', scope: mine!, remaining: 1_000_000, exhausted: false, commands: cmds });
+    sent += cmds.length;
+  }
+  const intake = s.scoped.push.intake;
+  await until(() => s.stats.pushesIn === 1000 && intake.backlog === 0, 60_000, 'every push routed and the backlog drained');
+  t.ok(s.stats.pushesDropped > 0, `pushes were dropped (${s.stats.pushesDropped} of 1,000)`);
+  t.equal(intake.dropped, s.stats.pushesDropped, 'the stat is the intake\'s count');
+  t.ok(intake.peak <= MAX_PUSH_BACKLOG_BYTES, `the backlog peaked at ${intake.peak} bytes, within the bound`);
+  await host.ingest.idle();
+  const taken = host.store.size - 1;
+  t.ok(taken > 0 && taken <= sent - 3 * s.stats.pushesDropped, `${taken} commands placed: at most those not dropped`);
+});
