@@ -25,6 +25,10 @@
  * it arrives while the next ones travel (the loop's answers are taken in one after another, in
  * arrival order), the timeout is re-armed for the next answer, and the answer with `train` =
  * false answers the poll as above, with the orphans of the whole train.
+ *
+ * The loop itself never gives up; its host hooks {@link ScopePollHost.timedOut} and
+ * {@link ScopePollHost.answered} feed the session's per-link dead-link count (link-watchdog.ts),
+ * which closes a link whose polls, over all its scopes, go unanswered `deadAfterTimeouts` times in a row.
  */
 import { POLL_FIT_ANY_BYTES_V2 } from '../../protocol/constants-v2.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
@@ -57,6 +61,16 @@ export interface ScopePollHost {
   failed(err: unknown): void;
   /** A round ended with nothing left (`more` = false) and its answer was taken in. */
   completed?(): void;
+  /**
+   * The poll in flight timed out (once per timeout, after the loop armed its backoff): the
+   * session's dead-link count (`LinkWatchdog`, link-watchdog.ts). It may close the link, which stops the loop.
+   */
+  timedOut?(): void;
+  /**
+   * The loop took a message as an answer to its poll in flight: each `PollResponse` of that poll
+   * (each answer of a train included), or an `Error` for S that ended it. Resets the dead-link count.
+   */
+  answered?(): void;
 }
 
 /** One (link, scope) poll loop. */
@@ -143,6 +157,7 @@ export class ScopePollLoop {
     st.answers++;
     this.timeout.clear();
     this.pacer.succeeded();
+    this.host.answered?.();
     if (last) st.applying = true;
     else {
       this.trainAnswers++;
@@ -171,6 +186,7 @@ export class ScopePollLoop {
     const st = this.state;
     if (st.kind !== 'in-flight' || st.applying || st.answers > 0) return; // a train is never refused midway
     this.timeout.clear();
+    this.host.answered?.(); // a refusal still proves the link carries the peer's answers
     this.backOff(retryAfterMs ?? 0);
   }
 
@@ -196,6 +212,7 @@ export class ScopePollLoop {
     this.timeouts++;
     this.state = { kind: 'idle' };
     this.timer.arm(this.pacer.afterTimeout(), () => this.pollNow());
+    this.host.timedOut?.(); // last: closing the link stops this loop, the timer just armed included
   }
 
   private backOff(retryAfterMs: number): void {

@@ -1,10 +1,11 @@
 /**
  * What the scoped part of a v2 session (`SessionV2Scoped`) needs of the session itself once
  * its link is up (docs/design/v2-scopes.md §3.3): the scope table and announcer, stats, budgets
- * and limits, and sending.
+ * and limits, sending, and the link's dead-link watchdog.
  */
 import type { ReasonName } from '../../protocol/errors.js';
 import type { MessageV2 } from '../../protocol/messages-v2.js';
+import type { LinkWatchdog } from './link-watchdog.js';
 import type { ScopeAnnouncer } from './scope-announcer.js';
 import type { ScopeTable } from './scope-table.js';
 import type { SessionV2Like, SessionV2Stats } from './session-v2-host.js';
@@ -24,4 +25,6 @@ export interface ScopedSession extends SessionV2Like {
   badFrame(): boolean;
   /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
   readonly peerCaps: number | null;
+  /** The link's consecutive poll timeouts over all its scope loops; the same object for the link's life. */
+  readonly watchdog: LinkWatchdog;
 }

@@ -17,7 +17,8 @@ import type { SessionV2Push } from './session-v2-push.js';
  * scope's host for each poll under the number the peer gave S, answers go back to that host, and
  * a completed round tells the push side (which may then subscribe). On a link where trains pay
  * ({@link linkTakesTrains}) and to a peer that announced `PollTrain`, each poll asks for a train of
- * `pollTrainBytes` (PROTOCOL.md §10.6); elsewhere `train_bytes` stays absent.
+ * `pollTrainBytes` (PROTOCOL.md §10.6); elsewhere `train_bytes` stays absent. Every loop of the
+ * session reports its timeouts and answers to the one {@link ScopedSession.watchdog} of the link.
  * @param peerRef the peer as the access checks see it, read at each answer
  */
 export function makeSessionLoop(
@@ -55,5 +56,7 @@ export function makeSessionLoop(
     timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
     failed: (err) => host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
     completed: () => push.roundCompleted(scopeId),
+    timedOut: () => s.watchdog.timedOut(),
+    answered: () => s.watchdog.answered(),
   }, pacer(), s.pollBudget);
 }

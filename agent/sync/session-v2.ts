@@ -11,6 +11,9 @@
  * peer's slots are suspended), and its scoped part subscribes to and takes pushes from the peer.
  * Re-handshakes keep the table (§7.5). One link per peer (§7.1): the engine keeps the peer's link
  * with the smaller {@link SessionV2.linkKey} and closes the other ({@link SessionV2Host.onUp}).
+ *
+ * Dead links (issue 16): the session's {@link LinkWatchdog} counts consecutive poll timeouts over
+ * all its scope loops and closes the link at `deadAfterTimeouts` (link-watchdog.ts has the rule).
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN, PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
@@ -23,6 +26,7 @@ import type { Link } from '../link.js';
 import type { Handshake } from './handshake.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import { HandshakeDriver, type DriverHost } from './handshake-driver.js';
+import { LinkWatchdog } from './link-watchdog.js';
 import { ClientPacer } from './pacing.js';
 import { ScopeAnnouncer } from './scope-announcer.js';
 import { ScopeTable } from './scope-table.js';
@@ -60,6 +64,8 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   table: ScopeTable;
   announcer: ScopeAnnouncer;
   scoped: SessionV2Scoped;
+  /** Consecutive poll timeouts of this link, over all its scopes: kept across {@link restartScopes}. */
+  readonly watchdog: LinkWatchdog;
   private readonly inbound: SessionV2Inbound;
   private closing = false;
   private down = false;
@@ -69,6 +75,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     readonly link: Link,
   ) {
     super();
+    this.watchdog = new LinkWatchdog(host.settings.deadAfterTimeouts, (timeouts) => this.deadLink(timeouts));
     [this.scoped, this.table, this.announcer] = this.scopeState();
     this.inbound = new SessionV2Inbound(host, this);
     link.on('frame', (body) => this.inbound.push(body));
@@ -276,6 +283,13 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
     this.host.pusher.linkUp(this);
     this.scoped.openGranted();
     this.announcer.onScopes(first);
+  }
+
+  /** The watchdog's verdict: `timeouts` polls in a row went unanswered; only a redial can help. */
+  private deadLink(timeouts: number): void {
+    this.stats.deadLinkCloses++;
+    this.host.log.warn({ peer: this.peerId, link: this.link.description, timeouts }, `no poll answered in ${timeouts} tries in a row; closing the link so its transport redials`);
+    void this.close();
   }
 
   /** {@link DriverHost}: count a dropped re-handshake input. */
