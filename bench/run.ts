@@ -25,6 +25,7 @@ import { benchSeal } from './seal.js';
 import { benchSerial } from './serial.js';
 import { benchSerialLossy } from './serial-lossy.js';
 import { benchScopesIdle } from './scopes-idle.js';
+import { runInChild, writeChildOutput } from './isolate.js';
 import { writeReport } from './report.js';
 import { repoRoot } from '../scripts/repo-root.js';
 import { QUICK, notes, plots } from './util.js';
@@ -121,30 +122,39 @@ export function missBy(key: string, v: number): string {
   return op === '<=' ? `by ${by.toLocaleString('en-US')} (${factor}× the limit)` : `by ${by.toLocaleString('en-US')} (${factor} of the target)`;
 }
 
-/** Run `list` in order, each bounded by its limit, and merge their figures. */
+/**
+ * Run `list` in order, each suite in its own process (bench/isolate.ts) bounded by its limit,
+ * and merge their figures; the suites' plots and notes join this process's.
+ */
 export async function runAll(list: Benchmark[], errors: Record<string, string> = {}): Promise<Record<string, number>> {
   const merged: Record<string, number> = {};
   for (const b of list) {
     const t0 = performance.now();
     const limit = (QUICK ? b.limitS / 3 : b.limitS) * 1000;
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const r = await Promise.race([
-        b.run(),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`time limit ${limit / 1000} s`)), limit))),
-      ]);
-      Object.assign(merged, r);
+      const r = await runInChild(b.name, limit);
+      Object.assign(merged, r.figures);
+      Object.assign(plots, r.plots);
+      notes.push(...r.notes);
     } catch (err) {
       errors[b.name] = (err as Error).message;
-      console.error(`${b.name}: FAILED: ${(err as Error).stack ?? String(err)}`);
-    } finally {
-      clearTimeout(timer);
+      console.error(`${b.name}: FAILED: ${(err as Error).message}`);
     }
     const secs = (performance.now() - t0) / 1000;
     merged[`runtime_s.${b.name}`] = Math.round(secs * 10) / 10;
     console.error(`${b.name}: ${secs.toFixed(1)} s`);
   }
   return merged;
+}
+
+/** The child's side of {@link runInChild}: run suite `name` here and write its output to `file`. */
+async function child(name: string, file: string): Promise<void> {
+  const b = benchmarks.find((x) => x.name === name);
+  if (b === undefined) throw new Error(`no benchmark named ${name}`);
+  const figures = await b.run();
+  writeChildOutput(file, { figures, plots, notes });
+  // Lingering sockets or timers of a suite must not keep its process alive.
+  setTimeout(() => process.exit(0), 200).unref();
 }
 
 /** Figures as an aligned table with target and verdict columns. */
@@ -160,6 +170,7 @@ export function formatTable(results: Record<string, number>): string {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--child') return child(process.argv[3]!, process.argv[4]!);
   const only = process.argv.slice(2);
   const list = only.length === 0 ? benchmarks : benchmarks.filter((b) => only.includes(b.name));
   if (list.length === 0) throw new Error(`no benchmark named ${only.join(', ')}; have ${benchmarks.map((b) => b.name).join(', ')}`);
