@@ -7,7 +7,7 @@
  * for about {@link RUN_MS} ms. Throughput in MB/s counts the operation's payload bytes (the frame
  * body for framing, the encoded message or command otherwise), 1 MB = 10^6 bytes.
  */
-import { decodeCommandV2, encodeCommandV2, signatureMessage, type CommandV2 } from '../protocol/command-v2.js';
+import { decodeCommandV2, encodeCommandV2, signatureMessage, type SignedCommandV2 } from '../protocol/command-v2.js';
 import { CommandKind } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { identityFromSecret, verifySignature } from '../protocol/keys.js';
@@ -76,7 +76,7 @@ export async function benchProtocol(): Promise<Record<string, number>> {
   const A = identityFromSecret(new Uint8Array(32).fill(1));
   // The workload of a bulk sync: 100-byte-payload data commands of one scope, 16 to a PollResponse (~3.5 kB).
   const scopeId = bytes(32, 77);
-  const commands: CommandV2[] = [];
+  const commands: SignedCommandV2[] = [];
   let parent: Uint8Array[] = [bytes(32, 78)];
   for (let i = 0; i < 16; i++) {
     const c = encodeCommandV2(scopeId, { parents: parent, author: A.author, seq: 1000 + i, kind: CommandKind.Data, payload: bytes(100, i + 1) }, (m) => A.sign(m));

@@ -9,6 +9,10 @@
  *   `H("syncwire-cmd-v2" ‖ scope id ‖ unsigned)`. The id never covers the signature, so it is the
  *   same whether or not the signature travels (issue 17).
  * - signature = Ed25519 over `"syncwire-sig-v2" ‖ id` (47 bytes).
+ * - A command received covered in a compact batch (PROTOCOL.md §10.7) may be *held* without its
+ *   signature by a host that asked for `elide`: its encoding is the same 6-array with `null` (0xf6)
+ *   last, its id unchanged. Only {@link decodeHeldCommandV2} (store bodies) takes that form; the
+ *   wire decoder refuses it, and such a command never verifies.
  *
  * The scope is not a field: a command is always decoded for a scope the caller names, and a
  * command replayed into another scope gets another id there, which its signature does not sign
@@ -24,8 +28,10 @@ import { equalBytes } from './bytes.js';
 import { MalformedError, TooLargeError } from './errors.js';
 import { verifySignature, verifySignatureAsync } from './keys.js';
 
-/** Bytes the signature takes at the end of every v2 command encoding: head `58 40` + 64 bytes. */
+/** Bytes the signature takes at the end of every signed v2 command encoding: head `58 40` + 64 bytes. */
 export const SIGNATURE_TAIL_V2 = SIGNATURE_BYTES + 2;
+/** The last byte of a command held without its signature: CBOR `null`. */
+const NULL_SIGNATURE = 0xf6;
 /** First byte of a v2 command encoding (CBOR array of 6). */
 const COMMAND_HEAD = 0x86;
 /** First byte of the unsigned 5-array. */
@@ -51,23 +57,45 @@ export interface UnsignedCommandV2 {
 
 /** A structurally valid v2 command (its signature, parents and author are not checked). */
 export interface CommandV2 extends UnsignedCommandV2 {
-  /** 64-byte Ed25519 signature over {@link signatureMessage}(id). */
-  signature: Uint8Array;
-  /** The exact 6-array encoding (an own copy). */
+  /**
+   * 64-byte Ed25519 signature over {@link signatureMessage}(id); `null` for a command held without
+   * it (received covered in a compact batch by a host that set `elide`, PROTOCOL.md §10.7). Never
+   * null from {@link decodeCommandV2} or {@link encodeCommandV2}; such a command never verifies and
+   * travels only inside a compact batch, with a cover.
+   */
+  signature: Uint8Array | null;
+  /** The exact 6-array encoding (an own copy); ends with `f6` when the signature is null. */
   bytes: Uint8Array;
   /** The id (§2.2), computed with the scope id given at decode or encode. */
   id: Uint8Array;
 }
 
+/** A command that carries its signature: what the wire decoder and the encoder return. */
+export type SignedCommandV2 = CommandV2 & { signature: Uint8Array };
+
 /**
- * The unsigned 5-array of a command encoding, sliced: `0x85 ‖ bytes[1 .. len − 66]`. A fresh
- * buffer. The input is assumed to be a structurally valid encoding (decode it first).
+ * The unsigned 5-array of a signed command encoding, sliced: `0x85 ‖ bytes[1 .. len − 66]`. A
+ * fresh buffer. The input is assumed to be a structurally valid signed encoding (decode it first;
+ * a held command's is `0x85 ‖ bytes[1 .. len − 1]`).
  */
 export function unsignedOf(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length - SIGNATURE_TAIL_V2);
   out[0] = UNSIGNED_HEAD;
   out.set(bytes.subarray(1, bytes.length - SIGNATURE_TAIL_V2), 1);
   return out;
+}
+
+/**
+ * The held form of a command whose signature is left out (PROTOCOL.md §10.7): its unsigned
+ * 5-array `unsigned` as a 6-array ending in `null`. The id does not change (it never covers the
+ * signature). `fields` and `id` must be those `unsigned` encodes (compact-batch.ts rebuilds all three).
+ */
+export function heldCommandV2(fields: UnsignedCommandV2, unsigned: Uint8Array, id: Uint8Array): CommandV2 {
+  const bytes = new Uint8Array(unsigned.length + 1);
+  bytes.set(unsigned, 0);
+  bytes[0] = COMMAND_HEAD;
+  bytes[unsigned.length] = NULL_SIGNATURE;
+  return { parents: fields.parents, author: fields.author, seq: fields.seq, kind: fields.kind, payload: fields.payload, signature: null, bytes, id };
 }
 
 /**
@@ -101,7 +129,7 @@ export function signatureMessage(id: Uint8Array): Uint8Array {
  * @throws TooLargeError when the encoding would exceed 1,024 bytes (checked before signing).
  * @throws MalformedError for a field outside §2.1, or a non-genesis command without a scope id.
  */
-export function encodeCommandV2(scopeId: Uint8Array | null, cmd: UnsignedCommandV2, sign: (msg: Uint8Array) => Uint8Array): CommandV2 {
+export function encodeCommandV2(scopeId: Uint8Array | null, cmd: UnsignedCommandV2, sign: (msg: Uint8Array) => Uint8Array): SignedCommandV2 {
   const parents = [...cmd.parents].sort(compareBytes).filter((p, i, a) => i === 0 || compareBytes(a[i - 1]!, p) !== 0);
   const fields = { parents, author: cmd.author, seq: cmd.seq, kind: cmd.kind, payload: cmd.payload };
   checkFields(fields);
@@ -127,12 +155,27 @@ export function encodeCommandV2(scopeId: Uint8Array | null, cmd: UnsignedCommand
  * Decode and structurally check one v2 command (§2.1): canonical CBOR, nesting ≤ 2, exactly 6
  * elements, parents ≤ 16 of 32 bytes strictly ascending, parents empty iff kind 1, kind ∈ {0, 1,
  * 2}, seq a uint32 and 0 in a genesis, author 8 bytes, signature exactly 64 bytes (`null`, the
- * elided signature reserved for issue 17, is Malformed), at most 1,024 bytes. Computes the id with
- * `scopeId`. Verifies nothing else (signature, parents' presence, author key, bodies).
+ * elided signature of a compact batch, is Malformed here: a command on the wire always carries
+ * its signature), at most 1,024 bytes. Computes the id with `scopeId`. Verifies nothing else
+ * (signature, parents' presence, author key, bodies).
  * @param scopeId the scope the command was received for; `null` is accepted only for a genesis.
  * @throws TooLargeError over 1,024 bytes; MalformedError for everything else.
  */
-export function decodeCommandV2(scopeId: Uint8Array | null, bytes: Uint8Array): CommandV2 {
+export function decodeCommandV2(scopeId: Uint8Array | null, bytes: Uint8Array): SignedCommandV2 {
+  return decode(scopeId, bytes, false) as SignedCommandV2; // `held` false: a null signature threw
+}
+
+/**
+ * {@link decodeCommandV2} for a store body: also takes a command held without its signature (the
+ * same 6-array with `null` last, PROTOCOL.md §10.7), whose `signature` is then null and whose id is
+ * the one it had with a signature. Never use it for bytes received as a plain command.
+ * @throws TooLargeError, MalformedError as {@link decodeCommandV2}.
+ */
+export function decodeHeldCommandV2(scopeId: Uint8Array | null, bytes: Uint8Array): CommandV2 {
+  return decode(scopeId, bytes, true);
+}
+
+function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean): CommandV2 {
   if (bytes.length > MAX_COMMAND_BYTES) throw new TooLargeError(`command of ${bytes.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
   const v = decodeCbor(bytes, MAX_COMMAND_BYTES, COMMAND_DEPTH);
   if (!Array.isArray(v) || v.length !== 6) throw new MalformedError('command v2 is not a 6-element array');
@@ -143,35 +186,37 @@ export function decodeCommandV2(scopeId: Uint8Array | null, bytes: Uint8Array): 
   if (!(author instanceof Uint8Array) || typeof seq !== 'number' || typeof kind !== 'number' || !(payload instanceof Uint8Array)) {
     throw new MalformedError('command fields have wrong types');
   }
-  if (signature === null) throw new MalformedError('elided (null) signature is reserved and not accepted in this revision');
-  if (!(signature instanceof Uint8Array)) throw new MalformedError('command signature must be a byte string');
+  if (signature === null && !held) throw new MalformedError('a command without its signature (null) travels only inside a compact batch');
+  if (signature !== null && !(signature instanceof Uint8Array)) throw new MalformedError('command signature must be a byte string');
   if (!isKind(kind)) throw new MalformedError(`unknown command kind ${kind}`);
   const fields = { parents, author, seq, kind, payload };
   checkFields(fields);
   for (let i = 1; i < parents.length; i++) {
     if (compareBytes(parents[i - 1]!, parents[i]!) >= 0) throw new MalformedError('command parents must be strictly ascending');
   }
-  if (signature.length !== SIGNATURE_BYTES) throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
+  if (signature !== null && signature.length !== SIGNATURE_BYTES) throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
   const scope = scopeFor(scopeId, kind);
   const own = Uint8Array.from(bytes);
   // Hash the unsigned bytes in place: the 0x85 head, then the slice between head and signature.
-  const id = digest(idHash(scope, kind).update(UNSIGNED_HEAD_BYTES).update(own.subarray(1, own.length - SIGNATURE_TAIL_V2)));
+  const tail = signature === null ? 1 : SIGNATURE_TAIL_V2;
+  const id = digest(idHash(scope, kind).update(UNSIGNED_HEAD_BYTES).update(own.subarray(1, own.length - tail)));
   return { ...fields, signature, bytes: own, id };
 }
 
 /**
  * True iff `cmd`'s signature verifies under `publicKey` over {@link signatureMessage}(cmd.id) and
- * `publicKey`'s fingerprint is `cmd.author` (a key that does not name the author never verifies).
+ * `publicKey`'s fingerprint is `cmd.author` (a key that does not name the author never verifies,
+ * nor does a command held without its signature).
  * Synchronous; see {@link verifyCommandV2Async} for the thread pool.
  */
 export function verifyCommandV2(cmd: CommandV2, publicKey: Uint8Array): boolean {
-  if (!equalBytes(fingerprint(publicKey), cmd.author)) return false;
+  if (cmd.signature === null || !equalBytes(fingerprint(publicKey), cmd.author)) return false;
   return verifySignature(publicKey, signatureMessage(cmd.id), cmd.signature);
 }
 
 /** {@link verifyCommandV2} on libuv's thread pool (several verifies run on several cores). */
 export function verifyCommandV2Async(cmd: CommandV2, publicKey: Uint8Array): Promise<boolean> {
-  if (!equalBytes(fingerprint(publicKey), cmd.author)) return Promise.resolve(false);
+  if (cmd.signature === null || !equalBytes(fingerprint(publicKey), cmd.author)) return Promise.resolve(false);
   return verifySignatureAsync(publicKey, signatureMessage(cmd.id), cmd.signature);
 }
 

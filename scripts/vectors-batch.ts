@@ -11,7 +11,7 @@
 import { coverBatch } from '../protocol/batch-cover.js';
 import { planVerify } from '../protocol/batch-verify.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../protocol/cbor.js';
-import { encodeCommandV2, verifyCommandV2, type CommandV2 } from '../protocol/command-v2.js';
+import { encodeCommandV2, verifyCommandV2, type SignedCommandV2 } from '../protocol/command-v2.js';
 import { commandBytesOf, decodeBatch, encodeBatch, type BatchCommand } from '../protocol/compact-batch.js';
 import { MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { CommandKind, Role } from '../protocol/constants-v2.js';
@@ -25,10 +25,10 @@ const B = identityFromSecret(new Uint8Array(32).fill(2));
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 /** The scope's commands: g (genesis), b1, a1 on g; b2 on b1 and a1; b3..b6 a chain on b2. */
-export function batchCommands(): Record<string, CommandV2> {
+export function batchCommands(): Record<string, SignedCommandV2> {
   const payload = encodeGenesisBody({ format: 1, name: 'fleet/batch', nonce: new Uint8Array(16), flags: 0, members: [{ publicKey: A.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: B.publicKey, roles: Role.Read | Role.Write }], retention: { maxCommands: 0, maxBytes: 0, maxAgeS: 0 } });
   const g = encodeCommandV2(null, { parents: [], author: A.author, seq: 0, kind: CommandKind.Genesis, payload }, A.sign);
-  const on = (by: typeof A, seq: number, parents: CommandV2[], body: string): CommandV2 =>
+  const on = (by: typeof A, seq: number, parents: SignedCommandV2[], body: string): SignedCommandV2 =>
     encodeCommandV2(g.id, { parents: parents.map((p) => p.id), author: by.author, seq, kind: CommandKind.Data, payload: text(body) }, by.sign);
   const b1 = on(B, 1, [g], 'b1');
   const a1 = on(A, 1, [g], 'a1');

@@ -11,7 +11,7 @@
 import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { compareBytes } from '../protocol/command.js';
-import { decodeCommandV2, encodeCommandV2, signatureMessage, unsignedOf, type CommandV2 } from '../protocol/command-v2.js';
+import { decodeCommandV2, encodeCommandV2, signatureMessage, unsignedOf, type SignedCommandV2 } from '../protocol/command-v2.js';
 import { COMMAND_ID_CONTEXT, CommandKind, GENESIS_ID_CONTEXT, GENESIS_OPEN_READ, Role, type CommandKindValue } from '../protocol/constants-v2.js';
 import { encodeGenesisBody, type GenesisBody } from '../protocol/genesis.js';
 import { identityFromSecret, toHex, type Identity } from '../protocol/keys.js';
@@ -32,7 +32,7 @@ interface Case {
   signer: Name;
   /** The scope the command is a command of (its own id for a genesis). */
   scopeId: Uint8Array;
-  cmd: CommandV2;
+  cmd: SignedCommandV2;
   body?: { readable: unknown };
   parentsGiven?: Uint8Array[];
 }
@@ -48,7 +48,7 @@ const genesisReadable = (b: GenesisBody): unknown => ({
 });
 
 /** The id preimage of a command of `scopeId` (§2.2): what the id hashes. */
-function idPreimage(scopeId: Uint8Array, cmd: CommandV2): Uint8Array {
+function idPreimage(scopeId: Uint8Array, cmd: SignedCommandV2): Uint8Array {
   const u = unsignedOf(cmd.bytes);
   return cmd.kind === CommandKind.Genesis ? concat(GENESIS_ID_CONTEXT, u) : concat(COMMAND_ID_CONTEXT, scopeId, u);
 }
@@ -82,7 +82,7 @@ function cases(ids: Record<Name, Identity>): Case[] {
     members: [{ publicKey: A.publicKey, roles: RWA }, { publicKey: C.publicKey, roles: Role.Admin }],
     retention: { maxCommands: 0, maxBytes: 0, maxAgeS: 0 },
   };
-  const cmd = (scope: Uint8Array | null, who: Identity, parents: Uint8Array[], seq: number, kind: CommandKindValue, payload: Uint8Array): CommandV2 =>
+  const cmd = (scope: Uint8Array | null, who: Identity, parents: Uint8Array[], seq: number, kind: CommandKindValue, payload: Uint8Array): SignedCommandV2 =>
     encodeCommandV2(scope, { parents, author: who.author, seq, kind, payload }, who.sign);
   const device = cmd(null, A, [], 0, CommandKind.Genesis, encodeGenesisBody(deviceBody));
   const fleet = cmd(null, A, [], 0, CommandKind.Genesis, encodeGenesisBody(fleetBody));

@@ -92,7 +92,7 @@ t.test('property: every command rebuilds to its exact id, unsigned bytes and sig
       if (got.length !== cmds.length) return false;
       return got.every((g, i) => {
         const c = cmds[i]!;
-        const sigOk = elide[i] ? g.signature === null : g.signature !== null && toHex(g.signature) === toHex(c.signature);
+        const sigOk = elide[i] ? g.signature === null : g.signature !== null && toHex(g.signature) === toHex(c.signature!);
         return toHex(g.id) === toHex(c.id) && toHex(commandBytesOfSigned(g, c)) === toHex(c.bytes) && g.seq === c.seq && sigOk;
       });
     }),

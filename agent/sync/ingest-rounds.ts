@@ -203,7 +203,7 @@ export class IngestRounds {
   }
 }
 
-/** A command's exact bytes as a key: id and signature (a forged copy has the id, not the signature). */
+/** A command's exact bytes as a key: id and signature (a forged copy has the id, not the signature; a held one has none). */
 function exactKey(cmd: CommandV2): string {
-  return `${toHex(cmd.id)}:${toHex(cmd.signature)}`;
+  return `${toHex(cmd.id)}:${cmd.signature === null ? 'held' : toHex(cmd.signature)}`;
 }

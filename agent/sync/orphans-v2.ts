@@ -164,5 +164,5 @@ function senderKey(scope: string, from: string): string {
 }
 
 function entryKey(scope: string, cmd: CommandV2): string {
-  return `${scope}:${toHex(cmd.id)}:${toHex(cmd.signature)}`;
+  return `${scope}:${toHex(cmd.id)}:${cmd.signature === null ? 'held' : toHex(cmd.signature)}`;
 }
