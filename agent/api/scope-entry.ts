@@ -4,7 +4,7 @@
  * store, and the {@link FeedScope} view of either that the feed reads.
  */
 import { decodeCommand } from '../../protocol/command.js';
-import { decodeCommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2 } from '../../protocol/command-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { CommandStore } from '../store/command-store.js';
 import type { GapRecord, ScopeStoreReader } from '../store/scope-store-contract.js';
@@ -57,7 +57,7 @@ export function v2FeedScope(name: string, store: ScopeStoreReader, onAppended: F
     get size() { return store.size; },
     isRetained: (h) => store.isRetained(h),
     idOf: (h) => store.idOf(h),
-    entry: (h) => buildEntry(h, name, KINDS[store.kindOf(h)] ?? 'data', decodeCommandV2(store.scopeId, store.bytesOf(h))),
+    entry: (h) => buildEntry(h, name, KINDS[store.kindOf(h)] ?? 'data', decodeHeldCommandV2(store.scopeId, store.bytesOf(h))),
     gapsBefore: (h) => store.gapsBefore(h),
     onAppended,
   };

@@ -11,6 +11,16 @@
  * retention). `body` (1..1,024 bytes) is a v2 command (first byte 0x86) or a gap marker (0x82):
  * `[0, [[id, depth]; ≤24]]`. The magic, marker and scanning rules are v2's (`log-format.ts`,
  * `log-scan.ts`), only the head is 4 bytes longer, so a v1 reader refuses a v3 file by its version.
+ *
+ * A command body may be one *held without its signature* (received covered in a compact batch by
+ * a host with `elide` on, PROTOCOL.md §10.7): the same 6-array with `null` (0xf6) last; readers
+ * decode bodies with `decodeHeldCommandV2`. No version bump: the body's first byte and the record
+ * layout are unchanged, and a bump would make an older syncwire refuse every log, also the many
+ * that never hold such a body. An older syncwire that opens a log with one sees an undecodable
+ * command: in the last record of the last segment it quarantines and cuts it, elsewhere it
+ * refuses the scope (`bad-segment`, "needs `syncwire store salvage --scope`"). Nothing false is
+ * taken either way, and what salvage drops are copies the host fetches again (with signatures:
+ * an older host never sets `elide`).
  */
 import { crc32 } from '../../protocol/crc32.js';
 import { decodeCbor, encodeCbor } from '../../protocol/cbor.js';

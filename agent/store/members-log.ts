@@ -12,7 +12,7 @@
  * reads every membership command's bytes from here, so deleting segments never loses one.
  */
 import { join } from 'node:path';
-import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import type { Durability } from './command-store.js';
 import type { FdPool } from './fd-pool.js';
@@ -52,7 +52,7 @@ export class MembersLog {
     // quarantined and cut like a torn record, anywhere else the open is refused.
     const scan = file.scan((body, _at, bodyOffset) => {
       try {
-        const cmd = decodeCommandV2(scopeId, body);
+        const cmd = decodeHeldCommandV2(scopeId, body);
         if (cmd.kind === CommandKind.Data) return 'a data command in members.log';
         members.push({ cmd, offset: bodyOffset, timeS: scannedTimeOf(body) });
         return null;

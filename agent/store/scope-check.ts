@@ -7,7 +7,7 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { decodeCommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2 } from '../../protocol/command-v2.js';
 import { decodeGenesisBody } from '../../protocol/genesis.js';
 import { fromHex, toHex } from '../../protocol/keys.js';
 import { decodeHorizonFile, HORIZON_FILE } from './horizon-file.js';
@@ -75,7 +75,7 @@ export function scanV3(fd: number, size: number, start: number, scopeId: Uint8Ar
     try {
       if (body[0] === BODY_GAP) decodeGapMarker(body);
       else {
-        decodeCommandV2(scopeId, body);
+        decodeHeldCommandV2(scopeId, body);
         isCommand = true;
       }
     } catch (err) {

@@ -15,7 +15,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { decodeGenesisBody } from '../../protocol/genesis.js';
 import { fromHex, toHex } from '../../protocol/keys.js';
@@ -95,7 +95,7 @@ export function readGenesis(dir: string): CommandV2 {
     if (checkHeaderV3(buf.subarray(0, Math.min(n, HEADER_BYTES)), path) !== 3) throw new Error('members.log has no header');
     const c = FORMAT_V3.check(buf, HEADER_BYTES, n, true);
     if (c.kind !== 'ok') throw new Error(`members.log has no first record (${c.kind})`);
-    const cmd = decodeCommandV2(null, buf.subarray(HEADER_BYTES + c.head, HEADER_BYTES + c.head + c.len));
+    const cmd = decodeHeldCommandV2(null, buf.subarray(HEADER_BYTES + c.head, HEADER_BYTES + c.head + c.len));
     if (cmd.kind !== CommandKind.Genesis) throw new Error('the first record of members.log is not a genesis');
     return cmd;
   } finally {

@@ -6,7 +6,7 @@
  * bytes from `members.log`; attach gap markers to the command that follows them; then apply the
  * crash rule of §5.2 and delete segments wholly below base.
  */
-import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
@@ -81,7 +81,7 @@ export function loadScope(store: DiskScopeStore, hz: HorizonState, members: Logg
       }
       let cmd: CommandV2;
       try {
-        cmd = decodeCommandV2(store.scopeId, body);
+        cmd = decodeHeldCommandV2(store.scopeId, body);
       } catch (err) {
         h--;
         return `undecodable command: ${(err as Error).message}`;

@@ -93,6 +93,15 @@ export interface EngineOptions {
    * from it. Default 'covers'.
    */
   batchVerify?: BatchVerify;
+  /**
+   * Take covered commands without their signatures (protocol v2, PROTOCOL.md §10.7): polls to a
+   * peer that announced `CompactBatch` set `elide`, and the commands a cover authenticated are
+   * stored without their signature: ~64 B less per command on the wire and on disk; such a host
+   * can relay those commands only inside compact batches with their cover (§10.7), to a peer that
+   * announced `CompactBatch` and asked for `elide` itself. For devices. Default false (every
+   * signature kept: a gateway can relay to anyone).
+   */
+  elide?: boolean;
 }
 
 /** Resolved settings (all defaults applied). */
@@ -118,5 +127,6 @@ export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>)
     now: opts.now ?? Date.now,
     random: opts.random ?? Math.random,
     batchVerify: opts.batchVerify ?? 'covers',
+    elide: opts.elide ?? false,
   };
 }

@@ -136,6 +136,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
       scopes: { ...(o.scopes?.join ? { join: o.scopes.join } : {}), ...(o.scopes?.retention ? { retention: o.scopes.retention } : {}), ...(o.scopes?.max === undefined ? {} : { max: o.scopes.max }) },
       logger: log,
       batchVerify: core.settings.batchVerify,
+      elide: core.settings.elide,
       events: {
         appended: (host, handles, from) => {
           core.appended(host, handles, from);

@@ -58,6 +58,13 @@ export class IngestRounds {
   }
 
   private orphan(r: IngestV2Result, it: Item, missing: readonly Uint8Array[]): void {
+    if (it.cmd.signature === null) {
+      // Held (no signature): authenticated only by its cover in this message, so it never waits
+      // beyond it (C3); dropped as uncovered, fetched again with its parents.
+      r.uncovered = (r.uncovered ?? 0) + 1;
+      this.stats.batches.uncovered++;
+      return;
+    }
     this.orphans.add(this.scopeHex, it.cmd, it.from, missing);
     r.orphaned++;
     this.stats.orphaned++;

@@ -7,9 +7,12 @@
  * authenticated by cover but carries its own signature goes through the ordinary per-command
  * verification (a failed cover costs verifies, never a command); a covered command without a
  * signature whose cover failed is dropped (`Uncovered`, or `BadSignature` for the cover itself).
- * This host never sets `elide`, so a batch toward it with a `null` signature is `Malformed`.
+ * A host that takes elided signatures (engine setting `elide`) stores a covered command that came
+ * without its signature as received, held with a `null` one (protocol/command-v2.ts
+ * `heldCommandV2`); toward any other host a batch with a `null` signature is `Malformed` (it
+ * never asked for one, C5).
  */
-import { verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
+import { heldCommandV2, verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
 import { commandBytesOf, decodeBatch, type BatchCommand } from '../../protocol/compact-batch.js';
 import { coverOutcome, planVerify } from '../../protocol/batch-verify.js';
 import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
@@ -43,21 +46,25 @@ export type { BatchVerify } from './ingest-v2-types.js';
 
 /**
  * Decode `bytes` for the scope of `graph` and authenticate its commands by cover. Never throws
- * for bad input: a batch that does not decode is refused whole (`Malformed` or `TooLarge`).
+ * for bad input: a batch that does not decode is refused whole (`Malformed` or `TooLarge`), as is
+ * one with a `null` signature unless `elide` (this host asked for covered commands without their
+ * signature and holds them so). With `verify` 'every', a signed command is checked on its own
+ * even when covered; a held one can only be authenticated by its cover.
  */
-export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, bytes: Uint8Array, from: string, verify: BatchVerify): Promise<BatchIntake> {
+export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, bytes: Uint8Array, from: string, verify: BatchVerify, elide = false): Promise<BatchIntake> {
   const out: BatchIntake = { items: [], rejected: {}, uncovered: 0, verified: 0, coveredSkips: 0, selfChecked: 0 };
   let cmds: BatchCommand[];
+  let held = false;
   try {
     cmds = decodeBatch(scopeId, bytes, MAX_FRAME_BYTES);
-    // This host never sets `elide` (it has no store form for a command without its signature).
-    if (cmds.some((c) => c.signature === null)) throw new MalformedError('a covered command toward a requester that did not set elide');
+    held = cmds.some((c) => c.signature === null);
+    if (held && !elide) throw new MalformedError('a covered command toward a requester that did not set elide');
   } catch (err) {
     const reason: ReasonName = err instanceof SyncwireError ? err.reason : 'Malformed';
     out.rejected[reason] = 1;
     return out;
   }
-  if (verify === 'every') {
+  if (verify === 'every' && !held) {
     for (const c of cmds) out.items.push({ cmd: asCommand(c), from });
     out.selfChecked = cmds.length;
     return out;
@@ -71,7 +78,10 @@ export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, byt
   const outcome = coverOutcome(cmds, verdicts);
   cmds.forEach((c, k) => {
     const why = outcome[k];
-    if (why === null) {
+    if (why === null && verify === 'every' && c.signature !== null) {
+      out.items.push({ cmd: asCommand(c), from }); // 'every': its own signature is checked too
+      out.selfChecked++;
+    } else if (why === null) {
       if (!verdicts.has(k)) out.coveredSkips++;
       out.items.push({ cmd: asCommand(c), from, coveredKey: keyOf(c)! });
     } else if (verdicts.get(k) === false) {
@@ -80,7 +90,7 @@ export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, byt
       out.items.push({ cmd: asCommand(c), from }); // not covered, but self-signed: verified on its own
       out.selfChecked++;
     } else {
-      out.uncovered++; // unreachable while every command carries its signature; kept for elide
+      out.uncovered++; // held, and no verified cover: dropped (C3)
     }
   });
   return out;
@@ -126,8 +136,8 @@ function keysNamedIn(cmds: readonly BatchCommand[]): Map<string, Uint8Array> {
   return out;
 }
 
-/** A rebuilt command that carries its signature as a {@link CommandV2} (a covered one never gets here unsigned). */
+/** A rebuilt command as a {@link CommandV2}: held (signature null, as received) when it came without its signature. */
 function asCommand(c: BatchCommand): CommandV2 {
-  if (c.signature === null) throw new MalformedError('a covered command has no signature to store');
+  if (c.signature === null) return heldCommandV2(c, c.unsigned, c.id);
   return { parents: c.parents, author: c.author, seq: c.seq, kind: c.kind, payload: c.payload, id: c.id, signature: c.signature, bytes: commandBytesOf(c) };
 }

@@ -50,6 +50,14 @@ export interface ScopeIngestOptions {
   onMembershipChanged?: (handles: number[]) => void;
   /** How compact batches are checked (ingest-v2-batch.ts). Default 'covers'. */
   batchVerify?: BatchVerify;
+  /**
+   * Take covered commands of a compact batch without their signatures and store them so (held,
+   * `signature` null; PROTOCOL.md §10.7). Default false: a batch with a `null` signature is
+   * `Malformed`.
+   */
+  elide?: boolean;
+  /** After a compact batch from `from` in which a cover's signature failed (C4: the requester stops asking for `elide` for a while). */
+  onBadCover?: (from: string) => void;
   /** Set for a scope joined and not held yet: its first command must be its genesis (§1.9). */
   join?: JoinExpectation;
 }

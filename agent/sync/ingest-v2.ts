@@ -107,7 +107,7 @@ export class ScopeIngest {
 
   /** Decode and authenticate a compact batch by cover; its commands join `items` (ingest-v2-batch.ts). */
   private async takeBatch(bytes: Uint8Array, from: string, items: Item[], result: IngestV2Result): Promise<void> {
-    const b = await takeBatch(this.store.scopeId, this.m.graph, bytes, from, this.o.batchVerify ?? 'covers');
+    const b = await takeBatch(this.store.scopeId, this.m.graph, bytes, from, this.o.batchVerify ?? 'covers', this.o.elide === true);
     const st = this.stats.batches;
     st.received++;
     st.verified += b.verified;
@@ -118,6 +118,7 @@ export class ScopeIngest {
     this.stats.received += b.items.length;
     for (const [reason, n] of Object.entries(b.rejected) as [ReasonName, number][]) for (let i = 0; i < n; i++) this.rounds.reject(result, reason);
     if (b.uncovered > 0) result.uncovered = (result.uncovered ?? 0) + b.uncovered;
+    if ((b.rejected.BadSignature ?? 0) > 0) this.o.onBadCover?.(from);
     items.push(...b.items);
   }
 

@@ -79,6 +79,8 @@ export interface ScopeHostOptions {
   horizonTarget?: number;
   /** How compact batches are checked (PROTOCOL.md §10.7). Default 'covers'. */
   batchVerify?: BatchVerify;
+  /** Take covered commands without their signatures and ask peers with `CompactBatch` for `elide` (engine setting `elide`, §10.7). Default false. */
+  elide?: boolean;
 }
 
 /** What {@link ScopeHost.accept} did. */
@@ -89,6 +91,12 @@ export interface AcceptResult extends IngestV2Result {
   gap: GapRecord[] | null;
   /** Set when the peer is not granted the scope: nothing was taken. */
   refused?: 'NotAMember';
+  /** The answer's `total` (the commands the peer retains in S, PROTOCOL.md §10); absent when the caller gave none (a push). */
+  total?: number;
+  /** The answer's `more`; absent when the caller gave none (a push). */
+  more?: boolean;
+  /** Encoded bytes of `appended`, counted before retention ran (it may prune some of them). */
+  bytes?: number;
 }
 
 interface RequesterState {
@@ -96,7 +104,14 @@ interface RequesterState {
   responderHeads: Uint8Array[];
   /** Responder heads it sent that this host will not keep (pruned here, or refused): named in every sample. */
   unwanted: Uint8Array[];
+  /** Whether the last poll to this peer set `elide` (C4 looks at the answers to such a poll). */
+  elideAsked: boolean;
+  /** C4: no `elide` to this peer before this time (s): a cover failed in an answer to an `elide` poll. */
+  elideOffUntilS: number;
 }
+
+/** C4 (PROTOCOL.md §10.7): how long a requester stops asking a peer for `elide` after a bad cover, s. */
+export const ELIDE_COOLDOWN_S = 60;
 
 /** Most unwanted responder heads named per peer (they share the sample's 32 slots). */
 const MAX_UNWANTED = 8;
@@ -125,6 +140,7 @@ export class ScopeHost {
     this.ingest = new ScopeIngest({
       store: o.store, membership: o.membership, ...(o.orphans ? { orphans: o.orphans } : {}), ...(join ? { join } : {}),
       ...(o.batchVerify === undefined ? {} : { batchVerify: o.batchVerify }),
+      ...(o.elide === true ? { elide: true, onBadCover: (from: string) => this.badCover(from) } : {}),
       onAppended: (hs, from, how) => {
         const had = this.retention;
         const r = this.retentionState(); // created now (the genesis just arrived): it counted these already
@@ -169,15 +185,29 @@ export class ScopeHost {
     return this.membership.grants(publicKey, linkTrustAdmits);
   }
 
-  /** This host's next poll of `peer` (§3.4): heads, the §4.6 sample, `window` = the command bound when finite. */
-  request(peer: string, o: { scope?: number; session?: number; maxBytes: number }): PollRequest {
+  /**
+   * This host's next poll of `peer` (§3.4): heads, the §4.6 sample, `window` = the command bound
+   * when finite, and `elide` = true when this host takes elided signatures (option `elide`), the
+   * peer announced `CompactBatch` (`compact`, default false) and no cover from it failed in an
+   * answer to an `elide` poll in the last {@link ELIDE_COOLDOWN_S} s (C4); else `elide` is absent.
+   */
+  request(peer: string, o: { scope?: number; session?: number; maxBytes: number; compact?: boolean }): PollRequest {
     const st = this.requester(peer);
     const heads = headsOf(this.store);
     const sample = sampleV2(this.store, { heads, responderHeads: st.responderHeads, pending: [...st.unwanted, ...st.pending.ids()] });
     // Before the genesis only the config can bound the scope (by its announced name): a joining
     // bounded host then asks for its window from the first poll instead of fetching everything.
     const n = (this.resolved ?? resolveRetention(this.o.retention, this.name, NO_GENESIS_RETENTION)).limits.commands;
-    return { type: 'PollRequest', scope: o.scope ?? 0, session: o.session ?? 0, max_bytes: o.maxBytes, heads, sample, window: Number.isFinite(n) ? Math.min(n, 0xffff_ffff) : 0 };
+    const req: PollRequest = { type: 'PollRequest', scope: o.scope ?? 0, session: o.session ?? 0, max_bytes: o.maxBytes, heads, sample, window: Number.isFinite(n) ? Math.min(n, 0xffff_ffff) : 0 };
+    st.elideAsked = this.o.elide === true && o.compact === true && this.nowS() >= st.elideOffUntilS;
+    if (st.elideAsked) req.elide = true;
+    return req;
+  }
+
+  /** C4: a cover from `peer` failed; if this host's poll asked it for `elide`, stop asking for a while. */
+  private badCover(peer: string): void {
+    const st = this.requesters.get(peer);
+    if (st !== undefined && st.elideAsked) st.elideOffUntilS = this.nowS() + ELIDE_COOLDOWN_S;
   }
 
   /**
@@ -206,8 +236,11 @@ export class ScopeHost {
     return a.response;
   }
 
-  /** Take `peer`'s answer to this host's poll (§4.6); then run retention. Never throws for bad items. */
-  async accept(peer: PeerRef, res: Pick<PollResponse, 'items' | 'gap' | 'more' | 'heads' | 'batch'>): Promise<AcceptResult> {
+  /**
+   * Take `peer`'s answer to this host's poll (§4.6); then run retention. Never throws for bad items.
+   * The result echoes the answer's `more` and `total` (when given) for the engine's `poll-answer` event.
+   */
+  async accept(peer: PeerRef, res: Pick<PollResponse, 'items' | 'gap' | 'more' | 'heads' | 'batch'> & Partial<Pick<PollResponse, 'total'>>): Promise<AcceptResult> {
     if (!this.grants(peer.publicKey, peer.trusted)) return { ...EMPTY_RESULT(), malformed: 0, gap: null, refused: 'NotAMember' };
     const st = this.requester(peer.id);
     const { items, malformed } = classifyItems(res.items);
@@ -222,11 +255,13 @@ export class ScopeHost {
     const cmds = items.flatMap((i) => (i.kind === 'command' ? [i.bytes] : []));
     const batch = res.batch ?? undefined; // a compact batch's commands come after the items (PROTOCOL.md §10.7)
     const r = cmds.length > 0 || batch !== undefined ? await this.ingest.receive(cmds, peer.id, 'poll', (id) => st.pending.get(id), batch) : EMPTY_RESULT();
+    let bytes = 0;
+    for (const h of r.appended) bytes += this.store.lengthOf(h); // before retention may prune them
     st.responderHeads = res.heads.map((h) => h.slice());
     if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
     await this.retain();
-    return { ...r, malformed, gap };
+    return { ...r, malformed, gap, more: res.more, bytes, ...(res.total === undefined ? {} : { total: res.total }) };
   }
 
   /**
@@ -302,7 +337,7 @@ export class ScopeHost {
 
   private requester(peer: string): RequesterState {
     let st = this.requesters.get(peer);
-    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [] }));
+    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [], elideAsked: false, elideOffUntilS: 0 }));
     return st;
   }
 

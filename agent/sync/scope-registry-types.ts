@@ -41,6 +41,8 @@ export interface ScopeRegistryOptions {
   horizonTarget?: number;
   /** How compact batches are checked (engine setting `batchVerify`, PROTOCOL.md §10.7). Default 'covers'. */
   batchVerify?: BatchVerify;
+  /** Take covered commands without their signatures (engine setting `elide`, PROTOCOL.md §10.7). Default false. */
+  elide?: boolean;
 }
 
 /** A refusal of §1.9, as `ScopesAck.refused` carries it. */

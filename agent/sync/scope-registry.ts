@@ -186,6 +186,7 @@ export class ScopeRegistry {
       ...(this.o.scheduler ? { scheduler: this.o.scheduler } : {}), ...(this.o.nowS ? { nowS: this.o.nowS } : {}),
       ...(this.o.events ? { events: this.o.events } : {}), ...(this.o.horizonTarget === undefined ? {} : { horizonTarget: this.o.horizonTarget }),
       ...(this.o.batchVerify === undefined ? {} : { batchVerify: this.o.batchVerify }),
+      ...(this.o.elide === true ? { elide: true } : {}),
     });
   }
 
