@@ -13,7 +13,7 @@ import { MAX_VIA } from '../../protocol/constants.js';
 import { toHex, type Identity } from '../../protocol/keys.js';
 import type { Logger } from '../node/log.js';
 import { deviceGenesis, deviceScopeName, wantsDeviceScope, type DeviceScopesConfig } from './device-scope.js';
-import type { PeerRejected } from './engine-events.js';
+import type { PeerRejected, PollAnswered } from './engine-events.js';
 import type { EngineSettings } from './engine-settings.js';
 import { CommitRate, type TokenBucket } from './pacing.js';
 import { PeerBucketsV2 } from './peer-buckets-v2.js';
@@ -35,6 +35,8 @@ export interface CoreEvents {
   down(s: SessionV2Like): void;
   rejected(info: PeerRejected): void;
   frameOut(s: SessionV2Like, message: Uint8Array, wire: Uint8Array): void;
+  /** A poll answer was taken in (the facade's `poll-answer` event); optional: a facade may not listen. */
+  answered?(a: PollAnswered): void;
 }
 
 /** A join accepted by the table whose scope host is still being set up. */
@@ -221,7 +223,13 @@ export class EngineV2Core implements SessionV2Host {
 
   accepted(s: SessionV2Like, host: ScopeHost, result: AcceptResult): void {
     const refused = result.joinRefused;
-    if (refused === undefined) return;
+    if (refused === undefined) {
+      // Only a poll answer carries `total` (a push's result has none): bootstrap progress follows these.
+      if (result.total !== undefined && result.more !== undefined && result.refused === undefined) {
+        this.events.answered?.({ peer: s.peerId, scope: host.name, scopeId: toHex(host.id), total: result.total, more: result.more, commands: result.appended.length, bytes: result.bytes ?? 0 });
+      }
+      return;
+    }
     // §1.9: a joined scope whose first command is not its genesis is dropped and closed.
     this.joinsRejected++;
     this.log.warn({ peer: s.peerId, scope: host.name, reason: refused.reason, detail: refused.detail }, 'join refused: dropping the scope');
