@@ -140,7 +140,7 @@ export class SessionV2Push {
     return true;
   }
 
-  /** A `Push` for S (enveloped or bare): commands only, into the scope host; orphans ask for a repair poll. */
+  /** A `Push` for S (enveloped or bare): its commands and compact batch, into the scope host; orphans ask for a repair poll. */
   onPush(scopeId: Uint8Array, msg: Push): void {
     const s = this.s;
     s.stats.pushesIn++;
@@ -152,9 +152,11 @@ export class SessionV2Push {
     s.stats.pushMalformed += msg.commands.length - cmds.length; // dropped, the others still processed
     const h = this.host.hostOf(scopeId);
     const peer = this.peerRef();
-    if (h === undefined || cmds.length === 0 || !h.grants(peer.publicKey, peer.trusted)) return;
-    const bytes = cmds.reduce((n, c) => n + c.length, 0);
-    const taken = this.intake.take(scopeId, scopeKey(scopeId), bytes, () => h.ingest.receive(cmds, peer.id, 'push'));
+    // A compact batch's commands come after `commands` (PROTOCOL.md §10.7), as in a poll answer.
+    const batch = msg.batch ?? undefined;
+    if (h === undefined || (cmds.length === 0 && batch === undefined) || !h.grants(peer.publicKey, peer.trusted)) return;
+    const bytes = cmds.reduce((n, c) => n + c.length, batch?.length ?? 0);
+    const taken = this.intake.take(scopeId, scopeKey(scopeId), bytes, () => h.ingest.receive(cmds, peer.id, 'push', undefined, batch));
     if (taken === null) {
       s.stats.pushesDropped++;
       return;
