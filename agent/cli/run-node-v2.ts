@@ -16,6 +16,7 @@ import { legacyScopeId, migrateV1, openLegacyV1 } from '../store/scope-dir.js';
 import { EngineV2 } from '../sync/engine-v2.js';
 import { redactUrl } from '../transport/redact-url.js';
 import { agentApiHostV2 } from './api-host-v2.js';
+import { BootstrapProgress } from './bootstrap-progress.js';
 import type { ResolvedConfig } from './config.js';
 import { prepareDataDir, storeOpenFailure } from './data-dir.js';
 import { loadKeyFile } from './keys.js';
@@ -99,6 +100,7 @@ export async function startNodeV2(cfg: ResolvedConfig, role: 'agent' | 'gateway'
     engine.on('peer-up', (peer) => log.info({ peer }, 'peer up'));
     engine.on('peer-down', (peer) => log.info({ peer }, 'peer down'));
     engine.on('appended', (e) => log.debug({ scope: e.scope, from: e.from }, 'command appended'));
+    const progress = new BootstrapProgress(engine, { log }); // its stop is pushed below
     const scopes = new NodeScopes(engine, legacy, sc.default);
     cleanups.push(() => scopes.close());
     const startedAt = Date.now();
@@ -135,6 +137,8 @@ export async function startNodeV2(cfg: ResolvedConfig, role: 'agent' | 'gateway'
     // Unwound backwards: follow streams end and commits are refused first, then the engine closes
     // its sessions while the transports still carry their close markers (as v1, §7.6).
     cleanups.push(() => engine.close());
+    // Before the engine closes its sessions: a bootstrap still running ends as 'shutdown', not 'peer down'.
+    cleanups.push(() => progress.stop());
     cleanups.push(() => closing.abort());
     log.info({ self: identity.peerId, role, protocol: 2, scopes: engine.scopes().map((s) => s.name), legacy: legacy !== null, links: cfg.links.length, statusSocket: cfg.statusSocket || null }, 'agent started');
     let shutdown: Promise<void> | null = null;

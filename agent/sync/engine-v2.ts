@@ -27,7 +27,7 @@ import { StoreWriteError } from '../store/write-error.js';
 import type { DeviceScopesConfig } from './device-scope.js';
 import { EngineClosedError } from './engine-errors.js';
 import { EngineV2Tally, type EngineV2Counters } from './engine-v2-counters.js';
-import type { PeerRejected } from './engine-events.js';
+import type { PeerRejected, PollAnswered } from './engine-events.js';
 import { resolveSettings, type EngineOptions } from './engine-settings.js';
 import { EngineV2Core } from './engine-v2-core.js';
 import type { ScopeHost } from './scope-host.js';
@@ -101,6 +101,8 @@ export interface EngineV2Events {
   'peer-down': [peerId: string];
   /** A first handshake refused a peer whose key is not trusted. */
   'peer-rejected': [info: PeerRejected];
+  /** A peer's poll answer for a scope was taken in: its `more` and `total` (bootstrap progress). */
+  'poll-answer': [answer: PollAnswered];
   /** Observation: a frame was handed to a link (`message` the plaintext, `wire` what went out). */
   'frame-out': [peerId: string, message: Uint8Array, wire: Uint8Array];
 }
@@ -127,6 +129,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
       up: (s) => engine?.emit('peer-up', s.peerId),
       down: (s) => s.authenticated && engine?.emit('peer-down', s.peerId),
       rejected: (info) => engine?.emit('peer-rejected', info),
+      answered: (a) => engine?.emit('poll-answer', a),
       frameOut: (s, m, w) => engine !== null && engine.listenerCount('frame-out') > 0 && engine.emit('frame-out', s.peerId, m, w),
     });
     const registry = await ScopeRegistry.open({
