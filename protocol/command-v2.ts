@@ -86,6 +86,30 @@ export function unsignedOf(bytes: Uint8Array): Uint8Array {
 }
 
 /**
+ * Whether a structurally valid v2 command encoding (a store body: decoded once when it was
+ * stored) is held without its signature, read from its sixth element's head without decoding the
+ * rest (a signature's last byte may be 0xf6 too, so the tail alone does not tell).
+ */
+export function isHeldCommandV2(bytes: Uint8Array): boolean {
+  let at = 1; // after the 0x86 head
+  const head = (): number => {
+    const ai = bytes[at]! & 0x1f;
+    const n = ai < 24 ? 0 : ai === 24 ? 1 : ai === 25 ? 2 : 4; // canonical: a uint32 at most here
+    let v = ai < 24 ? ai : 0;
+    for (let k = 1; k <= n; k++) v = v * 256 + bytes[at + k]!;
+    at += 1 + n;
+    return v;
+  };
+  const parents = head();
+  for (let k = 0; k < parents; k++) at += head(); // byte strings: skip their content
+  at += head(); // author
+  head(); // seq
+  head(); // kind
+  at += head(); // payload
+  return bytes[at] === NULL_SIGNATURE;
+}
+
+/**
  * The held form of a command whose signature is left out (PROTOCOL.md §10.7): its unsigned
  * 5-array `unsigned` as a 6-array ending in `null`. The id does not change (it never covers the
  * signature). `fields` and `id` must be those `unsigned` encodes (compact-batch.ts rebuilds all three).

@@ -27,8 +27,12 @@ export function retainedCount(reader: ScopeStoreReader): number {
  * is ignored). Exact: the encoded answer never exceeds `limit`; heads give way one by one, last
  * first, while the first item would not fit (then the envelope with no heads is what is sent).
  * `more` says items were left out. Returns the answer and the items it carries.
+ *
+ * A command held without its signature (PROTOCOL.md §10.7) never goes as a plain item: the answer
+ * ends before the first one with `more` false (a requester that gets `more` would ask for the same
+ * again), and `held` says so.
  */
-export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number): { response: PollResponse; carried: AnswerItem[] } {
+export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number): { response: PollResponse; carried: AnswerItem[]; held: boolean } {
   const msg: PollResponse = { ...base, items: [] };
   const first = items.peek();
   const need = first === undefined ? 1 : cborHeadLength(1) + byteStringSize(first.bytes.length);
@@ -39,8 +43,10 @@ export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number)
   }
   const fit = new ListFit(envelope, limit);
   const carried: AnswerItem[] = [];
-  for (let it = items.peek(); it !== undefined && fit.take(it.bytes.length); it = items.peek()) carried.push(items.take()!);
+  const held = (it: AnswerItem): boolean => it.cmd !== undefined && it.cmd.signature === null;
+  for (let it = items.peek(); it !== undefined && !held(it) && fit.take(it.bytes.length); it = items.peek()) carried.push(items.take()!);
   msg.items = carried.map((c) => c.bytes);
-  msg.more = items.peek() !== undefined;
-  return { response: msg, carried };
+  const next = items.peek();
+  msg.more = next !== undefined && !held(next);
+  return { response: msg, carried, held: next !== undefined && held(next) };
 }

@@ -3,7 +3,7 @@
  * T with the horizon records they need placed before them, produced lazily so that a command's
  * bytes are only decoded when the budget reaches it.
  */
-import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeHeldCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { encodeHorizonRecord } from '../../protocol/horizon-record.js';
 import { toHex } from '../../protocol/keys.js';
@@ -15,7 +15,11 @@ export interface AnswerItem {
   readonly bytes: Uint8Array;
   readonly id: Uint8Array;
   readonly handle: number;
-  /** The decoded command (commands only): a compact batch re-encodes it without decoding again. */
+  /**
+   * The decoded command (commands only): a compact batch re-encodes it without decoding again. Its
+   * signature is null when this host holds it without one (PROTOCOL.md §10.7): then it may go only
+   * inside a compact batch, with its cover, to a requester that set `elide`.
+   */
   readonly cmd?: CommandV2;
 }
 
@@ -45,8 +49,13 @@ export class AnswerItems {
 
   /** The next item of L, undefined at its end. */
   peek(): AnswerItem | undefined {
-    if (this.queue.length === 0 && this.next < this.t.length) this.expand(this.t[this.next++]!);
-    return this.queue[0];
+    return this.ahead(0);
+  }
+
+  /** The item `k` places after the next one (0: the next), undefined past the end of L; takes nothing. */
+  ahead(k: number): AnswerItem | undefined {
+    while (this.queue.length <= k && this.next < this.t.length) this.expand(this.t[this.next++]!);
+    return this.queue[k];
   }
 
   /** Take the next item. */
@@ -62,7 +71,7 @@ export class AnswerItems {
   private expand(c: number): void {
     const r = this.reader;
     const bytes = r.bytesOf(c);
-    const cmd = decodeCommandV2(r.scopeId, bytes);
+    const cmd = decodeHeldCommandV2(r.scopeId, bytes);
     for (const p of cmd.parents) {
       const hex = toHex(p);
       if (this.inQ.has(hex) || this.recorded.has(hex)) continue;

@@ -62,6 +62,12 @@ export interface AnswerV2 {
  */
 export class PollAnswererV2 {
   private readonly cursors = new Map<string, CursorV2>();
+  /**
+   * Answers that ended before a command this host holds without its signature because it could
+   * not go in them (PROTOCOL.md §10.7: a plain answer, a poll without `elide`, or no cover in
+   * reach); each said `more` false, so the requester does not ask again at once.
+   */
+  heldStops = 0;
   /** Most peers whose cursor is cached (LRU). */
   static readonly MAX_CURSORS = 16;
 
@@ -99,7 +105,8 @@ export class PollAnswererV2 {
       total: opts.total ?? retainedCount(r), next_poll_ms: opts.nextPollMs, heads: headsOf(r), items: [],
     };
     const limit = Math.min(req.max_bytes, opts.frameLimit ?? Infinity);
-    const { response, carried } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : fitAnswer(base, cur.items, limit);
+    const { response, carried, held } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : fitAnswer(base, cur.items, limit);
+    if (held) this.heldStops++;
     // The last command carried: the requester names it (a head it just appended); an answer of
     // records only is named through the requester's pending records instead.
     const last = carried.findLast((c) => c.handle >= 0) ?? carried[carried.length - 1];

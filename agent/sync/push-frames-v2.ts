@@ -5,9 +5,12 @@
  * `min(remaining budget, frame limit)`. Budgets are exact: the encoded messages never add up to
  * more than the budget; when the next command would break the budget itself the push is trimmed
  * there and says `exhausted`, and when not even the next one fits no push is sent at all (the
- * caller's `Error{BudgetExhausted}` ends the subscription). Pure: no I/O, no timers.
+ * caller's `Error{BudgetExhausted}` ends the subscription). A command this host holds without its
+ * signature (PROTOCOL.md §10.7) is never pushed: the step ends before it (`held`), and the
+ * subscriber's next poll fetches it in a compact batch with its cover. Pure: no I/O, no timers.
  */
 import { encodeBarePushV2 } from '../../protocol/bare-push-v2.js';
+import { isHeldCommandV2 } from '../../protocol/command-v2.js';
 import { fitWithin } from '../../protocol/budget.js';
 import { cborHeadLength } from '../../protocol/cbor.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
@@ -29,6 +32,8 @@ export interface PushStepV2 {
   charged: number;
   /** The budget stopped the step (trimmed push, or nothing fit): the subscription ends. */
   exhausted: boolean;
+  /** The step ended before a command held without its signature (`end` is its index): the pass stops for this slot. */
+  held?: boolean;
 }
 
 /** {@link emptyPushBytes} by number: it encodes a message, and every push step asks. */
@@ -62,26 +67,46 @@ export function pushStepV2(
   let pos = from;
   let sent = 0;
   let exhausted = false;
+  let held = false;
   while (pos < todo.length && sent < o.passBytes) {
     const limit = Math.min(remaining, o.frameLimit);
     // §11.6: one command left, to a peer that takes bare pushes, and its body fits: no envelope.
     if (o.bare && todo.length - pos === 1 && len(pos) + cborHeadLength(o.scope) <= limit) {
-      const body = encodeBarePushV2(src.bytesOf(todo[pos]!), o.scope);
+      const bytes = src.bytesOf(todo[pos]!);
+      if (isHeldCommandV2(bytes)) {
+        held = true;
+        break;
+      }
+      const body = encodeBarePushV2(bytes, o.scope);
       frames.push(body);
       remaining -= body.length;
       pos++;
       break;
     }
-    const end = fitWithin(empty, limit, len, pos, todo.length);
+    let end = fitWithin(empty, limit, len, pos, todo.length);
     // `cut`: the next command would break the budget itself, not just this frame.
-    const cut = end < todo.length && end === fitWithin(empty, remaining, len, pos, end + 1);
+    let cut = end < todo.length && end === fitWithin(empty, remaining, len, pos, end + 1);
+    if (end === pos && isHeldCommandV2(src.bytesOf(todo[pos]!))) {
+      held = true; // not the budget: the next command is never pushed
+      break;
+    }
     if (end === pos && !cut) break; // larger than a frame: cannot happen above MIN_FRAME_BYTES
+    const commands: Uint8Array[] = [];
+    for (let k = pos; k < end; k++) {
+      const bytes = src.bytesOf(todo[k]!);
+      if (isHeldCommandV2(bytes)) {
+        held = true;
+        end = k; // a smaller push: the budget did not stop it
+        cut = false;
+        break;
+      }
+      commands.push(bytes);
+    }
+    if (end === pos && held) break;
     if (end === pos) {
       exhausted = true; // not even the next command fits the budget: no Push at all (§11.4 item 4)
       break;
     }
-    const commands: Uint8Array[] = [];
-    for (let k = pos; k < end; k++) commands.push(src.bytesOf(todo[k]!));
     const msg: Push = { type: 'Push', scope: o.scope, remaining: 0, exhausted: cut, commands };
     // §11.4 item 5: `remaining` is part of the message it accounts for; with the 1-byte head of 0
     // counted as L₀, the figure told is never more than the truth and at most 4 bytes less.
@@ -95,6 +120,7 @@ export function pushStepV2(
       exhausted = true;
       break;
     }
+    if (held) break;
   }
-  return { frames, end: pos, charged: o.budget - remaining, exhausted };
+  return { frames, end: pos, charged: o.budget - remaining, exhausted, ...(held ? { held } : {}) };
 }

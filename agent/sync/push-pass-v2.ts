@@ -109,6 +109,12 @@ export class PushPassV2 {
       table.charge(slot, step.charged);
       link.pushed(step.end - c.pos);
       c.pos = step.end;
+      if (step.held === true) {
+        // Held without its signature (PROTOCOL.md §10.7): never pushed. The slot rests until the
+        // next append; the subscriber's poll fetches the command in a batch with its cover.
+        this.cursors.delete(slot);
+        return;
+      }
       if (step.exhausted) {
         this.cursors.delete(slot);
         table.remove(slot);
