@@ -2,7 +2,8 @@
  * The v2 dead-link watchdog on a real engine (issue 16): a raw peer that completes the handshake,
  * opens the scope and then never answers the engine's polls gets its link closed after exactly
  * `deadAfterTimeouts` timeouts (default 8), with a warn line and `deadLinkCloses`; a peer that
- * answers every other poll (a `PollResponse` or a scoped `Busy`) is never closed; 0 never closes;
+ * answers every other poll (a `PollResponse` or a scoped `Busy`), or answers none but sends a
+ * message of its own after each (any message heard resets the count), is never closed; 0 never closes;
  * the count survives `restartScopes` and starts at 0 on a new link.
  */
 import t, { type Test } from 'tap';
@@ -113,6 +114,18 @@ for (const kind of ['PollResponse', 'Busy'] as const) {
   });
 }
 
+t.test('a peer that answers no poll but is heard after each (a poll of its own) is never closed, deadAfterTimeouts 2', async (t) => {
+  const r = await rig(t, 2);
+  let n = 0;
+  r.raw.link.on('frame', () => {
+    for (; n < r.polls().length; n++) r.raw.send({ type: 'PollRequest', scope: r.number, session: 1000 + n, max_bytes: 4096, heads: [], sample: [], window: 0 });
+  });
+  const loop = r.s.scoped.loopOf(r.scopeId)!;
+  await until(() => loop.timeouts >= 6 || !r.s.link.open, 20_000, 'six timeouts');
+  t.ok(r.s.link.open, `the link stays open after ${loop.timeouts} timeouts, none answered`);
+  t.equal(r.s.stats.deadLinkCloses, 0, 'no close');
+});
+
 t.test('the count survives restartScopes and starts at 0 on a new link', async (t) => {
   const r = await rig(t, 1000);
   await until(() => r.s.watchdog.timeouts >= 2, 20_000, 'two timeouts');
@@ -122,7 +135,8 @@ t.test('the count survives restartScopes and starts at 0 on a new link', async (
   t.equal(r.s.watchdog, w, 'the same watchdog');
   t.ok(r.s.watchdog.timeouts >= n, 'the count kept');
   await until(() => r.s.scoped.loopOf(r.scopeId) !== undefined && r.s.scoped.loopOf(r.scopeId) !== oldLoop && r.s.scoped.loopOf(r.scopeId)!.timeouts >= 1, 20_000, 'the new loop timed out');
-  t.ok(r.s.watchdog.timeouts > n, "the new loop's timeouts add to the old count");
+  // The raw peer's ScopesAck for the restart was heard in between, so the count started again.
+  t.ok(r.s.watchdog.timeouts >= 1, 'the new loop counts on the same watchdog');
   await r.s.link.close();
   const me2 = await link(r.gw, r.me, r.scopeId);
   t.equal(me2.s.watchdog.timeouts, 0, 'a new link starts at 0');

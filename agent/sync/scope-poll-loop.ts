@@ -26,9 +26,9 @@
  * arrival order), the timeout is re-armed for the next answer, and the answer with `train` =
  * false answers the poll as above, with the orphans of the whole train.
  *
- * The loop itself never gives up; its host hooks {@link ScopePollHost.timedOut} and
- * {@link ScopePollHost.answered} feed the session's per-link dead-link count (link-watchdog.ts),
- * which closes a link whose polls, over all its scopes, go unanswered `deadAfterTimeouts` times in a row.
+ * The loop itself never gives up; its host hook {@link ScopePollHost.timedOut} feeds the session's
+ * dead-link watchdog (link-watchdog.ts), which closes a link on which one scope's polls went
+ * unanswered `deadAfterTimeouts` times in a row while nothing at all was heard from the peer.
  */
 import { POLL_FIT_ANY_BYTES_V2 } from '../../protocol/constants-v2.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
@@ -66,11 +66,6 @@ export interface ScopePollHost {
    * session's dead-link count (`LinkWatchdog`, link-watchdog.ts). It may close the link, which stops the loop.
    */
   timedOut?(): void;
-  /**
-   * The loop took a message as an answer to its poll in flight: each `PollResponse` of that poll
-   * (each answer of a train included), or an `Error` for S that ended it. Resets the dead-link count.
-   */
-  answered?(): void;
 }
 
 /** One (link, scope) poll loop. */
@@ -157,7 +152,6 @@ export class ScopePollLoop {
     st.answers++;
     this.timeout.clear();
     this.pacer.succeeded();
-    this.host.answered?.();
     if (last) st.applying = true;
     else {
       this.trainAnswers++;
@@ -186,7 +180,6 @@ export class ScopePollLoop {
     const st = this.state;
     if (st.kind !== 'in-flight' || st.applying || st.answers > 0) return; // a train is never refused midway
     this.timeout.clear();
-    this.host.answered?.(); // a refusal still proves the link carries the peer's answers
     this.backOff(retryAfterMs ?? 0);
   }
 

@@ -15,6 +15,7 @@ import type { MessageV2, ScopesMessage } from '../../protocol/messages-v2.js';
 import { isSealed } from '../../protocol/seal.js';
 import type { HandshakeDriver } from './handshake-driver.js';
 import type { SealedChannel } from './sealed-channel.js';
+import type { LinkWatchdog } from './link-watchdog.js';
 import type { ScopeAnnouncer } from './scope-announcer.js';
 import type { SessionV2Host, SessionV2Stats } from './session-v2-host.js';
 import type { SessionV2Scoped } from './session-v2-scoped.js';
@@ -34,6 +35,8 @@ export interface InboundV2Session {
   readonly handshakes: HandshakeDriver;
   readonly announcer: ScopeAnnouncer;
   readonly scoped: SessionV2Scoped;
+  /** The link's dead-link watchdog: told whenever the peer is heard. */
+  readonly watchdog: LinkWatchdog;
   /** Send an `Error` (sealed once up on a sealed link); `scope` only for an answer to a scoped message. */
   sendError(reason: ReasonName, text: string, retryAfterMs: number | null, scope?: number): void;
   /** Send a frame body as it is (a pre-up refusal). */
@@ -145,6 +148,7 @@ export class SessionV2Inbound {
 
   private handle(msg: MessageV2): void {
     const s = this.s;
+    s.watchdog.heard(); // any message of the up link proves it carries the peer's messages back
     try {
       switch (msg.type) {
         case 'Scopes':

@@ -8,6 +8,7 @@ import { linkTakesTrains } from './poll-train.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import type { PeerRef } from './scope-host.js';
 import { ScopePollLoop } from './scope-poll-loop.js';
+import { scopeKey } from './scope-table.js';
 import type { ScopedSession } from './scoped-session.js';
 import type { SessionV2Host } from './session-v2-host.js';
 import type { SessionV2Push } from './session-v2-push.js';
@@ -18,7 +19,8 @@ import type { SessionV2Push } from './session-v2-push.js';
  * a completed round tells the push side (which may then subscribe). On a link where trains pay
  * ({@link linkTakesTrains}) and to a peer that announced `PollTrain`, each poll asks for a train of
  * `pollTrainBytes` (PROTOCOL.md §10.6); elsewhere `train_bytes` stays absent. Every loop of the
- * session reports its timeouts and answers to the one {@link ScopedSession.watchdog} of the link.
+ * session reports its timeouts to the one {@link ScopedSession.watchdog} of the link (which the
+ * session tells whenever the peer is heard).
  * @param peerRef the peer as the access checks see it, read at each answer
  */
 export function makeSessionLoop(
@@ -30,6 +32,7 @@ export function makeSessionLoop(
   scopeId: Uint8Array,
 ): ScopePollLoop {
   const settings = host.settings;
+  const key = scopeKey(scopeId);
   const trainBytes = (): number =>
     ((s.peerCaps ?? 0) & CAPABILITY_POLL_TRAIN) !== 0 && linkTakesTrains(s.linkName) ? settings.pollTrainBytes : 0;
   return new ScopePollLoop({
@@ -56,7 +59,6 @@ export function makeSessionLoop(
     timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
     failed: (err) => host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
     completed: () => push.roundCompleted(scopeId),
-    timedOut: () => s.watchdog.timedOut(),
-    answered: () => s.watchdog.answered(),
+    timedOut: () => s.watchdog.timedOut(key),
   }, pacer(), s.pollBudget);
 }
