@@ -100,12 +100,17 @@ export function isHeldCommandV2(bytes: Uint8Array): boolean {
     at += 1 + n;
     return v;
   };
+  // A byte string's head, then its content (not `at += head()`: that adds to `at` as it was before the head).
+  const skipBytes = (): void => {
+    const n = head();
+    at += n;
+  };
   const parents = head();
-  for (let k = 0; k < parents; k++) at += head(); // byte strings: skip their content
-  at += head(); // author
+  for (let k = 0; k < parents; k++) skipBytes();
+  skipBytes(); // author
   head(); // seq
   head(); // kind
-  at += head(); // payload
+  skipBytes(); // payload
   return bytes[at] === NULL_SIGNATURE;
 }
 
