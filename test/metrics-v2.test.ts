@@ -24,7 +24,7 @@ const samples = (f: ParsedFamily | undefined): Map<string, number> =>
 
 const scope = (name: string, n: number, bytes: number | null = n * 100): MetricsScope => ({ name, commands: n, retained: n, pinned: 1, bytes, horizon: 0, gaps: n % 2, activePeers: 1 });
 const input = (scopes: MetricsScope[], peers: MetricsV2Input['peers'] = []): MetricsV2Input => ({
-  version: '9.9.9', rssBytes: 1, scopes, peers, transports: [], subscriptions: { used: 0, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 2, unknownScope: 3, notAMember: 4,
+  version: '9.9.9', rssBytes: 1, scopes, peers, transports: [], subscriptions: { used: 0, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 2, unknownScope: 3, notAMember: 4, deadLinkCloses: 5, pushesDropped: 6,
 });
 
 t.test('300 scopes: 256 series of their own, the rest summed under scope="_other"', async (t) => {
@@ -51,6 +51,8 @@ t.test('300 scopes: 256 series of their own, the rest summed under scope="_other
   t.equal(samples(fams.get('syncwire_version_refused_total')).get(''), 2);
   t.equal(samples(fams.get('syncwire_unknown_scope_total')).get(''), 3);
   t.equal(samples(fams.get('syncwire_not_a_member_total')).get(''), 4);
+  t.equal(samples(fams.get('syncwire_dead_link_closes_total')).get(''), 5);
+  t.equal(samples(fams.get('syncwire_pushes_dropped_total')).get(''), 6);
   t.equal(samples(fams.get('syncwire_build_info')).get(''), undefined, 'build_info is labelled');
   // Every family once, no series twice (the parser is lenient about both).
   const helps = text.split('\n').filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[2]);

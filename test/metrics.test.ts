@@ -46,6 +46,8 @@ const FAMILIES: Record<string, ParsedFamily['type']> = {
   syncwire_version_refused_total: 'COUNTER',
   syncwire_unknown_scope_total: 'COUNTER',
   syncwire_not_a_member_total: 'COUNTER',
+  syncwire_dead_link_closes_total: 'COUNTER',
+  syncwire_pushes_dropped_total: 'COUNTER',
   syncwire_scope_joins_rejected_total: 'COUNTER',
   syncwire_subscriptions_used: 'GAUGE',
   syncwire_subscriptions_capacity: 'GAUGE',
@@ -112,7 +114,7 @@ const fakeScope = (name: string, n: number): MetricsScope => ({ name, commands: 
 function fakeInput(peers: MetricsPeerV2[], over: Partial<MetricsV2Input> = {}): MetricsV2Input {
   return {
     version: '1.2.3', rssBytes: 50e6, scopes: [fakeScope('app/x', 3)], peers, transports: [{ url: 'tcp-listen://127.0.0.1:7000', links: ['a'] }],
-    subscriptions: { used: 1, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 0, unknownScope: 0, notAMember: 0, ...over,
+    subscriptions: { used: 1, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 0, unknownScope: 0, notAMember: 0, deadLinkCloses: 0, pushesDropped: 0, ...over,
   };
 }
 
@@ -258,8 +260,8 @@ t.test('any input renders text the parser accepts and the format rules allow (pr
     peers: fc.array(peer, { maxLength: 12 }),
     transports: fc.array(fc.record({ url: text, links: fc.array(fc.nat(), { maxLength: 3 }) }), { maxLength: 4 }),
     subscriptions: fc.record({ used: n, capacity: n }),
-    scopeJoinsRejected: n, versionRefused: n, unknownScope: n, notAMember: n,
-  }, { requiredKeys: ['scopes', 'peers', 'transports', 'subscriptions', 'scopeJoinsRejected', 'versionRefused', 'unknownScope', 'notAMember'] });
+    scopeJoinsRejected: n, versionRefused: n, unknownScope: n, notAMember: n, deadLinkCloses: n, pushesDropped: n,
+  }, { requiredKeys: ['scopes', 'peers', 'transports', 'subscriptions', 'scopeJoinsRejected', 'versionRefused', 'unknownScope', 'notAMember', 'deadLinkCloses', 'pushesDropped'] });
   fc.assert(
     fc.property(input, fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 5 }), (inp, maxPeers, maxScopes) => {
       const out = renderMetricsV2(inp, { maxPeers, maxScopes });

@@ -42,6 +42,8 @@ export interface PeerInfoV2 {
   versionRefused: number;
   /** The peer's polls and `Subscribe`s refused `NotAMember` on this link (§3.10). */
   notAMember: number;
+  /** The peer's pushes dropped on this link: its backlog of pushed commands was full (§11.8). */
+  pushesDropped: number;
   /** The scopes active with the peer on this link, by name. */
   scopes: PeerScopeInfo[];
 }
@@ -70,6 +72,10 @@ export interface SnapshotV2 {
   unknownScope: number;
   /** Polls and `Subscribe`s refused `NotAMember` since start (ended links included, §3.10). */
   notAMember: number;
+  /** Links closed by the dead-link watchdog since start (§10.2). */
+  deadLinkCloses: number;
+  /** Pushes dropped because a link's backlog of pushed commands was full, since start (§11.8). */
+  pushesDropped: number;
   /** Gap markers written over every scope since start (§4.6). */
   gaps: number;
   /** The (peer, scope) push subscription table (§11): slots in use and capacity. */
@@ -105,7 +111,7 @@ export function peerInfoV2(e: EngineV2, s: SessionV2, names: ReadonlyMap<string,
   return {
     id: s.authenticated ? s.peerId : '(handshake)', link: s.link.description, authenticated: s.authenticated, sealed: s.sealed,
     framesIn: st.framesIn, framesOut: st.framesOut, bytesIn: st.bytesIn, bytesOut: st.bytesOut, unknownScope: st.unknownScope,
-    versionRefused: st.versionRefused, notAMember: st.notAMember, scopes,
+    versionRefused: st.versionRefused, notAMember: st.notAMember, pushesDropped: st.pushesDropped, scopes,
   };
 }
 
@@ -133,6 +139,8 @@ export function takeSnapshotV2(src: SnapshotV2Source): SnapshotV2 {
     versionRefused: c.versionRefused,
     unknownScope: c.unknownScope,
     notAMember: c.notAMember,
+    deadLinkCloses: c.deadLinkCloses,
+    pushesDropped: c.pushesDropped,
     gaps: c.gaps,
     subscriptions: e.subscriptionSlots,
     transports: src.transports.map((t) => ({ url: t.url, localPort: t.localPort ?? null, links: [...t.links].map((l) => l.description) })),

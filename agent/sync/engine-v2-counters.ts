@@ -15,6 +15,10 @@ export interface EngineV2Counters {
   unknownScope: number;
   /** Polls and `Subscribe`s refused `NotAMember` (§3.10). */
   notAMember: number;
+  /** Links closed by the dead-link watchdog (PROTOCOL.md §10.2, link-watchdog.ts). */
+  deadLinkCloses: number;
+  /** Pushes dropped because a link's backlog of pushed commands was full (§11.8, push-intake.ts). */
+  pushesDropped: number;
   /** Joined scopes dropped because their first command was not their genesis (§1.9). */
   scopeJoinsRejected: number;
   /** Gap markers written, over every scope (§4.6; each is one gap line for the application). */
@@ -22,19 +26,18 @@ export interface EngineV2Counters {
 }
 
 /** The session counters that are kept past a session's end. */
-type EndedCounters = Pick<SessionV2Stats, 'versionRefused' | 'unknownScope' | 'notAMember'>;
+const ENDED = ['versionRefused', 'unknownScope', 'notAMember', 'deadLinkCloses', 'pushesDropped'] as const;
+type EndedCounters = Pick<SessionV2Stats, (typeof ENDED)[number]>;
 
 /** Tally of ended sessions and of gap markers; the engine owns one. */
 export class EngineV2Tally {
-  private readonly ended: EndedCounters = { versionRefused: 0, unknownScope: 0, notAMember: 0 };
+  private readonly ended: EndedCounters = { versionRefused: 0, unknownScope: 0, notAMember: 0, deadLinkCloses: 0, pushesDropped: 0 };
   private readonly gapsByScope = new Map<string, number>();
   private gapsTotal = 0;
 
   /** A session's link closed: its counters stay in the totals. Call once per session. */
   sessionEnded(stats: Readonly<EndedCounters>): void {
-    this.ended.versionRefused += stats.versionRefused;
-    this.ended.unknownScope += stats.unknownScope;
-    this.ended.notAMember += stats.notAMember;
+    for (const k of ENDED) this.ended[k] += stats[k];
   }
 
   /** A gap marker was written to the scope with id `scopeHex` (64 hex). */
@@ -50,12 +53,8 @@ export class EngineV2Tally {
 
   /** The totals: the ended sessions' counters plus those of `live` (the sessions still attached). */
   totals(live: Iterable<{ readonly stats: Readonly<EndedCounters> }>, scopeJoinsRejected: number): EngineV2Counters {
-    let { versionRefused, unknownScope, notAMember } = this.ended;
-    for (const s of live) {
-      versionRefused += s.stats.versionRefused;
-      unknownScope += s.stats.unknownScope;
-      notAMember += s.stats.notAMember;
-    }
-    return { versionRefused, unknownScope, notAMember, scopeJoinsRejected, gaps: this.gapsTotal };
+    const sum = { ...this.ended };
+    for (const s of live) for (const k of ENDED) sum[k] += s.stats[k];
+    return { ...sum, scopeJoinsRejected, gaps: this.gapsTotal };
   }
 }
