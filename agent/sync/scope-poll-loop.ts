@@ -87,6 +87,8 @@ export class ScopePollLoop {
   private chain: Promise<unknown> = Promise.resolve();
   /** Answers with `train` = true received since creation. */
   trainAnswers = 0;
+  /** {@link pollSoon} asked while a poll was out: the longest wait after that round, ms. */
+  private soonMs: number | null = null;
 
   /** @param maxBytes the configured poll budget (`max_bytes`), already within the frame limit. */
   constructor(
@@ -115,6 +117,7 @@ export class ScopePollLoop {
   pollNow(): void {
     if (this.state.kind !== 'idle') return;
     this.timer.clear();
+    this.soonMs = null; // this poll restates the frontier: it brings what the caller of pollSoon lacks
     this.session = (this.session + 1) >>> 0;
     const req = this.host.request(this.session, this.budget);
     if (req === null) return this.stop();
@@ -135,10 +138,15 @@ export class ScopePollLoop {
     if (ms !== null && this.state.kind === 'idle') this.timer.arm(ms, () => this.pollNow());
   }
 
-  /** Poll after at most `ms` unless one is out (a pushed command waits for its parents, §11.8). */
+  /**
+   * Poll after at most `ms` (a pushed command waits for its parents, a push was dropped: §11.8).
+   * With a poll out, which was sent before whatever asks and may not bring it, the round's end
+   * waits at most `ms` for the next poll.
+   */
   pollSoon(ms: number): void {
-    if (this.state.kind !== 'idle') return;
-    this.timer.arm(ms, () => this.pollNow());
+    if (this.state.kind === 'stopped') return;
+    if (this.state.kind === 'idle') return this.timer.arm(ms, () => this.pollNow());
+    this.soonMs = Math.min(this.soonMs ?? ms, ms);
   }
 
   /**
@@ -196,6 +204,7 @@ export class ScopePollLoop {
     if (orphaned > 0) wait = this.pacer.afterFailure();
     else if (this.slowMs !== null) wait = Math.max(this.slowMs, res.next_poll_ms); // not the pacer: its cap is for failures
     else wait = this.pacer.afterSuccess(res.next_poll_ms);
+    if (this.soonMs !== null) wait = Math.min(wait, this.soonMs);
     this.timer.arm(wait, () => this.pollNow());
   }
 
