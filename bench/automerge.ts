@@ -114,6 +114,8 @@ export async function benchAutomerge(): Promise<Record<string, number>> {
     out[`automerge.${name}.syncwire_ms`] = med(sw, 'ms', 1);
     out[`automerge.${name}.automerge_ms`] = med(am, 'ms', 1);
     out[`automerge.${name}.syncwire_handshake_bytes`] = med(sw, 'handshake');
+    // The receiver is a device (elide: covered signatures left out); once as a gateway, for the comparison (bytes barely vary between runs).
+    if (name === 'cold') out[`automerge.cold.syncwire_signed_bytes`] = (await syncwireSync(n, false, false)).bytes;
     // Cold keeps its historical key names (issue 17 names `automerge.bytes_ratio` and `.time_ratio`).
     Object.assign(out, name === 'cold' ? ratios('automerge', 'round_trips', sw, am) : ratios('automerge.concurrent', 'round_trips_ratio', sw, am));
     out[`yjs.${name}.yjs_bytes`] = med(yj, 'bytes');

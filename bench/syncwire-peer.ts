@@ -8,6 +8,10 @@
  * The links run `seal: 'off'`: this compares sync protocols, and neither Automerge's nor Yjs's
  * messages carry transport security (the seal suite measures what sealing adds); it also keeps
  * every frame readable here, where the bytes are classified by message type.
+ *
+ * B is a device: engine setting `elide` on (it stores covered commands without their signatures,
+ * PROTOCOL.md §10.7), A a gateway (off). `elide: false` runs B as a gateway too (every signature on
+ * the wire), for the comparison.
  */
 import { createMemoryLinkPair } from '../agent/memory-link.js';
 import type { EngineV2 } from '../agent/sync/engine-v2.js';
@@ -16,9 +20,9 @@ import type { SyncCost } from './sync-cost.js';
 import { payload, until } from './util.js';
 import { BENCH_SCOPE, makeEnginesV2, teardownV2 } from './v2-setup.js';
 
-/** One syncwire sync of `n` commands, cold or concurrent (see the module comment). */
-export async function syncwireSync(n: number, concurrent: boolean): Promise<SyncCost> {
-  const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false }, allWrite: true });
+/** One syncwire sync of `n` commands, cold or concurrent (see the module comment); `elide`: B is a device (default true). */
+export async function syncwireSync(n: number, concurrent: boolean, elide = true): Promise<SyncCost> {
+  const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false }, allWrite: true, elide: elide ? [1] : [] });
   const size = (e: EngineV2): number => e.scope(BENCH_SCOPE)?.store.size ?? 0;
   try {
     const commitN = async (e: EngineV2, from: number, to: number): Promise<void> => {

@@ -33,6 +33,8 @@ export interface EnginesV2Options {
    * any of them may commit; default only the first (the creator) writes.
    */
   allWrite?: boolean;
+  /** Engines (by index) that take covered commands without their signatures (engine setting `elide`: devices). Default none. */
+  elide?: readonly number[];
 }
 
 const RWA = Role.Read | Role.Write | Role.Admin;
@@ -54,7 +56,7 @@ export async function makeEnginesV2(n: number, o: EnginesV2Options = {}): Promis
       EngineV2.open({
         identity, trust: { mode: 'list', keys },
         scopes: i === 0 ? { max: Infinity } : { join: [BENCH_SCOPE] },
-        ...(o.tuning === undefined ? {} : { tuning: o.tuning }),
+        ...(o.tuning === undefined && o.elide?.includes(i) !== true ? {} : { tuning: { ...o.tuning, ...(o.elide?.includes(i) === true ? { elide: true } : {}) } }),
       }),
     ),
   );
