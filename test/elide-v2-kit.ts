@@ -43,9 +43,10 @@ export interface Host {
 }
 
 /** A's registry creates the scope, another's joins it from `from` (default A), or finds it in `dataDir`. */
-export async function host(id: Identity, o: { elide?: boolean; dataDir?: string; nowS?: () => number; from?: Identity } = {}): Promise<Host> {
+export async function host(id: Identity, o: { elide?: boolean; dataDir?: string; nowS?: () => number; from?: Identity; keep?: number } = {}): Promise<Host> {
+  const retention = o.keep === undefined ? ('forever' as const) : { commands: o.keep };
   const reg = await ScopeRegistry.open({
-    identity: id, scopes: { max: Infinity, retention: { '*': 'forever' }, join: ['fleet/elide'] }, durability: { mode: 'none' },
+    identity: id, scopes: { max: Infinity, retention: { '*': retention }, join: ['fleet/elide'] }, durability: { mode: 'none' },
     ...(o.dataDir === undefined ? {} : { dataDir: o.dataDir }), ...(o.elide === true ? { elide: true } : {}), ...(o.nowS ? { nowS: o.nowS } : {}),
   });
   if (reg.byId(G.id) === undefined) {

@@ -122,3 +122,35 @@ t.test('a push step never carries a held command', async (t) => {
   t.same([bare.frames.length, bare.held], [0, true], 'not as a bare push either');
   t.equal(pushStepV2(src, [0, 1], 0, o).held, undefined);
 });
+
+t.test('retention prunes held commands like any other (it reads their parents from the store)', async (t) => {
+  const gw = await host(A);
+  const dev = await host(B, { elide: true, keep: 100 });
+  t.teardown(() => Promise.all([gw.reg.close(), dev.reg.close()]));
+  const cmds = chainOf(A, 600);
+  const sync = async (): Promise<void> => {
+    for (let i = 0; i < 50; i++) {
+      const req = dev.h.request(A.peerId, { maxBytes: 65536, compact: true });
+      const res = gw.h.answer(peer(B), req, { compact: true });
+      await dev.h.accept(peer(A), res);
+      if (!res.more) break;
+    }
+  };
+  await seed(gw.h, cmds.slice(0, 300));
+  await sync();
+  t.equal(dev.h.store.size, 101, 'a window-cut first answer: its held commands placed after the genesis of the same batch');
+  t.equal(dev.h.ingest.stats.batches.uncovered, 0);
+  await seed(gw.h, cmds.slice(300));
+  await sync();
+  await dev.h.retain();
+  t.equal(dev.h.store.size, 201, 'the newest window of the rest came (window 100)');
+  let retained = 0;
+  let heldN = 0;
+  for (let h = 0; h < dev.h.store.size; h++) {
+    if (!dev.h.store.isRetained(h)) continue;
+    retained++;
+    if (decodeHeldCommandV2(G.id, dev.h.store.bytesOf(h)).signature === null) heldN++;
+  }
+  t.ok(retained <= 101 + 16, `${retained} retained of ${dev.h.store.size}: the older held ones pruned`);
+  t.ok(heldN > 50, `${heldN} of them held`);
+});

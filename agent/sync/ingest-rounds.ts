@@ -34,6 +34,10 @@ interface Judged extends Item {
 /** The rounds of one scope: judge, verify, append and release orphans. @internal owned by `ScopeIngest` */
 export class IngestRounds {
   private readonly scopeHex: string;
+  /** This run's covered commands (exact key → the key their cover verified under): kept when an orphan of the run is released in it. */
+  private covered = new Map<string, Uint8Array>();
+  /** Held commands of this run parked as orphans: dropped at its end unless released in it. */
+  private heldWaiting: CommandV2[] = [];
 
   constructor(
     private readonly store: ScopeStore,
@@ -58,14 +62,14 @@ export class IngestRounds {
   }
 
   private orphan(r: IngestV2Result, it: Item, missing: readonly Uint8Array[]): void {
+    this.orphans.add(this.scopeHex, it.cmd, it.from, missing);
     if (it.cmd.signature === null) {
-      // Held (no signature): authenticated only by its cover in this message, so it never waits
-      // beyond it (C3); dropped as uncovered, fetched again with its parents.
-      r.uncovered = (r.uncovered ?? 0) + 1;
-      this.stats.batches.uncovered++;
+      // Held (no signature): authenticated only by its cover in this message, so it waits only
+      // until the end of this run (a parent placed later in the run releases it), then is
+      // dropped as uncovered (C3: nothing unverified outlives the message).
+      this.heldWaiting.push(it.cmd);
       return;
     }
-    this.orphans.add(this.scopeHex, it.cmd, it.from, missing);
     r.orphaned++;
     this.stats.orphaned++;
   }
@@ -103,6 +107,28 @@ export class IngestRounds {
    * `from`. The caller serialises calls. Store failures reject.
    */
   async run(items: Item[], from: string, pending: PendingRecords | undefined, r: IngestV2Result): Promise<void> {
+    this.covered = new Map(items.flatMap((it) => (it.coveredKey === undefined ? [] : [[exactKey(it.cmd), it.coveredKey] as const])));
+    this.heldWaiting = [];
+    try {
+      await this.waves(items, from, pending, r);
+    } finally {
+      for (const c of this.heldWaiting) {
+        if (!this.orphans.remove(this.scopeHex, c)) continue;
+        r.uncovered = (r.uncovered ?? 0) + 1;
+        this.stats.batches.uncovered++;
+      }
+      this.heldWaiting = [];
+      this.covered = new Map();
+    }
+  }
+
+  /** An orphan released during the run, with the cover key its copy of this run carried. */
+  private released(o: { cmd: CommandV2; from: string }): Item {
+    const key = this.covered.get(exactKey(o.cmd));
+    return key === undefined ? { cmd: o.cmd, from: o.from } : { cmd: o.cmd, from: o.from, coveredKey: key };
+  }
+
+  private async waves(items: Item[], from: string, pending: PendingRecords | undefined, r: IngestV2Result): Promise<void> {
     let list = this.withRetried(items, from, pending);
     const pruned = new Map<string, HorizonEntry>();
     const lookup = (it: Item): PendingRecords => (id) => pruned.get(toHex(id)) ?? (it.from === from ? pending?.(id) : undefined);
@@ -181,7 +207,7 @@ export class IngestRounds {
     if (h < 0) {
       if (c.kind === CommandKind.Data && this.store.indexOf(c.id) < 0 && this.store.horizonEntry(c.id) === undefined) {
         pruned.set(toHex(c.id), { id: c.id.slice(), depth: this.depthOver(c.parents, recs, pruned), frontier: this.m.graph.idsOf(j.frontier) });
-        for (const o of this.orphans.release(this.scopeHex, c.id)) next.push({ cmd: o.cmd, from: o.from });
+        for (const o of this.orphans.release(this.scopeHex, c.id)) next.push(this.released(o));
       }
       return this.duplicate(r);
     }
@@ -194,7 +220,7 @@ export class IngestRounds {
       this.m.add(c, j.frontier);
       r.membership.push(h);
     }
-    for (const o of this.orphans.release(this.scopeHex, c.id)) next.push({ cmd: o.cmd, from: o.from });
+    for (const o of this.orphans.release(this.scopeHex, c.id)) next.push(this.released(o));
   }
 
   /** 1 + the largest depth of `parents` (held, horizon entries, the command's records, `pruned`), as the store counts it. */
