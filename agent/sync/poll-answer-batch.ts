@@ -158,7 +158,9 @@ export function fitBatchAnswer(base: PollResponse, items: AnswerItems, limit: nu
   delete msg.batch;
   delete msg.train;
   const first = items.peek();
-  const need = first === undefined ? 1 : cborHeadLength(1) + byteStringSize(first.bytes.length) + BATCH_OVERHEAD + 9;
+  // A held first command needs its whole run (up to a segment): heads give way for it too.
+  const firstRun = elide && first?.cmd?.signature === null ? heldRun(items) : null;
+  const need = first === undefined ? 1 : firstRun !== null ? byteStringSize(firstRun.bound + BATCH_OVERHEAD + 9) : cborHeadLength(1) + byteStringSize(first.bytes.length) + BATCH_OVERHEAD + 9;
   let envelope = encodeMessageV2(msg).length - 1;
   while (envelope + need > limit && msg.heads.length > 0) {
     msg.heads = msg.heads.slice(0, -1);
@@ -181,8 +183,8 @@ export function fitBatchAnswer(base: PollResponse, items: AnswerItems, limit: nu
         held = true;
         break;
       }
-      const newAuthor = b.entryOf(it.cmd).newAuthor;
-      if (sizeWith(records.length, recordBytes, b.size(r.bound, newAuthor, r.run.length)) > limit) break;
+      const e = b.entryOf(it.cmd); // size Infinity: a 65th author, the batch ends here
+      if (e.size === Infinity || sizeWith(records.length, recordBytes, b.size(r.bound, e.newAuthor, r.run.length)) > limit) break;
       b.addRun(r.run.map((x) => x.cmd!), r.bound);
       for (let k = 0; k < r.run.length; k++) carried.push(items.take()!);
       continue;
