@@ -7,12 +7,13 @@
  */
 import t from 'tap';
 import { decodeCommandV2, decodeHeldCommandV2, encodeCommandV2, heldCommandV2, isHeldCommandV2, unsignedOf, verifyCommandV2, type SignedCommandV2 } from '../protocol/command-v2.js';
-import { encodeBatch } from '../protocol/compact-batch.js';
+import { decodeBatch, encodeBatch } from '../protocol/compact-batch.js';
+import { encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { CommandKind } from '../protocol/constants-v2.js';
 import type { PollResponse } from '../protocol/messages-v2.js';
 import { pushStepV2 } from '../agent/sync/push-frames-v2.js';
 import { ELIDE_COOLDOWN_S } from '../agent/sync/scope-host.js';
-import { A, B, C, G, chainOf, host, idsOf, peer, seed } from './elide-v2-kit.js';
+import { A, B, C, G, chainOf, host, idsOf, peer, pull, seed } from './elide-v2-kit.js';
 
 const answer = (batch: Uint8Array): PollResponse => ({ type: 'PollResponse', scope: 0, session: 0, more: false, gap: false, total: 0, next_poll_ms: 1000, heads: [], items: [], batch });
 const heldOf = (c: SignedCommandV2): ReturnType<typeof heldCommandV2> => heldCommandV2(c, unsignedOf(c.bytes), c.id);
@@ -153,4 +154,20 @@ t.test('retention prunes held commands like any other (it reads their parents fr
   }
   t.ok(retained <= 101 + 16, `${retained} retained of ${dev.h.store.size}: the older held ones pruned`);
   t.ok(heldN > 50, `${heldN} of them held`);
+});
+
+t.test('a relay of held chains at small budgets: every answer within its budget, every batch ending signed, no wedge', async (t) => {
+  const gw = await host(A);
+  const dev = await host(B, { elide: true });
+  t.teardown(() => Promise.all([gw.reg.close(), dev.reg.close()]));
+  await seed(gw.h, chainOf(A, 300));
+  await pull(dev, B, gw, A, 65536, true);
+  for (const budget of [1200, 1536, 4096]) {
+    const to = await host(C, { elide: true, from: B });
+    const got = await pull(to, C, dev, B, budget, true);
+    t.same(idsOf(to.h), idsOf(gw.h), `all of it at ${budget} B`);
+    t.ok(got.answers.every((r) => encodeMessageV2(r).length <= budget), 'within the budget');
+    t.ok(got.answers.every((r) => r.batch === undefined || r.batch === null || decodeBatch(G.id, r.batch, 65536).at(-1)!.signature !== null), 'the last command signed');
+    await to.reg.close();
+  }
 });
