@@ -34,8 +34,10 @@ interface Judged extends Item {
 /** The rounds of one scope: judge, verify, append and release orphans. @internal owned by `ScopeIngest` */
 export class IngestRounds {
   private readonly scopeHex: string;
-  /** This run's covered commands (exact key → the key their cover verified under): kept when an orphan of the run is released in it. */
-  private covered = new Map<string, Uint8Array>();
+  /** This run's items: a covered one's cover key is kept when its copy waiting as an orphan is released in the run. */
+  private runItems: readonly Item[] = [];
+  /** Exact key → cover key of {@link runItems}, built on the first release (rare: most runs release nothing). */
+  private covered: Map<string, Uint8Array> | null = null;
   /** Held commands of this run parked as orphans: dropped at its end unless released in it. */
   private heldWaiting: CommandV2[] = [];
 
@@ -107,7 +109,8 @@ export class IngestRounds {
    * `from`. The caller serialises calls. Store failures reject.
    */
   async run(items: Item[], from: string, pending: PendingRecords | undefined, r: IngestV2Result): Promise<void> {
-    this.covered = new Map(items.flatMap((it) => (it.coveredKey === undefined ? [] : [[exactKey(it.cmd), it.coveredKey] as const])));
+    this.runItems = items;
+    this.covered = null;
     this.heldWaiting = [];
     try {
       await this.waves(items, from, pending, r);
@@ -118,12 +121,14 @@ export class IngestRounds {
         this.stats.batches.uncovered++;
       }
       this.heldWaiting = [];
-      this.covered = new Map();
+      this.runItems = [];
+      this.covered = null;
     }
   }
 
   /** An orphan released during the run, with the cover key its copy of this run carried. */
   private released(o: { cmd: CommandV2; from: string }): Item {
+    this.covered ??= new Map(this.runItems.flatMap((it) => (it.coveredKey === undefined ? [] : [[exactKey(it.cmd), it.coveredKey] as const])));
     const key = this.covered.get(exactKey(o.cmd));
     return key === undefined ? { cmd: o.cmd, from: o.from } : { cmd: o.cmd, from: o.from, coveredKey: key };
   }
@@ -135,20 +140,23 @@ export class IngestRounds {
     while (list.length > 0) {
       const remaining = new Map<string, number>();
       const todo: Item[] = [];
-      const seen = new Set<string>();
+      const hexes: string[] = [];
+      // By id first: an exact repeat (same id and signature) is rare, so the signature is compared only then.
+      const seen = new Map<string, CommandV2[]>();
       for (const it of list) {
-        const exact = exactKey(it.cmd);
-        if (seen.has(exact) || this.known(it.cmd, it.from === from ? pending : undefined)) {
+        const k = toHex(it.cmd.id);
+        const same = seen.get(k);
+        if (same?.some((c) => sameSignature(c, it.cmd)) === true || this.known(it.cmd, it.from === from ? pending : undefined)) {
           this.duplicate(r);
           continue;
         }
-        seen.add(exact);
+        if (same === undefined) seen.set(k, [it.cmd]);
+        else same.push(it.cmd);
         todo.push(it);
-        const k = toHex(it.cmd.id);
+        hexes.push(k);
         remaining.set(k, (remaining.get(k) ?? 0) + 1);
       }
-      const done = (id: Uint8Array): void => {
-        const k = toHex(id);
+      const done = (k: string): void => {
         const n = (remaining.get(k) ?? 1) - 1;
         if (n <= 0) remaining.delete(k);
         else remaining.set(k, n);
@@ -157,26 +165,31 @@ export class IngestRounds {
       const next: Item[] = [];
       const virtual = new Map<string, ParentFacts>();
       const extra = (id: Uint8Array): ParentFacts | undefined => virtual.get(toHex(id));
-      for (const it of todo) {
+      for (let i = 0; i < todo.length; i++) {
+        const it = todo[i]!;
         const c = it.cmd;
-        if (c.parents.some((p) => remaining.has(toHex(p)) && !virtual.has(toHex(p)))) {
+        const k = hexes[i]!;
+        if (remaining.size > 1 && c.parents.some((p) => {
+          const ph = toHex(p);
+          return remaining.has(ph) && !virtual.has(ph);
+        })) {
           next.push(it); // a parent of this batch is not judged yet, or is a membership command
           continue;
         }
         const fr = this.m.frontierForParents(this.store, c.parents, extra, lookup(it));
         if (!fr.ok) {
           this.orphan(r, it, fr.missing);
-          done(c.id);
+          done(k);
           continue;
         }
         const v = this.m.graph.check({ id: c.id, kind: c.kind, author: c.author, frontier: fr.frontier, payload: c.payload });
         if (!v.ok) {
           this.reject(r, v.reason);
-          done(c.id);
+          done(k);
           continue;
         }
         wave.push({ ...it, frontier: fr.frontier, records: fr.records, key: v.key });
-        if (c.kind === CommandKind.Data) virtual.set(toHex(c.id), { id: c.id, membership: false, frontier: this.m.graph.idsOf(fr.frontier) });
+        if (c.kind === CommandKind.Data) virtual.set(k, { id: c.id, membership: false, frontier: this.m.graph.idsOf(fr.frontier) });
       }
       const ok = await Promise.all(wave.map((j) => (j.coveredKey !== undefined && equalBytes(j.coveredKey, j.key) ? true : verifyCommandV2Async(j.cmd, j.key))));
       for (let i = 0; i < wave.length; i++) {
@@ -201,8 +214,10 @@ export class IngestRounds {
     const recs = new Map(j.records.map((e) => [toHex(e.id), e]));
     const lost = c.parents.filter((p) => this.store.indexOf(p) < 0 && this.store.horizonEntry(p) === undefined && !recs.has(toHex(p)));
     if (lost.length > 0) return this.orphan(r, j, lost); // a parent of the batch failed its own checks
-    const adopt = c.parents.map((p) => recs.get(toHex(p))).filter((e): e is HorizonEntry => e !== undefined && this.store.horizonEntry(e.id) === undefined);
-    if (adopt.length > 0) await this.store.adopt(adopt);
+    if (recs.size > 0) {
+      const adopt = c.parents.map((p) => recs.get(toHex(p))).filter((e): e is HorizonEntry => e !== undefined && this.store.horizonEntry(e.id) === undefined);
+      if (adopt.length > 0) await this.store.adopt(adopt);
+    }
     const h = this.store.append(c, { frontier: this.m.refOf(j.frontier) });
     if (h < 0) {
       if (c.kind === CommandKind.Data && this.store.indexOf(c.id) < 0 && this.store.horizonEntry(c.id) === undefined) {
@@ -239,4 +254,9 @@ export class IngestRounds {
 /** A command's exact bytes as a key: id and signature (a forged copy has the id, not the signature; a held one has none). */
 function exactKey(cmd: CommandV2): string {
   return `${toHex(cmd.id)}:${cmd.signature === null ? 'held' : toHex(cmd.signature)}`;
+}
+
+/** Whether two commands of the same id carry the same signature (both held counts as the same). */
+function sameSignature(a: CommandV2, b: CommandV2): boolean {
+  return a.signature === null || b.signature === null ? a.signature === b.signature : equalBytes(a.signature, b.signature);
 }

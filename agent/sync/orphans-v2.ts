@@ -56,7 +56,7 @@ export class OrphanBufferV2 {
 
   /** Whether this exact command (same id and signature) waits in scope `scope` (hex). */
   has(scope: string, cmd: CommandV2): boolean {
-    return this.byKey.has(entryKey(scope, cmd));
+    return this.byKey.size > 0 && this.byKey.has(entryKey(scope, cmd));
   }
 
   /** Park `cmd` of scope `scope` (hex) until every id in `missing` arrives; a repeat changes nothing. */
@@ -91,6 +91,7 @@ export class OrphanBufferV2 {
 
   /** Remove and return the orphans of `scope` (hex) that waited for `id` (they may still lack others). */
   release(scope: string, id: Uint8Array): OrphanV2[] {
+    if (this.waiting.size === 0) return []; // the common case, once per placed command: no key built
     const w = `${scope}:${toHex(id)}`;
     const keys = this.waiting.get(w);
     if (keys === undefined) return [];
@@ -107,11 +108,12 @@ export class OrphanBufferV2 {
 
   /** The ids this exact command (same id and signature) of `scope` (hex) waits for, or undefined. */
   missingOf(scope: string, cmd: CommandV2): readonly Uint8Array[] | undefined {
-    return this.byKey.get(entryKey(scope, cmd))?.missingIds;
+    return this.byKey.size === 0 ? undefined : this.byKey.get(entryKey(scope, cmd))?.missingIds;
   }
 
   /** Remove this exact command of `scope` (hex) if it waits; whether it did. */
   remove(scope: string, cmd: CommandV2): boolean {
+    if (this.byKey.size === 0) return false;
     const key = entryKey(scope, cmd);
     if (!this.byKey.has(key)) return false;
     this.drop(key);

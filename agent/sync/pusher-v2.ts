@@ -147,9 +147,11 @@ export class PusherV2 {
     if (ix === undefined) return; // never subscribed to: nobody to push to
     let o = this.origins.get(ix);
     if (o === undefined) this.origins.set(ix, (o = new Map()));
-    for (const h of handles) {
-      o.set(h, from);
-      if (o.size > MAX_ORIGINS) o.delete(o.keys().next().value as number);
+    for (const h of handles) o.set(h, from);
+    if (o.size > MAX_ORIGINS) {
+      // Oldest first (insertion order); one iterator for the whole excess, not one per handle.
+      const it = o.keys();
+      for (let n = o.size - MAX_ORIGINS; n > 0; n--) o.delete(it.next().value as number);
     }
     this.table.markScopeDirty(ix);
     this.schedule();
