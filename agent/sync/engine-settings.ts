@@ -57,14 +57,13 @@ export interface EngineOptions {
   /**
    * Close a link whose polls time out this many times in a row (0 = never): a link that carries
    * nothing back is dead in a way its transport did not notice (a wedged UART, a half-open
-   * socket), and closing it makes the transport redial with fresh state. Counted per link over
-   * all its scope poll loops (not per scope); any answer a loop takes for its poll in flight — a
-   * `PollResponse` of it (each answer of a train) or a scoped `Error` that ends it — resets the
-   * count; the count survives the peer's restart of its scope tables and starts at 0 on a new
-   * link (link-watchdog.ts). The close is logged (warn), counted in `SessionV2Stats.deadLinkCloses`,
-   * and the link's transport redials. Default 8: with the default timeout (3 s + 0.1 ms × a 64 KiB
-   * budget, about 9.6 s) and the exponential backoff between timed-out polls (PROTOCOL.md §13.3),
-   * about two minutes of silence on a link with one active scope, less with several.
+   * socket), and closing it makes the transport redial with fresh state. Counted per (link,
+   * scope) poll loop; any message heard from the peer on the up link resets every count of the
+   * link; the counts survive the peer's restart of its scope tables and start at 0 on a new link
+   * (link-watchdog.ts, PROTOCOL.md §10.2). The close is logged (warn), counted in
+   * `SessionV2Stats.deadLinkCloses`, and the link's transport redials. Default 8: with the default
+   * timeout (3 s + 0.1 ms × a 64 KiB budget, about 9.6 s) and the exponential backoff between
+   * timed-out polls (PROTOCOL.md §13.3), about two minutes of silence, whatever the number of scopes.
    */
   deadAfterTimeouts?: number;
   /** Seconds between anti-entropy polls while subscribed. Default 300 (an idle link costs a few KB an hour). */

@@ -139,8 +139,8 @@ export class ClientPacer {
    * Wait after a poll timed out: a failure like any other, so consecutive timeouts back off
    * exponentially up to the cap (a peer or line that answers nothing is not hammered every few
    * seconds). The budget does not shrink after timeouts in v2 (scope-poll-loop.ts), and a link
-   * whose polls, over all its scopes, time out `deadAfterTimeouts` times in a row is closed by
-   * its session's watchdog (link-watchdog.ts).
+   * on which one scope's polls time out `deadAfterTimeouts` times in a row, with nothing heard
+   * from the peer meanwhile, is closed by its session's watchdog (link-watchdog.ts).
    */
   afterTimeout(): number {
     return this.afterFailure(0);

@@ -4,7 +4,7 @@
  * one (link, scope) during a poll round, the adoption decision for a command about to be placed,
  * the gap-marker decision, and the `sample` order of §3.4 field 5 (with its steady-state rule).
  *
- * Not wired yet: the caller keeps one {@link PendingRecords} per (link, scope), calls
+ * The caller (scope-host.ts, per requesting peer) keeps one {@link PendingRecords} per (link, scope), calls
  * {@link PendingRecords.endRound} when a round ends (an answer with `more` = false, a poll
  * timeout) or the link closes, adopts what {@link adoptionFor} returns before appending the
  * command, and writes the marker {@link PendingRecords.gapMarker} returns before placing any

@@ -6,7 +6,7 @@
  *
  * L is produced lazily: a command's parents are only read (its bytes decoded) when the budget
  * reaches it, so a bootstrap of a large scope reads only what each answer carries (plus one).
- * Not wired yet: the caller (step 4a) owns one {@link PollAnswererV2} per hosted scope, passes the
+ * The caller (scope-host.ts) owns one {@link PollAnswererV2} per hosted scope, passes the
  * requester's scope number and pacing hint, raises `heldFloor` (§4.2) from each answer and calls
  * {@link PollAnswererV2.forget} when the scope stops on a link.
  *

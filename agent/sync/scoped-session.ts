@@ -25,6 +25,6 @@ export interface ScopedSession extends SessionV2Like {
   badFrame(): boolean;
   /** The peer's `Hello.caps`, null before its `Hello` was accepted. */
   readonly peerCaps: number | null;
-  /** The link's consecutive poll timeouts over all its scope loops; the same object for the link's life. */
+  /** The link's dead-link watchdog (consecutive poll timeouts per scope loop); the same object for the link's life. */
   readonly watchdog: LinkWatchdog;
 }

@@ -12,8 +12,9 @@
  * Re-handshakes keep the table (§7.5). One link per peer (§7.1): the engine keeps the peer's link
  * with the smaller {@link SessionV2.linkKey} and closes the other ({@link SessionV2Host.onUp}).
  *
- * Dead links (issue 16): the session's {@link LinkWatchdog} counts consecutive poll timeouts over
- * all its scope loops and closes the link at `deadAfterTimeouts` (link-watchdog.ts has the rule).
+ * Dead links (issue 16): the session's {@link LinkWatchdog} counts consecutive poll timeouts per
+ * scope loop, resets them whenever the peer is heard, and closes the link at `deadAfterTimeouts`
+ * (link-watchdog.ts has the rule).
  */
 import { Capability, MIN_FRAME_BYTES } from '../../protocol/constants.js';
 import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN, PROTOCOL_VERSION_2 } from '../../protocol/constants-v2.js';
@@ -64,7 +65,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   table: ScopeTable;
   announcer: ScopeAnnouncer;
   scoped: SessionV2Scoped;
-  /** Consecutive poll timeouts of this link, over all its scopes: kept across {@link restartScopes}. */
+  /** Consecutive poll timeouts of this link's scope loops: kept across {@link restartScopes}. */
   readonly watchdog: LinkWatchdog;
   private readonly inbound: SessionV2Inbound;
   private closing = false;
