@@ -203,6 +203,8 @@ export const ConfigFile = Type.Object(
     subscribe: Type.Optional(SubscribeConfig),
     /** `max_bytes` of our polls. Default 65536 (`ENGINE_DEFAULTS.pollMaxBytes`, config.ts). */
     pollMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65536, expected: 'an integer from 256 to 65536' })),
+    /** Take covered commands without their signatures (engine setting `elide`, PROTOCOL.md §10.7). Default false. */
+    elideSignatures: Type.Optional(Type.Boolean({ expected: 'true or false' })),
     log: Type.Optional(
       Type.Object(
         { level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { expected: LOG_LEVELS.map((l) => `"${l}"`).join(', ') })) },

@@ -48,6 +48,8 @@ export interface ResolvedConfig {
   subscriptions: { capacity: number; maxRemainOpenS: number };
   subscribe: { remainOpenS: number; maxBytes: number } | false;
   pollMaxBytes: number;
+  /** Engine setting `elide`: hold covered commands without their signatures (devices). */
+  elideSignatures: boolean;
   log: { level: LogLevel };
   /** Empty string: no status socket. */
   statusSocket: string;
@@ -279,6 +281,7 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     },
     subscribe: c.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
     pollMaxBytes: c.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
+    elideSignatures: c.elideSignatures ?? false,
     log: { level: c.log?.level ?? 'info' },
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },
