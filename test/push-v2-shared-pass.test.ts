@@ -25,7 +25,7 @@ function sink(peer: number, scopeHex: string, number: number, bare = false): Sin
   const errors: string[] = [];
   return {
     linkId: nextLink++, peerId: peer.toString(16).padStart(16, '0'), fingerprint: Uint8Array.from([0, 0, 0, 0, 0, 0, 0, peer]),
-    blocked: false, sendLimit: 65536, acceptsBare: bare, frames, errors,
+    blocked: false, sendLimit: 65536, acceptsBare: bare, acceptsBatch: false, frames, errors,
     theirNumber: (id) => (toHex(id) === scopeHex ? number : undefined),
     sendFrame: (b) => void frames.push(b),
     sendError: (reason) => void errors.push(reason),

@@ -15,11 +15,11 @@ import { fitWithin } from '../../protocol/budget.js';
 import { cborHeadLength } from '../../protocol/cbor.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import type { Push } from '../../protocol/messages-v2.js';
+import { batchPushFrame, MIN_BATCH_PUSH_COMMANDS, type BatchPushSource } from './push-batch-v2.js';
 
 /** What the step reads of a scope's store. */
-export interface PushSource {
+export interface PushSource extends BatchPushSource {
   lengthOf(h: number): number;
-  bytesOf(h: number): Uint8Array;
 }
 
 /** One push step's outcome. */
@@ -58,7 +58,7 @@ export function pushStepV2(
   src: PushSource,
   todo: ArrayLike<number>,
   from: number,
-  o: { scope: number; budget: number; frameLimit: number; bare: boolean; passBytes: number },
+  o: { scope: number; budget: number; frameLimit: number; bare: boolean; compact?: boolean; passBytes: number },
 ): PushStepV2 {
   const frames: Uint8Array[] = [];
   const empty = emptyPushBytes(o.scope);
@@ -82,6 +82,19 @@ export function pushStepV2(
       remaining -= body.length;
       pos++;
       break;
+    }
+    if (o.compact === true && todo.length - pos >= MIN_BATCH_PUSH_COMMANDS) {
+      const f = batchPushFrame(src, todo, pos, { scope: o.scope, limit, remaining, empty });
+      if (f !== null) {
+        frames.push(f.body);
+        remaining -= f.body.length;
+        sent += f.body.length;
+        pos = f.end;
+        held = f.held;
+        exhausted = f.cut;
+        if (f.held || f.cut) break;
+        continue;
+      }
     }
     let end = fitWithin(empty, limit, len, pos, todo.length);
     // `cut`: the next command would break the budget itself, not just this frame.

@@ -8,7 +8,7 @@
  * - per (scope, known heads, floor): one {@link SharedWalkV2}, so subscribers that are equally up
  *   to date share one walk — cursors keep it across passes, the index only this pass — and, per
  *   pass, its result less pruned commands;
- * - per (list, position, number, budget, frame limit, bare): one {@link PushStepV2} — its frames
+ * - per (list, position, number, budget, frame limit, bare, compact): one {@link PushStepV2} — its frames
  *   depend on nothing else (pushStepV2 is pure), so subscribers whose budgets stand equal (the
  *   usual case: same `max_bytes`, same pushes charged) receive the same encoded bodies, each
  *   sealed for its own link by the session.
@@ -43,6 +43,7 @@ export interface StepOptionsV2 {
   budget: number;
   frameLimit: number;
   bare: boolean;
+  compact: boolean;
   passBytes: number;
 }
 
@@ -97,7 +98,7 @@ export class PushPassMemoV2 {
   step(src: PushSource, todo: readonly number[], from: number, o: StepOptionsV2): PushStepV2 {
     let id = this.listIds.get(todo);
     if (id === undefined) this.listIds.set(todo, (id = this.listIds.size));
-    const key = `${id}/${from}/${o.scope}/${o.budget}/${o.frameLimit}/${o.bare ? 1 : 0}/${o.passBytes}`;
+    const key = `${id}/${from}/${o.scope}/${o.budget}/${o.frameLimit}/${o.bare ? 1 : 0}/${o.compact ? 1 : 0}/${o.passBytes}`;
     let s = this.steps.get(key);
     if (s === undefined) this.steps.set(key, (s = pushStepV2(src, todo, from, o)));
     return s;

@@ -35,6 +35,8 @@ export interface PushLinkV2 {
   readonly sendLimit: number;
   /** The peer announced `BareCommand`. */
   readonly acceptsBare: boolean;
+  /** The peer announced `CompactBatch`: pushes of several commands go as a compact batch. */
+  readonly acceptsBatch: boolean;
   /** The peer's number for S while S is active on the link, else undefined. */
   theirNumber(scopeId: Uint8Array): number | undefined;
   sendFrame(body: Uint8Array): void;
@@ -104,7 +106,7 @@ export class PushPassV2 {
         c.list = retained.some((h) => this.host.skip(slot, h)) ? retained.filter((h) => !this.host.skip(slot, h)) : retained;
       }
       table.takeDirty(slot);
-      const step = memo.step(store, c.list, c.pos, { scope: number, budget: table.remainingOf(slot), frameLimit: link.sendLimit, bare: link.acceptsBare, passBytes: PUSH_PASS_BYTES_V2 });
+      const step = memo.step(store, c.list, c.pos, { scope: number, budget: table.remainingOf(slot), frameLimit: link.sendLimit, bare: link.acceptsBare, compact: link.acceptsBatch, passBytes: PUSH_PASS_BYTES_V2 });
       for (const f of step.frames) link.sendFrame(f);
       table.charge(slot, step.charged);
       link.pushed(step.end - c.pos);

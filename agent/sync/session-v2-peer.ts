@@ -5,6 +5,7 @@
  */
 import { fingerprint } from '../../protocol/command.js';
 import { Capability } from '../../protocol/constants.js';
+import { CAPABILITY_COMPACT_BATCH } from '../../protocol/constants-v2.js';
 import type { PeerHello } from './handshake.js';
 
 /** What a session knows of its peer; everything is empty or null before the peer's `Hello`. */
@@ -39,5 +40,10 @@ export class SessionV2Peer {
   /** {@link PushLinkV2}: the peer announced `BareCommand`. */
   get acceptsBare(): boolean {
     return ((this.peer?.caps ?? 0) & Capability.BareCommand) !== 0;
+  }
+
+  /** {@link PushLinkV2}: the peer announced `CompactBatch` (it takes `Push.batch`). */
+  get acceptsBatch(): boolean {
+    return ((this.peer?.caps ?? 0) & CAPABILITY_COMPACT_BATCH) !== 0;
   }
 }
