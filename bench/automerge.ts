@@ -116,6 +116,12 @@ export async function benchAutomerge(): Promise<Record<string, number>> {
     out[`automerge.${name}.syncwire_handshake_bytes`] = med(sw, 'handshake');
     // The receiver is a device (elide: covered signatures left out); once as a gateway, for the comparison (bytes barely vary between runs).
     if (name === 'cold') out[`automerge.cold.syncwire_signed_bytes`] = (await syncwireSync(n, false, false)).bytes;
+    if (name === 'cold') {
+      // Issue 17's ≤ 2 round trips is a TCP figure: once over loopback (dial, handshake, the polls).
+      const tcp = await syncwireSync(n, false, true, 'tcp');
+      out['automerge.cold.syncwire_round_trips_tcp'] = tcp.roundTrips;
+      out['automerge.cold.syncwire_ms_tcp'] = round(tcp.ms, 1);
+    }
     // Cold keeps its historical key names (issue 17 names `automerge.bytes_ratio` and `.time_ratio`).
     Object.assign(out, name === 'cold' ? ratios('automerge', 'round_trips', sw, am) : ratios('automerge.concurrent', 'round_trips_ratio', sw, am));
     out[`yjs.${name}.yjs_bytes`] = med(yj, 'bytes');

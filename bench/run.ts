@@ -99,6 +99,7 @@ export const TARGETS: Record<string, [op: '>=' | '<=', value: number]> = {
   'yjs.time_ratio': ['<=', 2],
   'yjs.concurrent.bytes_ratio': ['<=', 1],
   'yjs.concurrent.time_ratio': ['<=', 2],
+  'automerge.cold.syncwire_round_trips_tcp': ['<=', 2],
 };
 
 /** 'met', 'MISS' or '' (no target). */

@@ -17,13 +17,18 @@ import { createMemoryLinkPair } from '../agent/memory-link.js';
 import type { EngineV2 } from '../agent/sync/engine-v2.js';
 import { decodeMessageV2 } from '../protocol/envelope-v2.js';
 import type { SyncCost } from './sync-cost.js';
-import { payload, until } from './util.js';
-import { BENCH_SCOPE, makeEnginesV2, teardownV2 } from './v2-setup.js';
+import { payload, until, type Closer } from './util.js';
+import { BENCH_SCOPE, makeEnginesV2, tcpStarV2, teardownV2 } from './v2-setup.js';
 
-/** One syncwire sync of `n` commands, cold or concurrent (see the module comment); `elide`: B is a device (default true). */
-export async function syncwireSync(n: number, concurrent: boolean, elide = true): Promise<SyncCost> {
+/**
+ * One syncwire sync of `n` commands, cold or concurrent (see the module comment); `elide`: B is a
+ * device (default true); `link`: the in-process memory link (default) or TCP loopback (the timed
+ * part then includes the connection and handshake; the round trips count polls as always).
+ */
+export async function syncwireSync(n: number, concurrent: boolean, elide = true, link: 'memory' | 'tcp' = 'memory'): Promise<SyncCost> {
   const [a, b] = await makeEnginesV2(2, { tuning: { subscribe: false }, allWrite: true, elide: elide ? [1] : [] });
   const size = (e: EngineV2): number => e.scope(BENCH_SCOPE)?.store.size ?? 0;
+  const closers: Closer[] = [];
   try {
     const commitN = async (e: EngineV2, from: number, to: number): Promise<void> => {
       for (let i = from; i < to; i++) await e.commit(BENCH_SCOPE, payload(100, i));
@@ -49,7 +54,6 @@ export async function syncwireSync(n: number, concurrent: boolean, elide = true)
     for (let h = shared; h < storeA.size; h++) commandBytes += storeA.lengthOf(h);
     if (storeB) for (let h = shared; h < storeB.size; h++) commandBytes += storeB.lengthOf(h);
     const total = n + 1; // the genesis too
-    const [la, lb] = createMemoryLinkPair({ seal: 'off' });
     let bytes = 0;
     let handshake = 0;
     let polls = 0;
@@ -64,13 +68,17 @@ export async function syncwireSync(n: number, concurrent: boolean, elide = true)
       });
     }
     const t0 = performance.now();
-    a!.attach(la);
-    b!.attach(lb);
+    if (link === 'tcp') closers.push(await tcpStarV2(a!, [b!], 'off'));
+    else {
+      const [la, lb] = createMemoryLinkPair({ seal: 'off' });
+      a!.attach(la);
+      b!.attach(lb);
+    }
     await until(() => size(a!) === total && size(b!) === total, 60000, 'syncwire convergence', 1);
     const ms = performance.now() - t0;
     // Round trips: polls needed (each side polls the other; cold, A's poll finds nothing).
     return { bytes, roundTrips: concurrent ? polls / 2 : polls - 1, ms, handshake, commandBytes };
   } finally {
-    await teardownV2([a!, b!], []);
+    await teardownV2([a!, b!], closers);
   }
 }
