@@ -204,7 +204,17 @@ export function decodeHeldCommandV2(scopeId: Uint8Array | null, bytes: Uint8Arra
   return decode(scopeId, bytes, true);
 }
 
-function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean): CommandV2 {
+/**
+ * {@link decodeHeldCommandV2} of a body read back from this host's own store under the id the
+ * store keeps for it: the id is taken, not hashed again (a responder decodes every command it
+ * sends; the receiver computes every id itself anyway). Structure is still checked.
+ * @throws TooLargeError, MalformedError as {@link decodeCommandV2}.
+ */
+export function decodeStoredCommandV2(bytes: Uint8Array, id: Uint8Array): CommandV2 {
+  return decode(null, bytes, true, id);
+}
+
+function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean, knownId?: Uint8Array): CommandV2 {
   if (bytes.length > MAX_COMMAND_BYTES) throw new TooLargeError(`command of ${bytes.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
   const v = decodeCbor(bytes, MAX_COMMAND_BYTES, COMMAND_DEPTH);
   if (!Array.isArray(v) || v.length !== 6) throw new MalformedError('command v2 is not a 6-element array');
@@ -224,8 +234,9 @@ function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean): C
     if (compareBytes(parents[i - 1]!, parents[i]!) >= 0) throw new MalformedError('command parents must be strictly ascending');
   }
   if (signature !== null && signature.length !== SIGNATURE_BYTES) throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
-  const scope = scopeFor(scopeId, kind);
   const own = Uint8Array.from(bytes);
+  if (knownId !== undefined) return { ...fields, signature, bytes: own, id: Uint8Array.from(knownId) };
+  const scope = scopeFor(scopeId, kind);
   // Hash the unsigned bytes in place: the 0x85 head, then the slice between head and signature.
   const tail = signature === null ? 1 : SIGNATURE_TAIL_V2;
   const id = digest(idHash(scope, kind).update(UNSIGNED_HEAD_BYTES).update(own.subarray(1, own.length - tail)));

@@ -3,7 +3,7 @@
  * T with the horizon records they need placed before them, produced lazily so that a command's
  * bytes are only decoded when the budget reaches it.
  */
-import { decodeHeldCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeStoredCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { encodeHorizonRecord } from '../../protocol/horizon-record.js';
 import { toHex } from '../../protocol/keys.js';
@@ -71,7 +71,7 @@ export class AnswerItems {
   private expand(c: number): void {
     const r = this.reader;
     const bytes = r.bytesOf(c);
-    const cmd = decodeHeldCommandV2(r.scopeId, bytes);
+    const cmd = decodeStoredCommandV2(bytes, r.idOf(c));
     for (const p of cmd.parents) {
       const hex = toHex(p);
       if (this.inQ.has(hex) || this.recorded.has(hex)) continue;

@@ -14,7 +14,7 @@
  * when a run first has something to prune (one decode per retained command), so a scope kept
  * forever never pays for them; after that each appended command is decoded once for its parent ids.
  */
-import { decodeHeldCommandV2 } from '../../protocol/command-v2.js';
+import { decodeStoredCommandV2 } from '../../protocol/command-v2.js';
 import { compareBytes } from '../../protocol/command.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { toHex } from '../../protocol/keys.js';
@@ -189,7 +189,7 @@ export class ScopeRetention {
   }
 
   private parentIds(h: number): Uint8Array[] {
-    return decodeHeldCommandV2(this.o.store.scopeId, this.o.store.bytesOf(h)).parents;
+    return decodeStoredCommandV2(this.o.store.bytesOf(h), this.o.store.idOf(h)).parents;
   }
 
   /** Referrer counts of the store's horizon entries: the retained commands naming each. */
