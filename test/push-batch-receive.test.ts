@@ -4,31 +4,16 @@
  * for the run), and a forged command inside the run costs the whole run, nothing stored.
  */
 import t from 'tap';
-import { createMemoryLinkPair } from '../agent/memory-link.js';
-import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { encodeCommandV2, type CommandV2 } from '../protocol/command-v2.js';
 import { fingerprint } from '../protocol/command.js';
 import { encodeBatch } from '../protocol/compact-batch.js';
-import { CommandKind, Role } from '../protocol/constants-v2.js';
-import { generateIdentity, type Identity } from '../protocol/keys.js';
-import { RawPeerV2 } from '../testkit/raw-peer-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
+import type { Identity } from '../protocol/keys.js';
+import { gatewayWithRawWriter } from '../testkit/raw-writer-v2.js';
 import { until } from '../testkit/wait.js';
 import { FAST_V2 } from './engine-v2-kit.js';
 
-async function rig(t: { teardown(fn: () => unknown): void }) {
-  const me = generateIdentity();
-  const gw = await EngineV2.open({ identity: generateIdentity(), trust: { mode: 'list', keys: [me.publicKey] }, tuning: FAST_V2, scopes: { max: Infinity } });
-  t.teardown(() => gw.close());
-  await gw.createScope({ name: 'fleet/a', members: [{ publicKey: gw.identity.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: me.publicKey, roles: Role.Read | Role.Write }], openRead: true });
-  const host = gw.scope('fleet/a')!;
-  const [a, b] = createMemoryLinkPair({ seal: 'off' });
-  const s = gw.attach(a);
-  const raw = new RawPeerV2(b, me);
-  await until(() => s.authenticated && raw.numberOf(host.id) !== undefined, 20_000, 'up');
-  const [mine] = raw.open([{ id: host.id, name: 'fleet/a' }]);
-  await until(() => s.table.active(host.id), 20_000, 'scope active');
-  return { me, host, raw, scope: mine!, s };
-}
+const rig = (t: { teardown(fn: () => unknown): void }) => gatewayWithRawWriter(t, FAST_V2);
 
 /** A chain of `n` commands by `me` on the genesis. */
 function chain(me: Identity, scopeId: Uint8Array, genesis: Uint8Array, n: number): CommandV2[] {

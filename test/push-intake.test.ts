@@ -6,14 +6,12 @@
  * gateway's backlog never exceeds the bound (before the bound it grew with the flood).
  */
 import t from 'tap';
-import { createMemoryLinkPair } from '../agent/memory-link.js';
-import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { MAX_PUSH_BACKLOG_BYTES, PushIntake } from '../agent/sync/push-intake.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { fingerprint } from '../protocol/command.js';
-import { CommandKind, Role } from '../protocol/constants-v2.js';
-import { generateIdentity, toHex } from '../protocol/keys.js';
-import { RawPeerV2 } from '../testkit/raw-peer-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
+import { toHex } from '../protocol/keys.js';
+import { gatewayWithRawWriter } from '../testkit/raw-writer-v2.js';
 import { until } from '../testkit/wait.js';
 import { FAST_V2 } from './engine-v2-kit.js';
 
@@ -59,18 +57,7 @@ t.test('a push larger than the bound is taken when nothing waits; a rejected run
 });
 
 t.test('regression: a push flood no longer grows the backlog past the bound', async (t) => {
-  const me = generateIdentity();
-  const gw = await EngineV2.open({ identity: generateIdentity(), trust: { mode: 'list', keys: [me.publicKey] }, tuning: FAST_V2, scopes: { max: Infinity } });
-  t.teardown(() => gw.close());
-  const RWA = Role.Read | Role.Write | Role.Admin;
-  await gw.createScope({ name: 'fleet/a', members: [{ publicKey: gw.identity.publicKey, roles: RWA }, { publicKey: me.publicKey, roles: Role.Read | Role.Write }], openRead: true });
-  const host = gw.scope('fleet/a')!;
-  const [a, b] = createMemoryLinkPair({ seal: 'off' });
-  const s = gw.attach(a);
-  const raw = new RawPeerV2(b, me);
-  await until(() => s.authenticated && raw.numberOf(host.id) !== undefined, 20_000, 'up, scope offered');
-  const [mine] = raw.open([{ id: host.id, name: 'fleet/a' }]);
-  await until(() => s.table.active(host.id), 20_000, 'scope active');
+  const { me, host, raw, scope: mine, s } = await gatewayWithRawWriter(t, FAST_V2);
   // 3,000 signed commands of ~900 bytes (~2.7 MB), 3 per push, all on the genesis: each verifies on its own.
   const genesis = host.store.idOf(0).slice();
   const author = fingerprint(me.publicKey);
@@ -83,7 +70,7 @@ t.test('regression: a push flood no longer grows the backlog past the bound', as
       payload[2] = k;
       return encodeCommandV2(host.id, { parents: [genesis], author, seq: 1 + i * 3 + k, kind: CommandKind.Data, payload }, (m) => me.sign(m)).bytes;
     });
-    raw.send({ type: 'Push', scope: mine!, remaining: 1_000_000, exhausted: false, commands: cmds });
+    raw.send({ type: 'Push', scope: mine, remaining: 1_000_000, exhausted: false, commands: cmds });
     sent += cmds.length;
   }
   const intake = s.scoped.push.intake;
