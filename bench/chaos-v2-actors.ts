@@ -9,6 +9,7 @@ import { attachTransport, type AttachedTransport } from '../agent/node/attach-tr
 import { EngineV2, type EngineV2Options } from '../agent/sync/engine-v2.js';
 import type { Link } from '../agent/link.js';
 import { toHex, type Identity } from '../protocol/keys.js';
+import { addTally, batchTallyOf, emptyTally, type BatchTally } from './chaos-v2-batch.js';
 import { FaultyLink } from './chaos-v2-links.js';
 
 /** The fleet scope of the soak. */
@@ -45,14 +46,26 @@ export class SoakAgent {
   foreign = 0;
   commitsRefused = 0;
   unexpectedErrors: string[] = [];
+  /** Compact batches its closed engines took in (a reopened engine counts from 0 again). */
+  private readonly pastBatches = emptyTally();
 
+  /**
+   * @param elide the engine setting `elide` (PROTOCOL.md §10.7): store covered commands without
+   *   their signatures. Default false.
+   */
   constructor(
     readonly name: string,
     readonly identity: Identity,
     private readonly gatewayKey: Uint8Array,
     private readonly dataDir: string,
     private readonly dialUrl: string,
+    readonly elide = false,
   ) {}
+
+  /** Compact batches taken in over every engine it opened so far, the open one included. */
+  get batches(): BatchTally {
+    return addTally(batchTallyOf(this.engine), this.pastBatches);
+  }
 
   /** Its device scope's name. */
   get own(): string {
@@ -63,7 +76,7 @@ export class SoakAgent {
   async open(): Promise<void> {
     const e = await EngineV2.open({
       identity: this.identity, trust: { mode: 'list', keys: [this.gatewayKey] }, dataDir: this.dataDir,
-      tuning: PACE_V2, scopes: { join: [FLEET] },
+      tuning: { ...PACE_V2, elide: this.elide }, scopes: { join: [FLEET] },
     });
     e.on('appended', (a) => {
       if (a.scope !== this.own && a.scope !== FLEET) this.foreign++;
@@ -85,6 +98,7 @@ export class SoakAgent {
     this.transport = null;
     this.engine = null;
     await t?.close();
+    addTally(this.pastBatches, batchTallyOf(e)); // before close: a closed engine holds no scopes
     await e?.close();
     this.restarts++;
   }

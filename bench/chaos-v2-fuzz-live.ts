@@ -4,8 +4,11 @@
  * (testkit/fuzz-inputs-v2.ts's hostile messages under the right and wrong scope numbers, mutated
  * corpus bodies, replays), by raw links that never handshake, by a peer on a sealed link (forged,
  * altered and replayed 0x53 bodies, unsealed messages, Hellos) and by the far end of a simulated
- * UART, while a good peer keeps committing to the fleet scope. The good peer must converge, the
- * sealed link must survive, and every injected frame must be counted.
+ * UART, while a good peer keeps committing to the fleet scope. The hostile peers also push compact
+ * batches of the fleet scope under its right number (bench/chaos-v2-fuzz-live-batch.ts: fresh
+ * chains of a third writer, signed or elided, replays, mutations). The good peer must converge, the
+ * sealed link must survive, every injected frame must be counted, and the target must store no
+ * command without its signature or with a bad one.
  */
 import { randomBytes } from 'node:crypto';
 import { SerialPortStream } from '@serialport/stream';
@@ -17,8 +20,8 @@ import { openTransport } from '../agent/transport/registry.js';
 import { createSimBinding, createSimLink, SimRegistry } from '../firmware-sim/uart/index.js';
 import { isBarePushV2 } from '../protocol/bare-push-v2.js';
 import { Role } from '../protocol/constants-v2.js';
-import { decodeMessageV2 } from '../protocol/envelope-v2.js';
-import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
+import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
+import { fromHex, generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import { isSealed, SEAL_MARKER, SEAL_OVERHEAD, sealFrame } from '../protocol/seal.js';
 import { encodeSerialFrame } from '../protocol/serial-frame.js';
 import { concat } from '../testkit/bytes.js';
@@ -26,6 +29,8 @@ import { hostile } from '../testkit/fuzz-inputs.js';
 import { hostileBodyV2, type V2FuzzContext } from '../testkit/fuzz-inputs-v2.js';
 import { bytes, int, pick, Prng, type Random } from '../testkit/prng.js';
 import { gc, round, sleep, until, type ChaosConfig, type Figures } from './chaos/common.js';
+import { auditSignatures, keysByAuthor } from './chaos-v2-batch.js';
+import { LiveBatchSource } from './chaos-v2-fuzz-live-batch.js';
 
 const FLEET = 'fleet/fuzz';
 const FAST: NonNullable<EngineV2Options['tuning']> = {
@@ -76,15 +81,19 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
   const goodId = generateIdentity();
   const hostileIds = Array.from({ length: 4 }, () => generateIdentity());
   const sealedId = generateIdentity();
+  // A writer of the fleet scope without an engine: its commands reach the target only in batches the hostile peers relay.
+  const relayedId = generateIdentity();
   const trusted = [targetId, goodId, sealedId, ...hostileIds].map((i) => i.publicKey);
   const open = (identity: Identity, extra: NonNullable<EngineV2Options['tuning']> = {}, gateway = false): Promise<EngineV2> =>
     EngineV2.open({ identity, trust: { mode: 'list', keys: trusted }, tuning: { ...FAST, ...extra }, scopes: gateway ? { max: Infinity } : { join: [FLEET] } });
   const target = await open(targetId, {}, true);
   const scope = await target.createScope({
     name: FLEET,
-    members: [{ publicKey: targetId.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: goodId.publicKey, roles: Role.Read | Role.Write }],
+    members: [{ publicKey: targetId.publicKey, roles: Role.Read | Role.Write | Role.Admin }, { publicKey: goodId.publicKey, roles: Role.Read | Role.Write }, { publicKey: relayedId.publicKey, roles: Role.Read | Role.Write }],
     openRead: true,
   });
+  const batchSource = new LiveBatchSource(target.scope(FLEET)!, relayedId, r2);
+  let batchPushes = 0;
   const good = await open(goodId);
   const sessions: SessionV2[] = [];
   let undecodableSent = 0;
@@ -139,7 +148,7 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
   let handshakeInjected = 0;
 
   /** The fuzz context of hostile `h`: the target's number for the fleet scope on its link. */
-  const ctxOf = (h: (typeof hostiles)[number], me: Identity): V2FuzzContext => ({ number: h.own.theirNumber(scope.id) ?? 0, scopeId: scope.id, name: FLEET, commands: seeds.filter((s) => s[0] === 0x86), me });
+  const ctxOf = (h: (typeof hostiles)[number], me: Identity): V2FuzzContext => ({ number: h.own.theirNumber(scope.id) ?? 0, scopeId: scope.id, name: FLEET, commands: seeds.filter((s) => s[0] === 0x86), me, batches: batchSource.pool });
   const semantic = (h: (typeof hostiles)[number], me: Identity): Uint8Array => {
     if (rnd() < 0.2 && captured.length > 0) return pick(rnd, captured);
     try {
@@ -147,6 +156,14 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
     } catch {
       return hostile(rnd, seeds); // a generated message the encoder's schema refuses (an item too large): plain garbage instead
     }
+  };
+
+  /** A `Push` of a compact batch of the fleet scope under the target's number (a mutation cut to nothing: plain garbage). */
+  const batchPush = (h: (typeof hostiles)[number]): Uint8Array => {
+    const batch = batchSource.next();
+    if (batch.length === 0) return hostile(rnd, seeds);
+    batchPushes++;
+    return encodeMessageV2({ type: 'Push', scope: ctxOf(h, hostileIds[0]!).number, remaining: 1 << 20, exhausted: false, commands: [], batch });
   };
 
   /** One body for the sealed link, and what the target must make of it. */
@@ -228,7 +245,9 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
         sealedP.send(body);
       } else {
         if (!h.link.open) Object.assign(h, connectHostile(h.engine)); // the target closed it: come back
-        let body = rnd() < 0.5 ? hostile(rnd, seeds) : semantic(h, hostileIds[hostiles.indexOf(h)]!);
+        const q = rnd();
+        // One in ten: a compact batch of the fleet scope under the target's own number (issue 17).
+        let body = q < 0.1 ? batchPush(h) : q < 0.55 ? hostile(rnd, seeds) : semantic(h, hostileIds[hostiles.indexOf(h)]!);
         // Before the link is up a 0x53 body is dropped uncounted (§7); keep the bad-frame count exact.
         while (isSealed(body) && !h.session.authenticated) body = body.subarray(1);
         h.link.send(body);
@@ -259,6 +278,11 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
   };
   const converged = goodCommits > 0 && (await until(() => ids(good) === ids(target), 30_000, 100));
   const heapAfter = heapMb();
+  const fleet = target.scope(FLEET)!;
+  // Whether the scope's ingest (one queue per scope) still drains: an input that never settles wedges every later one.
+  const ingestIdle = await Promise.race([fleet.ingest.idle().then(() => true), sleep(5000).then(() => false)]);
+  const audit = auditSignatures(target, keysByAuthor([targetId, goodId, relayedId, sealedId, ...hostileIds].map((i) => i.publicKey)));
+  const relayedStored = [...batchSource.signedFresh].filter((h) => fleet.store.indexOf(fromHex(h)) >= 0).length;
   const targetSessions = target.sessions().length;
   const figures: Figures = {
     live_inputs: inputs,
@@ -287,6 +311,19 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
     heap_mb_by_quarter: heapByQuarter,
     heap_sessions_attached: sessions.length,
     heap_target_sessions_open: targetSessions,
+    live_target_ingest_idle: ingestIdle,
+    live_batch_pushes: batchPushes,
+    live_batches_by_kind: batchSource.sent,
+    live_target_batches_received: fleet.ingest.stats.batches.received,
+    live_target_batches_verified: fleet.ingest.stats.batches.verified,
+    live_target_batches_covered_skips: fleet.ingest.stats.batches.coveredSkips,
+    live_target_batches_uncovered: fleet.ingest.stats.batches.uncovered,
+    live_target_rejected: { ...fleet.ingest.stats.rejected } as Record<string, number>,
+    live_relayed_signed_sent: batchSource.signedFresh.size,
+    live_relayed_stored: relayedStored,
+    live_target_held_commands: audit.held,
+    live_target_signatures_checked: audit.signed,
+    live_target_bad_signatures: audit.bad + audit.unknownAuthor + audit.undecodable,
     good_peer_commits: goodCommits,
     good_peer_converged: converged,
   };

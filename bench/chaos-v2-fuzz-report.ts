@@ -30,19 +30,28 @@ export function sectionFuzzFloodV2(fuzz: Figures, flood: Figures): string {
 
 \`bench/chaos-v2-fuzz.ts\` (\`test/chaos.test.ts\` runs a short one). Layer 1: serial and TCP frame
 decoders (flipped bits, truncations, oversized lengths, no delimiter). Layer 2: the v2 message
-decoder and the bare-push decoder on mutated v2 bodies of every message type. Layer 2b: a sealed
+decoder and the bare-push decoder on mutated v2 bodies of every message type. Layer 2c: compact
+batches (two authors, a merge; every signature, runs elided, none) mutated bare and inside
+\`PollResponse\`/\`Push\`, through \`decodeBatch\`, the verify plan, the real signature checks and
+the cover outcome: no command outside the genuine ones may come out authenticated. Layer 2b: a sealed
 frame opener under forged, altered, replayed and foreign-key frames. Layer 3: a live \`EngineV2\`
 gateway holding an open-read fleet scope, fed by four authenticated peers on unsealed links
 (hostile v2 messages under the right and wrong scope numbers, mutated bodies, replays of the good
 link), by raw links that never handshake, by a peer on a sealed link (0x53 bodies, unsealed
 messages, Hellos) and by the far end of a simulated UART, while a good peer commits to the fleet
-scope. Invariants: no crash, hang or untyped error; no forgery opens; every undecodable frame is
-counted (bad frame, or dropped unread when its link closed first); the sealed link stays up with
-every injection counted; the good peer converges.
+scope; the authenticated peers also push compact batches of the fleet scope under its right number
+(fresh chains of a writer without an engine, all signed or with elided signatures, replays of the
+target's commands, mutations). Invariants: no crash, hang or untyped error; no forgery opens or
+authenticates; every undecodable frame is counted (bad frame, or dropped unread when its link
+closed first); the sealed link stays up with every injection counted; the target stores fresh
+relayed commands, none without its signature and none whose signature fails; its scope ingest
+drains; the good peer converges.
 
 Measured (${fuzz.quick === true ? 'quick run' : 'full run'}): ${z('inputs')} inputs, ${z('crashes')} crashes, ${z('hangs')} hangs, ${z('untyped_errors')} untyped errors,
 ${z('sealed_forgeries_opened')} forgeries opened; live: ${z('live_undecodable_sent')} undecodable frames sent, ${z('live_bad_frames_counted')} bad frames and
-${z('live_intake_dropped')} dropped at close counted; sealed link survived ${z('live_sealed_link_survived')}; good peer converged ${z('good_peer_converged')}.
+${z('live_intake_dropped')} dropped at close counted; sealed link survived ${z('live_sealed_link_survived')}; good peer converged ${z('good_peer_converged')};
+batches: ${z('batch_decoder_inputs')} through the batch path, ${z('batch_forgeries_authenticated')} forgeries authenticated; live ${z('live_batch_pushes')} batch pushes,
+${z('live_relayed_stored')} relayed commands stored, ${z('live_target_held_commands')} held and ${z('live_target_bad_signatures')} bad signatures stored, ingest drained ${z('live_target_ingest_idle')}.
 
 ${heapLine(fuzz)}
 

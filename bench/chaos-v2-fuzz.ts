@@ -1,6 +1,7 @@
 /**
  * The protocol-2 fuzzer of `make chaos`, in layers: (1) the serial and TCP frame decoders, (2)
- * the v2 message decoder and the bare-push decoder, (2b) the sealed-frame opener
+ * the v2 message decoder and the bare-push decoder, (2c) compact batches through a receiver's
+ * pure path (bench/chaos-v2-fuzz-batch.ts), (2b) the sealed-frame opener
  * (bench/chaos-v2-fuzz-sealed.ts), (3) a live EngineV2 gateway fed hostile frames by
  * authenticated peers, raw links, a sealed link and a simulated UART while a good peer keeps
  * syncing (bench/chaos-v2-fuzz-live.ts). Every rejection must be a typed error; nothing may
@@ -19,13 +20,17 @@ import type { MessageV2 } from '../protocol/messages-v2.js';
 import { encodeSerialFrame, SerialFrameDecoder } from '../protocol/serial-frame.js';
 import { encodeTcpFrame, TcpFrameDecoder } from '../protocol/tcp-frame.js';
 import { hostile } from '../testkit/fuzz-inputs.js';
-import { bytes, int, xorshift32 } from '../testkit/prng.js';
+import { bytes, int, Prng, xorshift32 } from '../testkit/prng.js';
 import { gc, round, type ChaosConfig, type Figures } from './chaos/common.js';
 import { sealedLayer, type Tally } from './chaos-v2-fuzz-sealed.js';
 import { liveAgentV2 } from './chaos-v2-fuzz-live.js';
+import { batchCorpusV2, batchLayerV2 } from './chaos-v2-fuzz-batch.js';
 
-/** A corpus of valid v2 message bodies of every type, bare pushes and commands of one scope. */
-export function corpusV2(id: Identity, scopeId: Uint8Array, cmds: Uint8Array[]): Uint8Array[] {
+/**
+ * A corpus of valid v2 message bodies of every type, bare pushes and commands of one scope; with
+ * `batches` (compact batches of the scope) also a `PollResponse` and a `Push` carrying each.
+ */
+export function corpusV2(id: Identity, scopeId: Uint8Array, cmds: Uint8Array[], batches: Uint8Array[] = []): Uint8Array[] {
   const ids = (n: number): Uint8Array[] => Array.from({ length: n }, () => new Uint8Array(randomBytes(32)));
   const msgs: MessageV2[] = [
     { type: 'Hello', version: PROTOCOL_VERSION_2, public_key: id.publicKey, max_frame: 65536, caps: 3, nonce: new Uint8Array(randomBytes(16)), ephemeral: new Uint8Array(randomBytes(32)) },
@@ -39,6 +44,10 @@ export function corpusV2(id: Identity, scopeId: Uint8Array, cmds: Uint8Array[]):
     { type: 'Unsubscribe', scope: 0 },
     { type: 'Push', scope: 0, remaining: 1000, exhausted: false, commands: cmds.slice(0, 2) },
     { type: 'Error', code: 7, message: 'busy', retry_after_ms: 100, scope: 0 },
+    ...batches.flatMap((batch): MessageV2[] => [
+      { type: 'PollResponse', scope: 0, session: 7, more: false, gap: false, total: 10, next_poll_ms: 1000, heads: ids(1), items: [], batch },
+      { type: 'Push', scope: 0, remaining: 1000, exhausted: false, commands: [], batch },
+    ]),
   ];
   return [...msgs.map(encodeMessageV2).map((b) => Uint8Array.from(b)), ...cmds.slice(0, 5), ...cmds.slice(0, 2).map((c) => encodeBarePushV2(c, 0))];
 }
@@ -60,6 +69,7 @@ function timed(t: Tally, f: () => void): void {
 export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): Promise<Figures> {
   const rnd = xorshift32(0xc0ffee);
   const id = generateIdentity();
+  const id2 = generateIdentity();
   const scopeId = new Uint8Array(randomBytes(32));
   const goodCmds: Uint8Array[] = [];
   let prev: Uint8Array[] = [scopeId];
@@ -68,7 +78,8 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
     goodCmds.push(c.bytes);
     prev = [c.id];
   }
-  const seeds = corpusV2(id, scopeId, goodCmds);
+  const batchCorpus = batchCorpusV2(scopeId, id, id2, new Prng(xorshift32(0xba7c4)));
+  const seeds = corpusV2(id, scopeId, goodCmds, batchCorpus.batches);
   const t: Tally = { inputs: 0, crashes: 0, untyped: 0, hangs: 0, slowestMs: 0, samples: [] };
   const errKinds: Record<string, number> = {};
 
@@ -148,6 +159,12 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   }
   cfg.log(`fuzz-v2: message decoders ${nMsg} inputs, ${decodedOk} decoded, errors ${JSON.stringify(errKinds)}`);
 
+  // Layer 2c: compact batches (bare and in PollResponse / Push) through the receiver's pure path.
+  const nBatch = Math.round(150_000 * scale);
+  const batch = await batchLayerV2(new Prng(rnd), scopeId, batchCorpus, [id.publicKey, id2.publicKey], nBatch, t);
+  t.inputs += batch.inputs;
+  cfg.log(`fuzz-v2: batch path ${nBatch} inputs, ${batch.decoded} decoded, ${batch.authenticated} commands authenticated, ${batch.forgeries} forgeries, errors ${JSON.stringify(batch.reasons)}`);
+
   // Layer 2b: the sealed-frame opener.
   const nSealed = Math.round(200_000 * scale);
   const sealed = await sealedLayer(rnd, seeds, nSealed, t);
@@ -172,6 +189,11 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
     inputs: t.inputs,
     frame_decoder_inputs: nSerial + nTcp,
     message_decoder_inputs: nMsg,
+    batch_decoder_inputs: batch.inputs,
+    batch_decoded: batch.decoded,
+    batch_commands_authenticated: batch.authenticated,
+    batch_forgeries_authenticated: batch.forgeries,
+    batch_error_reasons: batch.reasons,
     sealed_opener_inputs: nSealed,
     sealed_genuine_opened: sealed.opened,
     sealed_forgeries_opened: sealed.forgeriesOpened,
@@ -203,10 +225,16 @@ export function violationsFuzzV2(f: Figures, quick: boolean): string[] {
   want('inputs', (v) => typeof v === 'number' && v >= (quick ? 100_000 : 1_000_000), quick ? '>= 100k' : '>= 1M');
   for (const k of ['crashes', ...(quick ? [] : ['hangs']), 'untyped_errors', 'sealed_forgeries_opened', 'live_sealed_bad_frames']) want(k, (v) => v === 0, '0');
   for (const k of ['good_peer_converged', 'live_sealed_link', 'live_sealed_link_survived']) want(k, (v) => v === true, 'true');
+  if (f.live_target_ingest_idle !== undefined) want('live_target_ingest_idle', (v) => v === true, 'true (the target\'s scope ingest drained)');
   const counted = Number(f.live_sealed_counted ?? 0) + Number(f.live_sealed_intake_dropped ?? 0);
   want('live_sealed_injected', (v) => typeof v === 'number' && v > 0 && counted >= v, '> 0 and <= live_sealed_counted + live_sealed_intake_dropped');
   want('live_unsealed_dropped_on_sealed', (v) => v === f.live_unsealed_injected_on_sealed, '= live_unsealed_injected_on_sealed');
   const bad = Number(f.live_bad_frames_counted ?? 0) + Number(f.live_intake_dropped ?? 0);
+  // Compact batches (issue 17); figures of a run before them have none.
+  if (f.batch_decoder_inputs !== undefined) {
+    for (const k of ['batch_forgeries_authenticated', 'live_target_held_commands', 'live_target_bad_signatures']) want(k, (v) => v === 0, '0');
+    for (const k of ['batch_decoded', 'batch_commands_authenticated', 'live_target_batches_received', 'live_relayed_stored']) want(k, (v) => typeof v === 'number' && v > 0, '> 0');
+  }
   want('live_undecodable_sent', (v) => typeof v === 'number' && v <= bad, '<= live_bad_frames_counted + live_intake_dropped (every undecodable frame counted)');
   return out;
 }

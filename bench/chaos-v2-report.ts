@@ -22,6 +22,12 @@ export function violationsV2(f: SoakV2Figures): string[] {
   want('hostile_held_victim_scope', (v) => v === false, 'false');
   want('hostile_offered_victim_scope', (v) => v === 0, '0');
   want('acknowledged', (v) => typeof v === 'number' && v > 0, '> 0');
+  // Compact batches and elided signatures (issue 17); figures of a run before them have no audit.
+  if (f.signatures_checked !== undefined) {
+    for (const k of ['bad_signatures_stored', 'held_commands_elsewhere', 'unverifiable_authors_stored', 'undecodable_stored']) want(k, (v) => v === 0, '0');
+    want('signatures_checked', (v) => typeof v === 'number' && v > 0, '> 0');
+    if (Number(f.elide_agents) > 0) want('elide_agent_held_commands', (v) => typeof v === 'number' && v > 0, '> 0 (an elide agent holds covered commands without signatures)');
+  }
   return out;
 }
 
@@ -38,6 +44,7 @@ function summary(f: SoakV2Figures): string {
   return `Measured: ${v('acknowledged')} acknowledged commits (agents ${v('agent_commits')}, devices ${v('device_commits')}, gateway ${v('gateway_commits')}), `
     + `${v('lost')} lost, converged ${v('converged')} ${v('settle_ms')} ms after the faults stopped, ${v('foreign_commands')} foreign commands, ${v('crashes')} crashes; `
     + `under ${v('agent_restarts')} engine restarts, ${v('tcp_cuts')} TCP resets, ${v('device_link_cuts')} device link cuts and ${damaged} damaged frames; `
+    + `${v('batches_received')} compact batches taken in (${v('batches_covered_skips')} signatures skipped under covers), the elide agent holds ${v('elide_agent_held_commands')} commands without a signature, ${v('bad_signatures_stored')} bad signatures stored; `
     + `the devices saw ${v('device_gaps')} gaps and adopted ${v('device_horizons_adopted')} horizons; the hostile peer's ${v('hostile_write_attempts')} writes: ${v('hostile_writes_accepted')} accepted.`;
 }
 
@@ -56,7 +63,11 @@ devices (rings of ${String(f.device_ring)} commands per scope, so gaps and horiz
 gateway writes orders to every device scope and, every 3–7 s, a burst of twice a ring of fleet
 configs); a damaged frame (random bytes, or a real frame cut short) injected every 150–600 ms
 on a random link of any kind, both ways on device links; an agent's engine closed and reopened
-on its data dir every 3–9 s.
+on its data dir every 3–9 s. The last ${String(f.elide_agents ?? 0)} agent(s) run with the engine setting \`elide\`
+(PROTOCOL.md §10.7): covered commands of compact batches stored without their signature.
+At the end every command every engine stores is read back: a host without \`elide\` holds none
+without its signature, every stored signature verifies under its author's key
+(\`bad_signatures_stored\`), and an \`elide\` agent holds some (\`elide_agent_held_commands\` > 0).
 There is no close-without-flush in the v2 stores: a "power cut" drops the transport and closes
 the engine, and a commit counts as acknowledged only once \`commit()\` resolved (durability
 \`always\`: fsynced). A hostile peer, trusted on the link, asks to join agent 1's device scope

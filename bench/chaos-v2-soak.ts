@@ -23,6 +23,7 @@ import { prng } from '../testkit/prng.js';
 import { sleep, waitFor } from '../testkit/wait.js';
 import { FLEET, HostilePeer, PACE_V2, SoakAgent, expectedCommitError } from './chaos-v2-actors.js';
 import { holds, lostCommits, retainedIds } from './chaos-v2-check.js';
+import { batchFigures } from './chaos-v2-batch-figures.js';
 import { ResettingProxy } from './chaos/resetting-proxy.js';
 import { DeviceSeam, FaultyLink, type FaultCounters } from './chaos-v2-links.js';
 
@@ -36,6 +37,8 @@ export interface SoakV2Config {
   deviceRing: number;
   /** Longest settle after the faults stop, ms. */
   settleMs: number;
+  /** How many agents (the last ones) run with the engine setting `elide` (§10.7). Default 1. */
+  elideAgents?: number;
   log: (msg: string) => void;
 }
 
@@ -82,7 +85,8 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
   });
   const proxy = new ResettingProxy(listener.localPort!);
   await proxy.listen();
-  const agents = agentIds.map((id, i) => new SoakAgent(`agent-${i + 1}`, id, gi.publicKey, join(dir, `agent-${i + 1}`), `tcp://127.0.0.1:${proxy.port}`));
+  const elideFrom = cfg.agents - Math.min(cfg.agents, cfg.elideAgents ?? 1);
+  const agents = agentIds.map((id, i) => new SoakAgent(`agent-${i + 1}`, id, gi.publicKey, join(dir, `agent-${i + 1}`), `tcp://127.0.0.1:${proxy.port}`, i >= elideFrom));
   for (const a of agents) await a.open();
   const hostile = new HostilePeer(hi, gi.publicKey, join(dir, 'hostile'), `tcp://127.0.0.1:${listener.localPort!}`, agents[0]!.own);
   await hostile.open();
@@ -261,6 +265,7 @@ export async function runSoakV2(cfg: SoakV2Config): Promise<SoakV2Figures> {
     device_bad_frames: sum((d) => d.stats.badFrames), device_seal_failures: sum((d) => d.stats.sealFailures),
     device_rejected_commands: sum((d) => d.stats.rejectedCommands), device_orders: sum((d) => d.stats.orders),
     gateway_scopes: gw.scopes().length, gateway_commands: gw.scopes().reduce((s, x) => s + x.commands, 0),
+    ...batchFigures(gw, agents, hostile.engine, [gi.publicKey, hi.publicKey, ...agentIds.map((a) => a.publicKey), ...devices.map((d) => d.identity.publicKey)]),
   };
   // Teardown.
   await hostile.close();

@@ -24,7 +24,25 @@ t.test('protocol v2 soak, short: 0 lost, converged, 0 foreign, no crash', async 
   t.equal(f.unexpected_commit_errors, 0, 'commits failed only as a closing or joining engine may');
   t.ok((f.garbage_frames as number) + (f.truncated_frames as number) > 0, 'damaged frames were injected');
   t.ok((f.tcp_cuts as number) > 0, 'agent links were cut');
+  t.equal(f.elide_agents, 1, 'one agent ran with elide');
+  t.ok((f.batches_received as number) > 0, `compact batches were taken in (${String(f.batches_received)})`);
+  t.ok((f.elide_agent_held_commands as number) > 0, `the elide agent holds commands without signatures (${String(f.elide_agent_held_commands)})`);
+  t.equal(f.held_commands_elsewhere, 0, 'no host without elide holds a command without its signature');
+  t.ok((f.gateway_signatures_checked as number) > 0, 'the gateway\'s stored commands were verified');
+  t.equal(f.bad_signatures_stored, 0, 'every stored signature verifies');
+  t.equal(f.unverifiable_authors_stored, 0, 'every stored command has a known author');
   t.same(violationsV2(f), [], 'no invariant violation');
+});
+
+t.test('the batch and signature invariants', async (t) => {
+  const good = { lost: 0, converged: true, foreign_commands: 0, crashes: 0, unexpected_commit_errors: 0, hostile_writes_accepted: 0, hostile_held_victim_scope: false, hostile_offered_victim_scope: 0, acknowledged: 5 };
+  const audited = { ...good, elide_agents: 1, elide_agent_held_commands: 3, signatures_checked: 10, bad_signatures_stored: 0, held_commands_elsewhere: 0, unverifiable_authors_stored: 0, undecodable_stored: 0 };
+  t.same(violationsV2(good), [], 'figures of a run before the audit: no new invariant');
+  t.same(violationsV2(audited), [], 'all hold');
+  t.match(violationsV2({ ...audited, bad_signatures_stored: 1 }), [/bad_signatures_stored = 1, want 0/]);
+  t.match(violationsV2({ ...audited, held_commands_elsewhere: 2 }), [/held_commands_elsewhere = 2/]);
+  t.match(violationsV2({ ...audited, elide_agent_held_commands: 0 }), [/elide_agent_held_commands = 0, want > 0/]);
+  t.same(violationsV2({ ...audited, elide_agents: 0, elide_agent_held_commands: 0 }), [], 'no elide agent: nothing held is asked');
 });
 
 t.test('the doc section is replaced in place, or appended once', async (t) => {

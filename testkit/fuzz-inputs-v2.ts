@@ -2,7 +2,8 @@
  * Hostile protocol-v2 inputs for the v2 engine fuzz (test/engine-v2-fuzz.test.ts): a hand-built
  * v2 `Hello`/`Auth` on `protocol/` alone (so a test can be the peer without an engine), and
  * structure-aware bad messages of every v2 type around one scope a link has open — unknown
- * numbers, lying fields, garbage items, horizon records at depth 2^31, commands of another scope.
+ * numbers, lying fields, garbage items, horizon records at depth 2^31, commands of another scope,
+ * and (given genuine batches of the scope) compact batches as they are or mutated.
  * Everything is drawn from a {@link Prng}, so a seed gives the same inputs every run.
  */
 import { randomBytes } from 'node:crypto';
@@ -61,6 +62,20 @@ export interface V2FuzzContext {
   commands: Uint8Array[];
   /** The sender, to sign commands of another scope with. */
   me: Identity;
+  /**
+   * Genuine compact batches of the scope (protocol/compact-batch.ts, with or without elided
+   * signatures): when given, a `PollResponse` or `Push` carries one as its `batch` half the time,
+   * itself or mutated. Absent: no batch, and the same draws as before batches existed.
+   */
+  batches?: Uint8Array[];
+}
+
+/** Half the time (when `ctx` has batches) a `batch` field: a genuine batch of the scope or a mutated one. */
+function batchField(r: Prng, ctx: V2FuzzContext): { batch?: Uint8Array } {
+  const pool = ctx.batches ?? [];
+  if (pool.length === 0 || !r.chance(0.5)) return {};
+  const b = r.pick(pool);
+  return { batch: r.chance(0.5) ? b : mutate(r, b, pool) };
 }
 
 const ids = (r: Prng, n: number): Uint8Array[] => Array.from({ length: n }, () => r.bytes(32));
@@ -114,9 +129,9 @@ export function hostileMessageV2(r: Prng, ctx: V2FuzzContext): MessageV2 {
     case 3:
       return { type: 'Subscribe', scope: n, remain_open: r.pick([0, 1, 900, 0xffffffff]), max_bytes: r.pick([0, 1, 0xffffffff, r.u32()]), sample: ids(r, r.int(3)), via: Array.from({ length: r.int(3) }, () => r.bytes(8)) };
     case 4:
-      return { type: 'PollResponse', scope: n, session: r.pick([0, 1, r.u32()]), more: r.chance(0.5), gap: r.chance(0.5), total: r.u32(), next_poll_ms: r.pick([0, r.u32()]), heads: ids(r, r.int(3)), items: items() };
+      return { type: 'PollResponse', scope: n, session: r.pick([0, 1, r.u32()]), more: r.chance(0.5), gap: r.chance(0.5), total: r.u32(), next_poll_ms: r.pick([0, r.u32()]), heads: ids(r, r.int(3)), items: items(), ...batchField(r, ctx) };
     case 5:
-      return { type: 'Push', scope: n, remaining: r.pick([null, 0, r.u32()]), exhausted: r.chance(0.3), commands: items() };
+      return { type: 'Push', scope: n, remaining: r.pick([null, 0, r.u32()]), exhausted: r.chance(0.3), commands: items(), ...batchField(r, ctx) };
     case 6:
       return { type: 'SubscribeAck', scope: n, remain_open: r.u32(), max_bytes: r.u32() };
     case 7:
