@@ -1,23 +1,21 @@
 /**
- * The bound on pushed commands a link has handed to its scopes' ingest and that are not placed
- * yet (PROTOCOL.md §11.8). A `Push` is taken in without waiting for the one before it, so a peer
- * that pushes faster than this host verifies and appends would otherwise grow the heap for as
- * long as it pushes. Past {@link MAX_PUSH_BACKLOG_BYTES} a push is dropped whole (counted, never
- * answered: pushes are unacknowledged), and every scope that lost a push is polled once the
- * backlog has drained to half the bound — the poll is paced by its budget, so it repairs the loss
- * without a backlog of its own.
+ * The bound on pushed commands a scope has taken in from its links and not placed yet
+ * (PROTOCOL.md §11.8). A `Push` is taken in without waiting for the one before it, so peers that
+ * push faster than this host verifies and appends would otherwise grow the heap — and the wait of
+ * every later input of the scope, whose ingest is one queue — for as long as they push. The
+ * bound is per scope, over all its links: a per-link bound let a peer that reconnects, or several
+ * peers, queue a bound each. Past {@link MAX_PUSH_BACKLOG_BYTES} a push is dropped whole
+ * (counted, never answered: pushes are unacknowledged), and every (link, scope) that lost one is
+ * polled once the backlog has drained to half the bound — a poll is paced by its budget and
+ * repairs the loss without a backlog of its own.
  */
 
-/** Bytes of pushed commands (their encodings) one link may have waiting for placement. Default 1 MiB. */
-export const MAX_PUSH_BACKLOG_BYTES = 1_048_576;
+/** Bytes of pushed commands (their encodings) one scope may have waiting for placement. 256 KiB: ~1 s of verification on a Pi. */
+export const MAX_PUSH_BACKLOG_BYTES = 262_144;
+/** (link, scope) pairs that lost a push remembered for their repair poll; past it the oldest only wait for their anti-entropy poll. */
+export const MAX_REPAIRS = 1024;
 
-/** What the intake needs of its link. */
-export interface PushIntakeHost {
-  /** Scope `scopeId` lost a push: poll it (the backlog has drained to half the bound). */
-  repair(scopeId: Uint8Array): void;
-}
-
-/** One link's push backlog. */
+/** One scope's push backlog. */
 export class PushIntake {
   /** Bytes handed to ingest and not placed yet. */
   backlog = 0;
@@ -25,24 +23,24 @@ export class PushIntake {
   peak = 0;
   /** Pushes dropped because the backlog was full. */
   dropped = 0;
-  /** Scopes that lost a push, by hex id. */
-  private readonly lost = new Map<string, Uint8Array>();
+  /** Repair polls owed, by the key of the (link, scope) that lost a push. */
+  private readonly lost = new Map<string, () => void>();
 
-  constructor(
-    private readonly host: PushIntakeHost,
-    private readonly limit = MAX_PUSH_BACKLOG_BYTES,
-  ) {}
+  constructor(private readonly limit = MAX_PUSH_BACKLOG_BYTES) {}
 
   /**
-   * Take a push of `bytes` for scope `scopeId` (`key`: its hex id) in by `run` (which resolves once its commands are
-   * placed or refused), or drop it when it does not fit. A push larger than the whole bound is
-   * taken when nothing waits, so no push of a legal size is refused for good.
+   * Take a push of `bytes` in by `run` (which resolves once its commands are placed or refused),
+   * or drop it when it does not fit; a push larger than the whole bound is taken when nothing
+   * waits, so no push of a legal size is refused for good. `key` names the (link, scope) it came
+   * on; `repair` polls it, called once the backlog has halved if this push was dropped.
    * @returns `run`'s promise, or null when dropped.
    */
-  take<T>(scopeId: Uint8Array, key: string, bytes: number, run: () => Promise<T>): Promise<T> | null {
+  take<T>(key: string, bytes: number, run: () => Promise<T>, repair: () => void): Promise<T> | null {
     if (this.backlog > 0 && this.backlog + bytes > this.limit) {
       this.dropped++;
-      this.lost.set(key, scopeId);
+      this.lost.delete(key);
+      if (this.lost.size >= MAX_REPAIRS) this.lost.delete(this.lost.keys().next().value as string);
+      this.lost.set(key, repair);
       return null;
     }
     this.backlog += bytes;
@@ -53,16 +51,11 @@ export class PushIntake {
     return p;
   }
 
-  /** The link closed: scopes that lost pushes are polled on the next link anyway. */
-  stop(): void {
-    this.lost.clear();
-  }
-
   private release(bytes: number): void {
     this.backlog -= bytes;
     if (this.lost.size === 0 || this.backlog > this.limit / 2) return;
-    const ids = [...this.lost.values()];
+    const repairs = [...this.lost.values()];
     this.lost.clear();
-    for (const id of ids) this.host.repair(id);
+    for (const r of repairs) r();
   }
 }

@@ -21,6 +21,7 @@ import { resolveRetention, type RetentionConfig, type ResolvedRetention } from '
 import type { GapRecord, ScopeStore } from '../store/scope-store-contract.js';
 import type { Delivery } from './ingest.js';
 import { ScopeIngest, type IngestV2Result, type Signer } from './ingest-v2.js';
+import { PushIntake } from './push-intake.js';
 import type { OrphanBufferV2 } from './orphans-v2.js';
 import { PendingRecords, classifyItems, sampleV2 } from './pending-records.js';
 import { PollAnswererV2, headsOf, type AnswerOptions, type PollJobV2 } from './poll-answer-v2.js';
@@ -123,6 +124,8 @@ export class ScopeHost {
   readonly store: ScopeStore;
   readonly membership: ScopeMembership;
   readonly ingest: ScopeIngest;
+  /** Pushed commands of this scope waiting for placement, over all links: bounded (§11.8). */
+  readonly pushIntake = new PushIntake();
   private readonly answerer: PollAnswererV2;
   private readonly requesters = new Map<string, RequesterState>();
   private retention: ScopeRetention | null = null;

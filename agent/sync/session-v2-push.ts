@@ -21,7 +21,6 @@ import type { ClientPacer } from './pacing.js';
 import type { PushLinkV2 } from './pusher-v2.js';
 import type { PeerRef } from './scope-host.js';
 import type { ScopePollLoop } from './scope-poll-loop.js';
-import { PushIntake } from './push-intake.js';
 import { ScopeSubscription } from './scope-subscription.js';
 import { scopeKey } from './scope-table.js';
 import type { ScopedSession } from './scoped-session.js';
@@ -38,8 +37,6 @@ export class SessionV2Push {
   private readonly subs = new Map<string, ScopeSubscription>();
   /** The `via` last sent per scope (hex ids joined): a renewal is due only when it would differ. */
   private readonly viaSent = new Map<string, string>();
-  /** Pushed commands waiting for placement, bounded (a push past the bound is dropped and its scope polled). */
-  readonly intake: PushIntake;
 
   constructor(
     private readonly host: SessionV2Host,
@@ -47,9 +44,7 @@ export class SessionV2Push {
     private readonly pacer: () => ClientPacer,
     private readonly loopOf: (scopeId: Uint8Array) => ScopePollLoop | undefined,
     private readonly peerRef: () => PeerRef,
-  ) {
-    this.intake = new PushIntake({ repair: (id) => this.loopOf(id)?.pollSoon(REPAIR_POLL_MS) });
-  }
+  ) {}
 
   /** The subscription of S on this link, for tests and status. */
   subscriptionOf(scopeId: Uint8Array): ScopeSubscription | undefined {
@@ -91,7 +86,6 @@ export class SessionV2Push {
     for (const sub of this.subs.values()) sub.stop();
     this.subs.clear();
     this.viaSent.clear();
-    this.intake.stop();
   }
 
   /** A round of S completed on the poll loop. */
@@ -156,7 +150,8 @@ export class SessionV2Push {
     const batch = msg.batch ?? undefined;
     if (h === undefined || (cmds.length === 0 && batch === undefined) || !h.grants(peer.publicKey, peer.trusted)) return;
     const bytes = cmds.reduce((n, c) => n + c.length, batch?.length ?? 0);
-    const taken = this.intake.take(scopeId, scopeKey(scopeId), bytes, () => h.ingest.receive(cmds, peer.id, 'push', undefined, batch));
+    // The scope's bound, over all its links (push-intake.ts): a dropped push is repaired by a poll of this link.
+    const taken = h.pushIntake.take(`${s.linkId}/${scopeKey(scopeId)}`, bytes, () => h.ingest.receive(cmds, peer.id, 'push', undefined, batch), () => this.loopOf(scopeId)?.pollSoon(REPAIR_POLL_MS));
     if (taken === null) {
       s.stats.pushesDropped++;
       return;
