@@ -26,7 +26,6 @@ export function violationsV2(f: SoakV2Figures): string[] {
   if (f.signatures_checked !== undefined) {
     for (const k of ['bad_signatures_stored', 'held_commands_elsewhere', 'unverifiable_authors_stored', 'undecodable_stored']) want(k, (v) => v === 0, '0');
     want('signatures_checked', (v) => typeof v === 'number' && v > 0, '> 0');
-    if (Number(f.elide_agents) > 0) want('elide_agent_held_commands', (v) => typeof v === 'number' && v > 0, '> 0 (an elide agent holds covered commands without signatures)');
   }
   return out;
 }
@@ -67,7 +66,7 @@ on its data dir every 3–9 s. The last ${String(f.elide_agents ?? 0)} agent(s) 
 (PROTOCOL.md §10.7): covered commands of compact batches stored without their signature.
 At the end every command every engine stores is read back: a host without \`elide\` holds none
 without its signature, every stored signature verifies under its author's key
-(\`bad_signatures_stored\`), and an \`elide\` agent holds some (\`elide_agent_held_commands\` > 0).
+(\`bad_signatures_stored\`); how many commands an \`elide\` agent holds without a signature is reported (\`elide_agent_held_commands\`: only chains that reach it elided in a poll answer, where pushes carry most of the soak's traffic), not required.
 There is no close-without-flush in the v2 stores: a "power cut" drops the transport and closes
 the engine, and a commit counts as acknowledged only once \`commit()\` resolved (durability
 \`always\`: fsynced). A hostile peer, trusted on the link, asks to join agent 1's device scope

@@ -36,11 +36,10 @@ t.test('fuzz (v2): no crash or untyped error; every bad frame counted; the good 
   // requests under numbers that do not route, so only this direction is exact.
   const sent = Number(r.live_undecodable_sent);
   t.ok(sent > 0 && sent <= Number(r.live_bad_frames_counted) + Number(r.live_intake_dropped), `every undecodable frame was counted (${sent} <= ${r.live_bad_frames_counted} bad + ${r.live_intake_dropped} dropped at close)`);
-  // Known (chaos report, 2 Dec): since the hostile peers push compact batches, the target's scope
-  // ingest can wedge on one (a takeBatch that never settles), and with it every later push.
-  const wedged = r.live_target_ingest_idle === false ? 'the target\'s scope ingest wedges on a pushed compact batch (see the chaos report)' : false;
-  t.equal(r.live_target_ingest_idle, true, 'the target\'s scope ingest drained', { todo: wedged });
-  t.equal(r.good_peer_converged, true, 'the good peer kept syncing', { todo: wedged });
+  // The chaos report of 2 Dec found the target's scope ingest 30 s deep under pushed batches (a
+  // per-link push bound let hostile links queue one each), so the good peer never converged.
+  t.equal(r.live_target_ingest_idle, true, 'the target\'s scope ingest drained');
+  t.equal(r.good_peer_converged, true, 'the good peer kept syncing');
   t.equal(r.batch_forgeries_authenticated, 0, 'no mutated batch authenticated a forgery');
   t.equal(r.live_target_held_commands, 0, 'the target (no elide) stores no command without its signature');
   t.ok((r.live_relayed_stored as number) > 0, 'relayed batches were stored');
@@ -48,6 +47,6 @@ t.test('fuzz (v2): no crash or untyped error; every bad frame counted; the good 
   t.equal(r.live_sealed_link_survived, true, 'the live sealed link stayed up under injection');
   t.equal(r.live_unsealed_dropped_on_sealed, r.live_unsealed_injected_on_sealed, 'every unsealed injection on the sealed link was dropped and counted');
   t.equal(r.live_sealed_bad_frames, 0, 'sealed injections were never taken for bad frames');
-  const known = wedged === false ? [] : ['fuzz-v2.good_peer_converged ', 'fuzz-v2.live_target_ingest_idle '];
-  t.same(violationsFuzzV2(r, true).filter((v) => !v.startsWith('fuzz-v2.inputs ') && !known.some((k) => v.startsWith(k))), [], 'no other invariant violation', { todo: r.live_target_bad_signatures === 0 ? false : 'a relayed batch can leave a command with a bad signature stored (see the chaos report)' });
+  t.equal(r.live_target_bad_signatures, 0, 'the target (a gateway: every signature checked) stores no signature that fails');
+  t.same(violationsFuzzV2(r, true).filter((v) => !v.startsWith('fuzz-v2.inputs ')), [], 'no other invariant violation');
 });

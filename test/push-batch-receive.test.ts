@@ -13,7 +13,8 @@ import { gatewayWithRawWriter } from '../testkit/raw-writer-v2.js';
 import { until } from '../testkit/wait.js';
 import { FAST_V2 } from './engine-v2-kit.js';
 
-const rig = (t: { teardown(fn: () => unknown): void }) => gatewayWithRawWriter(t, FAST_V2);
+// A device's setting (covers only): a gateway, with its default 'every', would check each signature.
+const rig = (t: { teardown(fn: () => unknown): void }) => gatewayWithRawWriter(t, { ...FAST_V2, batchVerify: 'covers' });
 
 /** A chain of `n` commands by `me` on the genesis. */
 function chain(me: Identity, scopeId: Uint8Array, genesis: Uint8Array, n: number): CommandV2[] {

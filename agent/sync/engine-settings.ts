@@ -85,11 +85,13 @@ export interface EngineOptions {
   /** Random source. Default Math.random. */
   random?: () => number;
   /**
-   * How compact batches received are checked (protocol v2, PROTOCOL.md §10.7). 'covers': only
-   * each author's covers are verified, the other commands' own signatures are stored unchecked
-   * (what the batch saves in time). 'every': every signature, so each one this host stores and
-   * hands on was verified here: for a host that serves its scopes to peers that may fetch only
-   * from it. Default 'covers'.
+   * How compact batches received are checked (protocol v2, PROTOCOL.md §10.7). 'covers': each
+   * author's covers are verified and a covered command that came without its signature is
+   * authenticated by its cover (what the batch saves in time); one that came with its signature is
+   * checked on its own when `elide` is on, and stored with it unchecked otherwise. 'every': every
+   * signature, so each one this host stores and hands on was verified here, as PROTOCOL.md §10.7
+   * asks of a host that serves its scopes to others. Default 'covers' with `elide` (a device:
+   * nothing unchecked is kept), else 'every' (a gateway).
    */
   batchVerify?: BatchVerify;
   /**
@@ -125,7 +127,7 @@ export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>)
     rekeyAt: opts.rekeyAt ?? SEAL_REKEY_AT,
     now: opts.now ?? Date.now,
     random: opts.random ?? Math.random,
-    batchVerify: opts.batchVerify ?? 'covers',
+    batchVerify: opts.batchVerify ?? (opts.elide === true ? 'covers' : 'every'),
     elide: opts.elide ?? false,
   };
 }

@@ -81,6 +81,11 @@ export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, byt
     if (why === null && verify === 'every' && c.signature !== null) {
       out.items.push({ cmd: asCommand(c), from }); // 'every': its own signature is checked too
       out.selfChecked++;
+    } else if (why === null && elide && c.signature !== null && !verdicts.has(k)) {
+      // A host that takes commands held keeps no signature it did not check (a relay may have put
+      // junk there): one that came is checked on its own; only those that came without rely on the cover.
+      out.items.push({ cmd: asCommand(c), from });
+      out.selfChecked++;
     } else if (why === null) {
       if (!verdicts.has(k)) out.coveredSkips++;
       out.items.push({ cmd: asCommand(c), from, coveredKey: keyOf(c)! });
