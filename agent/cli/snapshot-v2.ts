@@ -42,7 +42,7 @@ export interface PeerInfoV2 {
   versionRefused: number;
   /** The peer's polls and `Subscribe`s refused `NotAMember` on this link (§3.10). */
   notAMember: number;
-  /** The peer's pushes dropped on this link: its backlog of pushed commands was full (§11.8). */
+  /** The peer's pushes dropped on this link: the scope's backlog of pushed commands was full (§11.8). */
   pushesDropped: number;
   /** The scopes active with the peer on this link, by name. */
   scopes: PeerScopeInfo[];
@@ -74,7 +74,7 @@ export interface SnapshotV2 {
   notAMember: number;
   /** Links closed by the dead-link watchdog since start (§10.2). */
   deadLinkCloses: number;
-  /** Pushes dropped because a link's backlog of pushed commands was full, since start (§11.8). */
+  /** Pushes dropped because a scope's backlog of pushed commands was full, since start (§11.8). */
   pushesDropped: number;
   /** Gap markers written over every scope since start (§4.6). */
   gaps: number;

@@ -17,7 +17,7 @@ export interface EngineV2Counters {
   notAMember: number;
   /** Links closed by the dead-link watchdog (PROTOCOL.md §10.2, link-watchdog.ts). */
   deadLinkCloses: number;
-  /** Pushes dropped because a link's backlog of pushed commands was full (§11.8, push-intake.ts). */
+  /** Pushes dropped because a scope's backlog of pushed commands was full (§11.8, push-intake.ts). */
   pushesDropped: number;
   /** Joined scopes dropped because their first command was not their genesis (§1.9). */
   scopeJoinsRejected: number;

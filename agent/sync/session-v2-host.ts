@@ -129,7 +129,7 @@ export interface SessionV2Stats {
   pushesUnsolicited: number;
   /** Push items that were not commands (dropped, counted `Malformed`; the others still processed). */
   pushMalformed: number;
-  /** Pushes dropped because the link's backlog of pushed commands not yet placed was full (push-intake.ts; the scope is polled instead). */
+  /** This link's pushes dropped because the scope's backlog of pushed commands not yet placed was full (push-intake.ts; the scope is polled instead). */
   pushesDropped: number;
   /** Commands this side pushed to the peer. */
   pushedCommands: number;
