@@ -27,7 +27,7 @@ in the same run.
 |---|---|
 | serial.line_utilization | (v2 engines, as every suite here: one open-read scope \`fleet/bench\` created by the first engine, joined by the others) cold peer joins the scope and polls its N commands (100-byte payloads; N = 2,000, quick 300) over the simulated UART; A→B wire bytes / (elapsed × 11,520), from both peers authenticated until the last command applied |
 | serial.link_efficiency | sum of canonical encoded command bytes / wire bytes in both directions in that window (above 1 once compact batches send commands shorter than their canonical form) |
-| serial.payload_efficiency | payload bytes of the N commands (N × 100) / wire bytes in both directions in that window (issue 17's goodput) |
+| serial.payload_efficiency | payload bytes of the N commands (N × 100) / wire bytes in both directions in that window (issue 17's goodput); the cold peer is a device (engine setting \`elide\`: covered signatures left out) |
 | serial.push_wire_bytes | after the bulk sync, one 50-byte-payload commit pushed to the subscribed peer: A→B wire bytes (median of 3) |
 | serial.frame_overhead_bytes | after the bulk sync, the subscriber idles; one 50-byte-payload commit is pushed; A→B wire bytes minus the command's encoded size (median of 3) |
 | serial_lossy.* | two \`ArqLink\`s on a simulated UART with 1 % byte drops and bit-error rate 1e-5; each end sends a 300-byte message every 120 ms (2.5 kB/s each way) for 20 s (quick 8 s); goodput per direction, message latency (hdr), duplicate chunks / chunks received. Once with the ARQ's pacing (data handed to the UART only while < 25 ms is queued ahead of it; the default), once without (\`leadMs: Infinity\`), in the same run |
