@@ -25,6 +25,8 @@ export interface IngestV2Result {
   uncovered?: number;
   /** Set when this scope was being joined and the batch did not start with its genesis (§1.9). */
   joinRefused?: { reason: ReasonName; detail: string };
+  /** The id of the message's last command that decoded (its batch's last, else its last item), whatever became of it. */
+  lastId?: Uint8Array;
 }
 
 /** Counters since start. */

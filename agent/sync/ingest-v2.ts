@@ -80,6 +80,8 @@ export class ScopeIngest {
     const run = this.tail.then(async () => {
       // Covers are verified under the membership as of the batches placed before this one.
       if (batch !== undefined) await this.takeBatch(batch, from, items, result);
+      const last = items[items.length - 1];
+      if (last !== undefined) result.lastId = last.cmd.id;
       const join = this.join;
       if (join !== undefined && 'refused' in join) return { ...result, joinRefused: join.refused };
       // The first command of the message: its first item, else (no item) the batch's first.

@@ -12,6 +12,8 @@
 import type { BatchVerify } from './ingest-v2-types.js';
 import { decodeCommandV2, type CommandV2 } from '../../protocol/command-v2.js';
 import { compareBytes } from '../../protocol/command.js';
+import { equalBytes } from '../../protocol/bytes.js';
+import { MAX_HEADS } from '../../protocol/constants.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import { SyncwireError } from '../../protocol/errors.js';
 import { toHex } from '../../protocol/keys.js';
@@ -109,6 +111,8 @@ interface RequesterState {
   elideAsked: boolean;
   /** C4: no `elide` to this peer before this time (s): a cover failed in an answer to an `elide` poll. */
   elideOffUntilS: number;
+  /** The last command of the peer's newest answer while its round lasts (`more` true): named in the next poll (§10.2). */
+  lastOfAnswer: Uint8Array | null;
 }
 
 /** C4 (PROTOCOL.md §10.7): how long a requester stops asking a peer for `elide` after a bad cover, s. */
@@ -196,7 +200,7 @@ export class ScopeHost {
    */
   request(peer: string, o: { scope?: number; session?: number; maxBytes: number; compact?: boolean }): PollRequest {
     const st = this.requester(peer);
-    const heads = headsOf(this.store);
+    const heads = withLastOfAnswer(headsOf(this.store), st.lastOfAnswer, this.store);
     const sample = sampleV2(this.store, { heads, responderHeads: st.responderHeads, pending: [...st.unwanted, ...st.pending.ids()] });
     // Before the genesis only the config can bound the scope (by its announced name): a joining
     // bounded host then asks for its window from the first poll instead of fetching everything.
@@ -261,6 +265,7 @@ export class ScopeHost {
     let bytes = 0;
     for (const h of r.appended) bytes += this.store.lengthOf(h); // before retention may prune them
     st.responderHeads = res.heads.map((h) => h.slice());
+    st.lastOfAnswer = res.more && r.lastId !== undefined ? r.lastId : null;
     if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
     await this.retain();
@@ -340,7 +345,7 @@ export class ScopeHost {
 
   private requester(peer: string): RequesterState {
     let st = this.requesters.get(peer);
-    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [], elideAsked: false, elideOffUntilS: 0 }));
+    if (st === undefined) this.requesters.set(peer, (st = { pending: new PendingRecords(), responderHeads: [], unwanted: [], elideAsked: false, elideOffUntilS: 0, lastOfAnswer: null }));
     return st;
   }
 
@@ -365,4 +370,15 @@ export class ScopeHost {
       this.arm();
     });
   }
+}
+
+/**
+ * §10.2: while a round lasts, the last command of the newest answer is among the poll's heads
+ * (replacing the last when the list is full), when this host holds it — also when it was a
+ * duplicate, which is no head: otherwise the responder, not seeing where its answer stopped,
+ * walks again and sends the same answer.
+ */
+function withLastOfAnswer(heads: Uint8Array[], last: Uint8Array | null, store: ScopeStore): Uint8Array[] {
+  if (last === null || store.indexOf(last) < 0 || heads.some((h) => equalBytes(h, last))) return heads;
+  return [...heads.slice(0, MAX_HEADS - 1), last.slice()];
 }
