@@ -110,7 +110,7 @@ t.test('a held command without its parent is dropped, never buffered as an orpha
 t.test('a push step never carries a held command', async (t) => {
   const cmds = chainOf(A, 4);
   const bodies = [cmds[0]!.bytes, cmds[1]!.bytes, heldOf(cmds[2]!).bytes, cmds[3]!.bytes];
-  const src = { scopeId: G.id, lengthOf: (h: number) => bodies[h]!.length, bytesOf: (h: number) => bodies[h]!.slice() };
+  const src = { idOf: () => new Uint8Array(32), lengthOf: (h: number) => bodies[h]!.length, bytesOf: (h: number) => bodies[h]!.slice() };
   const o = { scope: 1, budget: 65536, frameLimit: 65536, bare: true, passBytes: 65536 };
   const s = pushStepV2(src, [0, 1, 2, 3], 0, o);
   t.equal(s.end, 2, 'the step ends before it');

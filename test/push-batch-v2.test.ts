@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { createMemoryLinkPair } from '../agent/memory-link.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { pushStepV2 } from '../agent/sync/push-frames-v2.js';
-import { encodeCommandV2, heldCommandV2, unsignedOf, type CommandV2 } from '../protocol/command-v2.js';
+import { decodeHeldCommandV2, encodeCommandV2, heldCommandV2, unsignedOf, type CommandV2 } from '../protocol/command-v2.js';
 import { fingerprint } from '../protocol/command.js';
 import { decodeBatch } from '../protocol/compact-batch.js';
 import { CommandKind, Role } from '../protocol/constants-v2.js';
@@ -34,7 +34,7 @@ function chain(sizes: readonly number[]): CommandV2[] {
   });
   return out;
 }
-const sourceOf = (bodies: readonly Uint8Array[]) => ({ scopeId: SCOPE, lengthOf: (h: number) => bodies[h]!.length, bytesOf: (h: number) => bodies[h]!.slice() });
+const sourceOf = (bodies: readonly Uint8Array[]) => ({ idOf: (h: number) => decodeHeldCommandV2(SCOPE, bodies[h]!).id, lengthOf: (h: number) => bodies[h]!.length, bytesOf: (h: number) => bodies[h]!.slice() });
 
 t.test('property: batch pushes stay within budget and frame, carry the commands in order, exhausted only when the next would break the budget', async () => {
   const cmds = chain(Array.from({ length: 40 }, (_, i) => (i * 37) % 900));

@@ -207,7 +207,7 @@ t.test('property: pushes never exceed the budget or the frame, exhausted pushes 
     fc.property(fc.array(fc.integer({ min: 0, max: 940 }), { minLength: 1, maxLength: 30 }), fc.integer({ min: 0, max: 20_000 }), fc.integer({ min: 1536, max: 8192 }), fc.boolean(), fc.nat(70_000), (lens, budget, frame, bare, scope) => {
       // Command-shaped CBOR (a bare push must decode): parents, author, seq, kind, payload, signature.
       const cmds = lens.map((n) => encodeCbor([[], new Uint8Array(8), 0, 2, new Uint8Array(n), new Uint8Array(64)]));
-      const src = { scopeId: new Uint8Array(32), lengthOf: (h: number) => cmds[h]!.length, bytesOf: (h: number) => cmds[h]! };
+      const src = { idOf: () => new Uint8Array(32), lengthOf: (h: number) => cmds[h]!.length, bytesOf: (h: number) => cmds[h]! };
       const step = pushStepV2(src, cmds.map((_, i) => i), 0, { scope, budget, frameLimit: frame, bare, passBytes: Infinity });
       let left = budget;
       for (const f of step.frames) {

@@ -6,7 +6,7 @@
  * ({@link BatchBound}) and encoded once. Pure.
  */
 import { cborHeadLength } from '../../protocol/cbor.js';
-import { decodeHeldCommandV2 } from '../../protocol/command-v2.js';
+import { decodeStoredCommandV2 } from '../../protocol/command-v2.js';
 import { encodeBatch } from '../../protocol/compact-batch.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import type { Push } from '../../protocol/messages-v2.js';
@@ -17,8 +17,9 @@ export const MIN_BATCH_PUSH_COMMANDS = 2;
 
 /** What a batch push reads of a scope's store. */
 export interface BatchPushSource {
-  readonly scopeId: Uint8Array;
   bytesOf(h: number): Uint8Array;
+  /** The id the store keeps for `h`: a batch push decodes its commands without hashing them again. */
+  idOf(h: number): Uint8Array;
 }
 
 /** A batch push of `todo[pos..end)`; `held`: it stopped before a command held without its signature. */
@@ -43,7 +44,8 @@ export function batchPushFrame(src: BatchPushSource, todo: ArrayLike<number>, po
   let cut = false;
   let held = false;
   for (; end < todo.length; end++) {
-    const cmd = decodeHeldCommandV2(src.scopeId, src.bytesOf(todo[end]!));
+    const h = todo[end]!;
+    const cmd = decodeStoredCommandV2(src.bytesOf(h), src.idOf(h));
     if (cmd.signature === null) {
       held = true;
       break;
