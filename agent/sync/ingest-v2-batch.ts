@@ -78,12 +78,10 @@ export async function takeBatch(scopeId: Uint8Array, graph: MembershipGraph, byt
   const outcome = coverOutcome(cmds, verdicts);
   cmds.forEach((c, k) => {
     const why = outcome[k];
-    if (why === null && verify === 'every' && c.signature !== null) {
-      out.items.push({ cmd: asCommand(c), from }); // 'every': its own signature is checked too
-      out.selfChecked++;
-    } else if (why === null && elide && c.signature !== null && !verdicts.has(k)) {
-      // A host that takes commands held keeps no signature it did not check (a relay may have put
-      // junk there): one that came is checked on its own; only those that came without rely on the cover.
+    if (why === null && c.signature !== null && !verdicts.has(k) && (verify === 'every' || elide)) {
+      // A signature that came and was not checked as a cover is checked on its own: with 'every'
+      // always, and on a host that takes commands held (it keeps no signature it did not check, a
+      // relay may have put junk there); only the commands that came without one rely on the cover.
       out.items.push({ cmd: asCommand(c), from });
       out.selfChecked++;
     } else if (why === null) {
