@@ -430,3 +430,34 @@ t.test('a merge on a head the bounded responder pruned below its horizon is plac
   const topo: Topo = { bounds: [3, null, null], edges: [[0, 1], [0, 2]], steps: [{ host: 0, s: 0, n: 1 }, { host: 2, s: 0, n: 3 }, { host: 0, s: 0, n: 2 }, { host: 1, s: 0, n: 1 }], tailBy: 0, tail: 1, maxBytes: 512 };
   await t.resolves(converges(topo));
 });
+
+t.test('§10.2: a requester whose heads hide what it holds still moves on through answers of duplicates (found by the fuzzer)', async (t) => {
+  // B got A's chain X from C and never polled A; B's own run Z on X's end is its only head, which
+  // A lacks; A adds Y on X's end. Holding none of A's heads, B sends the same exponential sample in
+  // every poll, so A walks from the deepest sampled X and sends X's tail, which B holds already.
+  // Only the last command of the answer named among B's heads tells A where its answer stopped.
+  const g = genesis(A, [{ publicKey: A.publicKey, roles: RWA }, { publicKey: B.publicKey, roles: RW }, { publicKey: C.publicKey, roles: RW }]);
+  const a = await node(A, { retention: FOREVER });
+  const b = await node(B, { retention: FOREVER, join: ['fleet/test'] });
+  const c = await node(C, { retention: FOREVER, join: ['fleet/test'] });
+  t.ok((await a.reg.create(g)).ok);
+  await commits(scope(a, g), 300, 'x');
+  await joinFrom(c, a, g);
+  await pull(c, a, g, 1 << 20);
+  await joinFrom(b, c, g);
+  await pull(b, c, g, 1 << 20);
+  await commits(scope(b, g), 40, 'z');
+  const y = await commits(scope(a, g), 1, 'y');
+  let polls = 0;
+  let dupOnly = 0;
+  for (; polls < 100; polls++) {
+    const res = scope(a, g).answer(peer(b), scope(b, g).request(A.peerId, { maxBytes: 1391 }));
+    const r = await scope(b, g).accept(peer(a), res);
+    if (r.appended.length === 0 && res.items.length > 0) dupOnly++;
+    if (!res.more) break;
+  }
+  t.ok(dupOnly > 0, `the case arises: ${dupOnly} answers of duplicates only`);
+  t.ok(polls < 100, `the round ends (${polls + 1} polls)`);
+  t.ok(dataIds(scope(b, g)).includes(y[0]!), 'B got Y');
+  for (const n of [a, b, c]) await n.reg.close();
+});
