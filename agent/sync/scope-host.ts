@@ -181,6 +181,14 @@ export class ScopeHost {
     return this.retention;
   }
 
+  /**
+   * Answers of this scope that ended before a command held without its signature, which could not
+   * go in them (PROTOCOL.md §10.7), since the host opened.
+   */
+  get heldStops(): number {
+    return this.answerer.heldStops;
+  }
+
   /** Whether the scope still waits for its genesis from the peer it is joined from. */
   get joining(): boolean {
     return this.ingest.joining;
