@@ -3,14 +3,16 @@
  * setting asks a gateway with `CompactBatch` for covered commands without their signatures and
  * stores them held (signature null); they survive a restart of its store; it relays them only in
  * compact batches, whole with their cover, to a requester that set `elide` itself, and never to a
- * plain requester or one without `elide` (those answers end before the first, `more` false).
+ * plain requester or one without `elide` (those answers leave them out, with what descends from
+ * them, and carry the rest: §10.3 step 3a).
  * Hosts are connected as a v2 session does (request, answer, accept); bytes are the encoded polls.
  */
 import t from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decodeCommandV2, decodeHeldCommandV2, verifyCommandV2 } from '../protocol/command-v2.js';
+import { decodeCommandV2, decodeHeldCommandV2, encodeCommandV2, verifyCommandV2 } from '../protocol/command-v2.js';
+import { CommandKind } from '../protocol/constants-v2.js';
 import { decodeBatch } from '../protocol/compact-batch.js';
 import { encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { MAX_FRAME_BYTES } from '../protocol/constants.js';
@@ -91,7 +93,7 @@ t.test('a device with elide: 2,000 commands, most held without a signature, and 
     for (const res of got.answers) {
       if (res.batch !== undefined && res.batch !== null && decodeBatch(G.id, res.batch, MAX_FRAME_BYTES).some((c) => c.signature === null)) t.fail('a null signature toward a poll without elide');
     }
-    t.equal(got.answers[0]!.more, false, 'the answer ends before the first held command, more false');
+    t.equal(got.answers[0]!.more, false, 'the answer leaves out the held commands (all of the chain descends from the first), more false');
     t.equal(noElide.h.store.size, 1, 'it holds what came before it (the genesis)');
     t.ok(got.answers.length <= 2, 'and does not loop');
     const answerer = new PollAnswererV2(dev.h.store, (f) => dev.h.membership.idsOf(f));
@@ -100,9 +102,39 @@ t.test('a device with elide: 2,000 commands, most held without a signature, and 
     t.same(plainAnswer.response.items, [], 'a plain answer (no CompactBatch) carries none of them');
     t.equal(plainAnswer.response.more, false);
     t.equal(plainAnswer.response.gap, false);
-    t.equal(answerer.heldStops, 1, 'counted');
+    t.equal(answerer.heldSkips, 1, 'counted');
     const fromGenesis = answerer.answer(E.peerId, { ...req, heads: [] }, { scope: 0, nextPollMs: 1000 });
-    t.same(fromGenesis.response.items.map((b) => toHex(decodeCommandV2(null, b).id)), [toHex(G.id)], 'only what comes before the first held command goes plain');
-    t.equal(answerer.heldStops, 2);
+    t.same(fromGenesis.response.items.map((b) => toHex(decodeCommandV2(null, b).id)), [toHex(G.id)], 'only what does not descend from a held command goes plain');
+    t.equal(answerer.heldSkips, 2);
   });
+});
+
+t.test('§10.3 step 3a: a requester without elide gets what does not descend from a held command, in one round (the concurrent case)', async (t) => {
+  const gw = await host(A);
+  const ours = chainOf(A, 50);
+  await seed(gw.h, ours);
+  const dev = await host(B, { elide: true });
+  const other = await host(E, { from: B });
+  t.teardown(() => Promise.all([gw.reg.close(), dev.reg.close(), other.reg.close()]));
+  await pull(dev, B, gw, A, 65536, true);
+  t.ok(held(dev) > 40, 'the device holds the gateway chain without most signatures');
+  const own = chainOf(B, 20); // concurrent with the gateway chain: on the genesis
+  await seed(dev.h, own);
+  const merge = encodeCommandV2(G.id, { parents: [ours[49]!.id, own[19]!.id].sort((x, y) => Buffer.compare(x, y)), author: B.author, seq: 21, kind: CommandKind.Data, payload: new Uint8Array(8) }, (m) => B.sign(m));
+  await seed(dev.h, [merge]);
+  for (const compact of [false, true]) {
+    const answerer = new PollAnswererV2(dev.h.store, (f) => dev.h.membership.idsOf(f));
+    const res = answerer.answer(E.peerId, { type: 'PollRequest', scope: 0, session: 0, max_bytes: 65536, heads: [G.id], sample: [], window: 0 }, { scope: 0, nextPollMs: 1000, compact }).response;
+    const got = compact ? decodeBatch(G.id, res.batch!, MAX_FRAME_BYTES).map((c) => toHex(c.id)) : res.items.map((b) => toHex(decodeCommandV2(G.id, b).id));
+    t.same(got, own.map((c) => toHex(c.id)), `${compact ? 'batch' : 'plain'}: the device's own chain, neither the held commands nor the merge on them`);
+    t.equal(res.more, false);
+    t.equal(answerer.heldSkips, 1, 'counted once');
+  }
+  // E gets the gateway chain from the gateway; then the merge, whose held parent E now names, comes from the device.
+  await pull(other, E, dev, B, 65536, false);
+  t.same(idsOf(other.h), [toHex(G.id), ...own.map((c) => toHex(c.id))]);
+  await pull(other, E, gw, A, 65536, false);
+  await pull(other, E, dev, B, 65536, false);
+  t.same(new Set(idsOf(other.h)), new Set(idsOf(dev.h)), 'E converged with the device');
+  t.equal(decodeCommandV2(G.id, other.h.store.bytesOf(other.h.store.indexOf(merge.id))).signature !== null, true, 'with signatures');
 });

@@ -22,7 +22,7 @@ const byName = (fams: ParsedFamily[]): Map<string, ParsedFamily> => new Map(fams
 const samples = (f: ParsedFamily | undefined): Map<string, number> =>
   new Map((f?.metrics ?? []).map((m) => ['labels' in m ? Object.values(m.labels ?? {}).join(',') : '', Number('value' in m ? m.value : NaN)]));
 
-const scope = (name: string, n: number, bytes: number | null = n * 100): MetricsScope => ({ name, commands: n, retained: n, pinned: 1, bytes, horizon: 0, gaps: n % 2, heldStops: n % 3, activePeers: 1 });
+const scope = (name: string, n: number, bytes: number | null = n * 100): MetricsScope => ({ name, commands: n, retained: n, pinned: 1, bytes, horizon: 0, gaps: n % 2, heldSkips: n % 3, activePeers: 1 });
 const input = (scopes: MetricsScope[], peers: MetricsV2Input['peers'] = []): MetricsV2Input => ({
   version: '9.9.9', rssBytes: 1, scopes, peers, transports: [], subscriptions: { used: 0, capacity: 128 }, scopeJoinsRejected: 0, versionRefused: 2, unknownScope: 3, notAMember: 4, deadLinkCloses: 5, pushesDropped: 6,
 });
@@ -53,7 +53,7 @@ t.test('300 scopes: 256 series of their own, the rest summed under scope="_other
   t.equal(samples(fams.get('syncwire_not_a_member_total')).get(''), 4);
   t.equal(samples(fams.get('syncwire_dead_link_closes_total')).get(''), 5);
   t.equal(samples(fams.get('syncwire_pushes_dropped_total')).get(''), 6);
-  t.equal(samples(fams.get('syncwire_held_stops_total')).get(''), all.reduce((n, s) => n + (s.heldStops ?? 0), 0), 'held stops summed over every scope, folded ones included');
+  t.equal(samples(fams.get('syncwire_held_skips_total')).get(''), all.reduce((n, s) => n + (s.heldSkips ?? 0), 0), 'held skips summed over every scope, folded ones included');
   t.equal(samples(fams.get('syncwire_build_info')).get(''), undefined, 'build_info is labelled');
   // Every family once, no series twice (the parser is lenient about both).
   const helps = text.split('\n').filter((l) => l.startsWith('# HELP ')).map((l) => l.split(' ')[2]);

@@ -48,7 +48,7 @@ const FAMILIES: Record<string, ParsedFamily['type']> = {
   syncwire_not_a_member_total: 'COUNTER',
   syncwire_dead_link_closes_total: 'COUNTER',
   syncwire_pushes_dropped_total: 'COUNTER',
-  syncwire_held_stops_total: 'COUNTER',
+  syncwire_held_skips_total: 'COUNTER',
   syncwire_scope_joins_rejected_total: 'COUNTER',
   syncwire_subscriptions_used: 'GAUGE',
   syncwire_subscriptions_capacity: 'GAUGE',

@@ -17,7 +17,7 @@ import fc from 'fast-check';
 import { adoptionFor, classifyItems, PendingRecords, sampleV2 } from '../agent/sync/pending-records.js';
 import { encodeMembershipBody } from '../protocol/membership-body.js';
 import { mulberry32 } from '../testkit/prng.js';
-import { AnswerItems, fitAnswer, gapOf, knownOf, MissingV2, PollAnswererV2, windowOf } from '../agent/sync/poll-answer-v2.js';
+import { AnswerItems, fitAnswer, gapOf, headsOf, knownOf, MissingV2, PollAnswererV2, windowOf } from '../agent/sync/poll-answer-v2.js';
 import { horizonCommands, ScopeHost } from '../scripts/vectors-horizon.js';
 import { syntheticGenesis } from '../testkit/synthetic-commands-v2.js';
 
@@ -247,4 +247,18 @@ t.test('property: a requester places every command it receives and gets what the
     { numRuns: 200 },
   );
   t.pass('200 random scopes, prunings and requesters');
+});
+
+t.test('headsOf selects the 10 deepest heads (ties: higher handle first) as a full sort would', async (t) => {
+  t.doesNotThrow(() => fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(40), fc.nat(5)), { maxLength: 60 }), (rows) => {
+      // A reader with heads at distinct handles and chosen depths: only heads, depthOf and idOf are read.
+      const handles = [...new Set(rows.map(([h]) => h))];
+      const depth = new Map(rows.map(([h, d]) => [h, d]));
+      const reader = { heads: () => [...handles], depthOf: (h: number) => depth.get(h)!, idOf: (h: number) => Uint8Array.of(h) } as unknown as Parameters<typeof headsOf>[0];
+      const want = [...handles].sort((a, b) => depth.get(b)! - depth.get(a)! || b - a).slice(0, 10);
+      return JSON.stringify(headsOf(reader).map((b) => b[0])) === JSON.stringify(want);
+    }),
+    { numRuns: 300 },
+  ));
 });

@@ -461,3 +461,26 @@ t.test('§10.2: a requester whose heads hide what it holds still moves on throug
   t.ok(dataIds(scope(b, g)).includes(y[0]!), 'B got Y');
   for (const n of [a, b, c]) await n.reg.close();
 });
+
+t.test('retain: calls made while a run waits to start share it (one run per drain, however many pushes ask)', async (t) => {
+  const g = genesis(A, [{ publicKey: A.publicKey, roles: RWA }]);
+  const a = await node(A, { retention: TEN });
+  t.ok((await a.reg.create(g)).ok);
+  const h = scope(a, g);
+  await commits(h, 3, 'a');
+  let idles = 0;
+  const idle = h.ingest.idle.bind(h.ingest);
+  h.ingest.idle = () => {
+    idles++;
+    return idle();
+  };
+  const runs = Array.from({ length: 1000 }, () => h.retain());
+  t.equal(new Set(runs).size, 1, 'one run for 1,000 calls');
+  await Promise.all(runs);
+  t.equal(idles, 1, 'the ingest queue was awaited once');
+  const later = h.retain();
+  t.not(later, runs[0], 'a call after the run started gets a later run');
+  await later;
+  t.equal(idles, 2);
+  await a.reg.close();
+});

@@ -38,7 +38,7 @@ export interface MetricsScope {
   horizon: number;
   gaps: number;
   /** Absent (older snapshots): counted 0. */
-  heldStops?: number;
+  heldSkips?: number;
   activePeers: number;
 }
 
@@ -179,7 +179,7 @@ export function renderMetricsV2(input: MetricsV2Input, opts: RenderV2Options = {
   one('syncwire_unknown_scope_total', 'counter', 'Scoped messages naming a scope number that does not route (ended links included).', input.unknownScope);
   one('syncwire_not_a_member_total', 'counter', 'Polls and Subscribes refused NotAMember: the scope does not grant the peer (ended links included).', input.notAMember);
   one('syncwire_dead_link_closes_total', 'counter', 'Links closed because one scope\'s polls timed out deadAfterTimeouts times in a row with nothing heard from the peer.', input.deadLinkCloses);
-  one('syncwire_held_stops_total', 'counter', 'Answers that ended before a command held without its signature (a plain answer or a poll without elide), over every scope.', input.scopes.reduce((n, s) => n + (s.heldStops ?? 0), 0));
+  one('syncwire_held_skips_total', 'counter', 'Poll answers that left out a command held without its signature (a plain answer or a poll without elide), over every scope.', input.scopes.reduce((n, s) => n + (s.heldSkips ?? 0), 0));
   one('syncwire_pushes_dropped_total', 'counter', 'Pushes dropped because the scope\'s backlog of pushed commands not yet placed was full (the link\'s scope is polled instead).', input.pushesDropped);
   one('syncwire_scope_joins_rejected_total', 'counter', 'Joined scopes dropped for a first command that was not their genesis.', input.scopeJoinsRejected);
   one('syncwire_subscriptions_used', 'gauge', 'Slots of the (peer, scope) push subscription table in use.', input.subscriptions.used);

@@ -54,8 +54,8 @@ export interface ScopeInfo {
   retention: RetentionInfo | null;
   /** Gap markers written to the scope since the process started (§4.6: one gap line each). */
   gaps: number;
-  /** Answers that ended before a command held without its signature since the process started (§10.7). */
-  heldStops: number;
+  /** Poll answers that left out a command held without its signature since the process started (§10.3 step 3a). */
+  heldSkips: number;
   /** Authenticated peers the scope is active with now (both entries open, §3.3). */
   activePeers: number;
   /** Still waiting for its genesis from the peer it was joined from. */
@@ -115,11 +115,11 @@ export function scopeInfo(engine: EngineV2, h: ScopeHost, active: ReadonlyMap<st
     name: h.name, id, roles: rolesText(h.membership.roles(engine.identity.publicKey)), commands: s.size,
     retained: s.size - s.base + pinned, pinned, bytes: bytesOf(s), base: s.base,
     horizon: s.horizon().length, retention: policy === null ? null : retentionInfo(policy), gaps: engine.gapsOf(id),
-    heldStops: h.heldStops,     activePeers: active.get(id) ?? 0, joining: h.joining, readOnly: false,
+    heldSkips: h.heldSkips, activePeers: active.get(id) ?? 0, joining: h.joining, readOnly: false,
   };
 }
 
-const EMPTY = { retained: 0, pinned: 0, bytes: null, base: 0, horizon: 0, retention: null, gaps: 0, heldStops: 0, activePeers: 0, readOnly: false } as const;
+const EMPTY = { retained: 0, pinned: 0, bytes: null, base: 0, horizon: 0, retention: null, gaps: 0, heldSkips: 0, activePeers: 0, readOnly: false } as const;
 
 /** Every scope held, `legacy/v1` last. */
 export function scopeInfos(engine: EngineV2, legacy: { id: Uint8Array; store: CommandStore } | null): ScopeInfo[] {
@@ -135,7 +135,7 @@ export function scopeInfos(engine: EngineV2, legacy: { id: Uint8Array; store: Co
     const n = legacy.store.size;
     out.push({
       name: LEGACY_SCOPE_NAME, id: toHex(legacy.id), roles: null, commands: n, retained: n, pinned: 0,
-      bytes: legacy.store instanceof DiskStore ? legacy.store.bytes : null, base: 0, horizon: 0, retention: null, gaps: 0, heldStops: 0,
+      bytes: legacy.store instanceof DiskStore ? legacy.store.bytes : null, base: 0, horizon: 0, retention: null, gaps: 0, heldSkips: 0,
       activePeers: 0, joining: false, readOnly: true,
     });
   }

@@ -19,6 +19,8 @@ export interface CursorV2 {
   heldFloor: number;
   /** Id of the last command sent (or, when an answer carried records only, its last record); null before any. */
   lastSent: Uint8Array | null;
+  /** The `elide` of the poll L was built for: only a poll with the same continues it (L depends on it, §10.3 step 3a). */
+  elide: boolean;
 }
 
 /** One poll being answered: a cached L to continue, or the walk of step 2 still running. */

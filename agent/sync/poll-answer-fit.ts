@@ -8,15 +8,36 @@ import { MAX_HEADS } from '../../protocol/constants.js';
 import { encodeMessageV2 } from '../../protocol/envelope-v2.js';
 import type { PollResponse } from '../../protocol/messages-v2.js';
 import type { ScopeStoreReader } from '../store/scope-store-contract.js';
+import { ScopeStoreBase } from '../store/scope-store-base.js';
 import type { AnswerItem, AnswerItems } from './poll-answer-items.js';
 
-/** Up to 10 heads of the reader, deepest first (ties: higher handle first, as v1). Copies. */
+/**
+ * Up to 10 heads of the reader, deepest first (ties: higher handle first, as v1). Copies. A
+ * selection, not a sort: every poll and answer names heads, and a scope can have thousands (a
+ * writer that forks on purpose), so this stays one pass with one depth read per head.
+ */
 export function headsOf(reader: ScopeStoreReader): Uint8Array[] {
-  return reader.heads().sort((a, b) => reader.depthOf(b) - reader.depthOf(a) || b - a).slice(0, MAX_HEADS).map((h) => reader.idOf(h).slice());
+  const top: { h: number; d: number }[] = [];
+  for (const h of reader.heads()) {
+    const d = reader.depthOf(h);
+    if (top.length === MAX_HEADS) {
+      if (!deeper(d, h, top[MAX_HEADS - 1]!)) continue;
+      top.pop();
+    }
+    let i = top.length;
+    while (i > 0 && deeper(d, h, top[i - 1]!)) i--;
+    top.splice(i, 0, { h, d });
+  }
+  return top.map((x) => reader.idOf(x.h).slice());
+}
+
+function deeper(d: number, h: number, than: { h: number; d: number }): boolean {
+  return d > than.d || (d === than.d && h > than.h);
 }
 
 /** Commands the reader retains (`total`): what lies at or above base plus the retained ones below it. */
 export function retainedCount(reader: ScopeStoreReader): number {
+  if (reader instanceof ScopeStoreBase) return reader.size - reader.base + reader.pinnedCount;
   let n = reader.size - reader.base;
   for (let h = 0; h < reader.base; h++) if (reader.isRetained(h)) n++;
   return n;
@@ -28,11 +49,12 @@ export function retainedCount(reader: ScopeStoreReader): number {
  * first, while the first item would not fit (then the envelope with no heads is what is sent).
  * `more` says items were left out. Returns the answer and the items it carries.
  *
- * A command held without its signature (PROTOCOL.md §10.7) never goes as a plain item: the answer
- * ends before the first one with `more` false (a requester that gets `more` would ask for the same
- * again), and `held` says so.
+ * A command held without its signature (PROTOCOL.md §10.7) never goes as a plain item: `items`
+ * must leave them out (`withoutHeld`, §10.3 step 3a).
+ * @throws Error when `items` was built with them
  */
-export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number): { response: PollResponse; carried: AnswerItem[]; held: boolean } {
+export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number): { response: PollResponse; carried: AnswerItem[] } {
+  if (!items.withoutHeld) throw new Error('fitAnswer: a plain answer needs items built withoutHeld');
   const msg: PollResponse = { ...base, items: [] };
   const first = items.peek();
   const need = first === undefined ? 1 : cborHeadLength(1) + byteStringSize(first.bytes.length);
@@ -43,10 +65,8 @@ export function fitAnswer(base: PollResponse, items: AnswerItems, limit: number)
   }
   const fit = new ListFit(envelope, limit);
   const carried: AnswerItem[] = [];
-  const held = (it: AnswerItem): boolean => it.cmd !== undefined && it.cmd.signature === null;
-  for (let it = items.peek(); it !== undefined && !held(it) && fit.take(it.bytes.length); it = items.peek()) carried.push(items.take()!);
+  for (let it = items.peek(); it !== undefined && fit.take(it.bytes.length); it = items.peek()) carried.push(items.take()!);
   msg.items = carried.map((c) => c.bytes);
-  const next = items.peek();
-  msg.more = next !== undefined && !held(next);
-  return { response: msg, carried, held: next !== undefined && held(next) };
+  msg.more = items.peek() !== undefined;
+  return { response: msg, carried };
 }

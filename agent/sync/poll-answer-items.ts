@@ -27,6 +27,10 @@ export interface AnswerItem {
  * Step 5, lazily: L for `t` given the request ids `q`. Records come before the command that needs
  * them, in ascending parent id order, for parents not in T, not in Q, not membership commands, and
  * at most once each.
+ *
+ * `withoutHeld` (default true; PROTOCOL.md §10.3 step 3a, an answer that cannot carry a command held without
+ * its signature: a plain answer, or a poll without `elide`): such commands of T are left out,
+ * and so is every command of T with a parent left out, before any record is made for it.
  */
 export class AnswerItems {
   private readonly inT: Set<number>;
@@ -36,15 +40,23 @@ export class AnswerItems {
   private next = 0;
   /** Items taken so far (the position in L). */
   taken = 0;
+  /** Commands of T left out so far (step 3a), by handle. */
+  private readonly left = new Set<number>();
 
   constructor(
     private readonly reader: ScopeStoreReader,
     private readonly frontierIds: FrontierIds,
     readonly t: readonly number[],
     q: readonly Uint8Array[],
+    readonly withoutHeld = true,
   ) {
     this.inT = new Set(t);
     this.inQ = new Set(q.map(toHex));
+  }
+
+  /** Commands of T left out so far (step 3a): those reached by {@link peek} or {@link ahead}. */
+  get leftOut(): number {
+    return this.left.size;
   }
 
   /** The next item of L, undefined at its end. */
@@ -72,6 +84,10 @@ export class AnswerItems {
     const r = this.reader;
     const bytes = r.bytesOf(c);
     const cmd = decodeStoredCommandV2(bytes, r.idOf(c));
+    if (this.withoutHeld && (cmd.signature === null || cmd.parents.some((p) => this.left.has(r.indexOf(p))))) {
+      this.left.add(c);
+      return;
+    }
     for (const p of cmd.parents) {
       const hex = toHex(p);
       if (this.inQ.has(hex) || this.recorded.has(hex)) continue;

@@ -63,11 +63,11 @@ export interface AnswerV2 {
 export class PollAnswererV2 {
   private readonly cursors = new Map<string, CursorV2>();
   /**
-   * Answers that ended before a command this host holds without its signature because it could
-   * not go in them (PROTOCOL.md §10.7: a plain answer, a poll without `elide`, or no cover in
-   * reach); each said `more` false, so the requester does not ask again at once.
+   * Answers that left out a command this host holds without its signature, which could not go in
+   * them (PROTOCOL.md §10.3 step 3a: a plain answer or a poll without `elide`; §10.7: with
+   * `elide`, no cover in reach, when the answer ends before it with `more` false).
    */
-  heldStops = 0;
+  heldSkips = 0;
   /** Most peers whose cursor is cached (LRU). */
   static readonly MAX_CURSORS = 16;
 
@@ -80,7 +80,7 @@ export class PollAnswererV2 {
   begin(peer: string, req: PollRequest): PollJobV2 {
     const r = this.reader;
     const c = this.cursors.get(peer);
-    if (c !== undefined && c.size === r.size && c.base === r.base && c.lastSent !== null) {
+    if (c !== undefined && c.size === r.size && c.base === r.base && c.lastSent !== null && c.elide === (req.elide === true)) {
       const last = toHex(c.lastSent);
       if (req.heads.some((id) => toHex(id) === last) || req.sample.some((id) => toHex(id) === last)) return new PollJobV2(peer, req, c, null, []);
     }
@@ -96,17 +96,18 @@ export class PollAnswererV2 {
     if (cur === null) {
       const m = job.missing();
       const { t, cut } = windowOf(r, m, req.window);
-      const items = new AnswerItems(r, this.frontierIds, t, [...req.heads, ...req.sample]);
-      cur = this.remember(job.peer, { items, size: r.size, base: r.base, gap: gapOf(r, cut, job.known), heldFloor: m[0] ?? r.size, lastSent: null });
+      const items = new AnswerItems(r, this.frontierIds, t, [...req.heads, ...req.sample], !(opts.compact === true && req.elide === true));
+      cur = this.remember(job.peer, { items, size: r.size, base: r.base, gap: gapOf(r, cut, job.known), heldFloor: m[0] ?? r.size, lastSent: null, elide: req.elide === true });
     }
+    const leftBefore = cur.items.leftOut;
     const first = cur.items.taken === 0;
     const base: PollResponse = {
       type: 'PollResponse', scope: opts.scope, session: req.session, more: false, gap: false,
       total: opts.total ?? retainedCount(r), next_poll_ms: opts.nextPollMs, heads: headsOf(r), items: [],
     };
     const limit = Math.min(req.max_bytes, opts.frameLimit ?? Infinity);
-    const { response, carried, held } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : fitAnswer(base, cur.items, limit);
-    if (held) this.heldStops++;
+    const { response, carried, held } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : { ...fitAnswer(base, cur.items, limit), held: false };
+    if (held || cur.items.leftOut > leftBefore) this.heldSkips++;
     // The last command carried: the requester names it (a head it just appended); an answer of
     // records only is named through the requester's pending records instead.
     const last = carried.findLast((c) => c.handle >= 0) ?? carried[carried.length - 1];

@@ -136,6 +136,8 @@ export class ScopeHost {
   private resolved: ResolvedRetention | null = null;
   private cancelTick: (() => void) | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  /** The retention run queued and not started yet, which a call of {@link retain} joins. */
+  private waitingRun: Promise<RetentionPlan<Uint8Array[]> | null> | null = null;
   private closed = false;
   private readonly nowS: () => number;
 
@@ -182,11 +184,11 @@ export class ScopeHost {
   }
 
   /**
-   * Answers of this scope that ended before a command held without its signature, which could not
-   * go in them (PROTOCOL.md §10.7), since the host opened.
+   * Poll answers of this scope that left out a command held without its signature, which could
+   * not go in them (PROTOCOL.md §10.3 step 3a, §10.7), since the host opened.
    */
-  get heldStops(): number {
-    return this.answerer.heldStops;
+  get heldSkips(): number {
+    return this.answerer.heldSkips;
   }
 
   /** Whether the scope still waits for its genesis from the peer it is joined from. */
@@ -297,13 +299,21 @@ export class ScopeHost {
     return { handle: c.handle, id: c.cmd.id };
   }
 
-  /** Run retention now (§4.2), serialised with other runs and after the batches placed so far. Null: nothing to do. */
+  /**
+   * Run retention (§4.2) after the batches placed so far, serialised with other runs. Calls made
+   * while a run waits to start share it: at most one runs and one waits, so callers that retain
+   * after every push cannot queue runs faster than each drains the ingest queue (a poll answer's
+   * `accept` would wait behind all of them). Null: nothing to do.
+   */
   retain(): Promise<RetentionPlan<Uint8Array[]> | null> {
+    if (this.waitingRun !== null) return this.waitingRun;
     const run = this.chain.then(async () => {
+      this.waitingRun = null; // started: a later call needs a later run
       await this.ingest.idle();
       const r = this.retentionState();
       return r === null || this.closed ? null : r.run();
     });
+    this.waitingRun = run;
     this.chain = run.catch(() => undefined);
     return run;
   }

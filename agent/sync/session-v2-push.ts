@@ -160,7 +160,7 @@ export class SessionV2Push {
       async (r) => {
         this.host.accepted(s, h, { ...r, malformed: 0, gap: null });
         if (r.orphaned > 0) this.loopOf(scopeId)?.pollSoon(REPAIR_POLL_MS);
-        await h.retain();
+        await h.retain().catch((err: unknown) => this.host.log.warn({ peer: s.peerId, scope: h.name, err: String(err) }, 'retention after a push failed'));
       },
       (err: unknown) => this.host.log.warn({ peer: s.peerId, scope: h.name, err: String(err) }, 'a push could not be taken in'),
     );
