@@ -87,6 +87,7 @@ export class ScopeAnnouncer {
   onScopes(msg: ScopesMessage): void {
     if (this.state === 'stopped') return;
     const ack = this.table.onScopes(msg);
+    if (ack === 'conflict') return this.host.closeLink(`the peer's Scopes seq ${msg.seq} differs from the one applied under that seq: the two scope tables disagree`);
     if (ack !== 'drop') this.host.send(ack);
     this.flush();
   }

@@ -57,6 +57,8 @@ export type ScopeCounter =
   | 'scopesDropped'
   /** A `Scopes` repeated (its ack was lost): the same ack sent again, nothing applied twice. */
   | 'scopesRepeated'
+  /** A `Scopes` under the last applied `seq` with other entries: the two tables disagree, the link is closed. */
+  | 'scopesConflicting'
   /** A `ScopesAck` for no outstanding `Scopes`: dropped. */
   | 'scopesAckDropped'
   /** The peer refused one of our entries. */
@@ -104,6 +106,8 @@ export interface ReceiverState {
   expected: number;
   /** The last `ScopesAck` sent. */
   lastAck: ScopesAckMessage | null;
+  /** The `Scopes` that ack answered (a repeat must match it). */
+  lastApplied: ScopesMessage | null;
   /** Own entry pending or open and the peer's accepted: what {@link ScopeTableHost.onInactive} ends. */
   usable(key: string): boolean;
   /** This side's newest entry for the scope, undefined when it never opened one. */
@@ -114,9 +118,15 @@ export interface ReceiverState {
   unqueueClose(n: number): void;
 }
 
-/** Rule 1: apply an in-order `Scopes` (closes first, then opens) and give its ack; repeat the last ack; drop the rest. */
-export function receiveScopes(t: ReceiverState, msg: ScopesMessage): ScopesAckMessage | 'drop' {
+/**
+ * Rule 1: apply an in-order `Scopes` (closes first, then opens) and give its ack; repeat the last
+ * ack for a repeat of the last one; drop the rest. 'conflict': the `seq` of the last one with other
+ * entries — the peer's table is not the one this side applied (its tables restarted twice, or a
+ * forged message was applied), which no ack can mend: the caller closes the link.
+ */
+export function receiveScopes(t: ReceiverState, msg: ScopesMessage): ScopesAckMessage | 'drop' | 'conflict' {
   if (msg.seq === t.expected) {
+    t.lastApplied = msg;
     for (const n of msg.close) closeEntry(t, n);
     const refused: [number, number][] = [];
     for (const [n, scopeId, name] of msg.open) {
@@ -127,6 +137,10 @@ export function receiveScopes(t: ReceiverState, msg: ScopesMessage): ScopesAckMe
     return (t.lastAck = { type: 'ScopesAck', seq: msg.seq, refused });
   }
   if (t.lastAck !== null && msg.seq === t.expected - 1) {
+    if (t.lastApplied !== null && !sameScopes(t.lastApplied, msg)) {
+      t.host.count('scopesConflicting');
+      return 'conflict';
+    }
     t.host.count('scopesRepeated');
     return t.lastAck;
   }
@@ -208,4 +222,15 @@ function openEntry(t: ReceiverState, n: number, scopeId: Uint8Array, name: strin
   else if (joined) t.open(scopeId, name);
   else if (own !== undefined) t.open(scopeId, own.name);
   return null;
+}
+
+/** Whether two `Scopes` carry the same `seq` and entries. */
+function sameScopes(a: ScopesMessage, b: ScopesMessage): boolean {
+  return (
+    a.seq === b.seq &&
+    a.close.length === b.close.length &&
+    a.close.every((n, i) => n === b.close[i]) &&
+    a.open.length === b.open.length &&
+    a.open.every(([n, id, name], i) => n === b.open[i]![0] && toHex(id) === toHex(b.open[i]![1]) && name === b.open[i]![2])
+  );
 }

@@ -50,6 +50,7 @@ export class ScopeTable implements ReceiverState {
   expected = 0;
   /** The last `ScopesAck` sent, resent for a repeated `Scopes`. */
   lastAck: ScopesAckMessage | null = null;
+  lastApplied: ScopesMessage | null = null;
 
   constructor(readonly host: ScopeTableHost) {}
 
@@ -176,9 +177,10 @@ export class ScopeTable implements ReceiverState {
   /**
    * A `Scopes` arrived (receiver rules 1–3): the `ScopesAck` to send, or 'drop' (counted
    * `scopesDropped`) for a `seq` neither expected nor the one last acknowledged. A repeat of the
-   * last one (its ack was lost) gets the same ack object again and is not applied twice.
+   * last one (its ack was lost) gets the same ack object again and is not applied twice; one with
+   * other entries is 'conflict' (counted `scopesConflicting`): the link must close.
    */
-  onScopes(msg: ScopesMessage): ScopesAckMessage | 'drop' {
+  onScopes(msg: ScopesMessage): ScopesAckMessage | 'drop' | 'conflict' {
     return receiveScopes(this, msg);
   }
 

@@ -145,6 +145,6 @@ export function newSessionV2Stats(): SessionV2Stats {
     framesIn: 0, framesOut: 0, bytesIn: 0, bytesOut: 0, badFrames: 0, unknownScope: 0, errorsIn: 0, sealFailures: 0, replays: 0,
     unsealedDropped: 0, droppedBeforeAuth: 0, intakeDropped: 0, rehandshakes: 0, handshakeDropped: 0, versionRefused: 0, notAMember: 0,
     pollsSent: 0, pollsAnswered: 0, pollsSuperseded: 0, pollsBusy: 0, subscribesIn: 0, subscribesRefused: 0, subscribesSent: 0, pushesIn: 0, pushesUnsolicited: 0, pushMalformed: 0, pushesDropped: 0, pushedCommands: 0, deadLinkCloses: 0,
-    table: { scopesDropped: 0, scopesRepeated: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
+    table: { scopesDropped: 0, scopesRepeated: 0, scopesConflicting: 0, scopesAckDropped: 0, scopeRefused: 0, closeUnknown: 0, numbersExhausted: 0 },
   };
 }

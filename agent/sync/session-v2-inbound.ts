@@ -32,6 +32,8 @@ export interface InboundV2Session {
   readonly table: { readonly expected: number };
   /** The peer started its end anew: restart this link's scope state and apply its first `Scopes`. */
   restartScopes(first: ScopesMessage): void;
+  /** `stats.rehandshakes` when this link's scope tables last started (0: at link-up). */
+  readonly tablesStartedAt: number;
   readonly handshakes: HandshakeDriver;
   readonly announcer: ScopeAnnouncer;
   readonly scoped: SessionV2Scoped;
@@ -153,8 +155,9 @@ export class SessionV2Inbound {
       switch (msg.type) {
         case 'Scopes':
           // Seq 0 again after a re-handshake, when this link already applied one: the peer started its
-          // end anew with empty tables (a stale retransmission of seq 0 costs one table restart).
-          if (msg.seq === 0 && s.table.expected > 0 && s.stats.rehandshakes > 0) return s.restartScopes(msg);
+          // end anew with empty tables (§9.4 rule 1). Once per re-handshake: our own restart sends
+          // seq 0 too, and a peer that took it for a restart of ours must not restart us again.
+          if (msg.seq === 0 && s.table.expected > 0 && s.stats.rehandshakes > s.tablesStartedAt) return s.restartScopes(msg);
           return s.announcer.onScopes(msg);
         case 'ScopesAck':
           return s.announcer.onScopesAck(msg);

@@ -67,6 +67,8 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
   scoped: SessionV2Scoped;
   /** Consecutive poll timeouts of this link's scope loops: kept across {@link restartScopes}. */
   readonly watchdog: LinkWatchdog;
+  /** `stats.rehandshakes` when this link's scope tables last started (0 at link-up; {@link restartScopes}). */
+  tablesStartedAt = 0;
   private readonly inbound: SessionV2Inbound;
   private closing = false;
   private down = false;
@@ -276,6 +278,7 @@ export class SessionV2 extends SessionV2Peer implements DriverHost, SessionV2Lik
    */
   restartScopes(first: ScopesMessage): void {
     if (this.closing) return;
+    this.tablesStartedAt = this.stats.rehandshakes;
     this.host.log.info({ peer: this.peerId, link: this.link.description }, 'the peer restarted its end of the link: its scope tables start anew');
     this.scoped.stop();
     this.announcer.stop();
