@@ -327,7 +327,11 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
     good_peer_commits: goodCommits,
     good_peer_converged: converged,
   };
-  if (!converged) cfg.log(`fuzz-v2: good peer NOT converged (${goodCommits} commits)`);
+  if (!converged) {
+    // Which way the sync fell behind: the target's commands the good peer lacks, and the reverse.
+    const [g, tg] = [new Set(ids(good).split(',')), new Set(ids(target).split(','))];
+    cfg.log(`fuzz-v2: good peer NOT converged (${goodCommits} commits): it lacks ${[...tg].filter((x) => !g.has(x)).length} of the target's commands, the target ${[...g].filter((x) => !tg.has(x)).length} of its own`);
+  }
   await serialT.close();
   if (far.isOpen) await new Promise<void>((r) => far.close(() => r()));
   sim.dispose();
