@@ -84,7 +84,7 @@ export class AnswerItems {
     const r = this.reader;
     const bytes = r.bytesOf(c);
     const cmd = decodeStoredCommandV2(bytes, r.idOf(c));
-    if (this.withoutHeld && (cmd.signature === null || cmd.parents.some((p) => this.left.has(r.indexOf(p))))) {
+    if (this.withoutHeld && (cmd.signature === null || (this.left.size > 0 && cmd.parents.some((p) => this.left.has(r.indexOf(p)))))) {
       this.left.add(c);
       return;
     }

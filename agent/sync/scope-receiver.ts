@@ -4,6 +4,7 @@
  * {@link ScopeTable}, seen here only through {@link ReceiverState}; rule 5 (routing a scoped
  * message by a pending number) is the table's `scopeOfMine`.
  */
+import { equalBytes } from '../../protocol/bytes.js';
 import { MAX_LINK_SCOPES, MAX_SCOPE_NUMBER, SCOPE_NAME_PATTERN } from '../../protocol/constants-v2.js';
 import { ReasonCode, reasonName } from '../../protocol/errors.js';
 import { toHex } from '../../protocol/keys.js';
@@ -137,7 +138,7 @@ export function receiveScopes(t: ReceiverState, msg: ScopesMessage): ScopesAckMe
     return (t.lastAck = { type: 'ScopesAck', seq: msg.seq, refused });
   }
   if (t.lastAck !== null && msg.seq === t.expected - 1) {
-    if (t.lastApplied !== null && !sameScopes(t.lastApplied, msg)) {
+    if (t.lastApplied !== null && !sameEntries(t.lastApplied, msg)) {
       t.host.count('scopesConflicting');
       return 'conflict';
     }
@@ -224,13 +225,12 @@ function openEntry(t: ReceiverState, n: number, scopeId: Uint8Array, name: strin
   return null;
 }
 
-/** Whether two `Scopes` carry the same `seq` and entries. */
-function sameScopes(a: ScopesMessage, b: ScopesMessage): boolean {
+/** Whether two `Scopes` of the same `seq` carry the same entries. */
+function sameEntries(a: ScopesMessage, b: ScopesMessage): boolean {
   return (
-    a.seq === b.seq &&
     a.close.length === b.close.length &&
     a.close.every((n, i) => n === b.close[i]) &&
     a.open.length === b.open.length &&
-    a.open.every(([n, id, name], i) => n === b.open[i]![0] && toHex(id) === toHex(b.open[i]![1]) && name === b.open[i]![2])
+    a.open.every(([n, id, name], i) => n === b.open[i]![0] && equalBytes(id, b.open[i]![1]) && name === b.open[i]![2])
   );
 }

@@ -50,6 +50,7 @@ export class ScopeTable implements ReceiverState {
   expected = 0;
   /** The last `ScopesAck` sent, resent for a repeated `Scopes`. */
   lastAck: ScopesAckMessage | null = null;
+  /** The `Scopes` that {@link lastAck} answered: a repeat must carry the same entries. */
   lastApplied: ScopesMessage | null = null;
 
   constructor(readonly host: ScopeTableHost) {}
