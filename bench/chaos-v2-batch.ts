@@ -58,11 +58,29 @@ export function keysByAuthor(publicKeys: readonly Uint8Array[]): Map<string, Uin
  */
 export function auditSignatures(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>): SignatureAudit {
   const out: SignatureAudit = { signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 };
+  for (const _ of auditSteps(e, keys, out));
+  return out;
+}
+
+/**
+ * {@link auditSignatures} giving the event loop back every `every` commands (default 200), for a
+ * harness whose event-loop watchdog must see the agent's stalls, not its own audit's.
+ */
+export async function auditSignaturesYielding(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>, every = 200): Promise<SignatureAudit> {
+  const out: SignatureAudit = { signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 };
+  let n = 0;
+  for (const _ of auditSteps(e, keys, out)) if (++n % every === 0) await new Promise((r) => setImmediate(r));
+  return out;
+}
+
+/** Audit one command per step into `out`. */
+function* auditSteps(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>, out: SignatureAudit): Generator<void> {
   for (const s of e?.scopes() ?? []) {
     const store = e!.scope(s.name)?.store;
     if (store === undefined) continue;
     for (let i = 0; i < store.size; i++) {
       if (!store.isRetained(i)) continue;
+      yield;
       let cmd;
       try {
         cmd = decodeHeldCommandV2(store.scopeId, store.bytesOf(i));
@@ -80,7 +98,6 @@ export function auditSignatures(e: EngineV2 | null, keys: ReadonlyMap<string, Ui
       else if (!verifyCommandV2(cmd, key)) out.bad++;
     }
   }
-  return out;
 }
 
 /** Audits summed (e.g. over the agents). */

@@ -29,7 +29,7 @@ import { hostile } from '../testkit/fuzz-inputs.js';
 import { hostileBodyV2, type V2FuzzContext } from '../testkit/fuzz-inputs-v2.js';
 import { bytes, int, pick, Prng, type Random } from '../testkit/prng.js';
 import { gc, round, sleep, until, type ChaosConfig, type Figures } from './chaos/common.js';
-import { auditSignatures, keysByAuthor } from './chaos-v2-batch.js';
+import { auditSignaturesYielding, keysByAuthor } from './chaos-v2-batch.js';
 import { LiveBatchSource } from './chaos-v2-fuzz-live-batch.js';
 
 const FLEET = 'fleet/fuzz';
@@ -281,7 +281,7 @@ export async function liveAgentV2(cfg: ChaosConfig, rnd: Random, seeds: Uint8Arr
   const fleet = target.scope(FLEET)!;
   // Whether the scope's ingest (one queue per scope) still drains: an input that never settles wedges every later one.
   const ingestIdle = await Promise.race([fleet.ingest.idle().then(() => true), sleep(5000).then(() => false)]);
-  const audit = auditSignatures(target, keysByAuthor([targetId, goodId, relayedId, sealedId, ...hostileIds].map((i) => i.publicKey)));
+  const audit = await auditSignaturesYielding(target, keysByAuthor([targetId, goodId, relayedId, sealedId, ...hostileIds].map((i) => i.publicKey)));
   const relayedStored = [...batchSource.signedFresh].filter((h) => fleet.store.indexOf(fromHex(h)) >= 0).length;
   const targetSessions = target.sessions().length;
   const figures: Figures = {

@@ -88,9 +88,16 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   eld.enable();
   let lastBeat = performance.now();
   let loopStalls = 0;
+  // Which layer was running when the loop stalled, so a stall in the report names its layer.
+  let layer = 'frame decoders';
+  const stalls: string[] = [];
   const beat = setInterval(() => {
     const now = performance.now();
-    if (now - lastBeat > 1050) loopStalls++;
+    if (now - lastBeat > 1050) {
+      loopStalls++;
+      stalls.push(`${Math.round(now - lastBeat)} ms in ${layer}`);
+      cfg.log(`fuzz-v2: event loop stalled ${Math.round(now - lastBeat)} ms during the ${layer} layer`);
+    }
     lastBeat = now;
   }, 50);
 
@@ -134,6 +141,7 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   cfg.log(`fuzz-v2: frame decoders ${nSerial + nTcp} inputs, ${frameErrors} typed frame errors`);
 
   // Layer 2: the v2 message decoder, and the bare-push decoder for what is not a message.
+  layer = 'message decoders';
   const nMsg = Math.round(300_000 * scale);
   let decodedOk = 0;
   for (let i = 0; i < nMsg; i++) {
@@ -160,24 +168,28 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   cfg.log(`fuzz-v2: message decoders ${nMsg} inputs, ${decodedOk} decoded, errors ${JSON.stringify(errKinds)}`);
 
   // Layer 2c: compact batches (bare and in PollResponse / Push) through the receiver's pure path.
+  layer = 'batch path';
   const nBatch = Math.round(150_000 * scale);
   const batch = await batchLayerV2(new Prng(rnd), scopeId, batchCorpus, [id.publicKey, id2.publicKey], nBatch, t);
   t.inputs += batch.inputs;
   cfg.log(`fuzz-v2: batch path ${nBatch} inputs, ${batch.decoded} decoded, ${batch.authenticated} commands authenticated, ${batch.forgeries} forgeries, errors ${JSON.stringify(batch.reasons)}`);
 
   // Layer 2b: the sealed-frame opener.
+  layer = 'sealed opener';
   const nSealed = Math.round(200_000 * scale);
   const sealed = await sealedLayer(rnd, seeds, nSealed, t);
   t.inputs += nSealed;
   cfg.log(`fuzz-v2: sealed opener ${nSealed} inputs, ${sealed.opened} genuine opened, ${sealed.forgeriesOpened} forgeries opened`);
 
   // Layer 3: a live v2 gateway.
+  layer = 'live gateway';
   const live = await liveAgentV2(cfg, rnd, seeds, Math.round(400_000 * scale));
   t.inputs += live.inputs;
   // Held by the live layer's engines while they ran (released with them) or leaked past them:
   // measured once everything it created is unreachable (a second for the closed links' last
   // callbacks and timers to run), after a forced GC when one is available.
   await new Promise((r) => setTimeout(r, 1000));
+  layer = 'heap check';
   gc();
   const released = round(process.memoryUsage().heapUsed / 1048576);
   live.figures.heap_after_layer_mb = released;
@@ -201,6 +213,7 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
     crashes: t.crashes + live.crashes,
     untyped_errors: t.untyped,
     hangs: t.hangs + loopStalls,
+    loop_stalls: stalls.join('; '),
     max_event_loop_delay_ms: round(eld.max / 1e6),
     slowest_single_input_ms: round(t.slowestMs),
     decoder_error_reasons: errKinds,

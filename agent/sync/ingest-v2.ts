@@ -25,6 +25,7 @@ import { OrphanBufferV2 } from './orphans-v2.js';
 import { commitLocal, type CommitContext, type Signer } from './scope-commit.js';
 import { joinRefusal, type JoinExpectation } from './scope-join.js';
 import type { PendingRecords, ScopeMembership } from './scope-membership.js';
+import { TurnSlice } from './turn-slice.js';
 
 export type { IngestV2Result, IngestV2Stats, ScopeIngestOptions } from './ingest-v2-types.js';
 export type { Signer } from './scope-commit.js';
@@ -42,6 +43,8 @@ export class ScopeIngest {
   private readonly seqs = new Map<string, number>();
   private readonly commitCtx: CommitContext;
   private readonly rounds: IngestRounds;
+  /** Batches that need no I/O (duplicates, rejects) run as one chain of continuations: yield between them. */
+  private readonly slice = new TurnSlice();
 
   constructor(private readonly o: ScopeIngestOptions) {
     this.store = o.store;
@@ -78,6 +81,7 @@ export class ScopeIngest {
       }
     });
     const run = this.tail.then(async () => {
+      await this.slice.pause();
       // Covers are verified under the membership as of the batches placed before this one.
       if (batch !== undefined) await this.takeBatch(batch, from, items, result);
       const last = items[items.length - 1];
