@@ -86,7 +86,7 @@ interface BootRun {
   requesterCpu: number;
 }
 
-async function bootstrapOnce(set: BootSet): Promise<BootRun> {
+export async function bootstrapOnce(set: BootSet): Promise<BootRun> {
   const n = set.cmds.length - 1;
   const me = generateIdentity();
   const responder = await startResponder(n, me.publicKey);
