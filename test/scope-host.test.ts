@@ -462,6 +462,28 @@ t.test('§10.2: a requester whose heads hide what it holds still moves on throug
   for (const n of [a, b, c]) await n.reg.close();
 });
 
+t.test('§13.3: an answer whose heads name commands the requester lacks and did not get is behind', async (t) => {
+  const g = genesis(A, [{ publicKey: A.publicKey, roles: RWA }, { publicKey: B.publicKey, roles: RW }]);
+  const a = await node(A, { retention: FOREVER });
+  const b = await node(B, { retention: FOREVER, join: ['fleet/test'] });
+  t.ok((await a.reg.create(g)).ok);
+  await commits(scope(a, g), 5, 'x');
+  await joinFrom(b, a, g);
+  await pull(b, a, g, 1 << 20);
+  await commits(scope(a, g), 3, 'y');
+  const res = scope(a, g).answer(peer(b), scope(b, g).request(A.peerId, { maxBytes: 1 << 20 }));
+  t.equal(res.more, false);
+  // What a responder that left its new commands out (§10.3 step 3a) sends: its heads, no item.
+  const withheld = await scope(b, g).accept(peer(a), { ...res, items: [], batch: null });
+  t.equal(withheld.behind, true, 'heads B lacks, not carried: behind');
+  const full = await scope(b, g).accept(peer(a), res);
+  t.equal(full.appended.length, 3);
+  t.equal(full.behind, undefined, 'the answer that carried them is not behind');
+  const more = await scope(b, g).accept(peer(a), { ...res, items: [], batch: null, more: true });
+  t.equal(more.behind, undefined, 'an answer with more true is never behind (the round goes on at once)');
+  for (const n of [a, b]) await n.reg.close();
+});
+
 t.test('retain: calls made while a run waits to start share it (one run per drain, however many pushes ask)', async (t) => {
   const g = genesis(A, [{ publicKey: A.publicKey, roles: RWA }]);
   const a = await node(A, { retention: TEN });

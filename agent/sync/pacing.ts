@@ -122,6 +122,15 @@ export class ClientPacer {
     return this.jittered(Math.max(this.policy.floorMs, hintMs));
   }
   /**
+   * Wait after the `k`-th answer in a row (from 0) that ended a round while naming heads this host
+   * lacks and was not sent (PROTOCOL.md §13.3): `floor × 2^k`, jittered; the caller takes the
+   * shorter of this and its usual wait, so a responder that never sends them is soon polled at
+   * the usual rate again.
+   */
+  soon(k: number): number {
+    return this.jittered(this.policy.floorMs * 2 ** Math.min(k, 30));
+  }
+  /**
    * Wait after a refusal, a timeout or any other failure (PROTOCOL.md §10.3): exponential backoff
    * `base × 2^failures`, jittered ±`jitter` and clamped to [floor, cap] — but never shorter than
    * the server's `retryAfterMs`: that one is only ever lengthened, by up to `jitter`, and the cap

@@ -100,6 +100,12 @@ export interface AcceptResult extends IngestV2Result {
   more?: boolean;
   /** Encoded bytes of `appended`, counted before retention ran (it may prune some of them). */
   bytes?: number;
+  /**
+   * An answer with `more` = false whose heads name a command this host neither holds, has in its
+   * horizon nor will not keep (one carried and refused or pruned here): the responder holds
+   * commands it did not send (PROTOCOL.md §13.3). Absent otherwise.
+   */
+  behind?: boolean;
 }
 
 interface RequesterState {
@@ -278,8 +284,9 @@ export class ScopeHost {
     st.lastOfAnswer = res.more && r.lastId !== undefined ? r.lastId : null;
     if (!res.more) st.unwanted = this.unwantedHeads(st, res.heads, cmds);
     if (!res.more) st.pending.endRound();
+    const behind = !res.more && this.lacksHeads(st, res.heads);
     await this.retain();
-    return { ...r, malformed, gap, more: res.more, bytes, ...(res.total === undefined ? {} : { total: res.total }) };
+    return { ...r, malformed, gap, more: res.more, bytes, ...(res.total === undefined ? {} : { total: res.total }), ...(behind ? { behind } : {}) };
   }
 
   /**
@@ -359,6 +366,12 @@ export class ScopeHost {
       if (lacking.has(hex) && !lacking.has(`kept:${hex}`) && !this.ingest.orphans.has(scopeHex, cmd)) out.push(cmd.id.slice());
     }
     return out.slice(-MAX_UNWANTED);
+  }
+
+  /** Whether `heads` name a command not held here, not in the horizon and not among `st.unwanted` (not carried). */
+  private lacksHeads(st: RequesterState, heads: readonly Uint8Array[]): boolean {
+    const unwanted = new Set(st.unwanted.map(toHex));
+    return heads.some((id) => this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined && !unwanted.has(toHex(id)));
   }
 
   private requester(peer: string): RequesterState {

@@ -53,8 +53,12 @@ export interface ScopePollHost {
   request(session: number, maxBytes: number): PollRequest | null;
   /** Send the poll on the link. */
   send(req: PollRequest): void;
-  /** Take the peer's answer in (records, gap marker, commands); resolves with how many commands wait as orphans. */
-  accept(res: PollResponse): Promise<{ orphaned: number }>;
+  /**
+   * Take the peer's answer in (records, gap marker, commands); resolves with how many commands
+   * wait as orphans and, for an answer with `more` = false, whether its heads name a command this
+   * host lacks that the answer did not carry (`behind`: the responder left it out, §13.3).
+   */
+  accept(res: PollResponse): Promise<{ orphaned: number; behind?: boolean }>;
   /** Poll timeout for a budget of `maxBytes`, ms. */
   timeoutMs(maxBytes: number): number;
   /** A poll failed to be accepted (a store error); logged by the host, the loop backs off. */
@@ -89,6 +93,8 @@ export class ScopePollLoop {
   trainAnswers = 0;
   /** {@link pollSoon} asked while a poll was out: the longest wait after that round, ms. */
   private soonMs: number | null = null;
+  /** Rounds in a row that ended `behind` (their heads named commands this host lacks and did not get). */
+  private behindRounds = 0;
 
   /** @param maxBytes the configured poll budget (`max_bytes`), already within the frame limit. */
   constructor(
@@ -173,7 +179,7 @@ export class ScopePollLoop {
       (r) => {
         if (r === null) return;
         st.orphaned += r.orphaned;
-        if (last) this.applied(st, res, st.orphaned);
+        if (last) this.applied(st, res, st.orphaned, r.behind === true);
       },
       (err: unknown) => {
         st.failed = true; // the train's later answers are not taken in
@@ -191,7 +197,7 @@ export class ScopePollLoop {
     this.backOff(retryAfterMs ?? 0);
   }
 
-  private applied(st: ScopePollState, res: PollResponse, orphaned: number): void {
+  private applied(st: ScopePollState, res: PollResponse, orphaned: number, behind: boolean): void {
     if (this.state !== st) return; // stopped meanwhile
     const idle: ScopePollState = { kind: 'idle' };
     this.state = idle;
@@ -204,6 +210,10 @@ export class ScopePollLoop {
     if (orphaned > 0) wait = this.pacer.afterFailure();
     else if (this.slowMs !== null) wait = Math.max(this.slowMs, res.next_poll_ms); // not the pacer: its cap is for failures
     else wait = this.pacer.afterSuccess(res.next_poll_ms);
+    // The responder holds commands it did not send (§10.3 step 3a left them out while it could not
+    // see where the two stand): ask again soon, backing off, since the next poll may name more.
+    if (behind && orphaned === 0) wait = Math.min(wait, this.pacer.soon(this.behindRounds++));
+    else this.behindRounds = 0;
     if (this.soonMs !== null) wait = Math.min(wait, this.soonMs);
     this.timer.arm(wait, () => this.pollNow());
   }

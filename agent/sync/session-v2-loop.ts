@@ -56,7 +56,7 @@ export function makeSessionLoop(
       if (h === undefined) return { orphaned: 0 };
       const r = await h.accept(peerRef(), res);
       host.accepted(s, h, r);
-      return { orphaned: r.orphaned };
+      return { orphaned: r.orphaned, behind: r.behind === true };
     },
     timeoutMs: (maxBytes) => settings.pollTimeoutMs + settings.pollTimeoutMsPerByte * maxBytes,
     failed: (err) => host.log.warn({ peer: s.peerId, err: String(err) }, 'a poll answer could not be taken in'),
