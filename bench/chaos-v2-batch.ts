@@ -47,6 +47,9 @@ export interface SignatureAudit {
   undecodable: number;
 }
 
+/** An audit of zeros. */
+const emptyAudit = (): SignatureAudit => ({ signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 });
+
 /** Fingerprint (hex) → public key, for {@link auditSignatures}. */
 export function keysByAuthor(publicKeys: readonly Uint8Array[]): Map<string, Uint8Array> {
   return new Map(publicKeys.map((k) => [toHex(fingerprint(k)), k]));
@@ -57,7 +60,7 @@ export function keysByAuthor(publicKeys: readonly Uint8Array[]): Map<string, Uin
  * ones and verify the signed ones. Synchronous and O(commands) verifies: for the end of a run.
  */
 export function auditSignatures(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>): SignatureAudit {
-  const out: SignatureAudit = { signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 };
+  const out = emptyAudit();
   for (const _ of auditSteps(e, keys, out));
   return out;
 }
@@ -67,7 +70,7 @@ export function auditSignatures(e: EngineV2 | null, keys: ReadonlyMap<string, Ui
  * harness whose event-loop watchdog must see the agent's stalls, not its own audit's.
  */
 export async function auditSignaturesYielding(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>, every = 200): Promise<SignatureAudit> {
-  const out: SignatureAudit = { signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 };
+  const out = emptyAudit();
   let n = 0;
   for (const _ of auditSteps(e, keys, out)) if (++n % every === 0) await new Promise((r) => setImmediate(r));
   return out;
@@ -102,7 +105,7 @@ function* auditSteps(e: EngineV2 | null, keys: ReadonlyMap<string, Uint8Array>, 
 
 /** Audits summed (e.g. over the agents). */
 export function addAudits(xs: readonly SignatureAudit[]): SignatureAudit {
-  const out: SignatureAudit = { signed: 0, held: 0, bad: 0, unknownAuthor: 0, undecodable: 0 };
+  const out = emptyAudit();
   for (const x of xs) for (const k of Object.keys(out) as (keyof SignatureAudit)[]) out[k] += x[k];
   return out;
 }

@@ -87,14 +87,12 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
   const eld = monitorEventLoopDelay({ resolution: 10 });
   eld.enable();
   let lastBeat = performance.now();
-  let loopStalls = 0;
   // Which layer was running when the loop stalled, so a stall in the report names its layer.
   let layer = 'frame decoders';
   const stalls: string[] = [];
   const beat = setInterval(() => {
     const now = performance.now();
     if (now - lastBeat > 1050) {
-      loopStalls++;
       stalls.push(`${Math.round(now - lastBeat)} ms in ${layer}`);
       cfg.log(`fuzz-v2: event loop stalled ${Math.round(now - lastBeat)} ms during the ${layer} layer`);
     }
@@ -212,7 +210,7 @@ export async function runFuzzV2(cfg: ChaosConfig, scale = cfg.quick ? 0.1 : 1): 
     sealed_open_failures: sealed.failures,
     crashes: t.crashes + live.crashes,
     untyped_errors: t.untyped,
-    hangs: t.hangs + loopStalls,
+    hangs: t.hangs + stalls.length,
     loop_stalls: stalls.join('; '),
     max_event_loop_delay_ms: round(eld.max / 1e6),
     slowest_single_input_ms: round(t.slowestMs),

@@ -350,7 +350,7 @@ export class ScopeHost {
    * never sends and a dishonest one could withhold anyway.
    */
   private unwantedHeads(st: RequesterState, heads: readonly Uint8Array[], carried: readonly Uint8Array[]): Uint8Array[] {
-    const lacking = new Set(heads.filter((id) => this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined).map(toHex));
+    const lacking = new Set(heads.filter((id) => this.lacks(id)).map(toHex));
     for (const id of st.unwanted) if (lacking.has(toHex(id))) lacking.add(`kept:${toHex(id)}`);
     if (lacking.size === 0) return [];
     const out = st.unwanted.filter((id) => lacking.has(toHex(id)));
@@ -368,10 +368,17 @@ export class ScopeHost {
     return out.slice(-MAX_UNWANTED);
   }
 
-  /** Whether `heads` name a command not held here, not in the horizon and not among `st.unwanted` (not carried). */
+  /** Whether `heads` name a command this host lacks that is not among `st.unwanted` (not carried). */
   private lacksHeads(st: RequesterState, heads: readonly Uint8Array[]): boolean {
+    const lacking = heads.filter((id) => this.lacks(id));
+    if (lacking.length === 0) return false;
     const unwanted = new Set(st.unwanted.map(toHex));
-    return heads.some((id) => this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined && !unwanted.has(toHex(id)));
+    return lacking.some((id) => !unwanted.has(toHex(id)));
+  }
+
+  /** Neither held here nor in the horizon. */
+  private lacks(id: Uint8Array): boolean {
+    return this.store.indexOf(id) < 0 && this.store.horizonEntry(id) === undefined;
   }
 
   private requester(peer: string): RequesterState {

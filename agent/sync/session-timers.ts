@@ -1,4 +1,5 @@
 /** Small timing helpers of a session: the `Hello` retransmission schedule and a rate window. */
+import { TurnSlice } from './turn-slice.js';
 
 /** First `Hello` retransmission, ms; doubles up to {@link RETRY_MAX_MS} (§7.1). */
 export const RETRY_FIRST_MS = 500;
@@ -112,7 +113,7 @@ export class Intake {
   private readonly arrived: number[] = [];
   private head = 0;
   private bytes = 0;
-  private turnStart = -1;
+  private readonly turn = new TurnSlice(INTAKE_TURN_MS);
   private scheduled = false;
   private stopped = false;
 
@@ -126,11 +127,7 @@ export class Intake {
   push(body: Uint8Array): void {
     if (this.stopped) return;
     const now = performance.now();
-    if (this.head < this.waiting.length) return this.wait(body, now);
-    if (this.turnStart < 0) {
-      this.turnStart = now;
-      setImmediate(() => (this.turnStart = -1));
-    } else if (now - this.turnStart >= INTAKE_TURN_MS) return this.wait(body, now);
+    if (this.head < this.waiting.length || this.turn.spent(now)) return this.wait(body, now);
     this.handle(body, now);
   }
 

@@ -1,9 +1,10 @@
 /**
- * A clock for work that runs as a chain of promise continuations. Continuations of promises that
- * are already settled run back to back in one microtask drain, and nothing else — no socket read,
- * no timer, no other scope — runs until the chain ends. A queue of such work asks
- * {@link TurnSlice.pause} before each unit: once the units of the current event-loop turn have
- * used {@link TURN_BUDGET_MS}, it waits one `setImmediate` so the rest of the process runs.
+ * A queue's share of one event-loop turn. A queue asks {@link TurnSlice.spent} before each unit
+ * of work it runs synchronously (a link's intake: the rest waits for a later turn), or awaits
+ * {@link TurnSlice.pause} when its units are a chain of promise continuations: continuations of
+ * settled promises run back to back in one microtask drain, and nothing else — no socket read, no
+ * timer, no other scope — runs until the chain ends. Once the turn's units used the budget
+ * ({@link TURN_BUDGET_MS} by default), `pause` waits one `setImmediate` so the rest of the process runs.
  */
 import { TURN_BUDGET_MS } from './turn-budget.js';
 
@@ -16,18 +17,22 @@ export class TurnSlice {
   constructor(private readonly budgetMs = TURN_BUDGET_MS) {}
 
   /**
-   * Resolve at once while the current turn's budget lasts; else after the next `setImmediate`.
-   * The clock restarts whenever the event loop turns (an immediate scheduled at a turn's first
-   * unit resets it), so a queue that goes idle never pays a yield it did not need.
+   * Whether the current turn's budget is used up. The first call of a turn starts its clock and
+   * answers false; the clock restarts whenever the event loop turns (an immediate scheduled at a
+   * turn's first call resets it), so a queue that went idle never pays a yield it did not need.
    */
-  pause(): Promise<void> | undefined {
-    const now = performance.now();
+  spent(now = performance.now()): boolean {
     if (this.start < 0) {
       this.start = now;
       setImmediate(() => (this.start = -1));
-      return undefined;
+      return false;
     }
-    if (now - this.start < this.budgetMs) return undefined;
+    return now - this.start >= this.budgetMs;
+  }
+
+  /** Resolve at once (undefined) while the current turn's budget lasts; else after the next `setImmediate`. */
+  pause(): Promise<void> | undefined {
+    if (!this.spent()) return undefined;
     // The reset immediate was queued first, so it runs before this one and the next unit starts a turn.
     return new Promise<void>((resolve) => setImmediate(resolve));
   }
