@@ -7,7 +7,7 @@
  * each other's verdicts; a child of a command that then fails verification becomes an orphan, as
  * in v1. `ScopeIngest` (ingest-v2.ts) decodes, applies the join rule and serialises the rounds.
  */
-import { verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
+import type { CommandV2 } from '../../protocol/command-v2.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { CommandKind } from '../../protocol/constants-v2.js';
 import type { ReasonName } from '../../protocol/errors.js';
@@ -17,6 +17,7 @@ import type { HorizonEntry, ScopeStore } from '../store/scope-store-contract.js'
 import type { IngestV2Result, IngestV2Stats } from './ingest-v2-types.js';
 import type { OrphanBufferV2 } from './orphans-v2.js';
 import type { PendingRecords, ScopeMembership } from './scope-membership.js';
+import { verifyWave } from './verify-wave.js';
 
 /** A decoded command of a batch and the peer it came from. */
 export interface Item {
@@ -191,10 +192,13 @@ export class IngestRounds {
         wave.push({ ...it, frontier: fr.frontier, records: fr.records, key: v.key });
         if (c.kind === CommandKind.Data) virtual.set(k, { id: c.id, membership: false, frontier: this.m.graph.idsOf(fr.frontier) });
       }
-      const ok = await Promise.all(wave.map((j) => (j.coveredKey !== undefined && equalBytes(j.coveredKey, j.key) ? true : verifyCommandV2Async(j.cmd, j.key))));
+      // A covered command whose cover was verified under the key membership names needs no check of its own.
+      const checks = wave.filter((j) => j.coveredKey === undefined || !equalBytes(j.coveredKey, j.key));
+      const oks = await verifyWave(checks);
+      const bad = new Set(checks.filter((_, i) => !oks[i]));
       for (let i = 0; i < wave.length; i++) {
         const j = wave[i]!;
-        if (ok[i] !== true) this.reject(r, 'BadSignature');
+        if (bad.has(j)) this.reject(r, 'BadSignature');
         else await this.place(j, r, next, pruned);
       }
       list = next;
