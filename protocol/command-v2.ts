@@ -177,7 +177,8 @@ export function encodeCommandV2(scopeId: Uint8Array | null, cmd: UnsignedCommand
   bytes[0] = COMMAND_HEAD;
   bytes.set(SIGNATURE_HEAD, unsigned.length);
   bytes.set(signature, unsigned.length + SIGNATURE_HEAD.length);
-  return { ...fields, signature: Uint8Array.from(signature), bytes, id };
+  // Literals, not spreads of `fields`: a spread with added keys takes V8's slow path (~2 µs a command).
+  return { parents, author: cmd.author, seq: cmd.seq, kind: cmd.kind, payload: cmd.payload, signature: new Uint8Array(signature), bytes, id };
 }
 
 /**
@@ -234,13 +235,13 @@ function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean, kn
     if (compareBytes(parents[i - 1]!, parents[i]!) >= 0) throw new MalformedError('command parents must be strictly ascending');
   }
   if (signature !== null && signature.length !== SIGNATURE_BYTES) throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
-  const own = Uint8Array.from(bytes);
-  if (knownId !== undefined) return { ...fields, signature, bytes: own, id: Uint8Array.from(knownId) };
+  const own = new Uint8Array(bytes);
+  if (knownId !== undefined) return { parents, author, seq, kind, payload, signature, bytes: own, id: new Uint8Array(knownId) };
   const scope = scopeFor(scopeId, kind);
   // Hash the unsigned bytes in place: the 0x85 head, then the slice between head and signature.
   const tail = signature === null ? 1 : SIGNATURE_TAIL_V2;
   const id = digest(idHash(scope, kind).update(UNSIGNED_HEAD_BYTES).update(own.subarray(1, own.length - tail)));
-  return { ...fields, signature, bytes: own, id };
+  return { parents, author, seq, kind, payload, signature, bytes: own, id };
 }
 
 /**

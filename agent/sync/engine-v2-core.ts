@@ -20,10 +20,10 @@ import { PeerBucketsV2 } from './peer-buckets-v2.js';
 import { PeerLinksV2 } from './peer-links-v2.js';
 import { PollQueueV2 } from './poll-queue-v2.js';
 import { PusherV2 } from './pusher-v2.js';
-import type { AcceptResult, ScopeHost } from './scope-host.js';
+import type { ScopeHost } from './scope-host.js';
 import type { ScopeRegistry } from './scope-registry.js';
 import type { JoinVerdict } from './scope-table.js';
-import type { SessionV2Host, SessionV2Like } from './session-v2-host.js';
+import type { AcceptedReport, SessionV2Host, SessionV2Like } from './session-v2-host.js';
 import type { KeyDirectory } from './trust.js';
 
 /** A version refusal of one peer key is logged at warn at most this often (§3.1), ms. */
@@ -221,7 +221,7 @@ export class EngineV2Core implements SessionV2Host {
     if (had) this.events.down(s);
   }
 
-  accepted(s: SessionV2Like, host: ScopeHost, result: AcceptResult): void {
+  accepted(s: SessionV2Like, host: ScopeHost, result: AcceptedReport): void {
     const refused = result.joinRefused;
     if (refused === undefined) {
       // Only a poll answer carries `total` (a push's result has none): bootstrap progress follows these.

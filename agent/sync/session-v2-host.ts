@@ -11,6 +11,9 @@ import type { TokenBucket } from './pacing.js';
 import type { PollQueueV2 } from './poll-queue-v2.js';
 import type { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
+
+/** What the engine reads of an accepted answer or push: a push's ingest result is one as it is, without a copy. */
+export type AcceptedReport = Pick<AcceptResult, 'appended' | 'joinRefused' | 'refused' | 'total' | 'more' | 'bytes'>;
 import type { JoinVerdict, ScopeCounter } from './scope-table.js';
 
 /** The engine as its v2 sessions see it. */
@@ -59,8 +62,8 @@ export interface SessionV2Host {
   onUp(s: SessionV2Like): boolean;
   /** The session's link closed. */
   onDown(s: SessionV2Like): void;
-  /** An answer of the peer for S was taken in (join refusals are the engine's to act on). */
-  accepted(s: SessionV2Like, host: ScopeHost, result: AcceptResult): void;
+  /** An answer or push of the peer for S was taken in (join refusals are the engine's to act on). */
+  accepted(s: SessionV2Like, host: ScopeHost, result: AcceptedReport): void;
   /** Observation: a frame was handed to the link (`message` the plaintext, `wire` what went out). */
   frameOut(s: SessionV2Like, message: Uint8Array, wire: Uint8Array): void;
 }

@@ -158,7 +158,7 @@ export class SessionV2Push {
     }
     void taken.then(
       async (r) => {
-        this.host.accepted(s, h, { ...r, malformed: 0, gap: null });
+        this.host.accepted(s, h, r);
         if (r.orphaned > 0) this.loopOf(scopeId)?.pollSoon(REPAIR_POLL_MS);
         await h.retain().catch((err: unknown) => this.host.log.warn({ peer: s.peerId, scope: h.name, err: String(err) }, 'retention after a push failed'));
       },
