@@ -14,7 +14,7 @@ import { linkTakesTrains, nextTrainRequest, startTrain, trainContinues } from '.
 import { decodeCommandV2 } from '../protocol/command-v2.js';
 import { decodeBatch } from '../protocol/compact-batch.js';
 import { Capability, NONCE_BYTES } from '../protocol/constants.js';
-import { CAPABILITY_POLL_TRAIN, PROTOCOL_VERSION_2, Role } from '../protocol/constants-v2.js';
+import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN, PROTOCOL_VERSION_2, Role } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import type { MessageV2, PollRequest, PollResponse } from '../protocol/messages-v2.js';
@@ -43,25 +43,25 @@ t.test('budget exactness: answer k + 1 follows iff it carried an item, more, and
   t.equal(startTrain(poll({ max_bytes: 65_536 }), 1 << 20, 1536)!.budget, 1536, 'the frame limit bounds b');
 });
 
-t.test('the next request names the last command carried, in items or in a compact batch (the first request otherwise unchanged)', async (t) => {
+t.test('the next request names the last command carried (the first request otherwise unchanged); records only: the last record joins the sample', async (t) => {
   const me = generateIdentity();
   const scope = id32(7);
   const { encodeCommandV2 } = await import('../protocol/command-v2.js');
   const cmd = encodeCommandV2(scope, { parents: [id32(1)], author: me.author, seq: 1, kind: 0, payload: new Uint8Array(10) }, me.sign);
   const first = poll({ heads: [id32(9)], sample: [id32(8)], session: 5 });
   const tr = startTrain(first, 1 << 20, 65_000)!;
-  const res: PollResponse = { type: 'PollResponse', scope: 0, session: 5, more: true, gap: false, total: 3, next_poll_ms: 0, heads: [], items: [cmd.bytes] };
-  const next = nextTrainRequest(tr, res, scope);
-  t.same(next.heads.map(toHex), [toHex(id32(9)), toHex(decodeCommandV2(scope, cmd.bytes).id)], 'appended to the first heads');
+  const res = { items: [cmd.bytes] };
+  const next = nextTrainRequest(tr, res, cmd.id);
+  t.same(next.heads.map(toHex), [toHex(id32(9)), toHex(cmd.id)], 'appended to the first heads');
   t.same([next.session, next.sample.length, next.max_bytes], [5, 1, 4096], 'session, sample and budget kept');
   const full = startTrain(poll({ heads: Array.from({ length: 10 }, (_, i) => id32(20 + i)) }), 1 << 20, 65_000)!;
-  const n2 = nextTrainRequest(full, res, scope);
+  const n2 = nextTrainRequest(full, res, cmd.id);
   t.equal(n2.heads.length, 10, 'a full list stays at 10');
   t.equal(toHex(n2.heads[9]!), toHex(cmd.id), 'the last head replaced');
-  const { encodeBatch } = await import('../protocol/compact-batch.js');
-  const cmd2 = encodeCommandV2(scope, { parents: [cmd.id], author: me.author, seq: 2, kind: 0, payload: new Uint8Array(10) }, me.sign);
-  const inBatch = nextTrainRequest(tr, { ...res, items: [], batch: encodeBatch([{ command: cmd, elide: false }, { command: cmd2, elide: false }]) }, scope);
-  t.equal(toHex(inBatch.heads.at(-1)!), toHex(cmd2.id), "a batch's last command");
+  const { encodeHorizonRecord } = await import('../protocol/horizon-record.js');
+  const record = encodeHorizonRecord({ id: id32(3), depth: 4, frontier: [id32(2)] });
+  const byRecord = nextTrainRequest(tr, { items: [record] }, null);
+  t.same([byRecord.heads.length, toHex(byRecord.sample.at(-1)!)], [1, toHex(id32(3))], 'an answer of records only: its last record joins the sample');
   t.ok(trainContinues(startTrain(first, 1 << 20, 65_000)!, { more: true, items: [], batch: Uint8Array.of(1) }, 100), 'a batch counts as carried');
   t.ok(linkTakesTrains('tcp://127.0.0.1:7000') && linkTakesTrains('tls://h:1') && linkTakesTrains('memory:a'), 'fast links ask for trains');
   t.notOk(linkTakesTrains('serial:/dev/ttyUSB0') || linkTakesTrains('mqtt://broker/x') || linkTakesTrains('lossy-0'), 'serial and MQTT links do not');
@@ -144,6 +144,19 @@ t.test('a train: answers ≤ b, all but the last train = true, ≤ T in all, eve
   t.equal(new Set(ids).size, ids.length, 'no command twice');
   t.ok(ids.length > 0, `${ids.length} commands carried`);
   t.equal(gw.sessions()[0]!.stats.pollsAnswered, train.length, 'one answer counted per train answer');
+});
+
+t.test('a train of compact batches: every command once, in order (each next request names the batch\'s last command)', async (t) => {
+  const { gw, peer, number } = await gatewayWith(t, 300, TRAIN_CAPS | CAPABILITY_COMPACT_BATCH);
+  peer.send({ ...poll({ scope: number, session: 12, max_bytes: 4096 }), elide: false, train_bytes: 30_000 });
+  await until(() => peer.answers(12).some((r) => r.train !== true), 20_000, 'the last answer of the train');
+  const train = peer.answers(12);
+  t.ok(train.length > 1 && train.every((r) => r.batch instanceof Uint8Array), `${train.length} answers, each with a batch`);
+  const h = gw.scope(NAME)!;
+  const ids = train.flatMap((r) => decodeBatch(h.id, r.batch!, 65_536).map((c) => toHex(c.id)));
+  t.equal(new Set(ids).size, ids.length, 'no command twice');
+  const order = ids.map((id) => h.store.indexOf(Uint8Array.from(Buffer.from(id, 'hex'))));
+  t.ok(order.every((x, i) => i === 0 || x > order[i - 1]!), 'in store order: each answer continued the last');
 });
 
 t.test('a peer without bit 16 gets one plain answer', async (t) => {

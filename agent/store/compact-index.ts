@@ -18,6 +18,7 @@
  */
 import { AUTHOR_BYTES, ID_BYTES, MAX_COMMAND_BYTES, MAX_PARENTS } from '../../protocol/constants.js';
 import type { CommandKindValue } from '../../protocol/constants-v2.js';
+import { numbersOf } from './command-index.js';
 
 /** Commands a compact index holds at most; the scope index switches to a CommandIndex beyond. */
 export const COMPACT_MAX_COMMANDS = 256;
@@ -151,7 +152,7 @@ export class CompactIndex implements SlotIndex {
     const count = (this.u32[w + W_META]! >>> 21) & 0x3f;
     const p = this.u32[w + W_PARENT]!;
     if (count <= 1) return count === 0 ? [] : [p];
-    return Array.from(this.pool!.subarray(p, p + count));
+    return numbersOf(this.pool!, p, p + count);
   }
 
   kindOf(s: number): CommandKindValue {

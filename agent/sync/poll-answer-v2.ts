@@ -52,6 +52,8 @@ export interface AnswerV2 {
   heldFloor: number;
   /** True when the answer continued a cached L (no walk). */
   continued: boolean;
+  /** The id of the last command the answer carries (in its items or its batch), or null: a poll train's next request names it (§10.6). */
+  lastCommand: Uint8Array | null;
 }
 
 /**
@@ -110,11 +112,12 @@ export class PollAnswererV2 {
     if (held || cur.items.leftOut > leftBefore) this.heldSkips++;
     // The last command carried: the requester names it (a head it just appended); an answer of
     // records only is named through the requester's pending records instead.
-    const last = carried.findLast((c) => c.handle >= 0) ?? carried[carried.length - 1];
+    const lastCommand = carried.findLast((c) => c.handle >= 0);
+    const last = lastCommand ?? carried[carried.length - 1];
     if (last !== undefined) cur.lastSent = last.id;
     response.gap = cur.gap && first && last !== undefined;
     if (!response.more) this.cursors.delete(job.peer);
-    return { response, heldFloor: cur.heldFloor, continued: job.continued };
+    return { response, heldFloor: cur.heldFloor, continued: job.continued, lastCommand: lastCommand?.id ?? null };
   }
 
   /** {@link begin} and {@link finish} at once. */

@@ -3,10 +3,7 @@
  * followed by answer k + 1, and the request that answer k + 1 answers (the one the requester
  * would send next). Pure: no I/O, no timers.
  */
-import { ITEM_COMMAND } from '../../protocol/constants-v2.js';
-import { MAX_FRAME_BYTES, MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
-import { decodeBatch } from '../../protocol/compact-batch.js';
-import { decodeCommandV2 } from '../../protocol/command-v2.js';
+import { MAX_HEADS, MAX_SAMPLE } from '../../protocol/constants.js';
 import { decodeHorizonRecord } from '../../protocol/horizon-record.js';
 import type { PollRequest, PollResponse } from '../../protocol/messages-v2.js';
 
@@ -58,21 +55,16 @@ export function trainContinues(t: TrainState, res: Pick<PollResponse, 'more' | '
 }
 
 /**
- * §10.6 step 2: the request answer k + 1 answers. `res` is answer k; `scopeId` decodes its
- * commands' ids. The last command carried goes among the first request's heads (replacing its
- * last head when the list is full); an answer of records only adds its last record to the sample.
+ * §10.6 step 2: the request answer k + 1 answers. `res` is answer k and `lastCommand` the id of
+ * the last command it carried, in its items or its compact batch (null when it carried none: the
+ * answerer knows it, so nothing is decoded again). That command goes among the first request's
+ * heads (replacing its last head when the list is full); an answer of records only adds its last
+ * record to the sample.
  */
-export function nextTrainRequest(t: TrainState, res: PollResponse, scopeId: Uint8Array): PollRequest {
+export function nextTrainRequest(t: TrainState, res: Pick<PollResponse, 'items'>, lastCommand: Uint8Array | null): PollRequest {
   const first = t.first;
-  const lastCommand = res.items.findLast((b) => b[0] === ITEM_COMMAND);
-  // A compact batch carries the answer's commands (its items are records only): its last is the last sent.
-  const lastId =
-    res.batch !== undefined && res.batch !== null
-      ? decodeBatch(scopeId, res.batch, MAX_FRAME_BYTES).at(-1)?.id
-      : lastCommand === undefined ? undefined : decodeCommandV2(scopeId, lastCommand).id;
-  if (lastId !== undefined) {
-    const id = lastId;
-    const heads = first.heads.length < MAX_HEADS ? [...first.heads, id] : [...first.heads.slice(0, MAX_HEADS - 1), id];
+  if (lastCommand !== null) {
+    const heads = first.heads.length < MAX_HEADS ? [...first.heads, lastCommand] : [...first.heads.slice(0, MAX_HEADS - 1), lastCommand];
     return { ...first, heads };
   }
   const lastItem = res.items[res.items.length - 1];

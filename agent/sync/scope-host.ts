@@ -87,6 +87,12 @@ export interface ScopeHostOptions {
 }
 
 /** What {@link ScopeHost.accept} did. */
+/** A finished answer and the id of the last command it carries (null when none): a poll train's next request names it. */
+export interface FinishedAnswer {
+  response: PollResponse;
+  lastCommand: Uint8Array | null;
+}
+
 export interface AcceptResult extends IngestV2Result {
   /** Items that were neither a command nor a decodable record. */
   malformed: number;
@@ -238,7 +244,7 @@ export class ScopeHost {
    * @throws SyncwireError('NotAMember') when the scope is not granted to the peer.
    */
   answer(peer: PeerRef, req: PollRequest, o: Partial<AnswerOptions> = {}): PollResponse {
-    return this.finishAnswer(this.beginAnswer(peer, req), o);
+    return this.finishAnswer(this.beginAnswer(peer, req), o).response;
   }
 
   /**
@@ -253,10 +259,10 @@ export class ScopeHost {
   }
 
   /** Build the answer of a job from {@link beginAnswer} (its walk completed if needed) and raise `heldFloor` (§4.2). */
-  finishAnswer(job: PollJobV2, o: Partial<AnswerOptions> = {}): PollResponse {
+  finishAnswer(job: PollJobV2, o: Partial<AnswerOptions> = {}): FinishedAnswer {
     const a = this.answerer.finish(job, { scope: o.scope ?? job.req.scope, nextPollMs: o.nextPollMs ?? 1000, ...(o.frameLimit === undefined ? {} : { frameLimit: o.frameLimit }), compact: o.compact === true });
     this.retention?.raiseHeldFloor(a.heldFloor);
-    return a.response;
+    return { response: a.response, lastCommand: a.lastCommand };
   }
 
   /**

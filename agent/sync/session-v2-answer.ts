@@ -106,7 +106,7 @@ export class SessionV2Answers implements PollServerV2 {
     // A train answer's trailing fields must fit its budget too (the answer fit does not count them).
     const frameLimit = train === undefined ? s.sendLimit : train.budget - TRAIN_FIELD_BYTES;
     const compact = ((s.peerCaps ?? 0) & CAPABILITY_COMPACT_BATCH) !== 0; // commands in a compact batch (PROTOCOL.md §10.7)
-    const res = h.finishAnswer(job, { scope: theirs, nextPollMs: this.host.hintMs(h), frameLimit, compact });
+    const { response: res, lastCommand } = h.finishAnswer(job, { scope: theirs, nextPollMs: this.host.hintMs(h), frameLimit, compact });
     const idle = res.items.length === 0 && res.batch === undefined && !res.more;
     const later = train !== undefined && train.answers > 0;
     // Answers 2 … n of a train cost their walk only (§13.2): they answer one poll already admitted.
@@ -120,7 +120,7 @@ export class SessionV2Answers implements PollServerV2 {
       s.send(answer);
       if (later) this.trainAnswers++;
       if (follows) {
-        const next = nextTrainRequest(train, res, id!);
+        const next = nextTrainRequest(train, res, lastCommand);
         this.trains.set(next, train);
         this.host.polls.submit(this, next);
       }
