@@ -119,15 +119,17 @@ function write(v: CborValue, out: Uint8Array, pos: number, texts: Uint8Array[], 
 
 /**
  * Decode exactly one well-formed, canonical CBOR item of the protocol's subset. Byte strings are
- * fresh copies; 8-byte integers are exact numbers (at most 2^53-1).
+ * fresh copies, or with `views` views into `bytes` (for a caller that owns `bytes` and keeps it
+ * unchanged, or copies what it keeps: no allocation per string); 8-byte integers are exact numbers
+ * (at most 2^53-1).
  * @throws TooLargeError when `bytes` is longer than `maxBytes` (default {@link MAX_FRAME_BYTES}).
  * @throws MalformedError for anything else: truncation, trailing bytes, non-canonical heads,
  * indefinite lengths, maps, tags, floats, invalid UTF-8, nesting deeper than `maxDepth`.
  */
-export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDepth = MAX_CBOR_DEPTH): CborValue {
+export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDepth = MAX_CBOR_DEPTH, views = false): CborValue {
   if (bytes.length > maxBytes) throw new TooLargeError(`CBOR item of ${bytes.length} bytes exceeds ${maxBytes}`);
   if (bytes.length === 0) throw new MalformedError('empty CBOR input');
-  const r = { pos: 0 };
+  const r: Reader = { pos: 0, views };
   const v = readItem(bytes, r, maxDepth);
   if (r.pos !== bytes.length) throw new MalformedError(`${bytes.length - r.pos} trailing bytes after CBOR item`);
   return v;
@@ -136,7 +138,13 @@ export function decodeCbor(bytes: Uint8Array, maxBytes = MAX_FRAME_BYTES, maxDep
 // ignoreBOM keeps a leading U+FEFF in the string (the default would strip it and re-encode differently).
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
-function readItem(b: Uint8Array, r: { pos: number }, depthLeft: number): CborValue {
+/** Where a decode is (`pos`: the next byte) and how it returns byte strings. */
+interface Reader {
+  pos: number;
+  readonly views: boolean;
+}
+
+function readItem(b: Uint8Array, r: Reader, depthLeft: number): CborValue {
   const pos = r.pos;
   if (pos >= b.length) throw new MalformedError(`truncated CBOR at offset ${pos}`);
   const head = b[pos]!;
@@ -145,16 +153,16 @@ function readItem(b: Uint8Array, r: { pos: number }, depthLeft: number): CborVal
   switch (major) {
     case 0:
     case 1: {
-      const [n, next] = readArg(b, pos, info);
-      r.pos = next;
+      const n = readArg(b, pos, info, r);
       return major === 0 ? n : -1 - n;
     }
     case 2:
     case 3: {
-      const [len, start] = readArg(b, pos, info);
+      const len = readArg(b, pos, info, r);
+      const start = r.pos;
       if (start + len > b.length) throw new MalformedError(`string of ${len} bytes overruns input at offset ${pos}`);
       r.pos = start + len;
-      if (major === 2) return b.slice(start, start + len);
+      if (major === 2) return r.views ? b.subarray(start, start + len) : b.slice(start, start + len);
       try {
         return utf8.decode(b.subarray(start, start + len));
       } catch {
@@ -163,11 +171,11 @@ function readItem(b: Uint8Array, r: { pos: number }, depthLeft: number): CborVal
     }
     case 4: {
       if (depthLeft <= 0) throw new MalformedError(`nesting deeper than ${MAX_CBOR_DEPTH} at offset ${pos}`);
-      const [count, start] = readArg(b, pos, info);
+      const count = readArg(b, pos, info, r);
+      const start = r.pos;
       // Every element takes at least one byte: a count beyond the input is a lie, refuse it
       // before anything is allocated for it.
       if (start + count > b.length) throw new MalformedError(`array of ${count} items overruns input at offset ${pos}`);
-      r.pos = start;
       const arr: CborValue[] = new Array<CborValue>(count);
       for (let i = 0; i < count; i++) arr[i] = readItem(b, r, depthLeft - 1);
       return arr;
@@ -183,9 +191,12 @@ function readItem(b: Uint8Array, r: { pos: number }, depthLeft: number): CborVal
   }
 }
 
-/** Read the argument of an item head; returns [value, offset after head]. */
-function readArg(b: Uint8Array, pos: number, info: number): [number, number] {
-  if (info < 24) return [info, pos + 1];
+/** Read the argument of the item head at `pos`: returns it, and moves `r` past the head (no tuple allocated per item). */
+function readArg(b: Uint8Array, pos: number, info: number, r: Reader): number {
+  if (info < 24) {
+    r.pos = pos + 1;
+    return info;
+  }
   const need = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : -1;
   if (need < 0) throw new MalformedError(`unsupported additional info ${info} at offset ${pos}`);
   if (pos + 1 + need > b.length) throw new MalformedError(`truncated item head at offset ${pos}`);
@@ -194,5 +205,6 @@ function readArg(b: Uint8Array, pos: number, info: number): [number, number] {
   if (v > Number.MAX_SAFE_INTEGER) throw new MalformedError(`integer too large at offset ${pos}`);
   const min = need === 1 ? 24 : need === 2 ? 0x100 : need === 4 ? 0x10000 : 0x100000000;
   if (v < min) throw new MalformedError(`non-canonical length or integer at offset ${pos}`);
-  return [v, pos + 1 + need];
+  r.pos = pos + 1 + need;
+  return v;
 }

@@ -124,7 +124,9 @@ export function heldCommandV2(fields: UnsignedCommandV2, unsigned: Uint8Array, i
   bytes.set(unsigned, 0);
   bytes[0] = COMMAND_HEAD;
   bytes[unsigned.length] = NULL_SIGNATURE;
-  return { parents: fields.parents, author: fields.author, seq: fields.seq, kind: fields.kind, payload: fields.payload, signature: null, bytes, id };
+  // The payload is the unsigned array's last element: a view of it in `bytes` keeps no other buffer alive.
+  const payload = bytes.subarray(unsigned.length - fields.payload.length, unsigned.length);
+  return { parents: fields.parents, author: fields.author, seq: fields.seq, kind: fields.kind, payload, signature: null, bytes, id };
 }
 
 /**
@@ -217,7 +219,9 @@ export function decodeStoredCommandV2(bytes: Uint8Array, id: Uint8Array): Comman
 
 function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean, knownId?: Uint8Array): CommandV2 {
   if (bytes.length > MAX_COMMAND_BYTES) throw new TooLargeError(`command of ${bytes.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
-  const v = decodeCbor(bytes, MAX_COMMAND_BYTES, COMMAND_DEPTH);
+  // The command's own copy, decoded in place: its fields are views into it (one allocation, not one per field).
+  const own = new Uint8Array(bytes);
+  const v = decodeCbor(own, MAX_COMMAND_BYTES, COMMAND_DEPTH, true);
   if (!Array.isArray(v) || v.length !== 6) throw new MalformedError('command v2 is not a 6-element array');
   const [parents, author, seq, kind, payload, signature] = v as [CborValue, CborValue, CborValue, CborValue, CborValue, CborValue];
   if (!Array.isArray(parents) || !parents.every((p): p is Uint8Array => p instanceof Uint8Array)) {
@@ -235,7 +239,6 @@ function decode(scopeId: Uint8Array | null, bytes: Uint8Array, held: boolean, kn
     if (compareBytes(parents[i - 1]!, parents[i]!) >= 0) throw new MalformedError('command parents must be strictly ascending');
   }
   if (signature !== null && signature.length !== SIGNATURE_BYTES) throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
-  const own = new Uint8Array(bytes);
   if (knownId !== undefined) return { parents, author, seq, kind, payload, signature, bytes: own, id: new Uint8Array(knownId) };
   const scope = scopeFor(scopeId, kind);
   // Hash the unsigned bytes in place: the 0x85 head, then the slice between head and signature.

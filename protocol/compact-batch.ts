@@ -126,9 +126,10 @@ function chains(prev: CommandV2, next: CommandV2): boolean {
  */
 export function decodeBatch(scopeId: Uint8Array, bytes: Uint8Array, maxBytes: number): BatchCommand[] {
   if (bytes.length > maxBytes) throw new TooLargeError(`batch of ${bytes.length} bytes exceeds ${maxBytes}`);
-  const v = decodeCbor(bytes, maxBytes, 4);
+  // Byte strings as views into the batch: what a rebuilt command keeps is copied (rebuild), so no command holds the frame.
+  const v = decodeCbor(bytes, maxBytes, 4, true);
   if (!Array.isArray(v) || v.length !== 2 || !Array.isArray(v[0]) || !Array.isArray(v[1])) throw new MalformedError('batch is not [authors, entries]');
-  const authors = v[0];
+  const authors = v[0].map((a) => (a instanceof Uint8Array ? a.slice() : a));
   if (authors.length === 0 || authors.length > MAX_BATCH_AUTHORS) throw new MalformedError(`batch author table of ${authors.length}`);
   const seen = new Set<string>();
   for (const a of authors) {
@@ -174,7 +175,7 @@ function resolveParents(parents: CborValue, out: BatchCommand[]): { ids: Uint8Ar
       ids.push(out[p]!.id);
       local.push(p);
     } else if (p instanceof Uint8Array && p.length === ID_BYTES) {
-      ids.push(p);
+      ids.push(p.slice());
     } else {
       throw new MalformedError('batch parent is neither an index nor a 32-byte id');
     }
@@ -192,7 +193,9 @@ function rebuild(
   const unsigned = encodeCbor([parents, author, seq, kind, payload]);
   if (unsigned.length + SIGNATURE_TAIL > MAX_COMMAND_BYTES) throw new TooLargeError(`rebuilt command of ${unsigned.length + SIGNATURE_TAIL} bytes exceeds ${MAX_COMMAND_BYTES}`);
   const id = commandIdV2(scopeId, kind, unsigned);
-  return { parents, author, seq, kind, payload, id, unsigned, signature, authorIndex, localParents: local };
+  // `payload` and `signature` are views into the batch: the payload is kept as its copy in `unsigned` (its last element).
+  const own = unsigned.subarray(unsigned.length - payload.length);
+  return { parents, author, seq, kind, payload: own, id, unsigned, signature: signature === null ? null : signature.slice(), authorIndex, localParents: local };
 }
 
 /** The full v2 command encoding of a rebuilt command that carries its signature (P§5.1). */

@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import t from 'tap';
 import { coverBatch } from '../protocol/batch-cover.js';
 import { encodeCbor } from '../protocol/cbor.js';
-import { encodeCommandV2, verifyCommandV2, type CommandV2 } from '../protocol/command-v2.js';
+import { decodeCommandV2, encodeCommandV2, verifyCommandV2, type CommandV2 } from '../protocol/command-v2.js';
 import { commandBytesOf, decodeBatch, encodeBatch, type BatchCommand, type BatchInput } from '../protocol/compact-batch.js';
 import { CommandKind } from '../protocol/constants-v2.js';
 import { SyncwireError } from '../protocol/errors.js';
@@ -211,4 +211,20 @@ t.test('fuzz: mutated batches never crash, every failure is typed', async (t) =>
     else if (r !== 'ok') typed++;
   }
   t.ok(typed > 0, `${typed} of 3,000 mutations refused, all typed`);
+});
+
+t.test('decoded commands keep no view of the batch or the input bytes (the decoder reads byte strings in place)', async (t) => {
+  const cmds = [...chain(0, 3), ...graph([{ author: 0, parents: [], payload: 200 }, { author: 1, parents: [0], payload: 150 }])];
+  const bytes = encodeBatch(cmds.map((command, i) => ({ command, elide: i % 2 === 0 })));
+  const got = decodeBatch(SCOPE, bytes, MAX);
+  const fields = got.flatMap((c) => [c.payload, c.author, ...c.parents, ...(c.signature === null ? [] : [c.signature])]);
+  t.ok(fields.length > got.length * 2, `${fields.length} byte fields`);
+  t.ok(fields.every((f) => f.buffer !== bytes.buffer), 'no field is a view of the batch');
+  t.ok(got.every((c) => c.payload.buffer === c.unsigned.buffer), "each payload is its command's own unsigned bytes");
+  t.same(got.map((c) => toHex(c.payload)), cmds.map((c) => toHex(c.payload)), 'payloads intact');
+  const input = Uint8Array.from(cmds[1]!.bytes);
+  const one = decodeCommandV2(SCOPE, input);
+  t.ok([one.payload, one.author, one.signature!, ...one.parents].every((f) => f.buffer === one.bytes.buffer && f.buffer !== input.buffer), "a decoded command's fields are views of its own copy, not of the input");
+  input.fill(0);
+  t.same([toHex(one.payload), toHex(one.id)], [toHex(cmds[1]!.payload), toHex(cmds[1]!.id)], 'the input may be reused');
 });
