@@ -54,10 +54,11 @@ export interface ParentFacts {
   /** True when the parent is a membership command (kind 1 or 2) held by this graph. */
   membership: boolean;
   /**
-   * For any other parent, its own frontier: the interned number the caller stored for it, or the
-   * ids of a horizon record's frontier (§4.4). Not read for a membership parent.
+   * For any other parent, its own frontier: the interned number the caller stored for it, the
+   * ids of a horizon record's frontier (§4.4), or a frontier this graph computed (a command of the
+   * batch being placed). Not read for a membership parent.
    */
-  frontier?: number | readonly Uint8Array[];
+  frontier?: number | readonly Uint8Array[] | Frontier;
 }
 
 /** A command to judge or add: its id, kind, author fingerprint, `F(c)` and payload. */

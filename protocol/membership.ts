@@ -183,6 +183,7 @@ export class MembershipGraph {
   private contribution(p: ParentFacts): Frontier {
     if (p.membership) return this.nodes[this.nodeOf(p.id)]!.self;
     if (typeof p.frontier === 'number') return this.frontierAt(p.frontier);
+    if (p.frontier instanceof Frontier) return p.frontier;
     if (p.frontier === undefined) throw new RangeError('a parent that is not a membership command needs its frontier');
     return this.frontierFromIds(p.frontier);
   }

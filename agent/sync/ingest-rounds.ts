@@ -191,7 +191,7 @@ export class IngestRounds {
         }
         // Built field by field: a spread of items of two shapes (with and without a cover key) took V8's slow path.
         wave.push({ cmd: c, from: it.from, coveredKey: it.coveredKey, frontier: fr.frontier, records: fr.records, key: v.key });
-        if (c.kind === CommandKind.Data) virtual.set(k, { id: c.id, membership: false, frontier: this.m.graph.idsOf(fr.frontier) });
+        if (c.kind === CommandKind.Data) virtual.set(k, { id: c.id, membership: false, frontier: fr.frontier });
       }
       // A covered command whose cover was verified under the key membership names needs no check of its own.
       const checks = wave.filter((j) => j.coveredKey === undefined || !equalBytes(j.coveredKey, j.key));
