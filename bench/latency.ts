@@ -6,12 +6,10 @@
  * the median over runs reported.
  */
 import type { EngineV2 } from '../agent/sync/engine-v2.js';
-import { LatencyHistogram, QUICK, median, payload, plots, round, sleep, startMosquitto, type Closer } from './util.js';
+import { LatencyHistogram, PROCESS_WARM_UP, QUICK, median, payload, plots, round, sleep, startMosquitto, type Closer } from './util.js';
 import { BENCH_SCOPE, gotAppended, joined, makeEnginesV2, mqttPairV2, serialPairV2, subscribedV2, tcpStarV2, teardownV2 } from './v2-setup.js';
 
 const PAYLOAD = 100;
-/** Pushes of the unmeasured run that warms the process before any case is measured. */
-const PROCESS_WARM_UP = 3000;
 
 async function measure(pub: EngineV2, sub: EngineV2, n: number, gapMs: number): Promise<LatencyHistogram> {
   const h = new LatencyHistogram();
@@ -52,10 +50,7 @@ export async function benchLatency(): Promise<Record<string, number>> {
     ['serial_115200', QUICK ? 40 : 100, 5, 10],
   ];
   try {
-    // The process's first few thousand pushes run while V8 still compiles the hot paths on the
-    // same two cores (p99 3.1 → 1.4 ms from the first to the fourth run of 1,000 in one process,
-    // docs/BENCHMARKS.md); an agent lives far longer, so one unmeasured run warms the process first.
-    await one('tcp', broker.port, QUICK ? 300 : PROCESS_WARM_UP, 0, 1);
+    await one('tcp', broker.port, PROCESS_WARM_UP, 0, 1); // unmeasured: warms the process (util.ts)
     for (const [kind, n, warm, gap] of cases) {
       const p50: number[] = [];
       const p99: number[] = [];

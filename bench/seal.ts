@@ -15,7 +15,7 @@
 import { sealBytes, sealThroughput } from './seal-cost.js';
 import { describe, latencySideBySide, med, serialSideBySide, type PerMode } from './seal-links.js';
 import { sealRss } from './seal-rss.js';
-import { QUICK, notes, round, startMosquitto } from './util.js';
+import { PROCESS_WARM_UP, QUICK, notes, round, startMosquitto } from './util.js';
 
 /** Ratio of the sealed median to the off median (NaN when either is missing). */
 const ratio = (p: PerMode, d = 3): number => round(med(p, 'sealed', 6) / med(p, 'off', 6), d);
@@ -55,6 +55,11 @@ export async function benchSeal(): Promise<Record<string, number>> {
   });
   const broker = await startMosquitto();
   try {
+    // Unmeasured: warms the process, both modes alike (util.ts); half the pushes each.
+    await section('latency warm-up', out, async () => {
+      await latencySideBySide('tcp', broker.port, 1, PROCESS_WARM_UP / 2, 0, 1);
+      return {};
+    });
     for (const kind of ['tcp', 'mosquitto'] as const) {
       await section(`latency ${kind}`, out, async () => {
         const { p99, p50 } = await latencySideBySide(kind, broker.port, QUICK ? 2 : 3, QUICK ? 300 : 600, 50, 1);

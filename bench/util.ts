@@ -11,6 +11,14 @@ import * as hdr from 'hdr-histogram-js';
 /** True under `BENCH_QUICK=1`: smaller sizes, fewer runs. */
 export const QUICK = process.env.BENCH_QUICK === '1';
 
+/**
+ * Pushes of the unmeasured run that warms a latency suite's process before anything is timed:
+ * the first few thousand pushes of a process run while V8 still compiles the hot paths on the
+ * same two cores (TCP p99 3.1 → 1.4 ms from the first to the fourth run of 1,000 in one process),
+ * and an agent lives far longer. Quick: 300.
+ */
+export const PROCESS_WARM_UP = QUICK ? 300 : 3000;
+
 /** Extra data a suite hands to the report (plots), keyed by plot name. */
 export const plots: Record<string, unknown> = {};
 /** Notes a suite wants in BENCHMARKS.md (explanations of misses, method details). */
