@@ -86,13 +86,13 @@ export interface ScopeHostOptions {
   elide?: boolean;
 }
 
-/** What {@link ScopeHost.accept} did. */
 /** A finished answer and the id of the last command it carries (null when none): a poll train's next request names it. */
 export interface FinishedAnswer {
   response: PollResponse;
   lastCommand: Uint8Array | null;
 }
 
+/** What {@link ScopeHost.accept} did. */
 export interface AcceptResult extends IngestV2Result {
   /** Items that were neither a command nor a decodable record. */
   malformed: number;

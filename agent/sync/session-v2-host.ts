@@ -11,10 +11,10 @@ import type { TokenBucket } from './pacing.js';
 import type { PollQueueV2 } from './poll-queue-v2.js';
 import type { PusherV2 } from './pusher-v2.js';
 import type { AcceptResult, ScopeHost } from './scope-host.js';
+import type { JoinVerdict, ScopeCounter } from './scope-table.js';
 
 /** What the engine reads of an accepted answer or push: a push's ingest result is one as it is, without a copy. */
 export type AcceptedReport = Pick<AcceptResult, 'appended' | 'joinRefused' | 'refused' | 'total' | 'more' | 'bytes'>;
-import type { JoinVerdict, ScopeCounter } from './scope-table.js';
 
 /** The engine as its v2 sessions see it. */
 export interface SessionV2Host {
