@@ -4,7 +4,7 @@
  * woken and scheduled first, and on a busy small machine (a Pi, or the 2-core bench host, where
  * V8's GC helpers and the event loop hold both cores) that wait is longer than the ~0.1 ms verify
  * itself: 1–6 ms in the tail of a single push (measured from verify call to callback over 1,000
- * pushes on TCP loopback; the push p99 fell from 3.0 to 1.4 ms with this, docs/BENCHMARKS.md).
+ * pushes on TCP loopback; inline, the median p99 of three such runs fell from 3.7 to 2.4 ms).
  * So a wave with one signature to check verifies it inline, at most once per event-loop turn in
  * the whole process ({@link InlineVerifyGate}): a turn that takes in many one-command pushes at
  * once (one commit fanned out to many subscribers, or many scopes) verifies the first inline and
