@@ -11,17 +11,16 @@
  * the rest on the pool, so a turn's inline cost stays one verify. The verdict is the same either way.
  */
 import { verifyCommandV2, verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
+import { TurnSlice } from './turn-slice.js';
 
 /** Hands out one inline verify per event-loop turn. */
 export class InlineVerifyGate {
-  private used = false;
+  /** A turn budget of 0: its first use in a turn is within it, every later one is not. */
+  private readonly turn = new TurnSlice(0);
 
-  /** True at most once per turn (the claim is cleared by an immediate queued with it). */
+  /** True at most once per turn. */
   take(): boolean {
-    if (this.used) return false;
-    this.used = true;
-    setImmediate(() => (this.used = false));
-    return true;
+    return !this.turn.spent();
   }
 }
 
