@@ -20,10 +20,10 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { attachLinks } from '../agent/node/attach-transport.js';
+import { ENGINE_DEFAULTS } from '../agent/sync/engine-settings.js';
 import { EngineV2 } from '../agent/sync/engine-v2.js';
 import { openTransport } from '../agent/transport/registry.js';
 import { verifyCommandV2Async, type CommandV2 } from '../protocol/command-v2.js';
-import { SEGMENT_BYTES } from '../protocol/compact-batch.js';
 import { generateIdentity, toHex, type Identity } from '../protocol/keys.js';
 import { BOOT_SCOPE, loadOrBuild, type BootSet } from './bootstrap-cache.js';
 import { repoRoot } from '../scripts/repo-root.js';
@@ -145,7 +145,7 @@ export async function benchBootstrap(): Promise<Record<string, number>> {
     `Bootstrap: per run (ceiling/s, bootstrap/s, elapsed s, requester CPU s, responder CPU s) ` +
       runsInfo.map((b, i) => `(${Math.round(ceilings[i]!)}, ${Math.round(b.rate)}, ${b.secs.toFixed(1)}, ${b.requesterCpu.toFixed(1)}, ${b.responderCpu.toFixed(1)})`).join(', ') +
       `; ${cores} cores = ${cores} CPU s per elapsed s. The responder runs in a child process; its CPU time is taken from the same cores the requester's verify threads need. ` +
-      `The requester is a device (elide): it verifies one cover per batch and each signature that came (PROTOCOL.md §10.7: a segment closes every ${SEGMENT_BYTES} bytes of entries with a signed command, about 8 commands of 100 bytes), ` +
+      `The requester is a device (elide): it verifies one cover per batch and each signature that came (PROTOCOL.md §10.7: its polls ask for segments of ${ENGINE_DEFAULTS.elideSegment} bytes, the engine default, so a signed command closes each author's run at most every ${ENGINE_DEFAULTS.elideSegment} bytes of entries and at the end of each answer), ` +
       `so it checks the share \`bootstrap_100k.signatures_checked_share\` of the commands; the rest of its CPU is per-command decode, hashing, placement and store work on the main thread.`,
   );
   return {

@@ -28,12 +28,6 @@ import { toHex } from './keys.js';
 
 /** Most authors one batch may name. */
 export const MAX_BATCH_AUTHORS = 64;
-/**
- * Rule C5 (PROTOCOL.md §10.7): a sender that elides signatures closes a segment at least every
- * this many bytes of entries, so that a host can always re-send a covered command with its cover
- * inside any answer (the least frame is 1,536 bytes).
- */
-export const SEGMENT_BYTES = 1024;
 /** Bytes a v2 signature adds to an unsigned encoding: head `58 40` + 64 bytes. */
 const SIGNATURE_TAIL = SIGNATURE_BYTES + 2;
 const MAX_SEQ = 0xffffffff;

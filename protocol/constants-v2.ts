@@ -90,3 +90,10 @@ export const CAPABILITY_COMPACT_BATCH = 8;
 export const CAPABILITY_POLL_TRAIN = 16;
 /** Most bytes one poll may ask a train for (`PollRequest.train_bytes`). */
 export const MAX_TRAIN_BYTES = 1 << 20;
+/**
+ * Rule C5 (PROTOCOL.md §10.7): the segment of a push, and of a poll answer whose `PollRequest` has
+ * no `segment`, and the least `segment` a poll may state. A sender that elides signatures closes a
+ * segment at least every this many bytes of entries, so that a host holding the commands so can
+ * re-send each with its cover inside any answer of at least `MIN_FRAME_BYTES` (1,536).
+ */
+export const SEGMENT_BYTES = 1024;

@@ -186,6 +186,18 @@ export const messageFieldsV2: Record<MessageNameV2, readonly FieldCheck[]> = {
         )
       },
     },
+    {
+      name: "segment",
+      expect: "an integer in 1024..4294967295",
+      optional: true,
+      check: function (value: any): boolean {
+        return (
+          Number.isInteger(value) &&
+          value <= 4294967295 &&
+          value >= 1024
+        )
+      },
+    },
   ],
   PollResponse: [
     {

@@ -25,7 +25,7 @@ import {
   PUBLIC_KEY_BYTES,
   SIGNATURE_BYTES,
 } from './constants.js';
-import { MAX_SCOPE_NAME, MAX_TRAIN_BYTES, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, SCOPE_NAME_PATTERN } from './constants-v2.js';
+import { MAX_SCOPE_NAME, MAX_TRAIN_BYTES, SEGMENT_BYTES, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, SCOPE_NAME_PATTERN } from './constants-v2.js';
 import type { MessageNameV2 } from './message-type-v2.js';
 
 const U32 = Type.Integer({ minimum: 0, maximum: 0xffffffff });
@@ -81,6 +81,8 @@ export const PollRequest = Type.Object({
   elide: Type.Optional(Type.Boolean()),
   /** Field 8 (absent: 0): with caps `PollTrain`, the bytes a train of answers may total (≤ MAX_TRAIN_BYTES); 0: one answer. */
   train_bytes: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_TRAIN_BYTES })),
+  /** Field 9 (absent: {@link SEGMENT_BYTES}): with `elide`, the most bytes one segment of the answer's batch may span (C5). */
+  segment: Type.Optional(Type.Integer({ minimum: SEGMENT_BYTES, maximum: 0xffff_ffff })),
 });
 export type PollRequest = Static<typeof PollRequest>;
 

@@ -84,6 +84,7 @@ export function messagesV2Vectors(): Record<string, unknown> {
     { name: 'poll_response_empty', description: 'nothing missing; come back in 1500 ms', message: { type: 'PollResponse', scope: 1, session: 8, more: false, gap: false, total: 40, next_poll_ms: 1500, heads: [H2], items: [] } },
     // Poll trains (PROTOCOL.md §10.6): the optional trailing fields before the one set are written (elide false, batch null).
     { name: 'poll_request_train', description: 'scope 1 asks for a train of up to MAX_TRAIN_BYTES (1 MiB) in answers of 65536 bytes (field 7 elide false, field 8 train_bytes)', message: { type: 'PollRequest', scope: 1, session: 9, max_bytes: 65536, heads: [H2], sample: [], window: 0, elide: false, train_bytes: MAX_TRAIN_BYTES } },
+    { name: 'poll_request_segment', description: 'scope 1 asks for covered commands without their signatures in segments of up to 65536 bytes (field 7 elide true, field 8 train_bytes 0: one answer, field 9 segment)', message: { type: 'PollRequest', scope: 1, session: 10, max_bytes: 65536, heads: [H2], sample: [], window: 0, elide: true, train_bytes: 0, segment: 65536 } },
     { name: 'poll_response_train', description: "an answer of session 9's train: more true, train true (another PollResponse of session 9 follows); field 9 batch null", message: { type: 'PollResponse', scope: 1, session: 9, more: true, gap: false, total: 40, next_poll_ms: 1500, heads: [cmd.id], items: [cmd.bytes], batch: null, train: true } },
     { name: 'poll_response_train_last', description: "the train's last answer: more false, train false (it answers the poll)", message: { type: 'PollResponse', scope: 1, session: 9, more: false, gap: false, total: 40, next_poll_ms: 1500, heads: [cmd.id], items: [], batch: null, train: false } },
     { name: 'subscribe', description: 'subscribe to scope 300 for an hour with a 1 MB budget, via one other agent', message: { type: 'Subscribe', scope: 300, remain_open: 3600, max_bytes: 1_000_000, sample: [H2], via: [A.author] } },
@@ -121,6 +122,7 @@ export function messagesV2Vectors(): Record<string, unknown> {
     { name: 'scope name with an upper-case letter', reason: 'Malformed', hex: hex(encodeCbor([10, 0, [entry(0, 'Fleet/test')], []])) },
     { name: 'scope name of 65 characters', reason: 'Malformed', hex: hex(encodeCbor([10, 0, [entry(0, 'a'.repeat(MAX_SCOPE_NAME + 1))], []])) },
     { name: 'ScopesAck refused entry without its reason', reason: 'Malformed', hex: hex(encodeCbor([11, 0, [[2]]])) },
+    { name: 'PollRequest segment 1,023 (below SEGMENT_BYTES)', reason: 'Malformed', hex: hex(encodeCbor([3, 1, 10, 65536, [H2], [], 0, true, 0, 1023])) },
     { name: 'PollRequest without window (the v1 shape)', reason: 'Malformed', hex: hex(encodeCbor([3, 0, 7, 4096, [S], []])) },
     { name: 'Unsubscribe without scope (the v1 shape)', reason: 'Malformed', hex: '8107' },
     { name: 'non-canonical scope number (0x18 0x00 for 0)', reason: 'Malformed', hex: '82071800' },

@@ -70,11 +70,16 @@ export interface Pulled {
   bytes: number;
 }
 
-/** `to` polls `from` until an answer carries nothing; `compact`: both announced `CompactBatch` (caps 8). */
-export async function pull(to: Host, toId: Identity, from: Host, fromId: Identity, maxBytes: number, compact: boolean): Promise<Pulled> {
+/**
+ * `to` polls `from` until an answer carries nothing; `compact`: both announced `CompactBatch` (caps 8);
+ * `segment`: the polls' field 9 (with `elide`, as a session writes it when the engine setting
+ * `elideSegment` is above 1,024), absent by default.
+ */
+export async function pull(to: Host, toId: Identity, from: Host, fromId: Identity, maxBytes: number, compact: boolean, segment?: number): Promise<Pulled> {
   const out: Pulled = { requests: [], answers: [], bytes: 0 };
   for (let i = 0; i < 5000; i++) {
-    const req = to.h.request(fromId.peerId, { maxBytes, compact });
+    const asked = to.h.request(fromId.peerId, { maxBytes, compact });
+    const req: PollRequest = segment === undefined || asked.elide !== true ? asked : { ...asked, train_bytes: 0, segment };
     const res = from.h.answer(peer(toId), req, { compact });
     out.requests.push(req);
     out.answers.push(res);

@@ -11,12 +11,12 @@ import { encodeBarePushV2 } from '../protocol/bare-push-v2.js';
 import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { MAX_COMMAND_BYTES, MAX_ERROR_TEXT, MAX_FRAME_BYTES, MAX_HEADS, MAX_SAMPLE, MAX_VIA } from '../protocol/constants.js';
-import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, POLL_FIT_ANY_BYTES_V2 } from '../protocol/constants-v2.js';
+import { CommandKind, MAX_SCOPE_NAME, MAX_SCOPE_NUMBER, MAX_SCOPES_CLOSE, MAX_SCOPES_OPEN, MAX_TRAIN_BYTES, POLL_FIT_ANY_BYTES_V2, SEGMENT_BYTES } from '../protocol/constants-v2.js';
 import { decodeMessageV2, encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { ReasonCode, SyncwireError } from '../protocol/errors.js';
 import { fromHex, identityFromSecret, toHex } from '../protocol/keys.js';
 import { messageFieldsV2 } from '../protocol/message-checks-v2.generated.js';
-import { MessageTypeV2, validatorsV2, type MessageNameV2, type MessageV2, type Scopes, type ScopesAck } from '../protocol/messages-v2.js';
+import { MessageTypeV2, validatorsV2, type MessageNameV2, type MessageV2, type PollRequest, type Scopes, type ScopesAck } from '../protocol/messages-v2.js';
 import { concat } from '../testkit/bytes.js';
 import { reasonOf, toReadable } from '../testkit/vectors.js';
 
@@ -174,6 +174,10 @@ t.test('rejects: each with the reason, on decode and (where a value can say it) 
     const obj = Object.fromEntries([['type', type], ...fields.map((f, i) => [f, (value as CborValue[])[i + 1]])]);
     t.equal(reasonOf(() => encodeMessageV2(obj as unknown as MessageV2)), 'Malformed', `encode: ${name}`);
   }
+  const segmentPoll: PollRequest = { type: 'PollRequest', scope: 0, session: 7, max_bytes: 4096, heads: [idA], sample: [], window: 0, elide: true, train_bytes: 0 };
+  t.equal(reasonOf(() => decodeMessageV2(encodeCbor([3, 0, 1, 4096, [], [], 0, true, 0, SEGMENT_BYTES - 1]))), 'Malformed', 'decode: PollRequest segment below SEGMENT_BYTES');
+  t.equal(reasonOf(() => encodeMessageV2({ ...segmentPoll, segment: SEGMENT_BYTES - 1 })), 'Malformed', 'encode: PollRequest segment below SEGMENT_BYTES');
+  t.same(decodeMessageV2(encodeMessageV2({ ...segmentPoll, segment: SEGMENT_BYTES })), { ...segmentPoll, segment: SEGMENT_BYTES }, 'segment SEGMENT_BYTES itself passes');
   t.throws(() => decodeMessageV2(encodeCbor([10, 0, [openEntry(0, 'Fleet')], []])), /Scopes\/open: must be an array of at most 8 items, each an array \[an integer in 0\.\.65535, a byte string of 32 bytes, a text string of 1\.\.64 characters matching/, 'the error names the field and the rule');
   t.same(decodeMessageV2(encodeCbor([10, 0, [openEntry(MAX_SCOPE_NUMBER, 'a'.repeat(MAX_SCOPE_NAME))], [MAX_SCOPE_NUMBER]])), { type: 'Scopes', seq: 0, open: [[MAX_SCOPE_NUMBER, idA, 'a'.repeat(MAX_SCOPE_NAME)]], close: [MAX_SCOPE_NUMBER] }, 'the limits themselves pass');
 });
@@ -185,7 +189,8 @@ t.test('rejects: a missing field of every message; trailing unknown fields are i
     const required = 1 + fields.filter((f) => f.optional !== true).length;
     t.equal(reasonOf(() => decodeMessageV2(encodeCbor(arr.slice(0, required - 1)))), 'Malformed', `${name} without its last required field`);
     // Unknown fields go after every known one: pad the optional fields this example leaves out.
-    const padded = [...arr, ...fields.slice(arr.length - 1).map((f): CborValue => (f.expect.startsWith('a boolean') ? false : f.expect.includes('null') ? null : 0))];
+    const least = (f: { expect: string }): number => Number(/^an integer in (\d+)\./.exec(f.expect)?.[1] ?? 0);
+    const padded = [...arr, ...fields.slice(arr.length - 1).map((f): CborValue => (f.expect.startsWith('a boolean') ? false : f.expect.includes('null') ? null : least(f)))];
     t.same(toReadable(decodeMessageV2(encodeCbor([...padded, 'future', [1]]))), toReadable(decodeMessageV2(encodeCbor(padded))), `${name} with two trailing fields`);
     t.same(toReadable(decodeMessageV2(encodeCbor(arr))), toReadable(m), `${name} without its optional fields`);
   }
@@ -227,6 +232,10 @@ const messageArb: fc.Arbitrary<MessageV2> = fc.oneof(
   fc.record({ type: fc.constant('Hello' as const), version: u32, public_key: bytes(32), max_frame: fc.integer({ min: 0, max: MAX_FRAME_BYTES }), caps: u32, nonce: bytes(16), ephemeral: bytes(32) }),
   fc.record({ type: fc.constant('Auth' as const), signature: bytes(64) }),
   fc.record({ type: fc.constant('PollRequest' as const), scope: u32, session: u32, max_bytes: u32, heads: fc.array(id32, { maxLength: MAX_HEADS }), sample: fc.array(id32, { maxLength: 12 }), window: u32 }),
+  fc.record({
+    type: fc.constant('PollRequest' as const), scope: u32, session: u32, max_bytes: u32, heads: fc.array(id32, { maxLength: 2 }), sample: fc.array(id32, { maxLength: 2 }), window: u32,
+    elide: fc.boolean(), train_bytes: fc.integer({ min: 0, max: MAX_TRAIN_BYTES }), segment: fc.integer({ min: SEGMENT_BYTES, max: 0xffff_ffff }),
+  }),
   fc.record({
     type: fc.constant('PollResponse' as const),
     scope: u32,

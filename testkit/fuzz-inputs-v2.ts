@@ -12,11 +12,11 @@ import { encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { fingerprint } from '../protocol/command.js';
 import { encodeCommandV2 } from '../protocol/command-v2.js';
 import { Capability, NONCE_BYTES } from '../protocol/constants.js';
-import { PROTOCOL_VERSION_2 } from '../protocol/constants-v2.js';
+import { MAX_TRAIN_BYTES, PROTOCOL_VERSION_2, SEGMENT_BYTES } from '../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../protocol/envelope-v2.js';
 import { MessageTypeV2 } from '../protocol/message-type-v2.js';
 import type { Identity } from '../protocol/keys.js';
-import type { MessageV2 } from '../protocol/messages-v2.js';
+import type { MessageV2, PollRequest } from '../protocol/messages-v2.js';
 import { authTranscriptV2, ephemeralFromSecret } from '../protocol/seal.js';
 import { mutate, randomCbor } from './fuzz-inputs.js';
 import type { Prng } from './prng.js';
@@ -125,7 +125,11 @@ export function hostileMessageV2(r: Prng, ctx: V2FuzzContext): MessageV2 {
     case 1:
       return { type: 'ScopesAck', seq: r.pick([r.u32(), 1 + r.int(5), 0]), refused: Array.from({ length: r.int(3) }, () => [r.int(65536), r.u32()] as [number, number]) };
     case 2:
-      return { type: 'PollRequest', scope: n, session: r.u32(), max_bytes: r.pick([0, 1, 511, 512, 4096, 0xffffffff]), heads: ids(r, r.int(4)), sample: ids(r, r.int(4)), window: r.pick([0, 1, r.u32()]) };
+    {
+      const req: PollRequest = { type: 'PollRequest', scope: n, session: r.u32(), max_bytes: r.pick([0, 1, 511, 512, 4096, 0xffffffff]), heads: ids(r, r.int(4)), sample: ids(r, r.int(4)), window: r.pick([0, 1, r.u32()]) };
+      // Fields 7–9: elide with trains and segments (a 4 GiB segment asks for one signature per answer).
+      return r.chance(0.7) ? req : { ...req, elide: r.chance(0.8), train_bytes: r.pick([0, 1, MAX_TRAIN_BYTES]), segment: r.pick([SEGMENT_BYTES, SEGMENT_BYTES + 1, 65536, 0xffffffff]) };
+    }
     case 3:
       return { type: 'Subscribe', scope: n, remain_open: r.pick([0, 1, 900, 0xffffffff]), max_bytes: r.pick([0, 1, 0xffffffff, r.u32()]), sample: ids(r, r.int(3)), via: Array.from({ length: r.int(3) }, () => r.bytes(8)) };
     case 4:

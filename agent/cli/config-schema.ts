@@ -205,6 +205,8 @@ export const ConfigFile = Type.Object(
     pollMaxBytes: Type.Optional(Type.Integer({ minimum: 256, maximum: 65536, expected: 'an integer from 256 to 65536' })),
     /** Take covered commands without their signatures (engine setting `elide`, PROTOCOL.md §10.7). Default false. */
     elideSignatures: Type.Optional(Type.Boolean({ expected: 'true or false' })),
+    /** With `elideSignatures`: the segment of our polls (engine setting `elideSegment`, PROTOCOL.md §10.7 C5). Default 65536. */
+    elideSegmentBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16777216, expected: 'an integer from 1024 to 16777216' })),
     log: Type.Optional(
       Type.Object(
         { level: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { expected: LOG_LEVELS.map((l) => `"${l}"`).join(', ') })) },

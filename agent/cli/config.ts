@@ -50,6 +50,8 @@ export interface ResolvedConfig {
   pollMaxBytes: number;
   /** Engine setting `elide`: hold covered commands without their signatures (devices). */
   elideSignatures: boolean;
+  /** Engine setting `elideSegment`: the segment of our `elide` polls, bytes. */
+  elideSegmentBytes: number;
   log: { level: LogLevel };
   /** Empty string: no status socket. */
   statusSocket: string;
@@ -282,6 +284,7 @@ export function resolveConfig(c: ConfigFile): ResolvedConfig {
     subscribe: c.subscribe ?? { ...ENGINE_DEFAULTS.subscribe },
     pollMaxBytes: c.pollMaxBytes ?? ENGINE_DEFAULTS.pollMaxBytes,
     elideSignatures: c.elideSignatures ?? false,
+    elideSegmentBytes: c.elideSegmentBytes ?? ENGINE_DEFAULTS.elideSegment,
     log: { level: c.log?.level ?? 'info' },
     statusSocket: c.statusSocket === '' ? '' : resolve(c.statusSocket ?? join(dataDir, 'status.sock')),
     mqtt: { ...c.mqtt },

@@ -85,7 +85,7 @@ export async function startNodeV2(cfg: ResolvedConfig, role: 'agent' | 'gateway'
       durability: cfg.durability,
       scopes: { join: sc.join, retention: sc.retention, max: sc.max, ...(sc.deviceScopes ? { deviceScopes: sc.deviceScopes } : {}) },
       logger: log.child({ part: 'engine' }),
-      tuning: { subscriptionCapacity: cfg.subscriptions.capacity, maxRemainOpenS: cfg.subscriptions.maxRemainOpenS, subscribe: cfg.subscribe, pollMaxBytes: cfg.pollMaxBytes, elide: cfg.elideSignatures },
+      tuning: { subscriptionCapacity: cfg.subscriptions.capacity, maxRemainOpenS: cfg.subscriptions.maxRemainOpenS, subscribe: cfg.subscribe, pollMaxBytes: cfg.pollMaxBytes, elide: cfg.elideSignatures, elideSegment: cfg.elideSegmentBytes },
     }).catch((err: unknown) => Promise.reject(storeOpenFailure(err, cfg.dataDir)));
     let storeOpen = true;
     cleanups.push(() => {

@@ -7,8 +7,8 @@
 import { byteStringSize } from '../../protocol/budget.js';
 import { cborHeadLength } from '../../protocol/cbor.js';
 import type { CommandV2 } from '../../protocol/command-v2.js';
-import { MAX_BATCH_AUTHORS, SEGMENT_BYTES, type BatchInput } from '../../protocol/compact-batch.js';
-import { CommandKind } from '../../protocol/constants-v2.js';
+import { MAX_BATCH_AUTHORS, type BatchInput } from '../../protocol/compact-batch.js';
+import { CommandKind, SEGMENT_BYTES } from '../../protocol/constants-v2.js';
 import { equalBytes } from '../../protocol/bytes.js';
 import { toHex } from '../../protocol/keys.js';
 
@@ -45,7 +45,11 @@ export class BatchBound {
   private chainFirst: CommandV2 | undefined;
   private chainPayload = 0;
 
-  constructor(private readonly elide: boolean) {}
+  /**
+   * @param elide whether signatures may be left to a later link of the same chain
+   * @param segment C5's bound on a chain's entries, by {@link segmentBound} (default {@link SEGMENT_BYTES})
+   */
+  constructor(private readonly elide: boolean, private readonly segment = SEGMENT_BYTES) {}
 
   /** Upper bound of the encoded batch (its byte-string head included) with `extra` more bytes of `count` more commands; 0 when empty. */
   size(extra = 0, newAuthor = false, count = extra > 0 ? 1 : 0): number {
@@ -73,11 +77,11 @@ export class BatchBound {
     return { size, newAuthor: a === undefined };
   }
 
-  /** Whether `cmd` continues the last input's chain so that the last one may leave its signature to it (C5 by {@link segmentBound}). */
+  /** Whether `cmd` continues the last input's chain so that the last one may leave its signature to it (C5: the chain within the segment, by {@link segmentBound}). */
   elidesPrevious(cmd: CommandV2): boolean {
     const last = this.inputs[this.inputs.length - 1]?.command;
     if (!this.elide || last === undefined || this.chainFirst === undefined || !chains(last, cmd)) return false;
-    return segmentBound(this.chainFirst, this.chainPayload + byteStringSize(cmd.payload.length)) <= SEGMENT_BYTES;
+    return segmentBound(this.chainFirst, this.chainPayload + byteStringSize(cmd.payload.length)) <= this.segment;
   }
 
   add(cmd: CommandV2, size: number, elidePrevious: boolean): void {

@@ -4,7 +4,7 @@
  */
 import type { BatchVerify } from './ingest-v2-types.js';
 import { DEFAULT_SUBSCRIPTION_CAPACITY, MAX_FRAME_BYTES } from '../../protocol/constants.js';
-import { MAX_TRAIN_BYTES } from '../../protocol/constants-v2.js';
+import { MAX_TRAIN_BYTES, SEGMENT_BYTES } from '../../protocol/constants-v2.js';
 import type { Identity } from '../../protocol/keys.js';
 import { SEAL_REKEY_AT } from '../../protocol/seal.js';
 import type { Logger } from '../node/log.js';
@@ -26,6 +26,8 @@ export const ENGINE_DEFAULTS = {
   subscribedPollS: 300,
   /** `train_bytes` of our polls on fast links (PROTOCOL.md §10.6). */
   pollTrainBytes: MAX_TRAIN_BYTES,
+  /** `segment` of our `elide` polls (PROTOCOL.md §10.7, C5): as large as our own answers. */
+  elideSegment: 65536,
 } as const;
 
 /** Engine settings; every field but identity and store has a default. */
@@ -103,6 +105,15 @@ export interface EngineOptions {
    * signature kept: a gateway can relay to anyone).
    */
   elide?: boolean;
+  /**
+   * With `elide`: the `segment` of our polls (PROTOCOL.md §8.4 field 9, §10.7 C5), the most bytes
+   * of batch entries one signature may cover. Larger means fewer signatures on the wire (one in
+   * about `elideSegment` / command size) and fewer to verify, but this host can then pass the
+   * commands it holds without their signatures only to peers that ask for `elide` with a segment
+   * and a budget at least as large. Clamped to 1,024..2^32 − 1. Default 64 KiB (the default poll
+   * budget: about one signature per answer and author).
+   */
+  elideSegment?: number;
 }
 
 /** Resolved settings (all defaults applied). */
@@ -129,5 +140,6 @@ export function resolveSettings(opts: Omit<EngineOptions, 'identity' | 'store'>)
     random: opts.random ?? Math.random,
     batchVerify: opts.batchVerify ?? (opts.elide === true ? 'covers' : 'every'),
     elide: opts.elide ?? false,
+    elideSegment: Math.max(SEGMENT_BYTES, Math.min(opts.elideSegment ?? ENGINE_DEFAULTS.elideSegment, 0xffff_ffff)),
   };
 }

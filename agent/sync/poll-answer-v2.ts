@@ -108,7 +108,7 @@ export class PollAnswererV2 {
       total: opts.total ?? retainedCount(r), next_poll_ms: opts.nextPollMs, heads: headsOf(r), items: [],
     };
     const limit = Math.min(req.max_bytes, opts.frameLimit ?? Infinity);
-    const { response, carried, held } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true) : { ...fitAnswer(base, cur.items, limit), held: false };
+    const { response, carried, held } = opts.compact === true ? fitBatchAnswer(base, cur.items, limit, req.elide === true, req.segment) : { ...fitAnswer(base, cur.items, limit), held: false };
     if (held || cur.items.leftOut > leftBefore) this.heldSkips++;
     // The last command carried: the requester names it (a head it just appended); an answer of
     // records only is named through the requester's pending records instead.

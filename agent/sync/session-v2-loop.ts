@@ -2,7 +2,7 @@
  * Building the per-(link, scope) poll loop of a v2 session, wired to the scope host and the
  * session's push side.
  */
-import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN } from '../../protocol/constants-v2.js';
+import { CAPABILITY_COMPACT_BATCH, CAPABILITY_POLL_TRAIN, SEGMENT_BYTES } from '../../protocol/constants-v2.js';
 import type { ClientPacer } from './pacing.js';
 import { linkTakesTrains } from './poll-train.js';
 import type { PushLinkV2 } from './pusher-v2.js';
@@ -20,7 +20,8 @@ import type { SessionV2Push } from './session-v2-push.js';
  * ({@link linkTakesTrains}) and to a peer that announced `PollTrain`, each poll asks for a train of
  * `pollTrainBytes` (PROTOCOL.md §10.6); elsewhere `train_bytes` stays absent. To a peer that
  * announced `CompactBatch`, a host with the engine setting `elide` asks for covered commands
- * without their signatures (§10.7; {@link ScopeHost.request} applies C4's pause). Every loop of the
+ * without their signatures (§10.7; {@link ScopeHost.request} applies C4's pause), in segments of
+ * the engine setting `elideSegment` (field 9, absent at its least, 1,024). Every loop of the
  * session reports its timeouts to the one {@link ScopedSession.watchdog} of the link (which the
  * session tells whenever the peer is heard).
  * @param peerRef the peer as the access checks see it, read at each answer
@@ -44,8 +45,10 @@ export function makeSessionLoop(
       if (n === undefined || h === undefined) return null;
       const req = h.request(s.peerId, { scope: n, session, maxBytes, compact: ((s.peerCaps ?? 0) & CAPABILITY_COMPACT_BATCH) !== 0 });
       const train = trainBytes();
-      // Field 8 needs field 7 written (an encoder stops at the first absent optional field).
-      return train > 0 ? { ...req, elide: req.elide ?? false, train_bytes: train } : req;
+      const segment = req.elide === true && settings.elideSegment > SEGMENT_BYTES ? settings.elideSegment : undefined;
+      if (train === 0 && segment === undefined) return req;
+      // Fields 8 and 9 need the fields before them written (an encoder stops at the first absent optional field).
+      return { ...req, elide: req.elide ?? false, train_bytes: train, ...(segment === undefined ? {} : { segment }) };
     },
     send: (req) => {
       s.stats.pollsSent++;
