@@ -62,6 +62,15 @@ function intArg(v: number): number {
   return v >= 0 ? v : -1 - v;
 }
 
+/**
+ * Write the shortest head of major type `major` (0 uint, 2 bytes, 4 array, …) with argument `n`
+ * at `pos` of `out`; returns the position after it. For encoders of fixed layouts that write
+ * straight into their final buffer; `n` must be a non-negative safe integer.
+ */
+export function writeCborHead(major: number, n: number, out: Uint8Array, pos: number): number {
+  return writeHead(major, n, out, pos);
+}
+
 function writeHead(major: number, n: number, out: Uint8Array, pos: number): number {
   const m = major << 5;
   if (n < 24) {

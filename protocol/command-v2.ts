@@ -20,7 +20,7 @@
  * membership-body.ts), nor anything that needs a store (parents, author key, roles).
  */
 import { createHash, type Hash } from 'node:crypto';
-import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
+import { cborHeadLength, decodeCbor, writeCborHead, type CborValue } from './cbor.js';
 import { compareBytes, fingerprint } from './command.js';
 import { AUTHOR_BYTES, ID_BYTES, MAX_COMMAND_BYTES, MAX_PARENTS, SIGNATURE_BYTES } from './constants.js';
 import { COMMAND_ID_CONTEXT, CommandKind, GENESIS_ID_CONTEXT, SIGNATURE_CONTEXT_V2, type CommandKindValue } from './constants-v2.js';
@@ -82,6 +82,32 @@ export function unsignedOf(bytes: Uint8Array): Uint8Array {
   const out = new Uint8Array(bytes.length - SIGNATURE_TAIL_V2);
   out[0] = UNSIGNED_HEAD;
   out.set(bytes.subarray(1, bytes.length - SIGNATURE_TAIL_V2), 1);
+  return out;
+}
+
+/**
+ * A buffer `tail` bytes longer than the unsigned 5-array of `f` (§5.1), with that array (head
+ * 0x85) written at its start: the signed or held form is completed in place, without a copy. The
+ * bytes are exactly those of `encodeCbor([parents, author, seq, kind, payload])`. The caller has
+ * checked the fields (32-byte parents, 8-byte author, uint32 seq, kind 0..2).
+ */
+export function unsignedInto(f: UnsignedCommandV2, tail: number): Uint8Array {
+  const np = f.parents.length;
+  const size = 1 + cborHeadLength(np) + np * (2 + ID_BYTES) + 1 + AUTHOR_BYTES + cborHeadLength(f.seq) + 1 + cborHeadLength(f.payload.length) + f.payload.length;
+  const out = new Uint8Array(size + tail);
+  out[0] = UNSIGNED_HEAD;
+  let at = writeCborHead(4, np, out, 1);
+  for (const p of f.parents) {
+    at = writeCborHead(2, ID_BYTES, out, at);
+    out.set(p, at);
+    at += ID_BYTES;
+  }
+  at = writeCborHead(2, AUTHOR_BYTES, out, at);
+  out.set(f.author, at);
+  at = writeCborHead(0, f.seq, out, at + AUTHOR_BYTES);
+  at = writeCborHead(0, f.kind, out, at);
+  at = writeCborHead(2, f.payload.length, out, at);
+  out.set(f.payload, at);
   return out;
 }
 
@@ -165,20 +191,18 @@ export function encodeCommandV2(scopeId: Uint8Array | null, cmd: UnsignedCommand
   const fields = { parents, author: cmd.author, seq: cmd.seq, kind: cmd.kind, payload: cmd.payload };
   checkFields(fields);
   const scope = scopeFor(scopeId, cmd.kind);
-  const unsigned = encodeCbor([parents, cmd.author, cmd.seq, cmd.kind, cmd.payload]);
-  const length = unsigned.length + SIGNATURE_TAIL_V2;
-  if (length > MAX_COMMAND_BYTES) throw new TooLargeError(`command of ${length} bytes exceeds ${MAX_COMMAND_BYTES}`);
-  const id = digest(idHash(scope, cmd.kind).update(unsigned));
+  // The command is the unsigned array with one more element: same bytes, another head, the tail.
+  const bytes = unsignedInto(fields, SIGNATURE_TAIL_V2);
+  const n = bytes.length - SIGNATURE_TAIL_V2;
+  if (bytes.length > MAX_COMMAND_BYTES) throw new TooLargeError(`command of ${bytes.length} bytes exceeds ${MAX_COMMAND_BYTES}`);
+  const id = digest(idHash(scope, cmd.kind).update(bytes.subarray(0, n)));
   const signature = sign(signatureMessage(id));
   if (!(signature instanceof Uint8Array) || signature.length !== SIGNATURE_BYTES) {
     throw new MalformedError(`signature must be ${SIGNATURE_BYTES} bytes`);
   }
-  // The command is the unsigned array with one more element: same bytes, another head, the tail.
-  const bytes = new Uint8Array(length);
-  bytes.set(unsigned, 0);
   bytes[0] = COMMAND_HEAD;
-  bytes.set(SIGNATURE_HEAD, unsigned.length);
-  bytes.set(signature, unsigned.length + SIGNATURE_HEAD.length);
+  bytes.set(SIGNATURE_HEAD, n);
+  bytes.set(signature, n + SIGNATURE_HEAD.length);
   // Literals, not spreads of `fields`: a spread with added keys takes V8's slow path (~2 µs a command).
   return { parents, author: cmd.author, seq: cmd.seq, kind: cmd.kind, payload: cmd.payload, signature: new Uint8Array(signature), bytes, id };
 }

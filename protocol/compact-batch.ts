@@ -1,5 +1,5 @@
 /**
- * Compact batches (docs/design/bulk-sync.md §2, issue 17, not yet on the wire): a run of v2
+ * Compact batches (PROTOCOL.md §10.7, docs/design/bulk-sync.md §2): a run of v2
  * commands of one scope encoded relative to the batch — parents that are earlier commands of the
  * batch as indices, authors as indices into a table, seqs as deltas per author, a linear chain of
  * one author as one *run* — from which the receiver rebuilds each command's exact canonical
@@ -19,7 +19,7 @@
  */
 import { decodeCbor, encodeCbor, type CborValue } from './cbor.js';
 import { compareBytes } from './command.js';
-import { commandIdV2, type CommandV2, type UnsignedCommandV2 } from './command-v2.js';
+import { commandIdV2, unsignedInto, type CommandV2, type UnsignedCommandV2 } from './command-v2.js';
 import { AUTHOR_BYTES, ID_BYTES, MAX_COMMAND_BYTES, MAX_PARENTS, SIGNATURE_BYTES } from './constants.js';
 import { CommandKind, type CommandKindValue } from './constants-v2.js';
 import { equalBytes } from './bytes.js';
@@ -30,6 +30,9 @@ import { toHex } from './keys.js';
 export const MAX_BATCH_AUTHORS = 64;
 /** Bytes a v2 signature adds to an unsigned encoding: head `58 40` + 64 bytes. */
 const SIGNATURE_TAIL = SIGNATURE_BYTES + 2;
+/** A command's head (a 6-array) and a covered command's sixth element (`null`). */
+const COMMAND_HEAD = 0x86;
+const NULL_SIGNATURE = 0xf6;
 const MAX_SEQ = 0xffffffff;
 
 /** One command to put into a batch: the command, and whether its signature is left out (covered). */
@@ -42,8 +45,11 @@ export interface BatchInput {
 export interface BatchCommand extends UnsignedCommandV2 {
   /** The id, computed with the scope id the batch was decoded for. */
   id: Uint8Array;
-  /** The canonical unsigned 5-array encoding the id covers. */
-  unsigned: Uint8Array;
+  /**
+   * The command's encoding (§5.1): the 6-array with its signature, or its held form ending in
+   * `null` when covered. Its own buffer: `payload` and `signature` are views of it.
+   */
+  bytes: Uint8Array;
   /** The signature, or null when covered. */
   signature: Uint8Array | null;
   /** Index of the author in the batch's author table. */
@@ -184,23 +190,35 @@ function rebuild(
 ): BatchCommand {
   if ((parents.length === 0) !== (kind === CommandKind.Genesis)) throw new MalformedError('parents must be empty iff genesis');
   if (kind === CommandKind.Genesis && seq !== 0) throw new MalformedError('genesis seq must be 0');
-  const unsigned = encodeCbor([parents, author, seq, kind, payload]);
-  if (unsigned.length + SIGNATURE_TAIL > MAX_COMMAND_BYTES) throw new TooLargeError(`rebuilt command of ${unsigned.length + SIGNATURE_TAIL} bytes exceeds ${MAX_COMMAND_BYTES}`);
-  const id = commandIdV2(scopeId, kind, unsigned);
-  // `payload` and `signature` are views into the batch: the payload is kept as its copy in `unsigned` (its last element).
-  const own = unsigned.subarray(unsigned.length - payload.length);
-  return { parents, author, seq, kind, payload: own, id, unsigned, signature: signature === null ? null : signature.slice(), authorIndex, localParents: local };
+  // Written once, into the command's own buffer: the unsigned array (hashed for the id), then its
+  // head and tail made the command's. `payload` and `signature` are views into the batch: the
+  // command keeps them as views of its own bytes.
+  const bytes = unsignedInto({ parents, author, seq, kind, payload }, signature === null ? 1 : SIGNATURE_TAIL);
+  const n = bytes.length - (signature === null ? 1 : SIGNATURE_TAIL);
+  if (n + SIGNATURE_TAIL > MAX_COMMAND_BYTES) throw new TooLargeError(`rebuilt command of ${n + SIGNATURE_TAIL} bytes exceeds ${MAX_COMMAND_BYTES}`);
+  const id = commandIdV2(scopeId, kind, bytes.subarray(0, n));
+  bytes[0] = COMMAND_HEAD;
+  let sig: Uint8Array | null = null;
+  if (signature === null) bytes[n] = NULL_SIGNATURE;
+  else {
+    bytes[n] = 0x58;
+    bytes[n + 1] = SIGNATURE_BYTES;
+    bytes.set(signature, n + 2);
+    sig = bytes.subarray(n + 2);
+  }
+  return { parents, author, seq, kind, payload: bytes.subarray(n - payload.length, n), id, bytes, signature: sig, authorIndex, localParents: local };
 }
 
 /** The full v2 command encoding of a rebuilt command that carries its signature (P§5.1). */
 export function commandBytesOf(c: BatchCommand): Uint8Array {
   if (c.signature === null) throw new MalformedError('a covered command has no signature to encode');
-  const out = new Uint8Array(c.unsigned.length + SIGNATURE_TAIL);
-  out.set(c.unsigned, 0);
-  out[0] = 0x86;
-  out[c.unsigned.length] = 0x58;
-  out[c.unsigned.length + 1] = SIGNATURE_BYTES;
-  out.set(c.signature, c.unsigned.length + 2);
+  return c.bytes;
+}
+
+/** The unsigned 5-array (§5.1) of a rebuilt command, the bytes its id covers: a fresh copy. */
+export function unsignedOfBatchCommand(c: BatchCommand): Uint8Array {
+  const out = c.bytes.slice(0, c.bytes.length - (c.signature === null ? 1 : SIGNATURE_TAIL));
+  out[0] = 0x85;
   return out;
 }
 

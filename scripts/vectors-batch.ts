@@ -12,7 +12,7 @@ import { coverBatch } from '../protocol/batch-cover.js';
 import { planVerify } from '../protocol/batch-verify.js';
 import { decodeCbor, encodeCbor, type CborValue } from '../protocol/cbor.js';
 import { encodeCommandV2, verifyCommandV2, type SignedCommandV2 } from '../protocol/command-v2.js';
-import { commandBytesOf, decodeBatch, encodeBatch, type BatchCommand } from '../protocol/compact-batch.js';
+import { commandBytesOf, decodeBatch, encodeBatch, unsignedOfBatchCommand, type BatchCommand } from '../protocol/compact-batch.js';
 import { MAX_FRAME_BYTES } from '../protocol/constants.js';
 import { CommandKind, Role } from '../protocol/constants-v2.js';
 import { encodeMessageV2 } from '../protocol/envelope-v2.js';
@@ -95,7 +95,7 @@ export function batchVectors(): Record<string, unknown> {
     return {
       name: c.name, note: c.note, bytes: hex(bytes),
       input: inputs.map((x) => ({ command: c.commands[inputs.indexOf(x)]!, elided: x.elide, ...(c.corrupt === c.commands[inputs.indexOf(x)] ? { signature_altered: true } : {}) })),
-      rebuilt: rebuilt.map((r: BatchCommand) => ({ id: hex(r.id), unsigned: hex(r.unsigned), signature: r.signature === null ? null : hex(r.signature) })),
+      rebuilt: rebuilt.map((r: BatchCommand) => ({ id: hex(r.id), unsigned: hex(unsignedOfBatchCommand(r)), signature: r.signature === null ? null : hex(r.signature) })),
       verify: planVerify(rebuilt),
       outcome: coverBatch(rebuilt, ok),
     };

@@ -143,7 +143,10 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
       events: {
         appended: (host, handles, from) => {
           core.appended(host, handles, from);
-          for (const h of handles) engine?.emit('appended', { scope: host.name, scopeId: toHex(host.id), id: host.store.idOf(h).slice(), from });
+          // Built only for listeners: a bulk sync appends hundreds of commands per call.
+          if (engine === null || engine.listenerCount('appended') === 0) return;
+          const scopeId = toHex(host.id);
+          for (const h of handles) engine.emit('appended', { scope: host.name, scopeId, id: host.store.idOf(h).slice(), from });
         },
         membershipChanged: (host) => core.refreshAll(host.id),
         gap: (host) => tally.gap(toHex(host.id)),

@@ -41,6 +41,9 @@ export class IngestRounds {
   private covered: Map<string, Uint8Array> | null = null;
   /** Held commands of this run parked as orphans: dropped at its end unless released in it. */
   private heldWaiting: CommandV2[] = [];
+  /** The author last appended and its hex (a batch is mostly one author's runs). */
+  private lastAuthor: Uint8Array | null = null;
+  private lastAuthorHex = '';
 
   constructor(
     private readonly store: ScopeStore,
@@ -165,13 +168,18 @@ export class IngestRounds {
       const wave: Judged[] = [];
       const next: Item[] = [];
       const virtual = new Map<string, ParentFacts>();
-      const extra = (id: Uint8Array): ParentFacts | undefined => virtual.get(toHex(id));
+      // A parent is most often the item just before (a chain): its hex is known, and comparing
+      // 32 bytes costs far less than hex-encoding them.
+      let at = 0;
+      const hexOf = (id: Uint8Array): string => (at > 0 && equalBytes(id, todo[at - 1]!.cmd.id) ? hexes[at - 1]! : toHex(id));
+      const extra = (id: Uint8Array): ParentFacts | undefined => virtual.get(hexOf(id));
       for (let i = 0; i < todo.length; i++) {
         const it = todo[i]!;
         const c = it.cmd;
         const k = hexes[i]!;
+        at = i;
         if (remaining.size > 1 && c.parents.some((p) => {
-          const ph = toHex(p);
+          const ph = hexOf(p);
           return remaining.has(ph) && !virtual.has(ph);
         })) {
           next.push(it); // a parent of this batch is not judged yet, or is a membership command
@@ -249,7 +257,11 @@ export class IngestRounds {
     }
     r.appended.push(h);
     this.stats.appended++;
-    const a = toHex(c.author);
+    if (this.lastAuthor === null || !equalBytes(c.author, this.lastAuthor)) {
+      this.lastAuthor = c.author;
+      this.lastAuthorHex = toHex(c.author);
+    }
+    const a = this.lastAuthorHex;
     const top = this.seqs.get(a);
     if (top !== undefined && c.seq > top) this.seqs.set(a, c.seq);
     if (c.kind !== CommandKind.Data) {

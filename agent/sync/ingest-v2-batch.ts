@@ -8,12 +8,12 @@
  * verification (a failed cover costs verifies, never a command); a covered command without a
  * signature whose cover failed is dropped (`Uncovered`, or `BadSignature` for the cover itself).
  * A host that takes elided signatures (engine setting `elide`) stores a covered command that came
- * without its signature as received, held with a `null` one (protocol/command-v2.ts
- * `heldCommandV2`); toward any other host a batch with a `null` signature is `Malformed` (it
+ * without its signature as received, held with a `null` one (the held form of
+ * protocol/command-v2.ts, which the batch decoder rebuilds); toward any other host a batch with a `null` signature is `Malformed` (it
  * never asked for one, C5).
  */
-import { heldCommandV2, verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
-import { commandBytesOf, decodeBatch, type BatchCommand } from '../../protocol/compact-batch.js';
+import { verifyCommandV2Async, type CommandV2 } from '../../protocol/command-v2.js';
+import { decodeBatch, type BatchCommand } from '../../protocol/compact-batch.js';
 import { coverOutcome, planVerify } from '../../protocol/batch-verify.js';
 import { MAX_FRAME_BYTES } from '../../protocol/constants.js';
 import { MalformedError, SyncwireError, type ReasonName } from '../../protocol/errors.js';
@@ -141,6 +141,5 @@ function keysNamedIn(cmds: readonly BatchCommand[]): Map<string, Uint8Array> {
 
 /** A rebuilt command as a {@link CommandV2}: held (signature null, as received) when it came without its signature. */
 function asCommand(c: BatchCommand): CommandV2 {
-  if (c.signature === null) return heldCommandV2(c, c.unsigned, c.id);
-  return { parents: c.parents, author: c.author, seq: c.seq, kind: c.kind, payload: c.payload, id: c.id, signature: c.signature, bytes: commandBytesOf(c) };
+  return { parents: c.parents, author: c.author, seq: c.seq, kind: c.kind, payload: c.payload, id: c.id, signature: c.signature, bytes: c.bytes };
 }
