@@ -181,7 +181,7 @@ export class EngineV2Core implements SessionV2Host {
   /** Commands were appended to `host` from `from` (a peer id, or 'local'): its commit rate counts them; subscribers get them pushed. */
   appended(host: ScopeHost, handles: readonly number[], from: string): void {
     this.rateOf(host).record(handles.length, this.settings.now());
-    this.pusher.appended(host.id, handles, from);
+    this.pusher.appended(host.id, handles, from, host.key);
   }
 
   /** §7.1 one link per peer ({@link PeerLinksV2}); then the up event and a gateway's device scope. */
@@ -226,7 +226,7 @@ export class EngineV2Core implements SessionV2Host {
     if (refused === undefined) {
       // Only a poll answer carries `total` (a push's result has none): bootstrap progress follows these.
       if (result.total !== undefined && result.more !== undefined && result.refused === undefined) {
-        this.events.answered?.({ peer: s.peerId, scope: host.name, scopeId: toHex(host.id), total: result.total, more: result.more, commands: result.appended.length, bytes: result.bytes ?? 0 });
+        this.events.answered?.({ peer: s.peerId, scope: host.name, scopeId: host.key, total: result.total, more: result.more, commands: result.appended.length, bytes: result.bytes ?? 0 });
       }
       return;
     }
@@ -247,9 +247,8 @@ export class EngineV2Core implements SessionV2Host {
   }
 
   private rateOf(host: ScopeHost): CommitRate {
-    const hex = toHex(host.id);
-    let r = this.rates.get(hex);
-    if (r === undefined) this.rates.set(hex, (r = new CommitRate(this.settings.pollHint, this.settings.now())));
+    let r = this.rates.get(host.key);
+    if (r === undefined) this.rates.set(host.key, (r = new CommitRate(this.settings.pollHint, this.settings.now())));
     return r;
   }
 }

@@ -145,11 +145,11 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
           core.appended(host, handles, from);
           // Built only for listeners: a bulk sync appends hundreds of commands per call.
           if (engine === null || engine.listenerCount('appended') === 0) return;
-          const scopeId = toHex(host.id);
+          const scopeId = host.key;
           for (const h of handles) engine.emit('appended', { scope: host.name, scopeId, id: host.store.idOf(h).slice(), from });
         },
         membershipChanged: (host) => core.refreshAll(host.id),
-        gap: (host) => tally.gap(toHex(host.id)),
+        gap: (host) => tally.gap(host.key),
         error: (host, err) => log.warn({ scope: host.name, err: String(err) }, 'retention run failed'),
       },
     });

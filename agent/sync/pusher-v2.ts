@@ -141,9 +141,9 @@ export class PusherV2 {
     if (slot >= 0) this.remove(slot);
   }
 
-  /** Commands were appended to S from `from` (a peer id, or 'local'): remember where; push them. */
-  appended(scopeId: Uint8Array, handles: readonly number[], from: string): void {
-    const ix = this.scopeIx.get(toHex(scopeId));
+  /** Commands were appended to S from `from` (a peer id, or 'local'): remember where; push them. `key`: S's id in hex, when the caller holds it. */
+  appended(scopeId: Uint8Array, handles: readonly number[], from: string, key = toHex(scopeId)): void {
+    const ix = this.scopeIx.get(key);
     if (ix === undefined) return; // never subscribed to: nobody to push to
     let o = this.origins.get(ix);
     if (o === undefined) this.origins.set(ix, (o = new Map()));

@@ -152,6 +152,7 @@ export class ScopeHost {
   private waitingRun: Promise<RetentionPlan<Uint8Array[]> | null> | null = null;
   private closed = false;
   private readonly nowS: () => number;
+  private idHex: string | undefined;
 
   constructor(private readonly o: ScopeHostOptions) {
     this.store = o.store;
@@ -178,6 +179,11 @@ export class ScopeHost {
   /** The scope id. */
   get id(): Uint8Array {
     return this.store.scopeId;
+  }
+
+  /** The scope id in hex (the key of the engine's maps by scope), computed once. */
+  get key(): string {
+    return (this.idHex ??= toHex(this.store.scopeId));
   }
 
   /** The genesis name, or the announced name while joining. */

@@ -63,7 +63,8 @@ export class ScopeTable implements ReceiverState {
 
   /** The number to name S by in a message to the peer, while S is active; else undefined. */
   theirNumber(scopeId: Uint8Array): number | undefined {
-    return this.active(scopeId) ? this.theirs.get(scopeKey(scopeId)) : undefined;
+    const k = scopeKey(scopeId); // once: a push pass asks this for every subscriber of a commit
+    return this.ownState(k) === 'open' ? this.theirs.get(k) : undefined;
   }
 
   /**
