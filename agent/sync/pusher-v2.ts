@@ -166,12 +166,14 @@ export class PusherV2 {
       this.flush();
     });
   }
-
+  /** One pass now: expired slots reaped, then bounded work; the rest on a later turn. Returns true when work is left (that turn is scheduled). */
   /** One pass now: expired slots reaped, then bounded work; the rest on a later turn. */
-  flush(): void {
-    if (this.closed) return;
+  flush(): boolean {
+    if (this.closed) return false;
     this.table.reap(this.host.now(), (s) => this.pass.forget(s));
-    if (this.pass.run()) this.schedule();
+    const left = this.pass.run();
+    if (left) this.schedule();
+    return left;
   }
 
   /** Schedule nothing more (the engine closes). */
