@@ -68,10 +68,6 @@ function intArg(v: number): number {
  * straight into their final buffer; `n` must be a non-negative safe integer.
  */
 export function writeCborHead(major: number, n: number, out: Uint8Array, pos: number): number {
-  return writeHead(major, n, out, pos);
-}
-
-function writeHead(major: number, n: number, out: Uint8Array, pos: number): number {
   const m = major << 5;
   if (n < 24) {
     out[pos] = m | n;
@@ -105,23 +101,23 @@ function writeHead(major: number, n: number, out: Uint8Array, pos: number): numb
 }
 
 function write(v: CborValue, out: Uint8Array, pos: number, texts: Uint8Array[], t: { next: number }): number {
-  if (typeof v === 'number') return writeHead(v >= 0 ? 0 : 1, intArg(v), out, pos);
+  if (typeof v === 'number') return writeCborHead(v >= 0 ? 0 : 1, intArg(v), out, pos);
   if (v === false || v === true || v === null) {
     out[pos] = v === false ? 0xf4 : v === true ? 0xf5 : 0xf6;
     return pos + 1;
   }
   if (typeof v === 'string') {
     const bytes = texts[t.next++]!;
-    const p = writeHead(3, bytes.length, out, pos);
+    const p = writeCborHead(3, bytes.length, out, pos);
     out.set(bytes, p);
     return p + bytes.length;
   }
   if (v instanceof Uint8Array) {
-    const p = writeHead(2, v.length, out, pos);
+    const p = writeCborHead(2, v.length, out, pos);
     out.set(v, p);
     return p + v.length;
   }
-  let p = writeHead(4, v.length, out, pos);
+  let p = writeCborHead(4, v.length, out, pos);
   for (const x of v) p = write(x, out, p, texts, t);
   return p;
 }

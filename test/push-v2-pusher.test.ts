@@ -60,7 +60,7 @@ async function rig(t: { teardown(fn: () => unknown): void }, capacity = 128) {
   t.teardown(() => pusher.close());
   const commit = async (h: typeof S, payload: string, from = 'local'): Promise<Uint8Array> => {
     const id = await e.commit(h.name, text(payload));
-    pusher.appended(h.id, [h.store.indexOf(id)], from);
+    pusher.appended(toHex(h.id), [h.store.indexOf(id)], from);
     return id;
   };
   const sub = (h: typeof S, o: Partial<Subscribe> = {}): Subscribe => ({

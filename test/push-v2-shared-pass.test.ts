@@ -54,7 +54,7 @@ t.test('one pass, many subscribers: each gets its own push though equal ones sha
   const commit = async (payload: string, from = 'local'): Promise<string> => {
     const id = await e.commit(S.name, new TextEncoder().encode(payload));
     const h = S.store.indexOf(id);
-    pusher.appended(S.id, [h], from);
+    pusher.appended(hex, [h], from);
     return toHex(S.store.bytesOf(h));
   };
   const P = '00000000000000aa'; // a peer the third command came from

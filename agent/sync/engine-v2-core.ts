@@ -181,7 +181,7 @@ export class EngineV2Core implements SessionV2Host {
   /** Commands were appended to `host` from `from` (a peer id, or 'local'): its commit rate counts them; subscribers get them pushed. */
   appended(host: ScopeHost, handles: readonly number[], from: string): void {
     this.rateOf(host).record(handles.length, this.settings.now());
-    this.pusher.appended(host.id, handles, from, host.key);
+    this.pusher.appended(host.key, handles, from);
   }
 
   /** §7.1 one link per peer ({@link PeerLinksV2}); then the up event and a gateway's device scope. */

@@ -255,7 +255,7 @@ export class EngineV2 extends EventEmitter<EngineV2Events> {
 
   /** Every scope held. */
   scopes(): ScopeSummary[] {
-    return this.core.scopes.list().map((h) => ({ name: h.name, id: toHex(h.id), commands: h.store.size, joining: h.joining }));
+    return this.core.scopes.list().map((h) => ({ name: h.name, id: h.key, commands: h.store.size, joining: h.joining }));
   }
 
   /**

@@ -141,9 +141,9 @@ export class PusherV2 {
     if (slot >= 0) this.remove(slot);
   }
 
-  /** Commands were appended to S from `from` (a peer id, or 'local'): remember where; push them. `key`: S's id in hex, when the caller holds it. */
-  appended(scopeId: Uint8Array, handles: readonly number[], from: string, key = toHex(scopeId)): void {
-    const ix = this.scopeIx.get(key);
+  /** Commands were appended to S (by `scopeKey`, its id in hex) from `from` (a peer id, or 'local'): remember where; push them. */
+  appended(scopeKey: string, handles: readonly number[], from: string): void {
+    const ix = this.scopeIx.get(scopeKey);
     if (ix === undefined) return; // never subscribed to: nobody to push to
     let o = this.origins.get(ix);
     if (o === undefined) this.origins.set(ix, (o = new Map()));
@@ -166,8 +166,8 @@ export class PusherV2 {
       this.flush();
     });
   }
+
   /** One pass now: expired slots reaped, then bounded work; the rest on a later turn. Returns true when work is left (that turn is scheduled). */
-  /** One pass now: expired slots reaped, then bounded work; the rest on a later turn. */
   flush(): boolean {
     if (this.closed) return false;
     this.table.reap(this.host.now(), (s) => this.pass.forget(s));
